@@ -1,0 +1,39 @@
+# atomr's development entry points. `make demo` and `make test` do all the
+# set-up a fresh machine needs (system packages, Python packages, build).
+
+PYTHON ?= python3
+BUILD_DIR ?= build/cpp
+PYTEST_ARGS ?=
+
+.PHONY: deps build demo test test-cpp test-cpp-sanitize test-py bench clean
+
+deps:
+	bash scripts/install-system-deps.sh
+	$(PYTHON) -m pip install -q -r requirements-dev.txt
+
+build: deps
+	$(PYTHON) -m pip install -q --no-build-isolation -e .
+
+demo: build
+	$(PYTHON) examples/pingpong.py
+
+test-cpp: deps
+	cmake -S cpp -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build $(BUILD_DIR) -j2
+	cd $(BUILD_DIR) && ctest --output-on-failure
+
+test-cpp-sanitize: deps
+	cmake -S cpp -B $(BUILD_DIR)-asan -DCMAKE_BUILD_TYPE=Debug -DATOMR_SANITIZE=ON
+	cmake --build $(BUILD_DIR)-asan -j2
+	cd $(BUILD_DIR)-asan && ctest --output-on-failure
+
+test-py: build
+	$(PYTHON) -m pytest $(PYTEST_ARGS)
+
+test: test-cpp test-py
+
+bench: build
+	$(PYTHON) -m tox -e bench
+
+clean:
+	rm -rf build atomr/_native/*.so atomr/_native/_core.cpp *.egg-info .tox

@@ -1,0 +1,110 @@
+# Extern-only declarations mirroring cpp/include/atomr/core and
+# cpp/include/atomr/bridge. Nothing here is Python-visible.
+
+from cpython.ref cimport PyObject
+from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
+from libcpp cimport bool as cbool
+from libcpp.string cimport string
+
+
+cdef extern from "atomr/bridge/python.hpp" namespace "atomr::bridge":
+    void translate_error()
+
+
+cdef extern from "atomr/core/payload.hpp" namespace "atomr" nogil:
+    cdef cppclass CPayload "atomr::payload":
+        CPayload()
+        void* get()
+        void* detach()
+        void reset()
+
+
+cdef extern from "atomr/core/envelope.hpp" namespace "atomr" nogil:
+    cdef cppclass CEnvelope "atomr::envelope":
+        CEnvelope()
+        CPayload message
+        CPayload sender
+        CPayload reply
+        uint32_t kind
+
+
+cdef extern from "atomr/core/dead_letters.hpp" namespace "atomr" nogil:
+    cdef enum class CDeadLetterReason "atomr::dead_letter_reason":
+        no_recipient "atomr::dead_letter_reason::no_recipient"
+        dropped "atomr::dead_letter_reason::dropped"
+        rejected "atomr::dead_letter_reason::rejected"
+
+    ctypedef void (*dead_letter_handler_fn)(void* ctx, CEnvelope& letter, const string& recipient,
+                                            CDeadLetterReason reason)
+
+    cdef cppclass CDeadLetterSink "atomr::dead_letter_sink":
+        CDeadLetterSink()
+        void set_handler(dead_letter_handler_fn fn, void* ctx) except +translate_error
+        void publish(CEnvelope& letter, const string& recipient, CDeadLetterReason reason) except +translate_error
+        uint64_t count()
+
+
+cdef extern from "atomr/core/cell.hpp" namespace "atomr" nogil:
+    cdef enum class CCellState "atomr::cell_state" (uint8_t):
+        idle "atomr::cell_state::idle"
+        scheduled "atomr::cell_state::scheduled"
+        running "atomr::cell_state::running"
+        suspended "atomr::cell_state::suspended"
+        stopped "atomr::cell_state::stopped"
+
+    cdef enum class CEnqueueResult "atomr::enqueue_result" (uint8_t):
+        accepted "atomr::enqueue_result::accepted"
+        accepted_wake "atomr::enqueue_result::accepted_wake"
+        rejected "atomr::enqueue_result::rejected"
+
+    cdef cppclass CCell "atomr::cell":
+        CCell(CPinnedDispatcher& dispatcher, string path, CDeadLetterSink& dead_letters) except +translate_error
+        void add_ref()
+        void release()
+        CEnqueueResult tell(CEnvelope& e) except +translate_error
+        CEnqueueResult send_system(CEnvelope& e) except +translate_error
+        void begin_turn()
+        cbool next(CEnvelope& out)
+        void end_turn() except +translate_error
+        void suspend()
+        cbool resume() except +translate_error
+        void suspend_user_mail()
+        void resume_user_mail()
+        cbool user_mail_suspended()
+        void stop() except +translate_error
+        CCellState state()
+        cbool is_stopped()
+        int64_t queued()
+        const string& path()
+        uint64_t uid()
+        void* user_data
+
+
+cdef extern from "atomr/core/dispatcher.hpp" namespace "atomr" nogil:
+    cdef cppclass CPinnedDispatcher "atomr::pinned_dispatcher":
+        CPinnedDispatcher(uint32_t throughput) except +translate_error
+        cbool schedule(CCell* c) except +translate_error
+        CCell* pop_ready()
+        cbool try_sleep()
+        void set_awake()
+        cbool sleeping()
+        void wake()
+        void clear_wake()
+        int wake_fd()
+        uint32_t throughput()
+
+
+cdef extern from "atomr/core/path.hpp" namespace "atomr" nogil:
+    cbool is_valid_actor_name(string name)
+    void validate_actor_name(string name) except +translate_error
+    cbool is_valid_system_name(string name)
+    void validate_system_name(string name) except +translate_error
+    string child_path(string parent, string name) except +translate_error
+    string anonymous_name(unsigned long long n) except +translate_error
+
+
+cdef extern from "atomr/bridge/python.hpp" namespace "atomr::bridge":
+    void set_py(CPayload& slot, object o)
+    PyObject* take_py(CPayload& slot)
+    void register_error_classes(object generic, object invalid_name, object name_taken,
+                                object terminated)

@@ -1,0 +1,119 @@
+"""Props: the recipe an actor is built from."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Optional
+
+__all__ = ["Props", "props", "DISPATCHERS"]
+
+#: Dispatcher names the API accepts. Only ``python-pinned`` exists in this
+#: build; the others run as ``python-pinned``.
+DISPATCHERS = (
+    "python-pinned",
+    "python-subinterpreter-pool",
+    "python-nogil",
+    "python-subprocess",
+    "python-process",
+)
+
+
+class Props:
+    """An immutable recipe for an actor: the factory that builds each
+    incarnation and the settings it runs with.
+
+    Build one with :func:`props` or :meth:`Props.create`; the ``with_*``
+    methods return modified copies.
+    """
+
+    __slots__ = ("_factory", "_dispatcher", "_interpreter_role", "_mailbox",
+                 "_supervisor_strategy", "_kind")
+
+    def __init__(self, factory: Callable[[], Any], dispatcher: str = "python-pinned",
+                 interpreter_role: str = "default", mailbox: Any = None,
+                 supervisor_strategy: Any = None, kind: str = "python") -> None:
+        if not callable(factory):
+            raise TypeError(f"Props factory must be callable, not {type(factory).__name__}")
+        if not isinstance(dispatcher, str):
+            raise TypeError(f"dispatcher must be a str, not {type(dispatcher).__name__}")
+        if not isinstance(interpreter_role, str):
+            raise TypeError(
+                f"interpreter_role must be a str, not {type(interpreter_role).__name__}")
+        self._factory = factory
+        self._dispatcher = dispatcher
+        self._interpreter_role = interpreter_role
+        self._mailbox = mailbox
+        self._supervisor_strategy = supervisor_strategy
+        self._kind = kind
+
+    @staticmethod
+    def create(factory: Callable[[], Any], dispatcher: str = "python-pinned",
+               interpreter_role: str = "default", mailbox: Any = None) -> "Props":
+        """Props from a zero-argument factory (a class or any callable)."""
+        return Props(factory, dispatcher, interpreter_role, mailbox)
+
+    @property
+    def factory(self) -> Callable[[], Any]:
+        """The zero-argument callable that builds each incarnation."""
+        return self._factory
+
+    @property
+    def dispatcher(self) -> str:
+        return self._dispatcher
+
+    @property
+    def interpreter_role(self) -> str:
+        return self._interpreter_role
+
+    @property
+    def mailbox(self) -> Any:
+        return self._mailbox
+
+    @property
+    def supervisor_strategy(self) -> Any:
+        """The strategy supervising this actor's children (None: the default)."""
+        return self._supervisor_strategy
+
+    @property
+    def kind_label(self) -> str:
+        """``"python"``, ``"router"`` or ``"backoff"``."""
+        return self._kind
+
+    def _copy(self, **changes: Any) -> "Props":
+        fields = dict(factory=self._factory, dispatcher=self._dispatcher,
+                      interpreter_role=self._interpreter_role, mailbox=self._mailbox,
+                      supervisor_strategy=self._supervisor_strategy, kind=self._kind)
+        fields.update(changes)
+        return Props(**fields)
+
+    def with_dispatcher(self, dispatcher: str) -> "Props":
+        return self._copy(dispatcher=dispatcher)
+
+    def with_interpreter_role(self, role: str) -> "Props":
+        return self._copy(interpreter_role=role)
+
+    def with_mailbox(self, mailbox: Any) -> "Props":
+        return self._copy(mailbox=mailbox)
+
+    def with_supervisor_strategy(self, strategy: Any) -> "Props":
+        return self._copy(supervisor_strategy=strategy)
+
+    def __repr__(self) -> str:
+        name = getattr(self._factory, "__qualname__", repr(self._factory))
+        return f"<Props factory={name} dispatcher={self._dispatcher}>"
+
+
+def props(actor_cls: Callable[[], Any], *, dispatcher: str = "python-pinned",
+          interpreter_role: str = "default", mailbox: Any = None,
+          factory: Optional[Callable[[], Any]] = None) -> Props:
+    """Props for `actor_cls`.
+
+    Args:
+        actor_cls: an :class:`atomr.Actor` subclass, or any zero-argument
+            callable returning an actor.
+        dispatcher: the dispatcher name (``"python-pinned"`` by default).
+        interpreter_role: the interpreter pool label.
+        mailbox: the mailbox setting.
+        factory: builds each incarnation instead of ``actor_cls()``.
+    """
+    return Props(factory if factory is not None else actor_cls, dispatcher,
+                 interpreter_role, mailbox)

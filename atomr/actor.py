@@ -1,0 +1,61 @@
+"""The :class:`Actor` base class."""
+
+from __future__ import annotations
+
+import abc
+from typing import Any
+
+
+def _noop(fn):
+    fn.__atomr_noop__ = True
+    return fn
+
+
+class Actor(abc.ABC):
+    """Base class of user actors.
+
+    Subclasses implement :meth:`handle`, as ``async def`` or plain ``def``.
+    The runtime calls it once per message, strictly one message at a time,
+    in arrival order per sender. Its return value is the reply to an
+    ``ask`` (and is dropped for a ``tell``).
+
+    Example:
+        >>> class Greeter(Actor):
+        ...     async def handle(self, ctx, msg):
+        ...         return f"hello, {msg}"
+    """
+
+    @abc.abstractmethod
+    def handle(self, ctx: Any, message: Any) -> Any:
+        """Handles one message.
+
+        Args:
+            ctx: the actor's :class:`atomr.Context`, valid during this call.
+            message: the message.
+
+        Returns:
+            The reply to an ``ask`` (ignored for a ``tell``). A returned
+            coroutine is run to completion first.
+        """
+
+    @_noop
+    def pre_start(self, ctx: Any) -> Any:
+        """Runs once after construction, before the first message. May be async.
+
+        An exception here fails the actor's start (the actor is stopped).
+        """
+
+    @_noop
+    def post_stop(self, ctx: Any) -> Any:
+        """Runs once when the actor stops, after its children stopped. May be async.
+
+        Exceptions are logged and otherwise ignored.
+        """
+
+    @_noop
+    def pre_restart(self, ctx: Any, reason: BaseException, message: Any) -> Any:
+        """Runs on the failed instance before a supervisor restarts it."""
+
+    @_noop
+    def post_restart(self, ctx: Any, reason: BaseException) -> Any:
+        """Runs on the fresh instance after a restart (instead of ``pre_start``)."""

@@ -1,0 +1,167 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "atomr/core/dead_letters.hpp"
+#include "atomr/core/envelope.hpp"
+#include "atomr/core/mailbox.hpp"
+
+namespace atomr {
+
+class pinned_dispatcher;
+
+/// Where an actor cell stands in its life.
+///
+///   idle --(first mail)--> scheduled --(dispatcher picks it)--> running
+///   running --(turn ends, mailbox empty)--> idle
+///   running --(turn ends, mail left)--> scheduled
+///   running --(handler awaits)--> suspended --(handler done)--> scheduled
+///   any --(stop)--> stopped (final)
+enum class cell_state : std::uint8_t { idle, scheduled, running, suspended, stopped };
+
+/// Outcome of handing mail to a cell.
+enum class enqueue_result : std::uint8_t {
+  accepted,      ///< queued; the dispatcher is awake or already has the cell
+  accepted_wake, ///< queued and the cell was scheduled on a sleeping dispatcher: wake it
+  rejected,      ///< the cell has stopped; the envelope is left with the caller
+};
+
+/// The native half of an actor: mailbox, state machine and the hook back to
+/// whoever runs its handlers (`user_data`, the Python cell in production).
+///
+/// A cell is reference counted: its owner holds one reference and the ready
+/// queue holds one while the cell is scheduled.
+class cell {
+public:
+  cell(pinned_dispatcher& dispatcher, std::string path, dead_letter_sink& dead_letters);
+
+  cell(const cell&) = delete;
+  cell& operator=(const cell&) = delete;
+
+  /// @threadsafe
+  void add_ref() noexcept {
+    refs_.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  /// @threadsafe Drops a reference; the last one deletes the cell.
+  void release() noexcept {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1)
+      delete this;
+  }
+
+  /// @threadsafe Queues a user message. On `rejected`, `e` is untouched.
+  enqueue_result tell(envelope& e);
+
+  /// @threadsafe Queues a system message. On `rejected`, `e` is untouched.
+  enqueue_result send_system(envelope& e);
+
+  /// Only the owning dispatcher: scheduled -> running.
+  void begin_turn() noexcept {
+    state_.store(cell_state::running, std::memory_order_relaxed);
+  }
+
+  /// Only the owning dispatcher, while running: the next envelope, system first.
+  bool pop(envelope& out) {
+    return mailbox_.pop(out);
+  }
+
+  /// Only the owning dispatcher, while running: the next system envelope.
+  bool pop_system(envelope& out) {
+    return mailbox_.pop_system(out);
+  }
+
+  /// Only the owning dispatcher: running -> idle, rescheduling the cell if
+  /// mail arrived meanwhile.
+  void end_turn();
+
+  /// Only the owning dispatcher. While user mail is suspended (an actor that
+  /// failed and waits for its supervisor), only system messages schedule
+  /// the cell and only system messages are popped.
+  void suspend_user_mail() noexcept {
+    user_suspended_.store(true, std::memory_order_seq_cst);
+  }
+
+  /// Only the owning dispatcher, during a turn: user mail flows again.
+  void resume_user_mail() noexcept {
+    user_suspended_.store(false, std::memory_order_seq_cst);
+  }
+
+  /// @threadsafe
+  bool user_mail_suspended() const noexcept {
+    return user_suspended_.load(std::memory_order_acquire);
+  }
+
+  /// Only the owning dispatcher, while running: the next envelope the cell
+  /// may handle now (system first; user mail only when not suspended).
+  bool next(envelope& out) {
+    if (mailbox_.pop_system(out))
+      return true;
+    return !user_suspended_.load(std::memory_order_relaxed) && mailbox_.pop_user(out);
+  }
+
+  /// Only the owning dispatcher: running -> suspended (a handler is in flight).
+  void suspend() noexcept {
+    state_.store(cell_state::suspended, std::memory_order_seq_cst);
+  }
+
+  /// Only the owning dispatcher's thread: suspended -> scheduled.
+  /// Returns true when the dispatcher sleeps and must be woken.
+  bool resume();
+
+  /// Only the owning dispatcher's thread: -> stopped. Every envelope left in
+  /// the mailbox, and any that arrives later, goes to the dead-letter sink.
+  void stop();
+
+  /// @threadsafe
+  cell_state state() const noexcept {
+    return state_.load(std::memory_order_acquire);
+  }
+
+  /// @threadsafe
+  bool is_stopped() const noexcept {
+    return state() == cell_state::stopped;
+  }
+
+  /// @threadsafe Approximate number of user messages waiting.
+  std::int64_t queued() const noexcept {
+    return mailbox_.user_count();
+  }
+
+  /// @threadsafe
+  const std::string& path() const noexcept {
+    return path_;
+  }
+
+  /// @threadsafe A number unique to this incarnation within the process.
+  std::uint64_t uid() const noexcept {
+    return uid_;
+  }
+
+  pinned_dispatcher& dispatcher() const noexcept {
+    return dispatcher_;
+  }
+
+  /// Owner's hook; read and written only on the owning dispatcher's thread.
+  void* user_data = nullptr;
+
+private:
+  ~cell() = default;
+
+  enqueue_result after_push(bool user);
+  bool has_work() const;
+  void drain_to_dead_letters();
+
+  mailbox mailbox_;
+  std::atomic<cell_state> state_{cell_state::idle};
+  std::atomic<int> refs_{1};
+  std::atomic<bool> draining_{false};
+  std::atomic<bool> user_suspended_{false};
+  pinned_dispatcher& dispatcher_;
+  dead_letter_sink& dead_letters_;
+  std::string path_;
+  std::uint64_t uid_;
+};
+
+} // namespace atomr

@@ -1,0 +1,64 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <string>
+
+#include "atomr/core/envelope.hpp"
+
+namespace atomr {
+
+/// Why a message became a dead letter.
+enum class dead_letter_reason : int {
+  no_recipient = 0, ///< the recipient had stopped, or never existed
+  dropped = 1,      ///< left in a mailbox when its actor stopped
+  rejected = 2,     ///< refused by a full or closed mailbox
+};
+
+/// Where undeliverable mail goes. Counts every letter and hands it to an
+/// optional handler (the Python bridge logs it and publishes it).
+class dead_letter_sink {
+public:
+  /// Called with the letter, the intended recipient's path and the reason.
+  /// The handler owns the envelope for the duration of the call.
+  using handler_fn = void (*)(void* ctx, envelope& letter, const std::string& recipient,
+                              dead_letter_reason reason);
+
+  /// @threadsafe Installs (or, with nullptr, removes) the handler.
+  void set_handler(handler_fn fn, void* ctx) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    handler_ = fn;
+    ctx_ = ctx;
+  }
+
+  /// @threadsafe Records a dead letter, moving it out of `letter`. It is released here,
+  /// after the handler ran (so a Python payload must be published under
+  /// the GIL).
+  void publish(envelope& letter, const std::string& recipient, dead_letter_reason reason) {
+    count_.fetch_add(1, std::memory_order_relaxed);
+    handler_fn fn;
+    void* ctx;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      fn = handler_;
+      ctx = ctx_;
+    }
+    envelope local = std::move(letter);
+    if (fn != nullptr)
+      fn(ctx, local, recipient, reason);
+  }
+
+  /// @threadsafe Total dead letters recorded so far.
+  std::uint64_t count() const {
+    return count_.load(std::memory_order_relaxed);
+  }
+
+private:
+  std::atomic<std::uint64_t> count_{0};
+  std::mutex mutex_;
+  handler_fn handler_ = nullptr;
+  void* ctx_ = nullptr;
+};
+
+} // namespace atomr

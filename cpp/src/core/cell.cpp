@@ -1,0 +1,92 @@
+#include "atomr/core/cell.hpp"
+
+#include <utility>
+
+#include "atomr/core/dispatcher.hpp"
+
+namespace atomr {
+
+namespace {
+
+std::atomic<std::uint64_t> next_uid{1};
+
+} // namespace
+
+cell::cell(pinned_dispatcher& dispatcher, std::string path, dead_letter_sink& dead_letters)
+  : dispatcher_(dispatcher),
+    dead_letters_(dead_letters),
+    path_(std::move(path)),
+    uid_(next_uid.fetch_add(1, std::memory_order_relaxed)) {
+}
+
+enqueue_result cell::tell(envelope& e) {
+  if (state_.load(std::memory_order_acquire) == cell_state::stopped)
+    return enqueue_result::rejected;
+  mailbox_.push_user(std::move(e));
+  return after_push(true);
+}
+
+enqueue_result cell::send_system(envelope& e) {
+  if (state_.load(std::memory_order_acquire) == cell_state::stopped)
+    return enqueue_result::rejected;
+  mailbox_.push_system(std::move(e));
+  return after_push(false);
+}
+
+enqueue_result cell::after_push(bool user) {
+  // The message is linked; whoever moves the cell out of idle schedules it.
+  // User mail to a cell whose user mail is suspended waits for the resume
+  // (a stale read here only costs one empty turn).
+  cell_state s = state_.load(std::memory_order_seq_cst);
+  if (s == cell_state::idle && !(user && user_suspended_.load(std::memory_order_seq_cst))) {
+    if (state_.compare_exchange_strong(s, cell_state::scheduled, std::memory_order_seq_cst))
+      return dispatcher_.schedule(this) ? enqueue_result::accepted_wake : enqueue_result::accepted;
+  }
+  if (s == cell_state::stopped)
+    drain_to_dead_letters();
+  return enqueue_result::accepted;
+}
+
+bool cell::has_work() const {
+  if (mailbox_.has_system_messages())
+    return true;
+  return !user_suspended_.load(std::memory_order_seq_cst) && mailbox_.has_messages();
+}
+
+void cell::end_turn() {
+  state_.store(cell_state::idle, std::memory_order_seq_cst);
+  if (!has_work())
+    return;
+  cell_state expected = cell_state::idle;
+  if (state_.compare_exchange_strong(expected, cell_state::scheduled, std::memory_order_seq_cst))
+    dispatcher_.schedule(this);
+}
+
+bool cell::resume() {
+  state_.store(cell_state::scheduled, std::memory_order_seq_cst);
+  return dispatcher_.schedule(this);
+}
+
+void cell::stop() {
+  state_.store(cell_state::stopped, std::memory_order_seq_cst);
+  drain_to_dead_letters();
+}
+
+void cell::drain_to_dead_letters() {
+  // After the stop, whoever holds `draining_` is the mailbox's consumer. A
+  // producer that pushed while another thread drained is covered by the
+  // re-check after the flag is dropped.
+  for (;;) {
+    bool expected = false;
+    if (!draining_.compare_exchange_strong(expected, true, std::memory_order_seq_cst))
+      return;
+    envelope e;
+    while (mailbox_.pop(e))
+      dead_letters_.publish(e, path_, dead_letter_reason::dropped);
+    draining_.store(false, std::memory_order_seq_cst);
+    if (!mailbox_.has_messages())
+      return;
+  }
+}
+
+} // namespace atomr
