@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from atomr import errors
+from atomr import codecs, supervision
 from atomr._native import __version__ as _native_version
-from atomr._native._core import ActorRef, Context
+from atomr._native._core import ActorRef, Cancelable, Context
 from atomr._props import Props, props
 from atomr.actor import Actor
 from atomr.config import Config
@@ -21,7 +22,8 @@ from atomr.errors import (
     InvalidActorNameError,
     SpawnError,
 )
-from atomr.supervision import Directive, Terminated
+from atomr.event_stream import EventStream
+from atomr.supervision import Directive, ReceiveTimeout, SupervisorStrategy, Terminated
 from atomr.system import ActorSystem
 
 __version__ = _native_version
@@ -29,6 +31,10 @@ __version__ = _native_version
 __all__ = [
     "Actor",
     "ActorRef",
+    "Cancelable",
+    "EventStream",
+    "ReceiveTimeout",
+    "SupervisorStrategy",
     "ActorSystem",
     "Config",
     "Context",
@@ -37,6 +43,8 @@ __all__ = [
     "Terminated",
     "props",
     "errors",
+    "codecs",
+    "supervision",
     "AtomrError",
     "ActorSystemError",
     "ActorSystemTerminatedError",

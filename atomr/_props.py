@@ -95,7 +95,20 @@ class Props:
         return self._copy(mailbox=mailbox)
 
     def with_supervisor_strategy(self, strategy: Any) -> "Props":
+        """A copy whose actor is supervised with `strategy` when it fails."""
+        from atomr._native._core import SupervisorStrategy
+
+        if strategy is not None and not isinstance(strategy, SupervisorStrategy):
+            raise TypeError(f"expected a SupervisorStrategy, not {type(strategy).__name__}")
         return self._copy(supervisor_strategy=strategy)
+
+    def with_supervisor_budget(self, max_retries: int, within_seconds: float = 60.0) -> "Props":
+        """A copy restarted on any failure, at most `max_retries` times per
+        sliding `within_seconds` window (then stopped)."""
+        from atomr._native._core import SupervisorStrategy
+
+        return self.with_supervisor_strategy(SupervisorStrategy.one_for_one(
+            None, "restart", max_retries, within_seconds))
 
     def __repr__(self) -> str:
         name = getattr(self._factory, "__qualname__", repr(self._factory))

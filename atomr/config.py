@@ -8,7 +8,121 @@ from typing import Any, Mapping, Optional
 
 from atomr.errors import AtomrError
 
-__all__ = ["Config"]
+
+class ConfigError(AtomrError, ValueError):
+    """A configuration key is unknown or its value has the wrong type."""
+
+
+_UNITS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(value: Any, key: str = "duration") -> float:
+    """Seconds from a config duration.
+
+    A float is seconds, an int is milliseconds, a string carries its unit
+    (``"10ms"``, ``"5s"``, ``"2m"``, ``"1h"``).
+
+    Raises:
+        ConfigError: anything else, or a negative duration.
+    """
+    if isinstance(value, bool):
+        raise ConfigError(f"`{key}` must be a duration, not a bool")
+    if isinstance(value, int):
+        seconds = value / 1000.0
+    elif isinstance(value, float):
+        seconds = value
+    elif isinstance(value, str):
+        text = value.strip().lower().replace(" ", "")
+        for unit in sorted(_UNITS, key=len, reverse=True):
+            if text.endswith(unit) and text[: -len(unit)]:
+                try:
+                    seconds = float(text[: -len(unit)]) * _UNITS[unit]
+                except ValueError:
+                    break
+                break
+        else:
+            raise ConfigError(f"`{key}` = {value!r} is not a duration (e.g. \"10ms\", \"5s\", \"2m\")")
+        if "seconds" not in locals():
+            raise ConfigError(f"`{key}` = {value!r} is not a duration (e.g. \"10ms\", \"5s\", \"2m\")")
+    else:
+        raise ConfigError(f"`{key}` must be a duration, not {type(value).__name__}")
+    if not seconds >= 0:
+        raise ConfigError(f"`{key}` must not be negative, got {value!r}")
+    return seconds
+
+
+class Setting:
+    """One known configuration key: its kind, default and allowed values."""
+
+    __slots__ = ("kind", "default", "choices", "minimum")
+
+    def __init__(self, kind: str, default: Any, *, choices: tuple = (), minimum: Any = None) -> None:
+        self.kind = kind
+        self.default = default
+        self.choices = choices
+        self.minimum = minimum
+
+    def parse(self, key: str, value: Any) -> Any:
+        kind = self.kind
+        if kind == "int":
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ConfigError(f"`{key}` must be an integer, got {value!r}")
+        elif kind == "float":
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConfigError(f"`{key}` must be a number, got {value!r}")
+            value = float(value)
+        elif kind == "bool":
+            if not isinstance(value, bool):
+                raise ConfigError(f"`{key}` must be true or false, got {value!r}")
+        elif kind == "str":
+            if not isinstance(value, str):
+                raise ConfigError(f"`{key}` must be a string, got {value!r}")
+            if self.choices and value not in self.choices:
+                raise ConfigError(f"`{key}` must be one of {', '.join(self.choices)}; got {value!r}")
+        elif kind == "duration":
+            value = parse_duration(value, key)
+        elif kind == "any":
+            pass
+        else:  # pragma: no cover - a schema bug
+            raise AssertionError(kind)
+        if self.minimum is not None and value < self.minimum:
+            raise ConfigError(f"`{key}` must be at least {self.minimum}, got {value!r}")
+        return value
+
+
+# section name -> {dotted key below it -> Setting}
+_SCHEMA: dict[str, dict[str, Setting]] = {}
+
+
+def register_section(name: str, settings: Mapping[str, Setting]) -> None:
+    """Declares the keys of a top-level config section (modules call this at import)."""
+    _SCHEMA.setdefault(name, {}).update(settings)
+
+
+register_section("actor", {
+    "throughput": Setting("int", 64, minimum=1),
+    "supervision.max-retries": Setting("int", 10, minimum=-1),
+    "supervision.within": Setting("duration", 60.0),
+})
+register_section("scheduler", {
+    "clock": Setting("str", "real", choices=("real", "virtual")),
+})
+register_section("dead-letters", {
+    "log": Setting("int", 10, minimum=0),
+})
+
+
+def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        full = f"{prefix}.{key}" if prefix else key
+        if isinstance(value, dict):
+            out.update(_flatten(value, full))
+        else:
+            out[full] = value
+    return out
+
+__all__ = ["Config", "ConfigError", "Setting", "register_section", "parse_duration"]
 
 _SCALARS = (bool, int, float, str)
 
@@ -123,6 +237,36 @@ class Config:
     def extract_root(self) -> dict:
         """The whole tree as a dict."""
         return copy.deepcopy(self._root)
+
+    def resolve(self) -> dict[str, Any]:
+        """Every known setting (dotted key -> value), defaults filled in.
+
+        Raises:
+            ConfigError: a key no registered section knows, or a value of
+                the wrong type.
+        """
+        values: dict[str, Any] = {}
+        for section, settings in _SCHEMA.items():
+            for key, setting in settings.items():
+                values[f"{section}.{key}"] = setting.default
+        for section in self._root:
+            if section not in _SCHEMA:
+                raise ConfigError(f"unknown config section `{section}`; known sections: "
+                                  f"{', '.join(sorted(_SCHEMA))}")
+        for full, value in _flatten(self._root).items():
+            section, _, rest = full.partition(".")
+            settings = _SCHEMA.get(section)
+            if settings is None:
+                raise ConfigError(f"unknown config section `{section}` (key `{full}`); known "
+                                  f"sections: {', '.join(sorted(_SCHEMA))}")
+            setting = settings.get(rest)
+            if setting is None:
+                if any(k.startswith(rest + ".") for k in settings) or not rest:
+                    raise ConfigError(f"config key `{full}` must be a table")
+                raise ConfigError(f"unknown config key `{full}`; known keys in `{section}`: "
+                                  f"{', '.join(sorted(settings))}")
+            values[full] = setting.parse(full, value)
+        return values
 
     def __contains__(self, key: str) -> bool:
         try:

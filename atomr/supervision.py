@@ -1,10 +1,15 @@
-"""Supervision vocabulary: directives and the ``Terminated`` notice."""
+"""Supervision: strategies, directives, and the messages the runtime sends
+to actors (``Terminated``, ``ReceiveTimeout``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Optional
 
-__all__ = ["Directive", "Terminated", "class_path"]
+from atomr._native._core import SupervisorStrategy
+
+__all__ = ["Directive", "Terminated", "ReceiveTimeout", "SupervisorStrategy", "class_path",
+           "one_for_one", "all_for_one", "stopping", "escalating"]
 
 
 class Directive:
@@ -24,6 +29,22 @@ class Terminated:
     path: str
 
 
+class ReceiveTimeout:
+    """Delivered to an actor after the silence set with
+    ``ctx.set_receive_timeout``. All instances are equal."""
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ReceiveTimeout)
+
+    def __hash__(self) -> int:
+        return hash(ReceiveTimeout)
+
+    def __repr__(self) -> str:
+        return "ReceiveTimeout"
+
+
 def class_path(exc_cls: type) -> str:
     """``"<module>.<qualname>"`` of a class (``builtins.ValueError``).
 
@@ -33,3 +54,28 @@ def class_path(exc_cls: type) -> str:
     if not isinstance(exc_cls, type):
         raise TypeError(f"class_path expects a class, not {type(exc_cls).__name__}")
     return f"{exc_cls.__module__}.{exc_cls.__qualname__}"
+
+
+def one_for_one(decider: Any = None, *, default: Optional[str] = None,
+                max_retries: Optional[int] = None,
+                within_seconds: Optional[float] = None) -> SupervisorStrategy:
+    """A one-for-one strategy; `decider` maps exception classes or class
+    paths to directives (a mapping or an iterable of pairs)."""
+    return SupervisorStrategy.one_for_one(decider, default, max_retries, within_seconds)
+
+
+def all_for_one(decider: Any = None, *, default: Optional[str] = None,
+                max_retries: Optional[int] = None,
+                within_seconds: Optional[float] = None) -> SupervisorStrategy:
+    """An all-for-one strategy: the directive applies to every sibling."""
+    return SupervisorStrategy.all_for_one(decider, default, max_retries, within_seconds)
+
+
+def stopping() -> SupervisorStrategy:
+    """Always stop the failed child."""
+    return SupervisorStrategy.stopping()
+
+
+def escalating() -> SupervisorStrategy:
+    """Always escalate to the supervisor's own supervisor."""
+    return SupervisorStrategy.escalating()

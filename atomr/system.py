@@ -11,12 +11,17 @@ import weakref
 from asyncio.events import _get_running_loop
 from typing import Any, Optional
 
+from atomr import codecs as _codecs
 from atomr._native._core import ActorRef, _System
 from atomr._props import Props
+from atomr.codecs import BuiltinJsonCodec, PyCodecRegistry, manifest_of, validate_manifest
 from atomr.config import Config
 from atomr.errors import ActorSystemTerminatedError
+from atomr.event_stream import DeadLetter, EventStream, EventStreamLogHandler, LogEvent
+from atomr.supervision import ReceiveTimeout, Terminated
 
-__all__ = ["ActorSystem"]
+__all__ = ["ActorSystem", "PyCodecRegistry", "BuiltinJsonCodec", "manifest_of",
+           "validate_manifest"]
 
 _log = logging.getLogger("atomr")
 
@@ -24,15 +29,12 @@ _DEFAULT_THROUGHPUT = 64
 _LIVE_OWNED: "weakref.WeakSet[ActorSystem]" = weakref.WeakSet()
 
 
-def _throughput(config: Optional[Config]) -> int:
+def _settings(config: Optional[Config]) -> dict[str, Any]:
     if config is None:
-        return _DEFAULT_THROUGHPUT
+        config = Config.empty()
     if not isinstance(config, Config):
         raise TypeError(f"config must be an atomr.Config or None, not {type(config).__name__}")
-    value = config.get("actor.throughput", _DEFAULT_THROUGHPUT)
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"actor.throughput must be a positive integer, got {value!r}")
-    return value
+    return config.resolve()
 
 
 async def _await_cf(cf: concurrent.futures.Future) -> Any:
@@ -47,7 +49,8 @@ class ActorSystem:
     dedicated thread). Top-level actors live at ``akka://<name>/user/<actor>``.
     """
 
-    __slots__ = ("_core", "_config", "_thread", "__weakref__")
+    __slots__ = ("_core", "_config", "_settings", "_thread", "_codecs", "_events",
+                 "_log_handler", "__weakref__")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         raise TypeError("use `await ActorSystem.create(name)` or "
@@ -58,11 +61,21 @@ class ActorSystem:
               thread: Optional[threading.Thread]) -> "ActorSystem":
         if not isinstance(name, str):
             raise TypeError(f"system name must be a str, not {type(name).__name__}")
-        throughput = _throughput(config)
+        settings = _settings(config)
         self = object.__new__(cls)
         self._config = config if config is not None else Config.empty()
+        self._settings = settings
         self._thread = thread
-        self._core = _System(name, loop, Props, weakref.ref(self), throughput)
+        self._codecs = _codecs.new_system_registry()
+        self._log_handler = None
+        self._core = _System(name, loop, Props, weakref.ref(self), settings["actor.throughput"],
+                             terminated_class=Terminated, receive_timeout_msg=ReceiveTimeout(),
+                             virtual_time=settings["scheduler.clock"] == "virtual",
+                             dead_letters_logged=settings["dead-letters.log"],
+                             max_retries=settings["actor.supervision.max-retries"],
+                             within_seconds=settings["actor.supervision.within"])
+        self._events = EventStream(self._events_changed)
+        self._core.events = self._events
         return self
 
     # -- construction ---------------------------------------------------------
@@ -86,7 +99,7 @@ class ActorSystem:
         The system can then be used from any thread and from any number of
         successive ``asyncio.run(...)`` calls.
         """
-        _throughput(config)  # validate before starting a thread
+        _settings(config)  # validate before starting a thread
         if not isinstance(name, str):
             raise TypeError(f"system name must be a str, not {type(name).__name__}")
         loop = asyncio.new_event_loop()
@@ -133,6 +146,81 @@ class ActorSystem:
     def loop(self) -> asyncio.AbstractEventLoop:
         """The event loop the system's actors run on."""
         return self._core.loop
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """Every setting the system runs with (dotted key -> value)."""
+        return dict(self._settings)
+
+    @property
+    def event_stream(self) -> EventStream:
+        """System-wide events: lifecycle, failures, dead letters, logs."""
+        return self._events
+
+    @property
+    def scheduler(self) -> Any:
+        """The timer service of this system's actors: ``now()``,
+        ``pending()`` and, with ``scheduler.clock = "virtual"``,
+        ``advance(seconds)``."""
+        return self._core.scheduler
+
+    def advance_time(self, seconds: float) -> int:
+        """Virtual clock only: moves time forward by `seconds`, firing every
+        timer that falls due (in deadline order). Returns how many fired."""
+        return self._core.scheduler.advance(seconds)
+
+    def _events_changed(self, active: bool) -> None:
+        core = self._core
+        core.events_active = active
+        listening = active and any(issubclass(LogEvent, cls) for _, cls in self._events._subs)
+        if listening and self._log_handler is None:
+            self._log_handler = EventStreamLogHandler(self._events)
+            logging.getLogger("atomr").addHandler(self._log_handler)
+        elif not listening and self._log_handler is not None:
+            logging.getLogger("atomr").removeHandler(self._log_handler)
+            self._log_handler = None
+        if active:
+            if self._publish_dead_letter not in core.dead_letter_listeners:
+                core.dead_letter_listeners.append(self._publish_dead_letter)
+        elif self._publish_dead_letter in core.dead_letter_listeners:
+            core.dead_letter_listeners.remove(self._publish_dead_letter)
+
+    def _publish_dead_letter(self, message: Any, sender: Any, recipient: str) -> None:
+        self._events.publish(DeadLetter(message, sender, recipient))
+
+    # -- codecs ---------------------------------------------------------------------
+
+    @property
+    def codecs(self) -> PyCodecRegistry:
+        """This system's codec registry (a live view)."""
+        return self._codecs
+
+    def register_codec(self, name: str, encoder: Any, decoder: Any, manifests: Any,
+                       force: bool = False, strict: bool = True) -> None:
+        """Registers ``encoder(obj) -> bytes`` / ``decoder(bytes) -> obj`` for
+        each ``"module.qualname"`` manifest.
+
+        Raises:
+            ValueError: an empty list, an invalid manifest (strict mode
+                imports it), or a manifest already registered without `force`.
+        """
+        _codecs.register_codec(self._codecs, name, encoder, decoder, manifests, force=force,
+                               strict=strict)
+
+    def use_json_codec(self, manifests: Any = (), default: bool = False, force: bool = False,
+                       strict: bool = True) -> None:
+        """Registers the JSON codec for `manifests`; with ``default=True``
+        also as the fallback for every unregistered manifest."""
+        _codecs.use_json_codec(self._codecs, manifests, default=default, force=force,
+                               strict=strict)
+
+    def codec_roundtrip(self, msg: Any) -> Any:
+        """Encodes and decodes `msg` with the codec for its manifest.
+
+        Raises:
+            AtomrError: no codec is registered for the manifest.
+        """
+        return _codecs.codec_roundtrip(self._codecs, msg)
 
     @property
     def dead_letter_count(self) -> int:

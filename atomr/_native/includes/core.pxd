@@ -5,6 +5,7 @@ from cpython.ref cimport PyObject
 from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 from libcpp cimport bool as cbool
 from libcpp.string cimport string
+from libcpp.vector cimport vector
 
 
 cdef extern from "atomr/bridge/python.hpp" namespace "atomr::bridge":
@@ -26,6 +27,7 @@ cdef extern from "atomr/core/envelope.hpp" namespace "atomr" nogil:
         CPayload sender
         CPayload reply
         uint32_t kind
+        uint64_t tag
 
 
 cdef extern from "atomr/core/dead_letters.hpp" namespace "atomr" nogil:
@@ -65,6 +67,8 @@ cdef extern from "atomr/core/cell.hpp" namespace "atomr" nogil:
         CEnqueueResult send_system(CEnvelope& e) except +translate_error
         void begin_turn()
         cbool next(CEnvelope& out)
+        void push_front_user(CEnvelope& e) except +translate_error
+        size_t front_size()
         void end_turn() except +translate_error
         void suspend()
         cbool resume() except +translate_error
@@ -108,3 +112,45 @@ cdef extern from "atomr/bridge/python.hpp" namespace "atomr::bridge":
     PyObject* take_py(CPayload& slot)
     void register_error_classes(object generic, object invalid_name, object name_taken,
                                 object terminated)
+
+
+cdef extern from "atomr/core/supervision.hpp" namespace "atomr" nogil:
+    cdef enum class CDirective "atomr::directive" (uint8_t):
+        resume "atomr::directive::resume"
+        restart "atomr::directive::restart"
+        stop "atomr::directive::stop"
+        escalate "atomr::directive::escalate"
+
+    const char* directive_to_string "atomr::to_string"(CDirective d)
+    CDirective parse_directive(string name) except +translate_error
+
+    cdef cppclass CDecider "atomr::decider":
+        CDecider()
+        void add(string class_path, CDirective d) except +translate_error
+        void set_default(CDirective d)
+        CDirective default_directive()
+        size_t size()
+        CDirective decide(const vector[string]& mro)
+        CDirective decide(string class_path)
+
+    cdef cppclass CRestartBudget "atomr::restart_budget":
+        CRestartBudget(int max_retries, double within_seconds)
+        cbool request(double now_seconds)
+        void reset()
+        int count_in_window(double now_seconds)
+
+
+cdef extern from "atomr/core/timer_service.hpp" namespace "atomr" nogil:
+    cdef enum class CClockMode "atomr::timer_service::clock_mode":
+        real "atomr::timer_service::clock_mode::real"
+        manual "atomr::timer_service::clock_mode::manual"
+
+    cdef cppclass CTimerService "atomr::timer_service":
+        CTimerService(CClockMode mode) except +translate_error
+        uint64_t schedule(CCell* target, uint32_t kind, uint64_t tag, double delay_s,
+                          double interval_s, cbool fixed_rate, cbool system_queue) except +translate_error
+        cbool cancel(uint64_t id) except +translate_error
+        void shutdown() except +translate_error
+        double now()
+        size_t pending() except +translate_error
+        size_t advance(double seconds) except +translate_error

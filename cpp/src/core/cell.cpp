@@ -50,7 +50,9 @@ enqueue_result cell::after_push(bool user) {
 bool cell::has_work() const {
   if (mailbox_.has_system_messages())
     return true;
-  return !user_suspended_.load(std::memory_order_seq_cst) && mailbox_.has_messages();
+  if (user_suspended_.load(std::memory_order_seq_cst))
+    return false;
+  return !front_.empty() || mailbox_.has_messages();
 }
 
 void cell::end_turn() {
@@ -68,6 +70,11 @@ bool cell::resume() {
 }
 
 void cell::stop() {
+  while (!front_.empty()) {
+    envelope e = std::move(front_.front());
+    front_.pop_front();
+    dead_letters_.publish(e, path_, dead_letter_reason::dropped);
+  }
   state_.store(cell_state::stopped, std::memory_order_seq_cst);
   drain_to_dead_letters();
 }

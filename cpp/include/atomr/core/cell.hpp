@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <string>
 
 #include "atomr/core/dead_letters.hpp"
@@ -98,7 +99,25 @@ public:
   bool next(envelope& out) {
     if (mailbox_.pop_system(out))
       return true;
-    return !user_suspended_.load(std::memory_order_relaxed) && mailbox_.pop_user(out);
+    if (user_suspended_.load(std::memory_order_relaxed))
+      return false;
+    if (!front_.empty()) {
+      out = std::move(front_.front());
+      front_.pop_front();
+      return true;
+    }
+    return mailbox_.pop_user(out);
+  }
+
+  /// Only the owning dispatcher: puts `e` ahead of every queued user message
+  /// (a stash being replayed). Moves out of `e`.
+  void push_front_user(envelope& e) {
+    front_.push_front(std::move(e));
+  }
+
+  /// Only the owning dispatcher: user messages put back with push_front_user.
+  std::size_t front_size() const noexcept {
+    return front_.size();
   }
 
   /// Only the owning dispatcher: running -> suspended (a handler is in flight).
@@ -154,6 +173,7 @@ private:
   void drain_to_dead_letters();
 
   mailbox mailbox_;
+  std::deque<envelope> front_; // replayed stash; only the owning dispatcher
   std::atomic<cell_state> state_{cell_state::idle};
   std::atomic<int> refs_{1};
   std::atomic<bool> draining_{false};

@@ -6,13 +6,15 @@
 
 namespace atomr {
 
-/// One unit of mail. `kind` is 0 for user messages; system messages carry a
-/// non-zero kind whose meaning belongs to whoever runs the cell.
+/// One unit of mail. `kind` is 0 for plain user messages; other kinds (and
+/// the `tag` they may carry, e.g. a timer id) mean whatever the code running
+/// the cell says they mean. The core only moves envelopes.
 struct envelope {
   payload message;
   payload sender;
   payload reply;
   std::uint32_t kind = 0;
+  std::uint64_t tag = 0;
 };
 
 } // namespace atomr

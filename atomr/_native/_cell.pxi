@@ -1,0 +1,706 @@
+# Cell: the Python half of an actor and its lifecycle state machine.
+
+
+cdef inline bint _is_noop_hook(object fn):
+    return fn is None or getattr(fn, "__atomr_noop__", False)
+
+
+cdef class _Cell:
+    """The Python half of an actor: its instance, behaviour stack, context,
+    children, watchers, stash and timers, and the lifecycle state machine.
+    Runs only on its dispatcher's thread, except `_post` and
+    `_post_system`, which any thread may call."""
+
+    cdef CCell* c
+    cdef readonly _System system
+    cdef _Dispatcher disp
+    cdef _Cell parent
+    cdef dict children
+    cdef readonly str name
+    cdef readonly str path
+    cdef readonly uint64_t uid
+    cdef object props
+    cdef object actor
+    cdef object behavior          # what handles the next message
+    cdef list behaviors           # the become stack (behavior is its top)
+    cdef Context ctx
+    cdef ActorRef ref
+    cdef int status
+    cdef unsigned long long anonymous_count
+    cdef object in_flight
+    cdef uint32_t throughput
+    # the message being handled (for stash)
+    cdef object cur_msg
+    cdef object cur_reply
+    cdef bint cur_stashed
+    cdef list stash_buf
+    # death watch
+    cdef set watching             # cells this actor watches
+    cdef set watchers             # cells watching this actor
+    # supervision
+    cdef CRestartBudget* budget
+    cdef object fail_reason
+    cdef object fail_msg
+    cdef bint restart_is_init
+    # timers
+    cdef dict timers              # key -> Cancelable owned by this actor
+    cdef Cancelable rt_timer      # the receive-timeout timer
+    cdef double rt_seconds
+    cdef double last_activity
+
+    def __cinit__(self):
+        self.c = NULL
+        self.budget = NULL
+
+    def __dealloc__(self):
+        if self.budget != NULL:
+            del self.budget
+            self.budget = NULL
+        if self.c != NULL:
+            self.c.user_data = NULL
+            self.c.release()
+            self.c = NULL
+
+    @staticmethod
+    cdef _Cell new(_System system, _Cell parent, str name, str path, object props):
+        cdef _Cell cell = _Cell.__new__(_Cell)
+        cdef Context ctx = Context.__new__(Context)
+        cell.c = new CCell(deref(system.disp.d), path, deref(system.sink))
+        cell.c.user_data = <void*>cell
+        cell.system = system
+        cell.disp = system.disp
+        cell.parent = parent
+        cell.children = {}
+        cell.name = name
+        cell.path = path
+        cell.uid = cell.c.uid()
+        cell.props = props
+        cell.status = S_NEW
+        cell.throughput = system.disp.d.throughput()
+        cell.timers = {}
+        ctx._cell = cell
+        cell.ctx = ctx
+        cell.ref = ActorRef.new(cell, path)
+        return cell
+
+    # -- mail, from any thread ------------------------------------------------
+
+    cdef inline int _post(self, object msg, object sender, object reply) except -1:
+        cdef CEnvelope env
+        cdef CEnqueueResult r
+        set_py(env.message, msg)
+        if sender is not None:
+            set_py(env.sender, sender)
+        if reply is not None:
+            set_py(env.reply, reply)
+        r = self.c.tell(env)
+        if r == CEnqueueResult.accepted:
+            return 0
+        if r == CEnqueueResult.accepted_wake:
+            self.disp.kick()
+            return 0
+        self.system.sink.publish(env, self.c.path(), CDeadLetterReason.no_recipient)
+        return 0
+
+    cdef int _post_system(self, uint32_t kind, object arg) except -1:
+        cdef CEnvelope env
+        cdef CEnqueueResult r
+        set_py(env.message, arg)
+        env.kind = kind
+        r = self.c.send_system(env)
+        if r == CEnqueueResult.accepted_wake:
+            self.disp.kick()
+        elif r == CEnqueueResult.rejected:
+            self.system.sink.publish(env, self.c.path(), CDeadLetterReason.no_recipient)
+        return 0
+
+    cdef void _request_stop(self):
+        if self.status < S_TERMINATING:
+            self._post_system(K_TERMINATE, None)
+
+    cdef void _request_stop_any_thread(self):
+        if self.disp.on_loop_thread():
+            self._request_stop()
+        else:
+            self._post_system(K_TERMINATE, None)
+
+    # -- turns, on the dispatcher's thread --------------------------------------
+
+    cdef int _run_turn(self) except -1:
+        """Handles up to `throughput` user messages (and every system message
+        ahead of them). Returns the number of user messages handled."""
+        cdef CCell* c = self.c
+        cdef CEnvelope env
+        cdef int n = 0
+        cdef uint32_t kind
+        c.begin_turn()
+        while n < <int>self.throughput:
+            if not c.next(env):
+                break
+            kind = env.kind
+            if kind == 0:
+                n += 1
+                msg = _take(env.message)
+                sender = _take(env.sender)
+                reply = _take(env.reply)
+                if self._deliver(msg, sender, reply):
+                    return n
+            elif kind == K_TIMER:
+                n += 1
+                if self._timer_fired(env.tag):
+                    return n
+            else:
+                arg = _take(env.message)
+                if self._system_message(kind, arg):
+                    return n
+        c.end_turn()
+        return n
+
+    cdef int _deliver(self, object msg, object sender, object reply) except -1:
+        """Runs the behaviour on one message. Returns 1 when it suspended."""
+        cdef Context ctx = self.ctx
+        cdef PyObject* out = NULL
+        cdef PySendResult st
+        if self.status != S_RUNNING:
+            # Not started (a failed start) or stopping: the mail is undeliverable.
+            self._undeliverable(msg, sender, reply)
+            return 0
+        if self.rt_timer is not None:
+            self.last_activity = self.rt_timer.service.t.now()
+        ctx._sender = sender
+        ctx._active = True
+        self.cur_msg = msg
+        self.cur_reply = reply
+        self.cur_stashed = False
+        try:
+            result = self.behavior(ctx, msg)
+            if PyCoro_CheckExact(result):
+                st = PyIter_Send(result, None, &out)
+                if st == PYGEN_NEXT:
+                    self._suspend(R_HANDLER, result, _steal(out), reply)
+                    return 1
+                result = _steal(out)
+        except BaseException as exc:
+            self._handled(False, exc, msg, reply)
+            return 0
+        ctx._active = False
+        ctx._sender = None
+        self.cur_msg = None
+        if reply is not None:
+            self.cur_reply = None
+            if not self.cur_stashed:
+                (<_Reply>reply).complete(result)
+        return 0
+
+    cdef void _handled(self, bint ok, object value, object msg, object reply):
+        """The end of a handler that raised, or of one that suspended."""
+        cdef bint stashed = self.cur_stashed
+        self.ctx._active = False
+        self.ctx._sender = None
+        self.cur_msg = None
+        self.cur_reply = None
+        if reply is not None:
+            if stashed:
+                pass  # answered when the stashed message is handled again
+            elif ok:
+                (<_Reply>reply).complete(value)
+            else:
+                (<_Reply>reply).fail(value)
+        elif not ok:
+            self._fail(value, msg, False)
+
+    cdef void _undeliverable(self, object msg, object sender, object reply):
+        cdef CEnvelope env
+        set_py(env.message, msg)
+        if sender is not None:
+            set_py(env.sender, sender)
+        if reply is not None:
+            set_py(env.reply, reply)
+        self.system.sink.publish(env, self.c.path(), CDeadLetterReason.dropped)
+
+    cdef int _call_hook(self, int role, object hook, tuple args) except -1:
+        """Calls a lifecycle hook with the context active and drives its
+        result. Returns 1 when it suspended (its completion runs later)."""
+        cdef PyObject* out = NULL
+        cdef PySendResult st
+        self.ctx._active = True
+        self.ctx._sender = None
+        try:
+            result = hook(self.ctx, *args)
+            if PyCoro_CheckExact(result):
+                st = PyIter_Send(result, None, &out)
+                if st == PYGEN_NEXT:
+                    self._suspend(role, result, _steal(out), None)
+                    return 1
+                result = _steal(out)
+        except BaseException as exc:
+            self._completed(role, False, exc)
+            return 0
+        self._completed(role, True, result)
+        return 0
+
+    cdef void _suspend(self, int role, object coro, object first, object reply):
+        self.c.suspend()
+        self.in_flight = self.disp.loop.create_task(
+            _continue(self, _Suspended.new(coro, first), role, reply))
+
+    cdef void _resumed(self, int role, bint ok, object value, object reply):
+        """A suspended handler or hook finished (in its task)."""
+        self.in_flight = None
+        if role == R_HANDLER:
+            self._handled(ok, value, None, reply)
+        else:
+            self._completed(role, ok, value)
+        if self.c.is_stopped():
+            return
+        if self.c.resume():
+            self.disp.kick()
+
+    cdef void _completed(self, int role, bint ok, object value):
+        """A lifecycle hook finished (synchronously or in its task)."""
+        self.ctx._active = False
+        if role == R_PRE_START or role == R_POST_RESTART:
+            if not ok:
+                self._fail(value, None, True)
+            elif self.status == S_STARTING:
+                self.status = S_RUNNING
+                self.system.publish_lifecycle("started" if role == R_PRE_START else "restarted",
+                                              self, self.fail_reason)
+                self.fail_reason = None
+                self.fail_msg = None
+        elif role == R_PRE_RESTART:
+            if not ok:
+                _log.error("pre_restart of %s raised", self.path, exc_info=value)
+            self._stop_children_then(S_RESTARTING)
+        elif role == R_POST_STOP:
+            if not ok:
+                _log.error("post_stop of %s raised", self.path, exc_info=value)
+            self._finalize()
+
+    cdef void _crashed(self, object exc):
+        """An internal error escaped a turn: stop the actor rather than
+        leave it wedged, and keep the dispatcher going."""
+        _log.critical("internal error while running %s", self.path, exc_info=exc)
+        if not self.c.is_stopped():
+            self._finalize()
+
+    # -- system messages ----------------------------------------------------------
+
+    cdef int _system_message(self, uint32_t kind, object arg) except -1:
+        """Returns 1 when the turn must end (suspended or stopped)."""
+        if kind == K_CREATE:
+            return self._create()
+        if kind == K_TERMINATE:
+            return self._terminate()
+        if kind == K_CHILD_TERMINATED:
+            return self._child_terminated()
+        if kind == K_FAILED:
+            self._child_failed(arg)
+            return 0
+        if kind == K_RESUME:
+            if self.status == S_FAILED:
+                self.status = S_RUNNING
+                self.c.resume_user_mail()
+            return 0
+        if kind == K_RESTART:
+            return self._restart()
+        if kind == K_WATCH:
+            self._add_watcher(<_Cell>arg[0])
+            return 0
+        if kind == K_UNWATCH:
+            if self.watchers is not None:
+                self.watchers.discard(arg)
+            return 0
+        if kind == K_DEATH_NOTICE:
+            return self._death_notice(<_Cell>arg)
+        return 0
+
+    cdef int _create(self) except -1:
+        if self.status != S_NEW:
+            return 0
+        self.status = S_STARTING
+        if self.props is None:
+            self.status = S_RUNNING  # the guardian: system messages only
+            return 0
+        if not self._instantiate():
+            return 0
+        hook = getattr(self.actor, "pre_start", None)
+        if _is_noop_hook(hook):
+            self.status = S_RUNNING
+            self.system.publish_lifecycle("started", self, None)
+            return 0
+        return self._call_hook(R_PRE_START, hook, ())
+
+    cdef bint _instantiate(self) except -1:
+        """Builds a fresh instance from the Props factory. False on failure
+        (already reported to the supervisor)."""
+        try:
+            actor = self.props.factory()
+            behavior = actor.handle
+            if not callable(behavior):
+                raise TypeError(f"{type(actor).__qualname__}.handle is not callable")
+        except BaseException as exc:
+            self._fail(exc, None, True)
+            return False
+        self.actor = actor
+        self.behavior = behavior
+        self.behaviors = None
+        return True
+
+    cdef int _terminate(self) except -1:
+        if self.status >= S_TERMINATING:
+            return 0
+        self.status = S_TERMINATING
+        self.c.suspend_user_mail()
+        self._cancel_timers()
+        return self._stop_children_then(S_TERMINATING)
+
+    cdef int _stop_children_then(self, int next_status) except -1:
+        """Stops every child; once none is left, goes on with a restart or
+        the final stop."""
+        self.status = next_status
+        if self.children:
+            for child in list(self.children.values()):
+                (<_Cell>child)._request_stop()
+            return 0
+        if next_status == S_RESTARTING:
+            return self._finish_restart()
+        return self._post_stop()
+
+    cdef int _child_terminated(self) except -1:
+        if self.children:
+            return 0
+        if self.status == S_TERMINATING:
+            return self._post_stop()
+        if self.status == S_RESTARTING:
+            return self._finish_restart()
+        return 0
+
+    cdef int _post_stop(self) except -1:
+        self.status = S_POST_STOP
+        hook = getattr(self.actor, "post_stop", None) if self.actor is not None else None
+        if _is_noop_hook(hook):
+            self._finalize()
+            return 1
+        self._call_hook(R_POST_STOP, hook, ())
+        return 1
+
+    cdef void _finalize(self):
+        """The actor is gone: reject further mail, dead-letter what is left,
+        tell the parent and the watchers."""
+        cdef _Cell parent = self.parent
+        cdef _Cell other
+        self.status = S_STOPPED
+        self.ctx._active = False
+        self.actor = None
+        self.behavior = None
+        self.behaviors = None
+        self._cancel_timers()
+        if self.stash_buf:
+            self._unstash_all()
+        self.c.stop()
+        if self.watching:
+            for other in self.watching:
+                other._post_system(K_UNWATCH, self)
+            self.watching = None
+        if self.watchers:
+            for other in self.watchers:
+                other._post_system(K_DEATH_NOTICE, self)
+            self.watchers = None
+        self.system.publish_lifecycle("stopped", self, None)
+        if parent is not None:
+            self.system.live_cells -= 1
+            if parent.children.get(self.name) is self:
+                del parent.children[self.name]
+            parent._post_system(K_CHILD_TERMINATED, self.ref)
+        else:
+            self.system._guardian_stopped()
+
+    # -- supervision ----------------------------------------------------------------
+
+    cdef void _fail(self, object exc, object msg, bint init):
+        """A handler (for a tell), the factory or a start hook raised: stop
+        taking user mail and ask the supervisor what to do."""
+        if self.status >= S_TERMINATING:
+            _log.error("actor %s failed while stopping", self.path, exc_info=exc)
+            return
+        if init:
+            _log.error("actor %s failed to start", self.path, exc_info=exc)
+        elif msg is not None:
+            _log.error("actor %s failed while handling %s", self.path, _describe(msg),
+                       exc_info=exc)
+        else:
+            _log.error("actor %s failed", self.path, exc_info=exc)
+        self.status = S_FAILED
+        self.fail_reason = exc
+        self.fail_msg = msg
+        self.restart_is_init = init
+        self.c.suspend_user_mail()
+        if self.parent is not None:
+            self.parent._post_system(K_FAILED, (self, exc, msg, init))
+        else:
+            self._request_stop()
+
+    cdef void _child_failed(self, object arg):
+        cdef _Cell child = <_Cell>arg[0]
+        cdef SupervisorStrategy strategy
+        cdef CDirective directive
+        cdef _Cell other
+        exc = arg[1]
+        if self.children.get(child.name) is not child or child.status != S_FAILED:
+            return
+        strategy = child.props.supervisor_strategy
+        if strategy is None:
+            strategy = self.system.default_strategy
+            # Akka's default: a failure to start stops the actor.
+            directive = CDirective.stop if arg[3] else strategy.decide_exc(exc)
+        else:
+            directive = strategy.decide_exc(exc)
+        if directive == CDirective.restart:
+            if child.budget == NULL:
+                child.budget = strategy.new_budget()
+            if not child.budget.request(self.system.clock()):
+                _log.error("actor %s exhausted its restart budget (%s restarts within %ss); "
+                           "stopping it", child.path, strategy.max_retries,
+                           strategy.within_seconds)
+                directive = CDirective.stop
+        self.system.publish_failure(child, exc, directive_to_string(directive))
+        if directive == CDirective.resume:
+            child._post_system(K_RESUME, None)
+        elif directive == CDirective.restart:
+            if strategy.kind == "all_for_one":
+                for other in list(self.children.values()):
+                    other._post_system(K_RESTART, exc if other is child else None)
+            else:
+                child._post_system(K_RESTART, exc)
+        elif directive == CDirective.stop:
+            if strategy.kind == "all_for_one":
+                for other in list(self.children.values()):
+                    other._request_stop()
+            else:
+                child._request_stop()
+        else:  # escalate
+            if self.parent is None:
+                _log.error("failure of %s escalated to the guardian; stopping %s",
+                           child.path, child.path, exc_info=exc)
+                child._request_stop()
+            else:
+                self._fail(exc, None, False)
+
+    cdef int _restart(self) except -1:
+        """Told by the supervisor: replace the instance, keep the mailbox."""
+        if self.status >= S_TERMINATING or self.status == S_NEW:
+            return 0
+        if self.status != S_FAILED:
+            # A sibling failed under all-for-one: restart this one too.
+            self.fail_reason = None
+            self.fail_msg = None
+            self.c.suspend_user_mail()
+        self.status = S_RESTARTING
+        self._cancel_timers()
+        self.behaviors = None
+        actor = self.actor
+        if actor is None:  # the factory itself failed: nothing to tear down
+            return self._stop_children_then(S_RESTARTING)
+        hook = getattr(actor, "pre_restart", None)
+        if not _is_noop_hook(hook):
+            return self._call_hook(R_PRE_RESTART, hook, (self.fail_reason, self.fail_msg))
+        # Akka's default pre_restart: stop the children, then post_stop.
+        hook = getattr(actor, "post_stop", None)
+        if not _is_noop_hook(hook):
+            return self._call_hook(R_PRE_RESTART, hook, ())
+        return self._stop_children_then(S_RESTARTING)
+
+    cdef int _finish_restart(self) except -1:
+        self.status = S_STARTING
+        self.actor = None
+        self.behavior = None
+        if not self._instantiate():
+            return 0
+        self.c.resume_user_mail()
+        if self.stash_buf:
+            self._unstash_all()
+        hook = getattr(self.actor, "post_restart", None)
+        if not _is_noop_hook(hook):
+            return self._call_hook(R_POST_RESTART, hook, (self.fail_reason,))
+        # Akka's default post_restart: pre_start.
+        hook = getattr(self.actor, "pre_start", None)
+        if not _is_noop_hook(hook):
+            return self._call_hook(R_POST_RESTART, hook, ())
+        self._completed(R_POST_RESTART, True, None)
+        return 0
+
+    # -- children ---------------------------------------------------------------------
+
+    cdef _Cell _spawn_child(self, object props, object name):
+        cdef string cname
+        cdef _Cell child
+        cdef _System system = self.system
+        if system.terminating:
+            raise _errors.ActorSystemTerminatedError(
+                f"actor system {system.name} is terminated; cannot spawn actors")
+        if not isinstance(props, system.props_class):
+            raise TypeError(f"expected Props (see atomr.props()), not {type(props).__name__}")
+        if self.status >= S_TERMINATING:
+            raise _errors.SpawnError(f"{self.path} is stopping; it cannot spawn children")
+        if name is None:
+            while True:
+                cname = anonymous_name(self.anonymous_count)
+                self.anonymous_count += 1
+                name = cname
+                if name not in self.children:
+                    break
+        else:
+            if not isinstance(name, str):
+                raise TypeError(f"actor name must be a str, not {type(name).__name__}")
+            validate_actor_name(name)
+            if name in self.children:
+                if self.parent is None:
+                    raise _errors.ActorNameTakenError(f"top-level actor name `{name}` already taken")
+                raise _errors.ActorNameTakenError(
+                    f"actor name `{name}` already taken under {self.path}")
+        child = _Cell.new(system, self, name, child_path(self.path, name), props)
+        self.children[name] = child
+        system.live_cells += 1
+        child._post_system(K_CREATE, None)
+        return child
+
+    # -- death watch ------------------------------------------------------------------
+
+    cdef void _watch(self, _Cell target):
+        if target is self:
+            return
+        if self.watching is None:
+            self.watching = set()
+        if target in self.watching:
+            return
+        self.watching.add(target)
+        target._post_system(K_WATCH, (self, target))  # a stopped target answers at once
+
+    cdef void _unwatch(self, _Cell target):
+        if self.watching is None or target not in self.watching:
+            return
+        self.watching.discard(target)
+        target._post_system(K_UNWATCH, self)
+
+    cdef void _add_watcher(self, _Cell watcher):
+        if self.status == S_STOPPED:
+            watcher._post_system(K_DEATH_NOTICE, self)
+            return
+        if self.watchers is None:
+            self.watchers = set()
+        self.watchers.add(watcher)
+
+    cdef int _death_notice(self, _Cell dead) except -1:
+        """A watched actor stopped: queue Terminated(path) as mail, once."""
+        if self.watching is None or dead not in self.watching:
+            return 0  # unwatched meanwhile, or notified already
+        self.watching.discard(dead)
+        if self.status < S_TERMINATING:
+            self._post(self.system.terminated_class(dead.path), None, None)
+        return 0
+
+    # -- stash and behaviours -----------------------------------------------------------
+
+    cdef void _stash(self, object msg):
+        if msg is _MISSING or (msg is self.cur_msg and not self.cur_stashed):
+            if self.cur_stashed:
+                raise RuntimeError("the current message is stashed already")
+            item = (self.cur_msg, self.ctx._sender, self.cur_reply)
+            self.cur_stashed = True
+        else:
+            item = (msg, None, None)
+        if self.stash_buf is None:
+            self.stash_buf = []
+        self.stash_buf.append(item)
+
+    cdef void _unstash_all(self):
+        """Puts the stash back ahead of all queued user mail, in stash order."""
+        cdef CEnvelope env
+        items = self.stash_buf
+        self.stash_buf = None
+        if not items:
+            return
+        for msg, sender, reply in reversed(items):
+            set_py(env.message, msg)
+            set_py(env.sender, sender)
+            set_py(env.reply, reply)
+            env.kind = 0
+            self.c.push_front_user(env)
+
+    cdef void _become(self, object handler, bint discard_old):
+        if not callable(handler):
+            raise TypeError(f"become expects a callable (ctx, msg) -> reply, not "
+                            f"{type(handler).__name__}")
+        if self.behaviors is None:
+            self.behaviors = []
+        if discard_old and self.behaviors:
+            self.behaviors[len(self.behaviors) - 1] = handler
+        else:
+            self.behaviors.append(handler)
+        self.behavior = handler
+
+    cdef void _unbecome(self):
+        if self.behaviors:
+            self.behaviors.pop()
+        if self.behaviors:
+            self.behavior = self.behaviors[len(self.behaviors) - 1]
+        elif self.actor is not None:
+            self.behavior = self.actor.handle
+
+    # -- timers -------------------------------------------------------------------------
+
+    cdef Cancelable _schedule(self, object target, object msg, double delay, double interval,
+                              bint fixed_rate):
+        cdef _Cell target_cell = self
+        if target is not None:
+            if not isinstance(target, ActorRef):
+                raise TypeError(f"target must be an ActorRef or None, not {type(target).__name__}")
+            target_cell = (<ActorRef>target)._cell
+        return Cancelable.start(self, target_cell, msg, delay, interval, fixed_rate, T_MESSAGE)
+
+    cdef int _timer_fired(self, uint64_t key) except -1:
+        cdef Cancelable t = _TIMERS.get(key)
+        if t is None or t.cancelled:
+            return 0
+        if not t.periodic:
+            t.finished = True
+            t._forget()
+        if t.purpose == T_RECEIVE_TIMEOUT:
+            return self._receive_timeout_fired(t)
+        return self._deliver(t.msg, None, None)
+
+    cdef void _cancel_timers(self):
+        if self.timers:
+            for t in list(self.timers.values()):
+                (<Cancelable>t).cancel()
+        self.rt_timer = None
+
+    cdef void _set_receive_timeout(self, object seconds):
+        if self.rt_timer is not None:
+            self.rt_timer.cancel()
+            self.rt_timer = None
+        if seconds is None:
+            self.rt_seconds = 0.0
+            return
+        self.rt_seconds = _check_delay(seconds, "receive timeout")
+        if self.rt_seconds == 0.0:
+            raise ValueError("receive timeout must be positive (use None to turn it off)")
+        self.rt_timer = Cancelable.start(self, self, None, self.rt_seconds, 0.0, False,
+                                         T_RECEIVE_TIMEOUT)
+        self.last_activity = self.rt_timer.service.t.now()
+
+    cdef int _receive_timeout_fired(self, Cancelable t) except -1:
+        cdef double idle, now
+        if t is not self.rt_timer:
+            return 0
+        now = t.service.t.now()
+        idle = now - self.last_activity
+        if idle + 1e-9 < self.rt_seconds:
+            # Mail arrived meanwhile: wait for the rest of the silence.
+            self.rt_timer = Cancelable.start(self, self, None, self.rt_seconds - idle, 0.0,
+                                             False, T_RECEIVE_TIMEOUT)
+            return 0
+        self.rt_timer = Cancelable.start(self, self, None, self.rt_seconds, 0.0, False,
+                                         T_RECEIVE_TIMEOUT)
+        return self._deliver(self.system.receive_timeout_msg, None, None)

@@ -1,0 +1,219 @@
+# Context
+
+
+cdef object _pick(object positional, object keyword, str name):
+    if positional is not None and keyword is not None:
+        raise TypeError(f"{name} given twice")
+    value = positional if positional is not None else keyword
+    if value is None:
+        raise TypeError(f"missing {name}")
+    return value
+
+
+cdef class Context:
+    """What a handler may do with its actor. Built by the runtime, one per
+    actor; valid only while a handler or lifecycle hook of that actor runs."""
+
+    cdef _Cell _cell
+    cdef object _sender
+    cdef bint _active
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError("Context objects are created by the actor runtime")
+
+    cdef inline int _check(self) except -1:
+        if not self._active:
+            raise RuntimeError("Context used outside of its handler scope")
+        return 0
+
+    @property
+    def self_ref(self):
+        """The :class:`ActorRef` of this actor."""
+        self._check()
+        return self._cell.ref
+
+    @property
+    def path(self):
+        """This actor's path, e.g. ``akka://app/user/worker``."""
+        self._check()
+        return self._cell.path
+
+    @property
+    def sender(self):
+        """The sender of the current message, or None (``tell``/``ask``)."""
+        self._check()
+        return self._sender
+
+    @property
+    def parent(self):
+        """The parent's :class:`ActorRef` (None for the guardian)."""
+        self._check()
+        p = self._cell.parent
+        return None if p is None else p.ref
+
+    @property
+    def system(self):
+        """The :class:`atomr.ActorSystem` this actor lives in."""
+        self._check()
+        return self._cell.system.owner
+
+    @property
+    def children(self):
+        """Refs of the live children, in creation order."""
+        self._check()
+        return [c.ref for c in self._cell.children.values()]
+
+    def child(self, name):
+        """The live child called `name`, or None."""
+        self._check()
+        c = self._cell.children.get(name)
+        return None if c is None else (<_Cell>c).ref
+
+    def spawn(self, props, name=None):
+        """Creates a child actor at ``<self path>/<name>`` and returns its ref.
+
+        The ref may also be awaited (``child = await ctx.spawn(...)``).
+        `name` None generates a unique anonymous name (``$a``, ``$b``, ...).
+
+        Raises:
+            InvalidActorNameError: the name breaks the path grammar.
+            ActorNameTakenError: a live child already has this name.
+        """
+        self._check()
+        return self._cell._spawn_child(props, name).ref
+
+    def stop_self(self):
+        """Stops this actor once the current handler ends."""
+        self._check()
+        self._cell._request_stop()
+
+    def stop_child(self, name):
+        """Stops the child called `name` (no-op when there is none)."""
+        self._check()
+        if not isinstance(name, str):
+            raise TypeError(f"child name must be a str, not {type(name).__name__}")
+        c = self._cell.children.get(name)
+        if c is not None:
+            (<_Cell>c)._request_stop()
+
+    def stop(self, ref):
+        """Stops `ref` (a child or this actor itself)."""
+        self._check()
+        if not isinstance(ref, ActorRef):
+            raise TypeError(f"expected an ActorRef, not {type(ref).__name__}")
+        (<ActorRef>ref)._cell._request_stop()
+
+    # -- death watch -------------------------------------------------------------
+
+    def watch(self, ref):
+        """Watches `ref`: when it stops, this actor receives
+        ``atomr.Terminated(path)`` exactly once (at once if it is already
+        dead). Returns `ref`."""
+        self._check()
+        if not isinstance(ref, ActorRef):
+            raise TypeError(f"watch expects an ActorRef, not {type(ref).__name__}")
+        self._cell._watch((<ActorRef>ref)._cell)
+        return ref
+
+    def unwatch(self, ref):
+        """Stops watching `ref`; no Terminated for it is delivered afterwards."""
+        self._check()
+        if not isinstance(ref, ActorRef):
+            raise TypeError(f"unwatch expects an ActorRef, not {type(ref).__name__}")
+        self._cell._unwatch((<ActorRef>ref)._cell)
+        return ref
+
+    # -- stash ----------------------------------------------------------------------
+
+    def stash(self, msg=_MISSING):
+        """Stashes the current message (with its sender and pending reply),
+        or `msg` if given and not the current message."""
+        self._check()
+        self._cell._stash(msg)
+
+    def unstash_all(self):
+        """Puts every stashed message back ahead of the queued mail, in the
+        order they were stashed."""
+        self._check()
+        self._cell._unstash_all()
+
+    @property
+    def stash_size(self):
+        self._check()
+        buf = self._cell.stash_buf
+        return 0 if buf is None else len(buf)
+
+    # -- behaviours ---------------------------------------------------------------
+
+    def become(self, handler, discard_old=True):
+        """From the next message on, `handler(ctx, msg)` (sync or async)
+        handles mail instead of ``handle``. With ``discard_old=False`` the
+        previous behaviour is kept underneath, for :meth:`unbecome`."""
+        self._check()
+        self._cell._become(handler, discard_old)
+
+    def become_(self, handler, discard_old=True):
+        """Alias of :meth:`become`."""
+        self._check()
+        self._cell._become(handler, discard_old)
+
+    def unbecome(self):
+        """Returns to the previous behaviour (``handle`` at the bottom)."""
+        self._check()
+        self._cell._unbecome()
+
+    # -- timers -----------------------------------------------------------------------
+
+    def schedule_once(self, delay_secs=None, msg=_MISSING, target=None, *, delay=None):
+        """Delivers `msg` to `target` (default: this actor) after the delay.
+
+        Returns:
+            A :class:`Cancelable`. The timer is cancelled when this actor stops.
+        """
+        self._check()
+        d = _check_delay(_pick(delay_secs, delay, "delay_secs"), "delay")
+        if msg is _MISSING:
+            raise TypeError("schedule_once() missing the message to send")
+        return self._cell._schedule(target, msg, d, 0.0, False)
+
+    def schedule_periodically(self, initial=None, interval=None, msg=_MISSING, target=None, *,
+                              initial_secs=None, interval_secs=None):
+        """Delivers `msg` after `initial` seconds, then every `interval`
+        seconds at a fixed rate, until cancelled or this actor stops."""
+        self._check()
+        i = _check_delay(_pick(initial, initial_secs, "initial"), "initial delay")
+        p = _check_delay(_pick(interval, interval_secs, "interval"), "interval")
+        if p == 0.0:
+            raise ValueError("interval must be positive")
+        if msg is _MISSING:
+            raise TypeError("schedule_periodically() missing the message to send")
+        return self._cell._schedule(target, msg, i, p, True)
+
+    def schedule_with_fixed_delay(self, initial=None, delay=None, msg=_MISSING, target=None, *,
+                                  initial_secs=None, delay_secs=None):
+        """Delivers `msg` after `initial` seconds, then again `delay`
+        seconds after each delivery, until cancelled or this actor stops."""
+        self._check()
+        i = _check_delay(_pick(initial, initial_secs, "initial"), "initial delay")
+        p = _check_delay(_pick(delay, delay_secs, "delay"), "delay")
+        if p == 0.0:
+            raise ValueError("delay must be positive")
+        if msg is _MISSING:
+            raise TypeError("schedule_with_fixed_delay() missing the message to send")
+        return self._cell._schedule(target, msg, i, p, False)
+
+    def set_receive_timeout(self, seconds=None):
+        """After `seconds` without user mail, this actor receives
+        ``atomr.ReceiveTimeout`` (again after each further silence).
+        None turns it off."""
+        self._check()
+        self._cell._set_receive_timeout(seconds)
+
+    @property
+    def receive_timeout(self):
+        """The receive timeout in seconds, or None."""
+        self._check()
+        return self._cell.rt_seconds if self._cell.rt_timer is not None else None
+
+    def __repr__(self):
+        return f"<Context path={self._cell.path}>"

@@ -1,0 +1,129 @@
+# ActorRef
+
+
+cdef class ActorRef:
+    """A handle to an actor: the only way to talk to it. Thread-safe; refs
+    compare equal when they point at the same actor incarnation."""
+
+    cdef _Cell _cell
+    cdef str _path
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError("ActorRef objects are created by the actor system")
+
+    @staticmethod
+    cdef ActorRef new(_Cell cell, str path):
+        cdef ActorRef r = ActorRef.__new__(ActorRef)
+        r._cell = cell
+        r._path = path
+        return r
+
+    @property
+    def path(self):
+        """The full path, e.g. ``akka://app/user/worker``."""
+        return self._path
+
+    @property
+    def name(self):
+        """The last path element."""
+        return self._cell.name
+
+    def tell(self, msg):
+        """Sends `msg` without waiting. Mail to a stopped actor goes to dead letters."""
+        self._cell._post(msg, None, None)
+
+    def tell_with_sender(self, msg, sender):
+        """Sends `msg`; the receiver sees `sender` as ``ctx.sender``."""
+        if sender is not None and not isinstance(sender, ActorRef):
+            raise TypeError(f"sender must be an ActorRef or None, not {type(sender).__name__}")
+        self._cell._post(msg, sender, None)
+
+    def tell_with_key(self, msg, key):
+        """Sends `msg` with a consistent-hash key (plain actors ignore it)."""
+        self._cell._post(msg, None, None)
+
+    def ask(self, msg, timeout=5.0):
+        """Sends `msg` and returns an awaitable of the handler's return value.
+
+        Works from any event loop. A handler exception is raised to the asker
+        with its own type.
+
+        Raises:
+            AskTimeoutError: no reply within `timeout` seconds.
+            ActorTerminatedError: the actor is (or becomes) stopped.
+            ValueError: `timeout` is not a positive number.
+        """
+        cdef _Cell cell = self._cell
+        cdef _Dispatcher disp = cell.disp
+        cdef _FutureReply reply
+        t = _check_timeout(timeout)
+        loop = _get_running_loop()
+        if loop is None:
+            return self._ask_deferred(msg, t)
+        fut = loop.create_future()
+        reply = _FutureReply.new(fut, loop, PyThread_get_thread_ident())
+        cell._post(msg, None, reply)
+        if loop is disp.loop and not disp.draining and disp.on_loop_thread():
+            disp.drain()  # answer in-loop asks eagerly when the handler does not suspend
+        if not fut.done() and t is not None:
+            reply.timer = loop.call_later(t, _expire_ask, fut, self._path, t)
+        return fut
+
+    cdef object _ask_deferred(self, object msg, object t):
+        cdef _ConcurrentReply reply = _ConcurrentReply.__new__(_ConcurrentReply)
+        reply.cf = concurrent.futures.Future()
+        self._cell._post(msg, None, reply)
+        return _await_deferred(reply.cf, t, self._path)
+
+    def ask_blocking(self, msg, timeout=5.0):
+        """Sends `msg` and blocks (without holding the GIL) for the reply.
+
+        Raises:
+            RuntimeError: called on the thread that runs this actor's loop
+                (it would deadlock); use ``await ref.ask(...)`` there.
+            AskTimeoutError, ActorTerminatedError: as :meth:`ask`.
+        """
+        cdef _LockReply reply
+        t = _check_timeout(timeout)
+        if self._cell.disp.on_loop_thread():
+            raise RuntimeError(
+                "ask_blocking() called on the actor system's own loop thread would deadlock; "
+                "use `await ref.ask(...)` there")
+        reply = _LockReply()
+        self._cell._post(msg, None, reply)
+        if not reply.lock.acquire(True, -1 if t is None else t):
+            reply.done = True
+            raise _errors.AskTimeoutError(f"ask to {self._path} timed out after {t:g}s")
+        if reply.ok:
+            return reply.value
+        raise reply.value
+
+    def stop(self):
+        """Stops the actor asynchronously: the current message finishes,
+        children stop first, then ``post_stop`` runs."""
+        self._cell._request_stop_any_thread()
+
+    def is_terminated(self):
+        """True once the actor has completely stopped."""
+        return self._cell.status == S_STOPPED
+
+    def __await__(self):
+        # `await ctx.spawn(...)` yields the ref at once.
+        if False:
+            yield None
+        return self
+
+    def __eq__(self, other):
+        if not isinstance(other, ActorRef):
+            return NotImplemented
+        return (<ActorRef>other)._cell is self._cell and (<ActorRef>other)._path == self._path
+
+    def __hash__(self):
+        return hash((self._cell.uid, self._path))
+
+    def __repr__(self):
+        return f"<ActorRef path={self._path}>"
+
+    def __reduce__(self):
+        raise TypeError("an ActorRef cannot be pickled; send it inside the process, "
+                        "or send its path across processes")

@@ -1,0 +1,184 @@
+# System core
+
+
+cdef void _on_dead_letter(void* ctx, CEnvelope& letter, const string& recipient,
+                          CDeadLetterReason reason) noexcept with gil:
+    cdef _System system = <_System>ctx
+    cdef uint32_t kind = letter.kind
+    try:
+        msg = _take(letter.message)
+        sender = _take(letter.sender)
+        reply = _take(letter.reply)
+        system._dead_letter(kind, msg, sender, reply, recipient, <int>reason)
+    except BaseException as exc:
+        try:
+            _log.error("dead-letter handling failed", exc_info=exc)
+        except BaseException:
+            pass
+
+
+cdef class _System:
+    """The native core of one ActorSystem: its dispatcher, dead-letter sink
+    and user guardian. Created and driven on the loop's thread."""
+
+    cdef readonly str name
+    cdef readonly str address
+    cdef _Dispatcher disp
+    cdef CDeadLetterSink* sink
+    cdef _Cell guardian
+    cdef readonly bint terminating
+    cdef readonly bint terminated
+    cdef readonly object termination   # concurrent.futures.Future
+    cdef object owner_ref               # weakref to the ActorSystem
+    cdef object props_class
+    cdef public object on_terminated    # callable, run on the loop thread
+    cdef public list dead_letter_listeners
+    cdef readonly Py_ssize_t live_cells
+    cdef int dead_letters_logged
+    cdef public object terminated_class     # atomr.Terminated
+    cdef public object receive_timeout_msg  # the atomr.ReceiveTimeout marker
+    cdef public object events               # the EventStream (or None)
+    cdef public bint events_active          # someone listens to lifecycle events
+    cdef _TimerService virtual_timers
+    cdef int dead_letters_to_log
+    cdef SupervisorStrategy default_strategy
+
+    def __cinit__(self):
+        self.sink = NULL
+
+    def __dealloc__(self):
+        if self.sink != NULL:
+            self.sink.set_handler(NULL, NULL)
+            del self.sink
+            self.sink = NULL
+
+    def __init__(self, str name, object loop, object props_class, object owner_ref,
+                 uint32_t throughput=64, *, object terminated_class=None,
+                 object receive_timeout_msg=None, bint virtual_time=False,
+                 int dead_letters_logged=10, int max_retries=10, double within_seconds=60.0):
+        validate_system_name(name)
+        self.dead_letters_to_log = dead_letters_logged
+        self.default_strategy = SupervisorStrategy.one_for_one(
+            None, None, None if max_retries < 0 else max_retries,
+            within_seconds if within_seconds > 0 else None)
+        self.name = name
+        self.terminated_class = terminated_class
+        self.receive_timeout_msg = receive_timeout_msg
+        if virtual_time:
+            self.virtual_timers = _TimerService.new(True)
+        self.address = f"akka://{name}"
+        self.props_class = props_class
+        self.owner_ref = owner_ref
+        self.termination = concurrent.futures.Future()
+        self.dead_letter_listeners = []
+        self.sink = new CDeadLetterSink()
+        self.sink.set_handler(_on_dead_letter, <void*>self)
+        self.disp = _Dispatcher.new(loop, throughput)
+        self.guardian = _Cell.new(self, None, "user", self.address + "/user", None)
+        self.guardian.status = S_RUNNING
+
+    cdef _TimerService timer_service(self):
+        if self.virtual_timers is not None:
+            return self.virtual_timers
+        return _real_timer_service()
+
+    @property
+    def scheduler(self):
+        """The timer service this system's actors use."""
+        return self.timer_service()
+
+    cpdef double clock(self):
+        """Seconds on the system's clock (virtual when virtual time is on)."""
+        if self.virtual_timers is not None:
+            return self.virtual_timers.t.now()
+        return time.monotonic()
+
+    cdef void publish_lifecycle(self, str kind, _Cell cell, object reason):
+        if self.events_active:
+            try:
+                self.events.publish_lifecycle(kind, cell.path, reason)
+            except BaseException as exc:
+                _log.error("publishing a lifecycle event failed", exc_info=exc)
+
+    cdef void publish_failure(self, _Cell cell, object exc, str directive):
+        if self.events_active:
+            try:
+                self.events.publish_failure(cell.path, exc, directive)
+            except BaseException as exc2:
+                _log.error("publishing a failure event failed", exc_info=exc2)
+
+    @property
+    def owner(self):
+        return self.owner_ref()
+
+    @property
+    def loop(self):
+        return self.disp.loop
+
+    @property
+    def dead_letter_count(self):
+        return self.sink.count()
+
+    def on_loop_thread(self):
+        return self.disp.on_loop_thread()
+
+    def spawn(self, props, name):
+        """A top-level actor under /user. Only on the loop thread, or from
+        any thread while holding the GIL (the cell is created here; its start
+        runs on the loop)."""
+        return self.guardian._spawn_child(props, name).ref
+
+    def top_level(self, str name):
+        c = self.guardian.children.get(name)
+        return None if c is None else (<_Cell>c).ref
+
+    def begin_terminate(self):
+        """Starts the recursive stop of every actor. Only on the loop thread."""
+        if self.terminating:
+            return
+        self.terminating = True
+        self.guardian._post_system(K_TERMINATE, None)
+
+    def abandon(self):
+        """The loop is gone: mark everything terminated without running hooks."""
+        self.terminating = True
+        self._guardian_stopped()
+
+    cdef void _guardian_stopped(self):
+        if self.terminated:
+            return
+        self.terminated = True
+        if self.guardian.status != S_STOPPED:
+            self.guardian.status = S_STOPPED
+            self.guardian.c.stop()
+        self.disp.detach()
+        if self.on_terminated is not None:
+            try:
+                self.on_terminated()
+            except BaseException as exc:
+                _log.error("termination callback failed", exc_info=exc)
+        if not self.termination.done():
+            self.termination.set_result(None)
+
+    cdef void _dead_letter(self, uint32_t kind, object msg, object sender, object reply,
+                           str recipient, int reason):
+        if kind == K_WATCH:
+            # Watching an actor that is already gone: Terminated at once.
+            (<_Cell>msg[0])._post_system(K_DEATH_NOTICE, msg[1])
+            return
+        if kind != 0:
+            return  # other system mail or timers of a stopped actor: nothing to report
+        if reply is not None:
+            (<_Reply>reply).fail(_errors.ActorTerminatedError(
+                f"{recipient} is terminated; the message went to dead letters"))
+        if self.dead_letters_logged < self.dead_letters_to_log:
+            self.dead_letters_logged += 1
+            _log.info("message %s to %s was not delivered (dead letter %d)",
+                      _describe(msg), recipient, self.sink.count())
+        else:
+            _log.debug("message %s to %s was not delivered", _describe(msg), recipient)
+        for listener in list(self.dead_letter_listeners):
+            try:
+                listener(msg, sender, recipient)
+            except BaseException as exc:
+                _log.error("dead-letter listener failed", exc_info=exc)

@@ -1,0 +1,138 @@
+# Timers: the native timer service delivers a (kind=K_TIMER, tag=key)
+# envelope into the target cell; the message itself stays here, in Python,
+# and is looked up by key when the target handles the envelope. C++ threads
+# therefore never touch a Python object.
+
+
+cdef dict _TIMERS = {}          # key -> Cancelable, while the timer may still fire
+cdef uint64_t _TIMER_KEYS = 0
+
+
+cdef class _TimerService:
+    """Owns one native timer service (real or virtual clock)."""
+
+    cdef CTimerService* t
+    cdef readonly bint virtual
+
+    def __cinit__(self):
+        self.t = NULL
+
+    def __dealloc__(self):
+        if self.t != NULL:
+            with nogil:
+                del self.t
+            self.t = NULL
+
+    @staticmethod
+    cdef _TimerService new(bint virtual):
+        cdef _TimerService s = _TimerService.__new__(_TimerService)
+        s.virtual = virtual
+        s.t = new CTimerService(CClockMode.manual if virtual else CClockMode.real)
+        return s
+
+    def now(self):
+        """Seconds since the service started (virtual time when virtual)."""
+        return self.t.now()
+
+    def pending(self):
+        return self.t.pending()
+
+    def advance(self, double seconds):
+        """Virtual clock only: moves time forward, firing every due timer."""
+        cdef size_t fired
+        if not self.virtual:
+            raise RuntimeError("advance() needs a virtual clock (scheduler.clock = \"virtual\")")
+        if not seconds >= 0:
+            raise ValueError(f"cannot advance time by {seconds!r} seconds")
+        fired = self.t.advance(seconds)
+        return fired
+
+
+cdef _TimerService _REAL_TIMERS = None
+
+
+cdef _TimerService _real_timer_service():
+    global _REAL_TIMERS
+    if _REAL_TIMERS is None:
+        _REAL_TIMERS = _TimerService.new(False)
+    return _REAL_TIMERS
+
+
+cdef double _check_delay(object value, str what) except -1.0:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{what} must be a number of seconds, not {type(value).__name__}")
+    d = float(value)
+    if not d >= 0.0 or math.isinf(d):
+        raise ValueError(f"{what} must be a non-negative, finite number of seconds, got {value!r}")
+    return d
+
+
+# What a timer entry is for.
+cdef enum:
+    T_MESSAGE = 0
+    T_RECEIVE_TIMEOUT = 1
+
+
+cdef class Cancelable:
+    """A scheduled delivery. ``cancel()`` is idempotent and thread-safe; a
+    cancelled timer never delivers again."""
+
+    cdef uint64_t key
+    cdef uint64_t native_id
+    cdef _TimerService service
+    cdef object msg
+    cdef _Cell owner
+    cdef _Cell target
+    cdef bint periodic
+    cdef bint cancelled
+    cdef bint finished
+    cdef int purpose
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError("Cancelable objects are returned by the ctx.schedule_* methods")
+
+    @staticmethod
+    cdef Cancelable start(_Cell owner, _Cell target, object msg, double delay, double interval,
+                          bint fixed_rate, int purpose):
+        global _TIMER_KEYS
+        cdef Cancelable t = Cancelable.__new__(Cancelable)
+        _TIMER_KEYS += 1
+        t.key = _TIMER_KEYS
+        t.service = owner.system.timer_service()
+        t.msg = msg
+        t.owner = owner
+        t.target = target
+        t.periodic = interval > 0.0
+        t.purpose = purpose
+        _TIMERS[t.key] = t
+        owner.timers[t.key] = t
+        t.native_id = t.service.t.schedule(target.c, K_TIMER, t.key, delay, interval, fixed_rate,
+                                           False)
+        return t
+
+    cdef void _forget(self):
+        _TIMERS.pop(self.key, None)
+        if self.owner is not None:
+            self.owner.timers.pop(self.key, None)
+            self.owner = None
+
+    def cancel(self):
+        """Cancels the timer. Returns True if it was still pending."""
+        cdef bint was_pending
+        if self.cancelled or self.finished:
+            return False
+        self.cancelled = True
+        was_pending = self.service.t.cancel(self.native_id)
+        self._forget()
+        return True
+
+    def is_cancelled(self):
+        return self.cancelled
+
+    @property
+    def is_periodic(self):
+        return self.periodic
+
+    def __repr__(self):
+        state = "cancelled" if self.cancelled else ("done" if self.finished else "pending")
+        return f"<Cancelable {state} msg={self.msg!r}>"

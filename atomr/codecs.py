@@ -1,0 +1,794 @@
+"""The codec registry: how user messages become bytes and back.
+
+A message crossing a process boundary is identified by its *manifest*, the
+string ``"<module>.<qualname>"`` of its class (see :func:`manifest_of`). A
+:class:`PyCodecRegistry` maps manifests to codecs, each an ``encoder(obj) ->
+bytes`` and ``decoder(bytes) -> obj`` pair with a name. A registry may also
+hold a *default* codec, used for every manifest that has no explicit one.
+
+Security rules:
+
+* The receiving side always decodes with a codec from its **own** registry,
+  chosen by the manifest; a peer can never pick the decoder.
+* pickle is never a default or a fallback. It is only available through
+  :meth:`PyCodecRegistry.register_pickle`, an explicit per-manifest opt-in that
+  warns, because unpickling data from an untrusted peer can run arbitrary code.
+
+JSON is built in; msgpack is built in as well (it needs the ``msgpack``
+package, imported on first use). :func:`new_system_registry` builds the
+registry an actor system starts with: msgpack for the plain builtin types.
+
+The module-level functions :func:`register_codec`, :func:`use_json_codec` and
+:func:`codec_roundtrip` implement the ``ActorSystem`` methods of the same
+names; they take the system's registry as their first argument.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import pickle
+import sys
+import threading
+import types
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, NamedTuple, Optional
+
+from atomr.errors import AtomrError
+
+__all__ = [
+    "Encoder",
+    "Decoder",
+    "manifest_of",
+    "validate_manifest",
+    "PyCodecRegistry",
+    "BuiltinJsonCodec",
+    "register_codec",
+    "use_json_codec",
+    "codec_roundtrip",
+    "new_system_registry",
+    "SYSTEM_MSGPACK_MANIFESTS",
+]
+
+#: ``encoder(obj) -> bytes`` (``bytearray``/``memoryview`` results are accepted).
+Encoder = Callable[[Any], Any]
+#: ``decoder(blob: bytes) -> obj``.
+Decoder = Callable[[bytes], Any]
+
+#: Manifests that :func:`new_system_registry` maps to the msgpack codec.
+SYSTEM_MSGPACK_MANIFESTS: tuple[str, ...] = (
+    "builtins.bool",
+    "builtins.bytes",
+    "builtins.dict",
+    "builtins.float",
+    "builtins.int",
+    "builtins.list",
+    "builtins.NoneType",
+    "builtins.str",
+    "builtins.tuple",
+)
+
+# Builtin types whose qualname is not an attribute of the ``builtins`` module,
+# so attribute lookup alone cannot resolve their manifests.
+_UNNAMED_BUILTIN_TYPES: dict[str, type] = {
+    "NoneType": type(None),
+    "ellipsis": type(Ellipsis),
+    "NotImplementedType": type(NotImplemented),
+}
+
+
+# -- warnings ---------------------------------------------------------------
+
+
+def _is_atomr_frame(frame: types.FrameType) -> bool:
+    module = frame.f_globals.get("__name__", "")
+    return isinstance(module, str) and (module == "atomr" or module.startswith("atomr."))
+
+
+def _warn(message: str, category: type[Warning] = UserWarning) -> None:
+    """Warns, attributing the warning to the first caller outside atomr.
+
+    This keeps the reported location on the user's line whether the user
+    called this module directly or through an ``ActorSystem`` wrapper.
+    """
+    frame: Optional[types.FrameType] = sys._getframe(0)
+    level = 1
+    while frame is not None and _is_atomr_frame(frame):
+        frame = frame.f_back
+        level += 1
+    warnings.warn(message, category, stacklevel=level)
+
+
+# -- manifests ----------------------------------------------------------------
+
+
+def manifest_of(obj: Any) -> str:
+    """Returns the manifest of `obj`: its class's ``module.qualname``.
+
+    Args:
+        obj: Any object.
+
+    Returns:
+        ``type(obj).__module__ + "." + type(obj).__qualname__``; for example
+        ``"builtins.dict"`` for a dict, ``"myapp.Outer.Inner"`` for an
+        instance of a nested class.
+    """
+    cls = type(obj)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _check_manifest_shape(manifest: Any) -> str:
+    if not isinstance(manifest, str):
+        raise ValueError(f"a manifest must be a `module.qualname` str, not "
+                         f"{type(manifest).__name__} {manifest!r}")
+    if "." not in manifest:
+        raise ValueError(f"manifest `{manifest}` is not of the form `module.qualname` "
+                         f"(it has no dot)")
+    if any(not part for part in manifest.split(".")):
+        raise ValueError(f"manifest `{manifest}` is not of the form `module.qualname` "
+                         f"(it has an empty segment)")
+    return manifest
+
+
+def _resolve_strict(manifest: str) -> None:
+    parts = manifest.split(".")
+    # Longest importable module prefix first: `pkg.mod.Outer.Inner` tries
+    # `pkg.mod.Outer`, then `pkg.mod`, then `pkg`; the rest is a qualname.
+    for split in range(len(parts) - 1, 0, -1):
+        module_name = ".".join(parts[:split])
+        try:
+            target: Any = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            missing = exc.name or ""
+            if missing and not (module_name == missing
+                                or module_name.startswith(missing + ".")):
+                # The module exists, but one of its own imports is missing.
+                raise ValueError(f"manifest `{manifest}`: importing module `{module_name}` "
+                                 f"failed: {exc}") from exc
+            continue
+        except Exception as exc:  # the module exists but raised while importing
+            raise ValueError(f"manifest `{manifest}`: importing module `{module_name}` "
+                             f"failed: {exc!r}") from exc
+        qualname = parts[split:]
+        if module_name == "builtins" and len(qualname) == 1 \
+                and qualname[0] in _UNNAMED_BUILTIN_TYPES:
+            return
+        for segment in qualname:
+            try:
+                target = getattr(target, segment)
+            except AttributeError:
+                raise ValueError(f"manifest `{manifest}`: module `{module_name}` has no "
+                                 f"attribute path `{'.'.join(qualname)}` (`{segment}` not "
+                                 f"found)") from None
+        return
+    raise ValueError(f"manifest `{manifest}`: no importable module found "
+                     f"(tried `{parts[0]}` and longer prefixes)")
+
+
+def validate_manifest(manifest: str, strict: bool = True) -> None:
+    """Checks that `manifest` names a class, as :func:`manifest_of` would produce.
+
+    In strict mode the module part is imported and each qualname segment is
+    resolved with ``getattr``. Because qualnames may be nested
+    (``pkg.mod.Outer.Inner``), the longest importable dotted prefix is taken as
+    the module. Importing runs the module's top-level code, as any import does.
+
+    In lax mode only the shape is checked and a warning is emitted; use it for
+    classes that cannot be imported by name (``__main__``-scoped scripts run
+    elsewhere, classes defined inside functions).
+
+    Args:
+        manifest: A ``"module.qualname"`` string.
+        strict: Whether to resolve the manifest by importing it.
+
+    Raises:
+        ValueError: `manifest` is not a str, has no dot or an empty segment, or
+            (strict mode) does not resolve to an importable attribute.
+    """
+    _check_manifest_shape(manifest)
+    if strict:
+        _resolve_strict(manifest)
+    else:
+        _warn(f"codec manifest `{manifest}` is not strictly validated (strict=False): "
+              f"nothing checks that it names an importable class")
+
+
+# -- built-in codecs ----------------------------------------------------------
+
+
+def _json_encode(obj: Any) -> bytes:
+    return json.dumps(obj, separators=(",", ":")).encode("utf-8")
+
+
+def _json_decode(blob: bytes) -> Any:
+    return json.loads(blob.decode("utf-8"))
+
+
+def _load_msgpack() -> types.ModuleType:
+    try:
+        import msgpack  # noqa: PLC0415 - deliberately lazy
+    except ImportError as exc:
+        raise AtomrError("the msgpack codec needs the `msgpack` package, which is not "
+                         "installed (pip install msgpack)") from exc
+    return msgpack
+
+
+def _msgpack_encode(obj: Any) -> bytes:
+    return _load_msgpack().packb(obj, use_bin_type=True)
+
+
+def _msgpack_decode(blob: bytes) -> Any:
+    return _load_msgpack().unpackb(blob, raw=False)
+
+
+def _msgpack_decode_tuple(blob: bytes) -> Any:
+    value = _msgpack_decode(blob)
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _pickle_encode(obj: Any) -> bytes:
+    return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _pickle_decode(blob: bytes) -> Any:
+    return pickle.loads(blob)  # noqa: S301 - explicit, per-manifest opt-in only
+
+
+_PICKLE_DECODERS: tuple[Any, ...] = (pickle.loads, _pickle_decode)
+
+
+# -- registry -----------------------------------------------------------------
+
+
+class _Codec(NamedTuple):
+    name: str
+    encoder: Encoder
+    decoder: Decoder
+
+
+class _State(NamedTuple):
+    """An immutable snapshot of a registry; replaced wholesale on mutation."""
+
+    codecs: Mapping[str, _Codec]
+    default: Optional[_Codec]
+
+
+_EMPTY_STATE = _State(types.MappingProxyType({}), None)
+
+
+def _manifest_list(manifests: Any, allow_empty: bool = False) -> list[str]:
+    if isinstance(manifests, (str, bytes)) or not isinstance(manifests, Iterable):
+        raise TypeError(f"manifests must be a list of str, not {type(manifests).__name__} "
+                        f"{manifests!r}")
+    result: list[str] = []
+    for manifest in manifests:
+        if not isinstance(manifest, str):
+            raise TypeError(f"each manifest must be a str, not {type(manifest).__name__} "
+                            f"{manifest!r}")
+        if not manifest:
+            raise ValueError("a manifest must not be empty")
+        if manifest not in result:
+            result.append(manifest)
+    if not result and not allow_empty:
+        raise ValueError("manifests must not be empty: list at least one `module.qualname`")
+    return result
+
+
+def _check_codec_args(name: Any, encoder: Any, decoder: Any) -> None:
+    if not isinstance(name, str):
+        raise TypeError(f"codec name must be a str, not {type(name).__name__}")
+    if not name:
+        raise ValueError("codec name must not be empty")
+    if not callable(encoder):
+        raise TypeError(f"encoder of codec `{name}` must be callable, not "
+                        f"{type(encoder).__name__}")
+    if not callable(decoder):
+        raise TypeError(f"decoder of codec `{name}` must be callable, not "
+                        f"{type(decoder).__name__}")
+
+
+def _as_bytes(value: Any) -> Optional[bytes]:
+    if type(value) is bytes:
+        return value
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    return None
+
+
+class PyCodecRegistry:
+    """Maps manifests to codecs, with an optional default for the rest.
+
+    ``register*`` methods do not validate manifests (see
+    :func:`register_codec` for the validating variant). Registrations are
+    all-or-nothing: on any error the registry is left unchanged.
+
+    The registry is thread-safe. Mutations are serialised by a lock and
+    publish a fresh immutable snapshot; lookups read the current snapshot
+    without locking, so ``encode``/``decode`` never block on a registration.
+
+    Example::
+
+        registry = PyCodecRegistry()
+        registry.register_json(["myapp.Greeting"])
+        blob = registry.encode("myapp.Greeting", {"text": "hi"})
+    """
+
+    __slots__ = ("_lock", "_state")
+
+    def __init__(self) -> None:
+        """Creates an empty registry (no codecs, no default)."""
+        self._lock = threading.Lock()
+        self._state: _State = _EMPTY_STATE
+
+    # -- registration ---------------------------------------------------------
+
+    def _check_free(self, manifests: Iterable[str], force: bool) -> None:
+        if force:
+            return
+        codecs = self._state.codecs
+        for manifest in manifests:
+            existing = codecs.get(manifest)
+            if existing is not None:
+                raise ValueError(f"manifest `{manifest}` already has codec `{existing.name}` "
+                                 f"registered; pass force=True to replace it")
+
+    def _prepare(self, name: Any, encoder: Any, decoder: Any, manifests: Any,
+                 force: bool) -> list[str]:
+        """Checks every argument of a registration without mutating anything."""
+        _check_codec_args(name, encoder, decoder)
+        manifest_list = _manifest_list(manifests)
+        self._check_free(manifest_list, force)
+        return manifest_list
+
+    def _commit(self, codec: _Codec, manifests: list[str], force: bool) -> None:
+        with self._lock:
+            self._check_free(manifests, force)  # again: another thread may have won
+            codecs = dict(self._state.codecs)
+            for manifest in manifests:
+                codecs[manifest] = codec
+            self._state = _State(types.MappingProxyType(codecs), self._state.default)
+
+    def register(self, name: str, encoder: Encoder, decoder: Decoder,
+                 manifests: Iterable[str], force: bool = False) -> None:
+        """Registers a codec for one or more manifests.
+
+        Manifests are not validated (use :func:`register_codec` for that).
+
+        Args:
+            name: The codec's name, e.g. ``"json"``; several manifests may
+                share one name.
+            encoder: ``encoder(obj) -> bytes``.
+            decoder: ``decoder(blob: bytes) -> obj``.
+            manifests: Non-empty list of ``"module.qualname"`` strings.
+            force: Replace existing registrations of these manifests.
+
+        Raises:
+            ValueError: `manifests` is empty, or one of them is already
+                registered and `force` is false.
+            TypeError: `encoder` or `decoder` is not callable, `name` is not a
+                str, or `manifests` is not a list of str.
+        """
+        manifest_list = self._prepare(name, encoder, decoder, manifests, force)
+        self._commit(_Codec(name, encoder, decoder), manifest_list, force)
+
+    def register_json(self, manifests: Iterable[str], force: bool = False) -> None:
+        """Registers the built-in UTF-8 JSON codec (name ``"json"``).
+
+        Encoding is ``json.dumps`` with compact separators; decoding is
+        ``json.loads``. JSON turns tuples into lists and non-str dict keys
+        into strings.
+
+        Args:
+            manifests: Non-empty list of manifests.
+            force: Replace existing registrations of these manifests.
+
+        Raises:
+            ValueError: As for :meth:`register`.
+        """
+        self.register("json", _json_encode, _json_decode, manifests, force)
+
+    def register_msgpack(self, manifests: Iterable[str], force: bool = False) -> None:
+        """Registers the built-in msgpack codec (name ``"msgpack"``).
+
+        Packs with ``use_bin_type=True`` and unpacks with ``raw=False``, so
+        ``str`` and ``bytes`` stay distinct. Tuples come back as lists; ints
+        must fit in 64 bits; decoded map keys must be str or bytes (msgpack's
+        ``strict_map_key`` protection).
+
+        Args:
+            manifests: Non-empty list of manifests.
+            force: Replace existing registrations of these manifests.
+
+        Raises:
+            AtomrError: the ``msgpack`` package is not installed.
+            ValueError: As for :meth:`register`.
+        """
+        manifest_list = self._prepare("msgpack", _msgpack_encode, _msgpack_decode,
+                                      manifests, force)
+        _load_msgpack()
+        self._commit(_Codec("msgpack", _msgpack_encode, _msgpack_decode), manifest_list, force)
+
+    def register_pickle(self, manifests: Iterable[str], force: bool = False) -> None:
+        """Opts the listed manifests into the pickle codec (name ``"pickle"``).
+
+        Unpickling runs code chosen by whoever produced the bytes: only use
+        this between systems that fully trust each other. A ``UserWarning``
+        says so on every call. pickle is never installed as a default.
+
+        Args:
+            manifests: Non-empty list of manifests.
+            force: Replace existing registrations of these manifests.
+
+        Raises:
+            ValueError: As for :meth:`register`.
+        """
+        manifest_list = self._prepare("pickle", _pickle_encode, _pickle_decode,
+                                      manifests, force)
+        _warn(f"pickle codec enabled for {', '.join(f'`{m}`' for m in manifest_list)}: "
+              f"pickle is unsafe for untrusted peers (decoding a crafted payload can run "
+              f"arbitrary code); use it only between trusted systems")
+        self._commit(_Codec("pickle", _pickle_encode, _pickle_decode), manifest_list, force)
+
+    def set_default(self, encoder: Encoder, decoder: Decoder, name: str = "default") -> None:
+        """Installs the fallback codec for every manifest without its own.
+
+        Replaces any previous default.
+
+        Args:
+            encoder: ``encoder(obj) -> bytes``.
+            decoder: ``decoder(blob: bytes) -> obj``.
+            name: The codec's name, reported by :meth:`codec_for` and in errors.
+
+        Raises:
+            TypeError: `encoder` or `decoder` is not callable.
+            ValueError: `decoder` is pickle's; pickle may only be enabled per
+                manifest with :meth:`register_pickle`.
+        """
+        _check_codec_args(name, encoder, decoder)
+        if any(decoder is d for d in _PICKLE_DECODERS):
+            raise ValueError("pickle cannot be a default codec: enable it per manifest with "
+                             "register_pickle(), and only between trusted systems")
+        with self._lock:
+            self._state = _State(self._state.codecs, _Codec(name, encoder, decoder))
+
+    def use_json_default(self) -> None:
+        """Installs the built-in JSON codec (name ``"json"``) as the default."""
+        self.set_default(_json_encode, _json_decode, name="json")
+
+    def clear_default(self) -> None:
+        """Removes the default codec; unregistered manifests fail again."""
+        with self._lock:
+            self._state = _State(self._state.codecs, None)
+
+    # -- lookup -----------------------------------------------------------------
+
+    def _lookup(self, manifest: Any) -> _Codec:
+        if not isinstance(manifest, str):
+            raise TypeError(f"manifest must be a str, not {type(manifest).__name__}")
+        state = self._state
+        codec = state.codecs.get(manifest, state.default)
+        if codec is None:
+            raise AtomrError(f"no codec registered for manifest `{manifest}`")
+        return codec
+
+    @staticmethod
+    def _encode_with(codec: _Codec, manifest: str, obj: Any) -> bytes:
+        try:
+            result = codec.encoder(obj)
+        except Exception as exc:
+            raise AtomrError(f"codec `{codec.name}` failed to encode manifest `{manifest}`: "
+                             f"{type(exc).__name__}: {exc}") from exc
+        blob = _as_bytes(result)
+        if blob is None:
+            raise AtomrError(f"codec `{codec.name}` returned {type(result).__name__} for "
+                             f"manifest `{manifest}`; an encoder must return bytes")
+        return blob
+
+    @staticmethod
+    def _decode_with(codec: _Codec, manifest: str, blob: Any) -> Any:
+        data = _as_bytes(blob)
+        if data is None:
+            raise TypeError(f"blob must be bytes-like, not {type(blob).__name__}")
+        try:
+            return codec.decoder(data)
+        except Exception as exc:
+            raise AtomrError(f"codec `{codec.name}` failed to decode manifest `{manifest}`: "
+                             f"{type(exc).__name__}: {exc}") from exc
+
+    def encode(self, manifest: str, obj: Any) -> bytes:
+        """Encodes `obj` with the codec for `manifest` (explicit or default).
+
+        Args:
+            manifest: The manifest to look up, normally ``manifest_of(obj)``.
+            obj: The value to encode.
+
+        Returns:
+            The encoded bytes.
+
+        Raises:
+            AtomrError: no codec for `manifest` and no default; the encoder
+                raised (chained as ``__cause__``); or it returned something
+                other than bytes, bytearray or memoryview.
+            TypeError: `manifest` is not a str.
+        """
+        codec = self._lookup(manifest)
+        return self._encode_with(codec, manifest, obj)
+
+    def decode(self, manifest: str, blob: bytes) -> Any:
+        """Decodes `blob` with the codec for `manifest` (explicit or default).
+
+        Args:
+            manifest: The manifest sent with the bytes.
+            blob: The encoded bytes (bytearray and memoryview are accepted).
+
+        Returns:
+            The decoded value.
+
+        Raises:
+            AtomrError: no codec for `manifest` and no default, or the decoder
+                raised (chained as ``__cause__``).
+            TypeError: `manifest` is not a str or `blob` is not bytes-like.
+        """
+        codec = self._lookup(manifest)
+        return self._decode_with(codec, manifest, blob)
+
+    def roundtrip(self, manifest: str, obj: Any) -> Any:
+        """Encodes then decodes `obj` with one codec for `manifest`.
+
+        Both steps use the same codec even if the registry changes meanwhile.
+
+        Args:
+            manifest: The manifest to look up.
+            obj: The value to roundtrip.
+
+        Returns:
+            The decoded copy.
+
+        Raises:
+            AtomrError: As for :meth:`encode` and :meth:`decode`.
+        """
+        codec = self._lookup(manifest)
+        return self._decode_with(codec, manifest, self._encode_with(codec, manifest, obj))
+
+    def encode_message(self, obj: Any) -> tuple[str, bytes]:
+        """Encodes `obj` under its own manifest.
+
+        Args:
+            obj: The message.
+
+        Returns:
+            ``(manifest_of(obj), encoded bytes)``.
+
+        Raises:
+            AtomrError: As for :meth:`encode`.
+        """
+        manifest = manifest_of(obj)
+        return manifest, self.encode(manifest, obj)
+
+    def decode_message(self, manifest: str, blob: bytes) -> Any:
+        """Decodes a ``(manifest, blob)`` pair made by :meth:`encode_message`.
+
+        Args:
+            manifest: The manifest sent with the bytes.
+            blob: The encoded bytes.
+
+        Returns:
+            The decoded message.
+
+        Raises:
+            AtomrError: As for :meth:`decode`.
+        """
+        return self.decode(manifest, blob)
+
+    # -- introspection --------------------------------------------------------
+
+    def manifests(self) -> list[str]:
+        """Returns the explicitly registered manifests, sorted."""
+        return sorted(self._state.codecs)
+
+    def names(self) -> list[str]:
+        """Returns the distinct names of explicitly registered codecs, sorted.
+
+        The default codec is not included (see :attr:`default_name`).
+        """
+        return sorted({codec.name for codec in self._state.codecs.values()})
+
+    def codec_for(self, manifest: str) -> Optional[str]:
+        """Returns the name of the codec that would handle `manifest`.
+
+        Args:
+            manifest: The manifest to look up.
+
+        Returns:
+            The explicit codec's name, else the default codec's name, else
+            None (encoding `manifest` would fail).
+        """
+        state = self._state
+        codec = state.codecs.get(manifest, state.default)
+        return None if codec is None else codec.name
+
+    @property
+    def default_name(self) -> Optional[str]:
+        """The default codec's name, or None when there is no default."""
+        default = self._state.default
+        return None if default is None else default.name
+
+    def __contains__(self, manifest: object) -> bool:
+        """True only for explicitly registered manifests (not the default)."""
+        return manifest in self._state.codecs
+
+    def __len__(self) -> int:
+        """The number of explicitly registered manifests."""
+        return len(self._state.codecs)
+
+    def __repr__(self) -> str:
+        state = self._state
+        default = None if state.default is None else state.default.name
+        names = sorted({codec.name for codec in state.codecs.values()})
+        return (f"<PyCodecRegistry manifests={len(state.codecs)} codecs={names} "
+                f"default={default!r}>")
+
+
+class BuiltinJsonCodec:
+    """The byte-level JSON codec: checks payloads are UTF-8 JSON, passes them on.
+
+    It never converts objects; it guards raw payloads (for example bytes
+    arriving from a transport) that claim to be JSON.
+    """
+
+    __slots__ = ()
+
+    def id(self) -> str:
+        """Returns the codec's identifier, ``"json"``."""
+        return "json"
+
+    @staticmethod
+    def _check(manifest: str, payload: Any, action: str) -> bytes:
+        data = _as_bytes(payload)
+        if data is None:
+            raise TypeError(f"payload must be bytes-like, not {type(payload).__name__}")
+        try:
+            json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            raise AtomrError(f"json codec cannot {action} manifest `{manifest}`: payload is "
+                             f"not UTF-8 JSON ({exc})") from exc
+        return data
+
+    def encode(self, manifest: str, payload: bytes) -> bytes:
+        """Validates an outgoing payload and returns it unchanged.
+
+        Args:
+            manifest: The payload's manifest (used in error messages).
+            payload: Bytes that must hold one UTF-8 JSON document.
+
+        Returns:
+            The same bytes.
+
+        Raises:
+            AtomrError: `payload` is not valid UTF-8 JSON.
+            TypeError: `payload` is not bytes-like.
+        """
+        return self._check(manifest, payload, "encode")
+
+    def decode(self, manifest: str, blob: bytes) -> bytes:
+        """Validates an incoming payload and returns it unchanged.
+
+        Args:
+            manifest: The payload's manifest (used in error messages).
+            blob: Bytes that must hold one UTF-8 JSON document.
+
+        Returns:
+            The same bytes.
+
+        Raises:
+            AtomrError: `blob` is not valid UTF-8 JSON.
+            TypeError: `blob` is not bytes-like.
+        """
+        return self._check(manifest, blob, "decode")
+
+    def __repr__(self) -> str:
+        return "<BuiltinJsonCodec id='json'>"
+
+
+# -- ActorSystem operations -----------------------------------------------------
+
+
+def register_codec(registry: PyCodecRegistry, name: str, encoder: Encoder, decoder: Decoder,
+                   manifests: Iterable[str], force: bool = False, strict: bool = True) -> None:
+    """Validates `manifests`, then registers a codec for them in `registry`.
+
+    Implements ``ActorSystem.register_codec``. All checks (arguments,
+    collisions, then every manifest's validation) run before the registry is
+    touched, so on error nothing changes.
+
+    Args:
+        registry: The registry to change (``system.codecs``).
+        name: The codec's name.
+        encoder: ``encoder(obj) -> bytes``.
+        decoder: ``decoder(blob: bytes) -> obj``.
+        manifests: Non-empty list of ``"module.qualname"`` strings.
+        force: Replace existing registrations of these manifests.
+        strict: Import-check each manifest (see :func:`validate_manifest`);
+            when false, warn per manifest instead.
+
+    Raises:
+        ValueError: `manifests` is empty, a manifest is invalid, or one is
+            already registered and `force` is false.
+        TypeError: `encoder`/`decoder` not callable or bad argument types.
+    """
+    manifest_list = registry._prepare(name, encoder, decoder, manifests, force)
+    for manifest in manifest_list:
+        _check_manifest_shape(manifest)
+    for manifest in manifest_list:
+        validate_manifest(manifest, strict)
+    registry.register(name, encoder, decoder, manifest_list, force)
+
+
+def use_json_codec(registry: PyCodecRegistry, manifests: Iterable[str] = (),
+                   default: bool = False, force: bool = False, strict: bool = True) -> None:
+    """Uses the built-in JSON codec for `manifests` and/or as the default.
+
+    Implements ``ActorSystem.use_json_codec``. Listed manifests follow the
+    rules of :func:`register_codec`.
+
+    Args:
+        registry: The registry to change (``system.codecs``).
+        manifests: Manifests to map to JSON; may be empty when `default`.
+        default: Also install JSON as the fallback for every manifest without
+            an explicit codec (replacing any previous default).
+        force: Replace existing registrations of the listed manifests.
+        strict: Import-check each listed manifest.
+
+    Raises:
+        ValueError: Neither manifests nor `default` given, a manifest is
+            invalid, or one is already registered and `force` is false.
+    """
+    manifest_list = _manifest_list(manifests, allow_empty=True)
+    if not manifest_list and not default:
+        raise ValueError("use_json_codec() needs manifests, default=True, or both")
+    if manifest_list:
+        register_codec(registry, "json", _json_encode, _json_decode, manifest_list,
+                       force=force, strict=strict)
+    if default:
+        registry.use_json_default()
+
+
+def codec_roundtrip(registry: PyCodecRegistry, obj: Any) -> Any:
+    """Encodes and decodes `obj` under its own manifest.
+
+    Implements ``ActorSystem.codec_roundtrip``.
+
+    Args:
+        registry: The registry to use.
+        obj: The message.
+
+    Returns:
+        The decoded copy.
+
+    Raises:
+        AtomrError: no codec for ``manifest_of(obj)`` (message "no codec
+            registered for manifest `...`"), or the codec failed.
+    """
+    return registry.roundtrip(manifest_of(obj), obj)
+
+
+def new_system_registry() -> PyCodecRegistry:
+    """Builds the registry an actor system starts with.
+
+    msgpack handles :data:`SYSTEM_MSGPACK_MANIFESTS` (the plain builtin
+    types). A top-level tuple decodes back to a tuple; tuples nested inside
+    other values come back as lists. There is no default codec, and pickle is
+    never registered. msgpack is imported on first use, so building the
+    registry works even without the package (encoding then raises
+    :class:`AtomrError`).
+
+    Returns:
+        A fresh, independent registry.
+    """
+    registry = PyCodecRegistry()
+    plain = [m for m in SYSTEM_MSGPACK_MANIFESTS if m != "builtins.tuple"]
+    registry._commit(_Codec("msgpack", _msgpack_encode, _msgpack_decode), plain, False)
+    registry._commit(_Codec("msgpack", _msgpack_encode, _msgpack_decode_tuple),
+                     ["builtins.tuple"], False)
+    return registry

@@ -1,0 +1,154 @@
+"""The system-wide event stream: lifecycle, failure, dead-letter and log events."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional, Union
+
+__all__ = [
+    "EventStream",
+    "ActorStarted",
+    "ActorStopped",
+    "ActorRestarted",
+    "ActorFailed",
+    "DeadLetter",
+    "LogEvent",
+]
+
+_log = logging.getLogger("atomr")
+
+
+@dataclass(frozen=True)
+class ActorStarted:
+    """An actor finished starting (its ``pre_start`` returned)."""
+
+    path: str
+
+
+@dataclass(frozen=True)
+class ActorStopped:
+    """An actor stopped for good."""
+
+    path: str
+
+
+@dataclass(frozen=True)
+class ActorRestarted:
+    """An actor was replaced by a fresh instance after `reason`."""
+
+    path: str
+    reason: Optional[BaseException] = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class ActorFailed:
+    """An actor failed; its supervisor applied `directive` to it."""
+
+    path: str
+    error: BaseException = field(compare=False)
+    directive: str = "stop"
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A message that could not be delivered to `recipient`."""
+
+    message: Any
+    sender: Any
+    recipient: str
+
+
+@dataclass(frozen=True)
+class LogEvent:
+    """A record logged under the ``atomr`` logger."""
+
+    level: int
+    logger: str
+    message: str
+
+
+Subscriber = Union[Callable[[Any], Any], Any]
+
+
+class EventStream:
+    """Publish/subscribe by event class, for one actor system.
+
+    A subscriber is an :class:`atomr.ActorRef` (events arrive as messages)
+    or a callable (called on the publishing thread). Subscriptions match by
+    ``isinstance``, so subscribing to ``object`` sees everything.
+    """
+
+    def __init__(self, on_change: Optional[Callable[[bool], None]] = None) -> None:
+        self._lock = threading.Lock()
+        self._subs: tuple[tuple[Subscriber, type], ...] = ()
+        self._on_change = on_change
+
+    def subscribe(self, subscriber: Subscriber, event_cls: type = object) -> None:
+        """Sends every later event that is an instance of `event_cls` to `subscriber`."""
+        if not isinstance(event_cls, type):
+            raise TypeError(f"event_cls must be a class, not {type(event_cls).__name__}")
+        if not (callable(subscriber) or hasattr(subscriber, "tell")):
+            raise TypeError("subscriber must be an ActorRef or a callable")
+        with self._lock:
+            if (subscriber, event_cls) not in self._subs:
+                self._subs = self._subs + ((subscriber, event_cls),)
+        self._changed()
+
+    def unsubscribe(self, subscriber: Subscriber, event_cls: Optional[type] = None) -> None:
+        """Removes `subscriber` (from `event_cls` only, if given)."""
+        with self._lock:
+            self._subs = tuple(
+                (s, c) for s, c in self._subs
+                if not (s == subscriber and (event_cls is None or c is event_cls)))
+        self._changed()
+
+    @property
+    def has_subscribers(self) -> bool:
+        return bool(self._subs)
+
+    def _changed(self) -> None:
+        if self._on_change is not None:
+            self._on_change(bool(self._subs))
+
+    def publish(self, event: Any) -> None:
+        """Delivers `event` to every matching subscriber."""
+        for subscriber, cls in self._subs:
+            if not isinstance(event, cls):
+                continue
+            try:
+                tell = getattr(subscriber, "tell", None)
+                if tell is not None:
+                    tell(event)
+                else:
+                    subscriber(event)
+            except Exception as exc:  # one bad subscriber never stops the others
+                _log.error("event stream subscriber %r failed", subscriber, exc_info=exc)
+
+    # Called by the runtime (only when someone listens).
+
+    def publish_lifecycle(self, kind: str, path: str, reason: Optional[BaseException]) -> None:
+        if kind == "started":
+            self.publish(ActorStarted(path))
+        elif kind == "stopped":
+            self.publish(ActorStopped(path))
+        elif kind == "restarted":
+            self.publish(ActorRestarted(path, reason))
+
+    def publish_failure(self, path: str, error: BaseException, directive: str) -> None:
+        self.publish(ActorFailed(path, error, directive))
+
+
+class EventStreamLogHandler(logging.Handler):
+    """Forwards ``atomr`` log records to an event stream as :class:`LogEvent`."""
+
+    def __init__(self, stream: EventStream, level: int = logging.INFO) -> None:
+        super().__init__(level)
+        self._stream = stream
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self._stream.publish(LogEvent(record.levelno, record.name, record.getMessage()))
+        except Exception:
+            self.handleError(record)
