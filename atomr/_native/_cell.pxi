@@ -156,9 +156,19 @@ cdef class _Cell:
         c.end_turn()
         return n
 
+    cdef inline Context _fresh_ctx(self):
+        """The context for the next handler call. A context some code kept
+        from an earlier call stays invalid: the cell moves on to a new one."""
+        cdef Context ctx = self.ctx
+        if Py_REFCNT(ctx) > 2:  # the cell's reference and our local one
+            ctx = Context.__new__(Context)
+            ctx._cell = self
+            self.ctx = ctx
+        return ctx
+
     cdef int _deliver(self, object msg, object sender, object reply) except -1:
         """Runs the behaviour on one message. Returns 1 when it suspended."""
-        cdef Context ctx = self.ctx
+        cdef Context ctx = self._fresh_ctx()
         cdef PyObject* out = NULL
         cdef PySendResult st
         if self.status != S_RUNNING:
@@ -223,10 +233,11 @@ cdef class _Cell:
         result. Returns 1 when it suspended (its completion runs later)."""
         cdef PyObject* out = NULL
         cdef PySendResult st
-        self.ctx._active = True
-        self.ctx._sender = None
+        cdef Context ctx = self._fresh_ctx()
+        ctx._active = True
+        ctx._sender = None
         try:
-            result = hook(self.ctx, *args)
+            result = hook(ctx, *args)
             if PyCoro_CheckExact(result):
                 st = PyIter_Send(result, None, &out)
                 if st == PYGEN_NEXT:

@@ -61,7 +61,7 @@ cdef class Context:
     def children(self):
         """Refs of the live children, in creation order."""
         self._check()
-        return [c.ref for c in self._cell.children.values()]
+        return [(<_Cell>c).ref for c in self._cell.children.values()]
 
     def child(self, name):
         """The live child called `name`, or None."""

@@ -29,7 +29,7 @@ from asyncio import get_running_loop as _asyncio_get_running_loop
 from asyncio.events import _get_running_loop
 
 from cpython.object cimport PyObject
-from cpython.ref cimport Py_DECREF, Py_INCREF
+from cpython.ref cimport Py_DECREF, Py_INCREF, Py_REFCNT
 from cython.operator cimport dereference as deref
 from libc.stdint cimport int64_t, uint32_t, uint64_t
 from libcpp.string cimport string

@@ -73,7 +73,8 @@ cdef class ActorRef:
         cdef _ConcurrentReply reply = _ConcurrentReply.__new__(_ConcurrentReply)
         reply.cf = concurrent.futures.Future()
         self._cell._post(msg, None, reply)
-        return _await_deferred(reply.cf, t, self._path)
+        deadline = time.monotonic() + (0.0 if t is None else t)
+        return _await_deferred(reply.cf, t, deadline, self._path)
 
     def ask_blocking(self, msg, timeout=5.0):
         """Sends `msg` and blocks (without holding the GIL) for the reply.

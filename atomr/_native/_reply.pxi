@@ -116,8 +116,9 @@ cdef class _ConcurrentReply(_Reply):
             self.cf.set_exception(exc)
 
 
-async def _await_deferred(cf, timeout, str path):
+async def _await_deferred(cf, timeout, double deadline, str path):
+    remaining = None if timeout is None else max(0.0, deadline - time.monotonic())
     try:
-        return await asyncio.wait_for(asyncio.wrap_future(cf), timeout)
+        return await asyncio.wait_for(asyncio.wrap_future(cf), remaining)
     except asyncio.TimeoutError:
         raise _errors.AskTimeoutError(f"ask to {path} timed out after {timeout:g}s") from None

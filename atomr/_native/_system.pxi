@@ -128,6 +128,19 @@ cdef class _System:
         runs on the loop)."""
         return self.guardian._spawn_child(props, name).ref
 
+    def top_level_refs(self):
+        """Refs of the live top-level actors."""
+        return [(<_Cell>c).ref for c in self.guardian.children.values()]
+
+    def live_timers(self):
+        """The pending timers owned by this system's actors."""
+        cdef Cancelable t
+        out = []
+        for t in list(_TIMERS.values()):
+            if t.owner is not None and t.owner.system is self and not t.cancelled:
+                out.append(t)
+        return out
+
     def top_level(self, str name):
         c = self.guardian.children.get(name)
         return None if c is None else (<_Cell>c).ref
@@ -177,6 +190,18 @@ cdef class _System:
                       _describe(msg), recipient, self.sink.count())
         else:
             _log.debug("message %s to %s was not delivered", _describe(msg), recipient)
+        if not self.dead_letter_listeners:
+            return
+        if self.disp.on_loop_thread():
+            self._notify_dead_letter(msg, sender, recipient)
+        else:
+            try:
+                self.disp.loop.call_soon_threadsafe(self._notify_dead_letter, msg, sender,
+                                                    recipient)
+            except RuntimeError:
+                pass  # the loop is closed
+
+    def _notify_dead_letter(self, msg, sender, recipient):
         for listener in list(self.dead_letter_listeners):
             try:
                 listener(msg, sender, recipient)

@@ -37,6 +37,9 @@ enqueue_result cell::after_push(bool user) {
   // The message is linked; whoever moves the cell out of idle schedules it.
   // User mail to a cell whose user mail is suspended waits for the resume
   // (a stale read here only costs one empty turn).
+  // Store-load ordering against end_turn()/stop(): our link must be visible
+  // before we read the state, or a turn ending now could miss the message.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
   cell_state s = state_.load(std::memory_order_seq_cst);
   if (s == cell_state::idle && !(user && user_suspended_.load(std::memory_order_seq_cst))) {
     if (state_.compare_exchange_strong(s, cell_state::scheduled, std::memory_order_seq_cst))
@@ -57,6 +60,7 @@ bool cell::has_work() const {
 
 void cell::end_turn() {
   state_.store(cell_state::idle, std::memory_order_seq_cst);
+  std::atomic_thread_fence(std::memory_order_seq_cst); // pairs with after_push()
   if (!has_work())
     return;
   cell_state expected = cell_state::idle;
@@ -76,23 +80,26 @@ void cell::stop() {
     dead_letters_.publish(e, path_, dead_letter_reason::dropped);
   }
   state_.store(cell_state::stopped, std::memory_order_seq_cst);
+  std::atomic_thread_fence(std::memory_order_seq_cst); // pairs with after_push()
   drain_to_dead_letters();
 }
 
 void cell::drain_to_dead_letters() {
-  // After the stop, whoever holds `draining_` is the mailbox's consumer. A
-  // producer that pushed while another thread drained is covered by the
-  // re-check after the flag is dropped.
+  // After the stop, exactly one thread at a time consumes the mailbox: the
+  // one that moved `drain_requests_` off zero. Every other caller only adds
+  // a request, which the draining thread notices when it tries to leave and
+  // answers with another pass.
+  if (drain_requests_.fetch_add(1, std::memory_order_acq_rel) != 0)
+    return;
+  std::uint32_t mine = 1;
   for (;;) {
-    bool expected = false;
-    if (!draining_.compare_exchange_strong(expected, true, std::memory_order_seq_cst))
-      return;
     envelope e;
     while (mailbox_.pop(e))
       dead_letters_.publish(e, path_, dead_letter_reason::dropped);
-    draining_.store(false, std::memory_order_seq_cst);
-    if (!mailbox_.has_messages())
+    std::uint32_t before = drain_requests_.fetch_sub(mine, std::memory_order_acq_rel);
+    if (before == mine)
       return;
+    mine = before - mine;
   }
 }
 

@@ -10,10 +10,19 @@
 
 namespace atomr {
 
-pinned_dispatcher::pinned_dispatcher(std::uint32_t throughput)
-  : fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)), throughput_(throughput) {
+namespace {
+
+std::uint32_t checked_throughput(std::uint32_t throughput) {
   if (throughput == 0)
     throw invalid_argument_error("dispatcher throughput must be positive");
+  return throughput;
+}
+
+} // namespace
+
+pinned_dispatcher::pinned_dispatcher(std::uint32_t throughput)
+  : throughput_(checked_throughput(throughput)) {
+  fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (fd_ < 0)
     throw error(std::string("eventfd failed: ") + std::strerror(errno));
 }

@@ -87,6 +87,10 @@ directive decider::decide(const std::vector<std::string>& mro) const {
   return decide_range(mro.begin(), mro.end());
 }
 
+directive decider::decide(std::initializer_list<std::string_view> mro) const {
+  return decide_range(mro.begin(), mro.end());
+}
+
 directive decider::decide(std::string_view class_path) const {
   const auto sep = class_path.find(": ");
   if (sep != std::string_view::npos)

@@ -92,65 +92,76 @@ double timer_service::now() const noexcept {
 
 std::size_t timer_service::pending() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  return entries_.size();
+  // A one-shot timer whose fire has begun is no longer pending (cancel()
+  // cannot stop it any more), even before the fire ends and retires it.
+  return entries_.size() - (firing_one_shot_ ? 1 : 0);
 }
 
 // --- heap ------------------------------------------------------------------
+//
+// A 4-ary min-heap (shallower than a binary one; a node's four children
+// share one or two cache lines). Each entry knows its slot, so a cancelled
+// timer leaves the heap at once instead of lingering until its deadline.
 
-bool timer_service::earlier(const entry* a, const entry* b) const noexcept {
-  return a->deadline != b->deadline ? a->deadline < b->deadline : a->seq < b->seq;
+namespace {
+
+constexpr std::size_t heap_arity = 4;
+
+bool earlier(const internal::timer_heap_node& a, const internal::timer_heap_node& b) noexcept {
+  return a.deadline != b.deadline ? a.deadline < b.deadline : a.seq < b.seq;
 }
 
-void timer_service::sift_up(std::size_t i) {
-  entry* e = heap_[i];
+} // namespace
+
+void timer_service::sift_up(std::size_t i, heap_node node) {
   while (i > 0) {
-    const std::size_t parent = (i - 1) / 2;
-    if (!earlier(e, heap_[parent]))
+    const std::size_t parent = (i - 1) / heap_arity;
+    if (!earlier(node, heap_[parent]))
       break;
     heap_[i] = heap_[parent];
-    heap_[i]->heap_index = i;
+    heap_[i].entry->heap_index = i;
     i = parent;
   }
-  heap_[i] = e;
-  e->heap_index = i;
+  heap_[i] = node;
+  node.entry->heap_index = i;
 }
 
-void timer_service::sift_down(std::size_t i) {
-  entry* e = heap_[i];
+void timer_service::sift_down(std::size_t i, heap_node node) {
   const std::size_t n = heap_.size();
   for (;;) {
-    std::size_t child = 2 * i + 1;
-    if (child >= n)
+    const std::size_t first = heap_arity * i + 1;
+    if (first >= n)
       break;
-    if (child + 1 < n && earlier(heap_[child + 1], heap_[child]))
-      ++child;
-    if (!earlier(heap_[child], e))
+    const std::size_t last = std::min(first + heap_arity, n);
+    std::size_t best = first;
+    for (std::size_t c = first + 1; c < last; ++c)
+      if (earlier(heap_[c], heap_[best]))
+        best = c;
+    if (!earlier(heap_[best], node))
       break;
-    heap_[i] = heap_[child];
-    heap_[i]->heap_index = i;
-    i = child;
+    heap_[i] = heap_[best];
+    heap_[i].entry->heap_index = i;
+    i = best;
   }
-  heap_[i] = e;
-  e->heap_index = i;
+  heap_[i] = node;
+  node.entry->heap_index = i;
 }
 
 void timer_service::heap_push(entry* e) {
   // The caller made room beforehand, so this never allocates.
-  heap_.push_back(e);
-  sift_up(heap_.size() - 1);
+  heap_.push_back(heap_node{e->deadline, e->seq, e});
+  sift_up(heap_.size() - 1, heap_.back());
 }
 
 void timer_service::heap_remove(std::size_t i) {
-  entry* last = heap_.back();
+  const heap_node last = heap_.back();
   heap_.pop_back();
   if (i == heap_.size())
     return;
-  heap_[i] = last;
-  last->heap_index = i;
-  if (i > 0 && earlier(last, heap_[(i - 1) / 2]))
-    sift_up(i);
+  if (i > 0 && earlier(last, heap_[(i - 1) / heap_arity]))
+    sift_up(i, last);
   else
-    sift_down(i);
+    sift_down(i, last);
 }
 
 // --- scheduling ----------------------------------------------------------
@@ -198,7 +209,7 @@ std::uint64_t timer_service::schedule(cell* target, std::uint32_t kind, std::uin
     e->base = e->deadline;
     target->add_ref();
     heap_push(e);
-    new_earliest = heap_.front() == e;
+    new_earliest = heap_.front().entry == e;
   }
   if (new_earliest && mode_ == clock_mode::real)
     wake_cv_.notify_one();
@@ -279,13 +290,14 @@ void timer_service::shutdown() {
 // --- firing ------------------------------------------------------------------
 
 entry* timer_service::claim_due(std::int64_t now) {
-  if (stopping_ || heap_.empty() || heap_.front()->deadline > now)
+  if (stopping_ || heap_.empty() || heap_.front().deadline > now)
     return nullptr;
-  entry* e = heap_.front();
+  entry* e = heap_.front().entry;
   heap_remove(0);
   e->st = entry::state::firing;
   firing_id_ = e->id;
   firing_thread_ = std::this_thread::get_id();
+  firing_one_shot_ = e->interval == 0;
   return e;
 }
 
@@ -309,6 +321,7 @@ bool timer_service::fire(std::unique_lock<std::mutex>& lock, entry* e, std::int6
 
   firing_id_ = 0;
   firing_thread_ = std::thread::id();
+  firing_one_shot_ = false;
   const bool delivered = result != enqueue_result::rejected;
   if (delivered)
     fired_.fetch_add(1, std::memory_order_relaxed);
@@ -354,7 +367,7 @@ void timer_service::run_worker() {
     const std::int64_t now = now_ns();
     entry* e = claim_due(now);
     if (e == nullptr) {
-      const auto deadline = origin_ + std::chrono::nanoseconds(heap_.front()->deadline);
+      const auto deadline = origin_ + std::chrono::nanoseconds(heap_.front().deadline);
       wake_cv_.wait_until(lock, deadline);
       continue;
     }

@@ -340,7 +340,7 @@ TEST(DispatcherRace, ScheduleRacingTrySleepNeverLosesTheWakeUp) {
   auto c = make_cell(d, sink);
   atomr::test::spin_barrier barrier(2);
   std::atomic<bool> stop{false};
-  std::atomic<unsigned> producer_jitter{0};
+  std::atomic<unsigned> producer_delay{0};
   std::atomic<bool> woke{false};
   const auto deadline = steady::now() + 20s;
 
@@ -348,34 +348,36 @@ TEST(DispatcherRace, ScheduleRacingTrySleepNeverLosesTheWakeUp) {
     for (;;) {
       if (!barrier.arrive_and_wait(deadline) || stop.load(std::memory_order_relaxed))
         return;
-      atomr::test::jitter(producer_jitter.load(std::memory_order_relaxed));
+      atomr::test::jitter(producer_delay.load(std::memory_order_relaxed));
       woke.store(d.schedule(c.get()), std::memory_order_relaxed);
       if (!barrier.arrive_and_wait(deadline))
         return;
     }
   });
 
-  atomr::test::xorshift rng{0x9e3779b97f4a7c15ull};
+  atomr::test::race_aligner align(0x9e3779b97f4a7c15ull);
   long iterations = 0;
   long slept = 0;
+  long woke_count = 0;
   long lost = 0;
   const auto budget = steady::now() + 1500ms;
-  while (iterations < 300000 && steady::now() < budget && !barrier.aborted()) {
+  while (iterations < 400000 && steady::now() < budget && !barrier.aborted()) {
     d.set_awake();
-    producer_jitter.store(unsigned(rng.next() % 48), std::memory_order_relaxed);
-    const unsigned my_jitter = unsigned(rng.next() % 48);
+    const auto delay = align.next();
+    producer_delay.store(delay.b, std::memory_order_relaxed);
     if (!barrier.arrive_and_wait(deadline))
       break;
-    atomr::test::jitter(my_jitter);
+    atomr::test::jitter(delay.a);
     const bool asleep = d.try_sleep();
     if (!barrier.arrive_and_wait(deadline))
       break;
     ++iterations;
-    if (asleep) {
-      ++slept;
-      if (!woke.load(std::memory_order_relaxed))
-        ++lost;
-    }
+    const bool was_woken = woke.load(std::memory_order_relaxed);
+    woke_count += was_woken;
+    slept += asleep;
+    if (asleep && !was_woken)
+      ++lost; // asleep with a cell ready, and the producer was not told to wake us
+    align.record(asleep); // the owner's store went first
     drain_ready(d);
   }
   stop.store(true);
@@ -383,6 +385,8 @@ TEST(DispatcherRace, ScheduleRacingTrySleepNeverLosesTheWakeUp) {
   producer.join();
   EXPECT_FALSE(barrier.aborted());
   EXPECT_GT(iterations, 0);
+  std::printf("[          ] races=%ld granted_sleeps=%ld woken=%ld lost=%ld\n", iterations, slept,
+              woke_count, lost);
   EXPECT_EQ(lost, 0) << lost << " lost wake-ups in " << iterations << " races (" << slept
                      << " granted sleeps): the owner slept with a cell ready and nobody told to "
                         "wake it";
@@ -444,8 +448,10 @@ TEST(DispatcherStress, ProducersAndASleepingDispatcherProcessEveryMessageOnceInO
             envelope e = atomr::test::counted_msg((std::uint64_t(p) << 32) | seq, releases);
             send(*owned[i], e, false);
           }
-          if (seq % 512 == 511) // bursts, so the dispatcher falls asleep now and then
-            std::this_thread::yield();
+          // Bursts: pause (bounded) until the owner has drained everything
+          // and declared sleep, so the sleep/wake protocol runs often.
+          if (seq % 128 == 127)
+            atomr::test::wait_until([&] { return d.sleeping(); }, 1ms);
         }
       });
     threads.emplace_back([&] {
@@ -508,6 +514,8 @@ TEST(DispatcherStress, ProducersAndASleepingDispatcherProcessEveryMessageOnceInO
   }
   EXPECT_TRUE(leftovers.empty()) << leftovers;
   EXPECT_FALSE(stats.deadline_hit) << atomr::test::describe(stats);
+  EXPECT_EQ(stats.lost_wakeups, 0u) << "the owner stayed asleep with a cell ready; "
+                                    << atomr::test::describe(stats);
   EXPECT_EQ(releases.load(), total) << "every payload is released exactly once";
   EXPECT_GT(wake_requests.load(), 0);
   RecordProperty("dispatcher", atomr::test::describe(stats));

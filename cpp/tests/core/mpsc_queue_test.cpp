@@ -75,10 +75,11 @@ TEST(MpscQueue, InterleavedPushesAndPopsKeepFifoOrder) {
 TEST(MpscQueue, QueueIsReusableAfterBeingDrained) {
   mpsc_queue<std::string> q;
   for (int round = 0; round < 3; ++round) {
-    q.push("x" + std::to_string(round));
+    const std::string value(40, char('a' + round)); // long enough to own heap memory
+    q.push(std::string(value));
     std::string out;
     ASSERT_TRUE(q.try_pop(out));
-    EXPECT_EQ(out, "x" + std::to_string(round));
+    EXPECT_EQ(out, value);
     EXPECT_FALSE(q.try_pop(out));
   }
 }

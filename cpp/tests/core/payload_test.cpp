@@ -204,6 +204,7 @@ TEST(Envelope, DefaultsToAnEmptyUserMessage) {
   EXPECT_FALSE(e.sender);
   EXPECT_FALSE(e.reply);
   EXPECT_EQ(e.kind, 0u);
+  EXPECT_EQ(e.tag, 0u);
 }
 
 TEST(Envelope, MovingAnEnvelopeMovesAllThreePayloads) {
@@ -214,6 +215,7 @@ TEST(Envelope, MovingAnEnvelopeMovesAllThreePayloads) {
     a.sender = make_counted(2, releases);
     a.reply = make_counted(3, releases);
     a.kind = 4;
+    a.tag = 0xfeedfacecafebeefull;
     envelope b = std::move(a);
     EXPECT_FALSE(a.message); // NOLINT(bugprone-use-after-move)
     EXPECT_FALSE(a.sender);
@@ -222,6 +224,7 @@ TEST(Envelope, MovingAnEnvelopeMovesAllThreePayloads) {
     EXPECT_EQ(counted_of(b.sender), 2u);
     EXPECT_EQ(counted_of(b.reply), 3u);
     EXPECT_EQ(b.kind, 4u);
+    EXPECT_EQ(b.tag, 0xfeedfacecafebeefull);
     EXPECT_EQ(releases.load(), 0u);
   }
   EXPECT_EQ(releases.load(), 3u);

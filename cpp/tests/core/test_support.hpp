@@ -220,11 +220,53 @@ struct xorshift {
   }
 };
 
+/// Keeps the critical steps of two racing threads (A and B) close together.
+/// Each round delays one side by an offset that drifts toward the point
+/// where each side goes first about half of the time, plus a little noise.
+class race_aligner {
+public:
+  explicit race_aligner(std::uint64_t seed) : rng_{seed} {
+  }
+
+  struct delays {
+    unsigned a;
+    unsigned b;
+  };
+
+  delays next() {
+    delays d{unsigned(rng_.next() % spread), unsigned(rng_.next() % spread)};
+    if (offset_ > 0)
+      d.a += unsigned(offset_);
+    else
+      d.b += unsigned(-offset_);
+    return d;
+  }
+
+  /// Reports who went first in the round just run.
+  void record(bool a_went_first) {
+    offset_ += a_went_first ? 1 : -1;
+    if (offset_ > limit)
+      offset_ = limit;
+    if (offset_ < -limit)
+      offset_ = -limit;
+  }
+
+  int offset() const {
+    return offset_;
+  }
+
+private:
+  static constexpr unsigned spread = 24;
+  static constexpr int limit = 1 << 14;
+  xorshift rng_;
+  int offset_ = 0;
+};
+
 /// Burns roughly `n` iterations without touching shared memory: used to
 /// shift the relative timing of two racing threads.
 inline void jitter(unsigned n) {
-  for (volatile unsigned i = 0; i < n; i = i + 1) {
-  }
+  for (unsigned i = 0; i < n; ++i)
+    asm volatile("" ::: "memory");
 }
 
 // ---------------------------------------------------------------------------
@@ -238,6 +280,7 @@ struct dispatcher_loop_stats {
   std::uint64_t woken = 0;         // the eventfd became readable while asleep
   std::uint64_t poll_timeouts = 0; // asleep, no wake-up before the poll timeout
   std::uint64_t timeouts_with_work = 0; // ... yet a cell was ready afterwards
+  std::uint64_t lost_wakeups = 0; // ... and no producer took the sleep declaration for 500 ms
   bool deadline_hit = false;
 };
 
@@ -263,11 +306,13 @@ dispatcher_loop_stats run_dispatcher(pinned_dispatcher& d, steady::time_point de
         } else {
           ++s.poll_timeouts;
           // Still declared asleep although a cell is ready: either a producer
-          // is between its push and its look at `sleeping_`, or a wake-up
-          // was lost. Only a diagnostic; the dedicated race tests decide.
+          // is between its push and its look at `sleeping_` (it will take
+          // the declaration and wake us shortly), or the wake-up was lost.
           if (d.sleeping()) {
             if (cell* late = d.pop_ready()) {
               ++s.timeouts_with_work;
+              if (!wait_until([&] { return !d.sleeping(); }, std::chrono::milliseconds(500)))
+                ++s.lost_wakeups;
               d.clear_wake();
               d.set_awake();
               if (late->is_stopped()) {
@@ -304,6 +349,7 @@ inline std::string describe(const dispatcher_loop_stats& s) {
          " sleeps=" + std::to_string(s.sleeps) + " refused_sleeps=" + std::to_string(s.refused_sleeps) +
          " woken=" + std::to_string(s.woken) + " poll_timeouts=" + std::to_string(s.poll_timeouts) +
          " timeouts_with_work=" + std::to_string(s.timeouts_with_work) +
+         " lost_wakeups=" + std::to_string(s.lost_wakeups) +
          (s.deadline_hit ? " DEADLINE HIT" : "");
 }
 

@@ -58,6 +58,9 @@ public:
   /// @threadsafe Queues a system message. On `rejected`, `e` is untouched.
   enqueue_result send_system(envelope& e);
 
+  /// The turn methods below (begin_turn, end_turn, suspend, resume) must not
+  /// be called once `stop()` has run: stopped is final.
+
   /// Only the owning dispatcher: scheduled -> running.
   void begin_turn() noexcept {
     state_.store(cell_state::running, std::memory_order_relaxed);
@@ -176,7 +179,7 @@ private:
   std::deque<envelope> front_; // replayed stash; only the owning dispatcher
   std::atomic<cell_state> state_{cell_state::idle};
   std::atomic<int> refs_{1};
-  std::atomic<bool> draining_{false};
+  std::atomic<std::uint32_t> drain_requests_{0};
   std::atomic<bool> user_suspended_{false};
   pinned_dispatcher& dispatcher_;
   dead_letter_sink& dead_letters_;

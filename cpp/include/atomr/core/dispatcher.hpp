@@ -28,6 +28,9 @@ public:
   bool schedule(cell* c) {
     c->add_ref();
     ready_.push(static_cast<cell*>(c));
+    // Store-load ordering against try_sleep(): the link above must be
+    // visible before we read the flag, or both sides miss each other.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
     if (!sleeping_.load(std::memory_order_seq_cst))
       return false;
     return sleeping_.exchange(false, std::memory_order_seq_cst);
@@ -44,6 +47,7 @@ public:
   /// ready; returns true if it may sleep, false if it must keep draining.
   bool try_sleep() {
     sleeping_.store(true, std::memory_order_seq_cst);
+    std::atomic_thread_fence(std::memory_order_seq_cst); // pairs with schedule()
     if (!ready_.has_next())
       return true;
     // Work raced in: take the wake-up back if nobody else has.
@@ -79,8 +83,8 @@ public:
 private:
   mpsc_queue<cell*> ready_;
   alignas(64) std::atomic<bool> sleeping_{true};
-  int fd_;
   std::uint32_t throughput_;
+  int fd_ = -1;
 };
 
 } // namespace atomr

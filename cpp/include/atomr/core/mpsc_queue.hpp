@@ -13,7 +13,7 @@ namespace atomr {
 /// `push` is wait-free: one atomic exchange and one release store. `try_pop`
 /// is lock-free and may report "empty" while a producer is between its two
 /// steps; the producer will then schedule the consumer itself after linking
-/// (see `cell::enqueue`), so nothing is lost.
+/// (see `cell::after_push`), so nothing is lost.
 template <class T>
 class mpsc_queue {
   struct node {

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -94,6 +95,10 @@ public:
   /// @threadsafe (with no concurrent mutation) The directive for a failure
   /// whose exception has the class paths `mro`, most derived first.
   directive decide(const std::vector<std::string>& mro) const;
+
+  /// @threadsafe (with no concurrent mutation) As above, for a braced list
+  /// (`d.decide({"myapp.MyError", "builtins.ValueError"})`).
+  directive decide(std::initializer_list<std::string_view> mro) const;
 
   /// @threadsafe (with no concurrent mutation) The directive for a single
   /// class path. Also accepts `"cls.path: message"`: only the text before the

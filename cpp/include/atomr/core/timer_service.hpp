@@ -16,7 +16,17 @@ namespace atomr {
 class cell;
 
 namespace internal {
+
 struct timer_entry;
+
+/// A slot of the timer heap: the ordering key is stored inline so that
+/// sifting compares contiguous memory instead of chasing entry pointers.
+struct timer_heap_node {
+  std::int64_t deadline; // ns since the service's origin
+  std::uint64_t seq;     // scheduling order, the tie-break of equal deadlines
+  timer_entry* entry;
+};
+
 } // namespace internal
 
 /// Timers that deliver envelopes into cells: after a delay, once or
@@ -95,7 +105,9 @@ public:
   /// virtual time, which during a fire equals that fire's deadline).
   double now() const noexcept;
 
-  /// @threadsafe Timers scheduled and not yet finished or cancelled.
+  /// @threadsafe Timers that may still fire: scheduled and neither
+  /// cancelled nor finished (a one-shot timer stops being pending when its
+  /// fire begins).
   std::size_t pending() const;
 
   /// @threadsafe
@@ -126,11 +138,12 @@ private:
 
   std::int64_t now_ns() const noexcept;
   void run_worker();
+  using heap_node = internal::timer_heap_node;
+
   void heap_push(entry* e);
   void heap_remove(std::size_t index);
-  void sift_up(std::size_t index);
-  void sift_down(std::size_t index);
-  bool earlier(const entry* a, const entry* b) const noexcept;
+  void sift_up(std::size_t index, heap_node node);
+  void sift_down(std::size_t index, heap_node node);
   /// Takes the earliest entry off the heap, due at or before `now`, and
   /// marks it firing. Called with `mutex_` held; nullptr when none is due.
   entry* claim_due(std::int64_t now);
@@ -153,11 +166,12 @@ private:
   std::condition_variable wake_cv_;      // the worker: the earliest deadline changed
   std::condition_variable fire_done_cv_; // cancel() waiting for a fire to end
   std::unordered_map<std::uint64_t, std::unique_ptr<entry>> entries_;
-  std::vector<entry*> heap_; // binary min-heap by (deadline, seq)
+  std::vector<heap_node> heap_; // 4-ary min-heap by (deadline, seq)
   std::uint64_t next_id_ = 1;
   std::uint64_t next_seq_ = 0;
   std::uint64_t firing_id_ = 0; // the timer being fired, 0 if none
   std::thread::id firing_thread_;
+  bool firing_one_shot_ = false; // the timer being fired will not fire again
   int cancel_waiters_ = 0;
   bool stopping_ = false;
   std::thread worker_;

@@ -1,0 +1,46 @@
+"""atomr._native: the compiled module's Python-visible surface."""
+
+from __future__ import annotations
+
+import pytest
+
+import atomr
+import atomr._native
+from atomr import InvalidActorNameError
+
+
+def test_native_version_is_a_non_empty_string():
+    assert isinstance(atomr._native.__version__, str)
+    assert atomr._native.__version__.strip()
+
+
+def test_package_version_is_a_non_empty_string():
+    assert isinstance(atomr.__version__, str)
+    assert atomr.__version__.strip()
+    assert "__version__" in atomr.__all__
+
+
+def test_native_classes_are_the_public_ones():
+    from atomr._native import _core
+
+    assert atomr.ActorRef is _core.ActorRef
+    assert atomr.Context is _core.Context
+
+
+@pytest.mark.parametrize("name, ok", [
+    ("worker", True), ("a-b_c.d", True), ("%41", True),
+    ("", False), ("$anon", False), ("a/b", False), ("a b", False), ("%zz", False),
+])
+def test_is_valid_actor_name(name, ok):
+    assert atomr._native.is_valid_actor_name(name) is ok
+
+
+def test_validate_name_raises_invalid_actor_name_error_naming_the_name():
+    atomr._native.validate_name("fine")
+    with pytest.raises(InvalidActorNameError, match="bad/name"):
+        atomr._native.validate_name("bad/name")
+
+
+def test_public_names_of_the_package_exist():
+    for name in atomr.__all__:
+        assert hasattr(atomr, name), name
