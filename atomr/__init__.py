@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from atomr import errors
-from atomr import codecs, supervision
+from atomr import codecs, core, pattern, supervision
 from atomr._native import __version__ as _native_version
 from atomr._native._core import ActorRef, Cancelable, Context
 from atomr._props import Props, props
@@ -17,6 +17,8 @@ from atomr.errors import (
     AskError,
     AskTimeoutError,
     AtomrError,
+    CallTimeoutError,
+    CircuitBreakerOpen,
     InterpreterCompatError,
     InterpreterOverloaded,
     InvalidActorNameError,
@@ -25,6 +27,12 @@ from atomr.errors import (
 from atomr.event_stream import EventStream
 from atomr.supervision import Directive, ReceiveTimeout, SupervisorStrategy, Terminated
 from atomr.system import ActorSystem
+
+from atomr import routing  # noqa: E402  (needs Props, core and supervision)
+from atomr import testkit  # noqa: E402
+from atomr._props import _attach_router_factories  # noqa: E402
+
+_attach_router_factories()
 
 __version__ = _native_version
 
@@ -44,7 +52,11 @@ __all__ = [
     "props",
     "errors",
     "codecs",
+    "core",
+    "pattern",
+    "routing",
     "supervision",
+    "testkit",
     "AtomrError",
     "ActorSystemError",
     "ActorSystemTerminatedError",
@@ -56,5 +68,7 @@ __all__ = [
     "ActorTerminatedError",
     "InterpreterOverloaded",
     "InterpreterCompatError",
+    "CircuitBreakerOpen",
+    "CallTimeoutError",
     "__version__",
 ]

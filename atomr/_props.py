@@ -26,11 +26,12 @@ class Props:
     """
 
     __slots__ = ("_factory", "_dispatcher", "_interpreter_role", "_mailbox",
-                 "_supervisor_strategy", "_kind")
+                 "_supervisor_strategy", "_kind", "_router")
 
     def __init__(self, factory: Callable[[], Any], dispatcher: str = "python-pinned",
                  interpreter_role: str = "default", mailbox: Any = None,
-                 supervisor_strategy: Any = None, kind: str = "python") -> None:
+                 supervisor_strategy: Any = None, kind: str = "python",
+                 router: Any = None) -> None:
         if not callable(factory):
             raise TypeError(f"Props factory must be callable, not {type(factory).__name__}")
         if not isinstance(dispatcher, str):
@@ -44,6 +45,7 @@ class Props:
         self._mailbox = mailbox
         self._supervisor_strategy = supervisor_strategy
         self._kind = kind
+        self._router = router
 
     @staticmethod
     def create(factory: Callable[[], Any], dispatcher: str = "python-pinned",
@@ -74,6 +76,11 @@ class Props:
         return self._supervisor_strategy
 
     @property
+    def router(self) -> Any:
+        """The router configuration of router Props (None otherwise)."""
+        return self._router
+
+    @property
     def kind_label(self) -> str:
         """``"python"``, ``"router"`` or ``"backoff"``."""
         return self._kind
@@ -81,7 +88,8 @@ class Props:
     def _copy(self, **changes: Any) -> "Props":
         fields = dict(factory=self._factory, dispatcher=self._dispatcher,
                       interpreter_role=self._interpreter_role, mailbox=self._mailbox,
-                      supervisor_strategy=self._supervisor_strategy, kind=self._kind)
+                      supervisor_strategy=self._supervisor_strategy, kind=self._kind,
+                      router=self._router)
         fields.update(changes)
         return Props(**fields)
 
@@ -130,3 +138,12 @@ def props(actor_cls: Callable[[], Any], *, dispatcher: str = "python-pinned",
     """
     return Props(factory if factory is not None else actor_cls, dispatcher,
                  interpreter_role, mailbox)
+
+
+def _attach_router_factories() -> None:
+    """Props.round_robin(...) etc. (the functions of atomr.routing)."""
+    from atomr import routing
+
+    for name in ("broadcast", "round_robin", "random", "consistent_hash", "smallest_mailbox",
+                 "tail_chopping", "scatter_gather", "backoff"):
+        setattr(Props, name, staticmethod(getattr(routing, name)))

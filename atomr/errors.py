@@ -7,6 +7,8 @@ built-in exception it specialises, so ``except ValueError`` and
 
 from __future__ import annotations
 
+from typing import Any, Optional
+
 __all__ = [
     "AtomrError",
     "ActorSystemError",
@@ -19,6 +21,8 @@ __all__ = [
     "ActorTerminatedError",
     "InterpreterOverloaded",
     "InterpreterCompatError",
+    "CircuitBreakerOpen",
+    "CallTimeoutError",
 ]
 
 
@@ -68,3 +72,40 @@ class InterpreterOverloaded(AtomrError):
 
 class InterpreterCompatError(AtomrError):
     """A module is not safe for the dispatcher it would run on."""
+
+
+class CircuitBreakerOpen(AtomrError):
+    """A circuit breaker refused a call without running it.
+
+    Raised while the breaker is open, and for calls that arrive while the
+    single half-open trial call is still in flight.
+
+    Attributes:
+        remaining_seconds: Seconds until the breaker lets a trial call
+            through (``0.0`` when it is half-open and waiting for the trial
+            call's outcome).
+    """
+
+    def __init__(self, remaining_seconds: float = 0.0, message: Optional[str] = None) -> None:
+        """Creates the error.
+
+        Args:
+            remaining_seconds: Seconds until the next trial call is allowed.
+            message: Error text; a default mentioning `remaining_seconds`
+                is used when omitted.
+        """
+        self.remaining_seconds: float = float(remaining_seconds)
+        if message is None:
+            message = f"circuit breaker is open (retry in {self.remaining_seconds:.3f}s)"
+        super().__init__(message)
+
+    def __reduce__(self) -> Any:
+        return (type(self), (self.remaining_seconds, str(self)))
+
+
+class CallTimeoutError(AskError, TimeoutError):
+    """A call guarded by a circuit breaker exceeded its ``call_timeout``.
+
+    It is an :class:`~atomr.errors.AskError` (the original raises ``AskError``
+    for breaker timeouts) and a built-in ``TimeoutError``.
+    """

@@ -47,12 +47,20 @@ cdef class _Cell:
     cdef Cancelable rt_timer      # the receive-timeout timer
     cdef double rt_seconds
     cdef double last_activity
+    # routing (a router's head cell): mail to its ref goes to the routees
+    cdef CRouter* router
+    cdef object router_cfg
+    cdef list routees             # the routee cells, in routee order
 
     def __cinit__(self):
         self.c = NULL
         self.budget = NULL
+        self.router = NULL
 
     def __dealloc__(self):
+        if self.router != NULL:
+            del self.router
+            self.router = NULL
         if self.budget != NULL:
             del self.budget
             self.budget = NULL
@@ -86,6 +94,12 @@ cdef class _Cell:
     # -- mail, from any thread ------------------------------------------------
 
     cdef inline int _post(self, object msg, object sender, object reply) except -1:
+        if self.router != NULL:
+            return self._route(msg, sender, reply, None)
+        return self._post_own(msg, sender, reply)
+
+    cdef inline int _post_own(self, object msg, object sender, object reply) except -1:
+        """Queues mail in this cell's own mailbox (a router's too)."""
         cdef CEnvelope env
         cdef CEnqueueResult r
         set_py(env.message, msg)
@@ -100,6 +114,40 @@ cdef class _Cell:
             self.disp.kick()
             return 0
         self.system.sink.publish(env, self.c.path(), CDeadLetterReason.no_recipient)
+        return 0
+
+    cdef int _route(self, object msg, object sender, object reply, object key) except -1:
+        """Mail for a router: picked natively, delivered to a routee."""
+        cdef CEnvelope env
+        cdef CRouteResult res
+        cdef uint64_t k = 0
+        cdef bint has_key = key is not None
+        cdef _Cell r
+        cfg = self.router_cfg
+        special = _ROUTER_SPECIAL.get(type(msg)) if _ROUTER_SPECIAL else None
+        if special is not None:
+            if special == 1:
+                for r in list(self.routees):
+                    r._post(msg.message, sender, reply)
+                return 0
+            return self._post_own(msg, sender, reply)
+        if has_key:
+            k = _hash_key(key)
+        elif cfg.logic == "consistent_hash":
+            raise ValueError(f"router {self.path} routes by consistent hashing and needs a "
+                             "key: use tell_with_key(msg, key) or ask(msg, key=...)")
+        if reply is not None and cfg.logic == "tail_chopping":
+            return _tail_chop(self, msg, reply)
+        set_py(env.message, msg)
+        if sender is not None:
+            set_py(env.sender, sender)
+        if reply is not None:
+            set_py(env.reply, reply)
+        res = self.router.route(env, k, has_key)
+        if res.wake:
+            self.disp.kick()
+        if res.delivered == 0:
+            self.system.sink.publish(env, self.c.path(), CDeadLetterReason.no_recipient)
         return 0
 
     cdef int _post_system(self, uint32_t kind, object arg) except -1:
@@ -423,9 +471,15 @@ cdef class _Cell:
             self.system.live_cells -= 1
             if parent.children.get(self.name) is self:
                 del parent.children[self.name]
+            if parent.router != NULL:
+                _routee_gone(parent, self)
             parent._post_system(K_CHILD_TERMINATED, self.ref)
         else:
             self.system._guardian_stopped()
+        # Break the cell <-> context and cell <-> ref cycles so reference
+        # counting frees a stopped actor (its refs keep only this cell).
+        self.ctx._cell = None
+        self.ref = None
 
     # -- supervision ----------------------------------------------------------------
 
@@ -574,6 +628,13 @@ cdef class _Cell:
         self.children[name] = child
         system.live_cells += 1
         child._post_system(K_CREATE, None)
+        cfg = props.router
+        if cfg is not None:
+            try:
+                _init_router(child, cfg)
+            except BaseException:
+                child._request_stop()
+                raise
         return child
 
     # -- death watch ------------------------------------------------------------------
@@ -624,6 +685,17 @@ cdef class _Cell:
         if self.stash_buf is None:
             self.stash_buf = []
         self.stash_buf.append(item)
+
+    cdef void _forward(self, _Cell target, object msg):
+        """Sends the current message (or `msg`) on with its sender and its
+        pending ask reply, which the target then answers."""
+        if msg is _MISSING or msg is self.cur_msg:
+            if self.cur_stashed:
+                raise RuntimeError("the current message was stashed or forwarded already")
+            self.cur_stashed = True  # this handler no longer answers it
+            target._post(self.cur_msg, self.ctx._sender, self.cur_reply)
+        else:
+            target._post(msg, self.ctx._sender, None)
 
     cdef void _unstash_all(self):
         """Puts the stash back ahead of all queued user mail, in stash order."""

@@ -123,6 +123,14 @@ cdef class Context:
         self._cell._unwatch((<ActorRef>ref)._cell)
         return ref
 
+    def forward(self, ref, msg=_MISSING):
+        """Sends the current message to `ref`, keeping its original sender
+        and pending ask reply (the reply then comes from `ref`)."""
+        self._check()
+        if not isinstance(ref, ActorRef):
+            raise TypeError(f"forward expects an ActorRef, not {type(ref).__name__}")
+        self._cell._forward((<ActorRef>ref)._cell, msg)
+
     # -- stash ----------------------------------------------------------------------
 
     def stash(self, msg=_MISSING):
@@ -216,4 +224,6 @@ cdef class Context:
         return self._cell.rt_seconds if self._cell.rt_timer is not None else None
 
     def __repr__(self):
+        if self._cell is None:
+            return "<Context of a stopped actor>"
         return f"<Context path={self._cell.path}>"

@@ -42,6 +42,9 @@ from atomr._native.includes.core cimport (
 )
 from atomr._native.includes.core cimport is_valid_actor_name as _is_valid_actor_name
 from atomr._native.includes.core cimport (
+    CRouter, CRouteResult, CRoutingLogic, clone_py_envelope, router_hash_bytes,
+)
+from atomr._native.includes.core cimport (
     CClockMode, CDecider, CDirective, CRestartBudget, CTimerService, directive_to_string,
     parse_directive,
 )
@@ -147,6 +150,7 @@ include "_context.pxi"
 include "_ref.pxi"
 include "_supervision.pxi"
 include "_timers.pxi"
+include "_router.pxi"
 include "_cell.pxi"
 include "_system.pxi"
 

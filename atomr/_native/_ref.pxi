@@ -1,6 +1,14 @@
 # ActorRef
 
 
+cdef object _router_timeout(_Cell cell, object t):
+    """A scatter-gather or tail-chopping router bounds every ask by its `within`."""
+    within = cell.router_cfg.within
+    if within is None:
+        return t
+    return within if t is None else min(t, within)
+
+
 cdef class ActorRef:
     """A handle to an actor: the only way to talk to it. Thread-safe; refs
     compare equal when they point at the same actor incarnation."""
@@ -39,10 +47,17 @@ cdef class ActorRef:
         self._cell._post(msg, sender, None)
 
     def tell_with_key(self, msg, key):
-        """Sends `msg` with a consistent-hash key (plain actors ignore it)."""
-        self._cell._post(msg, None, None)
+        """Sends `msg` with a routing key: a consistent-hash router keeps
+        every message of one key on one routee (ints are taken modulo
+        2**64, str and bytes hashed stably). Plain actors ignore the key."""
+        if key is None:
+            raise ValueError("tell_with_key needs a key")
+        if self._cell.router != NULL:
+            self._cell._route(msg, None, None, key)
+        else:
+            self._cell._post(msg, None, None)
 
-    def ask(self, msg, timeout=5.0):
+    def ask(self, msg, timeout=5.0, *, key=None):
         """Sends `msg` and returns an awaitable of the handler's return value.
 
         Works from any event loop. A handler exception is raised to the asker
@@ -57,26 +72,36 @@ cdef class ActorRef:
         cdef _Dispatcher disp = cell.disp
         cdef _FutureReply reply
         t = _check_timeout(timeout)
+        if cell.router != NULL:
+            t = _router_timeout(cell, t)
         loop = _get_running_loop()
         if loop is None:
-            return self._ask_deferred(msg, t)
+            return self._ask_deferred(msg, t, key)
         fut = loop.create_future()
         reply = _FutureReply.new(fut, loop, PyThread_get_thread_ident())
-        cell._post(msg, None, reply)
+        if key is not None and cell.router != NULL:
+            cell._route(msg, None, reply, key)
+        else:
+            cell._post(msg, None, reply)
         if loop is disp.loop and not disp.draining and disp.on_loop_thread():
             disp.drain()  # answer in-loop asks eagerly when the handler does not suspend
         if not fut.done() and t is not None:
             reply.timer = loop.call_later(t, _expire_ask, fut, self._path, t)
         return fut
 
-    cdef object _ask_deferred(self, object msg, object t):
+    cdef object _ask_deferred(self, object msg, object t, object key):
         cdef _ConcurrentReply reply = _ConcurrentReply.__new__(_ConcurrentReply)
         reply.cf = concurrent.futures.Future()
-        self._cell._post(msg, None, reply)
+        self._post_reply(msg, reply, key)
         deadline = time.monotonic() + (0.0 if t is None else t)
         return _await_deferred(reply.cf, t, deadline, self._path)
 
-    def ask_blocking(self, msg, timeout=5.0):
+    cdef int _post_reply(self, object msg, object reply, object key) except -1:
+        if key is not None and self._cell.router != NULL:
+            return self._cell._route(msg, None, reply, key)
+        return self._cell._post(msg, None, reply)
+
+    def ask_blocking(self, msg, timeout=5.0, *, key=None):
         """Sends `msg` and blocks (without holding the GIL) for the reply.
 
         Raises:
@@ -90,8 +115,10 @@ cdef class ActorRef:
             raise RuntimeError(
                 "ask_blocking() called on the actor system's own loop thread would deadlock; "
                 "use `await ref.ask(...)` there")
+        if self._cell.router != NULL:
+            t = _router_timeout(self._cell, t)
         reply = _LockReply()
-        self._cell._post(msg, None, reply)
+        self._post_reply(msg, reply, key)
         if not reply.lock.acquire(True, -1 if t is None else t):
             reply.done = True
             raise _errors.AskTimeoutError(f"ask to {self._path} timed out after {t:g}s")

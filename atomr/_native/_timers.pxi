@@ -122,7 +122,10 @@ cdef class Cancelable:
         if self.cancelled or self.finished:
             return False
         self.cancelled = True
-        was_pending = self.service.t.cancel(self.native_id)
+        # Without the GIL: cancel() may wait for a fire in progress, and a
+        # fire into a stopping cell can need the GIL for its dead letters.
+        with nogil:
+            was_pending = self.service.t.cancel(self.native_id)
         self._forget()
         return True
 

@@ -154,3 +154,32 @@ cdef extern from "atomr/core/timer_service.hpp" namespace "atomr" nogil:
         double now()
         size_t pending() except +translate_error
         size_t advance(double seconds) except +translate_error
+
+
+cdef extern from "atomr/core/router.hpp" namespace "atomr" nogil:
+    cdef enum class CRoutingLogic "atomr::routing_logic" (uint8_t):
+        round_robin "atomr::routing_logic::round_robin"
+        random "atomr::routing_logic::random"
+        broadcast "atomr::routing_logic::broadcast"
+        consistent_hash "atomr::routing_logic::consistent_hash"
+        smallest_mailbox "atomr::routing_logic::smallest_mailbox"
+
+    cdef struct CRouteResult "atomr::route_result":
+        uint32_t delivered
+        cbool wake
+
+    ctypedef void (*envelope_cloner "atomr::router::cloner")(const CEnvelope& src, CEnvelope& dst)
+
+    cdef cppclass CRouter "atomr::router":
+        CRouter(CRoutingLogic logic, envelope_cloner clone, uint32_t virtual_nodes) except +translate_error
+        void set_routees(const vector[CCell*]& routees) except +translate_error
+        size_t size() except +translate_error
+        CRouteResult route(CEnvelope& e, uint64_t key, cbool has_key) except +translate_error
+        int index_for_key(uint64_t key) except +translate_error
+        CRoutingLogic logic()
+
+    uint64_t router_hash_bytes "atomr::router::hash_bytes"(const void* data, size_t size)
+
+
+cdef extern from "atomr/bridge/python.hpp" namespace "atomr::bridge" nogil:
+    void clone_py_envelope(const CEnvelope& src, CEnvelope& dst)

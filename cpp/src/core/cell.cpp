@@ -55,7 +55,7 @@ bool cell::has_work() const {
     return true;
   if (user_suspended_.load(std::memory_order_seq_cst))
     return false;
-  return !front_.empty() || mailbox_.has_messages();
+  return (front_ && !front_->empty()) || mailbox_.has_messages();
 }
 
 void cell::end_turn() {
@@ -74,9 +74,9 @@ bool cell::resume() {
 }
 
 void cell::stop() {
-  while (!front_.empty()) {
-    envelope e = std::move(front_.front());
-    front_.pop_front();
+  while (front_ && !front_->empty()) {
+    envelope e = std::move(front_->front());
+    front_->pop_front();
     dead_letters_.publish(e, path_, dead_letter_reason::dropped);
   }
   state_.store(cell_state::stopped, std::memory_order_seq_cst);

@@ -103,3 +103,17 @@ inline void translate_error() {
 }
 
 } // namespace atomr::bridge
+
+namespace atomr::bridge {
+
+/// Router cloner for Python envelopes: the copy holds new references to the
+/// same objects. The caller holds the GIL (it is telling from Python).
+inline void clone_py_envelope(const envelope& from, envelope& to) {
+  set_py(to.message, static_cast<PyObject*>(from.message.get()));
+  set_py(to.sender, static_cast<PyObject*>(from.sender.get()));
+  set_py(to.reply, static_cast<PyObject*>(from.reply.get()));
+  to.kind = from.kind;
+  to.tag = from.tag;
+}
+
+} // namespace atomr::bridge

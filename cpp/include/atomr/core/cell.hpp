@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <string>
 
 #include "atomr/core/dead_letters.hpp"
@@ -104,9 +105,9 @@ public:
       return true;
     if (user_suspended_.load(std::memory_order_relaxed))
       return false;
-    if (!front_.empty()) {
-      out = std::move(front_.front());
-      front_.pop_front();
+    if (front_ && !front_->empty()) {
+      out = std::move(front_->front());
+      front_->pop_front();
       return true;
     }
     return mailbox_.pop_user(out);
@@ -115,12 +116,14 @@ public:
   /// Only the owning dispatcher: puts `e` ahead of every queued user message
   /// (a stash being replayed). Moves out of `e`.
   void push_front_user(envelope& e) {
-    front_.push_front(std::move(e));
+    if (!front_)
+      front_ = std::make_unique<std::deque<envelope>>();
+    front_->push_front(std::move(e));
   }
 
   /// Only the owning dispatcher: user messages put back with push_front_user.
   std::size_t front_size() const noexcept {
-    return front_.size();
+    return front_ ? front_->size() : 0;
   }
 
   /// Only the owning dispatcher: running -> suspended (a handler is in flight).
@@ -176,7 +179,8 @@ private:
   void drain_to_dead_letters();
 
   mailbox mailbox_;
-  std::deque<envelope> front_; // replayed stash; only the owning dispatcher
+  // Replayed stash, allocated on first use; only the owning dispatcher.
+  std::unique_ptr<std::deque<envelope>> front_;
   std::atomic<cell_state> state_{cell_state::idle};
   std::atomic<int> refs_{1};
   std::atomic<std::uint32_t> drain_requests_{0};

@@ -32,11 +32,14 @@ struct timer_heap_node {
 /// Timers that deliver envelopes into cells: after a delay, once or
 /// periodically, a payload-less envelope `{kind, tag}` is told to the target
 /// cell (or sent to its system queue). What the kind and tag mean belongs to
-/// whoever runs the cell (typically: "timer fired", tag = timer id or key).
+/// whoever runs the cell (typically: kind = "timer fired", tag = a key or
+/// generation the caller chose, to recognise a stale timer message).
 ///
 /// Each pending timer holds one reference to its target cell, released when
 /// the timer is cancelled, finishes, or finds the cell stopped (the last
-/// release may therefore happen on the timer thread).
+/// release may therefore happen on the timer thread). A target cell's
+/// dispatcher must outlive the timers aimed at it: a fire may call its
+/// `wake()`.
 ///
 /// Two clocks:
 ///   - `clock_mode::real`: one worker thread, started on the first
@@ -48,8 +51,9 @@ struct timer_heap_node {
 ///     calling thread (the test kit's deterministic scheduler).
 ///
 /// Timers with equal deadlines fire in the order they were scheduled. Fires
-/// run without the service's lock held, so the cell (and its dead-letter
-/// handler) may call back into the service.
+/// run without the service's lock held, so code a fire triggers (a
+/// dead-letter handler) may call `schedule`, `cancel`, `pending` and `now`;
+/// not `advance`, `shutdown` or the destructor.
 ///
 /// Time is kept in integer nanoseconds: delays and intervals given in seconds
 /// are rounded to the nearest nanosecond (a positive interval to at least 1 ns).
@@ -135,11 +139,10 @@ public:
 
 private:
   using entry = internal::timer_entry;
+  using heap_node = internal::timer_heap_node;
 
   std::int64_t now_ns() const noexcept;
   void run_worker();
-  using heap_node = internal::timer_heap_node;
-
   void heap_push(entry* e);
   void heap_remove(std::size_t index);
   void sift_up(std::size_t index, heap_node node);

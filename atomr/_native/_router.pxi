@@ -1,0 +1,174 @@
+# Routers: a router's head cell owns a native router. Mail told to the
+# router's ref is routed in C++ straight into a routee's mailbox on the
+# sender's thread; the head actor only manages the routees (pool
+# supervision, resizing, management messages).
+
+
+cdef dict _LOGICS = {
+    "round_robin": CRoutingLogic.round_robin,
+    "random": CRoutingLogic.random,
+    "broadcast": CRoutingLogic.broadcast,
+    "consistent_hash": CRoutingLogic.consistent_hash,
+    "smallest_mailbox": CRoutingLogic.smallest_mailbox,
+    "scatter_gather": CRoutingLogic.broadcast,
+    "tail_chopping": CRoutingLogic.round_robin,
+}
+
+# Message classes a router treats specially (set by atomr.routing): 1 for
+# the Broadcast wrapper, 2 for management messages meant for the router's
+# own actor.
+cdef dict _ROUTER_SPECIAL = {}
+
+
+def _set_router_message_classes(broadcast_cls, management_classes):
+    _ROUTER_SPECIAL.clear()
+    _ROUTER_SPECIAL[broadcast_cls] = 1
+    for cls in management_classes:
+        _ROUTER_SPECIAL[cls] = 2
+
+
+cdef uint64_t _hash_key(object key) except? 0:
+    """A 64-bit routing key: ints modulo 2**64, str/bytes by a stable hash."""
+    cdef bytes data
+    if isinstance(key, bool):
+        return <uint64_t>int(key)
+    if isinstance(key, int):
+        return <uint64_t>(key & 0xFFFFFFFFFFFFFFFF)
+    if isinstance(key, str):
+        data = (<str>key).encode("utf-8")
+    elif isinstance(key, (bytes, bytearray, memoryview)):
+        data = bytes(key)
+    else:
+        return <uint64_t>(hash(key) & 0xFFFFFFFFFFFFFFFF)
+    return router_hash_bytes(<const char*>data, len(data))
+
+
+cdef int _init_router(_Cell head, object cfg) except -1:
+    """Builds the native router of `head` and its first routees."""
+    cdef CRoutingLogic logic = _LOGICS[cfg.logic]
+    head.router = new CRouter(logic, clone_py_envelope, cfg.virtual_nodes)
+    head.router_cfg = cfg
+    head.routees = []
+    if cfg.group is not None:
+        for ref in cfg.group:
+            if not isinstance(ref, ActorRef):
+                raise TypeError(f"group routees must be ActorRefs, not {type(ref).__name__}")
+            head.routees.append((<ActorRef>ref)._cell)
+    else:
+        for i in range(cfg.n):
+            head.routees.append(head._spawn_child(cfg.routee_props, f"routee-{i}"))
+        head.anonymous_count = cfg.n
+    _publish_routees(head)
+    return 0
+
+
+cdef void _publish_routees(_Cell head):
+    cdef vector[CCell*] cells
+    cdef _Cell r
+    for r in head.routees:
+        cells.push_back(r.c)
+    head.router.set_routees(cells)
+
+
+cdef void _routee_gone(_Cell head, _Cell routee):
+    """A pool routee stopped: route around it from now on."""
+    if head.routees is None or routee not in head.routees:
+        return
+    head.routees.remove(routee)
+    _publish_routees(head)
+    if not head.routees and head.status < S_TERMINATING and head.router_cfg.group is None:
+        _log.warning("router %s has no routees left; stopping it", head.path)
+        head._request_stop()
+
+
+def _router_routees(ActorRef ref):
+    """Refs of the routees of the router `ref` (None when it is no router)."""
+    cdef _Cell head = ref._cell
+    if head.routees is None:
+        return None
+    return [(<_Cell>r).ref for r in head.routees if (<_Cell>r).ref is not None]
+
+
+def _router_loads(ActorRef ref):
+    """(queued user messages, busy) per routee of the router `ref`."""
+    cdef _Cell head = ref._cell
+    cdef _Cell r
+    out = []
+    for r in head.routees or ():
+        st = r.c.state()
+        out.append((r.c.queued(), st == CCellState.running or st == CCellState.scheduled
+                    or st == CCellState.suspended or r.c.queued() > 0))
+    return out
+
+
+def _router_resize(ActorRef ref, int delta):
+    """Adds (delta > 0) or stops (delta < 0) pool routees. On the head's thread."""
+    cdef _Cell head = ref._cell
+    cdef _Cell r
+    cfg = head.router_cfg
+    if cfg is None or cfg.group is not None or head.status >= S_TERMINATING:
+        return 0
+    if delta > 0:
+        for _ in range(delta):
+            name = f"routee-{head.anonymous_count}"
+            head.anonymous_count += 1
+            head.routees.append(head._spawn_child(cfg.routee_props, name))
+    elif delta < 0:
+        delta = max(delta, 1 - len(head.routees))
+        for _ in range(-delta):
+            r = head.routees.pop()
+            r._request_stop()
+    _publish_routees(head)
+    return len(head.routees)
+
+
+def _router_index_for_key(ActorRef ref, key):
+    cdef _Cell head = ref._cell
+    if head.router == NULL:
+        raise TypeError(f"{ref.path} is not a router")
+    return head.router.index_for_key(_hash_key(key))
+
+
+cdef class _TailChop:
+    """One tail-chopping ask: the next routee gets the message whenever
+    `interval` passes without a reply; the first reply wins."""
+
+    cdef list order
+    cdef object msg
+    cdef _Reply reply
+    cdef double interval
+    cdef Py_ssize_t next
+    cdef object loop
+
+    def step(self):
+        if self.reply.done or self.next >= len(self.order):
+            return
+        cell = self.order[self.next]
+        self.next += 1
+        (<_Cell>cell)._post(self.msg, None, self.reply)
+        if self.next < len(self.order) and self.interval > 0:
+            self.loop.call_later(self.interval, self.step)
+
+
+cdef int _tail_chop(_Cell head, object msg, object reply) except -1:
+    cdef _TailChop chop = _TailChop.__new__(_TailChop)
+    cdef Py_ssize_t start
+    routees = list(head.routees or ())
+    if not routees:
+        head._undeliverable(msg, None, reply)
+        return 0
+    cfg = head.router_cfg
+    start = cfg.next_index() % len(routees)
+    chop.order = routees[start:] + routees[:start]
+    chop.msg = msg
+    chop.reply = <_Reply>reply
+    chop.interval = cfg.interval
+    chop.loop = head.disp.loop
+    (<_Cell>chop.order[0])._post(msg, None, reply)
+    chop.next = 1
+    if len(chop.order) > 1 and chop.interval > 0:
+        if head.disp.on_loop_thread():
+            chop.loop.call_later(chop.interval, chop.step)
+        else:
+            chop.loop.call_soon_threadsafe(chop.loop.call_later, chop.interval, chop.step)
+    return 0

@@ -1,0 +1,155 @@
+"""Collects the benchmark rounds and renders the end-of-session table:
+operations per second per scenario and implementation, the ratio of atomr
+to each baseline, and the targets the issue set.
+
+Throughput is ``operations per round / mean round time`` (and, in the
+"best" column, ``/ fastest round``), so implementations measured with
+different round sizes compare per operation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+__all__ = ["Result", "SCENARIOS", "IMPLEMENTATIONS", "record", "results", "render"]
+
+#: Implementations in display order; the first is the one the ratios are of.
+IMPLEMENTATIONS = ("atomr", "asyncio", "pykka")
+
+
+@dataclass(frozen=True)
+class Target:
+    """A goal: a minimum atomr rate, or a minimum atomr/baseline ratio."""
+
+    min_rate: Optional[float] = None
+    baseline: Optional[str] = None
+    min_ratio: Optional[float] = None
+
+
+@dataclass(frozen=True)
+class Scenario:
+    unit: str
+    targets: tuple = ()
+
+
+#: Scenario name -> unit and targets (the benchmark group names).
+SCENARIOS = {
+    "tell": Scenario("msg/s", (Target(min_rate=5e6), Target(baseline="asyncio", min_ratio=3.0))),
+    "ping-pong": Scenario("msg/s", (Target(baseline="asyncio", min_ratio=15.0),)),
+    "ask-in-loop": Scenario("asks/s", (Target(min_rate=3e5),)),
+    "ask-blocking": Scenario("asks/s"),
+    "spawn": Scenario("actors/s", (Target(min_rate=2e5),)),
+}
+
+
+@dataclass(frozen=True)
+class Result:
+    """The rounds of one scenario on one implementation."""
+
+    scenario: str
+    impl: str
+    ops: int          # operations (messages, asks, actors) per round
+    rounds: int
+    mean: float       # seconds per round
+    min: float
+    stddev: float
+
+    @property
+    def rate(self) -> float:
+        return self.ops / self.mean
+
+    @property
+    def best_rate(self) -> float:
+        return self.ops / self.min
+
+
+_results: "dict[tuple[str, str], Result]" = {}
+
+
+def record(scenario: str, impl: str, ops: int, stats) -> Result:
+    """Stores the pytest-benchmark `stats` (mean/min/stddev/rounds, seconds)
+    of one benchmark that ran `ops` operations per round."""
+    if scenario not in SCENARIOS:
+        raise ValueError(f"unknown scenario {scenario!r}")
+    result = Result(scenario, impl, ops, int(stats.rounds), float(stats.mean),
+                    float(stats.min), float(stats.stddev))
+    _results[(scenario, impl)] = result
+    return result
+
+
+def results() -> "dict[tuple[str, str], Result]":
+    return dict(_results)
+
+
+def _si(value: float) -> str:
+    for factor, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "K")):
+        if value >= factor:
+            return f"{value / factor:.2f}{suffix}"
+    return f"{value:.0f}"
+
+
+def _table(rows: "list[list[str]]", right: "set[int]") -> "list[str]":
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = []
+    for n, row in enumerate(rows):
+        cells = [cell.rjust(w) if i in right else cell.ljust(w)
+                 for i, (cell, w) in enumerate(zip(row, widths))]
+        lines.append("  ".join(cells).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return lines
+
+
+def _order(impl: str) -> "tuple[int, str]":
+    return (IMPLEMENTATIONS.index(impl), impl) if impl in IMPLEMENTATIONS else (99, impl)
+
+
+def render(res: "Optional[dict[tuple[str, str], Result]]" = None) -> "list[str]":
+    """The summary lines: one row per scenario and implementation, then the
+    targets. Empty when nothing was recorded."""
+    res = _results if res is None else res
+    if not res:
+        return []
+    header = ["scenario", "implementation", "ops/round", "rounds", "mean round",
+              "rate (mean)", "rate (best)", "atomr / this"]
+    rows = [header]
+    for scenario, spec in SCENARIOS.items():
+        impls = sorted((impl for (s, impl) in res if s == scenario), key=_order)
+        ours = res.get((scenario, "atomr"))
+        for impl in impls:
+            r = res[(scenario, impl)]
+            if impl == "atomr":
+                ratio = "-"
+            elif ours is not None:
+                ratio = f"{ours.rate / r.rate:.1f}x"
+            else:
+                ratio = "n/a"
+            rows.append([scenario, impl, f"{r.ops:,}", str(r.rounds),
+                         f"{r.mean * 1e3:.1f} ms +- {r.stddev * 1e3:.1f}",
+                         f"{_si(r.rate)} {spec.unit}", f"{_si(r.best_rate)} {spec.unit}", ratio])
+    lines = _table(rows, right={2, 3, 4, 5, 6, 7})
+    lines.append("rate = ops per round / round time; atomr / this = atomr's rate (mean) / this rate (mean)")
+    lines.append("")
+    lines.append("targets (atomr, rate from the mean round):")
+    for scenario, spec in SCENARIOS.items():
+        ours = res.get((scenario, "atomr"))
+        for target in spec.targets:
+            if target.min_rate is not None:
+                goal = f">= {_si(target.min_rate)} {spec.unit}"
+                if ours is None:
+                    lines.append(f"  {scenario}: {goal}: not measured")
+                    continue
+                got = f"{_si(ours.rate)} {spec.unit}"
+                met = ours.rate >= target.min_rate
+            else:
+                goal = f">= {target.min_ratio:g}x {target.baseline}"
+                base = res.get((scenario, target.baseline))
+                if ours is None or base is None:
+                    lines.append(f"  {scenario}: {goal}: not measured")
+                    continue
+                ratio = ours.rate / base.rate
+                got = f"{ratio:.1f}x {target.baseline}"
+                met = ratio >= target.min_ratio
+            lines.append(f"  {scenario}: {got} (target {goal}): {'met' if met else 'MISSED'}")
+    return lines
