@@ -22,6 +22,7 @@ from atomr.errors import (
     InterpreterCompatError,
     InterpreterOverloaded,
     InvalidActorNameError,
+    MailboxOverflowError,
     SpawnError,
 )
 from atomr.event_stream import EventStream
@@ -70,5 +71,6 @@ __all__ = [
     "InterpreterCompatError",
     "CircuitBreakerOpen",
     "CallTimeoutError",
+    "MailboxOverflowError",
     "__version__",
 ]

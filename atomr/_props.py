@@ -100,6 +100,13 @@ class Props:
         return self._copy(interpreter_role=role)
 
     def with_mailbox(self, mailbox: Any) -> "Props":
+        """A copy with `mailbox`: None (unbounded) or an
+        :class:`atomr.core.BoundedMailbox` (also given as a dict
+        ``{"capacity": n, "overflow": "drop_head"}``)."""
+        if isinstance(mailbox, dict):
+            from atomr.core import BoundedMailbox
+
+            mailbox = BoundedMailbox(**mailbox)
         return self._copy(mailbox=mailbox)
 
     def with_supervisor_strategy(self, strategy: Any) -> "Props":

@@ -19,6 +19,7 @@ from fractions import Fraction
 from typing import Any, Callable, ClassVar, Optional, Union
 
 __all__ = [
+    "BoundedMailbox",
     "DispatcherConfig",
     "OverflowStrategy",
     "StashOverflow",
@@ -237,6 +238,49 @@ StashOverflow.REJECT = StashOverflow("reject")
 
 
 # --------------------------------------------------------------------------- containers
+
+
+class BoundedMailbox:
+    """A bounded user mailbox for ``Props.with_mailbox``.
+
+    When `capacity` messages are queued, the next one is handled by
+    `overflow`: ``drop_new`` refuses it, ``drop_head`` evicts the oldest
+    queued message, ``drop_tail`` evicts the newest queued one, ``fail``
+    refuses it and raises :class:`atomr.errors.MailboxOverflowError` at the
+    ``tell``. Evicted and refused messages go to dead letters.
+
+    Example:
+        >>> p = props(Worker).with_mailbox(BoundedMailbox(100, "drop_head"))  # doctest: +SKIP
+    """
+
+    __slots__ = ("_capacity", "_overflow")
+
+    def __init__(self, capacity: int, overflow: Union["OverflowStrategy", str] = "drop_new") -> None:
+        if isinstance(capacity, bool) or not isinstance(capacity, int):
+            raise TypeError(f"capacity must be an int, not {type(capacity).__name__}")
+        if capacity < 1:
+            raise ValueError(f"capacity must be at least 1, got {capacity}")
+        self._capacity = capacity
+        self._overflow = overflow if isinstance(overflow, OverflowStrategy) \
+            else OverflowStrategy(overflow)
+
+    @property
+    def capacity(self) -> int:
+        return self._capacity
+
+    @property
+    def overflow(self) -> "OverflowStrategy":
+        return self._overflow
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, BoundedMailbox) and \
+            (self._capacity, self._overflow) == (other._capacity, other._overflow)
+
+    def __hash__(self) -> int:
+        return hash((self._capacity, self._overflow))
+
+    def __repr__(self) -> str:
+        return f"BoundedMailbox({self._capacity}, {self._overflow.name!r})"
 
 
 class BoundedStash:

@@ -23,6 +23,7 @@ __all__ = [
     "InterpreterCompatError",
     "CircuitBreakerOpen",
     "CallTimeoutError",
+    "MailboxOverflowError",
 ]
 
 
@@ -64,6 +65,11 @@ class AskTimeoutError(AskError, TimeoutError):
 
 class ActorTerminatedError(AskError):
     """The asked actor has stopped (or stopped before it could reply)."""
+
+
+class MailboxOverflowError(AtomrError):
+    """A bounded mailbox with the ``fail`` overflow strategy is full; the
+    message was not queued."""
 
 
 class InterpreterOverloaded(AtomrError):

@@ -113,18 +113,34 @@ class EventStream:
             self._on_change(bool(self._subs))
 
     def publish(self, event: Any) -> None:
-        """Delivers `event` to every matching subscriber."""
+        """Delivers `event` to every matching subscriber.
+
+        An actor subscriber that has stopped is unsubscribed (so its dead
+        letters cannot feed back into the stream); a callable that raises is
+        logged and skipped.
+        """
+        stopped = []
         for subscriber, cls in self._subs:
             if not isinstance(event, cls):
                 continue
             try:
                 tell = getattr(subscriber, "tell", None)
                 if tell is not None:
+                    if subscriber.is_terminated():
+                        stopped.append(subscriber)
+                        continue
                     tell(event)
                 else:
                     subscriber(event)
             except Exception as exc:  # one bad subscriber never stops the others
-                _log.error("event stream subscriber %r failed", subscriber, exc_info=exc)
+                if not _publishing_log.active:
+                    _publishing_log.active = True
+                    try:
+                        _log.error("event stream subscriber %r failed", subscriber, exc_info=exc)
+                    finally:
+                        _publishing_log.active = False
+        for subscriber in stopped:
+            self.unsubscribe(subscriber)
 
     # Called by the runtime (only when someone listens).
 
@@ -140,15 +156,38 @@ class EventStream:
         self.publish(ActorFailed(path, error, directive))
 
 
-class EventStreamLogHandler(logging.Handler):
-    """Forwards ``atomr`` log records to an event stream as :class:`LogEvent`."""
+class _Flag(threading.local):
+    active = False
 
-    def __init__(self, stream: EventStream, level: int = logging.INFO) -> None:
+
+# Set while a log record is being turned into an event (or while the stream
+# logs a subscriber's failure), so that a failing LogEvent subscriber cannot
+# make logging and publishing call each other forever.
+_publishing_log = _Flag()
+
+
+class EventStreamLogHandler(logging.Handler):
+    """Forwards ``atomr`` log records to one system's event stream as
+    :class:`LogEvent`: records naming this system's actors, and records that
+    name no system (a record naming another system's actor is left to it)."""
+
+    def __init__(self, stream: EventStream, address: str, level: int = logging.NOTSET) -> None:
         super().__init__(level)
         self._stream = stream
+        self._address = address
 
     def emit(self, record: logging.LogRecord) -> None:
+        if _publishing_log.active:
+            return
+        _publishing_log.active = True
         try:
-            self._stream.publish(LogEvent(record.levelno, record.name, record.getMessage()))
+            message = record.getMessage()
+            # Records about this system, and records about no system at all
+            # (records naming another system's actors are that system's).
+            if self._address + "/" in message or message.endswith(self._address) \
+                    or "akka://" not in message:
+                self._stream.publish(LogEvent(record.levelno, record.name, message))
         except Exception:
             self.handleError(record)
+        finally:
+            _publishing_log.active = False

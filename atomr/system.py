@@ -76,7 +76,14 @@ class ActorSystem:
                              within_seconds=settings["actor.supervision.within"])
         self._events = EventStream(self._events_changed)
         self._core.events = self._events
+        self._core.on_terminated = self._on_terminated
         return self
+
+    def _on_terminated(self) -> None:
+        """Runs on the loop thread once the system has terminated."""
+        self._detach_log_handler()
+        if self._thread is not None:
+            self.loop.stop()
 
     # -- construction ---------------------------------------------------------
 
@@ -113,7 +120,6 @@ class ActorSystem:
                 started.set_exception(exc)
                 loop.close()
                 return
-            system._core.on_terminated = loop.stop
             started.set_result(system)
             try:
                 loop.run_forever()
@@ -173,19 +179,25 @@ class ActorSystem:
         core = self._core
         core.events_active = active
         listening = active and any(issubclass(LogEvent, cls) for _, cls in self._events._subs)
-        if listening and self._log_handler is None:
-            self._log_handler = EventStreamLogHandler(self._events)
+        if listening and self._log_handler is None and not core.terminated:
+            self._log_handler = EventStreamLogHandler(self._events, core.address)
             logging.getLogger("atomr").addHandler(self._log_handler)
-        elif not listening and self._log_handler is not None:
-            logging.getLogger("atomr").removeHandler(self._log_handler)
-            self._log_handler = None
+        elif not listening:
+            self._detach_log_handler()
         if active:
             if self._publish_dead_letter not in core.dead_letter_listeners:
                 core.dead_letter_listeners.append(self._publish_dead_letter)
         elif self._publish_dead_letter in core.dead_letter_listeners:
             core.dead_letter_listeners.remove(self._publish_dead_letter)
 
+    def _detach_log_handler(self) -> None:
+        if self._log_handler is not None:
+            logging.getLogger("atomr").removeHandler(self._log_handler)
+            self._log_handler = None
+
     def _publish_dead_letter(self, message: Any, sender: Any, recipient: str) -> None:
+        if isinstance(message, DeadLetter):
+            return  # an undeliverable dead-letter event: never wrap it again
         self._events.publish(DeadLetter(message, sender, recipient))
 
     # -- codecs ---------------------------------------------------------------------

@@ -26,7 +26,7 @@ from atomr.core import (
 
 def test_module_exports_exactly_its_public_names():
     assert sorted(core.__all__) == sorted([
-        "DispatcherConfig", "OverflowStrategy", "StashOverflow", "BoundedStash",
+        "BoundedMailbox", "DispatcherConfig", "OverflowStrategy", "StashOverflow", "BoundedStash",
         "ControlAwareQueue", "ResizerConfig", "DeadLetterFilter", "FsmBuilder", "Fsm",
         "StateTimeout"])
     for name in core.__all__:

@@ -5,6 +5,27 @@ cdef inline bint _is_noop_hook(object fn):
     return fn is None or getattr(fn, "__atomr_noop__", False)
 
 
+cdef dict _OVERFLOW = {
+    "drop_new": COverflowStrategy.drop_new,
+    "drop_head": COverflowStrategy.drop_head,
+    "drop_tail": COverflowStrategy.drop_tail,
+    "fail": COverflowStrategy.fail,
+}
+
+
+cdef void _configure_mailbox(_Cell cell, object mailbox) except *:
+    """Applies a mailbox setting (an object with `capacity` and `overflow`)."""
+    capacity = getattr(mailbox, "capacity", None)
+    if capacity is None:
+        return  # an unbounded mailbox
+    overflow = getattr(mailbox, "overflow", "drop_new")
+    name = getattr(overflow, "name", overflow)
+    if name not in _OVERFLOW:
+        raise ValueError(f"unknown overflow strategy {name!r}")
+    cell.c.make_bounded(capacity, _OVERFLOW[name])
+    cell.mailbox_fails = name == "fail"
+
+
 cdef class _Cell:
     """The Python half of an actor: its instance, behaviour stack, context,
     children, watchers, stash and timers, and the lifecycle state machine.
@@ -33,6 +54,7 @@ cdef class _Cell:
     cdef object cur_msg
     cdef object cur_reply
     cdef bint cur_stashed
+    cdef bint cur_forwarded
     cdef list stash_buf
     # death watch
     cdef set watching             # cells this actor watches
@@ -51,6 +73,7 @@ cdef class _Cell:
     cdef CRouter* router
     cdef object router_cfg
     cdef list routees             # the routee cells, in routee order
+    cdef bint mailbox_fails       # a bounded mailbox with the `fail` strategy
 
     def __cinit__(self):
         self.c = NULL
@@ -86,6 +109,8 @@ cdef class _Cell:
         cell.status = S_NEW
         cell.throughput = system.disp.d.throughput()
         cell.timers = {}
+        if props is not None and props.mailbox is not None:
+            _configure_mailbox(cell, props.mailbox)
         ctx._cell = cell
         cell.ctx = ctx
         cell.ref = ActorRef.new(cell, path)
@@ -112,6 +137,26 @@ cdef class _Cell:
             return 0
         if r == CEnqueueResult.accepted_wake:
             self.disp.kick()
+            return 0
+        return self._not_queued(r, env)
+
+    cdef int _not_queued(self, CEnqueueResult r, CEnvelope& env) except -1:
+        """A tell that a stopped cell or a full bounded mailbox refused (or
+        that made a bounded mailbox evict a message)."""
+        if r == CEnqueueResult.accepted_evicted or r == CEnqueueResult.accepted_wake_evicted:
+            self.system.sink.publish(env, self.c.path(), CDeadLetterReason.dropped)
+            if r == CEnqueueResult.accepted_wake_evicted:
+                self.disp.kick()
+            return 0
+        if r == CEnqueueResult.full:
+            if self.mailbox_fails:
+                _take(env.message)
+                _take(env.sender)
+                _take(env.reply)
+                raise _errors.MailboxOverflowError(
+                    f"the mailbox of {self.path} is full ({self.props.mailbox.capacity} "
+                    "messages)")
+            self.system.sink.publish(env, self.c.path(), CDeadLetterReason.rejected)
             return 0
         self.system.sink.publish(env, self.c.path(), CDeadLetterReason.no_recipient)
         return 0
@@ -148,6 +193,8 @@ cdef class _Cell:
             self.disp.kick()
         if res.delivered == 0:
             self.system.sink.publish(env, self.c.path(), CDeadLetterReason.no_recipient)
+        elif res.evicted:
+            self.system.sink.publish(env, self.c.path(), CDeadLetterReason.dropped)
         return 0
 
     cdef int _post_system(self, uint32_t kind, object arg) except -1:
@@ -230,6 +277,7 @@ cdef class _Cell:
         self.cur_msg = msg
         self.cur_reply = reply
         self.cur_stashed = False
+        self.cur_forwarded = False
         try:
             result = self.behavior(ctx, msg)
             if PyCoro_CheckExact(result):
@@ -246,26 +294,42 @@ cdef class _Cell:
         self.cur_msg = None
         if reply is not None:
             self.cur_reply = None
-            if not self.cur_stashed:
+            if not (self.cur_stashed or self.cur_forwarded):
                 (<_Reply>reply).complete(result)
+            self.cur_forwarded = False
         return 0
 
     cdef void _handled(self, bint ok, object value, object msg, object reply):
         """The end of a handler that raised, or of one that suspended."""
         cdef bint stashed = self.cur_stashed
+        cdef bint forwarded = self.cur_forwarded
         self.ctx._active = False
         self.ctx._sender = None
         self.cur_msg = None
         self.cur_reply = None
-        if reply is not None:
-            if stashed:
+        self.cur_forwarded = False
+        if reply is not None and not forwarded:
+            if stashed and ok:
                 pass  # answered when the stashed message is handled again
             elif ok:
                 (<_Reply>reply).complete(value)
             else:
+                if stashed:
+                    self._drop_stashed_reply(reply)  # the asker gets the error now
                 (<_Reply>reply).fail(value)
         elif not ok:
+            # A tell, or a forwarded ask (its reply is the target's now):
+            # the failure goes to supervision.
             self._fail(value, msg, False)
+
+    cdef void _drop_stashed_reply(self, object reply):
+        if not self.stash_buf:
+            return
+        for i in range(len(self.stash_buf) - 1, -1, -1):
+            item = self.stash_buf[i]
+            if item[2] is reply:
+                self.stash_buf[i] = (item[0], item[1], None)
+                return
 
     cdef void _undeliverable(self, object msg, object sender, object reply):
         cdef CEnvelope env
@@ -330,6 +394,10 @@ cdef class _Cell:
         elif role == R_PRE_RESTART:
             if not ok:
                 _log.error("pre_restart of %s raised", self.path, exc_info=value)
+            self._finish_restart()
+        elif role == R_RESTART_POST_STOP:
+            if not ok:
+                _log.error("post_stop of %s raised", self.path, exc_info=value)
             self._stop_children_then(S_RESTARTING)
         elif role == R_POST_STOP:
             if not ok:
@@ -360,6 +428,10 @@ cdef class _Cell:
             if self.status == S_FAILED:
                 self.status = S_RUNNING
                 self.c.resume_user_mail()
+                # A child whose failure escalated to us resumes with us.
+                for child in list(self.children.values()):
+                    if (<_Cell>child).status == S_FAILED:
+                        (<_Cell>child)._post_system(K_RESUME, None)
             return 0
         if kind == K_RESTART:
             return self._restart()
@@ -569,11 +641,15 @@ cdef class _Cell:
             return self._stop_children_then(S_RESTARTING)
         hook = getattr(actor, "pre_restart", None)
         if not _is_noop_hook(hook):
+            # A pre_restart of the user's own decides about the children:
+            # those it leaves alive survive and are restarted afterwards.
             return self._call_hook(R_PRE_RESTART, hook, (self.fail_reason, self.fail_msg))
         # Akka's default pre_restart: stop the children, then post_stop.
+        for child in list(self.children.values()):
+            (<_Cell>child)._request_stop()
         hook = getattr(actor, "post_stop", None)
         if not _is_noop_hook(hook):
-            return self._call_hook(R_PRE_RESTART, hook, ())
+            return self._call_hook(R_RESTART_POST_STOP, hook, ())
         return self._stop_children_then(S_RESTARTING)
 
     cdef int _finish_restart(self) except -1:
@@ -585,6 +661,10 @@ cdef class _Cell:
         self.c.resume_user_mail()
         if self.stash_buf:
             self._unstash_all()
+        # Children that survived pre_restart are restarted too (as in Akka).
+        for child in list(self.children.values()):
+            if (<_Cell>child).status < S_TERMINATING:
+                (<_Cell>child)._post_system(K_RESTART, self.fail_reason)
         hook = getattr(self.actor, "post_restart", None)
         if not _is_noop_hook(hook):
             return self._call_hook(R_POST_RESTART, hook, (self.fail_reason,))
@@ -676,7 +756,7 @@ cdef class _Cell:
 
     cdef void _stash(self, object msg):
         if msg is _MISSING or (msg is self.cur_msg and not self.cur_stashed):
-            if self.cur_stashed:
+            if self.cur_stashed or self.cur_forwarded:
                 raise RuntimeError("the current message is stashed already")
             item = (self.cur_msg, self.ctx._sender, self.cur_reply)
             self.cur_stashed = True
@@ -690,9 +770,9 @@ cdef class _Cell:
         """Sends the current message (or `msg`) on with its sender and its
         pending ask reply, which the target then answers."""
         if msg is _MISSING or msg is self.cur_msg:
-            if self.cur_stashed:
+            if self.cur_stashed or self.cur_forwarded:
                 raise RuntimeError("the current message was stashed or forwarded already")
-            self.cur_stashed = True  # this handler no longer answers it
+            self.cur_forwarded = True  # this handler no longer answers it
             target._post(self.cur_msg, self.ctx._sender, self.cur_reply)
         else:
             target._post(msg, self.ctx._sender, None)

@@ -42,7 +42,8 @@ from atomr._native.includes.core cimport (
 )
 from atomr._native.includes.core cimport is_valid_actor_name as _is_valid_actor_name
 from atomr._native.includes.core cimport (
-    CRouter, CRouteResult, CRoutingLogic, clone_py_envelope, router_hash_bytes,
+    COverflowStrategy, CRouter, CRouteResult, CRoutingLogic, clone_py_envelope,
+    router_hash_bytes,
 )
 from atomr._native.includes.core cimport (
     CClockMode, CDecider, CDirective, CRestartBudget, CTimerService, directive_to_string,
@@ -89,6 +90,7 @@ cdef enum:
     R_POST_STOP = 2
     R_PRE_RESTART = 3
     R_POST_RESTART = 4
+    R_RESTART_POST_STOP = 5   # post_stop run as the default pre_restart
 
 # Life of a Python cell.
 cdef enum:

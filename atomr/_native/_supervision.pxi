@@ -4,9 +4,8 @@
 cdef dict _MRO_CACHE = {}
 
 
-cdef list _class_paths(object exc):
-    """The class paths along the exception's MRO, most derived first (cached per type)."""
-    cls = type(exc)
+cdef list _class_paths(object cls):
+    """The class paths along a class's MRO, most derived first (cached per class)."""
     paths = _MRO_CACHE.get(cls)
     if paths is None:
         paths = [f"{c.__module__}.{c.__qualname__}" for c in cls.__mro__]
@@ -145,13 +144,16 @@ cdef class SupervisorStrategy:
         if isinstance(class_path, BaseException):
             return directive_to_string(self.decide_exc(class_path))
         if isinstance(class_path, type):
-            class_path = _rule_key(class_path)
+            return directive_to_string(self.decide_class(class_path))
         if not isinstance(class_path, str):
             raise TypeError(f"decide expects a class path, not {type(class_path).__name__}")
         return directive_to_string(self.decider.decide(<string>class_path))
 
     cdef CDirective decide_exc(self, object exc):
-        cdef vector[string] mro = _class_paths(exc)
+        return self.decide_class(type(exc))
+
+    cdef CDirective decide_class(self, object cls):
+        cdef vector[string] mro = _class_paths(cls)
         return self.decider.decide(mro)
 
     cdef CRestartBudget* new_budget(self):

@@ -21,6 +21,8 @@ from atomr.testkit._multinode import (
     MultiNodeError,
     MultiNodeOopController,
     MultiNodeOopNode,
+    MultiNodeTimeoutError,
+    NodeHandle,
 )
 from atomr.testkit._probe import ProbeTimeoutError, TestProbe, fish_for_message
 
@@ -36,7 +38,9 @@ __all__ = [
     "MultiNodeOopController",
     "MultiNodeOopNode",
     "MultiNodeError",
+    "MultiNodeTimeoutError",
     "BarrierTimeoutError",
+    "NodeHandle",
     "fish_for_message",
     "within",
     "testkit",

@@ -46,6 +46,14 @@ cdef extern from "atomr/core/dead_letters.hpp" namespace "atomr" nogil:
         uint64_t count()
 
 
+cdef extern from "atomr/core/mailbox.hpp" namespace "atomr" nogil:
+    cdef enum class COverflowStrategy "atomr::overflow_strategy" (uint8_t):
+        drop_new "atomr::overflow_strategy::drop_new"
+        drop_head "atomr::overflow_strategy::drop_head"
+        drop_tail "atomr::overflow_strategy::drop_tail"
+        fail "atomr::overflow_strategy::fail"
+
+
 cdef extern from "atomr/core/cell.hpp" namespace "atomr" nogil:
     cdef enum class CCellState "atomr::cell_state" (uint8_t):
         idle "atomr::cell_state::idle"
@@ -58,12 +66,16 @@ cdef extern from "atomr/core/cell.hpp" namespace "atomr" nogil:
         accepted "atomr::enqueue_result::accepted"
         accepted_wake "atomr::enqueue_result::accepted_wake"
         rejected "atomr::enqueue_result::rejected"
+        full "atomr::enqueue_result::full"
+        accepted_evicted "atomr::enqueue_result::accepted_evicted"
+        accepted_wake_evicted "atomr::enqueue_result::accepted_wake_evicted"
 
     cdef cppclass CCell "atomr::cell":
         CCell(CPinnedDispatcher& dispatcher, string path, CDeadLetterSink& dead_letters) except +translate_error
         void add_ref()
         void release()
         CEnqueueResult tell(CEnvelope& e) except +translate_error
+        void make_bounded(size_t capacity, COverflowStrategy strategy) except +translate_error
         CEnqueueResult send_system(CEnvelope& e) except +translate_error
         void begin_turn()
         cbool next(CEnvelope& out)
@@ -167,6 +179,7 @@ cdef extern from "atomr/core/router.hpp" namespace "atomr" nogil:
     cdef struct CRouteResult "atomr::route_result":
         uint32_t delivered
         cbool wake
+        cbool evicted
 
     ctypedef void (*envelope_cloner "atomr::router::cloner")(const CEnvelope& src, CEnvelope& dst)
 

@@ -22,8 +22,17 @@ cell::cell(pinned_dispatcher& dispatcher, std::string path, dead_letter_sink& de
 enqueue_result cell::tell(envelope& e) {
   if (state_.load(std::memory_order_acquire) == cell_state::stopped)
     return enqueue_result::rejected;
-  mailbox_.push_user(std::move(e));
-  return after_push(true);
+  switch (mailbox_.offer_user(e)) {
+  case offer_result::queued:
+    return after_push(true);
+  case offer_result::full:
+    return enqueue_result::full;
+  case offer_result::queued_evicted:
+    break;
+  }
+  enqueue_result r = after_push(true);
+  return r == enqueue_result::accepted_wake ? enqueue_result::accepted_wake_evicted
+                                            : enqueue_result::accepted_evicted;
 }
 
 enqueue_result cell::send_system(envelope& e) {

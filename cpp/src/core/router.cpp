@@ -120,8 +120,18 @@ bool router::deliver(cell* c, envelope& e, route_result& result) {
     ++result.delivered;
     result.wake = true;
     return true;
+  case enqueue_result::accepted_evicted:
+    ++result.delivered;
+    result.evicted = true;
+    return true;
+  case enqueue_result::accepted_wake_evicted:
+    ++result.delivered;
+    result.wake = true;
+    result.evicted = true;
+    return true;
   case enqueue_result::rejected:
-    return false;
+  case enqueue_result::full:
+    return false; // stopped, or a full bounded mailbox: try the next routee
   }
   return false;
 }
@@ -140,8 +150,9 @@ route_result router::route(envelope& e, std::uint64_t key, bool has_key) {
     for (std::size_t i = 0; i + 1 < n; ++i) {
       envelope copy;
       clone_(e, copy);
-      deliver(cells[i], copy, result); // a refused copy is simply dropped
+      deliver(cells[i], copy, result); // a refused or evicted copy is simply dropped
     }
+    result.evicted = false;
     deliver(cells[n - 1], e, result);
     return result;
   }

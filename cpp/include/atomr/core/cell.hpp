@@ -28,6 +28,9 @@ enum class enqueue_result : std::uint8_t {
   accepted,      ///< queued; the dispatcher is awake or already has the cell
   accepted_wake, ///< queued and the cell was scheduled on a sleeping dispatcher: wake it
   rejected,      ///< the cell has stopped; the envelope is left with the caller
+  full,          ///< a bounded mailbox refused it (drop_new / fail); left with the caller
+  accepted_evicted,      ///< queued; the envelope handed in now holds an evicted message
+  accepted_wake_evicted, ///< both of the above, and the dispatcher must be woken
 };
 
 /// The native half of an actor: mailbox, state machine and the hook back to
@@ -53,8 +56,15 @@ public:
       delete this;
   }
 
-  /// @threadsafe Queues a user message. On `rejected`, `e` is untouched.
+  /// @threadsafe Queues a user message. On `rejected` and `full`, `e` is
+  /// untouched; on `accepted*_evicted` it holds the message a bounded
+  /// mailbox evicted (for the caller's dead letters).
   enqueue_result tell(envelope& e);
+
+  /// Only before any mail arrives: bounds the user mailbox.
+  void make_bounded(std::size_t capacity, overflow_strategy strategy) {
+    mailbox_.make_bounded(capacity, strategy);
+  }
 
   /// @threadsafe Queues a system message. On `rejected`, `e` is untouched.
   enqueue_result send_system(envelope& e);

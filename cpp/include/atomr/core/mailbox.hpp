@@ -1,17 +1,121 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
 
 #include "atomr/core/envelope.hpp"
 #include "atomr/core/mpsc_queue.hpp"
 
 namespace atomr {
 
+/// What a full bounded mailbox does with one more user message.
+enum class overflow_strategy : std::uint8_t {
+  drop_new,  ///< refuse the new message
+  drop_head, ///< evict the oldest queued message, queue the new one
+  drop_tail, ///< evict the newest queued message, queue the new one
+  fail,      ///< refuse the new message; the sender is told with an error
+};
+
+/// Outcome of offering a user message to a mailbox.
+enum class offer_result : std::uint8_t {
+  queued,         ///< queued
+  queued_evicted, ///< queued; the envelope handed in now holds the evicted one
+  full,           ///< refused (drop_new / fail); the envelope is untouched
+};
+
+/// A bounded user queue (opt-in per actor). Producers and the consumer
+/// share a mutex: bounded mailboxes trade the lock-free path for exact
+/// capacity and overflow semantics.
+class bounded_queue {
+public:
+  bounded_queue(std::size_t capacity, overflow_strategy strategy)
+    : capacity_(capacity == 0 ? 1 : capacity), strategy_(strategy) {
+  }
+
+  /// @threadsafe
+  offer_result offer(envelope& e) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (queue_.size() < capacity_) {
+      queue_.push_back(std::move(e));
+      return offer_result::queued;
+    }
+    envelope evicted;
+    switch (strategy_) {
+    case overflow_strategy::drop_head:
+      evicted = std::move(queue_.front());
+      queue_.pop_front();
+      break;
+    case overflow_strategy::drop_tail:
+      evicted = std::move(queue_.back());
+      queue_.pop_back();
+      break;
+    case overflow_strategy::drop_new:
+    case overflow_strategy::fail:
+      return offer_result::full;
+    }
+    queue_.push_back(std::move(e));
+    e = std::move(evicted);
+    return offer_result::queued_evicted;
+  }
+
+  /// Only the consumer.
+  bool pop(envelope& out) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (queue_.empty())
+      return false;
+    out = std::move(queue_.front());
+    queue_.pop_front();
+    return true;
+  }
+
+  /// @threadsafe
+  std::size_t size() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return queue_.size();
+  }
+
+  std::size_t capacity() const noexcept {
+    return capacity_;
+  }
+
+  overflow_strategy strategy() const noexcept {
+    return strategy_;
+  }
+
+private:
+  mutable std::mutex mutex_;
+  std::deque<envelope> queue_;
+  std::size_t capacity_;
+  overflow_strategy strategy_;
+};
+
 /// An actor's mail: a queue of system messages that overtakes a queue of
 /// user messages. Both are MPSC; the owning dispatcher is the consumer.
+/// The user queue may be made bounded (before any mail arrives).
 class mailbox {
 public:
+  /// Only before the mailbox is used: bounds the user queue.
+  void make_bounded(std::size_t capacity, overflow_strategy strategy) {
+    bounded_ = std::make_unique<bounded_queue>(capacity, strategy);
+  }
+
+  /// @threadsafe The bounded user queue, or nullptr.
+  const bounded_queue* bounded() const noexcept {
+    return bounded_.get();
+  }
+
+  /// @threadsafe Offers a user message (bounded or not).
+  offer_result offer_user(envelope& e) {
+    if (bounded_)
+      return bounded_->offer(e);
+    push_user(std::move(e));
+    return offer_result::queued;
+  }
+
   /// @threadsafe Appends a user message.
   void push_user(envelope&& e) {
     user_count_.fetch_add(1, std::memory_order_relaxed);
@@ -38,6 +142,8 @@ public:
 
   /// Only the owning dispatcher. Pops a user message only.
   bool pop_user(envelope& out) {
+    if (bounded_)
+      return bounded_->pop(out);
     if (!user_.try_pop(out))
       return false;
     user_count_.fetch_sub(1, std::memory_order_relaxed);
@@ -46,7 +152,7 @@ public:
 
   /// Only the owning dispatcher.
   bool has_messages() const {
-    return system_.has_next() || user_.has_next();
+    return system_.has_next() || user_.has_next() || (bounded_ && bounded_->size() != 0);
   }
 
   /// Only the owning dispatcher.
@@ -56,12 +162,15 @@ public:
 
   /// @threadsafe Approximate number of queued user messages.
   std::int64_t user_count() const {
+    if (bounded_)
+      return static_cast<std::int64_t>(bounded_->size());
     return user_count_.load(std::memory_order_relaxed);
   }
 
 private:
   mpsc_queue<envelope> system_;
   mpsc_queue<envelope> user_;
+  std::unique_ptr<bounded_queue> bounded_;
   alignas(64) std::atomic<std::int64_t> user_count_{0};
 };
 

@@ -26,6 +26,8 @@ enum class routing_logic : std::uint8_t {
 struct route_result {
   std::uint32_t delivered = 0; ///< routees that accepted the envelope (or a clone)
   bool wake = false;           ///< a routee's dispatcher sleeps and must be woken
+  bool evicted = false;        ///< a bounded routee mailbox evicted a message: it is in
+                               ///< the envelope handed to route(), for dead letters
 };
 
 /// Routes envelopes straight into routee mailboxes on the sender's thread,

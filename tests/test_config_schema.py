@@ -1,0 +1,211 @@
+"""The configuration schema an ActorSystem checks at creation: unknown
+sections/keys and ill-typed values fail with a ConfigError naming the key;
+durations accept float seconds, int milliseconds and unit strings."""
+
+from __future__ import annotations
+
+import pytest
+
+from atomr import ActorSystem, AtomrError, Config
+from atomr.config import ConfigError, parse_duration
+
+from _helpers import running_system
+
+
+DEFAULTS = {
+    "actor.throughput": 64,
+    "actor.supervision.max-retries": 10,
+    "actor.supervision.within": 60.0,
+    "scheduler.clock": "real",
+    "dead-letters.log": 10,
+}
+
+
+# -- rejection at ActorSystem.create ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("tree, named", [
+    ({"akka": {"loglevel": "INFO"}}, "akka"),
+    ({"actor": {"thruput": 8}}, "actor.thruput"),
+    ({"actor": {"supervision": {"max-retires": 3}}}, "actor.supervision.max-retires"),
+    ({"scheduler": {"tick": 0.01}}, "scheduler.tick"),
+])
+async def test_unknown_sections_and_keys_are_rejected_naming_them(tree, named):
+    with pytest.raises(ConfigError) as info:
+        await ActorSystem.create("cfg", Config.from_dict(tree))
+    assert named in str(info.value)
+
+
+@pytest.mark.parametrize("tree, key", [
+    ({"actor": {"throughput": "fast"}}, "actor.throughput"),
+    ({"actor": {"throughput": True}}, "actor.throughput"),
+    ({"actor": {"throughput": 2.5}}, "actor.throughput"),
+    ({"actor": {"throughput": 0}}, "actor.throughput"),
+    ({"actor": {"supervision": {"max-retries": "ten"}}}, "actor.supervision.max-retries"),
+    ({"actor": {"supervision": {"max-retries": -2}}}, "actor.supervision.max-retries"),
+    ({"actor": {"supervision": {"within": "a while"}}}, "actor.supervision.within"),
+    ({"actor": {"supervision": {"within": "-5s"}}}, "actor.supervision.within"),
+    ({"actor": {"supervision": {"within": False}}}, "actor.supervision.within"),
+    ({"scheduler": {"clock": "sundial"}}, "scheduler.clock"),
+    ({"scheduler": {"clock": 1}}, "scheduler.clock"),
+    ({"dead-letters": {"log": -1}}, "dead-letters.log"),
+    ({"dead-letters": {"log": [1, 2]}}, "dead-letters.log"),
+])
+async def test_ill_typed_values_are_rejected_naming_the_key(tree, key):
+    with pytest.raises(ConfigError) as info:
+        await ActorSystem.create("cfg", Config.from_dict(tree))
+    assert key in str(info.value)
+
+
+@pytest.mark.parametrize("tree, key", [
+    ({"actor": 5}, "actor"),
+    ({"actor": {"supervision": 3}}, "actor.supervision"),
+])
+async def test_a_scalar_where_a_table_belongs_is_rejected(tree, key):
+    with pytest.raises(ConfigError) as info:
+        await ActorSystem.create("cfg", Config.from_dict(tree))
+    assert f"`{key}`" in str(info.value)
+
+
+def test_create_blocking_rejects_a_bad_config_too():
+    with pytest.raises(ConfigError) as info:
+        ActorSystem.create_blocking("cfg", Config.from_dict({"nope": {"x": 1}}))
+    assert "nope" in str(info.value)
+
+
+async def test_config_error_is_both_a_value_error_and_an_atomr_error():
+    with pytest.raises(ConfigError) as info:
+        await ActorSystem.create("cfg", Config.from_dict({"actor": {"thruput": 1}}))
+    assert isinstance(info.value, ValueError)
+    assert isinstance(info.value, AtomrError)
+
+
+async def test_a_non_config_object_is_a_type_error():
+    with pytest.raises(TypeError):
+        await ActorSystem.create("cfg", {"actor": {"throughput": 8}})
+
+
+# -- accepted values -----------------------------------------------------------------------------
+
+
+async def test_an_empty_config_resolves_to_the_defaults():
+    assert Config.empty().resolve() == DEFAULTS
+    async with running_system("cfg") as system:
+        assert system.settings == DEFAULTS
+
+
+async def test_valid_settings_are_what_the_system_runs_with():
+    config = Config.from_toml("""
+        [actor]
+        throughput = 8
+
+        [actor.supervision]
+        max-retries = 3
+        within = "2m"
+
+        [scheduler]
+        clock = "virtual"
+
+        [dead-letters]
+        log = 0
+    """)
+    async with running_system("cfg", config) as system:
+        assert system.settings == {
+            "actor.throughput": 8,
+            "actor.supervision.max-retries": 3,
+            "actor.supervision.within": 120.0,
+            "scheduler.clock": "virtual",
+            "dead-letters.log": 0,
+        }
+        assert system.config is config
+        system.advance_time(1.0)  # the virtual clock is really on
+        assert system.scheduler.now() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("value, seconds", [
+    (1.5, 1.5),
+    (0.0, 0.0),
+    (1500, 1.5),
+    (0, 0.0),
+    ("10ms", 0.01),
+    ("5s", 5.0),
+    ("2m", 120.0),
+    ("1h", 3600.0),
+    ("250 ms", 0.25),
+    ("1.5s", 1.5),
+])
+async def test_durations_accept_float_seconds_int_milliseconds_and_unit_strings(value, seconds):
+    config = Config.from_dict({"actor": {"supervision": {"within": value}}})
+    assert config.resolve()["actor.supervision.within"] == pytest.approx(seconds)
+    assert parse_duration(value) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("value", ["soon", "5", "s", "-1s", "5 parsecs", "nans", True, None, [5]])
+def test_bad_durations_raise_config_error(value):
+    with pytest.raises(ConfigError):
+        parse_duration(value, "some.key")
+
+
+def test_duration_errors_name_the_key():
+    with pytest.raises(ConfigError, match="actor.supervision.within"):
+        Config.from_dict({"actor": {"supervision": {"within": "forever"}}}).resolve()
+
+
+async def test_max_retries_minus_one_is_accepted_as_unlimited():
+    config = Config.from_dict({"actor": {"supervision": {"max-retries": -1}}})
+    async with running_system("cfg", config) as system:
+        assert system.settings["actor.supervision.max-retries"] == -1
+
+
+# -- Config itself -----------------------------------------------------------------------------
+
+
+def test_from_toml_parse_errors_are_atomr_errors():
+    with pytest.raises(AtomrError):
+        Config.from_toml("[actor\nthroughput = ")
+    with pytest.raises(TypeError):
+        Config.from_toml(b"[actor]")
+
+
+def test_from_dict_rejects_none_values_bad_types_and_non_mappings():
+    with pytest.raises(ValueError):
+        Config.from_dict({"actor": {"throughput": None}})
+    with pytest.raises(TypeError):
+        Config.from_dict({"actor": {"throughput": object()}})
+    with pytest.raises(ValueError):
+        Config.from_dict([("actor", {})])
+
+
+def test_getters_read_dotted_keys_and_return_none_for_missing_or_other_types():
+    config = Config.from_dict({"cluster": {"sbr": {"stable-after": 20, "name": "x",
+                                                   "ratio": 2.9, "on": True}}})
+    assert config.get_int("cluster.sbr.stable-after") == 20
+    assert config.get_int("cluster.sbr.ratio") == 2  # truncated
+    assert config.get_int("cluster.sbr.on") is None  # a bool is not an int
+    assert config.get_string("cluster.sbr.name") == "x"
+    assert config.get_string("cluster.sbr.stable-after") is None
+    assert config.get_bool("cluster.sbr.on") is True
+    assert config.get_bool("cluster.sbr.missing") is None
+
+
+def test_extract_returns_a_copy_and_a_missing_key_is_an_atomr_error():
+    config = Config.from_dict({"actor": {"supervision": {"max-retries": 2}}})
+    sub = config.extract("actor")
+    assert sub == {"supervision": {"max-retries": 2}}
+    sub["supervision"]["max-retries"] = 99
+    assert config.get_int("actor.supervision.max-retries") == 2
+    with pytest.raises(AtomrError):
+        config.extract("actor.nothing")
+    assert config.extract_root() == {"actor": {"supervision": {"max-retries": 2}}}
+
+
+def test_resolve_fills_defaults_around_given_keys():
+    resolved = Config.from_dict({"actor": {"throughput": 5}}).resolve()
+    assert resolved == {**DEFAULTS, "actor.throughput": 5}
+
+
+def test_config_is_not_changed_by_mutating_the_source_dict():
+    source = {"actor": {"throughput": 5}}
+    config = Config.from_dict(source)
+    source["actor"]["throughput"] = 6
+    assert config.get_int("actor.throughput") == 5
