@@ -181,8 +181,10 @@ cdef class _Cell:
         elif cfg.logic == "consistent_hash":
             raise ValueError(f"router {self.path} routes by consistent hashing and needs a "
                              "key: use tell_with_key(msg, key) or ask(msg, key=...)")
-        if reply is not None and cfg.logic == "tail_chopping":
-            return _tail_chop(self, msg, reply)
+        if reply is not None and cfg.within is not None:
+            _start_within(self, reply, cfg.within)
+            if cfg.logic == "tail_chopping":
+                return _tail_chop(self, msg, reply)
         set_py(env.message, msg)
         if sender is not None:
             set_py(env.sender, sender)
@@ -831,6 +833,12 @@ cdef class _Cell:
             t._forget()
         if t.purpose == T_RECEIVE_TIMEOUT:
             return self._receive_timeout_fired(t)
+        if t.purpose == T_CALLBACK:
+            try:
+                t.msg()
+            except BaseException as exc:
+                _log.error("timer callback of %s failed", self.path, exc_info=exc)
+            return 0
         return self._deliver(t.msg, None, None)
 
     cdef void _cancel_timers(self):

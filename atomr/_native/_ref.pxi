@@ -1,14 +1,6 @@
 # ActorRef
 
 
-cdef object _router_timeout(_Cell cell, object t):
-    """A scatter-gather or tail-chopping router bounds every ask by its `within`."""
-    within = cell.router_cfg.within
-    if within is None:
-        return t
-    return within if t is None else min(t, within)
-
-
 cdef class ActorRef:
     """A handle to an actor: the only way to talk to it. Thread-safe; refs
     compare equal when they point at the same actor incarnation."""
@@ -72,8 +64,6 @@ cdef class ActorRef:
         cdef _Dispatcher disp = cell.disp
         cdef _FutureReply reply
         t = _check_timeout(timeout)
-        if cell.router != NULL:
-            t = _router_timeout(cell, t)
         loop = _get_running_loop()
         if loop is None:
             return self._ask_deferred(msg, t, key)
@@ -115,8 +105,6 @@ cdef class ActorRef:
             raise RuntimeError(
                 "ask_blocking() called on the actor system's own loop thread would deadlock; "
                 "use `await ref.ask(...)` there")
-        if self._cell.router != NULL:
-            t = _router_timeout(self._cell, t)
         reply = _LockReply()
         self._post_reply(msg, reply, key)
         if not reply.lock.acquire(True, -1 if t is None else t):

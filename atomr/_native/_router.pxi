@@ -138,16 +138,22 @@ cdef class _TailChop:
     cdef _Reply reply
     cdef double interval
     cdef Py_ssize_t next
-    cdef object loop
 
-    def step(self):
+    cdef _Cell head
+
+    def __call__(self):
         if self.reply.done or self.next >= len(self.order):
             return
         cell = self.order[self.next]
         self.next += 1
         (<_Cell>cell)._post(self.msg, None, self.reply)
-        if self.next < len(self.order) and self.interval > 0:
-            self.loop.call_later(self.interval, self.step)
+        self._arm()
+
+    cdef void _arm(self):
+        # On the system's timer service, so virtual time drives it too.
+        if self.next < len(self.order) and self.interval > 0 and not self.reply.done \
+                and self.head.status < S_TERMINATING:
+            Cancelable.start(self.head, self.head, self, self.interval, 0.0, False, T_CALLBACK)
 
 
 cdef int _tail_chop(_Cell head, object msg, object reply) except -1:
@@ -163,12 +169,30 @@ cdef int _tail_chop(_Cell head, object msg, object reply) except -1:
     chop.msg = msg
     chop.reply = <_Reply>reply
     chop.interval = cfg.interval
-    chop.loop = head.disp.loop
+    chop.head = head
     (<_Cell>chop.order[0])._post(msg, None, reply)
     chop.next = 1
-    if len(chop.order) > 1 and chop.interval > 0:
-        if head.disp.on_loop_thread():
-            chop.loop.call_later(chop.interval, chop.step)
-        else:
-            chop.loop.call_soon_threadsafe(chop.loop.call_later, chop.interval, chop.step)
+    chop._arm()
     return 0
+
+
+cdef class _WithinExpiry:
+    """Fails a router ask that got no reply within the router's window."""
+
+    cdef _Reply reply
+    cdef str path
+    cdef double within
+
+    def __call__(self):
+        if not self.reply.done:
+            self.reply.fail(_errors.AskTimeoutError(
+                f"no routee of {self.path} replied within {self.within:g}s"))
+
+
+cdef void _start_within(_Cell head, object reply, double within) except *:
+    cdef _WithinExpiry expiry = _WithinExpiry.__new__(_WithinExpiry)
+    expiry.reply = <_Reply>reply
+    expiry.path = head.path
+    expiry.within = within
+    if head.status < S_TERMINATING:
+        Cancelable.start(head, head, expiry, within, 0.0, False, T_CALLBACK)

@@ -71,6 +71,7 @@ cdef double _check_delay(object value, str what) except -1.0:
 cdef enum:
     T_MESSAGE = 0
     T_RECEIVE_TIMEOUT = 1
+    T_CALLBACK = 2         # msg is a zero-argument callable run by the target cell
 
 
 cdef class Cancelable:
