@@ -10,7 +10,8 @@ from setuptools import Extension, setup
 HERE = os.path.dirname(os.path.abspath(__file__))
 CPP = os.path.join("cpp")
 
-core_sources = sorted(glob.glob(os.path.join(CPP, "src", "core", "*.cpp")))
+# Every component of the C++ core (core, persistence, ddata, ...).
+core_sources = sorted(glob.glob(os.path.join(CPP, "src", "*", "*.cpp")))
 
 debug = os.environ.get("ATOMR_DEBUG") == "1"
 extra_compile_args = ["-std=c++20", "-Wall", "-Wextra", "-Wno-unused-function",
@@ -22,6 +23,7 @@ extensions = [
         "atomr._native._core",
         sources=["atomr/_native/_core.pyx", *core_sources],
         include_dirs=[os.path.join(CPP, "include")],
+        libraries=["lmdb"],
         language="c++",
         extra_compile_args=extra_compile_args,
     ),
