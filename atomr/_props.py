@@ -26,7 +26,7 @@ class Props:
     """
 
     __slots__ = ("_factory", "_dispatcher", "_interpreter_role", "_mailbox",
-                 "_supervisor_strategy", "_kind", "_router")
+                 "_supervisor_strategy", "_kind", "_router", "_dispatcher_config")
 
     def __init__(self, factory: Callable[[], Any], dispatcher: str = "python-pinned",
                  interpreter_role: str = "default", mailbox: Any = None,
@@ -34,8 +34,15 @@ class Props:
                  router: Any = None) -> None:
         if not callable(factory):
             raise TypeError(f"Props factory must be callable, not {type(factory).__name__}")
+        from atomr.core import DispatcherConfig
+
+        self._dispatcher_config = None
+        if isinstance(dispatcher, DispatcherConfig):
+            self._dispatcher_config = dispatcher
+            dispatcher = "python-pinned"
         if not isinstance(dispatcher, str):
-            raise TypeError(f"dispatcher must be a str, not {type(dispatcher).__name__}")
+            raise TypeError(f"dispatcher must be a str or a DispatcherConfig, not "
+                            f"{type(dispatcher).__name__}")
         if not isinstance(interpreter_role, str):
             raise TypeError(
                 f"interpreter_role must be a str, not {type(interpreter_role).__name__}")
@@ -60,7 +67,15 @@ class Props:
 
     @property
     def dispatcher(self) -> str:
+        """The dispatcher name (only ``python-pinned`` runs in this build;
+        other names run as it)."""
         return self._dispatcher
+
+    @property
+    def dispatcher_config(self) -> Any:
+        """The :class:`atomr.core.DispatcherConfig` given to
+        ``with_dispatcher`` (None: the system's settings)."""
+        return self._dispatcher_config
 
     @property
     def interpreter_role(self) -> str:
@@ -86,14 +101,19 @@ class Props:
         return self._kind
 
     def _copy(self, **changes: Any) -> "Props":
-        fields = dict(factory=self._factory, dispatcher=self._dispatcher,
+        fields = dict(factory=self._factory,
+                      dispatcher=self._dispatcher_config or self._dispatcher,
                       interpreter_role=self._interpreter_role, mailbox=self._mailbox,
                       supervisor_strategy=self._supervisor_strategy, kind=self._kind,
                       router=self._router)
         fields.update(changes)
         return Props(**fields)
 
-    def with_dispatcher(self, dispatcher: str) -> "Props":
+    def with_dispatcher(self, dispatcher: Any) -> "Props":
+        """A copy running on `dispatcher`: a name, or an
+        :class:`atomr.core.DispatcherConfig` whose ``throughput`` (messages
+        per turn) and ``throughput_deadline_secs`` (time per turn) apply to
+        this actor."""
         return self._copy(dispatcher=dispatcher)
 
     def with_interpreter_role(self, role: str) -> "Props":

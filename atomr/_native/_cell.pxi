@@ -50,6 +50,7 @@ cdef class _Cell:
     cdef unsigned long long anonymous_count
     cdef object in_flight
     cdef uint32_t throughput
+    cdef double turn_budget       # seconds per turn (0: no time budget)
     # the message being handled (for stash)
     cdef object cur_msg
     cdef object cur_reply
@@ -108,6 +109,12 @@ cdef class _Cell:
         cell.props = props
         cell.status = S_NEW
         cell.throughput = system.disp.d.throughput()
+        if props is not None:
+            dcfg = props.dispatcher_config
+            if dcfg is not None:
+                cell.throughput = dcfg.throughput
+                if dcfg.throughput_deadline_secs is not None:
+                    cell.turn_budget = dcfg.throughput_deadline_secs
         cell.timers = {}
         if props is not None and props.mailbox is not None:
             _configure_mailbox(cell, props.mailbox)
@@ -230,8 +237,13 @@ cdef class _Cell:
         cdef CEnvelope env
         cdef int n = 0
         cdef uint32_t kind
+        cdef double turn_end = 0.0
         c.begin_turn()
+        if self.turn_budget > 0.0:
+            turn_end = _monotonic() + self.turn_budget
         while n < <int>self.throughput:
+            if turn_end > 0.0 and n > 0 and _monotonic() >= turn_end:
+                break
             if not c.next(env):
                 break
             kind = env.kind

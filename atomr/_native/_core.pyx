@@ -107,6 +107,20 @@ cdef enum:
 cdef int DRAIN_BUDGET = 4096
 
 
+cdef extern from "<time.h>" nogil:
+    ctypedef struct timespec:
+        long tv_sec
+        long tv_nsec
+    int clock_gettime(int clk_id, timespec* tp)
+    int CLOCK_MONOTONIC
+
+
+cdef inline double _monotonic() noexcept nogil:
+    cdef timespec ts
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return ts.tv_sec + ts.tv_nsec * 1e-9
+
+
 # "No argument given" (None is a valid message).
 cdef object _MISSING = object()
 
