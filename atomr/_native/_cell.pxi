@@ -139,7 +139,10 @@ cdef class _Cell:
             set_py(env.sender, sender)
         if reply is not None:
             set_py(env.reply, reply)
-        r = self.c.tell(env)
+        if PyThread_get_thread_ident() == self.disp.thread_id:
+            r = self.c.tell_local(env)
+        else:
+            r = self.c.tell(env)
         if r == CEnqueueResult.accepted:
             return 0
         if r == CEnqueueResult.accepted_wake:

@@ -75,6 +75,7 @@ cdef extern from "atomr/core/cell.hpp" namespace "atomr" nogil:
         void add_ref()
         void release()
         CEnqueueResult tell(CEnvelope& e) except +translate_error
+        CEnqueueResult tell_local(CEnvelope& e) except +translate_error
         void make_bounded(size_t capacity, COverflowStrategy strategy) except +translate_error
         CEnqueueResult send_system(CEnvelope& e) except +translate_error
         void begin_turn()

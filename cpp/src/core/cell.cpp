@@ -35,6 +35,22 @@ enqueue_result cell::tell(envelope& e) {
                                             : enqueue_result::accepted_evicted;
 }
 
+enqueue_result cell::tell_local(envelope& e) {
+  if (state_.load(std::memory_order_relaxed) == cell_state::stopped)
+    return enqueue_result::rejected;
+  switch (mailbox_.offer_user(e)) {
+  case offer_result::queued:
+    return after_push(true, true);
+  case offer_result::full:
+    return enqueue_result::full;
+  case offer_result::queued_evicted:
+    break;
+  }
+  enqueue_result r = after_push(true, true);
+  return r == enqueue_result::accepted_wake ? enqueue_result::accepted_wake_evicted
+                                            : enqueue_result::accepted_evicted;
+}
+
 enqueue_result cell::send_system(envelope& e) {
   if (state_.load(std::memory_order_acquire) == cell_state::stopped)
     return enqueue_result::rejected;
@@ -42,17 +58,21 @@ enqueue_result cell::send_system(envelope& e) {
   return after_push(false);
 }
 
-enqueue_result cell::after_push(bool user) {
+enqueue_result cell::after_push(bool user, bool local) {
   // The message is linked; whoever moves the cell out of idle schedules it.
   // User mail to a cell whose user mail is suspended waits for the resume
   // (a stale read here only costs one empty turn).
   // Store-load ordering against end_turn()/stop(): our link must be visible
   // before we read the state, or a turn ending now could miss the message.
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  // (On the owning thread, `local`, program order already gives that.)
+  if (!local)
+    std::atomic_thread_fence(std::memory_order_seq_cst);
   cell_state s = state_.load(std::memory_order_seq_cst);
   if (s == cell_state::idle && !(user && user_suspended_.load(std::memory_order_seq_cst))) {
-    if (state_.compare_exchange_strong(s, cell_state::scheduled, std::memory_order_seq_cst))
-      return dispatcher_.schedule(this) ? enqueue_result::accepted_wake : enqueue_result::accepted;
+    if (state_.compare_exchange_strong(s, cell_state::scheduled, std::memory_order_seq_cst)) {
+      bool wake = local ? dispatcher_.schedule_local(this) : dispatcher_.schedule(this);
+      return wake ? enqueue_result::accepted_wake : enqueue_result::accepted;
+    }
   }
   if (s == cell_state::stopped)
     drain_to_dead_letters();

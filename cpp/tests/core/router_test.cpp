@@ -234,3 +234,28 @@ TEST(Router, StableHashOfBytes) {
   EXPECT_EQ(atomr::router::hash_bytes(a, 5), atomr::router::hash_bytes("alice", 5));
   EXPECT_NE(atomr::router::hash_bytes("alice", 5), atomr::router::hash_bytes("alicf", 5));
 }
+
+TEST(Cell, TellLocalSchedulesAnIdleCellLikeTell) {
+  atomr::dead_letter_sink sink;
+  atomr::pinned_dispatcher d;
+  auto* c = new atomr::cell(d, "akka://t/user/local", sink);
+  auto e = message(1);
+  EXPECT_EQ(c->tell_local(e), atomr::enqueue_result::accepted_wake); // dispatcher starts asleep
+  auto e2 = message(2);
+  EXPECT_EQ(c->tell_local(e2), atomr::enqueue_result::accepted); // already scheduled
+  atomr::cell* r = d.pop_ready();
+  ASSERT_EQ(r, c);
+  r->begin_turn();
+  atomr::envelope got;
+  ASSERT_TRUE(r->next(got));
+  EXPECT_EQ(*static_cast<int*>(got.message.get()), 1);
+  ASSERT_TRUE(r->next(got));
+  EXPECT_EQ(*static_cast<int*>(got.message.get()), 2);
+  r->end_turn();
+  r->release();
+  c->begin_turn();
+  c->stop();
+  auto e3 = message(3);
+  EXPECT_EQ(c->tell_local(e3), atomr::enqueue_result::rejected);
+  c->release();
+}

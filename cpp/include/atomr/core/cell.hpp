@@ -8,6 +8,7 @@
 
 #include "atomr/core/dead_letters.hpp"
 #include "atomr/core/envelope.hpp"
+#include "atomr/core/intrusive_mpsc.hpp"
 #include "atomr/core/mailbox.hpp"
 
 namespace atomr {
@@ -37,8 +38,11 @@ enum class enqueue_result : std::uint8_t {
 /// whoever runs its handlers (`user_data`, the Python cell in production).
 ///
 /// A cell is reference counted: its owner holds one reference and the ready
-/// queue holds one while the cell is scheduled.
-class cell {
+/// queue holds one while the cell is scheduled. It links itself into the
+/// ready queue (no allocation per scheduling).
+class cell : private mpsc_link {
+  friend class pinned_dispatcher;
+
 public:
   cell(pinned_dispatcher& dispatcher, std::string path, dead_letter_sink& dead_letters);
 
@@ -60,6 +64,11 @@ public:
   /// untouched; on `accepted*_evicted` it holds the message a bounded
   /// mailbox evicted (for the caller's dead letters).
   enqueue_result tell(envelope& e);
+
+  /// Only the owning dispatcher's thread: `tell` without the store-load
+  /// fences that order a producer thread against the consumer thread (here
+  /// they are the same thread, so program order suffices).
+  enqueue_result tell_local(envelope& e);
 
   /// Only before any mail arrives: bounds the user mailbox.
   void make_bounded(std::size_t capacity, overflow_strategy strategy) {
@@ -184,7 +193,7 @@ public:
 private:
   ~cell() = default;
 
-  enqueue_result after_push(bool user);
+  enqueue_result after_push(bool user, bool local = false);
   bool has_work() const;
   void drain_to_dead_letters();
 

@@ -4,7 +4,7 @@
 #include <cstdint>
 
 #include "atomr/core/cell.hpp"
-#include "atomr/core/mpsc_queue.hpp"
+#include "atomr/core/intrusive_mpsc.hpp"
 
 namespace atomr {
 
@@ -27,7 +27,7 @@ public:
   /// thread sleeps and the caller must `wake()` it (or run it otherwise).
   bool schedule(cell* c) {
     c->add_ref();
-    ready_.push(static_cast<cell*>(c));
+    ready_.push(static_cast<mpsc_link*>(c));
     // Store-load ordering against try_sleep(): the link above must be
     // visible before we read the flag, or both sides miss each other.
     std::atomic_thread_fence(std::memory_order_seq_cst);
@@ -36,11 +36,20 @@ public:
     return sleeping_.exchange(false, std::memory_order_seq_cst);
   }
 
+  /// Only the owning thread: `schedule` without the fence that orders a
+  /// producer thread against `try_sleep` (the same thread here).
+  bool schedule_local(cell* c) {
+    c->add_ref();
+    ready_.push(static_cast<mpsc_link*>(c));
+    if (!sleeping_.load(std::memory_order_relaxed))
+      return false;
+    return sleeping_.exchange(false, std::memory_order_seq_cst);
+  }
+
   /// Only the owning thread. The next ready cell, carrying a reference the
   /// caller must release; nullptr when none.
   cell* pop_ready() {
-    cell* c = nullptr;
-    return ready_.try_pop(c) ? c : nullptr;
+    return static_cast<cell*>(ready_.pop());
   }
 
   /// Only the owning thread. Declares the thread asleep unless work is
@@ -81,7 +90,7 @@ public:
   }
 
 private:
-  mpsc_queue<cell*> ready_;
+  intrusive_mpsc ready_;
   alignas(64) std::atomic<bool> sleeping_{true};
   std::uint32_t throughput_;
   int fd_ = -1;
