@@ -23,6 +23,7 @@ from atomr.errors import (
     InterpreterOverloaded,
     InvalidActorNameError,
     MailboxOverflowError,
+    MessageDroppedError,
     SpawnError,
 )
 from atomr.event_stream import EventStream
@@ -72,5 +73,6 @@ __all__ = [
     "CircuitBreakerOpen",
     "CallTimeoutError",
     "MailboxOverflowError",
+    "MessageDroppedError",
     "__version__",
 ]

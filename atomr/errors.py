@@ -24,6 +24,7 @@ __all__ = [
     "CircuitBreakerOpen",
     "CallTimeoutError",
     "MailboxOverflowError",
+    "MessageDroppedError",
 ]
 
 
@@ -70,6 +71,11 @@ class ActorTerminatedError(AskError):
 class MailboxOverflowError(AtomrError):
     """A bounded mailbox with the ``fail`` overflow strategy is full; the
     message was not queued."""
+
+
+class MessageDroppedError(AskError):
+    """An ask's message was dropped by a full bounded mailbox (refused or
+    evicted); the actor itself is alive."""
 
 
 class InterpreterOverloaded(AtomrError):

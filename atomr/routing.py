@@ -17,7 +17,6 @@ from __future__ import annotations
 import itertools
 import math
 import random as _random
-import time
 from typing import Any, Iterable, Optional, Sequence
 
 from atomr._native import _core
@@ -326,7 +325,7 @@ class _BackoffSupervisor(Actor):
     def _start(self, ctx: Any) -> None:
         self._child = ctx.spawn(self._props, "child")
         ctx.watch(self._child)
-        self._started_at = time.monotonic()
+        self._started_at = ctx.system.scheduler.now()  # the clock the delays run on
         ctx.unstash_all()
 
     def delay(self) -> float:
@@ -337,7 +336,7 @@ class _BackoffSupervisor(Actor):
         if isinstance(msg, Terminated) and self._child is not None \
                 and msg.path == self._child.path:
             self._child = None
-            if time.monotonic() - self._started_at > self._max:
+            if ctx.system.scheduler.now() - self._started_at > self._max:
                 self._restarts = 0  # it ran long enough: start the backoff anew
             ctx.schedule_once(self.delay(), _StartChild())
             self._restarts += 1

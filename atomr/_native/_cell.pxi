@@ -26,6 +26,22 @@ cdef void _configure_mailbox(_Cell cell, object mailbox) except *:
     cell.mailbox_fails = name == "fail"
 
 
+cdef void _route_lost(void* ctx, CEnvelope& lost, CCell* routee, cbool evicted) noexcept with gil:
+    """A routee lost an envelope (a refused broadcast copy, or mail its
+    bounded mailbox evicted): it goes to dead letters under the routee's path."""
+    cdef _System system = <_System>ctx
+    try:
+        if evicted:
+            reason = CDeadLetterReason.evicted
+        elif routee.is_stopped():
+            reason = CDeadLetterReason.no_recipient
+        else:
+            reason = CDeadLetterReason.rejected
+        system.sink.publish(lost, routee.path(), reason)
+    except BaseException as exc:
+        _log.error("could not record a routee's lost message", exc_info=exc)
+
+
 cdef class _Cell:
     """The Python half of an actor: its instance, behaviour stack, context,
     children, watchers, stash and timers, and the lifecycle state machine.
@@ -154,7 +170,7 @@ cdef class _Cell:
         """A tell that a stopped cell or a full bounded mailbox refused (or
         that made a bounded mailbox evict a message)."""
         if r == CEnqueueResult.accepted_evicted or r == CEnqueueResult.accepted_wake_evicted:
-            self.system.sink.publish(env, self.c.path(), CDeadLetterReason.dropped)
+            self.system.sink.publish(env, self.c.path(), CDeadLetterReason.evicted)
             if r == CEnqueueResult.accepted_wake_evicted:
                 self.disp.kick()
             return 0
@@ -200,13 +216,11 @@ cdef class _Cell:
             set_py(env.sender, sender)
         if reply is not None:
             set_py(env.reply, reply)
-        res = self.router.route(env, k, has_key)
+        res = self.router.route(env, k, has_key, _route_lost, <void*>self.system)
         if res.wake:
             self.disp.kick()
-        if res.delivered == 0:
+        if res.delivered == 0 and cfg.logic != "broadcast" and cfg.logic != "scatter_gather":
             self.system.sink.publish(env, self.c.path(), CDeadLetterReason.no_recipient)
-        elif res.evicted:
-            self.system.sink.publish(env, self.c.path(), CDeadLetterReason.dropped)
         return 0
 
     cdef int _post_system(self, uint32_t kind, object arg) except -1:
@@ -586,6 +600,7 @@ cdef class _Cell:
         else:
             _log.error("actor %s failed", self.path, exc_info=exc)
         self.status = S_FAILED
+        self.system.failures += 1
         self.fail_reason = exc
         self.fail_msg = msg
         self.restart_is_init = init

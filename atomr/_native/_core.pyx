@@ -23,6 +23,7 @@ import logging
 import math
 import sys
 import time
+import weakref
 
 from _thread import allocate_lock
 from asyncio import get_running_loop as _asyncio_get_running_loop
@@ -32,6 +33,7 @@ from cpython.object cimport PyObject
 from cpython.ref cimport Py_DECREF, Py_INCREF, Py_REFCNT
 from cython.operator cimport dereference as deref
 from libc.stdint cimport int64_t, uint32_t, uint64_t
+from libcpp cimport bool as cbool
 from libcpp.string cimport string
 from libcpp.vector cimport vector
 

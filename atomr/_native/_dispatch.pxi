@@ -70,6 +70,8 @@ cdef class _Dispatcher:
     cdef bint soon_pending
     cdef bint reader_added
     cdef object drain_soon_cb
+    cdef readonly uint64_t messages_handled  # user messages handled
+    cdef readonly uint64_t busy_ns           # time spent running actors (holding the GIL)
 
     def __cinit__(self):
         self.d = NULL
@@ -130,9 +132,12 @@ cdef class _Dispatcher:
         cdef CCell* c
         cdef _Cell cell
         cdef int budget = DRAIN_BUDGET
+        cdef int handled
+        cdef double started
         if self.draining:
             return
         self.draining = True
+        started = _monotonic()
         try:
             while True:
                 if budget <= 0:
@@ -146,9 +151,12 @@ cdef class _Dispatcher:
                 if c.user_data != NULL:
                     cell = <_Cell>c.user_data
                     try:
-                        budget -= 1 + cell._run_turn()
+                        handled = cell._run_turn()
+                        self.messages_handled += handled
+                        budget -= 1 + handled
                     except BaseException as exc:
                         cell._crashed(exc)
                 c.release()
         finally:
             self.draining = False
+            self.busy_ns += <uint64_t>((_monotonic() - started) * 1e9)

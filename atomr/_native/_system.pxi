@@ -17,6 +17,17 @@ cdef void _on_dead_letter(void* ctx, CEnvelope& letter, const string& recipient,
             pass
 
 
+_LIVE_SYSTEMS = weakref.WeakSet()
+
+
+def interpreter_metrics():
+    """One dict per interpreter pool of every live actor system: `label`,
+    `kind`, `actors_hosted`, `messages_handled`, `gil_hold_ns_total` (time
+    spent running actors), `mailbox_depth_total`, `handler_panics` (actor
+    failures) and `long_handlers`."""
+    return [(<_System>s).metrics() for s in list(_LIVE_SYSTEMS) if not (<_System>s).terminated]
+
+
 cdef class _System:
     """The native core of one ActorSystem: its dispatcher, dead-letter sink
     and user guardian. Created and driven on the loop's thread."""
@@ -40,6 +51,8 @@ cdef class _System:
     cdef public object events               # the EventStream (or None)
     cdef public bint events_active          # someone listens to lifecycle events
     cdef _TimerService virtual_timers
+    cdef readonly uint64_t failures         # actors that failed (supervised failures)
+    cdef object __weakref__
     cdef int dead_letters_to_log
     cdef SupervisorStrategy default_strategy
 
@@ -76,6 +89,7 @@ cdef class _System:
         self.disp = _Dispatcher.new(loop, throughput)
         self.guardian = _Cell.new(self, None, "user", self.address + "/user", None)
         self.guardian.status = S_RUNNING
+        _LIVE_SYSTEMS.add(self)
 
     cdef _TimerService timer_service(self):
         if self.virtual_timers is not None:
@@ -127,6 +141,26 @@ cdef class _System:
         any thread while holding the GIL (the cell is created here; its start
         runs on the loop)."""
         return self.guardian._spawn_child(props, name).ref
+
+    def metrics(self):
+        """This system's pinned dispatcher, as an interpreter-pool metrics dict."""
+        cdef _Cell cell
+        depth = 0
+        stack = [self.guardian]
+        while stack:
+            cell = stack.pop()
+            depth += cell.c.queued()
+            stack.extend(cell.children.values())
+        return {
+            "label": f"{self.name}/default",
+            "kind": "python-pinned",
+            "actors_hosted": self.live_cells,
+            "messages_handled": self.disp.messages_handled,
+            "gil_hold_ns_total": self.disp.busy_ns,
+            "mailbox_depth_total": depth,
+            "handler_panics": self.failures,
+            "long_handlers": 0,
+        }
 
     def top_level_refs(self):
         """Refs of the live top-level actors."""
@@ -182,8 +216,12 @@ cdef class _System:
         if kind != 0:
             return  # other system mail or timers of a stopped actor: nothing to report
         if reply is not None:
-            (<_Reply>reply).fail(_errors.ActorTerminatedError(
-                f"{recipient} is terminated; the message went to dead letters"))
+            if reason == <int>CDeadLetterReason.rejected or reason == <int>CDeadLetterReason.evicted:
+                (<_Reply>reply).fail(_errors.MessageDroppedError(
+                    f"the mailbox of {recipient} is full; the message was dropped"))
+            else:
+                (<_Reply>reply).fail(_errors.ActorTerminatedError(
+                    f"{recipient} is terminated; the message went to dead letters"))
         if self.dead_letters_logged < self.dead_letters_to_log:
             self.dead_letters_logged += 1
             _log.info("message %s to %s was not delivered (dead letter %d)",

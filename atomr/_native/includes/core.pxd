@@ -35,6 +35,7 @@ cdef extern from "atomr/core/dead_letters.hpp" namespace "atomr" nogil:
         no_recipient "atomr::dead_letter_reason::no_recipient"
         dropped "atomr::dead_letter_reason::dropped"
         rejected "atomr::dead_letter_reason::rejected"
+        evicted "atomr::dead_letter_reason::evicted"
 
     ctypedef void (*dead_letter_handler_fn)(void* ctx, CEnvelope& letter, const string& recipient,
                                             CDeadLetterReason reason)
@@ -183,12 +184,15 @@ cdef extern from "atomr/core/router.hpp" namespace "atomr" nogil:
         cbool evicted
 
     ctypedef void (*envelope_cloner "atomr::router::cloner")(const CEnvelope& src, CEnvelope& dst)
+    ctypedef void (*route_lost_fn "atomr::router::lost_fn")(void* ctx, CEnvelope& lost,
+                                                             CCell* routee, cbool evicted)
 
     cdef cppclass CRouter "atomr::router":
         CRouter(CRoutingLogic logic, envelope_cloner clone, uint32_t virtual_nodes) except +translate_error
         void set_routees(const vector[CCell*]& routees) except +translate_error
         size_t size() except +translate_error
-        CRouteResult route(CEnvelope& e, uint64_t key, cbool has_key) except +translate_error
+        CRouteResult route(CEnvelope& e, uint64_t key, cbool has_key, route_lost_fn lost,
+                           void* lost_ctx) except +translate_error
         int index_for_key(uint64_t key) except +translate_error
         CRoutingLogic logic()
 

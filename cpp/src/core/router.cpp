@@ -111,8 +111,9 @@ std::uint64_t router::next_random() noexcept {
   return x * 0x2545f4914f6cdd1dULL;
 }
 
-bool router::deliver(cell* c, envelope& e, route_result& result) {
-  switch (c->tell(e)) {
+bool router::deliver(cell* c, envelope& e, route_result& result, lost_fn lost, void* ctx) {
+  const enqueue_result r = c->tell(e);
+  switch (r) {
   case enqueue_result::accepted:
     ++result.delivered;
     return true;
@@ -121,22 +122,26 @@ bool router::deliver(cell* c, envelope& e, route_result& result) {
     result.wake = true;
     return true;
   case enqueue_result::accepted_evicted:
+  case enqueue_result::accepted_wake_evicted: {
     ++result.delivered;
+    if (r == enqueue_result::accepted_wake_evicted)
+      result.wake = true;
     result.evicted = true;
+    if (lost != nullptr) {
+      lost(ctx, e, c, true); // `e` now holds the evicted envelope
+      e = envelope{};
+    }
     return true;
-  case enqueue_result::accepted_wake_evicted:
-    ++result.delivered;
-    result.wake = true;
-    result.evicted = true;
-    return true;
+  }
   case enqueue_result::rejected:
   case enqueue_result::full:
-    return false; // stopped, or a full bounded mailbox: try the next routee
+    return false; // stopped, or a full bounded mailbox
   }
   return false;
 }
 
-route_result router::route(envelope& e, std::uint64_t key, bool has_key) {
+route_result router::route(envelope& e, std::uint64_t key, bool has_key, lost_fn lost,
+                           void* lost_ctx) {
   route_result result;
   std::shared_ptr<const routee_set> set = snapshot();
   const std::vector<cell*>& cells = set->cells;
@@ -147,13 +152,18 @@ route_result router::route(envelope& e, std::uint64_t key, bool has_key) {
   std::size_t first = 0;
   switch (logic_) {
   case routing_logic::broadcast: {
-    for (std::size_t i = 0; i + 1 < n; ++i) {
+    // Every routee gets its own copy (the last one the original); a copy
+    // that a routee refuses, or that makes it evict older mail, is lost.
+    for (std::size_t i = 0; i < n; ++i) {
       envelope copy;
-      clone_(e, copy);
-      deliver(cells[i], copy, result); // a refused or evicted copy is simply dropped
+      if (i + 1 < n)
+        clone_(e, copy);
+      envelope& mine = i + 1 < n ? copy : e;
+      if (!deliver(cells[i], mine, result, lost, lost_ctx) && lost != nullptr) {
+        lost(lost_ctx, mine, cells[i], false);
+        mine = envelope{};
+      }
     }
-    result.evicted = false;
-    deliver(cells[n - 1], e, result);
     return result;
   }
   case routing_logic::round_robin:
@@ -190,7 +200,7 @@ route_result router::route(envelope& e, std::uint64_t key, bool has_key) {
   }
   // The chosen routee, or the next live one after it.
   for (std::size_t k = 0; k < n; ++k) {
-    if (deliver(cells[(first + k) % n], e, result))
+    if (deliver(cells[(first + k) % n], e, result, lost, lost_ctx))
       return result;
   }
   return result;

@@ -259,3 +259,44 @@ TEST(Cell, TellLocalSchedulesAnIdleCellLikeTell) {
   EXPECT_EQ(c->tell_local(e3), atomr::enqueue_result::rejected);
   c->release();
 }
+
+TEST(Router, BroadcastReportsEveryCopyARouteeLost) {
+  fixture f(3);
+  for (auto* c : f.cells)
+    c->make_bounded(1, atomr::overflow_strategy::drop_new);
+  atomr::router r(atomr::routing_logic::broadcast, &clone_int);
+  r.set_routees(f.cells);
+  auto first = message(1);
+  EXPECT_EQ(r.route(first).delivered, 3u);
+  std::vector<std::string> lost_by;
+  auto on_lost = [](void* ctx, atomr::envelope& e, atomr::cell* routee, bool evicted) {
+    EXPECT_FALSE(evicted);
+    EXPECT_EQ(*static_cast<int*>(e.message.get()), 2);
+    static_cast<std::vector<std::string>*>(ctx)->push_back(routee->path());
+  };
+  auto second = message(2);
+  EXPECT_EQ(r.route(second, 0, false, on_lost, &lost_by).delivered, 0u);
+  EXPECT_EQ(lost_by.size(), 3u);
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(f.drain(i), std::vector<int>{1});
+}
+
+TEST(Router, EvictedMailGoesToTheLostCallback) {
+  fixture f(1);
+  f.cells[0]->make_bounded(1, atomr::overflow_strategy::drop_head);
+  atomr::router r(atomr::routing_logic::round_robin);
+  r.set_routees(f.cells);
+  int lost = -1;
+  auto on_lost = [](void* ctx, atomr::envelope& e, atomr::cell*, bool evicted) {
+    EXPECT_TRUE(evicted);
+    *static_cast<int*>(ctx) = *static_cast<int*>(e.message.get());
+  };
+  auto a = message(10);
+  r.route(a, 0, false, on_lost, &lost);
+  auto b = message(11);
+  auto res = r.route(b, 0, false, on_lost, &lost);
+  EXPECT_EQ(res.delivered, 1u);
+  EXPECT_TRUE(res.evicted);
+  EXPECT_EQ(lost, 10);
+  EXPECT_EQ(f.drain(0), std::vector<int>{11});
+}

@@ -13,7 +13,8 @@ namespace atomr {
 enum class dead_letter_reason : int {
   no_recipient = 0, ///< the recipient had stopped, or never existed
   dropped = 1,      ///< left in a mailbox when its actor stopped
-  rejected = 2,     ///< refused by a full or closed mailbox
+  rejected = 2,     ///< refused by a full bounded mailbox
+  evicted = 3,      ///< evicted from a full bounded mailbox by newer mail
 };
 
 /// Where undeliverable mail goes. Counts every letter and hands it to an

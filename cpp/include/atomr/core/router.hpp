@@ -26,8 +26,8 @@ enum class routing_logic : std::uint8_t {
 struct route_result {
   std::uint32_t delivered = 0; ///< routees that accepted the envelope (or a clone)
   bool wake = false;           ///< a routee's dispatcher sleeps and must be woken
-  bool evicted = false;        ///< a bounded routee mailbox evicted a message: it is in
-                               ///< the envelope handed to route(), for dead letters
+  bool evicted = false;        ///< a bounded routee mailbox evicted a message (given to
+                               ///< the lost callback, or left in the envelope without one)
 };
 
 /// Routes envelopes straight into routee mailboxes on the sender's thread,
@@ -40,6 +40,10 @@ public:
   /// Copies `from` into `to` for broadcasting (a Python bridge takes new
   /// references; the caller holds whatever lock that needs, e.g. the GIL).
   using cloner = void (*)(const envelope& from, envelope& to);
+
+  /// Told about each envelope a routee lost: a broadcast copy it refused
+  /// (`evicted` false) or a message its bounded mailbox evicted (true).
+  using lost_fn = void (*)(void* ctx, envelope& lost, cell* routee, bool evicted);
 
   /// @param virtual_nodes points per routee on the consistent-hash ring.
   explicit router(routing_logic logic, cloner clone = nullptr, std::uint32_t virtual_nodes = 128);
@@ -60,7 +64,8 @@ public:
   /// nothing is delivered. A stopped routee is skipped for the next one
   /// (broadcast: left out). When nothing accepted it, `e` is left intact
   /// for the caller's dead letters.
-  route_result route(envelope& e, std::uint64_t key = 0, bool has_key = false);
+  route_result route(envelope& e, std::uint64_t key = 0, bool has_key = false,
+                     lost_fn lost = nullptr, void* lost_ctx = nullptr);
 
   /// @threadsafe The routee index the ring gives `key` (-1 when empty).
   int index_for_key(std::uint64_t key) const;
@@ -84,7 +89,7 @@ private:
   std::shared_ptr<const routee_set> snapshot() const;
   static void release_all(routee_set* set) noexcept;
   static int ring_lookup(const routee_set& set, std::uint64_t key);
-  static bool deliver(cell* c, envelope& e, route_result& result);
+  static bool deliver(cell* c, envelope& e, route_result& result, lost_fn lost, void* ctx);
   std::uint64_t next_random() noexcept;
 
   routing_logic logic_;
