@@ -44,3 +44,43 @@ def test_validate_name_raises_invalid_actor_name_error_naming_the_name():
 def test_public_names_of_the_package_exist():
     for name in atomr.__all__:
         assert hasattr(atomr, name), name
+
+
+def test_interpreter_metrics_counts_the_live_systems_work():
+    import time
+
+    import atomr._native as native
+    from atomr import Actor, ActorSystem, props
+
+    class Flaky(Actor):
+        def handle(self, ctx, msg):
+            if msg == "boom":
+                raise ValueError("boom")
+            return msg
+
+    system = ActorSystem.create_blocking("metrics")
+    try:
+        ref = system.actor_of(props(Flaky), "flaky")
+        for i in range(20):
+            assert ref.ask_blocking(i, 5.0) == i
+        ref.tell("boom")
+        deadline = time.monotonic() + 5.0
+        while True:
+            mine = [m for m in native.interpreter_metrics() if m["label"] == "metrics/default"]
+            assert len(mine) == 1
+            if mine[0]["handler_panics"] >= 1 or time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
+        m = mine[0]
+        assert m["kind"] == "python-pinned"
+        assert m["actors_hosted"] == 1
+        assert m["messages_handled"] >= 21
+        assert m["handler_panics"] == 1
+        assert m["gil_hold_ns_total"] > 0
+        assert m["mailbox_depth_total"] >= 0
+        assert set(m) == {"label", "kind", "actors_hosted", "messages_handled",
+                          "gil_hold_ns_total", "mailbox_depth_total", "handler_panics",
+                          "long_handlers"}
+    finally:
+        system.terminate_blocking()
+    assert not [m for m in native.interpreter_metrics() if m["label"] == "metrics/default"]
