@@ -25,6 +25,9 @@ import report
 #: round (fresh actors, cleanup of the previous round).
 Rounds = tuple[Callable[[], None], Optional[Callable[[], None]]]
 
+#: Untimed rounds `race` runs before the timed ones.
+WARMUP_ROUNDS = 1
+
 
 @pytest.fixture
 def race(benchmark):
@@ -36,10 +39,17 @@ def race(benchmark):
     the rate is reported per operation. Every round starts from a collected
     heap; the collector stays enabled inside rounds, as in a real program
     (``--benchmark-disable-gc`` turns it off there).
+
+    After a race, ``race.note(name, value, unit, lower_is_better=True)``
+    records another figure of it (a cost, a latency) for the summary and
+    the benchmark's extra info; ``race.warmup_rounds`` is how many untimed
+    rounds precede the timed ones.
     """
+    last: dict = {}
 
     def run(scenario: str, impl: str, ops: int, rounds: int,
             factory: Callable[[int], ContextManager[Rounds]]) -> None:
+        last.clear()
         benchmark.group = scenario
         benchmark.extra_info.update(scenario=scenario, implementation=impl,
                                     ops_per_round=ops, unit=report.SCENARIOS[scenario].unit)
@@ -51,12 +61,21 @@ def race(benchmark):
                 gc.collect()  # no round pays for the garbage of the previous one
 
             benchmark.pedantic(target, setup=before_round, rounds=rounds, iterations=1,
-                               warmup_rounds=1)
+                               warmup_rounds=WARMUP_ROUNDS)
         if benchmark.stats is None:  # --benchmark-disable: ran once, nothing timed
             return
         result = report.record(scenario, impl, ops, benchmark.stats.stats)
         benchmark.extra_info["ops_per_second"] = result.rate
+        last.update(scenario=scenario, impl=impl)
 
+    def note(name: str, value: float, unit: str, lower_is_better: bool = True) -> None:
+        if not last:  # nothing was timed (or recorded)
+            return
+        report.note(last["scenario"], last["impl"], name, value, unit, lower_is_better)
+        benchmark.extra_info.setdefault("figures", {})[name] = {"value": value, "unit": unit}
+
+    run.note = note
+    run.warmup_rounds = WARMUP_ROUNDS
     return run
 
 

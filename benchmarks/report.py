@@ -5,6 +5,10 @@ to each baseline, and the targets the issue set.
 Throughput is ``operations per round / mean round time`` (and, in the
 "best" column, ``/ fastest round``), so implementations measured with
 different round sizes compare per operation.
+
+A scenario may also note other figures of a run (costs, latencies: see
+:func:`note`); they follow the throughput table, with atomr's value over
+each baseline's.
 """
 
 from __future__ import annotations
@@ -12,7 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-__all__ = ["Result", "SCENARIOS", "IMPLEMENTATIONS", "record", "results", "render"]
+__all__ = ["Result", "Figure", "SCENARIOS", "IMPLEMENTATIONS", "record", "results", "note",
+           "figures", "render"]
 
 #: Implementations in display order; the first is the one the ratios are of.
 IMPLEMENTATIONS = ("atomr", "asyncio", "pykka")
@@ -40,6 +45,13 @@ SCENARIOS = {
     "ask-in-loop": Scenario("asks/s", (Target(min_rate=3e5),)),
     "ask-blocking": Scenario("asks/s"),
     "spawn": Scenario("actors/s", (Target(min_rate=2e5),)),
+    # actor core (test_bench_actor_core.py) and routing (test_bench_routing.py):
+    # no targets, the ratios are reported.
+    "restart-storm": Scenario("restarts/s"),
+    "timers": Scenario("ticks/s"),
+    "stash-replay": Scenario("msg/s"),
+    "router-round-robin": Scenario("msg/s"),
+    "router-consistent-hash": Scenario("msg/s"),
 }
 
 
@@ -64,7 +76,21 @@ class Result:
         return self.ops / self.min
 
 
+@dataclass(frozen=True)
+class Figure:
+    """Another figure of one scenario on one implementation (a cost or a
+    latency, say), besides its throughput."""
+
+    scenario: str
+    impl: str
+    name: str
+    value: float
+    unit: str
+    lower_is_better: bool = True
+
+
 _results: "dict[tuple[str, str], Result]" = {}
+_figures: "dict[tuple[str, str, str], Figure]" = {}
 
 
 def record(scenario: str, impl: str, ops: int, stats) -> Result:
@@ -80,6 +106,55 @@ def record(scenario: str, impl: str, ops: int, stats) -> Result:
 
 def results() -> "dict[tuple[str, str], Result]":
     return dict(_results)
+
+
+def note(scenario: str, impl: str, name: str, value: float, unit: str,
+         lower_is_better: bool = True) -> Figure:
+    """Stores figure `name` (`value` in `unit`) of a scenario run on `impl`."""
+    if scenario not in SCENARIOS:
+        raise ValueError(f"unknown scenario {scenario!r}")
+    figure = Figure(scenario, impl, name, float(value), unit, lower_is_better)
+    _figures[(scenario, impl, name)] = figure
+    return figure
+
+
+def figures() -> "dict[tuple[str, str, str], Figure]":
+    return dict(_figures)
+
+
+def _num(value: float) -> str:
+    if value != 0 and abs(value) < 0.01:
+        return f"{value:.2e}"
+    return f"{value:,.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+
+
+def _render_figures(figs: "dict[tuple[str, str, str], Figure]") -> "list[str]":
+    rows = [["scenario", "implementation", "figure", "value", "atomr / this", "atomr is"]]
+    names: "dict[str, list[str]]" = {}
+    for (scenario, _, name) in figs:
+        names.setdefault(scenario, [])
+        if name not in names[scenario]:
+            names[scenario].append(name)
+    for scenario in SCENARIOS:
+        for name in names.get(scenario, ()):
+            impls = sorted((impl for (s, impl, n) in figs if s == scenario and n == name),
+                           key=_order)
+            ours = figs.get((scenario, "atomr", name))
+            for impl in impls:
+                f = figs[(scenario, impl, name)]
+                if impl == "atomr":
+                    ratio, verdict = "-", ""
+                elif ours is None or f.value == 0:
+                    ratio, verdict = "n/a", ""
+                else:
+                    r = ours.value / f.value
+                    ratio = f"{r:.2f}x"
+                    better = r < 1 if f.lower_is_better else r > 1
+                    verdict = "better" if better else ("same" if r == 1 else "worse")
+                rows.append([scenario, impl, name, f"{_num(f.value)} {f.unit}", ratio, verdict])
+    lines = _table(rows, right={3, 4})
+    lines.append("atomr / this = atomr's value / this value; costs and latencies: lower is better")
+    return lines
 
 
 def _si(value: float) -> str:
@@ -111,6 +186,7 @@ def render(res: "Optional[dict[tuple[str, str], Result]]" = None) -> "list[str]"
     res = _results if res is None else res
     if not res:
         return []
+    figs = {key: f for key, f in _figures.items() if (f.scenario, f.impl) in res}
     header = ["scenario", "implementation", "ops/round", "rounds", "mean round",
               "rate (mean)", "rate (best)", "atomr / this"]
     rows = [header]
@@ -130,6 +206,11 @@ def render(res: "Optional[dict[tuple[str, str], Result]]" = None) -> "list[str]"
                          f"{_si(r.rate)} {spec.unit}", f"{_si(r.best_rate)} {spec.unit}", ratio])
     lines = _table(rows, right={2, 3, 4, 5, 6, 7})
     lines.append("rate = ops per round / round time; atomr / this = atomr's rate (mean) / this rate (mean)")
+    if figs:
+        lines.append("")
+        lines.append("other figures (over the timed rounds; how each is taken: the benchmark's "
+                     "docstring):")
+        lines.extend(_render_figures(figs))
     lines.append("")
     lines.append("targets (atomr, rate from the mean round):")
     for scenario, spec in SCENARIOS.items():

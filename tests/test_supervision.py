@@ -3,12 +3,13 @@ failed actor's own Props (Akka semantics), applied by its parent."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
 
 import atomr
-from atomr import Actor, Config, Directive, SupervisorStrategy, props
+from atomr import Actor, ActorSystem, Config, Directive, SupervisorStrategy, props
 from atomr.errors import AskError
 from atomr.supervision import class_path, one_for_one
 
@@ -854,3 +855,35 @@ def test_unknown_directive_error_names_the_bad_directive():
     with pytest.raises(ValueError) as info:
         SupervisorStrategy.one_for_one(default="nope")
     assert "nope" in str(info.value)
+
+
+class _BadRepr:
+    def __repr__(self):
+        raise RuntimeError("no repr for you")
+
+
+async def test_a_failing_message_whose_repr_raises_is_still_supervised():
+    built = []
+
+    class Fragile(Actor):
+        def __init__(self):
+            built.append(self)
+
+        def handle(self, ctx, msg):
+            if isinstance(msg, _BadRepr):
+                raise ValueError("bad message")
+            return "alive"
+
+    system = await ActorSystem.create("badrepr")
+    try:
+        ref = system.actor_of(props(Fragile), "fragile")
+        assert await ref.ask("ping") == "alive"
+        ref.tell(_BadRepr())
+        deadline = asyncio.get_running_loop().time() + 5.0
+        while len(built) < 2:
+            assert asyncio.get_running_loop().time() < deadline, "the actor was not restarted"
+            await asyncio.sleep(0.005)
+        assert await ref.ask("ping") == "alive"
+        assert not ref.is_terminated()
+    finally:
+        await system.terminate()

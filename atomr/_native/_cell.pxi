@@ -91,6 +91,8 @@ cdef class _Cell:
     cdef object router_cfg
     cdef list routees             # the routee cells, in routee order
     cdef bint mailbox_fails       # a bounded mailbox with the `fail` strategy
+    cdef int router_kind          # RK_* of a router head
+    cdef double router_within     # a router's ask window in seconds (0: none)
 
     def __cinit__(self):
         self.c = NULL
@@ -193,33 +195,35 @@ cdef class _Cell:
         cdef CRouteResult res
         cdef uint64_t k = 0
         cdef bint has_key = key is not None
+        cdef int kind = self.router_kind
         cdef _Cell r
-        cfg = self.router_cfg
-        special = _ROUTER_SPECIAL.get(type(msg)) if _ROUTER_SPECIAL else None
-        if special is not None:
-            if special == 1:
-                for r in list(self.routees):
-                    r._post(msg.message, sender, reply)
-                return 0
-            return self._post_own(msg, sender, reply)
+        if _ROUTER_SPECIAL:
+            special = _ROUTER_SPECIAL.get(type(msg))
+            if special is not None:
+                if special == 1:
+                    for r in list(self.routees):
+                        r._post(msg.message, sender, reply)
+                    return 0
+                return self._post_own(msg, sender, reply)
         if has_key:
             k = _hash_key(key)
-        elif cfg.logic == "consistent_hash":
+        elif kind == RK_NEEDS_KEY:
             raise ValueError(f"router {self.path} routes by consistent hashing and needs a "
                              "key: use tell_with_key(msg, key) or ask(msg, key=...)")
-        if reply is not None and cfg.within is not None:
-            _start_within(self, reply, cfg.within)
-            if cfg.logic == "tail_chopping":
+        if reply is not None and self.router_within > 0.0:
+            _start_within(self, reply, self.router_within)
+            if kind == RK_TAIL_CHOP:
                 return _tail_chop(self, msg, reply)
         set_py(env.message, msg)
         if sender is not None:
             set_py(env.sender, sender)
         if reply is not None:
             set_py(env.reply, reply)
-        res = self.router.route(env, k, has_key, _route_lost, <void*>self.system)
+        res = self.router.route(env, k, has_key, _route_lost, <void*>self.system,
+                                PyThread_get_thread_ident() == self.disp.thread_id)
         if res.wake:
             self.disp.kick()
-        if res.delivered == 0 and cfg.logic != "broadcast" and cfg.logic != "scatter_gather":
+        if res.delivered == 0 and kind != RK_FAN_OUT and kind != RK_WINDOWED:
             self.system.sink.publish(env, self.c.path(), CDeadLetterReason.no_recipient)
         return 0
 
@@ -592,13 +596,14 @@ cdef class _Cell:
         if self.status >= S_TERMINATING:
             _log.error("actor %s failed while stopping", self.path, exc_info=exc)
             return
-        if init:
-            _log.error("actor %s failed to start", self.path, exc_info=exc)
-        elif msg is not None:
-            _log.error("actor %s failed while handling %s", self.path, _describe(msg),
-                       exc_info=exc)
-        else:
-            _log.error("actor %s failed", self.path, exc_info=exc)
+        if _log.isEnabledFor(logging.ERROR):
+            if init:
+                _log.error("actor %s failed to start", self.path, exc_info=exc)
+            elif msg is not None:
+                _log.error("actor %s failed while handling %s", self.path, _describe(msg),
+                           exc_info=exc)
+            else:
+                _log.error("actor %s failed", self.path, exc_info=exc)
         self.status = S_FAILED
         self.system.failures += 1
         self.fail_reason = exc

@@ -21,6 +21,7 @@ import asyncio
 import concurrent.futures
 import logging
 import math
+import reprlib
 import sys
 import time
 import weakref
@@ -143,8 +144,18 @@ cdef inline object _steal(PyObject* p):
     return o
 
 
+cdef object _short_repr = reprlib.Repr()
+_short_repr.maxstring = 160
+_short_repr.maxother = 160
+_short_repr.maxlist = _short_repr.maxtuple = _short_repr.maxdict = _short_repr.maxset = 8
+
+
 cdef str _describe(object msg):
-    text = repr(msg)
+    """A bounded description of a message for logs; never raises."""
+    try:
+        text = _short_repr.repr(msg)
+    except BaseException as exc:
+        text = f"<repr failed: {type(exc).__name__}>"
     if len(text) > 200:
         text = text[:197] + "..."
     return f"{type(msg).__module__}.{type(msg).__qualname__}: {text}"

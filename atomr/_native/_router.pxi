@@ -43,11 +43,34 @@ cdef uint64_t _hash_key(object key) except? 0:
     return router_hash_bytes(<const char*>data, len(data))
 
 
+# How a router head treats a message beyond the native pick.
+cdef enum:
+    RK_PLAIN = 0            # route natively, nothing else
+    RK_NEEDS_KEY = 1        # consistent hashing: a key is required
+    RK_WINDOWED = 2         # scatter-gather: asks get a `within` window
+    RK_TAIL_CHOP = 3        # tail-chopping: asks are chopped, with a window
+    RK_FAN_OUT = 4          # broadcast: nothing delivered is not a dead letter
+
+
+cdef int _router_kind(str logic, object within):
+    if logic == "consistent_hash":
+        return RK_NEEDS_KEY
+    if logic == "tail_chopping":
+        return RK_TAIL_CHOP
+    if logic == "scatter_gather":
+        return RK_WINDOWED
+    if logic == "broadcast":
+        return RK_FAN_OUT
+    return RK_PLAIN
+
+
 cdef int _init_router(_Cell head, object cfg) except -1:
     """Builds the native router of `head` and its first routees."""
     cdef CRoutingLogic logic = _LOGICS[cfg.logic]
     head.router = new CRouter(logic, clone_py_envelope, cfg.virtual_nodes)
     head.router_cfg = cfg
+    head.router_kind = _router_kind(cfg.logic, cfg.within)
+    head.router_within = cfg.within if cfg.within is not None else 0.0
     head.routees = []
     if cfg.group is not None:
         for ref in cfg.group:

@@ -45,6 +45,7 @@ cdef class SupervisorStrategy:
     cdef object _max_retries
     cdef object _within
     cdef list _rules
+    cdef dict _decided            # exception class -> directive (memo of the table)
 
     def __init__(self, *args, **kwargs):
         raise TypeError("use SupervisorStrategy.one_for_one(...), .all_for_one(...), "
@@ -77,6 +78,7 @@ cdef class SupervisorStrategy:
             s.decider.add(<string>path, _parse_directive(directive))
         s.decider.set_default(dflt)
         s.kind = kind
+        s._decided = {}
         s._max_retries = max_retries
         s._within = within_seconds
         s._rules = rules
@@ -153,8 +155,18 @@ cdef class SupervisorStrategy:
         return self.decide_class(type(exc))
 
     cdef CDirective decide_class(self, object cls):
-        cdef vector[string] mro = _class_paths(cls)
-        return self.decider.decide(mro)
+        """The native table's answer for `cls`, memoised per class (the
+        table is immutable, so the answer for a class never changes)."""
+        cdef vector[string] mro
+        cdef CDirective d
+        cached = self._decided.get(cls)
+        if cached is not None:
+            return <CDirective><int>cached
+        mro = _class_paths(cls)
+        d = self.decider.decide(mro)
+        if len(self._decided) < 1024:
+            self._decided[cls] = <int>d
+        return d
 
     cdef CRestartBudget* new_budget(self):
         max_retries = -1 if self._max_retries is None else self._max_retries

@@ -224,9 +224,10 @@ cdef class _System:
                     f"{recipient} is terminated; the message went to dead letters"))
         if self.dead_letters_logged < self.dead_letters_to_log:
             self.dead_letters_logged += 1
-            _log.info("message %s to %s was not delivered (dead letter %d)",
-                      _describe(msg), recipient, self.sink.count())
-        else:
+            if _log.isEnabledFor(logging.INFO):
+                _log.info("message %s to %s was not delivered (dead letter %d)",
+                          _describe(msg), recipient, self.sink.count())
+        elif _log.isEnabledFor(logging.DEBUG):
             _log.debug("message %s to %s was not delivered", _describe(msg), recipient)
         if not self.dead_letter_listeners:
             return

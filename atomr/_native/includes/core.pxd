@@ -192,7 +192,7 @@ cdef extern from "atomr/core/router.hpp" namespace "atomr" nogil:
         void set_routees(const vector[CCell*]& routees) except +translate_error
         size_t size() except +translate_error
         CRouteResult route(CEnvelope& e, uint64_t key, cbool has_key, route_lost_fn lost,
-                           void* lost_ctx) except +translate_error
+                           void* lost_ctx, cbool local) except +translate_error
         int index_for_key(uint64_t key) except +translate_error
         CRoutingLogic logic()
 

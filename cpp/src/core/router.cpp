@@ -111,8 +111,9 @@ std::uint64_t router::next_random() noexcept {
   return x * 0x2545f4914f6cdd1dULL;
 }
 
-bool router::deliver(cell* c, envelope& e, route_result& result, lost_fn lost, void* ctx) {
-  const enqueue_result r = c->tell(e);
+bool router::deliver(cell* c, envelope& e, route_result& result, lost_fn lost, void* ctx,
+                     bool local) {
+  const enqueue_result r = local ? c->tell_local(e) : c->tell(e);
   switch (r) {
   case enqueue_result::accepted:
     ++result.delivered;
@@ -141,7 +142,7 @@ bool router::deliver(cell* c, envelope& e, route_result& result, lost_fn lost, v
 }
 
 route_result router::route(envelope& e, std::uint64_t key, bool has_key, lost_fn lost,
-                           void* lost_ctx) {
+                           void* lost_ctx, bool local) {
   route_result result;
   std::shared_ptr<const routee_set> set = snapshot();
   const std::vector<cell*>& cells = set->cells;
@@ -159,7 +160,7 @@ route_result router::route(envelope& e, std::uint64_t key, bool has_key, lost_fn
       if (i + 1 < n)
         clone_(e, copy);
       envelope& mine = i + 1 < n ? copy : e;
-      if (!deliver(cells[i], mine, result, lost, lost_ctx) && lost != nullptr) {
+      if (!deliver(cells[i], mine, result, lost, lost_ctx, local) && lost != nullptr) {
         lost(lost_ctx, mine, cells[i], false);
         mine = envelope{};
       }
@@ -200,7 +201,7 @@ route_result router::route(envelope& e, std::uint64_t key, bool has_key, lost_fn
   }
   // The chosen routee, or the next live one after it.
   for (std::size_t k = 0; k < n; ++k) {
-    if (deliver(cells[(first + k) % n], e, result, lost, lost_ctx))
+    if (deliver(cells[(first + k) % n], e, result, lost, lost_ctx, local))
       return result;
   }
   return result;

@@ -64,8 +64,12 @@ public:
   /// nothing is delivered. A stopped routee is skipped for the next one
   /// (broadcast: left out). When nothing accepted it, `e` is left intact
   /// for the caller's dead letters.
+  ///
+  /// With `local`, the caller runs on the thread that consumes every
+  /// routee's mailbox (their dispatcher's own thread): routees get the
+  /// fence-free `cell::tell_local`.
   route_result route(envelope& e, std::uint64_t key = 0, bool has_key = false,
-                     lost_fn lost = nullptr, void* lost_ctx = nullptr);
+                     lost_fn lost = nullptr, void* lost_ctx = nullptr, bool local = false);
 
   /// @threadsafe The routee index the ring gives `key` (-1 when empty).
   int index_for_key(std::uint64_t key) const;
@@ -89,7 +93,8 @@ private:
   std::shared_ptr<const routee_set> snapshot() const;
   static void release_all(routee_set* set) noexcept;
   static int ring_lookup(const routee_set& set, std::uint64_t key);
-  static bool deliver(cell* c, envelope& e, route_result& result, lost_fn lost, void* ctx);
+  static bool deliver(cell* c, envelope& e, route_result& result, lost_fn lost, void* ctx,
+                      bool local);
   std::uint64_t next_random() noexcept;
 
   routing_logic logic_;
