@@ -1082,6 +1082,14 @@ def _storage_of(system: Any) -> _SystemStorage:
         return storage
 
 
+def _decode(codecs: Any, manifest: str, payload: bytes) -> Any:
+    """The event stored under `manifest`. Manifest ``"bytes"`` (what the
+    synchronous ``Journal.write`` stores) is the raw payload itself."""
+    if manifest == "bytes":
+        return payload
+    return codecs.decode(manifest, payload)
+
+
 # -- the persistent actor ----------------------------------------------------------------------
 
 
@@ -1278,7 +1286,7 @@ class EventSourcedActor(Actor):
         if self._snapshot_store is not None:
             snap = await self._snapshot_store.load_snapshot(pid, SnapshotSelectionCriteria())
             if snap is not None:
-                state = self.restore_state(codecs.decode(snap.manifest, snap.payload))
+                state = self.restore_state(_decode(codecs, snap.manifest, snap.payload))
                 seq = snap.sequence_nr
         self._last_snapshot_seq = seq
         journal = self._journal
@@ -1289,7 +1297,7 @@ class EventSourcedActor(Actor):
             if not records:
                 break
             for record in records:
-                event = codecs.decode(record.manifest, record.payload)
+                event = _decode(codecs, record.manifest, record.payload)
                 state = self.event_handler(state, event, True)
             next_seq = records[-1].sequence_nr + 1
         self._state = state
