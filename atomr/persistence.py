@@ -43,6 +43,7 @@ from typing import Any, Callable, Iterable, Optional, Sequence
 from atomr._native._core import _CompletionPort, _NativeJournal, _NativeSnapshotStore
 from atomr._native._core import lmdb_map_size as _lmdb_map_size
 from atomr.actor import Actor
+from atomr.codecs import PyCodecRegistry
 from atomr.config import ConfigError, Setting, register_section
 from atomr.errors import AtomrError, EventRejectedError, JournalError
 
@@ -200,6 +201,10 @@ def _record_tuple(record: Any) -> tuple:
     if isinstance(ts, bool) or not isinstance(ts, int) or not _MIN_TIMESTAMP <= ts <= _MAX_TIMESTAMP:
         raise ValueError(f"invalid timestamp {ts!r}")
     return (record.persistence_id, record.sequence_nr, record.manifest, payload, ts, tags)
+
+
+async def _ready(value: Any) -> Any:
+    return value
 
 
 def _from_tuple(t: tuple) -> PersistentRecord:
@@ -464,24 +469,31 @@ class _NativeBackedJournal(Journal):
                 continue
             slots.append(i)
         if native_batches:
-            if self._native.blocking:
-                reasons = await _submit_write(self._native, native_batches)
-            else:
-                reasons = self._native.write(native_batches)
+            reasons = await self._write_rows(native_batches)
             for i, reason in zip(slots, reasons):
                 if reason is not None:
                     results[i] = EventRejectedError(reason)
         return results
 
+    def _write_rows(self, batches: list) -> Any:
+        """Writes batches of validated native row tuples; an awaitable of
+        one rejection reason (or None) per batch."""
+        if self._native.blocking:
+            return _submit_write(self._native, batches)
+        return _ready(self._native.write(batches))
+
+    async def _replay_rows(self, pid: str, from_seq: int, to_seq: int, max_count: int) -> list:
+        """Native row tuples of a replay (recovery uses these directly)."""
+        if self._native.blocking:
+            return await _off_loop(self._native.replay, pid, from_seq, to_seq, max_count)
+        return self._native.replay(pid, from_seq, to_seq, max_count)
+
     async def replay_messages(self, persistence_id: str, from_sequence_nr: int = 1,
                               to_sequence_nr: int = MAX_SEQUENCE_NR,
                               max: int = MAX_SEQUENCE_NR) -> list[PersistentRecord]:
-        args = (persistence_id, _check_seq(from_sequence_nr, "from_sequence_nr"),
-                _check_seq(to_sequence_nr, "to_sequence_nr"), _check_seq(max, "max"))
-        if self._native.blocking:
-            rows = await _off_loop(self._native.replay, *args)
-        else:
-            rows = self._native.replay(*args)
+        rows = await self._replay_rows(
+            persistence_id, _check_seq(from_sequence_nr, "from_sequence_nr"),
+            _check_seq(to_sequence_nr, "to_sequence_nr"), _check_seq(max, "max"))
         return [_from_tuple(t) for t in rows]
 
     async def read_highest_sequence_nr(self, persistence_id: str) -> int:
@@ -1082,6 +1094,39 @@ def _storage_of(system: Any) -> _SystemStorage:
         return storage
 
 
+class _Decoder:
+    """Decodes stored events, looking each manifest's codec up once."""
+
+    __slots__ = ("_codecs", "_decoders")
+
+    def __init__(self, codecs: Any) -> None:
+        self._codecs = codecs
+        self._decoders: dict[str, Callable[[bytes], Any]] = {}
+
+    def __call__(self, manifest: str, payload: bytes) -> Any:
+        decoder = self._decoders.get(manifest)
+        if decoder is None:
+            decoder = self._decoders[manifest] = self._decoder_for(manifest)
+        return decoder(payload)
+
+    def _decoder_for(self, manifest: str) -> Callable[[bytes], Any]:
+        if manifest == "bytes":
+            return bytes
+        codecs = self._codecs
+        if isinstance(codecs, PyCodecRegistry):
+            codec = codecs._lookup(manifest)  # fails now for an unknown manifest
+
+            def decode(payload: bytes) -> Any:
+                try:
+                    return codec.decoder(payload)
+                except Exception as exc:
+                    raise AtomrError(f"codec `{codec.name}` failed to decode manifest "
+                                     f"`{manifest}`: {type(exc).__name__}: {exc}") from exc
+
+            return decode
+        return lambda payload: codecs.decode(manifest, payload)
+
+
 def _decode(codecs: Any, manifest: str, payload: bytes) -> Any:
     """The event stored under `manifest`. Manifest ``"bytes"`` (what the
     synchronous ``Journal.write`` stores) is the raw payload itself."""
@@ -1292,14 +1337,24 @@ class EventSourcedActor(Actor):
         journal = self._journal
         highest = await journal.read_highest_sequence_nr(pid)
         next_seq = seq + 1
+        native = (isinstance(journal, _NativeBackedJournal)
+                  and type(journal).replay_messages is _NativeBackedJournal.replay_messages)
+        decode = _Decoder(codecs)
+        handler = self.event_handler
         while next_seq <= highest:
-            records = await journal.replay_messages(pid, next_seq, highest, _REPLAY_CHUNK)
-            if not records:
+            if native:  # row tuples: (pid, seq, manifest, payload, ts, tags)
+                rows = await journal._replay_rows(pid, next_seq, highest, _REPLAY_CHUNK)
+                for row in rows:
+                    state = handler(state, decode(row[2], row[3]), True)
+                last = rows[-1][1] if rows else 0
+            else:
+                records = await journal.replay_messages(pid, next_seq, highest, _REPLAY_CHUNK)
+                for record in records:
+                    state = handler(state, decode(record.manifest, record.payload), True)
+                last = records[-1].sequence_nr if records else 0
+            if not last:
                 break
-            for record in records:
-                event = _decode(codecs, record.manifest, record.payload)
-                state = self.event_handler(state, event, True)
-            next_seq = records[-1].sequence_nr + 1
+            next_seq = last + 1
         self._state = state
         self._seq = max(seq, highest)
 
@@ -1340,21 +1395,33 @@ class EventSourcedActor(Actor):
         first = self._seq + 1
         ts = _now_ms()
         codecs = self._codecs
+        journal = self._journal
+        native = (isinstance(journal, _NativeBackedJournal)
+                  and type(journal).write_messages is _NativeBackedJournal.write_messages)
         try:
             batch = []
             for i, event in enumerate(events):
                 manifest, payload = codecs.encode_message(event)
-                batch.append(PersistentRecord(pid, first + i, manifest, payload, ts, tags))
+                if native:
+                    if not isinstance(payload, bytes):
+                        payload = bytes(payload)
+                    batch.append((pid, first + i, manifest, payload, ts, tags))
+                else:
+                    batch.append(PersistentRecord(pid, first + i, manifest, payload, ts, tags))
         except Exception as exc:
             rejected = EventRejectedError(f"cannot encode event of `{pid}`: {exc}")
             rejected.__cause__ = exc
             self.on_persist_rejected(rejected, events, first)
             return rejected
         try:
-            results = await self._journal.write_messages([batch])
+            if native:
+                reasons = await journal._write_rows([batch])
+                results = [None if r is None else EventRejectedError(r) for r in reasons]
+            else:
+                results = await journal.write_messages([batch])
         except Exception as exc:
             failure = exc if isinstance(exc, JournalError) else JournalError(
-                f"journal {type(self._journal).__name__} failed: {type(exc).__name__}: {exc}")
+                f"journal {type(journal).__name__} failed: {type(exc).__name__}: {exc}")
             if failure is not exc:
                 failure.__cause__ = exc
             self.on_persist_failure(failure, events, first)
