@@ -40,6 +40,9 @@ SCENARIOS = {
     "ask-in-loop": Scenario("asks/s", (Target(min_rate=3e5),)),
     "ask-blocking": Scenario("asks/s"),
     "spawn": Scenario("actors/s", (Target(min_rate=2e5),)),
+    "persist-1": Scenario("events/s"),
+    "persist-100": Scenario("events/s", (Target(baseline="jsonl-fsync", min_ratio=1.0),)),
+    "recover": Scenario("events/s", (Target(baseline="jsonl-fsync", min_ratio=1.0),)),
 }
 
 
