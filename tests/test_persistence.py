@@ -627,3 +627,19 @@ def test_a_blocking_system_persists_through_lmdb(tmp_path):
     finally:
         system.terminate_blocking(timeout=10)
     assert journal.highest_sequence_nr("counter-1") == 3
+
+
+async def test_context_awaiting_reply_tells_asks_from_tells(system):
+    from atomr import Actor
+
+    seen: list = []
+
+    class Probe(Actor):
+        def handle(self, ctx, msg):
+            seen.append((msg, ctx.awaiting_reply))
+            return msg
+
+    ref = system.actor_of(props(Probe), "probe")
+    ref.tell("told")
+    assert await ref.ask("asked") == "asked"
+    assert seen == [("told", False), ("asked", True)]
