@@ -643,3 +643,13 @@ async def test_context_awaiting_reply_tells_asks_from_tells(system):
     ref.tell("told")
     assert await ref.ask("asked") == "asked"
     assert seen == [("told", False), ("asked", True)]
+
+
+async def test_persistence_settings_are_validated_when_the_system_is_created():
+    from atomr.config import ConfigError
+
+    with pytest.raises(ConfigError, match="persistence.lmdb.sync"):
+        await ActorSystem.create("cfg", Config.from_dict({"persistence": {"lmdb": {"sync": 1}}}))
+    with pytest.raises(ConfigError, match="max-concurrent-recoveries"):
+        await ActorSystem.create("cfg", Config.from_dict(
+            {"persistence": {"max-concurrent-recoveries": 0}}))
