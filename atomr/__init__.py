@@ -22,6 +22,8 @@ from atomr.errors import (
     InterpreterCompatError,
     InterpreterOverloaded,
     InvalidActorNameError,
+    EventRejectedError,
+    JournalError,
     MailboxOverflowError,
     MessageDroppedError,
     SpawnError,
@@ -31,6 +33,7 @@ from atomr.supervision import Directive, ReceiveTimeout, SupervisorStrategy, Ter
 from atomr.system import ActorSystem
 
 from atomr import routing  # noqa: E402  (needs Props, core and supervision)
+from atomr import persistence  # noqa: E402
 from atomr import testkit  # noqa: E402
 from atomr._props import _attach_router_factories  # noqa: E402
 
@@ -56,6 +59,7 @@ __all__ = [
     "codecs",
     "core",
     "pattern",
+    "persistence",
     "routing",
     "supervision",
     "testkit",
@@ -74,5 +78,7 @@ __all__ = [
     "CallTimeoutError",
     "MailboxOverflowError",
     "MessageDroppedError",
+    "JournalError",
+    "EventRejectedError",
     "__version__",
 ]

@@ -25,6 +25,8 @@ __all__ = [
     "CallTimeoutError",
     "MailboxOverflowError",
     "MessageDroppedError",
+    "JournalError",
+    "EventRejectedError",
 ]
 
 
@@ -121,3 +123,17 @@ class CallTimeoutError(AskError, TimeoutError):
     It is an :class:`~atomr.errors.AskError` (the original raises ``AskError``
     for breaker timeouts) and a built-in ``TimeoutError``.
     """
+
+
+class JournalError(AtomrError):
+    """A journal or snapshot store failed to store or read data.
+
+    Nothing of the failed write was acknowledged. An event-sourced actor
+    whose journal fails stops (after failing the pending ask).
+    """
+
+
+class EventRejectedError(AtomrError, ValueError):
+    """A journal refused events before storing anything of them: they could
+    not be encoded, or their sequence numbers do not follow the entity's
+    last one. The journal itself is fine and the actor keeps running."""

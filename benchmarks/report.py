@@ -52,6 +52,9 @@ SCENARIOS = {
     "stash-replay": Scenario("msg/s"),
     "router-round-robin": Scenario("msg/s"),
     "router-consistent-hash": Scenario("msg/s"),
+    "persist-1": Scenario("events/s"),
+    "persist-100": Scenario("events/s", (Target(baseline="jsonl-fsync", min_ratio=1.0),)),
+    "recover": Scenario("events/s", (Target(baseline="jsonl-fsync", min_ratio=1.0),)),
 }
 
 

@@ -18,6 +18,14 @@ DEFAULTS = {
     "actor.supervision.within": 60.0,
     "scheduler.clock": "real",
     "dead-letters.log": 10,
+    "persistence.journal": "inmemory",
+    "persistence.snapshot-store": "auto",
+    "persistence.snapshot-every": 0,
+    "persistence.max-concurrent-recoveries": 50,
+    "persistence.lmdb.path": "",
+    "persistence.lmdb.map-size": 64 << 20,
+    "persistence.lmdb.max-map-size": 16 << 30,
+    "persistence.lmdb.sync": True,
 }
 
 
@@ -111,6 +119,7 @@ async def test_valid_settings_are_what_the_system_runs_with():
     """)
     async with running_system("cfg", config) as system:
         assert system.settings == {
+            **DEFAULTS,
             "actor.throughput": 8,
             "actor.supervision.max-retries": 3,
             "actor.supervision.within": 120.0,

@@ -45,6 +45,14 @@ cdef class Context:
         return self._sender
 
     @property
+    def awaiting_reply(self):
+        """True when the current message came with ``ask`` and its reply
+        is still owed (it was neither stashed nor forwarded)."""
+        self._check()
+        return (self._cell.cur_reply is not None and not self._cell.cur_stashed
+                and not self._cell.cur_forwarded)
+
+    @property
     def parent(self):
         """The parent's :class:`ActorRef` (None for the guardian)."""
         self._check()

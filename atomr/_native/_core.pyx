@@ -52,6 +52,18 @@ from atomr._native.includes.core cimport (
     CClockMode, CDecider, CDirective, CRestartBudget, CTimerService, directive_to_string,
     parse_directive,
 )
+from libcpp.memory cimport shared_ptr
+from libcpp.pair cimport pair
+from libcpp.utility cimport move
+from cpython.bytes cimport PyBytes_FromStringAndSize
+
+from atomr._native.includes.persistence cimport (
+    CCompletionPort, CJournal, CLmdbOptions, CPersistentRecord, CRecordBatch,
+    CSnapshotCriteria, CSnapshotRecord, CSnapshotStore, CWriteOutcome, events_by_tag_to_vector,
+    lmdb_map_size as _lmdb_map_size, make_in_memory_journal, make_in_memory_snapshot_store,
+    make_lmdb_journal, make_lmdb_snapshot_store, register_journal_error_class, replay_to_vector,
+    submit_write,
+)
 
 from atomr import errors as _errors
 
@@ -182,6 +194,7 @@ include "_timers.pxi"
 include "_router.pxi"
 include "_cell.pxi"
 include "_system.pxi"
+include "_persistence.pxi"
 
 
 def is_valid_actor_name(str name):

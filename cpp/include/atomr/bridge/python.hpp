@@ -44,6 +44,7 @@ struct error_classes {
   PyObject* invalid_actor_name = nullptr;
   PyObject* actor_name_taken = nullptr;
   PyObject* system_terminated = nullptr;
+  PyObject* journal = nullptr;
 };
 
 inline error_classes& registered_errors() noexcept {
@@ -63,6 +64,13 @@ inline void register_error_classes(PyObject* generic, PyObject* invalid_name, Py
   c.invalid_actor_name = invalid_name;
   c.actor_name_taken = name_taken;
   c.system_terminated = terminated;
+}
+
+/// Installs the class `atomr::error::kind::journal` maps onto (a new
+/// reference is kept for the process lifetime).
+inline void register_journal_error_class(PyObject* journal) noexcept {
+  Py_XINCREF(journal);
+  registered_errors().journal = journal;
 }
 
 /// The custom Cython exception handler (`except +translate_error`): called
@@ -88,6 +96,10 @@ inline void translate_error() {
       break;
     case atomr::error::kind::invalid_argument:
       cls = PyExc_ValueError;
+      break;
+    case atomr::error::kind::journal:
+      if (c.journal != nullptr)
+        cls = c.journal;
       break;
     case atomr::error::kind::generic:
       break;

@@ -15,6 +15,7 @@ public:
     actor_name_taken = 2,
     system_terminated = 3,
     invalid_argument = 4,
+    journal = 5,
   };
 
   explicit error(const std::string& what, kind k = kind::generic)
