@@ -24,6 +24,11 @@ __all__ = [
     "CircuitBreakerOpen",
     "CallTimeoutError",
     "MailboxOverflowError",
+    "MalformedDataError",
+    "DurableStoreError",
+    "DataDeletedError",
+    "ReplicationTimeoutError",
+    "UpdateFailedError",
 ]
 
 
@@ -115,3 +120,45 @@ class CallTimeoutError(AskError, TimeoutError):
     It is an :class:`~atomr.errors.AskError` (the original raises ``AskError``
     for breaker timeouts) and a built-in ``TimeoutError``.
     """
+
+
+class MalformedDataError(AtomrError, ValueError):
+    """A serialized replicated value (CRDT blob) is truncated, corrupt, of an
+    unknown type or of an unsupported format version."""
+
+
+class DurableStoreError(AtomrError):
+    """The distributed-data durable store could not read or write."""
+
+
+class DataDeletedError(AtomrError):
+    """The replicated key was deleted; a deleted key cannot be used again.
+
+    Attributes:
+        key: The deleted key.
+    """
+
+    def __init__(self, key: str, message: Optional[str] = None) -> None:
+        """Creates the error.
+
+        Args:
+            key: The deleted key.
+            message: Error text; a default naming the key is used when omitted.
+        """
+        self.key: str = key
+        super().__init__(message if message is not None else
+                         f"replicated key {key!r} has been deleted and cannot be reused")
+
+    def __reduce__(self) -> Any:
+        return (type(self), (self.key, str(self)))
+
+
+class ReplicationTimeoutError(AtomrError, TimeoutError):
+    """A read could not reach the replicas its consistency level asks for
+    within its timeout."""
+
+
+class UpdateFailedError(AtomrError):
+    """A replicator update failed: its modify function raised (the original
+    exception is the ``__cause__``) or returned something that is not a
+    value of the key's type. The stored value is unchanged."""

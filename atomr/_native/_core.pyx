@@ -155,6 +155,7 @@ include "_timers.pxi"
 include "_router.pxi"
 include "_cell.pxi"
 include "_system.pxi"
+include "_ddata.pxi"
 
 
 def is_valid_actor_name(str name):
