@@ -22,8 +22,13 @@ from atomr.errors import (
     InterpreterCompatError,
     InterpreterOverloaded,
     InvalidActorNameError,
+    DataDeletedError,
+    DurableStoreError,
     MailboxOverflowError,
+    MalformedDataError,
+    ReplicationTimeoutError,
     SpawnError,
+    UpdateFailedError,
 )
 from atomr.event_stream import EventStream
 from atomr.supervision import Directive, ReceiveTimeout, SupervisorStrategy, Terminated
@@ -31,6 +36,8 @@ from atomr.system import ActorSystem
 
 from atomr import routing  # noqa: E402  (needs Props, core and supervision)
 from atomr import testkit  # noqa: E402
+from atomr import ddata  # noqa: E402
+from atomr import ddata_lmdb  # noqa: E402
 from atomr._props import _attach_router_factories  # noqa: E402
 
 _attach_router_factories()
@@ -58,6 +65,8 @@ __all__ = [
     "routing",
     "supervision",
     "testkit",
+    "ddata",
+    "ddata_lmdb",
     "AtomrError",
     "ActorSystemError",
     "ActorSystemTerminatedError",
@@ -72,5 +81,10 @@ __all__ = [
     "CircuitBreakerOpen",
     "CallTimeoutError",
     "MailboxOverflowError",
+    "MalformedDataError",
+    "DurableStoreError",
+    "DataDeletedError",
+    "ReplicationTimeoutError",
+    "UpdateFailedError",
     "__version__",
 ]

@@ -111,8 +111,8 @@ cdef class NativeData:
 
     cdef inline int _need(self, CTypeTag t) except -1:
         if self.t != t:
-            raise TypeError(f"a {c_type_name(self.t).decode()} has no such operation "
-                            f"(it is for {c_type_name(t).decode()})")
+            raise TypeError(f"a {c_type_name(self.t)} has no such operation "
+                            f"(it is for {c_type_name(t)})")
         return 0
 
     cdef COrMap* _map(self) except NULL:
@@ -122,7 +122,7 @@ cdef class NativeData:
             return &(<CLwwMap*>self.p.get()).map()
         if self.t == CTypeTag.pncounter_map:
             return &(<CPNCounterMap*>self.p.get()).map()
-        raise TypeError(f"a {c_type_name(self.t).decode()} is not a map")
+        raise TypeError(f"a {c_type_name(self.t)} is not a map")
 
     # -- every type --------------------------------------------------------
 
@@ -133,7 +133,7 @@ cdef class NativeData:
 
     @property
     def type_name(self):
-        return c_type_name(self.t).decode()
+        return c_type_name(self.t)
 
     def copy(self):
         """A deep copy (with the pending delta)."""
@@ -420,7 +420,7 @@ def ddata_now_micros():
 def ddata_type_name(int tag):
     if not (0 <= tag < 256 and is_type_tag(<unsigned char>tag)):
         raise ValueError(f"unknown replicated data type tag {tag}")
-    return c_type_name(<CTypeTag>tag).decode()
+    return c_type_name(<CTypeTag>tag)
 
 
 cdef class NativeLmdbStore:
