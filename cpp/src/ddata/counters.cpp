@@ -70,6 +70,8 @@ void gcounter::merge(const replicated_data& other) {
 }
 
 void gcounter::merge_counter(const gcounter& other) {
+  if (&other == this)
+    return;
   max_into(counts_, other.counts_);
 }
 

@@ -22,6 +22,8 @@ std::unique_ptr<replicated_data> gset::empty() const {
 void gset::merge(const replicated_data& other) {
   internal::check_same_type(type_tag::gset, other);
   const auto& o = static_cast<const gset&>(other);
+  if (&o == this)
+    return;
   auto hint = elements_.begin();
   for (const auto& e : o.elements_)
     hint = std::next(elements_.insert(hint, e));

@@ -79,4 +79,17 @@ TEST(ORSet, DeltasAppliedOutOfOrderConverge) {
   EXPECT_FALSE(b.contains("x"));
 }
 
+TEST(ORSet, MergingASetWithItselfChangesNothing) {
+  orset a;
+  a.add("A", "x");
+  a.add("A", "y");
+  orset before = a;
+  a.merge(a);
+  EXPECT_TRUE(a.equals(before));
+  gset g;
+  g.add("x");
+  g.merge(g);
+  EXPECT_EQ(g.size(), 1u);
+}
+
 } // namespace

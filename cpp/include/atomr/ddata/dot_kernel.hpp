@@ -74,8 +74,10 @@ public:
     return true;
   }
 
-  /// Joins `other` into this kernel.
+  /// Joins `other` into this kernel (joining a kernel with itself is a no-op).
   void join(const dot_kernel& other) {
+    if (&other == this)
+      return;
     entry_map out;
     auto i = entries_.begin();
     auto j = other.entries_.begin();
