@@ -21,6 +21,9 @@ Types whose updates create causal events (``ORSet``, ``ORMap``, ``LWWMap``,
 address). Two objects must never share a node id while they are updated
 independently.
 
+Mutators return None (``lambda s: s.add(x) or s`` returns the set), as
+Python's own containers do.
+
 Each type also keeps a delta: ``delta()`` is the join of its own updates
 since ``reset_delta()`` (a value of the same type), and ``merge_delta``
 joins such a delta into another replica -- the same result as merging the
@@ -440,9 +443,9 @@ class GSet(ReplicatedData):
         for element in elements:
             self.add(element)
 
-    def add(self, element: Any) -> bool:
-        """Adds `element`; False when it was already there."""
-        return bool(self._n.gs_add(self._enc(element)))
+    def add(self, element: Any) -> None:
+        """Adds `element`."""
+        self._n.gs_add(self._enc(element))
 
     def contains(self, element: Any) -> bool:
         return bool(self._n.gs_contains(self._enc(element)))
@@ -493,9 +496,9 @@ class ORSet(ReplicatedData):
         """Adds `element` (as replica `node`, default this object's node)."""
         self._n.os_add(self._node if node is None else _check_node(node), self._enc(element))
 
-    def remove(self, element: Any) -> bool:
-        """Removes `element` as observed here; False when it was absent."""
-        return bool(self._n.os_remove(self._enc(element)))
+    def remove(self, element: Any) -> None:
+        """Removes `element` as observed here (a no-op when absent)."""
+        self._n.os_remove(self._enc(element))
 
     def clear(self) -> None:
         """Removes every element observed here."""
@@ -560,22 +563,19 @@ class LwwRegister(ReplicatedData):
         """The register clock: microseconds since the Unix epoch."""
         return _n.ddata_now_micros()
 
-    def set(self, value: bytes, timestamp: Optional[int] = None, node: str = "local") -> bool:
+    def set(self, value: bytes, timestamp: Optional[int] = None, node: str = "local") -> None:
         """Writes `value` as writer `node`.
 
         With `timestamp` the write applies only when (timestamp, node) is
         newer than the current stamp. Without it the register's monotone
         clock stamps it ``max(now, current timestamp + 1)``, so it applies.
-
-        Returns:
-            Whether the value was written.
         """
         value = _check_bytes(value, "a register value")
         node = _check_node(node)
         if timestamp is None:
             self._n.reg_set_now(value, node)
-            return True
-        return bool(self._n.reg_set(value, timestamp, node))
+        else:
+            self._n.reg_set(value, timestamp, node)
 
     def value(self) -> bytes:
         """The current bytes (b"" when empty)."""
@@ -632,9 +632,9 @@ class _MapBase(ReplicatedData):
 
     __slots__ = ()
 
-    def remove(self, key: Any) -> bool:
-        """Removes `key` as observed here; False when it was absent."""
-        return bool(self._n.map_remove(self._enc(key)))
+    def remove(self, key: Any) -> None:
+        """Removes `key` as observed here (a no-op when absent)."""
+        self._n.map_remove(self._enc(key))
 
     def clear(self) -> None:
         """Removes every key observed here."""
@@ -811,22 +811,19 @@ class LWWMap(_MapBase):
         self._setup(_n.ddata_new(self._TAG), node, codecs)
 
     def put(self, key: Any, value: bytes, timestamp: Optional[int] = None,
-            node: Optional[str] = None) -> bool:
+            node: Optional[str] = None) -> None:
         """Writes `value` under `key`.
 
         With `timestamp` (microseconds) it applies only when newer than the
         key's current stamp; without it the monotone clock stamps it.
         `node` is the writer id (default this map's node).
-
-        Returns:
-            Whether the value was written.
         """
         value = _check_bytes(value, "an LWWMap value")
         writer = self._node if node is None else _check_node(node)
         if timestamp is None:
             self._n.lwwm_put_now(self._node, self._enc(key), value, writer)
-            return True
-        return bool(self._n.lwwm_put(self._node, self._enc(key), value, timestamp, writer))
+        else:
+            self._n.lwwm_put(self._node, self._enc(key), value, timestamp, writer)
 
     def get(self, key: Any) -> Optional[bytes]:
         """`key`'s bytes, or None."""
@@ -917,13 +914,13 @@ class ORMultiMap(ReplicatedData):
             if not self._n.mm_contains(k, v):
                 self._n.mm_add(self._node, k, v)
 
-    def remove(self, key: Any, value: Any) -> bool:
-        """Removes `value` from `key`'s set; False when it was not there."""
-        return bool(self._n.mm_remove(self._enc(key), self._enc(value)))
+    def remove(self, key: Any, value: Any) -> None:
+        """Removes `value` from `key`'s set (a no-op when it is not there)."""
+        self._n.mm_remove(self._enc(key), self._enc(value))
 
-    def remove_key(self, key: Any) -> bool:
-        """Removes `key`'s whole set; False when the key was absent."""
-        return bool(self._n.mm_remove_key(self._enc(key)))
+    def remove_key(self, key: Any) -> None:
+        """Removes `key`'s whole set (a no-op when the key is absent)."""
+        self._n.mm_remove_key(self._enc(key))
 
     def contains(self, key: Any, value: Any) -> bool:
         return bool(self._n.mm_contains(self._enc(key), self._enc(value)))
