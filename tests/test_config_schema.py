@@ -18,6 +18,10 @@ DEFAULTS = {
     "actor.supervision.within": 60.0,
     "scheduler.clock": "real",
     "dead-letters.log": 10,
+    "distributed-data.durable.store-actor-class": "noop",
+    "distributed-data.durable.path": "",
+    "distributed-data.durable.keys": ["*"],
+    "distributed-data.durable.lmdb.map-size": 64 * 1024 * 1024,
 }
 
 
@@ -111,6 +115,7 @@ async def test_valid_settings_are_what_the_system_runs_with():
     """)
     async with running_system("cfg", config) as system:
         assert system.settings == {
+            **DEFAULTS,
             "actor.throughput": 8,
             "actor.supervision.max-retries": 3,
             "actor.supervision.within": 120.0,
