@@ -9,15 +9,19 @@ namespace {
 
 constexpr std::uint64_t max_count = std::numeric_limits<std::uint64_t>::max();
 
-/// Pointwise maximum of `from` into `into`, one linear pass over both.
+/// Pointwise maximum of `from` into `into`: one linear pass over both
+/// sorted maps (no per-entry search).
 void max_into(gcounter::counts& into, const gcounter::counts& from) {
-  auto hint = into.begin();
+  auto it = into.begin();
   for (const auto& [node, count] : from) {
-    hint = into.lower_bound(node);
-    if (hint != into.end() && hint->first == node)
-      hint->second = std::max(hint->second, count);
-    else
-      hint = into.emplace_hint(hint, node, count);
+    while (it != into.end() && it->first < node)
+      ++it;
+    if (it != into.end() && it->first == node) {
+      it->second = std::max(it->second, count);
+      ++it;
+    } else {
+      it = std::next(into.emplace_hint(it, node, count));
+    }
   }
 }
 
