@@ -15,7 +15,7 @@ from typing import Optional
 __all__ = ["Result", "SCENARIOS", "IMPLEMENTATIONS", "record", "results", "render"]
 
 #: Implementations in display order; the first is the one the ratios are of.
-IMPLEMENTATIONS = ("atomr", "asyncio", "pykka")
+IMPLEMENTATIONS = ("atomr", "asyncio", "pykka", "python")
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,10 @@ SCENARIOS = {
     "ask-in-loop": Scenario("asks/s", (Target(min_rate=3e5),)),
     "ask-blocking": Scenario("asks/s"),
     "spawn": Scenario("actors/s", (Target(min_rate=2e5),)),
+    # CRDT merges, raced against pure-Python implementations of the same type.
+    "gcounter-merge": Scenario("merges/s", (Target(baseline="python", min_ratio=1.0),)),
+    "orset-merge": Scenario("merges/s", (Target(baseline="python", min_ratio=1.0),)),
+    "ormap-merge": Scenario("merges/s", (Target(baseline="python", min_ratio=1.0),)),
 }
 
 
