@@ -19,14 +19,19 @@ from atomr.errors import (
     AtomrError,
     CallTimeoutError,
     CircuitBreakerOpen,
+    DataDeletedError,
+    DurableStoreError,
+    EventRejectedError,
     InterpreterCompatError,
     InterpreterOverloaded,
     InvalidActorNameError,
-    EventRejectedError,
     JournalError,
     MailboxOverflowError,
+    MalformedDataError,
     MessageDroppedError,
+    ReplicationTimeoutError,
     SpawnError,
+    UpdateFailedError,
 )
 from atomr.event_stream import EventStream
 from atomr.supervision import Directive, ReceiveTimeout, SupervisorStrategy, Terminated
@@ -35,6 +40,8 @@ from atomr.system import ActorSystem
 from atomr import routing  # noqa: E402  (needs Props, core and supervision)
 from atomr import persistence  # noqa: E402
 from atomr import testkit  # noqa: E402
+from atomr import ddata  # noqa: E402
+from atomr import ddata_lmdb  # noqa: E402
 from atomr._props import _attach_router_factories  # noqa: E402
 
 _attach_router_factories()
@@ -63,6 +70,8 @@ __all__ = [
     "routing",
     "supervision",
     "testkit",
+    "ddata",
+    "ddata_lmdb",
     "AtomrError",
     "ActorSystemError",
     "ActorSystemTerminatedError",
@@ -80,5 +89,10 @@ __all__ = [
     "MessageDroppedError",
     "JournalError",
     "EventRejectedError",
+    "MalformedDataError",
+    "DurableStoreError",
+    "DataDeletedError",
+    "ReplicationTimeoutError",
+    "UpdateFailedError",
     "__version__",
 ]

@@ -27,6 +27,11 @@ __all__ = [
     "MessageDroppedError",
     "JournalError",
     "EventRejectedError",
+    "MalformedDataError",
+    "DurableStoreError",
+    "DataDeletedError",
+    "ReplicationTimeoutError",
+    "UpdateFailedError",
 ]
 
 
@@ -137,3 +142,45 @@ class EventRejectedError(AtomrError, ValueError):
     """A journal refused events before storing anything of them: they could
     not be encoded, or their sequence numbers do not follow the entity's
     last one. The journal itself is fine and the actor keeps running."""
+
+
+class MalformedDataError(AtomrError, ValueError):
+    """A serialized replicated value (CRDT blob) is truncated, corrupt, of an
+    unknown type or of an unsupported format version."""
+
+
+class DurableStoreError(AtomrError):
+    """The distributed-data durable store could not read or write."""
+
+
+class DataDeletedError(AtomrError):
+    """The replicated key was deleted; a deleted key cannot be used again.
+
+    Attributes:
+        key: The deleted key.
+    """
+
+    def __init__(self, key: str, message: Optional[str] = None) -> None:
+        """Creates the error.
+
+        Args:
+            key: The deleted key.
+            message: Error text; a default naming the key is used when omitted.
+        """
+        self.key: str = key
+        super().__init__(message if message is not None else
+                         f"replicated key {key!r} has been deleted and cannot be reused")
+
+    def __reduce__(self) -> Any:
+        return (type(self), (self.key, str(self)))
+
+
+class ReplicationTimeoutError(AtomrError, TimeoutError):
+    """A read could not reach the replicas its consistency level asks for
+    within its timeout."""
+
+
+class UpdateFailedError(AtomrError):
+    """A replicator update failed: its modify function raised (the original
+    exception is the ``__cause__``) or returned something that is not a
+    value of the key's type. The stored value is unchanged."""

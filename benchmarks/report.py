@@ -20,7 +20,7 @@ __all__ = ["Result", "Figure", "SCENARIOS", "IMPLEMENTATIONS", "record", "result
            "figures", "render"]
 
 #: Implementations in display order; the first is the one the ratios are of.
-IMPLEMENTATIONS = ("atomr", "asyncio", "pykka")
+IMPLEMENTATIONS = ("atomr", "asyncio", "pykka", "python")
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,10 @@ SCENARIOS = {
     "persist-1": Scenario("events/s"),
     "persist-100": Scenario("events/s", (Target(baseline="jsonl-fsync", min_ratio=1.0),)),
     "recover": Scenario("events/s", (Target(baseline="jsonl-fsync", min_ratio=1.0),)),
+    # CRDT merges, raced against pure-Python implementations of the same type.
+    "gcounter-merge": Scenario("merges/s", (Target(baseline="python", min_ratio=1.0),)),
+    "orset-merge": Scenario("merges/s", (Target(baseline="python", min_ratio=1.0),)),
+    "ormap-merge": Scenario("merges/s", (Target(baseline="python", min_ratio=1.0),)),
 }
 
 

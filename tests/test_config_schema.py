@@ -26,6 +26,10 @@ DEFAULTS = {
     "persistence.lmdb.map-size": 64 << 20,
     "persistence.lmdb.max-map-size": 16 << 30,
     "persistence.lmdb.sync": True,
+    "distributed-data.durable.store-actor-class": "noop",
+    "distributed-data.durable.path": "",
+    "distributed-data.durable.keys": ["*"],
+    "distributed-data.durable.lmdb.map-size": 64 * 1024 * 1024,
 }
 
 

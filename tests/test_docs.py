@@ -28,3 +28,11 @@ def test_testkit_guide_example_passes_under_pytest(tmp_path):
         cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert re.search(r"\b2 passed\b", result.stdout), result.stdout
+
+
+def test_ddata_guide_example_runs():
+    code = _first_python_block(ROOT / "docs" / "ddata.md")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip().endswith("ok")

@@ -55,7 +55,7 @@ from atomr._native.includes.core cimport (
 from libcpp.memory cimport shared_ptr
 from libcpp.pair cimport pair
 from libcpp.utility cimport move
-from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 
 from atomr._native.includes.persistence cimport (
     CCompletionPort, CJournal, CLmdbOptions, CPersistentRecord, CRecordBatch,
@@ -136,6 +136,21 @@ cdef inline double _monotonic() noexcept nogil:
     return ts.tv_sec + ts.tv_nsec * 1e-9
 
 
+cdef inline bytes _bytes_of(const string& s):
+    """A std::string's bytes as a Python bytes object."""
+    return PyBytes_FromStringAndSize(s.data(), <Py_ssize_t>s.size())
+
+
+cdef inline string _string_of(object b) except *:
+    """Bytes-like `b` as a std::string (no text encoding involved)."""
+    if type(b) is bytes:
+        return string(PyBytes_AS_STRING(b), <size_t>PyBytes_GET_SIZE(b))
+    if isinstance(b, (bytearray, memoryview)):
+        data = bytes(b)
+        return string(PyBytes_AS_STRING(data), <size_t>PyBytes_GET_SIZE(data))
+    raise TypeError(f"expected bytes, not {type(b).__name__}")
+
+
 # "No argument given" (None is a valid message).
 cdef object _MISSING = object()
 
@@ -195,6 +210,7 @@ include "_router.pxi"
 include "_cell.pxi"
 include "_system.pxi"
 include "_persistence.pxi"
+include "_ddata.pxi"
 
 
 def is_valid_actor_name(str name):

@@ -14,14 +14,6 @@
 register_journal_error_class(_errors.JournalError)
 
 
-cdef inline bytes _bytes_of(const string& s):
-    return PyBytes_FromStringAndSize(s.data(), <Py_ssize_t>s.size())
-
-
-cdef inline string _string_of(bytes b):
-    return string(<const char*>b, <size_t>len(b))
-
-
 cdef vector[CRecordBatch] _to_batches(list batches) except *:
     """Copies Python record tuples into C++ batches (under the GIL)."""
     cdef vector[CRecordBatch] out
