@@ -59,8 +59,11 @@ TEST_F(LmdbStore, OpeningAnOpenFileTwiceIsAClearError) {
 TEST_F(LmdbStore, TheMapGrowsWhenItFillsUp) {
   lmdb_store s(path_, 1u << 20);
   const std::string big(64 * 1024, 'x');
-  for (int i = 0; i < 64; ++i)
-    s.put("k" + std::to_string(i), big);
+  for (int i = 0; i < 64; ++i) {
+    std::string key = "k";
+    key += std::to_string(i); // (operator+ trips a false -Wrestrict in GCC 12 at -O2)
+    s.put(key, big);
+  }
   EXPECT_EQ(s.keys().size(), 64u);
   EXPECT_EQ(s.get("k63").value(), big);
 }
