@@ -16,11 +16,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-__all__ = ["Result", "Figure", "SCENARIOS", "IMPLEMENTATIONS", "record", "results", "note",
+__all__ = ["Result", "Figure", "SCENARIOS", "IMPLEMENTATIONS", "ACTOR_IMPLEMENTATIONS", "record", "results", "note",
            "figures", "render"]
 
 #: Implementations in display order; the first is the one the ratios are of.
 IMPLEMENTATIONS = ("atomr", "asyncio", "pykka", "python")
+
+#: The implementations the actor scenarios race (the "python" baselines are
+#: pure-Python CRDTs, raced only by the ddata merges).
+ACTOR_IMPLEMENTATIONS = ("atomr", "asyncio", "pykka")
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from baselines import (
     BenchFailure, PykkaFaulty, PykkaSupervisor, ThreadLatch, TickBook, TickRound,
     stop_asyncio_actors, stop_pykka_actors,
 )
-from report import IMPLEMENTATIONS
+from report import ACTOR_IMPLEMENTATIONS
 from test_bench_core import WAIT, atomr_in_loop
 
 #: Operations per round, per scenario and implementation (see the module
@@ -238,7 +238,7 @@ def _restart_pykka(n: int):
             stop_pykka_actors([ref])  # its on_stop stops the child
 
 
-@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
+@pytest.mark.parametrize("impl", ACTOR_IMPLEMENTATIONS)
 def test_restart_storm(race, impl):
     """Supervised restart storm: one actor whose async handler raises on
     every message, supervised with restart-always (atomr: one_for_one,

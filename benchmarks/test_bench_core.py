@@ -26,7 +26,7 @@ from baselines import (
     PykkaCounter, PykkaEcho, PykkaPinger, PykkaPonger, PykkaWorker, ThreadLatch,
     stop_asyncio_actors, stop_pykka_actors,
 )
-from report import IMPLEMENTATIONS
+from report import ACTOR_IMPLEMENTATIONS
 
 #: Operations per round, per scenario and implementation. Message rates are
 #: linear in the round size, so each implementation gets a size that makes
@@ -214,7 +214,7 @@ def _tell_pykka(n: int):
         yield one_round, None
 
 
-@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
+@pytest.mark.parametrize("impl", ACTOR_IMPLEMENTATIONS)
 def test_tell_throughput(race, impl):
     """Tell throughput to one actor whose async handler counts messages: N
     tells from one sender, then one ask for the count, which returns once
@@ -274,7 +274,7 @@ def _pingpong_pykka(n: int):
         yield one_round, None
 
 
-@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
+@pytest.mark.parametrize("impl", ACTOR_IMPLEMENTATIONS)
 def test_ping_pong(race, impl):
     """Ping-pong between two actors: a ball bounced N times (N/2 returns),
     each hop a tell carrying the sender (atomr: ``tell_with_sender`` and
@@ -330,7 +330,7 @@ def _ask_loop_pykka(n: int):
         yield (lambda: runner.run(one_round())), None
 
 
-@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
+@pytest.mark.parametrize("impl", ACTOR_IMPLEMENTATIONS)
 def test_ask_in_loop(race, impl):
     """Sequential asks awaited on an asyncio loop: ``await ref.ask(i)`` N
     times to an echo actor, each awaited before the next. atomr's system is
@@ -395,7 +395,7 @@ def _ask_blocking_pykka(n: int):
         yield one_round, None
 
 
-@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
+@pytest.mark.parametrize("impl", ACTOR_IMPLEMENTATIONS)
 def test_ask_blocking(race, impl):
     """Sequential blocking asks from a thread that is not the actor's: N
     times ``ref.ask_blocking(i)`` from the test thread to an echo actor of a
@@ -489,7 +489,7 @@ def _spawn_pykka(k: int):
         cleanup()
 
 
-@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
+@pytest.mark.parametrize("impl", ACTOR_IMPLEMENTATIONS)
 def test_spawn_and_first_message(race, impl):
     """Spawn rate: K top-level actors spawned (atomr: ``system.actor_of``
     with generated names), each sent one message as it is spawned, until

@@ -23,7 +23,7 @@ from baselines import (
     AsyncioLatch, AsyncioWorker, ConsistentHashRouter, PykkaWorker, RoundRobinRouter,
     ThreadLatch, stop_asyncio_actors,
 )
-from report import IMPLEMENTATIONS
+from report import ACTOR_IMPLEMENTATIONS
 from test_bench_core import WAIT, atomr_in_loop, pykka_actors
 
 #: Messages per round, per scenario and implementation (see the module docstring).
@@ -112,7 +112,7 @@ def _round_robin_pykka(n: int):
         yield one_round, None
 
 
-@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
+@pytest.mark.parametrize("impl", ACTOR_IMPLEMENTATIONS)
 def test_round_robin_fan_out(race, impl):
     """Round-robin fan-out: N tells from one sender to a router over 4
     routees (atomr: ``routing.round_robin(props(Worker), 4)``, routed
