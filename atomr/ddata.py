@@ -35,6 +35,7 @@ decoding a malformed blob raises :class:`~atomr.errors.MalformedDataError`.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import base64
 import concurrent.futures
@@ -1213,7 +1214,7 @@ class PruningState:
 # Durable stores
 
 
-class DurableStore:
+class DurableStore(abc.ABC):
     """Where a :class:`Replicator` keeps its durable keys across restarts.
 
     Build with :meth:`noop`, :meth:`file` or :meth:`lmdb`. Values are the
@@ -1246,21 +1247,21 @@ class DurableStore:
         """False for the noop store."""
         return True
 
+    @abc.abstractmethod
     def persist(self, key: str, value: bytes) -> None:
         """Stores `value` under `key`; returns once it is on disk."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def load(self, key: str) -> Optional[bytes]:
         """The bytes under `key`, or None."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def delete_marker(self, key: str) -> None:
         """Forgets `key` (a no-op when absent)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def keys(self) -> list[str]:
         """Every stored key, sorted."""
-        raise NotImplementedError
 
     def load_all(self) -> dict[str, bytes]:
         """Every (key, bytes)."""
