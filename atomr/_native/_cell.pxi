@@ -48,51 +48,11 @@ cdef class _Cell:
     Runs only on its dispatcher's thread, except `_post` and
     `_post_system`, which any thread may call."""
 
-    cdef CCell* c
-    cdef readonly _System system
-    cdef _Dispatcher disp
-    cdef _Cell parent
-    cdef dict children
-    cdef readonly str name
-    cdef readonly str path
-    cdef readonly uint64_t uid
-    cdef object props
-    cdef object actor
-    cdef object behavior          # what handles the next message
-    cdef list behaviors           # the become stack (behavior is its top)
-    cdef Context ctx
-    cdef ActorRef ref
-    cdef int status
-    cdef unsigned long long anonymous_count
-    cdef object in_flight
-    cdef uint32_t throughput
-    cdef double turn_budget       # seconds per turn (0: no time budget)
     # the message being handled (for stash)
-    cdef object cur_msg
-    cdef object cur_reply
-    cdef bint cur_stashed
-    cdef bint cur_forwarded
-    cdef list stash_buf
     # death watch
-    cdef set watching             # cells this actor watches
-    cdef set watchers             # cells watching this actor
     # supervision
-    cdef CRestartBudget* budget
-    cdef object fail_reason
-    cdef object fail_msg
-    cdef bint restart_is_init
     # timers
-    cdef dict timers              # key -> Cancelable owned by this actor
-    cdef Cancelable rt_timer      # the receive-timeout timer
-    cdef double rt_seconds
-    cdef double last_activity
     # routing (a router's head cell): mail to its ref goes to the routees
-    cdef CRouter* router
-    cdef object router_cfg
-    cdef list routees             # the routee cells, in routee order
-    cdef bint mailbox_fails       # a bounded mailbox with the `fail` strategy
-    cdef int router_kind          # RK_* of a router head
-    cdef double router_within     # a router's ask window in seconds (0: none)
 
     def __cinit__(self):
         self.c = NULL
@@ -143,12 +103,12 @@ cdef class _Cell:
 
     # -- mail, from any thread ------------------------------------------------
 
-    cdef inline int _post(self, object msg, object sender, object reply) except -1:
+    cdef int _post(self, object msg, object sender, object reply) except -1:
         if self.router != NULL:
             return self._route(msg, sender, reply, None)
         return self._post_own(msg, sender, reply)
 
-    cdef inline int _post_own(self, object msg, object sender, object reply) except -1:
+    cdef int _post_own(self, object msg, object sender, object reply) except -1:
         """Queues mail in this cell's own mailbox (a router's too)."""
         cdef CEnvelope env
         cdef CEnqueueResult r
@@ -286,7 +246,7 @@ cdef class _Cell:
         c.end_turn()
         return n
 
-    cdef inline Context _fresh_ctx(self):
+    cdef Context _fresh_ctx(self):
         """The context for the next handler call. A context some code kept
         from an earlier call stays invalid: the cell moves on to a new one."""
         cdef Context ctx = self.ctx

@@ -14,14 +14,11 @@ cdef class Context:
     """What a handler may do with its actor. Built by the runtime, one per
     actor; valid only while a handler or lifecycle hook of that actor runs."""
 
-    cdef _Cell _cell
-    cdef object _sender
-    cdef bint _active
 
     def __init__(self, *args, **kwargs):
         raise TypeError("Context objects are created by the actor runtime")
 
-    cdef inline int _check(self) except -1:
+    cdef int _check(self) except -1:
         if not self._active:
             raise RuntimeError("Context used outside of its handler scope")
         return 0

@@ -81,8 +81,6 @@ cdef class NativeData:
     these: atomr.ddata's classes do.
     """
 
-    cdef unique_ptr[CReplicatedData] p
-    cdef CTypeTag t
 
     def __init__(self, *args, **kwargs):
         raise TypeError("NativeData is built by atomr.ddata; use its CRDT classes")
@@ -94,7 +92,7 @@ cdef class NativeData:
         self.t = self.p.get().tag()
         return self
 
-    cdef inline int _need(self, CTypeTag t) except -1:
+    cdef int _need(self, CTypeTag t) except -1:
         if self.t != t:
             raise TypeError(f"a {c_type_name(self.t)} has no such operation "
                             f"(it is for {c_type_name(t)})")
@@ -415,7 +413,6 @@ cdef class NativeLmdbStore:
     Invariant: after ``close()`` every call raises DurableStoreError.
     """
 
-    cdef CLmdbStore* s
 
     def __cinit__(self, str path, size_t map_size=64 * 1024 * 1024):
         cdef string p = path.encode("utf-8", "surrogateescape")

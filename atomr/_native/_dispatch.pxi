@@ -6,9 +6,6 @@ cdef class _Suspended:
     task: yields the value the coroutine yielded first, then delegates
     ``send``/``throw`` to it."""
 
-    cdef object coro
-    cdef object first
-    cdef bint started
 
     @staticmethod
     cdef _Suspended new(object coro, object first):
@@ -63,15 +60,6 @@ cdef class _Dispatcher:
     thread that runs `loop`. Only that thread calls its methods, except
     `kick`, which any thread may call."""
 
-    cdef CPinnedDispatcher* d
-    cdef object loop
-    cdef unsigned long thread_id
-    cdef bint draining
-    cdef bint soon_pending
-    cdef bint reader_added
-    cdef object drain_soon_cb
-    cdef readonly uint64_t messages_handled  # user messages handled
-    cdef readonly uint64_t busy_ns           # time spent running actors (holding the GIL)
 
     def __cinit__(self):
         self.d = NULL
@@ -109,7 +97,7 @@ cdef class _Dispatcher:
         self.soon_pending = False
         self.drain()
 
-    cdef inline void kick(self):
+    cdef void kick(self):
         """Called after a schedule found the dispatcher asleep."""
         if PyThread_get_thread_ident() == self.thread_id:
             self.schedule_soon()
@@ -125,7 +113,7 @@ cdef class _Dispatcher:
         except RuntimeError:
             self.soon_pending = False  # the loop is closed; nothing will run
 
-    cdef inline bint on_loop_thread(self):
+    cdef bint on_loop_thread(self):
         return PyThread_get_thread_ident() == self.thread_id
 
     cdef void drain(self):

@@ -63,7 +63,6 @@ cdef class _CompletionPort:
     loop's thread) returns ``(ticket, rejections, failed, error)`` tuples.
     """
 
-    cdef shared_ptr[CCompletionPort] port
 
     def __cinit__(self):
         self.port.reset(new CCompletionPort())
@@ -89,9 +88,6 @@ cdef class _NativeJournal:
     """A C++ journal (in-memory or LMDB). Built by :meth:`in_memory` and
     :meth:`lmdb`; every method is safe to call from any thread."""
 
-    cdef shared_ptr[CJournal] j
-    cdef readonly str kind
-    cdef readonly bint blocking
 
     def __init__(self, *args, **kwargs):
         raise TypeError("use _NativeJournal.in_memory() or _NativeJournal.lmdb(...)")
@@ -187,9 +183,6 @@ cdef class _NativeSnapshotStore:
     """A C++ snapshot store (in-memory or LMDB). Built by :meth:`in_memory`
     and :meth:`lmdb`; every method is safe to call from any thread."""
 
-    cdef shared_ptr[CSnapshotStore] s
-    cdef readonly str kind
-    cdef readonly bint blocking
 
     def __init__(self, *args, **kwargs):
         raise TypeError("use _NativeSnapshotStore.in_memory() or _NativeSnapshotStore.lmdb(...)")

@@ -5,7 +5,6 @@ cdef class _Reply:
     """Where the answer to an ask goes. Completed at most once; a late
     completion (after a timeout) is ignored."""
 
-    cdef bint done
 
     cdef void complete(self, object value):
         pass
@@ -34,10 +33,6 @@ def _expire_ask(fut, str path, double timeout):
 cdef class _FutureReply(_Reply):
     """An ask awaited on an asyncio loop (any loop, on any thread)."""
 
-    cdef object fut
-    cdef object loop
-    cdef unsigned long thread_id
-    cdef object timer
 
     @staticmethod
     cdef _FutureReply new(object fut, object loop, unsigned long thread_id):
@@ -71,9 +66,6 @@ cdef class _FutureReply(_Reply):
 cdef class _LockReply(_Reply):
     """An ask waited on by a blocked thread (``ask_blocking``)."""
 
-    cdef object lock
-    cdef bint ok
-    cdef object value
 
     def __cinit__(self):
         self.lock = allocate_lock()
@@ -99,7 +91,6 @@ cdef class _LockReply(_Reply):
 cdef class _ConcurrentReply(_Reply):
     """An ask made where no loop runs, awaited later on some loop."""
 
-    cdef object cf
 
     cdef void complete(self, object value):
         if self.done:

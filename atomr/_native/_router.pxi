@@ -156,13 +156,7 @@ cdef class _TailChop:
     """One tail-chopping ask: the next routee gets the message whenever
     `interval` passes without a reply; the first reply wins."""
 
-    cdef list order
-    cdef object msg
-    cdef _Reply reply
-    cdef double interval
-    cdef Py_ssize_t next
 
-    cdef _Cell head
 
     def __call__(self):
         if self.reply.done or self.next >= len(self.order):
@@ -202,9 +196,6 @@ cdef int _tail_chop(_Cell head, object msg, object reply) except -1:
 cdef class _WithinExpiry:
     """Fails a router ask that got no reply within the router's window."""
 
-    cdef _Reply reply
-    cdef str path
-    cdef double within
 
     def __call__(self):
         if not self.reply.done:

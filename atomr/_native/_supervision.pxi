@@ -40,12 +40,6 @@ cdef class SupervisorStrategy:
     ``Props.with_supervisor_strategy``. Immutable once built.
     """
 
-    cdef CDecider decider
-    cdef readonly str kind
-    cdef object _max_retries
-    cdef object _within
-    cdef list _rules
-    cdef dict _decided            # exception class -> directive (memo of the table)
 
     def __init__(self, *args, **kwargs):
         raise TypeError("use SupervisorStrategy.one_for_one(...), .all_for_one(...), "

@@ -32,29 +32,6 @@ cdef class _System:
     """The native core of one ActorSystem: its dispatcher, dead-letter sink
     and user guardian. Created and driven on the loop's thread."""
 
-    cdef readonly str name
-    cdef readonly str address
-    cdef _Dispatcher disp
-    cdef CDeadLetterSink* sink
-    cdef _Cell guardian
-    cdef readonly bint terminating
-    cdef readonly bint terminated
-    cdef readonly object termination   # concurrent.futures.Future
-    cdef object owner_ref               # weakref to the ActorSystem
-    cdef object props_class
-    cdef public object on_terminated    # callable, run on the loop thread
-    cdef public list dead_letter_listeners
-    cdef readonly Py_ssize_t live_cells
-    cdef int dead_letters_logged
-    cdef public object terminated_class     # atomr.Terminated
-    cdef public object receive_timeout_msg  # the atomr.ReceiveTimeout marker
-    cdef public object events               # the EventStream (or None)
-    cdef public bint events_active          # someone listens to lifecycle events
-    cdef _TimerService virtual_timers
-    cdef readonly uint64_t failures         # actors that failed (supervised failures)
-    cdef object __weakref__
-    cdef int dead_letters_to_log
-    cdef SupervisorStrategy default_strategy
 
     def __cinit__(self):
         self.sink = NULL

@@ -11,8 +11,6 @@ cdef uint64_t _TIMER_KEYS = 0
 cdef class _TimerService:
     """Owns one native timer service (real or virtual clock)."""
 
-    cdef CTimerService* t
-    cdef readonly bint virtual
 
     def __cinit__(self):
         self.t = NULL
@@ -78,16 +76,6 @@ cdef class Cancelable:
     """A scheduled delivery. ``cancel()`` is idempotent and thread-safe; a
     cancelled timer never delivers again."""
 
-    cdef uint64_t key
-    cdef uint64_t native_id
-    cdef _TimerService service
-    cdef object msg
-    cdef _Cell owner
-    cdef _Cell target
-    cdef bint periodic
-    cdef bint cancelled
-    cdef bint finished
-    cdef int purpose
 
     def __init__(self, *args, **kwargs):
         raise TypeError("Cancelable objects are returned by the ctx.schedule_* methods")
