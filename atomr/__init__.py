@@ -46,6 +46,7 @@ from atomr._props import _attach_router_factories  # noqa: E402
 
 _attach_router_factories()
 
+#: The package version (reported by the native extension).
 __version__ = _native_version
 
 __all__ = [

@@ -79,10 +79,13 @@ class Props:
 
     @property
     def interpreter_role(self) -> str:
+        """The interpreter pool label (``"default"`` unless set)."""
         return self._interpreter_role
 
     @property
     def mailbox(self) -> Any:
+        """The mailbox setting: None (unbounded) or an
+        :class:`atomr.core.BoundedMailbox`."""
         return self._mailbox
 
     @property
@@ -117,6 +120,11 @@ class Props:
         return self._copy(dispatcher=dispatcher)
 
     def with_interpreter_role(self, role: str) -> "Props":
+        """A copy with the interpreter pool label `role`.
+
+        Raises:
+            TypeError: `role` is not a str.
+        """
         return self._copy(interpreter_role=role)
 
     def with_mailbox(self, mailbox: Any) -> "Props":

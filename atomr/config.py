@@ -52,7 +52,15 @@ def parse_duration(value: Any, key: str = "duration") -> float:
 
 
 class Setting:
-    """One known configuration key: its kind, default and allowed values."""
+    """One known configuration key: its kind, default and allowed values.
+
+    Attributes:
+        kind: ``"int"``, ``"float"``, ``"bool"``, ``"str"``, ``"duration"``
+            or ``"any"``.
+        default: The value used when the key is not configured.
+        choices: The allowed values of a ``str`` setting (empty: any).
+        minimum: The smallest allowed value, or None.
+    """
 
     __slots__ = ("kind", "default", "choices", "minimum")
 
@@ -63,6 +71,24 @@ class Setting:
         self.minimum = minimum
 
     def parse(self, key: str, value: Any) -> Any:
+        """Checks `value` against this setting and returns it normalised.
+
+        An ``int`` setting needs an int (not a bool); a ``float`` one takes
+        an int or float and returns a float; a ``duration`` one returns
+        seconds (see :func:`parse_duration`); a ``str`` one must be one of
+        `choices` when they are given; ``any`` takes anything.
+
+        Args:
+            key: The dotted key, for the error message.
+            value: The configured value.
+
+        Returns:
+            The value, converted for ``float`` and ``duration`` settings.
+
+        Raises:
+            ConfigError: the value has the wrong type, is not one of the
+                choices, or is below `minimum`.
+        """
         kind = self.kind
         if kind == "int":
             if isinstance(value, bool) or not isinstance(value, int):
@@ -208,10 +234,15 @@ class Config:
             return default
 
     def get_string(self, key: str) -> Optional[str]:
+        """The string at the dotted `key`, or None when it is missing or
+        not a string."""
         value = self.get(key)
         return value if isinstance(value, str) else None
 
     def get_int(self, key: str) -> Optional[int]:
+        """The integer at the dotted `key`, or None when it is missing or
+        not a number; a float is truncated with ``int()``, a bool gives
+        None."""
         value = self.get(key)
         if isinstance(value, bool):
             return None
@@ -220,6 +251,8 @@ class Config:
         return value if isinstance(value, int) else None
 
     def get_bool(self, key: str) -> Optional[bool]:
+        """The boolean at the dotted `key`, or None when it is missing or
+        not a bool."""
         value = self.get(key)
         return value if isinstance(value, bool) else None
 

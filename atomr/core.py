@@ -266,10 +266,12 @@ class BoundedMailbox:
 
     @property
     def capacity(self) -> int:
+        """How many messages the mailbox queues before `overflow` applies."""
         return self._capacity
 
     @property
     def overflow(self) -> "OverflowStrategy":
+        """What happens to a message arriving at a full mailbox."""
         return self._overflow
 
     def __eq__(self, other: object) -> bool:

@@ -449,9 +449,11 @@ class GSet(ReplicatedData):
         self._n.gs_add(self._enc(element))
 
     def contains(self, element: Any) -> bool:
+        """Whether `element` is in the set (also ``element in s``)."""
         return bool(self._n.gs_contains(self._enc(element)))
 
     def size(self) -> int:
+        """The number of elements (also ``len(s)``)."""
         return self._n.gs_size()
 
     def elements(self) -> list[Any]:
@@ -506,9 +508,11 @@ class ORSet(ReplicatedData):
         self._n.os_clear()
 
     def contains(self, element: Any) -> bool:
+        """Whether `element` is in the set (also ``element in s``)."""
         return bool(self._n.os_contains(self._enc(element)))
 
     def size(self) -> int:
+        """The number of elements (also ``len(s)``)."""
         return self._n.os_size()
 
     def elements(self) -> list[Any]:
@@ -584,6 +588,7 @@ class LwwRegister(ReplicatedData):
 
     @property
     def timestamp(self) -> int:
+        """The timestamp (microseconds) of the current value (0 when empty)."""
         return self._n.reg_state()[1]
 
     @property
@@ -592,6 +597,7 @@ class LwwRegister(ReplicatedData):
         return self._n.reg_state()[2]
 
     def has_value(self) -> bool:
+        """Whether a value was ever written (an empty register has none)."""
         return bool(self._n.reg_state()[3])
 
     def _describe(self) -> str:
@@ -612,13 +618,16 @@ class Flag(ReplicatedData):
             self.enable()
 
     def enable(self) -> None:
+        """Switches the flag on (for good)."""
         self._n.flag_enable()
 
     def is_enabled(self) -> bool:
+        """Whether the flag is on (also ``bool(flag)``)."""
         return bool(self._n.flag_enabled())
 
     @property
     def enabled(self) -> bool:
+        """Whether the flag is on (same as :meth:`is_enabled`)."""
         return self.is_enabled()
 
     def __bool__(self) -> bool:
@@ -642,6 +651,7 @@ class _MapBase(ReplicatedData):
         self._n.map_clear()
 
     def contains(self, key: Any) -> bool:
+        """Whether `key` is in the map (also ``key in m``)."""
         return bool(self._n.map_contains(self._enc(key)))
 
     def keys(self) -> list[Any]:
@@ -649,6 +659,7 @@ class _MapBase(ReplicatedData):
         return [self._dec(k) for k in self._n.map_keys()]
 
     def size(self) -> int:
+        """The number of keys (also ``len(m)``)."""
         return self._n.map_size()
 
     def __contains__(self, key: Any) -> bool:
@@ -695,38 +706,47 @@ class ORMap(_MapBase):
 
     @staticmethod
     def of_lww_register(node: Optional[str] = None) -> "ORMap":
+        """An empty map of :class:`LwwRegister` values, acting as replica `node`."""
         return ORMap(LwwRegister, node=node)
 
     @staticmethod
     def of_pn_counter(node: Optional[str] = None) -> "ORMap":
+        """An empty map of :class:`PNCounter` values, acting as replica `node`."""
         return ORMap(PNCounter, node=node)
 
     @staticmethod
     def of_g_counter(node: Optional[str] = None) -> "ORMap":
+        """An empty map of :class:`GCounter` values, acting as replica `node`."""
         return ORMap(GCounter, node=node)
 
     @staticmethod
     def of_flag(node: Optional[str] = None) -> "ORMap":
+        """An empty map of :class:`Flag` values, acting as replica `node`."""
         return ORMap(Flag, node=node)
 
     @staticmethod
     def of_g_set(node: Optional[str] = None) -> "ORMap":
+        """An empty map of :class:`GSet` values, acting as replica `node`."""
         return ORMap(GSet, node=node)
 
     @staticmethod
     def of_or_set(node: Optional[str] = None) -> "ORMap":
+        """An empty map of :class:`ORSet` values, acting as replica `node`."""
         return ORMap(ORSet, node=node)
 
     @staticmethod
     def of_lww_map(node: Optional[str] = None) -> "ORMap":
+        """An empty map of :class:`LWWMap` values, acting as replica `node`."""
         return ORMap(LWWMap, node=node)
 
     @staticmethod
     def of_pn_counter_map(node: Optional[str] = None) -> "ORMap":
+        """An empty map of :class:`PNCounterMap` values, acting as replica `node`."""
         return ORMap(PNCounterMap, node=node)
 
     @staticmethod
     def of_or_multi_map(node: Optional[str] = None) -> "ORMap":
+        """An empty map of :class:`ORMultiMap` values, acting as replica `node`."""
         return ORMap(ORMultiMap, node=node)
 
     def value_type(self) -> str:
@@ -734,6 +754,7 @@ class ORMap(_MapBase):
         return _n.ddata_type_name(self._n.map_value_tag())
 
     def value_class(self) -> type[ReplicatedData]:
+        """The value type's class (:class:`LwwRegister`, :class:`PNCounter`, ...)."""
         return ReplicatedData._CLASSES[self._n.map_value_tag()]
 
     def put(self, key: Any, value: ReplicatedData) -> None:
@@ -837,6 +858,7 @@ class LWWMap(_MapBase):
         return None if native is None else LwwRegister._wrap(native, None, self._codecs)  # type: ignore
 
     def entries(self) -> dict[Any, bytes]:
+        """Every key with its current bytes."""
         return {self._dec(k): self._n.map_get(k).reg_state()[0] for k in self._n.map_keys()}
 
     def _describe(self) -> str:
@@ -879,6 +901,7 @@ class PNCounterMap(_MapBase):
         return None if native is None else native.pn_value()
 
     def entries(self) -> dict[Any, int]:
+        """Every key with its counter value."""
         return {self._dec(k): self._n.map_get(k).pn_value() for k in self._n.map_keys()}
 
     def _describe(self) -> str:
@@ -924,9 +947,11 @@ class ORMultiMap(ReplicatedData):
         self._n.mm_remove_key(self._enc(key))
 
     def contains(self, key: Any, value: Any) -> bool:
+        """Whether `value` is in `key`'s set."""
         return bool(self._n.mm_contains(self._enc(key), self._enc(value)))
 
     def contains_key(self, key: Any) -> bool:
+        """Whether `key` is present (its set is not empty)."""
         return bool(self._n.mm_contains_key(self._enc(key)))
 
     def get(self, key: Any) -> set[Any]:
@@ -934,12 +959,15 @@ class ORMultiMap(ReplicatedData):
         return {self._dec(v) for v in self._n.mm_get(self._enc(key))}
 
     def keys(self) -> list[Any]:
+        """The keys, ordered by their canonical encoding."""
         return [self._dec(k) for k in self._n.mm_keys()]
 
     def key_count(self) -> int:
+        """The number of keys (also ``len(m)``)."""
         return self._n.mm_key_count()
 
     def entries(self) -> dict[Any, set[Any]]:
+        """Every key with its set of values."""
         return {self._dec(k): {self._dec(v) for v in self._n.mm_get(k)}
                 for k in self._n.mm_keys()}
 
@@ -1062,14 +1090,22 @@ class ReadConsistency:
 
     @staticmethod
     def local() -> "ReadConsistency":
+        """Only this replica."""
         return ReadConsistency("local", 1, 0.0)
 
     @staticmethod
     def majority(timeout: float = 2.0) -> "ReadConsistency":
+        """More than half of the replicas.
+
+        Raises:
+            TypeError: `timeout` is not a number.
+            ValueError: `timeout` is not positive and finite.
+        """
         return ReadConsistency("majority", 0, _check_timeout(timeout))
 
     @staticmethod
     def all(timeout: float = 2.0) -> "ReadConsistency":
+        """Every replica (`timeout` is checked as for :meth:`majority`)."""
         return ReadConsistency("all", 0, _check_timeout(timeout))
 
     @staticmethod
@@ -1078,6 +1114,8 @@ class ReadConsistency:
         return ReadConsistency("from", _check_count(n), _check_timeout(timeout))
 
     def required(self, cluster_size: int) -> int:
+        """How many replies this level needs in a cluster of `cluster_size`
+        replicas."""
         return _required(self.kind, self.n, cluster_size)
 
 
@@ -1086,6 +1124,15 @@ class WriteAggregator:
 
     Args:
         target: How many acks satisfy the write.
+
+    Attributes:
+        target: How many acks satisfy the write.
+        received: The acks counted so far.
+        nacks: The refusals counted so far.
+
+    Raises:
+        TypeError: `target` is not an int.
+        ValueError: `target` is below 1.
     """
 
     __slots__ = ("target", "received", "nacks")
@@ -1096,12 +1143,15 @@ class WriteAggregator:
         self.nacks: int = 0
 
     def ack(self) -> None:
+        """Counts one replica that acknowledged the write."""
         self.received += 1
 
     def nack(self) -> None:
+        """Counts one replica that refused the write."""
         self.nacks += 1
 
     def is_satisfied(self) -> bool:
+        """Whether at least `target` replicas acknowledged the write."""
         return self.received >= self.target
 
     def is_failed(self, cluster_size: int) -> bool:
@@ -1117,6 +1167,14 @@ class ReadAggregator:
 
     Args:
         target: How many replies satisfy the read.
+
+    Attributes:
+        target: How many replies satisfy the read.
+        received: The replies counted so far.
+
+    Raises:
+        TypeError: `target` is not an int.
+        ValueError: `target` is below 1.
     """
 
     __slots__ = ("target", "received")
@@ -1126,9 +1184,11 @@ class ReadAggregator:
         self.received: int = 0
 
     def reply(self) -> None:
+        """Counts one replica that replied to the read."""
         self.received += 1
 
     def is_satisfied(self) -> bool:
+        """Whether at least `target` replicas replied."""
         return self.received >= self.target
 
     def __repr__(self) -> str:
@@ -1167,14 +1227,19 @@ class PruningState:
         return True
 
     def is_pruned(self, node: str) -> bool:
+        """Whether pruning of the removed `node` reached "performed"."""
         entry = self._m.get(node)
         return entry is not None and entry[0] == "performed"
 
     def owner(self, node: str) -> Optional[str]:
+        """The node pruning the removed `node`, or None when `node` has no
+        entry (never initialized, or dropped by :meth:`gc`)."""
         entry = self._m.get(node)
         return None if entry is None else entry[1]
 
     def phase(self, node: str) -> Optional[str]:
+        """``"initialized"`` or ``"performed"`` for the removed `node`, or
+        None when it has no entry (never initialized, or dropped by :meth:`gc`)."""
         entry = self._m.get(node)
         return None if entry is None else entry[0]
 
@@ -1188,6 +1253,15 @@ class PruningState:
         return len(doomed)
 
     def merge(self, other: "PruningState") -> "PruningState":
+        """Joins `other` into this state, node by node (see the class for
+        which entry wins); `other` is unchanged.
+
+        Returns:
+            self, for chaining.
+
+        Raises:
+            TypeError: `other` is not a PruningState.
+        """
         if not isinstance(other, PruningState):
             raise TypeError(f"cannot merge a {type(other).__name__} into a PruningState")
         for node, theirs in other._m.items():
@@ -1268,6 +1342,7 @@ class DurableStore(abc.ABC):
         return {k: v for k in self.keys() if (v := self.load(k)) is not None}
 
     def contains(self, key: str) -> bool:
+        """Whether a value is stored under `key`."""
         return self.load(key) is not None
 
     def close(self) -> None:
@@ -1287,18 +1362,23 @@ class NoopDurableStore(DurableStore):
 
     @property
     def is_durable(self) -> bool:
+        """Always False: nothing is kept."""
         return False
 
     def persist(self, key: str, value: bytes) -> None:
+        """Does nothing (the value is dropped)."""
         pass
 
     def load(self, key: str) -> Optional[bytes]:
+        """Always None."""
         return None
 
     def delete_marker(self, key: str) -> None:
+        """Does nothing."""
         pass
 
     def keys(self) -> list[str]:
+        """Always an empty list."""
         return []
 
     def __repr__(self) -> str:
@@ -1334,6 +1414,7 @@ class FileDurableStore(DurableStore):
 
     @property
     def path(self) -> str:
+        """The absolute path of the store's directory."""
         return self._dir
 
     @staticmethod
@@ -1374,6 +1455,13 @@ class FileDurableStore(DurableStore):
             os.close(fd)
 
     def persist(self, key: str, value: bytes) -> None:
+        """Writes `value` as `key`'s file (atomically, fsynced).
+
+        Raises:
+            ValueError: `key` is not a non-empty str.
+            TypeError: `value` is not bytes-like.
+            DurableStoreError: the file cannot be written.
+        """
         raw = self._raw(key)
         value = _check_bytes(value, "a durable value")
         path = self._file(raw)
@@ -1395,6 +1483,13 @@ class FileDurableStore(DurableStore):
                                         f"{exc}") from exc
 
     def load(self, key: str) -> Optional[bytes]:
+        """The bytes under `key`, or None when it has no file.
+
+        Raises:
+            ValueError: `key` is not a non-empty str.
+            DurableStoreError: the file cannot be read, is malformed, or
+                holds another key.
+        """
         raw = self._raw(key)
         entry = self._read(self._file(raw))
         if entry is None:
@@ -1405,6 +1500,11 @@ class FileDurableStore(DurableStore):
         return entry[1]
 
     def delete_marker(self, key: str) -> None:
+        """Removes `key`'s file (a no-op when absent).
+
+        Raises:
+            DurableStoreError: the file cannot be removed.
+        """
         path = self._file(self._raw(key))
         with self._lock:
             try:
@@ -1427,6 +1527,12 @@ class FileDurableStore(DurableStore):
                 yield name, os.path.join(self._dir, name)
 
     def keys(self) -> list[str]:
+        """Every stored key, sorted.
+
+        Raises:
+            DurableStoreError: the directory cannot be listed, or an entry
+                cannot be read.
+        """
         out = []
         for name, path in self._entries():
             if name.startswith("k-"):
@@ -1441,6 +1547,12 @@ class FileDurableStore(DurableStore):
         return sorted(out)
 
     def load_all(self) -> dict[str, bytes]:
+        """Every (key, bytes), reading each file once.
+
+        Raises:
+            DurableStoreError: the directory cannot be listed, or an entry
+                cannot be read or is malformed.
+        """
         out = {}
         for _, path in self._entries():
             entry = self._read(path)
@@ -1527,6 +1639,7 @@ class ReplicatorSubscription:
 
     @property
     def closed(self) -> bool:
+        """Whether :meth:`close` was called (or the replicator shut down)."""
         return self._closed
 
     def close(self) -> None:
@@ -1540,6 +1653,7 @@ class ReplicatorSubscription:
         self._unregister(self)
 
     async def aclose(self) -> None:
+        """Awaitable :meth:`close` (the async-iterator protocol's close)."""
         self.close()
 
     def __aiter__(self) -> AsyncIterator[str]:
@@ -1597,8 +1711,8 @@ class _ClassOrInstance:
     def __init__(self, on_class: Any, on_instance: Callable[..., Any]) -> None:
         self._on_class = on_class.__func__ if isinstance(on_class, staticmethod) else on_class
         self._on_instance = on_instance
-        self.__doc__ = (f"On the class: {self._on_class.__doc__}\n\n"
-                        f"On an instance: {on_instance.__doc__}")
+        self.__doc__ = (f"On the class: {inspect.cleandoc(self._on_class.__doc__ or '')}\n\n"
+                        f"On an instance: {inspect.cleandoc(on_instance.__doc__ or '')}")
 
     def __get__(self, obj: Any, objtype: Any = None) -> Callable[..., Any]:
         if obj is None:
@@ -1723,6 +1837,7 @@ class Replicator:
 
     @property
     def system(self) -> Any:
+        """The actor system this replicator belongs to."""
         return self._system
 
     def is_durable(self, key: str) -> bool:
@@ -1734,6 +1849,7 @@ class Replicator:
         return sorted(self._data)
 
     def deleted_keys(self) -> list[str]:
+        """The keys that were deleted (they stay deleted), sorted."""
         return sorted(self._deleted)
 
     # -- operations ---------------------------------------------------------

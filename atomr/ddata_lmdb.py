@@ -89,6 +89,13 @@ class LmdbDurableStore(DurableStore):
         self._native.put(self._raw(key), bytes(value))
 
     def load(self, key: str) -> Optional[bytes]:
+        """The bytes under `key`, or None.
+
+        Raises:
+            ValueError: `key` is not a non-empty str.
+            DurableStoreError: `key` is longer than :data:`MAX_KEY_BYTES`
+                in UTF-8, the store is closed, or LMDB fails.
+        """
         return self._native.get(self._raw(key))
 
     def delete_marker(self, key: str) -> None:
@@ -96,12 +103,15 @@ class LmdbDurableStore(DurableStore):
         self._native.erase(self._raw(key))
 
     def keys(self) -> list[str]:
+        """Every stored key, sorted."""
         return sorted(k.decode("utf-8", "surrogatepass") for k in self._native.keys())
 
     def load_all(self) -> dict[str, bytes]:
+        """Every (key, bytes), read in one transaction."""
         return {k.decode("utf-8", "surrogatepass"): v for k, v in self._native.entries()}
 
     def contains(self, key: str) -> bool:
+        """Whether a value is stored under `key`."""
         return self.load(key) is not None
 
     def close(self) -> None:
@@ -110,6 +120,7 @@ class LmdbDurableStore(DurableStore):
 
     @property
     def is_open(self) -> bool:
+        """False once :meth:`close` was called."""
         return bool(self._native.is_open)
 
     def __repr__(self) -> str:

@@ -106,6 +106,7 @@ class EventStream:
 
     @property
     def has_subscribers(self) -> bool:
+        """Whether anything is subscribed (to any event class)."""
         return bool(self._subs)
 
     def _changed(self) -> None:
@@ -145,6 +146,17 @@ class EventStream:
     # Called by the runtime (only when someone listens).
 
     def publish_lifecycle(self, kind: str, path: str, reason: Optional[BaseException]) -> None:
+        """Publishes the lifecycle event `kind` of the actor at `path`.
+
+        Called by the runtime, and only while someone is subscribed.
+
+        Args:
+            kind: ``"started"`` (publishes :class:`ActorStarted`),
+                ``"stopped"`` (:class:`ActorStopped`) or ``"restarted"``
+                (:class:`ActorRestarted`); any other kind is ignored.
+            path: The actor's path.
+            reason: The failure behind a restart (unused for other kinds).
+        """
         if kind == "started":
             self.publish(ActorStarted(path))
         elif kind == "stopped":
@@ -153,6 +165,11 @@ class EventStream:
             self.publish(ActorRestarted(path, reason))
 
     def publish_failure(self, path: str, error: BaseException, directive: str) -> None:
+        """Publishes an :class:`ActorFailed` for the actor at `path`, which
+        raised `error` and got `directive` from its supervisor.
+
+        Called by the runtime, and only while someone is subscribed.
+        """
         self.publish(ActorFailed(path, error, directive))
 
 

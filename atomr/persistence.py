@@ -509,6 +509,8 @@ class _NativeBackedJournal(Journal):
             self._native.delete_to(persistence_id, to)
 
     async def persistence_ids(self) -> list[str]:
+        """Every persistence id written so far (in no promised order); the
+        built-in journals always support this."""
         if self._native.blocking:
             return await _off_loop(self._native.persistence_ids)
         return self._native.persistence_ids()
@@ -916,11 +918,14 @@ class Effect:
         self._value = value
         self._tags = tags
 
-    kind = property(lambda self: self._kind)
-    events = property(lambda self: None if self._events is None else list(self._events))
-    every = property(lambda self: self._every)
-    value = property(lambda self: self._value)
-    tags = property(lambda self: self._tags)
+    kind = property(lambda self: self._kind, doc=(
+        '``"persist"``, ``"snapshot"``, ``"reply"``, ``"stop"`` or ``"none"``.'))
+    events = property(lambda self: None if self._events is None else list(self._events), doc=(
+        "A copy of the events to persist (a list), or None for other kinds."))
+    every = property(lambda self: self._every, doc=(
+        "The cadence of a snapshot effect (None: one snapshot now, and for other kinds)."))
+    value = property(lambda self: self._value, doc="The reply of a reply effect (else None).")
+    tags = property(lambda self: self._tags, doc="The tags stored with persisted events (a tuple).")
 
     @staticmethod
     def persist(event: Any, tags: Iterable[str] = ()) -> "Effect":

@@ -50,7 +50,11 @@ __all__ = [
 
 class Broadcast:
     """Wraps a message that every routee of a router must get, whatever
-    the router's logic (``router.tell(Broadcast(msg))``)."""
+    the router's logic (``router.tell(Broadcast(msg))``).
+
+    Attributes:
+        message: The wrapped message.
+    """
 
     __slots__ = ("message",)
 
@@ -68,7 +72,14 @@ class GetRoutees:
 
 
 class AdjustPoolSize:
-    """Tell a pool router to add (`change` > 0) or remove routees."""
+    """Tell a pool router to add (`change` > 0) or remove routees.
+
+    Attributes:
+        change: How many routees to add (negative: to remove).
+
+    Raises:
+        TypeError: `change` is not an int.
+    """
 
     __slots__ = ("change",)
 
@@ -247,6 +258,12 @@ def group(logic: str, routees: Iterable[Any], *, virtual_nodes: int = 128) -> Pr
         logic: ``"round_robin"``, ``"random"``, ``"broadcast"``,
             ``"consistent_hash"`` or ``"smallest_mailbox"``.
         routees: the ActorRefs to route to.
+        virtual_nodes: points per routee on the hash ring (used by
+            ``"consistent_hash"`` only).
+
+    Raises:
+        ValueError: `logic` is unknown or `routees` is empty.
+        TypeError: a routee is not an ActorRef.
     """
     if logic not in ("round_robin", "random", "broadcast", "consistent_hash",
                      "smallest_mailbox"):
@@ -262,22 +279,33 @@ def group(logic: str, routees: Iterable[Any], *, virtual_nodes: int = 128) -> Pr
 
 
 def round_robin_group(routees: Iterable[Any]) -> Props:
+    """A group router visiting the existing refs `routees` in strict
+    rotation (``group("round_robin", routees)``)."""
     return group("round_robin", routees)
 
 
 def random_group(routees: Iterable[Any]) -> Props:
+    """A group router sending each message to a pseudo-random one of the
+    existing refs `routees` (``group("random", routees)``)."""
     return group("random", routees)
 
 
 def broadcast_group(routees: Iterable[Any]) -> Props:
+    """A group router sending every message to each of the existing refs
+    `routees`; an ask gets the first reply (``group("broadcast", routees)``)."""
     return group("broadcast", routees)
 
 
 def consistent_hash_group(routees: Iterable[Any], *, virtual_nodes: int = 128) -> Props:
+    """A group router over the existing refs `routees` on a hash ring with
+    `virtual_nodes` points per routee: every message of one key goes to one
+    routee (see :func:`consistent_hash` for how to give the key)."""
     return group("consistent_hash", routees, virtual_nodes=virtual_nodes)
 
 
 def smallest_mailbox_group(routees: Iterable[Any]) -> Props:
+    """A group router sending each message to whichever of the existing
+    refs `routees` has the fewest queued (``group("smallest_mailbox", routees)``)."""
     return group("smallest_mailbox", routees)
 
 

@@ -146,6 +146,8 @@ class ActorSystem:
 
     @property
     def config(self) -> Config:
+        """The :class:`~atomr.Config` the system was created with (an empty
+        one when none was given)."""
         return self._config
 
     @property
@@ -241,6 +243,7 @@ class ActorSystem:
 
     @property
     def is_terminated(self) -> bool:
+        """Whether the system has finished terminating."""
         return self._core.terminated
 
     # -- actors -------------------------------------------------------------------
@@ -268,6 +271,8 @@ class ActorSystem:
         self._core.dead_letter_listeners.append(listener)
 
     def unsubscribe_dead_letters(self, listener: Any) -> None:
+        """Removes a listener added with :meth:`subscribe_dead_letters`
+        (one registration of it; a no-op when it is not registered)."""
         try:
             self._core.dead_letter_listeners.remove(listener)
         except ValueError:

@@ -602,13 +602,13 @@ cdef class _Cell:
         if directive == CDirective.resume:
             child._post_system(K_RESUME, None)
         elif directive == CDirective.restart:
-            if strategy.kind == "all_for_one":
+            if strategy._kind == "all_for_one":
                 for other in list(self.children.values()):
                     other._post_system(K_RESTART, exc if other is child else None)
             else:
                 child._post_system(K_RESTART, exc)
         elif directive == CDirective.stop:
-            if strategy.kind == "all_for_one":
+            if strategy._kind == "all_for_one":
                 for other in list(self.children.values()):
                     other._request_stop()
             else:

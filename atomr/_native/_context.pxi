@@ -152,6 +152,7 @@ cdef class Context:
 
     @property
     def stash_size(self):
+        """How many messages this actor has stashed."""
         self._check()
         buf = self._cell.stash_buf
         return 0 if buf is None else len(buf)

@@ -81,7 +81,7 @@ cdef class ActorRef:
 
 cdef class SupervisorStrategy:
     cdef CDecider decider
-    cdef readonly str kind
+    cdef str _kind
     cdef object _max_retries
     cdef object _within
     cdef list _rules

@@ -71,7 +71,7 @@ cdef class SupervisorStrategy:
         for path, directive in rules:
             s.decider.add(<string>path, _parse_directive(directive))
         s.decider.set_default(dflt)
-        s.kind = kind
+        s._kind = kind
         s._decided = {}
         s._max_retries = max_retries
         s._within = within_seconds
@@ -117,11 +117,18 @@ cdef class SupervisorStrategy:
         return SupervisorStrategy._build("one_for_one", None, "escalate", None, None)
 
     @property
+    def kind(self):
+        """``"one_for_one"`` or ``"all_for_one"``."""
+        return self._kind
+
+    @property
     def max_retries(self):
+        """Restarts allowed per `within_seconds` window (None: unlimited)."""
         return self._max_retries
 
     @property
     def within_seconds(self):
+        """The sliding window of the restart budget in seconds (None: no window)."""
         return self._within
 
     @property
@@ -169,6 +176,6 @@ cdef class SupervisorStrategy:
 
     def __repr__(self):
         within = self._within
-        return (f"<SupervisorStrategy kind={self.kind} max_retries={self._max_retries} "
+        return (f"<SupervisorStrategy kind={self._kind} max_retries={self._max_retries} "
                 f"within={within}>")
 

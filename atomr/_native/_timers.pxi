@@ -119,10 +119,12 @@ cdef class Cancelable:
         return True
 
     def is_cancelled(self):
+        """True once :meth:`cancel` has cancelled this timer."""
         return self.cancelled
 
     @property
     def is_periodic(self):
+        """True for a repeating timer."""
         return self.periodic
 
     def __repr__(self):

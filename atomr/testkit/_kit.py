@@ -88,7 +88,13 @@ def within(a: float, b: Any = None, body: Optional[Callable[[float], Awaitable]]
 
 
 class ScheduledToken:
-    """A callback scheduled on a :class:`TestScheduler`."""
+    """A callback scheduled on a :class:`TestScheduler`.
+
+    Attributes:
+        deadline: The virtual time at which it fires.
+        seq: Its scheduling order (breaks ties between equal deadlines).
+        callback: The zero-argument callable it runs.
+    """
 
     __slots__ = ("deadline", "seq", "callback", "_state")
 
@@ -109,6 +115,7 @@ class ScheduledToken:
         return True
 
     def fired(self) -> bool:
+        """Whether the scheduler has run the callback."""
         return self._state == "fired"
 
 
@@ -241,6 +248,7 @@ class EventFilter:
                 self._cond.notify_all()
 
     def count(self) -> int:
+        """How many matching events were seen so far."""
         with self._cond:
             return self._count
 
@@ -255,6 +263,8 @@ class EventFilter:
             await asyncio.sleep(0.005)
 
     def await_count_blocking(self, n: int, timeout: float = 1.0) -> bool:
+        """Blocks until `n` matching events were seen (True) or `timeout`
+        seconds passed (False)."""
         deadline = time.monotonic() + timeout
         with self._cond:
             while self._count < n:
@@ -312,6 +322,7 @@ class TestKit:
 
     @property
     def system(self) -> ActorSystem:
+        """The kit's actor system."""
         return self._system
 
     @property
@@ -345,6 +356,13 @@ class TestKit:
 
     def await_condition_blocking(self, predicate: Callable[[], Any], timeout: float = 3.0,
                                  interval: float = 0.01, message: str = "") -> None:
+        """Blocks, polling `predicate` every `interval` seconds, until it is
+        truthy.
+
+        Raises:
+            ProbeTimeoutError: `predicate` was still falsy after `timeout`
+                seconds (`message` is appended to the error).
+        """
         deadline = time.monotonic() + timeout
         while not predicate():
             if time.monotonic() >= deadline:

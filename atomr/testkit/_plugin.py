@@ -17,6 +17,8 @@ _names = itertools.count(1)
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    """Registers the ``atomr_testkit`` marker, which sets the ``testkit``
+    fixture's options (``virtual_time``, ``name``, ``config``)."""
     config.addinivalue_line(
         "markers",
         "atomr_testkit(virtual_time=False, name=None, config=None): settings of the "

@@ -153,6 +153,12 @@ class TestProbe:
         return await self._next(timeout, "a message")
 
     def expect_message_blocking(self, timeout: float = 1.0) -> Any:
+        """Blocking :meth:`expect_message`: waits up to `timeout` seconds for
+        the next message and returns it.
+
+        Raises:
+            ProbeTimeoutError: no message arrived in time.
+        """
         return self._next_blocking(timeout, "a message")
 
     async def expect_msg_eq(self, expected: Any, timeout: float = 1.0) -> Any:
@@ -163,6 +169,13 @@ class TestProbe:
         return msg
 
     def expect_msg_eq_blocking(self, expected: Any, timeout: float = 1.0) -> Any:
+        """Blocking :meth:`expect_msg_eq`: the next message, which must equal
+        `expected`.
+
+        Raises:
+            ProbeTimeoutError: no message arrived within `timeout` seconds,
+                or it differs from `expected` (it is consumed all the same).
+        """
         msg = self._next_blocking(timeout, f"{_show(expected)}")
         if msg != expected:
             raise ProbeTimeoutError(f"expected {_show(expected)}, got {_show(msg)}")
@@ -210,6 +223,12 @@ class TestProbe:
         raise ProbeTimeoutError(f"expected no message for {duration:g}s, got {_show(msg)}")
 
     def expect_no_message_blocking(self, duration: float = 0.1) -> None:
+        """Blocking :meth:`expect_no_message`: asserts that nothing arrives
+        for `duration` seconds.
+
+        Raises:
+            ProbeTimeoutError: a message arrived (it is consumed).
+        """
         try:
             msg = self._next_blocking(duration, "silence")
         except ProbeTimeoutError:
@@ -256,6 +275,7 @@ class TestProbe:
         return ref
 
     def unwatch(self, ref: Any) -> Any:
+        """The probe stops watching `ref` (undoes :meth:`watch`); returns `ref`."""
         self.ref_.tell(_Unwatch(ref))
         return ref
 
