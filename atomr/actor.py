@@ -23,7 +23,18 @@ class Actor(abc.ABC):
         >>> class Greeter(Actor):
         ...     async def handle(self, ctx, msg):
         ...         return f"hello, {msg}"
+
+    Attributes:
+        asyncio_task: False (the default) drives handler and hook coroutines
+            directly, turning them into asyncio Tasks only when they really
+            suspend — the fast path, but before its first suspension a
+            handler runs outside any Task (``asyncio.current_task()`` is
+            None, so ``asyncio.timeout()`` cannot be its first statement).
+            True runs every coroutine call inside its own Task (eagerly on
+            Python 3.12+), for handlers that need full Task semantics.
     """
+
+    asyncio_task: bool = False
 
     @abc.abstractmethod
     def handle(self, ctx: Any, message: Any) -> Any:

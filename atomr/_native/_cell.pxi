@@ -42,6 +42,32 @@ cdef void _route_lost(void* ctx, CEnvelope& lost, CCell* routee, cbool evicted) 
         _log.error("could not record a routee's lost message", exc_info=exc)
 
 
+cdef object _new_task(object loop, object coro):
+    if _EAGER_TASKS:
+        return asyncio.Task(coro, loop=loop, eager_start=True)
+    return loop.create_task(coro)
+
+
+cdef tuple _task_outcome(object task):
+    if task.cancelled():
+        return False, asyncio.CancelledError()
+    exc = task.exception()
+    if exc is not None:
+        return False, exc
+    return True, task.result()
+
+
+cdef bint _EAGER_TASKS = sys.version_info >= (3, 12)
+
+
+cdef class _TaskDone:
+    """The done-callback of a handler's task: resumes its cell."""
+
+    def __call__(self, task):
+        ok, value = _task_outcome(task)
+        self.cell._resumed(self.role, ok, value, self.reply)
+
+
 cdef class _Cell:
     """The Python half of an actor: its instance, behaviour stack, context,
     children, watchers, stash and timers, and the lifecycle state machine.
@@ -276,6 +302,8 @@ cdef class _Cell:
         try:
             result = self.behavior(ctx, msg)
             if PyCoro_CheckExact(result):
+                if self.task_mode:
+                    return self._in_task(R_HANDLER, result, reply, msg)
                 st = PyIter_Send(result, None, &out)
                 if st == PYGEN_NEXT:
                     self._suspend(R_HANDLER, result, _steal(out), reply)
@@ -346,6 +374,8 @@ cdef class _Cell:
         try:
             result = hook(ctx, *args)
             if PyCoro_CheckExact(result):
+                if self.task_mode:
+                    return self._in_task(role, result, None, None)
                 st = PyIter_Send(result, None, &out)
                 if st == PYGEN_NEXT:
                     self._suspend(role, result, _steal(out), None)
@@ -355,6 +385,29 @@ cdef class _Cell:
             self._completed(role, False, exc)
             return 0
         self._completed(role, True, result)
+        return 0
+
+    cdef int _in_task(self, int role, object coro, object reply, object msg) except -1:
+        """Runs a handler or hook coroutine inside its own asyncio Task (an
+        actor with ``asyncio_task = True``): eagerly on Python 3.12+, so one
+        that never suspends still completes in this turn. Returns 1 when the
+        cell must wait for the task."""
+        cdef _TaskDone done
+        task = _new_task(self.disp.loop, coro)
+        if not task.done():
+            self.c.suspend()
+            self.in_flight = task
+            done = _TaskDone.__new__(_TaskDone)
+            done.cell = self
+            done.role = role
+            done.reply = reply
+            task.add_done_callback(done)
+            return 1
+        ok, value = _task_outcome(task)
+        if role == R_HANDLER:
+            self._handled(ok, value, msg, reply)
+        else:
+            self._completed(role, ok, value)
         return 0
 
     cdef void _suspend(self, int role, object coro, object first, object reply):
@@ -471,6 +524,7 @@ cdef class _Cell:
         self.actor = actor
         self.behavior = behavior
         self.behaviors = None
+        self.task_mode = bool(getattr(actor, "asyncio_task", False))
         return True
 
     cdef int _terminate(self) except -1:

@@ -129,6 +129,11 @@ cdef class _WithinExpiry:
     cdef str path
     cdef double within
 
+cdef class _TaskDone:
+    cdef _Cell cell
+    cdef int role
+    cdef object reply
+
 cdef class _Cell:
     cdef CCell* c
     cdef readonly _System system
@@ -170,6 +175,7 @@ cdef class _Cell:
     cdef bint mailbox_fails
     cdef int router_kind
     cdef double router_within
+    cdef bint task_mode
     @staticmethod
     cdef _Cell new(_System system, _Cell parent, str name, str path, object props)
     cdef int _post(self, object msg, object sender, object reply) except -1
@@ -186,6 +192,7 @@ cdef class _Cell:
     cdef void _drop_stashed_reply(self, object reply)
     cdef void _undeliverable(self, object msg, object sender, object reply)
     cdef int _call_hook(self, int role, object hook, tuple args) except -1
+    cdef int _in_task(self, int role, object coro, object reply, object msg) except -1
     cdef void _suspend(self, int role, object coro, object first, object reply)
     cdef void _resumed(self, int role, bint ok, object value, object reply)
     cdef void _completed(self, int role, bint ok, object value)

@@ -29,6 +29,9 @@ import weakref
 from _thread import allocate_lock
 from asyncio import get_running_loop as _asyncio_get_running_loop
 from asyncio.events import _get_running_loop
+from asyncio.tasks import _enter_task as _asyncio_enter_task
+from asyncio.tasks import _leave_task as _asyncio_leave_task
+from asyncio.tasks import current_task as _asyncio_current_task
 
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_DECREF, Py_INCREF, Py_REFCNT

@@ -1,6 +1,22 @@
 # ActorRef
 
 
+cdef void _drain_outside_task(_Dispatcher disp, object loop) except *:
+    """Drains the dispatcher from inside the asker's coroutine, but with no
+    current task: handlers must see the same context as in a normal drain,
+    and must never mistake the asker's task for their own (an
+    ``asyncio.timeout`` there would cancel the asker)."""
+    task = _asyncio_current_task(loop)
+    if task is None:
+        disp.drain()
+        return
+    _asyncio_leave_task(loop, task)
+    try:
+        disp.drain()
+    finally:
+        _asyncio_enter_task(loop, task)
+
+
 cdef class ActorRef:
     """A handle to an actor: the only way to talk to it. Thread-safe; refs
     compare equal when they point at the same actor incarnation."""
@@ -72,7 +88,7 @@ cdef class ActorRef:
         else:
             cell._post(msg, None, reply)
         if loop is disp.loop and not disp.draining and disp.on_loop_thread():
-            disp.drain()  # answer in-loop asks eagerly when the handler does not suspend
+            _drain_outside_task(disp, loop)  # answer in-loop asks eagerly
         if not fut.done() and t is not None:
             reply.timer = loop.call_later(t, _expire_ask, fut, self._path, t)
         return fut

@@ -88,8 +88,10 @@ bool cell::has_work() const {
 }
 
 void cell::end_turn() {
-  state_.store(cell_state::idle, std::memory_order_seq_cst);
-  std::atomic_thread_fence(std::memory_order_seq_cst); // pairs with after_push()
+  // One full barrier (the fence) orders this store before the mailbox
+  // check below; it pairs with the fence in after_push().
+  state_.store(cell_state::idle, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
   if (!has_work())
     return;
   cell_state expected = cell_state::idle;
