@@ -2,6 +2,7 @@
 # atomr). Their implementations live in the .pxi parts the .pyx includes;
 # the C++ types come from the extern-only declarations in includes/.
 
+cimport cython
 from libc.stdint cimport int64_t, uint32_t, uint64_t
 from libcpp.memory cimport shared_ptr, unique_ptr
 
@@ -47,6 +48,8 @@ cdef class _Suspended:
     @staticmethod
     cdef _Suspended new(object coro, object first)
 
+# final: no subclasses, so C methods are called directly
+@cython.final
 cdef class _Dispatcher:
     cdef CPinnedDispatcher* d
     cdef object loop
@@ -65,12 +68,16 @@ cdef class _Dispatcher:
     cdef bint on_loop_thread(self)
     cdef void drain(self)
 
+# final: no subclasses, so C methods are called directly
+@cython.final
 cdef class Context:
     cdef _Cell _cell
     cdef object _sender
     cdef bint _active
     cdef int _check(self) except -1
 
+# final: no subclasses, so C methods are called directly
+@cython.final
 cdef class ActorRef:
     cdef _Cell _cell
     cdef str _path
@@ -134,6 +141,8 @@ cdef class _TaskDone:
     cdef int role
     cdef object reply
 
+# final: no subclasses, so C methods are called directly
+@cython.final
 cdef class _Cell:
     cdef CCell* c
     cdef readonly _System system
@@ -226,6 +235,8 @@ cdef class _Cell:
     cdef void _set_receive_timeout(self, object seconds)
     cdef int _receive_timeout_fired(self, Cancelable t) except -1
 
+# final: no subclasses, so C methods are called directly
+@cython.final
 cdef class _System:
     cpdef double clock(self)
     cdef readonly str name
