@@ -1,0 +1,76 @@
+"""The durable LMDB journal and snapshot store.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from atomr._native._core import _NativeJournal, _NativeSnapshotStore
+from atomr._native._core import lmdb_map_size as _lmdb_map_size
+from atomr.persistence._native import _NativeBackedJournal, _NativeBackedSnapshotStore
+from atomr.persistence._records import _DEFAULT_MAP_SIZE, _DEFAULT_MAX_MAP_SIZE
+
+
+def _lmdb_args(path: Any, map_size: int, max_map_size: int, sync: bool) -> tuple:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or path-like, not {type(path).__name__}")
+    path = os.fspath(path)
+    if not path:
+        raise ValueError("the LMDB path must not be empty")
+    for name, value in (("map_size", map_size), ("max_map_size", max_map_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 65536:
+            raise ValueError(f"{name} must be an int of at least 65536 bytes, got {value!r}")
+    return path, map_size, max(map_size, max_map_size), bool(sync)
+
+
+class LmdbJournal(_NativeBackedJournal):
+    """A durable journal in an LMDB environment (a directory).
+
+    Every acknowledged write has been committed and, with ``sync=True`` (the
+    default), fsynced: it survives a crash of the process or the machine.
+    Writes of concurrent actors are committed together in one transaction
+    (group commit). When the memory map fills up it doubles, up to
+    `max_map_size`; a write that still does not fit fails with
+    :class:`JournalError`. Journals and snapshot stores of one process that
+    name the same directory share one environment.
+
+    Args:
+        path: The directory (created when missing).
+        map_size: The initial map size in bytes.
+        max_map_size: The largest the map may grow to, in bytes.
+        sync: fsync each commit. ``False`` is faster, but the last commits
+            may be lost if the machine (not just the process) crashes.
+
+    Raises:
+        JournalError: the environment cannot be opened.
+    """
+
+    def __init__(self, path: Any, *, map_size: int = _DEFAULT_MAP_SIZE,
+                 max_map_size: int = _DEFAULT_MAX_MAP_SIZE, sync: bool = True) -> None:
+        self.path, *rest = _lmdb_args(path, map_size, max_map_size, sync)
+        self._native = _NativeJournal.lmdb(self.path, *rest)
+
+    @property
+    def map_size(self) -> int:
+        """The current size of the memory map, in bytes."""
+        return _lmdb_map_size(self.path)
+
+    def __repr__(self) -> str:
+        return f"<LmdbJournal path={self.path!r}>"
+
+
+class LmdbSnapshotStore(_NativeBackedSnapshotStore):
+    """A durable snapshot store in an LMDB environment (see :class:`LmdbJournal`
+    for the arguments; a journal and a store on one directory share it)."""
+
+    def __init__(self, path: Any, *, map_size: int = _DEFAULT_MAP_SIZE,
+                 max_map_size: int = _DEFAULT_MAX_MAP_SIZE, sync: bool = True) -> None:
+        self.path, *rest = _lmdb_args(path, map_size, max_map_size, sync)
+        self._native = _NativeSnapshotStore.lmdb(self.path, *rest)
+
+    def __repr__(self) -> str:
+        return f"<LmdbSnapshotStore path={self.path!r}>"
+
+
+# -- recovery permits ------------------------------------------------------------------
