@@ -62,3 +62,13 @@ __all__ = [
     "register_snapshot_store",
     "MAX_SEQUENCE_NR",
 ]
+
+
+# The public names report the package as their module, as they did before the
+# split into private modules: reprs, pickles and the API reference name
+# `atomr.persistence.X`.
+for _name in __all__:
+    _obj = globals()[_name]
+    if getattr(_obj, "__module__", "").startswith(__name__ + "._"):
+        _obj.__module__ = __name__
+del _name, _obj

@@ -16,7 +16,8 @@ from atomr.testkit._kit import (
     TestScheduler,
     within,
 )
-from atomr.testkit._multinode import (
+from atomr.testkit._probe import ProbeTimeoutError, TestProbe, fish_for_message
+from atomr.testkit.multinode import (
     BarrierTimeoutError,
     MultiNodeError,
     MultiNodeOopController,
@@ -24,7 +25,6 @@ from atomr.testkit._multinode import (
     MultiNodeTimeoutError,
     NodeHandle,
 )
-from atomr.testkit._probe import ProbeTimeoutError, TestProbe, fish_for_message
 
 __all__ = [
     "TestKit",

@@ -45,4 +45,4 @@ def testkit(request: pytest.FixtureRequest) -> Iterator[TestKit]:
                          "teardown", "atomr testkit leaks", text))
 
 
-from atomr.testkit._multinode import multinode  # noqa: E402,F401  (a fixture)
+from atomr.testkit.multinode import multinode  # noqa: E402,F401  (a fixture)
