@@ -109,6 +109,17 @@ class EventStream:
         """Whether anything is subscribed (to any event class)."""
         return bool(self._subs)
 
+    def has_subscribers_for(self, event_cls: type) -> bool:
+        """Whether an event of class `event_cls` would reach any subscriber
+        (some subscription is to `event_cls` or one of its bases).
+
+        Raises:
+            TypeError: `event_cls` is not a class.
+        """
+        if not isinstance(event_cls, type):
+            raise TypeError(f"event_cls must be a class, not {type(event_cls).__name__}")
+        return any(issubclass(event_cls, cls) for _, cls in self._subs)
+
     def _changed(self) -> None:
         if self._on_change is not None:
             self._on_change(bool(self._subs))

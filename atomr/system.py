@@ -9,11 +9,12 @@ import logging
 import threading
 import weakref
 from asyncio.events import _get_running_loop
-from typing import Any, Optional
+from typing import Any, Callable, Optional, TypeVar
 
 from atomr import codecs as _codecs
 from atomr._native._core import ActorRef, _System
 from atomr._props import Props
+from atomr.actor.extension import Extension, ExtensionId
 from atomr.codecs import BuiltinJsonCodec, PyCodecRegistry, manifest_of, validate_manifest
 from atomr.config import Config
 from atomr.errors import ActorSystemTerminatedError
@@ -27,6 +28,8 @@ _log = logging.getLogger("atomr")
 
 _DEFAULT_THROUGHPUT = 64
 _LIVE_OWNED: "weakref.WeakSet[ActorSystem]" = weakref.WeakSet()
+
+E = TypeVar("E", bound=Extension)
 
 
 def _settings(config: Optional[Config]) -> dict[str, Any]:
@@ -50,7 +53,8 @@ class ActorSystem:
     """
 
     __slots__ = ("_core", "_config", "_settings", "_thread", "_codecs", "_events",
-                 "_log_handler", "__weakref__")
+                 "_log_handler", "_extensions", "_extensions_lock", "_on_termination",
+                 "__weakref__")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         raise TypeError("use `await ActorSystem.create(name)` or "
@@ -68,6 +72,9 @@ class ActorSystem:
         self._thread = thread
         self._codecs = _codecs.new_system_registry()
         self._log_handler = None
+        self._extensions: dict[ExtensionId[Any], Extension] = {}
+        self._extensions_lock = threading.RLock()
+        self._on_termination: list[Callable[[], Any]] = []
         self._core = _System(name, loop, Props, weakref.ref(self), settings["actor.throughput"],
                              terminated_class=Terminated, receive_timeout_msg=ReceiveTimeout(),
                              virtual_time=settings["scheduler.clock"] == "virtual",
@@ -80,10 +87,30 @@ class ActorSystem:
         return self
 
     def _on_terminated(self) -> None:
-        """Runs on the loop thread once the system has terminated."""
+        """Runs on the loop thread once the system has terminated: shuts
+        the extensions down (newest first), then runs the termination
+        callbacks (in registration order)."""
         self._detach_log_handler()
+        with self._extensions_lock:
+            extensions = list(self._extensions.items())
+            callbacks, self._on_termination = self._on_termination, []
+        for ext_id, extension in reversed(extensions):
+            try:
+                extension.shutdown()
+            except BaseException as exc:
+                _log.error("actor system %s: shutting down extension %r failed",
+                           self.name, ext_id, exc_info=exc)
+        for callback in callbacks:
+            self._run_termination_callback(callback)
         if self._thread is not None:
             self.loop.stop()
+
+    def _run_termination_callback(self, callback: Callable[[], Any]) -> None:
+        try:
+            callback()
+        except BaseException as exc:
+            _log.error("actor system %s: termination callback %r failed", self.name,
+                       callback, exc_info=exc)
 
     # -- construction ---------------------------------------------------------
 
@@ -180,7 +207,7 @@ class ActorSystem:
     def _events_changed(self, active: bool) -> None:
         core = self._core
         core.events_active = active
-        listening = active and any(issubclass(LogEvent, cls) for _, cls in self._events._subs)
+        listening = active and self._events.has_subscribers_for(LogEvent)
         if listening and self._log_handler is None and not core.terminated:
             self._log_handler = EventStreamLogHandler(self._events, core.address)
             logging.getLogger("atomr").addHandler(self._log_handler)
@@ -330,9 +357,88 @@ class ActorSystem:
             thread.join(timeout)
         _LIVE_OWNED.discard(self)
 
-    def _check_live(self) -> None:
+    def check_live(self) -> None:
+        """Raises unless the system is running (neither terminating nor terminated).
+
+        For subsystems and tools that must refuse work on a closed system.
+
+        Raises:
+            ActorSystemTerminatedError: the system is terminating or terminated.
+        """
         if self._core.terminating:
             raise ActorSystemTerminatedError(f"actor system {self.name} is terminated")
+
+    _check_live = check_live
+
+    def register_on_termination(self, callback: Callable[[], Any]) -> None:
+        """Calls ``callback()`` once the system has terminated.
+
+        It runs on the system's loop thread after every actor has stopped
+        and every extension has shut down, before the awaitables of
+        :meth:`terminate` / :meth:`when_terminated` resolve; callbacks run
+        in registration order. On a system that has already terminated it
+        runs at once, on the calling thread. Exceptions are logged, never
+        raised.
+
+        Raises:
+            TypeError: `callback` is not callable.
+        """
+        if not callable(callback):
+            raise TypeError(f"callback must be callable, not {type(callback).__name__}")
+        with self._extensions_lock:
+            if not self._core.terminated:
+                self._on_termination.append(callback)
+                return
+        self._run_termination_callback(callback)
+
+    # -- extensions -------------------------------------------------------------
+
+    def extension(self, ext_id: "ExtensionId[E]") -> E:
+        """The extension `ext_id` identifies, created on first use.
+
+        Each system builds at most one instance per id (thread-safe: a
+        concurrent first use waits for the one creation). The extensions
+        are shut down when the system terminates, newest first.
+
+        Raises:
+            ActorSystemTerminatedError: the system is terminating or terminated.
+            TypeError: `ext_id` is not an :class:`~atomr.actor.ExtensionId`,
+                or its ``create_extension`` did not return an
+                :class:`~atomr.actor.Extension`.
+        """
+        extension = self._extensions.get(ext_id)
+        if extension is not None:
+            return extension  # type: ignore[return-value]
+        if not isinstance(ext_id, ExtensionId):
+            raise TypeError(f"expected an ExtensionId, not {type(ext_id).__name__}")
+        with self._extensions_lock:
+            extension = self._extensions.get(ext_id)
+            if extension is not None:
+                return extension  # type: ignore[return-value]
+            self.check_live()
+            extension = ext_id.create_extension(self)
+            if not isinstance(extension, Extension):
+                raise TypeError(f"{type(ext_id).__qualname__}.create_extension must return an "
+                                f"Extension, not {type(extension).__name__}")
+            self._extensions[ext_id] = extension
+            return extension  # type: ignore[return-value]
+
+    def has_extension(self, ext_id: ExtensionId[Any]) -> bool:
+        """Whether the extension `ext_id` identifies has been created in this system."""
+        return ext_id in self._extensions
+
+    # -- introspection (for tools and the test kit) --------------------------------
+
+    def top_level_refs(self) -> list[ActorRef]:
+        """Refs of the live top-level actors (under ``/user``), for tools and
+        the test kit (e.g. reporting actors left running at shutdown)."""
+        return self._core.top_level_refs()
+
+    def live_timers(self) -> list[Any]:
+        """The pending timers owned by this system's actors (their
+        :class:`~atomr.Cancelable` handles), for tools and the test kit
+        (e.g. reporting timers left pending at shutdown)."""
+        return self._core.live_timers()
 
     def __repr__(self) -> str:
         state = "terminated" if self._core.terminated else "running"
