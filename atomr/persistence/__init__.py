@@ -35,6 +35,7 @@ from __future__ import annotations
 from atomr.errors import EventRejectedError, JournalError
 from atomr.persistence._actor import EventSourcedActor
 from atomr.persistence._effect import Effect
+from atomr.persistence._extension import Persistence
 from atomr.persistence._inmemory import InMemoryJournal, InMemorySnapshotStore
 from atomr.persistence._lmdb import LmdbJournal, LmdbSnapshotStore
 from atomr.persistence._plugins import register_journal, register_snapshot_store
@@ -53,6 +54,7 @@ __all__ = [
     "LmdbJournal",
     "LmdbSnapshotStore",
     "RecoveryPermitter",
+    "Persistence",
     "PersistentRecord",
     "SnapshotRecord",
     "SnapshotSelectionCriteria",

@@ -11,7 +11,7 @@ from atomr.actor import Actor
 from atomr.codecs import PyCodecRegistry
 from atomr.errors import AtomrError, EventRejectedError, JournalError
 from atomr.persistence._effect import _effects_of
-from atomr.persistence._extension import _storage_of
+from atomr.persistence._extension import Persistence
 from atomr.persistence._native import _NativeBackedJournal
 from atomr.persistence._records import (
     _REPLAY_CHUNK,
@@ -231,7 +231,7 @@ class EventSourcedActor(Actor):
         """Recovers the state (see the class docstring)."""
         self._recovered = False
         try:
-            storage = _storage_of(ctx.system)
+            storage = Persistence.get(ctx.system)
             if self._journal is None:
                 self._journal = storage.journal()
             if self._snapshot_store is None:

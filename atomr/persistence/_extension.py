@@ -1,18 +1,21 @@
-"""The persistence state of one actor system: its default journal, snapshot
-store and recovery permitter, built on first use from its settings.
+"""The persistence extension: the default journal, snapshot store and
+recovery permitter of one actor system, built on first use from its
+``persistence`` settings.
 """
 
 from __future__ import annotations
 
-import threading
-import weakref
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
+from atomr.actor.extension import Extension, ExtensionId
 from atomr.config import ConfigError, Setting, register_section
 from atomr.persistence._plugins import _journal_factories, _snapshot_factories
 from atomr.persistence._records import _DEFAULT_MAP_SIZE, _DEFAULT_MAX_MAP_SIZE
 from atomr.persistence._recovery import RecoveryPermitter
 from atomr.persistence._store import Journal, SnapshotStore
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from atomr.system import ActorSystem
 
 register_section("persistence", {
     "journal": Setting("str", "inmemory"),
@@ -25,50 +28,110 @@ register_section("persistence", {
     "lmdb.sync": Setting("bool", True),
 })
 
-class _SystemStorage:
-    """The default journal, snapshot store and permitter of one system,
-    built on first use from its ``persistence`` settings."""
 
-    def __init__(self, settings: dict) -> None:
-        self.settings = settings
+class _PersistenceId(ExtensionId["Persistence"]):
+    """Builds the :class:`Persistence` extension of a system."""
+
+    config_section = "persistence"
+
+    def create_extension(self, system: "ActorSystem") -> "Persistence":
+        """A new :class:`Persistence` for `system`, from its settings."""
+        return Persistence._create(system.settings)
+
+
+_PERSISTENCE = _PersistenceId()
+
+
+class Persistence(Extension):
+    """The persistence of one actor system (one per system, created on first use).
+
+    It holds what persistent actors use when they are not given their own:
+    the journal and snapshot store the ``persistence`` config section names
+    (built when first needed), the recovery permitter
+    (``persistence.max-concurrent-recoveries``) and the default
+    ``persistence.snapshot-every``. When the system terminates the permitter
+    is closed.
+
+    Example:
+        >>> persistence = Persistence.get(system)        # doctest: +SKIP
+        >>> persistence.journal()                        # doctest: +SKIP
+        <InMemoryJournal>
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("use Persistence.get(system)")
+
+    @classmethod
+    def _create(cls, settings: dict[str, Any]) -> "Persistence":
+        self = object.__new__(cls)
+        self._settings = settings
         self._journal: Optional[Journal] = None
         self._store: Any = False  # False: not built yet (None is "no store")
-        self.permitter = RecoveryPermitter(settings["persistence.max-concurrent-recoveries"])
-        every = settings["persistence.snapshot-every"]
-        self.snapshot_every = every or None
+        self._permitter = RecoveryPermitter(settings["persistence.max-concurrent-recoveries"])
+        self._snapshot_every: Optional[int] = settings["persistence.snapshot-every"] or None
+        return self
+
+    @staticmethod
+    def get(system: "ActorSystem") -> "Persistence":
+        """The persistence extension of `system`, created on first use.
+
+        Raises:
+            ActorSystemTerminatedError: `system` is terminating or terminated
+                and has no persistence extension yet.
+        """
+        return _PERSISTENCE.get(system)
+
+    @property
+    def permitter(self) -> RecoveryPermitter:
+        """The recovery permitter the system's persistent actors share."""
+        return self._permitter
+
+    @property
+    def snapshot_every(self) -> Optional[int]:
+        """The default snapshot interval in events (None: no automatic snapshots)."""
+        return self._snapshot_every
 
     def journal(self) -> Journal:
+        """The default journal (``persistence.journal``), built on first use.
+
+        Raises:
+            ConfigError: no journal plugin has that name, or its settings
+                are incomplete.
+        """
         if self._journal is None:
-            name = self.settings["persistence.journal"]
+            name = self._settings["persistence.journal"]
             factory = _journal_factories.get(name)
             if factory is None:
                 raise ConfigError(f"unknown persistence.journal `{name}`; known: "
                                   f"{', '.join(sorted(_journal_factories))}")
-            self._journal = factory(self.settings)
+            self._journal = factory(self._settings)
         return self._journal
 
     def snapshot_store(self) -> Optional[SnapshotStore]:
+        """The default snapshot store (``persistence.snapshot-store``; with
+        ``auto``, the store of the journal's plugin if it has one), built on
+        first use; None when there is none.
+
+        Raises:
+            ConfigError: no snapshot store plugin has that name, or its
+                settings are incomplete.
+        """
         if self._store is False:
-            name = self.settings["persistence.snapshot-store"]
+            name = self._settings["persistence.snapshot-store"]
             if name == "auto":
-                name = self.settings["persistence.journal"]
+                name = self._settings["persistence.journal"]
                 if name not in _snapshot_factories:
                     name = "none"
             factory = _snapshot_factories.get(name)
             if factory is None:
                 raise ConfigError(f"unknown persistence.snapshot-store `{name}`; known: "
                                   f"auto, {', '.join(sorted(_snapshot_factories))}")
-            self._store = factory(self.settings)
+            self._store = factory(self._settings)
         return self._store
 
+    def shutdown(self) -> None:
+        """Closes the recovery permitter (the system has terminated)."""
+        self._permitter.close()
 
-_storage: "weakref.WeakKeyDictionary[Any, _SystemStorage]" = weakref.WeakKeyDictionary()
-_storage_lock = threading.Lock()
-
-
-def _storage_of(system: Any) -> _SystemStorage:
-    with _storage_lock:
-        storage = _storage.get(system)
-        if storage is None:
-            storage = _storage[system] = _SystemStorage(system.settings)
-        return storage
+    def __repr__(self) -> str:
+        return f"<Persistence journal={self._settings['persistence.journal']!r}>"
