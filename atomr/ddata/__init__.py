@@ -47,7 +47,7 @@ from atomr.ddata._crdt import (Flag, GCounter, GSet, LWWMap, LwwRegister, ORMap,
                                PNCounter, PNCounterMap, ReplicatedData)
 from atomr.ddata._durable import DurableStore, FileDurableStore, NoopDurableStore
 from atomr.ddata._pruning import PruningState, pruning_phases
-from atomr.ddata._replicator import Replicator, ReplicatorSubscription
+from atomr.ddata._replicator import DistributedData, Replicator, ReplicatorSubscription
 from atomr.errors import (DataDeletedError, DurableStoreError, MalformedDataError,
                           ReplicationTimeoutError, UpdateFailedError)
 
@@ -73,6 +73,7 @@ __all__ = [
     "NoopDurableStore",
     "FileDurableStore",
     "Replicator",
+    "DistributedData",
     "ReplicatorSubscription",
     "MalformedDataError",
     "DurableStoreError",

@@ -8,10 +8,10 @@ import concurrent.futures
 import fnmatch
 import inspect
 import threading
-import weakref
 from asyncio.events import _get_running_loop
 from collections import deque
 from typing import (
+    TYPE_CHECKING,
     Any,
     AsyncIterator,
     Awaitable,
@@ -22,6 +22,8 @@ from typing import (
 )
 
 from atomr._native import _core as _n
+from atomr._props import props
+from atomr.actor.extension import Extension, ExtensionId
 from atomr.actor import Actor
 from atomr.config import ConfigError, Setting, register_section
 from atomr.ddata._consistency import (
@@ -49,6 +51,9 @@ from atomr.errors import (
     UpdateFailedError,
 )
 
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from atomr.system import ActorSystem
+
 register_section("distributed-data", {
     # "noop" keeps nothing; "file" one file per key in `durable.path`;
     # "lmdb" one LMDB database file at `durable.path`.
@@ -58,6 +63,8 @@ register_section("distributed-data", {
     "durable.keys": Setting("any", ["*"]),
     "durable.lmdb.map-size": Setting("int", 64 * 1024 * 1024, minimum=1024 * 1024),
 })
+
+
 def _store_from_settings(settings: dict[str, Any]) -> tuple[DurableStore, tuple[str, ...]]:
     kind = settings["distributed-data.durable.store-actor-class"]
     path = settings["distributed-data.durable.path"]
@@ -213,8 +220,103 @@ class _ClassOrInstance:
             return self._on_class
         return self._on_instance.__get__(obj, objtype)
 
-_REGISTRY: "weakref.WeakKeyDictionary[Any, Replicator]" = weakref.WeakKeyDictionary()
-_REGISTRY_LOCK = threading.Lock()
+
+
+class _DistributedDataId(ExtensionId["DistributedData"]):
+    """Builds the :class:`DistributedData` extension of a system."""
+
+    config_section = "distributed-data"
+
+    def create_extension(self, system: "ActorSystem") -> "DistributedData":
+        """A new :class:`DistributedData` for `system` (its replicator is
+        built on first use)."""
+        return DistributedData._create(system)
+
+
+_DISTRIBUTED_DATA = _DistributedDataId()
+
+
+class DistributedData(Extension):
+    """The distributed data of one actor system (one per system, created on
+    first use): it holds the system's :class:`Replicator`.
+
+    The replicator is built the first time it is asked for, with the
+    durable store the ``distributed-data`` config section names, and is
+    shut down (its durable writes flushed, its store closed) when the
+    system terminates.
+
+    Example:
+        >>> replicator = DistributedData.get(system).replicator  # doctest: +SKIP
+        >>> replicator is Replicator.get(system)                 # doctest: +SKIP
+        True
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("use DistributedData.get(system)")
+
+    @classmethod
+    def _create(cls, system: "ActorSystem") -> "DistributedData":
+        self = object.__new__(cls)
+        self._system = system
+        self._lock = threading.Lock()
+        self._replicator: Optional[Replicator] = None
+        return self
+
+    @staticmethod
+    def get(system: "ActorSystem") -> "DistributedData":
+        """The distributed data extension of `system`, created on first use.
+
+        Raises:
+            ActorSystemTerminatedError: `system` is terminating or terminated
+                and has no distributed data extension yet.
+        """
+        return _DISTRIBUTED_DATA.get(system)
+
+    @property
+    def replicator(self) -> "Replicator":
+        """The system's replicator, created on first use (again after it was
+        shut down) with the durable store its config names
+        (``distributed-data.durable.*``).
+
+        Raises:
+            ActorSystemTerminatedError: the system is terminated.
+            ConfigError: a file/lmdb store without ``durable.path``.
+            DurableStoreError: the store cannot be opened or holds malformed data.
+        """
+        with self._lock:
+            rep = self._replicator
+            if rep is None or rep._closed:
+                store, globs = _store_from_settings(self._system.settings)
+                try:
+                    rep = Replicator._create(self._system, store, globs)
+                except BaseException:
+                    store.close()
+                    raise
+                self._replicator = rep
+            return rep
+
+    def _replace(self, store: DurableStore) -> "Replicator":
+        """Replaces the replicator with a fresh one backed by `store`."""
+        globs = _store_from_settings_globs(self._system.settings)
+        with self._lock:
+            old, self._replicator = self._replicator, None
+            if old is not None:
+                old._shutdown(close_store=old._store is not store)
+                old._guard.stop()
+            rep = self._replicator = Replicator._create(self._system, store, globs)
+            return rep
+
+    def shutdown(self) -> None:
+        """Shuts the replicator down (the system has terminated): its
+        subscriptions end, its durable writes are flushed and its store is
+        closed."""
+        with self._lock:
+            rep = self._replicator
+        if rep is not None:
+            rep._shutdown()
+
+    def __repr__(self) -> str:
+        return f"<DistributedData {self._system.name} replicator={self._replicator!r}>"
 
 
 class Replicator:
@@ -235,9 +337,7 @@ class Replicator:
 
     @classmethod
     def _create(cls, system: Any, store: DurableStore, globs: tuple[str, ...]) -> "Replicator":
-        from atomr._props import props
-
-        system._check_live()
+        system.check_live()
         self = object.__new__(cls)
         self._system = system
         self._store = store
@@ -261,7 +361,6 @@ class Replicator:
         except BaseException:
             self._shutdown()
             raise
-        system._core.termination.add_done_callback(lambda _f: self._shutdown())
         return self
 
     def _load(self) -> None:
@@ -287,17 +386,7 @@ class Replicator:
             ConfigError: a file/lmdb store without ``durable.path``.
             DurableStoreError: the store cannot be opened or holds malformed data.
         """
-        with _REGISTRY_LOCK:
-            rep = _REGISTRY.get(system)
-            if rep is None or rep._closed:
-                store, globs = _store_from_settings(system.settings)
-                try:
-                    rep = Replicator._create(system, store, globs)
-                except BaseException:
-                    store.close()
-                    raise
-                _REGISTRY[system] = rep
-            return rep
+        return DistributedData.get(system).replicator
 
     @staticmethod
     def with_durable_store(system: Any, store: DurableStore) -> "Replicator":
@@ -309,15 +398,7 @@ class Replicator:
         """
         if not isinstance(store, DurableStore):
             raise TypeError(f"store must be a DurableStore, not {type(store).__name__}")
-        globs = _store_from_settings_globs(system.settings)
-        with _REGISTRY_LOCK:
-            old = _REGISTRY.pop(system, None)
-            if old is not None:
-                old._shutdown(close_store=old._store is not store)
-                old._guard.stop()
-            rep = Replicator._create(system, store, globs)
-            _REGISTRY[system] = rep
-            return rep
+        return DistributedData.get(system)._replace(store)
 
     @property
     def durable(self) -> DurableStore:

@@ -18,6 +18,8 @@ from atomr.errors import (
 
 _TAGS: dict[str, int] = dict(_n.DDATA_TAGS)
 _DEFAULT_CODECS: _codecs.PyCodecRegistry = _codecs.new_system_registry()
+
+
 def _new_node_id() -> str:
     return "r-" + uuid.uuid4().hex[:16]
 

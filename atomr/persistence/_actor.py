@@ -24,6 +24,8 @@ from atomr.persistence._recovery import RecoveryPermitter
 from atomr.persistence._store import Journal, SnapshotStore
 
 _log = logging.getLogger("atomr.persistence")
+
+
 class _Decoder:
     """Decodes stored events, looking each manifest's codec up once."""
 

@@ -16,6 +16,8 @@ _MIN_TIMESTAMP = -(2**63)
 _REPLAY_CHUNK = 4096
 _DEFAULT_MAP_SIZE = 64 << 20
 _DEFAULT_MAX_MAP_SIZE = 16 << 30
+
+
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 

@@ -382,9 +382,9 @@ class TestKit:
         """Paths of live top-level actors other than probes, and the number
         of pending timers owned by the system's actors."""
         probe_paths = {p.ref_.path for p in self._probes}
-        actors = [r.path for r in self._system._core.top_level_refs()
+        actors = [r.path for r in self._system.top_level_refs()
                   if r.path not in probe_paths]
-        return actors, len(self._system._core.live_timers())
+        return actors, len(self._system.live_timers())
 
     def shutdown(self, verify: bool = True, timeout: float = 10.0,
                  report: Optional[Callable[[str], Any]] = None) -> None:
@@ -414,7 +414,7 @@ class TestKit:
                                      f"within {timeout:g}s") from None
             return
         if verify:
-            left = len(self._system._core.live_timers())
+            left = len(self._system.live_timers())
             if left:
                 raise AssertionError(f"{left} timer(s) still pending after termination")
 

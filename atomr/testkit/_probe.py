@@ -9,6 +9,7 @@ import time
 from asyncio.events import _get_running_loop
 from typing import Any, Callable, Optional
 
+from atomr._props import props
 from atomr.actor import Actor
 from atomr.errors import AtomrError
 from atomr.supervision import Terminated
@@ -62,8 +63,6 @@ class TestProbe:
     __test__ = False  # not a pytest test class
 
     def __init__(self, system: Any, name: str) -> None:
-        from atomr._props import props
-
         self._cond = threading.Condition()
         self._queue: collections.deque[tuple[Any, Any]] = collections.deque()
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future]] = []
