@@ -43,6 +43,7 @@ MODULES = (
     "atomr.event_stream",
     "atomr.pattern",
     "atomr.persistence",
+    "atomr.persistence.tck",
     "atomr.routing",
     "atomr.supervision",
     "atomr.system",
