@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-from atomr import errors
-from atomr import codecs, core, pattern, supervision
+from atomr import codecs, core, errors, pattern, routing, supervision
+from atomr import event_stream, system  # noqa: F401  (atomr.system etc. stay attributes)
 from atomr._native import __version__ as _native_version
-from atomr._native._core import ActorRef, Cancelable, Context
-from atomr._props import Props, props
-from atomr.actor import Actor
+from atomr.actor import (
+    Actor,
+    ActorRef,
+    ActorSystem,
+    Cancelable,
+    Context,
+    Directive,
+    EventStream,
+    Props,
+    ReceiveTimeout,
+    SupervisorStrategy,
+    Terminated,
+    props,
+)
 from atomr.config import Config
 from atomr.errors import (
     ActorNameTakenError,
@@ -33,18 +44,11 @@ from atomr.errors import (
     SpawnError,
     UpdateFailedError,
 )
-from atomr.event_stream import EventStream
-from atomr.supervision import Directive, ReceiveTimeout, SupervisorStrategy, Terminated
-from atomr.system import ActorSystem
 
-from atomr import routing  # noqa: E402  (needs Props, core and supervision)
 from atomr import persistence  # noqa: E402
 from atomr import testkit  # noqa: E402
 from atomr import ddata  # noqa: E402
 from atomr import ddata_lmdb  # noqa: E402
-from atomr._props import _attach_router_factories  # noqa: E402
-
-_attach_router_factories()
 
 #: The package version (reported by the native extension).
 __version__ = _native_version

@@ -16,12 +16,14 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import math
 import random
 import threading
 import time
 from typing import Any, Awaitable, Callable, Optional, TypeVar, Union
 
+from atomr._util.validate import check_int as _check_int
+from atomr._util.validate import check_non_negative as _check_non_negative
+from atomr._util.validate import check_positive as _check_positive
 from atomr.errors import CallTimeoutError, CircuitBreakerOpen
 from atomr.errors import AskError, AtomrError
 
@@ -43,39 +45,7 @@ T = TypeVar("T")
 AwaitableOrFactory = Union[Awaitable[Any], Callable[[], Awaitable[Any]]]
 
 
-# --------------------------------------------------------------------------- errors
-
-
 # --------------------------------------------------------------------------- helpers
-
-
-def _check_positive(name: str, value: Any) -> float:
-    """Returns `value` as a float after checking it is a finite number > 0."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number, not {type(value).__name__}")
-    value = float(value)
-    if not math.isfinite(value) or value <= 0.0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return value
-
-
-def _check_non_negative(name: str, value: Any) -> float:
-    """Returns `value` as a float after checking it is a finite number >= 0."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number, not {type(value).__name__}")
-    value = float(value)
-    if not math.isfinite(value) or value < 0.0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return value
-
-
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    """Returns `value` after checking it is an int (not bool) >= `minimum`."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
-    return value
 
 
 def _discard(awaitable: Any) -> None:

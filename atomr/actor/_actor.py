@@ -5,12 +5,15 @@ from __future__ import annotations
 import abc
 from typing import Any
 
+from atomr._util.exports import public_module
+
 
 def _noop(fn):
     fn.__atomr_noop__ = True
     return fn
 
 
+@public_module("atomr.actor")
 class Actor(abc.ABC):
     """Base class of user actors.
 

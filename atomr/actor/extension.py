@@ -22,7 +22,7 @@ import abc
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Optional, TypeVar
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
-    from atomr.system import ActorSystem
+    from atomr.actor._system import ActorSystem
 
 __all__ = ["Extension", "ExtensionId"]
 

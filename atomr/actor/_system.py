@@ -1,0 +1,467 @@
+"""The :class:`ActorSystem`: a tree of actors bound to one asyncio loop."""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import concurrent.futures
+import logging
+import threading
+import weakref
+from asyncio.events import _get_running_loop
+from typing import Any, Callable, Optional, TypeVar
+
+from atomr import codecs as _codecs
+from atomr._native._core import ActorRef, _System
+from atomr._util.exports import public_module
+from atomr.actor._event_stream import DeadLetter, EventStream, EventStreamLogHandler, LogEvent
+from atomr.actor._props import Props
+from atomr.actor._supervision import ReceiveTimeout, Terminated
+from atomr.actor.extension import Extension, ExtensionId
+from atomr.codecs import PyCodecRegistry
+from atomr.config import Config
+from atomr.errors import ActorSystemTerminatedError
+
+__all__ = ["ActorSystem"]
+
+_log = logging.getLogger("atomr")
+
+_DEFAULT_THROUGHPUT = 64
+_LIVE_OWNED: "weakref.WeakSet[ActorSystem]" = weakref.WeakSet()
+
+E = TypeVar("E", bound=Extension)
+
+
+def _settings(config: Optional[Config]) -> dict[str, Any]:
+    if config is None:
+        config = Config.empty()
+    if not isinstance(config, Config):
+        raise TypeError(f"config must be an atomr.Config or None, not {type(config).__name__}")
+    return config.resolve()
+
+
+async def _await_cf(cf: concurrent.futures.Future) -> Any:
+    return await asyncio.wrap_future(cf)
+
+
+@public_module("atomr.system")
+class ActorSystem:
+    """A hierarchy of actors sharing one asyncio loop and one dispatcher.
+
+    Create one with ``await ActorSystem.create(name)`` (bound to the running
+    loop) or ``ActorSystem.create_blocking(name)`` (runs its own loop on a
+    dedicated thread). Top-level actors live at ``akka://<name>/user/<actor>``.
+    """
+
+    __slots__ = ("_core", "_config", "_settings", "_thread", "_codecs", "_events",
+                 "_log_handler", "_extensions", "_extensions_lock", "_on_termination",
+                 "__weakref__")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("use `await ActorSystem.create(name)` or "
+                        "`ActorSystem.create_blocking(name)`")
+
+    @classmethod
+    def _bind(cls, name: str, config: Optional[Config], loop: asyncio.AbstractEventLoop,
+              thread: Optional[threading.Thread]) -> "ActorSystem":
+        if not isinstance(name, str):
+            raise TypeError(f"system name must be a str, not {type(name).__name__}")
+        settings = _settings(config)
+        self = object.__new__(cls)
+        self._config = config if config is not None else Config.empty()
+        self._settings = settings
+        self._thread = thread
+        self._codecs = _codecs.new_system_registry()
+        self._log_handler = None
+        self._extensions: dict[ExtensionId[Any], Extension] = {}
+        self._extensions_lock = threading.RLock()
+        self._on_termination: list[Callable[[], Any]] = []
+        self._core = _System(name, loop, Props, weakref.ref(self), settings["actor.throughput"],
+                             terminated_class=Terminated, receive_timeout_msg=ReceiveTimeout(),
+                             virtual_time=settings["scheduler.clock"] == "virtual",
+                             dead_letters_logged=settings["dead-letters.log"],
+                             max_retries=settings["actor.supervision.max-retries"],
+                             within_seconds=settings["actor.supervision.within"])
+        self._events = EventStream(self._events_changed)
+        self._core.events = self._events
+        self._core.on_terminated = self._on_terminated
+        return self
+
+    def _on_terminated(self) -> None:
+        """Runs on the loop thread once the system has terminated: shuts
+        the extensions down (newest first), then runs the termination
+        callbacks (in registration order)."""
+        self._detach_log_handler()
+        with self._extensions_lock:
+            extensions = list(self._extensions.items())
+            callbacks, self._on_termination = self._on_termination, []
+        for ext_id, extension in reversed(extensions):
+            try:
+                extension.shutdown()
+            except BaseException as exc:
+                _log.error("actor system %s: shutting down extension %r failed",
+                           self.name, ext_id, exc_info=exc)
+        for callback in callbacks:
+            self._run_termination_callback(callback)
+        if self._thread is not None:
+            self.loop.stop()
+
+    def _run_termination_callback(self, callback: Callable[[], Any]) -> None:
+        try:
+            callback()
+        except BaseException as exc:
+            _log.error("actor system %s: termination callback %r failed", self.name,
+                       callback, exc_info=exc)
+
+    # -- construction ---------------------------------------------------------
+
+    @staticmethod
+    async def create(name: str, config: Optional[Config] = None) -> "ActorSystem":
+        """Creates a system bound to the running event loop.
+
+        Its actors run on that loop's thread; tells and asks from that loop
+        never cross threads.
+
+        Raises:
+            InvalidActorNameError: `name` is not a valid system name.
+        """
+        return ActorSystem._bind(name, config, asyncio.get_running_loop(), None)
+
+    @staticmethod
+    def create_blocking(name: str, config: Optional[Config] = None) -> "ActorSystem":
+        """Creates a system running its own event loop on a dedicated thread.
+
+        The system can then be used from any thread and from any number of
+        successive ``asyncio.run(...)`` calls.
+        """
+        _settings(config)  # validate before starting a thread
+        if not isinstance(name, str):
+            raise TypeError(f"system name must be a str, not {type(name).__name__}")
+        loop = asyncio.new_event_loop()
+        started: concurrent.futures.Future = concurrent.futures.Future()
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            try:
+                system = ActorSystem._bind(name, config, loop, threading.current_thread())
+            except BaseException as exc:
+                started.set_exception(exc)
+                loop.close()
+                return
+            started.set_result(system)
+            try:
+                loop.run_forever()
+            finally:
+                _close_loop(loop)
+
+        thread = threading.Thread(target=run, name=f"atomr-{name}", daemon=True)
+        thread.start()
+        system = started.result()
+        _LIVE_OWNED.add(system)
+        return system
+
+    # -- properties -------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        """The system's name."""
+        return self._core.name
+
+    @property
+    def address(self) -> str:
+        """The local address, ``akka://<name>``."""
+        return self._core.address
+
+    @property
+    def config(self) -> Config:
+        """The :class:`~atomr.Config` the system was created with (an empty
+        one when none was given)."""
+        return self._config
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop the system's actors run on."""
+        return self._core.loop
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """Every setting the system runs with (dotted key -> value)."""
+        return dict(self._settings)
+
+    @property
+    def event_stream(self) -> EventStream:
+        """System-wide events: lifecycle, failures, dead letters, logs."""
+        return self._events
+
+    @property
+    def scheduler(self) -> Any:
+        """The timer service of this system's actors: ``now()``,
+        ``pending()`` and, with ``scheduler.clock = "virtual"``,
+        ``advance(seconds)``."""
+        return self._core.scheduler
+
+    def advance_time(self, seconds: float) -> int:
+        """Virtual clock only: moves time forward by `seconds`, firing every
+        timer that falls due (in deadline order). Returns how many fired."""
+        return self._core.scheduler.advance(seconds)
+
+    def _events_changed(self, active: bool) -> None:
+        core = self._core
+        core.events_active = active
+        listening = active and self._events.has_subscribers_for(LogEvent)
+        if listening and self._log_handler is None and not core.terminated:
+            self._log_handler = EventStreamLogHandler(self._events, core.address)
+            logging.getLogger("atomr").addHandler(self._log_handler)
+        elif not listening:
+            self._detach_log_handler()
+        if active:
+            if self._publish_dead_letter not in core.dead_letter_listeners:
+                core.dead_letter_listeners.append(self._publish_dead_letter)
+        elif self._publish_dead_letter in core.dead_letter_listeners:
+            core.dead_letter_listeners.remove(self._publish_dead_letter)
+
+    def _detach_log_handler(self) -> None:
+        if self._log_handler is not None:
+            logging.getLogger("atomr").removeHandler(self._log_handler)
+            self._log_handler = None
+
+    def _publish_dead_letter(self, message: Any, sender: Any, recipient: str) -> None:
+        if isinstance(message, DeadLetter):
+            return  # an undeliverable dead-letter event: never wrap it again
+        self._events.publish(DeadLetter(message, sender, recipient))
+
+    # -- codecs ---------------------------------------------------------------------
+
+    @property
+    def codecs(self) -> PyCodecRegistry:
+        """This system's codec registry (a live view)."""
+        return self._codecs
+
+    def register_codec(self, name: str, encoder: Any, decoder: Any, manifests: Any,
+                       force: bool = False, strict: bool = True) -> None:
+        """Registers ``encoder(obj) -> bytes`` / ``decoder(bytes) -> obj`` for
+        each ``"module.qualname"`` manifest.
+
+        Raises:
+            ValueError: an empty list, an invalid manifest (strict mode
+                imports it), or a manifest already registered without `force`.
+        """
+        _codecs.register_codec(self._codecs, name, encoder, decoder, manifests, force=force,
+                               strict=strict)
+
+    def use_json_codec(self, manifests: Any = (), default: bool = False, force: bool = False,
+                       strict: bool = True) -> None:
+        """Registers the JSON codec for `manifests`; with ``default=True``
+        also as the fallback for every unregistered manifest."""
+        _codecs.use_json_codec(self._codecs, manifests, default=default, force=force,
+                               strict=strict)
+
+    def codec_roundtrip(self, msg: Any) -> Any:
+        """Encodes and decodes `msg` with the codec for its manifest.
+
+        Raises:
+            AtomrError: no codec is registered for the manifest.
+        """
+        return _codecs.codec_roundtrip(self._codecs, msg)
+
+    @property
+    def dead_letter_count(self) -> int:
+        """How many messages could not be delivered so far."""
+        return self._core.dead_letter_count
+
+    @property
+    def is_terminated(self) -> bool:
+        """Whether the system has finished terminating."""
+        return self._core.terminated
+
+    # -- actors -------------------------------------------------------------------
+
+    def actor_of(self, props: Props, name: Optional[str] = None) -> ActorRef:
+        """Spawns a top-level actor at ``akka://<system>/user/<name>``.
+
+        Returns at once; the actor starts asynchronously on the system's loop.
+
+        Raises:
+            InvalidActorNameError: `name` breaks the path grammar.
+            ActorNameTakenError: a live top-level actor already has `name`.
+            ActorSystemTerminatedError: the system is terminated.
+            TypeError: `props` is not a :class:`Props`.
+        """
+        return self._core.spawn(props, name)
+
+    def top_level(self, name: str) -> Optional[ActorRef]:
+        """The live top-level actor called `name`, or None."""
+        return self._core.top_level(name)
+
+    def subscribe_dead_letters(self, listener: Any) -> None:
+        """Calls ``listener(message, sender, recipient_path)`` on the system's
+        loop thread for every dead letter."""
+        self._core.dead_letter_listeners.append(listener)
+
+    def unsubscribe_dead_letters(self, listener: Any) -> None:
+        """Removes a listener added with :meth:`subscribe_dead_letters`
+        (one registration of it; a no-op when it is not registered)."""
+        try:
+            self._core.dead_letter_listeners.remove(listener)
+        except ValueError:
+            pass
+
+    # -- termination ------------------------------------------------------------
+
+    def _request_terminate(self) -> None:
+        core = self._core
+        if core.terminating:
+            return
+        if core.on_loop_thread():
+            core.begin_terminate()
+            return
+        loop = core.loop
+        try:
+            loop.call_soon_threadsafe(core.begin_terminate)
+        except RuntimeError:
+            # The loop is closed: no actor can run any more.
+            _log.warning("actor system %s: its loop is closed; marking it terminated "
+                         "without running post_stop hooks", core.name)
+            core.abandon()
+
+    def terminate(self) -> "asyncio.Future[None]":
+        """Stops every actor (children first, ``post_stop`` hooks run) and
+        returns an awaitable resolved once the system is terminated."""
+        self._request_terminate()
+        return self.when_terminated()
+
+    def when_terminated(self) -> Any:
+        """An awaitable resolved once the system has terminated (at once if it has)."""
+        loop = _get_running_loop()
+        if loop is None:
+            return _await_cf(self._core.termination)
+        return asyncio.wrap_future(self._core.termination, loop=loop)
+
+    def terminate_blocking(self, timeout: Optional[float] = None) -> None:
+        """Terminates the system and waits for it (and its loop thread).
+
+        Raises:
+            RuntimeError: called on the system's own loop thread.
+            TimeoutError: not terminated within `timeout` seconds.
+        """
+        if self._core.on_loop_thread():
+            raise RuntimeError("terminate_blocking() on the system's own loop thread would "
+                               "deadlock; use `await system.terminate()` there")
+        self._request_terminate()
+        try:
+            self._core.termination.result(timeout)
+        except concurrent.futures.TimeoutError:
+            raise TimeoutError(f"actor system {self.name} did not terminate within "
+                               f"{timeout}s") from None
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+        _LIVE_OWNED.discard(self)
+
+    def check_live(self) -> None:
+        """Raises unless the system is running (neither terminating nor terminated).
+
+        For subsystems and tools that must refuse work on a closed system.
+
+        Raises:
+            ActorSystemTerminatedError: the system is terminating or terminated.
+        """
+        if self._core.terminating:
+            raise ActorSystemTerminatedError(f"actor system {self.name} is terminated")
+
+    _check_live = check_live
+
+    def register_on_termination(self, callback: Callable[[], Any]) -> None:
+        """Calls ``callback()`` once the system has terminated.
+
+        It runs on the system's loop thread after every actor has stopped
+        and every extension has shut down, before the awaitables of
+        :meth:`terminate` / :meth:`when_terminated` resolve; callbacks run
+        in registration order. On a system that has already terminated it
+        runs at once, on the calling thread. Exceptions are logged, never
+        raised.
+
+        Raises:
+            TypeError: `callback` is not callable.
+        """
+        if not callable(callback):
+            raise TypeError(f"callback must be callable, not {type(callback).__name__}")
+        with self._extensions_lock:
+            if not self._core.terminated:
+                self._on_termination.append(callback)
+                return
+        self._run_termination_callback(callback)
+
+    # -- extensions -------------------------------------------------------------
+
+    def extension(self, ext_id: "ExtensionId[E]") -> E:
+        """The extension `ext_id` identifies, created on first use.
+
+        Each system builds at most one instance per id (thread-safe: a
+        concurrent first use waits for the one creation). The extensions
+        are shut down when the system terminates, newest first.
+
+        Raises:
+            ActorSystemTerminatedError: the system is terminating or terminated.
+            TypeError: `ext_id` is not an :class:`~atomr.actor.ExtensionId`,
+                or its ``create_extension`` did not return an
+                :class:`~atomr.actor.Extension`.
+        """
+        extension = self._extensions.get(ext_id)
+        if extension is not None:
+            return extension  # type: ignore[return-value]
+        if not isinstance(ext_id, ExtensionId):
+            raise TypeError(f"expected an ExtensionId, not {type(ext_id).__name__}")
+        with self._extensions_lock:
+            extension = self._extensions.get(ext_id)
+            if extension is not None:
+                return extension  # type: ignore[return-value]
+            self.check_live()
+            extension = ext_id.create_extension(self)
+            if not isinstance(extension, Extension):
+                raise TypeError(f"{type(ext_id).__qualname__}.create_extension must return an "
+                                f"Extension, not {type(extension).__name__}")
+            self._extensions[ext_id] = extension
+            return extension  # type: ignore[return-value]
+
+    def has_extension(self, ext_id: ExtensionId[Any]) -> bool:
+        """Whether the extension `ext_id` identifies has been created in this system."""
+        return ext_id in self._extensions
+
+    # -- introspection (for tools and the test kit) --------------------------------
+
+    def top_level_refs(self) -> list[ActorRef]:
+        """Refs of the live top-level actors (under ``/user``), for tools and
+        the test kit (e.g. reporting actors left running at shutdown)."""
+        return self._core.top_level_refs()
+
+    def live_timers(self) -> list[Any]:
+        """The pending timers owned by this system's actors (their
+        :class:`~atomr.Cancelable` handles), for tools and the test kit
+        (e.g. reporting timers left pending at shutdown)."""
+        return self._core.live_timers()
+
+    def __repr__(self) -> str:
+        state = "terminated" if self._core.terminated else "running"
+        return f"<ActorSystem {self.name} {state}>"
+
+
+def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
+    try:
+        pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+    finally:
+        loop.close()
+
+
+@atexit.register
+def _terminate_owned_systems() -> None:
+    for system in list(_LIVE_OWNED):
+        try:
+            system.terminate_blocking(timeout=5.0)
+        except BaseException as exc:  # never block interpreter exit
+            _log.warning("could not terminate actor system %s at exit: %s", system.name, exc)
