@@ -41,15 +41,35 @@ from __future__ import annotations
 # _replicator.
 
 from atomr.ddata import lmdb  # noqa: F401  (the built-in LMDB store behind DurableStore.lmdb)
-from atomr.ddata._consistency import (ReadAggregator, ReadConsistency, WriteAggregator,
-                                      WriteConsistency)
-from atomr.ddata._crdt import (Flag, GCounter, GSet, LWWMap, LwwRegister, ORMap, ORMultiMap, ORSet,
-                               PNCounter, PNCounterMap, ReplicatedData)
+from atomr.ddata._consistency import (
+    ReadAggregator,
+    ReadConsistency,
+    WriteAggregator,
+    WriteConsistency,
+)
+from atomr.ddata._crdt import (
+    Flag,
+    GCounter,
+    GSet,
+    LWWMap,
+    LwwRegister,
+    ORMap,
+    ORMultiMap,
+    ORSet,
+    PNCounter,
+    PNCounterMap,
+    ReplicatedData,
+)
 from atomr.ddata._durable import DurableStore, FileDurableStore, NoopDurableStore
 from atomr.ddata._pruning import PruningState, pruning_phases
 from atomr.ddata._replicator import DistributedData, Replicator, ReplicatorSubscription
-from atomr.errors import (DataDeletedError, DurableStoreError, MalformedDataError,
-                          ReplicationTimeoutError, UpdateFailedError)
+from atomr.errors import (
+    DataDeletedError,
+    DurableStoreError,
+    MalformedDataError,
+    ReplicationTimeoutError,
+    UpdateFailedError,
+)
 
 __all__ = [
     "ReplicatedData",
@@ -82,12 +102,3 @@ __all__ = [
     "UpdateFailedError",
 ]
 
-
-# The public names report the package as their module, as they did before the
-# split into private modules: reprs, pickles and the API reference name
-# `atomr.ddata.X`.
-for _name in __all__:
-    _obj = globals()[_name]
-    if getattr(_obj, "__module__", "").startswith(__name__ + "._"):
-        _obj.__module__ = __name__
-del _name, _obj

@@ -9,6 +9,8 @@ from typing import (
     Any,
 )
 
+from atomr._util import public_module
+
 # ---------------------------------------------------------------------------
 # Consistency levels and their aggregators
 
@@ -40,6 +42,7 @@ def _required(kind: str, n: int, cluster_size: int) -> int:
     return n
 
 
+@public_module("atomr.ddata")
 @dataclass(frozen=True)
 class WriteConsistency:
     """How many replicas must hold a write before an update answers "ok".
@@ -79,6 +82,7 @@ class WriteConsistency:
         return _required(self.kind, self.n, cluster_size)
 
 
+@public_module("atomr.ddata")
 @dataclass(frozen=True)
 class ReadConsistency:
     """How many replicas a read must hear from before it answers.
@@ -123,6 +127,7 @@ class ReadConsistency:
         return _required(self.kind, self.n, cluster_size)
 
 
+@public_module("atomr.ddata")
 class WriteAggregator:
     """Counts the acknowledgements of one write.
 
@@ -166,6 +171,7 @@ class WriteAggregator:
         return f"WriteAggregator(target={self.target}, received={self.received}, nacks={self.nacks})"
 
 
+@public_module("atomr.ddata")
 class ReadAggregator:
     """Counts the replies to one read.
 

@@ -16,6 +16,7 @@ from typing import (
 
 from atomr import codecs as _codecs
 from atomr._native import _core as _n
+from atomr._util import public_module
 from atomr.ddata._wire import (
     _DEFAULT_CODECS,
     _TAGS,
@@ -35,6 +36,7 @@ T = TypeVar("T", bound="ReplicatedData")
 # The CRDTs
 
 
+@public_module("atomr.ddata")
 class ReplicatedData:
     """Base class of every CRDT: merge, deltas, equality and the wire format.
 
@@ -183,6 +185,7 @@ class ReplicatedData:
         return f"{type(self).__name__}({self._describe()})"
 
 
+@public_module("atomr.ddata")
 class GCounter(ReplicatedData):
     """A grow-only counter: each replica counts its own increments; merge
     keeps each replica's maximum; the value is the sum.
@@ -221,6 +224,7 @@ class GCounter(ReplicatedData):
         return str(self.value())
 
 
+@public_module("atomr.ddata")
 class PNCounter(ReplicatedData):
     """A counter that goes up and down (two grow-only counters)."""
 
@@ -250,6 +254,7 @@ class PNCounter(ReplicatedData):
         return str(self.value())
 
 
+@public_module("atomr.ddata")
 class GSet(ReplicatedData):
     """A grow-only set; merge is the union."""
 
@@ -291,6 +296,7 @@ class GSet(ReplicatedData):
         return repr(self.elements())
 
 
+@public_module("atomr.ddata")
 class ORSet(ReplicatedData):
     """An observed-remove set with add-wins semantics.
 
@@ -350,6 +356,7 @@ class ORSet(ReplicatedData):
         return repr(self.elements())
 
 
+@public_module("atomr.ddata")
 class LwwRegister(ReplicatedData):
     """A last-writer-wins register of bytes.
 
@@ -423,6 +430,7 @@ class LwwRegister(ReplicatedData):
         return f"{value!r}, timestamp={ts}, writer={writer!r}"
 
 
+@public_module("atomr.ddata")
 class Flag(ReplicatedData):
     """A flag that can only be switched on; merge is logical or."""
 
@@ -497,6 +505,7 @@ _VALUE_CLASSES: dict[str, str] = {
 }
 
 
+@public_module("atomr.ddata")
 class ORMap(_MapBase):
     """An observed-remove map from keys to CRDTs of one value type.
 
@@ -636,6 +645,7 @@ class ORMap(_MapBase):
         return f"{self.value_type()}, {{{inner}}}"
 
 
+@public_module("atomr.ddata")
 class LWWMap(_MapBase):
     """Key -> bytes, last writer wins per key.
 
@@ -683,6 +693,7 @@ class LWWMap(_MapBase):
         return repr(self.entries())
 
 
+@public_module("atomr.ddata")
 class PNCounterMap(_MapBase):
     """Key -> PN-counter.
 
@@ -726,6 +737,7 @@ class PNCounterMap(_MapBase):
         return repr(self.entries())
 
 
+@public_module("atomr.ddata")
 class ORMultiMap(ReplicatedData):
     """Key -> observed-remove set, with add-wins semantics per (key, value)
     binding. A key is present while its set is not empty.

@@ -16,6 +16,7 @@ from typing import (
     Union,
 )
 
+from atomr._util import public_module
 from atomr.ddata._wire import _LEN, _check_bytes
 from atomr.errors import (
     DurableStoreError,
@@ -25,6 +26,7 @@ from atomr.errors import (
 # Durable stores
 
 
+@public_module("atomr.ddata")
 class DurableStore(abc.ABC):
     """Where a :class:`Replicator` keeps its durable keys across restarts.
 
@@ -100,6 +102,7 @@ class DurableStore(abc.ABC):
         self.close()
 
 
+@public_module("atomr.ddata")
 class NoopDurableStore(DurableStore):
     """Keeps nothing: every key is lost at restart."""
 
@@ -134,6 +137,7 @@ _FILE_MAGIC = b"ADDF"
 _FILE_SUFFIX = ".dd"
 
 
+@public_module("atomr.ddata")
 class FileDurableStore(DurableStore):
     """One file per key in a directory. A write goes to a temporary file
     that is flushed, fsynced and renamed over the key's file (then the

@@ -7,16 +7,19 @@ from typing import (
     Optional,
 )
 
+from atomr._util import public_module
 from atomr.ddata._wire import _check_node
 
 _PHASES = ("initialized", "performed")
 
 
+@public_module("atomr.ddata")
 def pruning_phases() -> list[str]:
     """The phases of pruning a removed node's data, in order."""
     return list(_PHASES)
 
 
+@public_module("atomr.ddata")
 class PruningState:
     """Per removed node: who prunes its data and how far it got; a CRDT
     itself (performed beats initialized, the larger `obsolete_at` wins,

@@ -23,8 +23,9 @@ from typing import (
 
 from atomr._native import _core as _n
 from atomr._props import props
-from atomr.actor.extension import Extension, ExtensionId
+from atomr._util import check_nonempty_str, public_module
 from atomr.actor import Actor
+from atomr.actor.extension import Extension, ExtensionId
 from atomr.config import ConfigError, Setting, register_section
 from atomr.ddata._consistency import (
     ReadAggregator,
@@ -83,6 +84,7 @@ def _store_from_settings(settings: dict[str, Any]) -> tuple[DurableStore, tuple[
 # The Replicator
 
 
+@public_module("atomr.ddata")
 class ReplicatorSubscription:
     """An async iterator of the changes of one key: it yields the key each
     time a later update changes its value, and when it is deleted.
@@ -236,6 +238,7 @@ class _DistributedDataId(ExtensionId["DistributedData"]):
 _DISTRIBUTED_DATA = _DistributedDataId()
 
 
+@public_module("atomr.ddata")
 class DistributedData(Extension):
     """The distributed data of one actor system (one per system, created on
     first use): it holds the system's :class:`Replicator`.
@@ -319,6 +322,7 @@ class DistributedData(Extension):
         return f"<DistributedData {self._system.name} replicator={self._replicator!r}>"
 
 
+@public_module("atomr.ddata")
 class Replicator:
     """Holds the replicated values of one actor system, by key.
 
@@ -692,10 +696,7 @@ def _store_from_settings_globs(settings: dict[str, Any]) -> tuple[str, ...]:
 
 
 def _check_key(key: Any) -> None:
-    if not isinstance(key, str):
-        raise TypeError(f"a replicated key must be a str, not {type(key).__name__}")
-    if not key:
-        raise ValueError("a replicated key must not be empty")
+    check_nonempty_str("a replicated key", key)
 
 
 def _prototype(initial: Any) -> tuple[type, int, Optional[ReplicatedData]]:

@@ -12,6 +12,7 @@ from typing import (
 
 from atomr import codecs as _codecs
 from atomr._native import _core as _n
+from atomr._util import check_bytes, check_nonempty_str
 from atomr.errors import (
     MalformedDataError,
 )
@@ -112,16 +113,8 @@ def _decode(blob: bytes, codecs: _codecs.PyCodecRegistry) -> Any:
 
 
 def _check_bytes(value: Any, what: str) -> bytes:
-    if isinstance(value, bytes):
-        return value
-    if isinstance(value, (bytearray, memoryview)):
-        return bytes(value)
-    raise TypeError(f"{what} must be bytes, not {type(value).__name__}")
+    return check_bytes(what, value)
 
 
 def _check_node(node: Any) -> str:
-    if not isinstance(node, str):
-        raise TypeError(f"a node id must be a str, not {type(node).__name__}")
-    if not node:
-        raise ValueError("a node id must not be empty")
-    return node
+    return check_nonempty_str("a node id", node)

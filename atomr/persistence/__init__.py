@@ -39,8 +39,12 @@ from atomr.persistence._extension import Persistence
 from atomr.persistence._inmemory import InMemoryJournal, InMemorySnapshotStore
 from atomr.persistence._lmdb import LmdbJournal, LmdbSnapshotStore
 from atomr.persistence._plugins import register_journal, register_snapshot_store
-from atomr.persistence._records import (MAX_SEQUENCE_NR, PersistentRecord, SnapshotRecord,
-                                        SnapshotSelectionCriteria)
+from atomr.persistence._records import (
+    MAX_SEQUENCE_NR,
+    PersistentRecord,
+    SnapshotRecord,
+    SnapshotSelectionCriteria,
+)
 from atomr.persistence._recovery import RecoveryPermitter
 from atomr.persistence._store import Journal, SnapshotStore
 
@@ -65,12 +69,3 @@ __all__ = [
     "MAX_SEQUENCE_NR",
 ]
 
-
-# The public names report the package as their module, as they did before the
-# split into private modules: reprs, pickles and the API reference name
-# `atomr.persistence.X`.
-for _name in __all__:
-    _obj = globals()[_name]
-    if getattr(_obj, "__module__", "").startswith(__name__ + "._"):
-        _obj.__module__ = __name__
-del _name, _obj

@@ -7,6 +7,7 @@ import inspect
 import logging
 from typing import Any, Callable, Optional
 
+from atomr._util import public_module
 from atomr.actor import Actor
 from atomr.codecs import PyCodecRegistry
 from atomr.errors import AtomrError, EventRejectedError, JournalError
@@ -70,6 +71,7 @@ def _decode(codecs: Any, manifest: str, payload: bytes) -> Any:
 # -- the persistent actor ----------------------------------------------------------------------
 
 
+@public_module("atomr.persistence")
 class EventSourcedActor(Actor):
     """An actor whose state is the fold of the events it persisted.
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Optional
 
+from atomr._util import public_module
 
+
+@public_module("atomr.persistence")
 class Effect:
     """What a command handler asks for. Build effects with the static
     methods; the handler returns one effect or a list of them, applied in

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Optional
 
+from atomr._util import public_module
 from atomr.actor.extension import Extension, ExtensionId
 from atomr.config import ConfigError, Setting, register_section
 from atomr.persistence._plugins import _journal_factories, _snapshot_factories
@@ -42,6 +43,7 @@ class _PersistenceId(ExtensionId["Persistence"]):
 _PERSISTENCE = _PersistenceId()
 
 
+@public_module("atomr.persistence")
 class Persistence(Extension):
     """The persistence of one actor system (one per system, created on first use).
 

@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 from atomr._native._core import _NativeJournal, _NativeSnapshotStore
+from atomr._util import public_module
 from atomr.persistence._native import _NativeBackedJournal, _NativeBackedSnapshotStore
 
 
+@public_module("atomr.persistence")
 class InMemoryJournal(_NativeBackedJournal):
     """A journal in this process's memory (C++). Nothing survives the process.
 
@@ -24,6 +26,7 @@ class InMemoryJournal(_NativeBackedJournal):
         return "<InMemoryJournal>"
 
 
+@public_module("atomr.persistence")
 class InMemorySnapshotStore(_NativeBackedSnapshotStore):
     """A snapshot store in this process's memory (C++)."""
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from atomr._native._core import _NativeJournal, _NativeSnapshotStore
 from atomr._native._core import lmdb_map_size as _lmdb_map_size
+from atomr._util import public_module
 from atomr.persistence._native import _NativeBackedJournal, _NativeBackedSnapshotStore
 from atomr.persistence._records import _DEFAULT_MAP_SIZE, _DEFAULT_MAX_MAP_SIZE
 
@@ -24,6 +25,7 @@ def _lmdb_args(path: Any, map_size: int, max_map_size: int, sync: bool) -> tuple
     return path, map_size, max(map_size, max_map_size), bool(sync)
 
 
+@public_module("atomr.persistence")
 class LmdbJournal(_NativeBackedJournal):
     """A durable journal in an LMDB environment (a directory).
 
@@ -60,6 +62,7 @@ class LmdbJournal(_NativeBackedJournal):
         return f"<LmdbJournal path={self.path!r}>"
 
 
+@public_module("atomr.persistence")
 class LmdbSnapshotStore(_NativeBackedSnapshotStore):
     """A durable snapshot store in an LMDB environment (see :class:`LmdbJournal`
     for the arguments; a journal and a store on one directory share it)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
+from atomr._util import public_module
 from atomr.config import ConfigError
 from atomr.persistence._inmemory import InMemoryJournal, InMemorySnapshotStore
 from atomr.persistence._lmdb import LmdbJournal, LmdbSnapshotStore
@@ -20,6 +21,7 @@ _journal_factories: dict[str, JournalFactory] = {}
 _snapshot_factories: dict[str, SnapshotStoreFactory] = {}
 
 
+@public_module("atomr.persistence")
 def register_journal(name: str, factory: JournalFactory) -> None:
     """Makes ``persistence.journal = "<name>"`` build journals with `factory`.
 
@@ -36,6 +38,7 @@ def register_journal(name: str, factory: JournalFactory) -> None:
     _journal_factories[name] = factory
 
 
+@public_module("atomr.persistence")
 def register_snapshot_store(name: str, factory: SnapshotStoreFactory) -> None:
     """Makes ``persistence.snapshot-store = "<name>"`` use `factory` (see
     :func:`register_journal`)."""

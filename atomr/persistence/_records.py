@@ -8,6 +8,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from atomr._util import public_module
+
 #: The largest sequence number (an open upper bound for replays).
 MAX_SEQUENCE_NR = 2**64 - 1
 _MAX_TIMESTAMP = 2**63 - 1
@@ -25,6 +27,7 @@ def _now_ms() -> int:
 # -- records ----------------------------------------------------------------------
 
 
+@public_module("atomr.persistence")
 @dataclass(frozen=True)
 class PersistentRecord:
     """One stored event, as journals see it.
@@ -46,6 +49,7 @@ class PersistentRecord:
     tags: tuple[str, ...] = ()
 
 
+@public_module("atomr.persistence")
 @dataclass(frozen=True)
 class SnapshotRecord:
     """One stored snapshot.
@@ -65,6 +69,7 @@ class SnapshotRecord:
     payload: bytes
 
 
+@public_module("atomr.persistence")
 @dataclass(frozen=True)
 class SnapshotSelectionCriteria:
     """Which snapshots a load or delete selects: the bounds are inclusive.

@@ -8,9 +8,11 @@ import collections
 import threading
 from typing import Any, Optional
 
+from atomr._util import public_module
 from atomr.errors import AtomrError
 
 
+@public_module("atomr.persistence")
 class RecoveryPermitter:
     """Limits how many persistent actors recover at the same time.
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import abc
 from typing import Optional, Sequence
 
+from atomr._util import public_module
 from atomr.persistence._records import (
     MAX_SEQUENCE_NR,
     PersistentRecord,
@@ -15,6 +16,7 @@ from atomr.persistence._records import (
 )
 
 
+@public_module("atomr.persistence")
 class Journal(abc.ABC):
     """The interface every journal implements (built-in or plugged in).
 
@@ -113,6 +115,7 @@ class Journal(abc.ABC):
         return None
 
 
+@public_module("atomr.persistence")
 class SnapshotStore(abc.ABC):
     """The interface every snapshot store implements.
 

@@ -31,8 +31,12 @@ from typing import ClassVar, Optional
 import pytest
 
 from atomr.errors import EventRejectedError
-from atomr.persistence._records import (MAX_SEQUENCE_NR, PersistentRecord, SnapshotRecord,
-                                        SnapshotSelectionCriteria)
+from atomr.persistence._records import (
+    MAX_SEQUENCE_NR,
+    PersistentRecord,
+    SnapshotRecord,
+    SnapshotSelectionCriteria,
+)
 from atomr.persistence._store import Journal, SnapshotStore
 
 __all__ = ["JournalSpec", "SnapshotStoreSpec"]

@@ -44,8 +44,11 @@ from __future__ import annotations
 from typing import Any
 
 from atomr.testkit.multinode._controller import MultiNodeOopController
-from atomr.testkit.multinode._errors import (BarrierTimeoutError, MultiNodeError,
-                                             MultiNodeTimeoutError)
+from atomr.testkit.multinode._errors import (
+    BarrierTimeoutError,
+    MultiNodeError,
+    MultiNodeTimeoutError,
+)
 from atomr.testkit.multinode._fixture import _multinode_fixture
 from atomr.testkit.multinode._node import MultiNodeOopNode
 from atomr.testkit.multinode._process import NodeHandle
@@ -63,15 +66,6 @@ __all__ = [
 ]
 
 
-
-# The public names report this package as their module, not the private module
-# that defines them: reprs, pickles and the API reference name
-# `atomr.testkit.multinode.X`.
-for _name in __all__[:-1]:  # all but the lazy fixture
-    _obj = globals()[_name]
-    if getattr(_obj, "__module__", "").startswith(__name__ + "._"):
-        _obj.__module__ = __name__
-del _name, _obj
 
 
 def __getattr__(name: str) -> Any:

@@ -7,6 +7,7 @@ import asyncio
 import importlib
 from typing import Any, Callable, Union
 
+from atomr._util import check_nonempty_str
 from atomr.testkit.multinode._protocol import _MAX_ERROR_TEXT, _MAX_TIMEOUT
 
 # -- small helpers ----------------------------------------------------------------------------
@@ -41,11 +42,7 @@ def _check_timeout(value: Any, what: str, allow_zero: bool = False) -> float:
 
 
 def _check_label(value: Any, what: str) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"{what} must be a str, not {type(value).__name__}")
-    if not value:
-        raise ValueError(f"{what} must not be empty")
-    return value
+    return check_nonempty_str(what, value)
 
 
 def _function_ref(fn: Union[str, Callable[..., Any]]) -> str:

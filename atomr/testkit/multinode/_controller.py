@@ -19,6 +19,7 @@ import threading
 import time
 from typing import Any, Callable, Mapping, Optional, Union
 
+from atomr._util import public_module
 from atomr.testkit.multinode._common import _check_label, _check_timeout, _function_ref
 from atomr.testkit.multinode._errors import MultiNodeError, MultiNodeTimeoutError
 from atomr.testkit.multinode._process import NodeHandle
@@ -83,6 +84,7 @@ class _Round:
         self.observers = 0
 
 
+@public_module("atomr.testkit.multinode")
 class MultiNodeOopController:
     """Barrier server and process manager of an out-of-process multi-node test.
 

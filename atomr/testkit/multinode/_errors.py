@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from typing import Optional
 
+from atomr._util import public_module
 from atomr.errors import AtomrError
 
 # -- errors ---------------------------------------------------------------------------
 
 
+@public_module("atomr.testkit.multinode")
 class MultiNodeError(AtomrError):
     """A multi-node test operation failed.
 
@@ -30,10 +32,12 @@ class MultiNodeError(AtomrError):
     remote_traceback: Optional[str] = None
 
 
+@public_module("atomr.testkit.multinode")
 class MultiNodeTimeoutError(MultiNodeError, TimeoutError):
     """A multi-node operation did not finish within its timeout."""
 
 
+@public_module("atomr.testkit.multinode")
 class BarrierTimeoutError(MultiNodeTimeoutError):
     """A barrier could not be passed.
 

@@ -13,6 +13,7 @@ import time
 import traceback
 from typing import Any, Callable, Optional, Union
 
+from atomr._util import public_module
 from atomr.testkit.multinode._common import (
     _check_label,
     _check_timeout,
@@ -50,6 +51,7 @@ class _Waiter:
         self.reason = ""
 
 
+@public_module("atomr.testkit.multinode")
 class MultiNodeOopNode:
     """One node's connection to a :class:`MultiNodeOopController`.
 

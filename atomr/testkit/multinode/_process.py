@@ -8,6 +8,7 @@ import signal
 import subprocess
 from typing import TYPE_CHECKING, Any, Optional
 
+from atomr._util import public_module
 from atomr.testkit.multinode._errors import MultiNodeTimeoutError
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -16,6 +17,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 # -- node processes -----------------------------------------------------------------------------------------
 
 
+@public_module("atomr.testkit.multinode")
 class NodeHandle:
     """A node process started by :meth:`MultiNodeOopController.spawn_node`.
 
