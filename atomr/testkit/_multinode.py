@@ -20,7 +20,7 @@ __all__ = [
     "MultiNodeOopNode",
     "MultiNodeTimeoutError",
     "NodeHandle",
-    "multinode",
+    "multinode",  # noqa: F822  (built on first access, see __getattr__)
 ]
 
 

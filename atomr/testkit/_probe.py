@@ -6,8 +6,7 @@ import asyncio
 import collections
 import threading
 import time
-from asyncio.events import _get_running_loop
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 from atomr._props import props
 from atomr.actor import Actor
