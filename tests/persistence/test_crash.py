@@ -18,7 +18,7 @@ from atomr.codecs import new_system_registry
 from atomr.persistence import LmdbJournal
 
 HERE = pathlib.Path(__file__).resolve().parent
-WRITER = HERE / "_persistence_crash_writer.py"
+WRITER = HERE / "_crash_writer.py"
 KILLS = 40
 LINE_DEADLINE = 30.0
 
@@ -31,7 +31,7 @@ def _reader(stream, lines: queue.Queue) -> None:
 
 def _start(path: pathlib.Path, seed: int) -> tuple[subprocess.Popen, queue.Queue]:
     env = dict(os.environ)
-    root = str(HERE.parent)
+    root = str(HERE.parent.parent)
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
     proc = subprocess.Popen([sys.executable, str(WRITER), str(path), str(seed)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)

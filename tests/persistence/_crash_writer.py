@@ -1,4 +1,4 @@
-"""The writer that test_persistence_crash.py kills with SIGKILL.
+"""The writer that test_crash.py kills with SIGKILL.
 
 It recovers an event-sourced actor from the LMDB journal at ``argv[1]``,
 prints ``recovered <seq>``, then persists numbered events forever (batches
