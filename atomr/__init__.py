@@ -1,8 +1,17 @@
-"""atomr: Akka-style actors for Python on a C++ core."""
+"""atomr: Akka-style actors for Python on a C++ core.
+
+``import atomr`` loads the actor layer only; the subsystems (persistence,
+distributed data, the test kit, routing, patterns, ...) are imported on
+first use of their attribute (``atomr.persistence``) or by an explicit
+``import atomr.persistence`` / ``from atomr import persistence``.
+"""
 
 from __future__ import annotations
 
-from atomr import codecs, core, errors, pattern, routing, supervision
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from atomr import codecs, errors, supervision
 from atomr import event_stream, system  # noqa: F401  (atomr.system etc. stay attributes)
 from atomr._native import __version__ as _native_version
 from atomr.actor import (
@@ -45,10 +54,24 @@ from atomr.errors import (
     UpdateFailedError,
 )
 
-from atomr import persistence  # noqa: E402
-from atomr import testkit  # noqa: E402
-from atomr import ddata  # noqa: E402
-from atomr import ddata_lmdb  # noqa: E402
+if TYPE_CHECKING:  # pragma: no cover - what the lazy attributes are, for type checkers
+    from atomr import core, ddata, ddata_lmdb, fsm, pattern, persistence, routing, testkit
+
+#: Submodules imported on first attribute access (PEP 562).
+_LAZY_SUBMODULES = frozenset({
+    "core", "ddata", "ddata_lmdb", "fsm", "pattern", "persistence", "routing", "testkit"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_SUBMODULES:
+        # Importing a submodule also binds it as an attribute of this
+        # package, so this runs once per name.
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _LAZY_SUBMODULES)
 
 #: The package version (reported by the native extension).
 __version__ = _native_version

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import threading
 import tomllib
 from typing import Any, Mapping, Optional
 
@@ -70,6 +71,22 @@ class Setting:
         self.choices = choices
         self.minimum = minimum
 
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Setting):
+            return NotImplemented
+        return (self.kind, self.default, tuple(self.choices), self.minimum) == \
+            (other.kind, other.default, tuple(other.choices), other.minimum)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
+
+    def __repr__(self) -> str:
+        parts = [repr(self.kind), repr(self.default)]
+        if self.choices:
+            parts.append(f"choices={self.choices!r}")
+        if self.minimum is not None:
+            parts.append(f"minimum={self.minimum!r}")
+        return f"Setting({', '.join(parts)})"
+
     def parse(self, key: str, value: Any) -> Any:
         """Checks `value` against this setting and returns it normalised.
 
@@ -116,26 +133,88 @@ class Setting:
         return value
 
 
-# section name -> {dotted key below it -> Setting}
-_SCHEMA: dict[str, dict[str, Setting]] = {}
+# The schema of every built-in section, known as soon as this module is
+# imported (the subsystems that read a section need not be loaded):
+# section name -> {dotted key below it -> Setting}.
+_BUILTIN_SECTIONS: dict[str, dict[str, Setting]] = {
+    "actor": {
+        "throughput": Setting("int", 64, minimum=1),
+        "supervision.max-retries": Setting("int", 10, minimum=-1),
+        "supervision.within": Setting("duration", 60.0),
+    },
+    "scheduler": {
+        "clock": Setting("str", "real", choices=("real", "virtual")),
+    },
+    "dead-letters": {
+        "log": Setting("int", 10, minimum=0),
+    },
+    # atomr.persistence
+    "persistence": {
+        "journal": Setting("str", "inmemory"),
+        "snapshot-store": Setting("str", "auto"),
+        "snapshot-every": Setting("int", 0, minimum=0),
+        "max-concurrent-recoveries": Setting("int", 50, minimum=1),
+        "lmdb.path": Setting("str", ""),
+        "lmdb.map-size": Setting("int", 64 << 20, minimum=65536),
+        "lmdb.max-map-size": Setting("int", 16 << 30, minimum=65536),
+        "lmdb.sync": Setting("bool", True),
+    },
+    # atomr.ddata
+    "distributed-data": {
+        # "noop" keeps nothing; "file" one file per key in `durable.path`;
+        # "lmdb" one LMDB database file at `durable.path`.
+        "durable.store-actor-class": Setting("str", "noop", choices=("noop", "file", "lmdb")),
+        "durable.path": Setting("str", ""),
+        # Globs of the keys that are durable (when a store is configured).
+        "durable.keys": Setting("any", ["*"]),
+        "durable.lmdb.map-size": Setting("int", 64 * 1024 * 1024, minimum=1024 * 1024),
+    },
+}
+
+_SCHEMA: dict[str, dict[str, Setting]] = {
+    name: dict(settings) for name, settings in _BUILTIN_SECTIONS.items()}
+_SCHEMA_LOCK = threading.Lock()
 
 
 def register_section(name: str, settings: Mapping[str, Setting]) -> None:
-    """Declares the keys of a top-level config section (modules call this at import)."""
-    _SCHEMA.setdefault(name, {}).update(settings)
+    """Declares the keys of a top-level config section.
+
+    For extensions outside atomr (the built-in sections are always known).
+    A section may be declared in several calls; declaring a key again with
+    an equal :class:`Setting` does nothing.
+
+    Args:
+        name: The section, a top-level key of the config tree (the
+            ``config_section`` of the extension that reads it).
+        settings: Dotted key below the section -> its :class:`Setting`.
+
+    Raises:
+        TypeError: `name` is not a str or a value is not a :class:`Setting`.
+        ValueError: `name` is empty or contains a dot, or a key is already
+            declared with a different setting.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"a config section name must be a str, not {type(name).__name__}")
+    if not name or "." in name:
+        raise ValueError(f"invalid config section name {name!r}")
+    for key, setting in settings.items():
+        if not isinstance(setting, Setting):
+            raise TypeError(f"`{name}.{key}` must be declared with a Setting, not "
+                            f"{type(setting).__name__}")
+    with _SCHEMA_LOCK:
+        section = _SCHEMA.get(name, {})
+        for key, setting in settings.items():
+            known = section.get(key)
+            if known is not None and known != setting:
+                raise ValueError(f"config key `{name}.{key}` is already declared as {known!r}")
+        updated = dict(section)
+        updated.update(settings)
+        _SCHEMA[name] = updated
 
 
-register_section("actor", {
-    "throughput": Setting("int", 64, minimum=1),
-    "supervision.max-retries": Setting("int", 10, minimum=-1),
-    "supervision.within": Setting("duration", 60.0),
-})
-register_section("scheduler", {
-    "clock": Setting("str", "real", choices=("real", "virtual")),
-})
-register_section("dead-letters", {
-    "log": Setting("int", 10, minimum=0),
-})
+def section_names() -> list[str]:
+    """The names of every known config section (built-in and registered), sorted."""
+    return sorted(_SCHEMA)
 
 
 def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -148,7 +227,8 @@ def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
             out[full] = value
     return out
 
-__all__ = ["Config", "ConfigError", "Setting", "register_section", "parse_duration"]
+__all__ = ["Config", "ConfigError", "Setting", "register_section", "section_names",
+           "parse_duration"]
 
 _SCALARS = (bool, int, float, str)
 
@@ -278,20 +358,21 @@ class Config:
             ConfigError: a key no registered section knows, or a value of
                 the wrong type.
         """
+        schema = dict(_SCHEMA)  # sections are replaced, never mutated: a consistent view
         values: dict[str, Any] = {}
-        for section, settings in _SCHEMA.items():
+        for section, settings in schema.items():
             for key, setting in settings.items():
                 values[f"{section}.{key}"] = setting.default
         for section in self._root:
-            if section not in _SCHEMA:
+            if section not in schema:
                 raise ConfigError(f"unknown config section `{section}`; known sections: "
-                                  f"{', '.join(sorted(_SCHEMA))}")
+                                  f"{', '.join(sorted(schema))}")
         for full, value in _flatten(self._root).items():
             section, _, rest = full.partition(".")
-            settings = _SCHEMA.get(section)
+            settings = schema.get(section)
             if settings is None:
                 raise ConfigError(f"unknown config section `{section}` (key `{full}`); known "
-                                  f"sections: {', '.join(sorted(_SCHEMA))}")
+                                  f"sections: {', '.join(sorted(schema))}")
             setting = settings.get(rest)
             if setting is None:
                 if any(k.startswith(rest + ".") for k in settings) or not rest:

@@ -2,7 +2,8 @@
 receive-timeout, event-stream, config-schema and system-codec tests.
 
 Imported as ``from _helpers import ...``: pytest puts this directory on
-``sys.path`` for the (package-less) test modules beside it.
+``sys.path``, both for the package-less test modules beside it and as the
+base directory of the test packages below it (``tests/actor/``, ...).
 
 Waiting rule: nothing here sleeps and hopes. `wait_until` polls a condition
 against a generous deadline (the suite must pass on a loaded 2-core

@@ -4,10 +4,14 @@ durations accept float seconds, int milliseconds and unit strings."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
+
 import pytest
 
 from atomr import ActorSystem, AtomrError, Config
-from atomr.config import ConfigError, parse_duration
+from atomr.config import ConfigError, Setting, parse_duration, register_section, section_names
 
 from _helpers import running_system
 
@@ -222,3 +226,83 @@ def test_config_is_not_changed_by_mutating_the_source_dict():
     config = Config.from_dict(source)
     source["actor"]["throughput"] = 6
     assert config.get_int("actor.throughput") == 5
+
+
+# -- the schema of every built-in section lives in the config layer ----------------
+
+
+def test_every_built_in_section_is_known_without_importing_its_subsystem():
+    code = textwrap.dedent("""
+        import sys
+        import atomr.config as config
+        settings = config.Config.from_dict({
+            "persistence": {"snapshot-every": 5, "lmdb": {"sync": False}},
+            "distributed-data": {"durable": {"store-actor-class": "lmdb"}},
+        }).resolve()
+        print(settings["persistence.snapshot-every"], settings["persistence.lmdb.sync"],
+              settings["persistence.journal"], settings["persistence.lmdb.max-map-size"],
+              settings["distributed-data.durable.store-actor-class"],
+              settings["distributed-data.durable.keys"],
+              settings["distributed-data.durable.lmdb.map-size"],
+              settings["actor.throughput"], settings["scheduler.clock"],
+              settings["dead-letters.log"])
+        print(config.section_names())
+        print(sorted(m for m in ("atomr.persistence", "atomr.ddata", "atomr.ddata_lmdb")
+                     if m in sys.modules))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    assert out[0] == f"5 False inmemory {16 << 30} lmdb ['*'] {64 << 20} 64 real 10"
+    assert out[1] == str(["actor", "dead-letters", "distributed-data", "persistence",
+                          "scheduler"])
+
+
+def test_built_in_sections_still_reject_bad_values():
+    with pytest.raises(ConfigError, match="persistence.max-concurrent-recoveries"):
+        Config.from_dict({"persistence": {"max-concurrent-recoveries": 0}}).resolve()
+    with pytest.raises(ConfigError, match="must be one of noop, file, lmdb"):
+        Config.from_dict({"distributed-data": {"durable": {"store-actor-class": "x"}}}).resolve()
+    with pytest.raises(ConfigError, match="unknown config key `persistence.nope`"):
+        Config.from_dict({"persistence": {"nope": 1}}).resolve()
+
+
+def test_register_section_declares_a_third_party_section(monkeypatch):
+    import atomr.config
+
+    monkeypatch.setattr(atomr.config, "_SCHEMA", dict(atomr.config._SCHEMA))  # undone after
+    register_section("test-ext-section", {"size": Setting("int", 3, minimum=1)})
+    assert "test-ext-section" in section_names()
+    assert Config.empty().resolve()["test-ext-section.size"] == 3
+    assert Config.from_dict({"test-ext-section": {"size": 9}}).resolve()[
+        "test-ext-section.size"] == 9
+    # an identical declaration again is harmless
+    register_section("test-ext-section", {"size": Setting("int", 3, minimum=1)})
+    with pytest.raises(ValueError, match="already declared"):
+        register_section("test-ext-section", {"size": Setting("int", 4, minimum=1)})
+    with pytest.raises(ValueError, match="already declared"):
+        register_section("persistence", {"journal": Setting("str", "lmdb")})
+    register_section("persistence", {"journal": Setting("str", "inmemory")})
+    with pytest.raises(TypeError):
+        register_section("test-ext-section", {"other": 3})
+    with pytest.raises(ValueError):
+        register_section("a.b", {})
+
+
+async def test_extension_settings_need_a_known_section(system):
+    from atomr.actor import Extension, ExtensionId
+
+    class UnknownId(ExtensionId[Extension]):
+        config_section = "no-such-section"
+
+        def create_extension(self, system):
+            return Extension()
+
+    class PersistenceLikeId(ExtensionId[Extension]):
+        config_section = "persistence"
+
+        def create_extension(self, system):
+            return Extension()
+
+    with pytest.raises(ConfigError, match="no-such-section"):
+        UnknownId().settings(system)
+    assert PersistenceLikeId().settings(system)["journal"] == "inmemory"

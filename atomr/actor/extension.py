@@ -21,6 +21,8 @@ from __future__ import annotations
 import abc
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Optional, TypeVar
 
+from atomr.config import ConfigError, section_names
+
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from atomr.actor._system import ActorSystem
 
@@ -55,8 +57,10 @@ class ExtensionId(Generic[E], abc.ABC):
 
     Attributes:
         config_section: The top-level config section the extension owns
-            (e.g. ``"persistence"``), or None. Its settings are read with
-            :meth:`settings`.
+            (e.g. ``"persistence"``), or None. Built-in sections are part
+            of :mod:`atomr.config`'s schema; a third-party extension
+            declares its section with :func:`atomr.config.register_section`.
+            Its settings are read with :meth:`settings`.
     """
 
     config_section: ClassVar[Optional[str]] = None
@@ -88,10 +92,18 @@ class ExtensionId(Generic[E], abc.ABC):
 
     def settings(self, system: "ActorSystem") -> dict[str, Any]:
         """The settings of :attr:`config_section` in `system` (keys below
-        the section -> value, defaults filled in); empty without a section."""
+        the section -> value, defaults filled in); empty without a section.
+
+        Raises:
+            ConfigError: :attr:`config_section` is not a known section
+                (built in, or declared with :func:`atomr.config.register_section`).
+        """
         section = self.config_section
         if section is None:
             return {}
+        if section not in section_names():
+            raise ConfigError(f"{type(self).__qualname__}.config_section `{section}` is not a "
+                              f"known config section; declare it with register_section()")
         prefix = section + "."
         return {key[len(prefix):]: value for key, value in system.settings.items()
                 if key.startswith(prefix)}

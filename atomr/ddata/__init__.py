@@ -39,7 +39,6 @@ from __future__ import annotations
 # _crdt (the CRDT types), _consistency (levels and aggregators), _pruning,
 # _durable (durable stores; the LMDB one is the public submodule `lmdb`) and
 # _replicator.
-
 from atomr.ddata import lmdb  # noqa: F401  (the built-in LMDB store behind DurableStore.lmdb)
 from atomr.ddata._consistency import (
     ReadAggregator,

@@ -31,7 +31,6 @@ from __future__ import annotations
 # _store (the plugin interface), _native, _inmemory and _lmdb (the built-in
 # backends), _recovery, _effect, _plugins (backends selected by config),
 # _extension (the storage of one actor system) and _actor.
-
 from atomr.errors import EventRejectedError, JournalError
 from atomr.persistence._actor import EventSourcedActor
 from atomr.persistence._effect import Effect
