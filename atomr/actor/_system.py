@@ -57,6 +57,17 @@ class ActorSystem:
                  "_log_handler", "_extensions", "_extensions_lock", "_on_termination",
                  "__weakref__")
 
+    _core: _System
+    _config: Config
+    _settings: dict[str, Any]
+    _thread: Optional[threading.Thread]
+    _codecs: PyCodecRegistry
+    _events: EventStream
+    _log_handler: Optional[EventStreamLogHandler]
+    _extensions: dict[ExtensionId[Any], Extension]
+    _extensions_lock: threading.RLock
+    _on_termination: list[Callable[[], Any]]
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         raise TypeError("use `await ActorSystem.create(name)` or "
                         "`ActorSystem.create_blocking(name)`")
@@ -73,9 +84,9 @@ class ActorSystem:
         self._thread = thread
         self._codecs = _codecs.new_system_registry()
         self._log_handler = None
-        self._extensions: dict[ExtensionId[Any], Extension] = {}
+        self._extensions = {}
         self._extensions_lock = threading.RLock()
-        self._on_termination: list[Callable[[], Any]] = []
+        self._on_termination = []
         self._core = _System(name, loop, Props, weakref.ref(self), settings["actor.throughput"],
                              terminated_class=Terminated, receive_timeout_msg=ReceiveTimeout(),
                              virtual_time=settings["scheduler.clock"] == "virtual",

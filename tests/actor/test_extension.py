@@ -260,6 +260,21 @@ async def test_top_level_refs_and_live_timers_for_tools(system):
     assert [r.path for r in system.top_level_refs()] == [ref.path]
     assert system.live_timers() == []
 
+    class Sleeper(Actor):
+        def pre_start(self, ctx):
+            self.timer = ctx.schedule_once(3600.0, "wake")
+
+        def handle(self, ctx, msg):
+            if msg == "cancel":
+                self.timer.cancel()
+            return msg
+
+    sleeper = system.actor_of(props(Sleeper), "sleeper")
+    assert await sleeper.ask("hi") == "hi"
+    assert len(system.live_timers()) == 1
+    assert await sleeper.ask("cancel") == "cancel"
+    assert system.live_timers() == []
+
 
 def test_event_stream_says_whether_an_event_class_has_subscribers(blocking_system):
     stream = blocking_system.event_stream
