@@ -22,11 +22,10 @@ from typing import (
 )
 
 from atomr._native import _core as _n
-from atomr._props import props
 from atomr._util import check_nonempty_str, public_module
-from atomr.actor import Actor
+from atomr.actor import Actor, props
 from atomr.actor.extension import Extension, ExtensionId
-from atomr.config import ConfigError, Setting, register_section
+from atomr.config import ConfigError
 from atomr.ddata._consistency import (
     ReadAggregator,
     ReadConsistency,
@@ -53,17 +52,7 @@ from atomr.errors import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
-    from atomr.system import ActorSystem
-
-register_section("distributed-data", {
-    # "noop" keeps nothing; "file" one file per key in `durable.path`;
-    # "lmdb" one LMDB database file at `durable.path`.
-    "durable.store-actor-class": Setting("str", "noop", choices=("noop", "file", "lmdb")),
-    "durable.path": Setting("str", ""),
-    # Globs of the keys that are durable (when a store is configured).
-    "durable.keys": Setting("any", ["*"]),
-    "durable.lmdb.map-size": Setting("int", 64 * 1024 * 1024, minimum=1024 * 1024),
-})
+    from atomr.actor import ActorSystem
 
 
 def _store_from_settings(settings: dict[str, Any]) -> tuple[DurableStore, tuple[str, ...]]:
@@ -221,7 +210,6 @@ class _ClassOrInstance:
         if obj is None:
             return self._on_class
         return self._on_instance.__get__(obj, objtype)
-
 
 
 class _DistributedDataId(ExtensionId["DistributedData"]):

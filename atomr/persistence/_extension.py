@@ -9,25 +9,13 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from atomr._util import public_module
 from atomr.actor.extension import Extension, ExtensionId
-from atomr.config import ConfigError, Setting, register_section
+from atomr.config import ConfigError
 from atomr.persistence._plugins import _journal_factories, _snapshot_factories
-from atomr.persistence._records import _DEFAULT_MAP_SIZE, _DEFAULT_MAX_MAP_SIZE
 from atomr.persistence._recovery import RecoveryPermitter
 from atomr.persistence._store import Journal, SnapshotStore
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
-    from atomr.system import ActorSystem
-
-register_section("persistence", {
-    "journal": Setting("str", "inmemory"),
-    "snapshot-store": Setting("str", "auto"),
-    "snapshot-every": Setting("int", 0, minimum=0),
-    "max-concurrent-recoveries": Setting("int", 50, minimum=1),
-    "lmdb.path": Setting("str", ""),
-    "lmdb.map-size": Setting("int", _DEFAULT_MAP_SIZE, minimum=65536),
-    "lmdb.max-map-size": Setting("int", _DEFAULT_MAX_MAP_SIZE, minimum=65536),
-    "lmdb.sync": Setting("bool", True),
-})
+    from atomr.actor import ActorSystem
 
 
 class _PersistenceId(ExtensionId["Persistence"]):

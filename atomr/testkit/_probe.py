@@ -8,8 +8,7 @@ import threading
 import time
 from typing import Any, Callable
 
-from atomr._props import props
-from atomr.actor import Actor
+from atomr.actor import Actor, props
 from atomr.errors import AtomrError
 from atomr.supervision import Terminated
 
