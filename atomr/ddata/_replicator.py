@@ -242,6 +242,10 @@ class DistributedData(Extension):
         True
     """
 
+    _system: "ActorSystem"
+    _lock: threading.Lock
+    _replicator: Optional["Replicator"]
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         raise TypeError("use DistributedData.get(system)")
 
@@ -250,7 +254,7 @@ class DistributedData(Extension):
         self = object.__new__(cls)
         self._system = system
         self._lock = threading.Lock()
-        self._replicator: Optional[Replicator] = None
+        self._replicator = None
         return self
 
     @staticmethod
@@ -324,6 +328,20 @@ class Replicator:
     before the update answers, and the values are loaded at start-up.
     """
 
+    _system: "ActorSystem"
+    _store: DurableStore
+    _globs: tuple[str, ...]
+    _node: str
+    _codecs: Any
+    _data: dict[str, ReplicatedData]
+    _deleted: set[str]
+    _locks: dict[str, asyncio.Lock]
+    _subs: dict[str, list["ReplicatorSubscription"]]
+    _closed: bool
+    _close_lock: threading.Lock
+    _io: Optional[concurrent.futures.ThreadPoolExecutor]
+    _guard: Any  # the ActorRef of the _ReplicatorGuard
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         raise TypeError("use Replicator.get(system) or Replicator.with_durable_store(system, store)")
 
@@ -334,15 +352,15 @@ class Replicator:
         self._system = system
         self._store = store
         self._globs = globs
-        self._node: str = system.address
+        self._node = system.address
         self._codecs = system.codecs
-        self._data: dict[str, ReplicatedData] = {}
-        self._deleted: set[str] = set()
-        self._locks: dict[str, asyncio.Lock] = {}
-        self._subs: dict[str, list[ReplicatorSubscription]] = {}
+        self._data = {}
+        self._deleted = set()
+        self._locks = {}
+        self._subs = {}
         self._closed = False
         self._close_lock = threading.Lock()
-        self._io: Optional[concurrent.futures.ThreadPoolExecutor] = None
+        self._io = None
         try:
             self._load()
             if store.is_durable:

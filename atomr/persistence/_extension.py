@@ -48,6 +48,12 @@ class Persistence(Extension):
         <InMemoryJournal>
     """
 
+    _settings: dict[str, Any]
+    _journal: Optional[Journal]
+    _store: Any  # False: not built yet (None is "no store")
+    _permitter: RecoveryPermitter
+    _snapshot_every: Optional[int]
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         raise TypeError("use Persistence.get(system)")
 
@@ -55,10 +61,10 @@ class Persistence(Extension):
     def _create(cls, settings: dict[str, Any]) -> "Persistence":
         self = object.__new__(cls)
         self._settings = settings
-        self._journal: Optional[Journal] = None
-        self._store: Any = False  # False: not built yet (None is "no store")
+        self._journal = None
+        self._store = False
         self._permitter = RecoveryPermitter(settings["persistence.max-concurrent-recoveries"])
-        self._snapshot_every: Optional[int] = settings["persistence.snapshot-every"] or None
+        self._snapshot_every = settings["persistence.snapshot-every"] or None
         return self
 
     @staticmethod

@@ -26,6 +26,13 @@ class NodeHandle:
     stay readable after the controller shut down).
     """
 
+    _controller: "MultiNodeOopController"
+    _name: str
+    _proc: subprocess.Popen
+    _out_path: str
+    _err_path: str
+    _captured: Optional[tuple[str, str]]
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         raise TypeError("NodeHandle objects are created by MultiNodeOopController.spawn_node()")
 
@@ -38,7 +45,7 @@ class NodeHandle:
         self._proc = proc
         self._out_path = out_path
         self._err_path = err_path
-        self._captured: Optional[tuple[str, str]] = None
+        self._captured = None
         return self
 
     @property
