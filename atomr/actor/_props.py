@@ -38,10 +38,6 @@ def _check_props(child_props: Any) -> Props:
     return child_props
 
 
-def _seconds(value: Any, name: str, allow_zero: bool = True) -> float:
-    return check_seconds(name, value, allow_zero)
-
-
 def _pool(logic: str, child_props: Props, n: int, *, resizer: Optional[ResizerConfig] = None,
           **extra: Any) -> Props:
     child_props = _check_props(child_props)
@@ -67,7 +63,8 @@ def round_robin(child_props: Props, n: int, *, resizer: Optional[ResizerConfig] 
         resize_interval_secs: how often the resizer looks at the load.
     """
     return _pool("round_robin", child_props, n, resizer=resizer,
-                 resize_interval=_seconds(resize_interval_secs, "resize_interval_secs", False))
+                 resize_interval=check_seconds("resize_interval_secs", resize_interval_secs,
+                                               False))
 
 
 @public_module("atomr.routing")
@@ -75,7 +72,8 @@ def random(child_props: Props, n: int, *, resizer: Optional[ResizerConfig] = Non
            resize_interval_secs: float = 0.1) -> Props:
     """A pool of `n` routees, each message to a pseudo-random one."""
     return _pool("random", child_props, n, resizer=resizer,
-                 resize_interval=_seconds(resize_interval_secs, "resize_interval_secs", False))
+                 resize_interval=check_seconds("resize_interval_secs", resize_interval_secs,
+                                               False))
 
 
 @public_module("atomr.routing")
@@ -103,7 +101,8 @@ def smallest_mailbox(child_props: Props, n: int, *, resizer: Optional[ResizerCon
                      resize_interval_secs: float = 0.1) -> Props:
     """A pool of `n` routees; each message to the one with the fewest queued."""
     return _pool("smallest_mailbox", child_props, n, resizer=resizer,
-                 resize_interval=_seconds(resize_interval_secs, "resize_interval_secs", False))
+                 resize_interval=check_seconds("resize_interval_secs", resize_interval_secs,
+                                               False))
 
 
 @public_module("atomr.routing")
@@ -113,8 +112,8 @@ def tail_chopping(child_props: Props, n: int, interval_secs: float = 0.05,
     reply came, another routee gets it every `interval_secs`; the first
     reply wins and the ask fails after `within_secs`."""
     return _pool("tail_chopping", child_props, n,
-                 interval=_seconds(interval_secs, "interval_secs"),
-                 within=_seconds(within_secs, "within_secs", False))
+                 interval=check_seconds("interval_secs", interval_secs),
+                 within=check_seconds("within_secs", within_secs, False))
 
 
 @public_module("atomr.routing")
@@ -122,7 +121,7 @@ def scatter_gather(child_props: Props, n: int, within_secs: float = 1.0) -> Prop
     """A pool of `n` routees for asks: every routee gets the ask, the first
     reply wins, and the ask fails after `within_secs`."""
     return _pool("scatter_gather", child_props, n,
-                 within=_seconds(within_secs, "within_secs", False))
+                 within=check_seconds("within_secs", within_secs, False))
 
 
 @public_module("atomr.routing")
@@ -197,11 +196,11 @@ def backoff(child_props: Props, min_backoff: float = 0.2, max_backoff: float = 3
     seconds (plus up to `random_factor` jitter) whenever it stops or fails,
     and forwards every message to it."""
     child_props = _check_props(child_props)
-    lo = _seconds(min_backoff, "min_backoff", False)
-    hi = _seconds(max_backoff, "max_backoff", False)
+    lo = check_seconds("min_backoff", min_backoff, False)
+    hi = check_seconds("max_backoff", max_backoff, False)
     if hi < lo:
         raise ValueError("max_backoff must be >= min_backoff")
-    jitter = _seconds(random_factor, "random_factor")
+    jitter = check_seconds("random_factor", random_factor)
     return Props(lambda: _BackoffSupervisor(child_props, lo, hi, jitter),
                  child_props.dispatcher, child_props.interpreter_role, kind="backoff")
 

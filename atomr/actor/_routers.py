@@ -74,6 +74,8 @@ class _ResizeTick:
     __slots__ = ()
 
 
+# The one place the native router learns these message classes: a Broadcast
+# goes to every routee, the others to the router's own actor.
 _core._set_router_message_classes(Broadcast, (GetRoutees, AdjustPoolSize, _ResizeTick))
 
 

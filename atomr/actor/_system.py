@@ -54,8 +54,8 @@ class ActorSystem:
     """
 
     __slots__ = ("_core", "_config", "_settings", "_thread", "_codecs", "_events",
-                 "_log_handler", "_extensions", "_extensions_lock", "_on_termination",
-                 "__weakref__")
+                 "_log_handler", "_extensions", "_extensions_lock", "_extension_locks",
+                 "_extensions_closed", "_on_termination", "__weakref__")
 
     _core: _System
     _config: Config
@@ -65,7 +65,9 @@ class ActorSystem:
     _events: EventStream
     _log_handler: Optional[EventStreamLogHandler]
     _extensions: dict[ExtensionId[Any], Extension]
-    _extensions_lock: threading.RLock
+    _extensions_lock: threading.Lock
+    _extension_locks: dict[ExtensionId[Any], threading.RLock]
+    _extensions_closed: bool
     _on_termination: list[Callable[[], Any]]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -85,7 +87,10 @@ class ActorSystem:
         self._codecs = _codecs.new_system_registry()
         self._log_handler = None
         self._extensions = {}
-        self._extensions_lock = threading.RLock()
+        # Guards _extensions, _extension_locks, _extensions_closed and _on_termination.
+        self._extensions_lock = threading.Lock()
+        self._extension_locks = {}  # one per id being (or once) created
+        self._extensions_closed = False
         self._on_termination = []
         self._core = _System(name, loop, Props, weakref.ref(self), settings["actor.throughput"],
                              terminated_class=Terminated, receive_timeout_msg=ReceiveTimeout(),
@@ -104,18 +109,22 @@ class ActorSystem:
         callbacks (in registration order)."""
         self._detach_log_handler()
         with self._extensions_lock:
+            self._extensions_closed = True
             extensions = list(self._extensions.items())
             callbacks, self._on_termination = self._on_termination, []
         for ext_id, extension in reversed(extensions):
-            try:
-                extension.shutdown()
-            except BaseException as exc:
-                _log.error("actor system %s: shutting down extension %r failed",
-                           self.name, ext_id, exc_info=exc)
+            self._shutdown_extension(ext_id, extension)
         for callback in callbacks:
             self._run_termination_callback(callback)
         if self._thread is not None:
             self.loop.stop()
+
+    def _shutdown_extension(self, ext_id: ExtensionId[Any], extension: Extension) -> None:
+        try:
+            extension.shutdown()
+        except BaseException as exc:
+            _log.error("actor system %s: shutting down extension %r failed", self.name, ext_id,
+                       exc_info=exc)
 
     def _run_termination_callback(self, callback: Callable[[], Any]) -> None:
         try:
@@ -409,8 +418,11 @@ class ActorSystem:
         """The extension `ext_id` identifies, created on first use.
 
         Each system builds at most one instance per id (thread-safe: a
-        concurrent first use waits for the one creation). The extensions
-        are shut down when the system terminates, newest first.
+        concurrent first use of the same id waits for the one creation;
+        different ids are created independently, and an extension may get
+        others while it is created). The extensions are shut down when the
+        system terminates, newest first (so one created while creating
+        another is shut down after it).
 
         Raises:
             ActorSystemTerminatedError: the system is terminating or terminated.
@@ -424,6 +436,8 @@ class ActorSystem:
         if not isinstance(ext_id, ExtensionId):
             raise TypeError(f"expected an ExtensionId, not {type(ext_id).__name__}")
         with self._extensions_lock:
+            creating = self._extension_locks.setdefault(ext_id, threading.RLock())
+        with creating:
             extension = self._extensions.get(ext_id)
             if extension is not None:
                 return extension  # type: ignore[return-value]
@@ -432,8 +446,13 @@ class ActorSystem:
             if not isinstance(extension, Extension):
                 raise TypeError(f"{type(ext_id).__qualname__}.create_extension must return an "
                                 f"Extension, not {type(extension).__name__}")
-            self._extensions[ext_id] = extension
-            return extension  # type: ignore[return-value]
+            with self._extensions_lock:
+                if not self._extensions_closed:
+                    self._extensions[ext_id] = extension
+                    return extension  # type: ignore[return-value]
+        # The system terminated while the extension was being created.
+        self._shutdown_extension(ext_id, extension)
+        raise ActorSystemTerminatedError(f"actor system {self.name} is terminated")
 
     def has_extension(self, ext_id: ExtensionId[Any]) -> bool:
         """Whether the extension `ext_id` identifies has been created in this system."""

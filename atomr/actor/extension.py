@@ -69,9 +69,10 @@ class ExtensionId(Generic[E], abc.ABC):
     def create_extension(self, system: "ActorSystem") -> E:
         """Builds the extension for `system`.
 
-        Called once per system, on the first :meth:`get`, while the
-        system's extension lock is held (so it may itself get other
-        extensions of the same system).
+        Called once per system, on the first :meth:`get` (a concurrent
+        first use of this id waits for it), on the calling thread. It may
+        itself get other extensions of the same system, and may wait for
+        the system's loop.
 
         Args:
             system: The live system the extension belongs to.

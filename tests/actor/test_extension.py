@@ -188,6 +188,44 @@ async def test_an_extension_may_use_another_extension_while_it_is_created(system
     assert outer.inner is inner_id.get(system)
 
 
+def test_creating_an_extension_may_wait_for_actors_that_use_other_extensions(blocking_system):
+    inner_id = CounterId()
+
+    class UsesInner(Actor):
+        def handle(self, ctx, msg):
+            return inner_id.get(ctx.system).value
+
+    ref = blocking_system.actor_of(props(UsesInner), "uses-inner")
+
+    class Outer(Extension):
+        def __init__(self, seen):
+            self.seen = seen
+
+    class OuterId(ExtensionId[Outer]):
+        def create_extension(self, system):
+            # the loop thread creates `inner` while this creation is running
+            return Outer(ref.ask_blocking("value?", DEADLINE))
+
+    assert OuterId().get(blocking_system).seen == 0
+    assert blocking_system.has_extension(inner_id)
+
+
+def test_an_extension_created_while_the_system_terminates_is_shut_down(make_blocking_system):
+    system = make_blocking_system("ext")
+    log: list = []
+
+    class LateId(ExtensionId[Counter]):
+        def create_extension(self, system):
+            system.terminate_blocking(DEADLINE)
+            return Counter(system, log)
+
+    late_id = LateId()
+    with pytest.raises(ActorSystemTerminatedError):
+        late_id.get(system)
+    assert log == [("shutdown", "Counter", True)]
+    assert not system.has_extension(late_id)
+
+
 async def test_extension_settings_are_its_config_section():
     class SchedulerId(ExtensionId[Counter]):
         config_section = "scheduler"
