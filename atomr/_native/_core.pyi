@@ -135,7 +135,7 @@ def _router_loads(ref: ActorRef) -> list[tuple[int, bool]]: ...
 def _router_resize(ref: ActorRef, delta: int) -> int: ...
 def _router_index_for_key(ref: ActorRef, key: Any) -> int: ...
 
-# -- persistence (atomr/_native/_persistence.pxi) -----------------------------
+# -- persistence (atomr/_native/persistence.pyx) -----------------------------
 
 _RecordTuple = tuple[str, int, str, bytes, int, tuple[str, ...]]
 
@@ -177,7 +177,7 @@ class _NativeSnapshotStore:
                         min_ts: int) -> None: ...
 
 def lmdb_map_size(path: str) -> int: ...
-# -- distributed data (_ddata.pxi) -------------------------------------------
+# -- distributed data (atomr/_native/ddata.pyx) -------------------------------------------
 
 DDATA_TAGS: dict[str, int]
 DDATA_WIRE_VERSION: int

@@ -88,43 +88,6 @@ cdef extern from "Python.h":
     unsigned long PyThread_get_thread_ident()
 
 
-# System message kinds (envelope.kind; 0 is user mail).
-cdef enum:
-    K_CREATE = 1
-    K_TERMINATE = 2
-    K_CHILD_TERMINATED = 3
-    K_FAILED = 4
-    K_RESUME = 5
-    K_RESTART = 6
-    K_WATCH = 7
-    K_UNWATCH = 8
-    K_DEATH_NOTICE = 9
-    K_TIMER = 10          # user-queue envelope whose tag names a timer
-
-# What a driven call was for.
-cdef enum:
-    R_HANDLER = 0
-    R_PRE_START = 1
-    R_POST_STOP = 2
-    R_PRE_RESTART = 3
-    R_POST_RESTART = 4
-    R_RESTART_POST_STOP = 5   # post_stop run as the default pre_restart
-
-# Life of a Python cell.
-cdef enum:
-    S_NEW = 0
-    S_STARTING = 1
-    S_RUNNING = 2
-    S_FAILED = 3
-    S_RESTARTING = 4
-    S_TERMINATING = 5
-    S_POST_STOP = 6
-    S_STOPPED = 7
-
-# Messages one drain may handle before it yields to the loop.
-cdef int DRAIN_BUDGET = 4096
-
-
 cdef extern from "<time.h>" nogil:
     ctypedef struct timespec:
         long tv_sec
@@ -203,17 +166,17 @@ cdef object _check_timeout(object timeout):
     return t
 
 
-include "_reply.pxi"
-include "_dispatch.pxi"
-include "_context.pxi"
-include "_ref.pxi"
-include "_supervision.pxi"
-include "_timers.pxi"
-include "_router.pxi"
-include "_cell.pxi"
-include "_system.pxi"
-include "_persistence.pxi"
-include "_ddata.pxi"
+include "reply.pyx"
+include "dispatch.pyx"
+include "context.pyx"
+include "ref.pyx"
+include "supervision.pyx"
+include "timers.pyx"
+include "router.pyx"
+include "cell.pyx"
+include "system.pyx"
+include "persistence.pyx"
+include "ddata.pyx"
 
 
 def is_valid_actor_name(str name):

@@ -1,4 +1,5 @@
-# Replies
+# Replies: where the answer to an ask goes.
+# Part of atomr._native._core (included by _core.pyx; declared in reply.pxd).
 
 
 cdef class _Reply:

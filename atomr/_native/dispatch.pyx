@@ -1,3 +1,8 @@
+# The python-pinned dispatcher, and suspended handlers handed to asyncio.
+# Part of atomr._native._core (included by _core.pyx; declared in dispatch.pxd).
+
+
+# ---------------------------------------------------------------------------
 # Suspended handlers
 
 

@@ -1,4 +1,5 @@
 # Supervision: strategies compiled into the native decider table.
+# Part of atomr._native._core (included by _core.pyx; declared in supervision.pxd).
 
 
 cdef dict _MRO_CACHE = {}

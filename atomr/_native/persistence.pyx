@@ -1,4 +1,5 @@
 # Persistence: native journals, snapshot stores and the completion port.
+# Part of atomr._native._core (included by _core.pyx; declared in persistence.pxd).
 #
 # Invariants:
 #

@@ -1,4 +1,5 @@
-# ActorRef
+# ActorRef: the handle users talk to an actor through.
+# Part of atomr._native._core (included by _core.pyx; declared in ref.pxd).
 
 
 cdef void _drain_outside_task(_Dispatcher disp, object loop) except *:

@@ -1,4 +1,5 @@
-# System core
+# System core: one actor system's dispatcher, dead letters and guardian.
+# Part of atomr._native._core (included by _core.pyx; declared in system.pxd).
 
 
 cdef void _on_dead_letter(void* ctx, CEnvelope& letter, const string& recipient,

@@ -2,6 +2,7 @@
 # router's ref is routed in C++ straight into a routee's mailbox on the
 # sender's thread; the head actor only manages the routees (pool
 # supervision, resizing, management messages).
+# Part of atomr._native._core (included by _core.pyx; declared in router.pxd).
 
 
 cdef dict _LOGICS = {
@@ -41,15 +42,6 @@ cdef uint64_t _hash_key(object key) except? 0:
     else:
         return <uint64_t>(hash(key) & 0xFFFFFFFFFFFFFFFF)
     return router_hash_bytes(<const char*>data, len(data))
-
-
-# How a router head treats a message beyond the native pick.
-cdef enum:
-    RK_PLAIN = 0            # route natively, nothing else
-    RK_NEEDS_KEY = 1        # consistent hashing: a key is required
-    RK_WINDOWED = 2         # scatter-gather: asks get a `within` window
-    RK_TAIL_CHOP = 3        # tail-chopping: asks are chopped, with a window
-    RK_FAN_OUT = 4          # broadcast: nothing delivered is not a dead letter
 
 
 cdef int _router_kind(str logic, object within):

@@ -2,6 +2,7 @@
 # LMDB durable store. atomr/ddata.py wraps these in the user-facing classes
 # and turns elements and keys into their canonical byte encodings; this
 # layer only ever sees bytes and node-id strings.
+# Part of atomr._native._core (included by _core.pyx; declared in ddata.pxd).
 #
 # Merges and updates run under the GIL on purpose: a CRDT is a mutable
 # object that several Python threads may share, and holding the GIL makes

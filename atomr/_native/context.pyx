@@ -1,4 +1,5 @@
-# Context
+# Context: what a handler may do with its actor.
+# Part of atomr._native._core (included by _core.pyx; declared in context.pxd).
 
 
 cdef object _pick(object positional, object keyword, str name):

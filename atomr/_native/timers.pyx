@@ -2,6 +2,7 @@
 # envelope into the target cell; the message itself stays here, in Python,
 # and is looked up by key when the target handles the envelope. C++ threads
 # therefore never touch a Python object.
+# Part of atomr._native._core (included by _core.pyx; declared in timers.pxd).
 
 
 cdef dict _TIMERS = {}          # key -> Cancelable, while the timer may still fire
@@ -63,13 +64,6 @@ cdef double _check_delay(object value, str what) except -1.0:
     if not d >= 0.0 or math.isinf(d):
         raise ValueError(f"{what} must be a non-negative, finite number of seconds, got {value!r}")
     return d
-
-
-# What a timer entry is for.
-cdef enum:
-    T_MESSAGE = 0
-    T_RECEIVE_TIMEOUT = 1
-    T_CALLBACK = 2         # msg is a zero-argument callable run by the target cell
 
 
 cdef class Cancelable:

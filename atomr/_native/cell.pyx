@@ -1,4 +1,5 @@
 # Cell: the Python half of an actor and its lifecycle state machine.
+# Part of atomr._native._core (included by _core.pyx; declared in cell.pxd).
 
 
 cdef inline bint _is_noop_hook(object fn):

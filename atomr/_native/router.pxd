@@ -1,0 +1,26 @@
+# Declarations of router.pyx: the per-ask helpers of a router head.
+# Included by _core.pxd (one extension module, atomr._native._core).
+
+# How a router head treats a message beyond the native pick.
+cdef enum:
+    RK_PLAIN = 0            # route natively, nothing else
+    RK_NEEDS_KEY = 1        # consistent hashing: a key is required
+    RK_WINDOWED = 2         # scatter-gather: asks get a `within` window
+    RK_TAIL_CHOP = 3        # tail-chopping: asks are chopped, with a window
+    RK_FAN_OUT = 4          # broadcast: nothing delivered is not a dead letter
+
+
+cdef class _TailChop:
+    cdef list order
+    cdef object msg
+    cdef _Reply reply
+    cdef double interval
+    cdef Py_ssize_t next
+    cdef _Cell head
+    cdef void _arm(self)
+
+
+cdef class _WithinExpiry:
+    cdef _Reply reply
+    cdef str path
+    cdef double within
