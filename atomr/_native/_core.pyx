@@ -72,7 +72,10 @@ from atomr import errors as _errors
 
 __version__ = "0.1.0"
 
-cdef object _log = logging.getLogger("atomr")
+# Module state: plain Python globals live in this module's dict, so each
+# interpreter that imports the module has its own. No cdef global holds a
+# Python object, and per-system state lives on _System.
+_log = logging.getLogger("atomr")
 
 register_error_classes(_errors.AtomrError, _errors.InvalidActorNameError,
                        _errors.ActorNameTakenError, _errors.ActorSystemTerminatedError)
@@ -118,7 +121,7 @@ cdef inline string _string_of(object b) except *:
 
 
 # "No argument given" (None is a valid message).
-cdef object _MISSING = object()
+_MISSING = object()
 
 
 cdef inline object _take(CPayload& slot):
@@ -137,7 +140,7 @@ cdef inline object _steal(PyObject* p):
     return o
 
 
-cdef object _short_repr = reprlib.Repr()
+_short_repr = reprlib.Repr()
 _short_repr.maxstring = 160
 _short_repr.maxother = 160
 _short_repr.maxlist = _short_repr.maxtuple = _short_repr.maxdict = _short_repr.maxset = 8

@@ -67,6 +67,7 @@ cdef class _Cell:
     cdef double last_activity
     cdef CRouter* router
     cdef object router_cfg
+    cdef dict router_roles
     cdef list routees
     cdef bint mailbox_fails
     cdef int router_kind

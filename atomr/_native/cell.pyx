@@ -6,12 +6,17 @@ cdef inline bint _is_noop_hook(object fn):
     return fn is None or getattr(fn, "__atomr_noop__", False)
 
 
-cdef dict _OVERFLOW = {
-    "drop_new": COverflowStrategy.drop_new,
-    "drop_head": COverflowStrategy.drop_head,
-    "drop_tail": COverflowStrategy.drop_tail,
-    "fail": COverflowStrategy.fail,
-}
+cdef COverflowStrategy _overflow_strategy(object name) except *:
+    """The native overflow strategy called `name` (ValueError if unknown)."""
+    if name == "drop_new":
+        return COverflowStrategy.drop_new
+    if name == "drop_head":
+        return COverflowStrategy.drop_head
+    if name == "drop_tail":
+        return COverflowStrategy.drop_tail
+    if name == "fail":
+        return COverflowStrategy.fail
+    raise ValueError(f"unknown overflow strategy {name!r}")
 
 
 cdef void _configure_mailbox(_Cell cell, object mailbox) except *:
@@ -21,9 +26,8 @@ cdef void _configure_mailbox(_Cell cell, object mailbox) except *:
         return  # an unbounded mailbox
     overflow = getattr(mailbox, "overflow", "drop_new")
     name = getattr(overflow, "name", overflow)
-    if name not in _OVERFLOW:
-        raise ValueError(f"unknown overflow strategy {name!r}")
-    cell.c.make_bounded(capacity, _OVERFLOW[name])
+    cdef COverflowStrategy strategy = _overflow_strategy(name)
+    cell.c.make_bounded(capacity, strategy)
     cell.mailbox_fails = name == "fail"
 
 
@@ -184,10 +188,10 @@ cdef class _Cell:
         cdef bint has_key = key is not None
         cdef int kind = self.router_kind
         cdef _Cell r
-        if _ROUTER_SPECIAL:
-            special = _ROUTER_SPECIAL.get(type(msg))
+        if self.router_roles is not None:
+            special = self.router_roles.get(type(msg))
             if special is not None:
-                if special == 1:
+                if special == MR_BROADCAST:
                     for r in list(self.routees):
                         r._post(msg.message, sender, reply)
                     return 0
@@ -875,7 +879,7 @@ cdef class _Cell:
         return Cancelable.start(self, target_cell, msg, delay, interval, fixed_rate, T_MESSAGE)
 
     cdef int _timer_fired(self, uint64_t key) except -1:
-        cdef Cancelable t = _TIMERS.get(key)
+        cdef Cancelable t = self.system.timers.get(key)
         if t is None or t.cancelled:
             return 0
         if not t.periodic:

@@ -9,6 +9,11 @@ cdef enum:
     RK_TAIL_CHOP = 3        # tail-chopping: asks are chopped, with a window
     RK_FAN_OUT = 4          # broadcast: nothing delivered is not a dead letter
 
+# What a message class the router config names is for (its message_roles).
+cdef enum:
+    MR_BROADCAST = 1        # every routee gets the wrapped message
+    MR_MANAGE = 2           # meant for the router's own actor
+
 
 cdef class _TailChop:
     cdef list order

@@ -5,27 +5,34 @@
 # Part of atomr._native._core (included by _core.pyx; declared in router.pxd).
 
 
-cdef dict _LOGICS = {
-    "round_robin": CRoutingLogic.round_robin,
-    "random": CRoutingLogic.random,
-    "broadcast": CRoutingLogic.broadcast,
-    "consistent_hash": CRoutingLogic.consistent_hash,
-    "smallest_mailbox": CRoutingLogic.smallest_mailbox,
-    "scatter_gather": CRoutingLogic.broadcast,
-    "tail_chopping": CRoutingLogic.round_robin,
-}
+cdef CRoutingLogic _routing_logic(str name) except *:
+    """The native routing logic behind the router logic called `name`."""
+    if name == "round_robin" or name == "tail_chopping":
+        return CRoutingLogic.round_robin
+    if name == "random":
+        return CRoutingLogic.random
+    if name == "broadcast" or name == "scatter_gather":
+        return CRoutingLogic.broadcast
+    if name == "consistent_hash":
+        return CRoutingLogic.consistent_hash
+    if name == "smallest_mailbox":
+        return CRoutingLogic.smallest_mailbox
+    raise ValueError(f"unknown routing logic {name!r}")
 
-# Message classes a router treats specially (set by atomr.routing): 1 for
-# the Broadcast wrapper, 2 for management messages meant for the router's
-# own actor.
-cdef dict _ROUTER_SPECIAL = {}
 
-
-def _set_router_message_classes(broadcast_cls, management_classes):
-    _ROUTER_SPECIAL.clear()
-    _ROUTER_SPECIAL[broadcast_cls] = 1
-    for cls in management_classes:
-        _ROUTER_SPECIAL[cls] = 2
+cdef dict _message_roles(object roles):
+    """The router config's ``message_roles`` (class -> "broadcast" or
+    "manage") as class -> MR_* code, or None when there are none."""
+    cdef dict out = {}
+    if roles:
+        for cls, role in roles.items():
+            if role == "broadcast":
+                out[cls] = MR_BROADCAST
+            elif role == "manage":
+                out[cls] = MR_MANAGE
+            else:
+                raise ValueError(f"unknown router message role {role!r} for {cls!r}")
+    return out or None
 
 
 cdef uint64_t _hash_key(object key) except? 0:
@@ -58,7 +65,8 @@ cdef int _router_kind(str logic, object within):
 
 cdef int _init_router(_Cell head, object cfg) except -1:
     """Builds the native router of `head` and its first routees."""
-    cdef CRoutingLogic logic = _LOGICS[cfg.logic]
+    cdef CRoutingLogic logic = _routing_logic(cfg.logic)
+    head.router_roles = _message_roles(cfg.message_roles)
     head.router = new CRouter(logic, clone_py_envelope, cfg.virtual_nodes)
     head.router_cfg = cfg
     head.router_kind = _router_kind(cfg.logic, cfg.within)

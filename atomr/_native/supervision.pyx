@@ -2,17 +2,9 @@
 # Part of atomr._native._core (included by _core.pyx; declared in supervision.pxd).
 
 
-cdef dict _MRO_CACHE = {}
-
-
 cdef list _class_paths(object cls):
-    """The class paths along a class's MRO, most derived first (cached per class)."""
-    paths = _MRO_CACHE.get(cls)
-    if paths is None:
-        paths = [f"{c.__module__}.{c.__qualname__}" for c in cls.__mro__]
-        if len(_MRO_CACHE) < 4096:
-            _MRO_CACHE[cls] = paths
-    return paths
+    """The class paths along a class's MRO, most derived first."""
+    return [f"{c.__module__}.{c.__qualname__}" for c in cls.__mro__]
 
 
 cdef CDirective _parse_directive(object value) except *:

@@ -25,6 +25,9 @@ cdef class _System:
     cdef public object events
     cdef public bint events_active
     cdef _TimerService virtual_timers
+    cdef _TimerService real_timers
+    cdef dict timers                # key -> Cancelable targeting this system's cells
+    cdef uint64_t timer_keys
     cdef readonly uint64_t failures
     cdef object __weakref__
     cdef int dead_letters_to_log

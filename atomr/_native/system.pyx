@@ -38,6 +38,10 @@ cdef class _System:
         self.sink = NULL
 
     def __dealloc__(self):
+        if self.real_timers is not None and self.real_timers.t != NULL:
+            # No fire may reach a cell (and its dead-letter sink) from now on.
+            with nogil:
+                self.real_timers.t.shutdown()
         if self.sink != NULL:
             self.sink.set_handler(NULL, NULL)
             del self.sink
@@ -62,6 +66,7 @@ cdef class _System:
         self.owner_ref = owner_ref
         self.termination = concurrent.futures.Future()
         self.dead_letter_listeners = []
+        self.timers = {}
         self.sink = new CDeadLetterSink()
         self.sink.set_handler(_on_dead_letter, <void*>self)
         self.disp = _Dispatcher.new(loop, throughput)
@@ -70,9 +75,13 @@ cdef class _System:
         _LIVE_SYSTEMS.add(self)
 
     cdef _TimerService timer_service(self):
+        """The virtual timer service, or this system's real one (whose
+        thread starts with the first timer)."""
         if self.virtual_timers is not None:
             return self.virtual_timers
-        return _real_timer_service()
+        if self.real_timers is None:
+            self.real_timers = _TimerService.new(False)
+        return self.real_timers
 
     @property
     def scheduler(self):
@@ -147,10 +156,15 @@ cdef class _System:
     def live_timers(self):
         """The pending timers owned by this system's actors."""
         cdef Cancelable t
+        cdef _Cell cell
         out = []
-        for t in list(_TIMERS.values()):
-            if t.owner is not None and t.owner.system is self and not t.cancelled:
-                out.append(t)
+        stack = [self.guardian]
+        while stack:
+            cell = stack.pop()
+            for t in cell.timers.values():
+                if not t.cancelled:
+                    out.append(t)
+            stack.extend(cell.children.values())
         return out
 
     def top_level(self, str name):
