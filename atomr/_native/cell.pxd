@@ -65,13 +65,8 @@ cdef class _Cell:
     cdef Cancelable rt_timer
     cdef double rt_seconds
     cdef double last_activity
-    cdef CRouter* router
-    cdef object router_cfg
-    cdef dict router_roles
-    cdef list routees
+    cdef _RouterState router      # None unless this cell is a router's head
     cdef bint mailbox_fails
-    cdef int router_kind
-    cdef double router_within
     cdef bint task_mode
     @staticmethod
     cdef _Cell new(_System system, _Cell parent, str name, str path, object props)

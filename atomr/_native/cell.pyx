@@ -88,12 +88,8 @@ cdef class _Cell:
     def __cinit__(self):
         self.c = NULL
         self.budget = NULL
-        self.router = NULL
 
     def __dealloc__(self):
-        if self.router != NULL:
-            del self.router
-            self.router = NULL
         if self.budget != NULL:
             del self.budget
             self.budget = NULL
@@ -135,7 +131,7 @@ cdef class _Cell:
     # -- mail, from any thread ------------------------------------------------
 
     cdef int _post(self, object msg, object sender, object reply) except -1:
-        if self.router != NULL:
+        if self.router is not None:
             return self._route(msg, sender, reply, None)
         return self._post_own(msg, sender, reply)
 
@@ -186,13 +182,14 @@ cdef class _Cell:
         cdef CRouteResult res
         cdef uint64_t k = 0
         cdef bint has_key = key is not None
-        cdef int kind = self.router_kind
+        cdef _RouterState rs = self.router
+        cdef int kind = rs.kind
         cdef _Cell r
-        if self.router_roles is not None:
-            special = self.router_roles.get(type(msg))
+        if rs.roles is not None:
+            special = rs.roles.get(type(msg))
             if special is not None:
                 if special == MR_BROADCAST:
-                    for r in list(self.routees):
+                    for r in list(rs.routees):
                         r._post(msg.message, sender, reply)
                     return 0
                 return self._post_own(msg, sender, reply)
@@ -201,8 +198,8 @@ cdef class _Cell:
         elif kind == RK_NEEDS_KEY:
             raise ValueError(f"router {self.path} routes by consistent hashing and needs a "
                              "key: use tell_with_key(msg, key) or ask(msg, key=...)")
-        if reply is not None and self.router_within > 0.0:
-            _start_within(self, reply, self.router_within)
+        if reply is not None and rs.within > 0.0:
+            _start_within(self, reply, rs.within)
             if kind == RK_TAIL_CHOP:
                 return _tail_chop(self, msg, reply)
         set_py(env.message, msg)
@@ -210,8 +207,8 @@ cdef class _Cell:
             set_py(env.sender, sender)
         if reply is not None:
             set_py(env.reply, reply)
-        res = self.router.route(env, k, has_key, _route_lost, <void*>self.system,
-                                PyThread_get_thread_ident() == self.disp.thread_id)
+        res = rs.native.route(env, k, has_key, _route_lost, <void*>self.system,
+                              PyThread_get_thread_ident() == self.disp.thread_id)
         if res.wake:
             self.disp.kick()
         if res.delivered == 0 and kind != RK_FAN_OUT and kind != RK_WINDOWED:
@@ -597,7 +594,7 @@ cdef class _Cell:
             self.system.live_cells -= 1
             if parent.children.get(self.name) is self:
                 del parent.children[self.name]
-            if parent.router != NULL:
+            if parent.router is not None:
                 _routee_gone(parent, self)
             parent._post_system(K_CHILD_TERMINATED, self.ref)
         else:

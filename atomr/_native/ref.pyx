@@ -59,7 +59,7 @@ cdef class ActorRef:
         2**64, str and bytes hashed stably). Plain actors ignore the key."""
         if key is None:
             raise ValueError("tell_with_key needs a key")
-        if self._cell.router != NULL:
+        if self._cell.router is not None:
             self._cell._route(msg, None, None, key)
         else:
             self._cell._post(msg, None, None)
@@ -84,7 +84,7 @@ cdef class ActorRef:
             return self._ask_deferred(msg, t, key)
         fut = loop.create_future()
         reply = _FutureReply.new(fut, loop, PyThread_get_thread_ident())
-        if key is not None and cell.router != NULL:
+        if key is not None and cell.router is not None:
             cell._route(msg, None, reply, key)
         else:
             cell._post(msg, None, reply)
@@ -102,7 +102,7 @@ cdef class ActorRef:
         return _await_deferred(reply.cf, t, deadline, self._path)
 
     cdef int _post_reply(self, object msg, object reply, object key) except -1:
-        if key is not None and self._cell.router != NULL:
+        if key is not None and self._cell.router is not None:
             return self._cell._route(msg, None, reply, key)
         return self._cell._post(msg, None, reply)
 

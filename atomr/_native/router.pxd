@@ -1,4 +1,4 @@
-# Declarations of router.pyx: the per-ask helpers of a router head.
+# Declarations of router.pyx: a router head's state and its per-ask helpers.
 # Included by _core.pxd (one extension module, atomr._native._core).
 
 # How a router head treats a message beyond the native pick.
@@ -29,3 +29,16 @@ cdef class _WithinExpiry:
     cdef _Reply reply
     cdef str path
     cdef double within
+
+
+# final: no subclasses, so C methods are called directly
+@cython.final
+cdef class _RouterState:
+    cdef CRouter* native
+    cdef object cfg
+    cdef list routees
+    cdef dict roles                # message class -> MR_*, or None
+    cdef int kind                  # RK_*
+    cdef double within             # an ask's reply window (0: none)
+    @staticmethod
+    cdef _RouterState new(object cfg)

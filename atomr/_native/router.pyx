@@ -63,61 +63,91 @@ cdef int _router_kind(str logic, object within):
     return RK_PLAIN
 
 
+cdef class _RouterState:
+    """What a router's head cell carries beyond a plain actor's: its native
+    router, config and routees. Only the head's cell holds one, so a plain
+    actor's cell carries a single None field for routing.
+
+    Invariants: `native` is never null once built by `new`; `routees` is
+    the list the native router was last given (`_publish_routees`); only
+    the head's dispatcher thread changes it.
+    """
+
+
+    def __cinit__(self):
+        self.native = NULL
+
+    def __dealloc__(self):
+        if self.native != NULL:
+            del self.native
+            self.native = NULL
+
+    @staticmethod
+    cdef _RouterState new(object cfg):
+        cdef _RouterState rs = _RouterState.__new__(_RouterState)
+        cdef CRoutingLogic logic = _routing_logic(cfg.logic)
+        rs.roles = _message_roles(cfg.message_roles)
+        rs.native = new CRouter(logic, clone_py_envelope, cfg.virtual_nodes)
+        rs.cfg = cfg
+        rs.kind = _router_kind(cfg.logic, cfg.within)
+        rs.within = cfg.within if cfg.within is not None else 0.0
+        rs.routees = []
+        return rs
+
+
 cdef int _init_router(_Cell head, object cfg) except -1:
     """Builds the native router of `head` and its first routees."""
-    cdef CRoutingLogic logic = _routing_logic(cfg.logic)
-    head.router_roles = _message_roles(cfg.message_roles)
-    head.router = new CRouter(logic, clone_py_envelope, cfg.virtual_nodes)
-    head.router_cfg = cfg
-    head.router_kind = _router_kind(cfg.logic, cfg.within)
-    head.router_within = cfg.within if cfg.within is not None else 0.0
-    head.routees = []
+    cdef _RouterState rs = _RouterState.new(cfg)
+    head.router = rs
     if cfg.group is not None:
         for ref in cfg.group:
             if not isinstance(ref, ActorRef):
                 raise TypeError(f"group routees must be ActorRefs, not {type(ref).__name__}")
-            head.routees.append((<ActorRef>ref)._cell)
+            rs.routees.append((<ActorRef>ref)._cell)
     else:
         for i in range(cfg.n):
-            head.routees.append(head._spawn_child(cfg.routee_props, f"routee-{i}"))
+            rs.routees.append(head._spawn_child(cfg.routee_props, f"routee-{i}"))
         head.anonymous_count = cfg.n
-    _publish_routees(head)
+    _publish_routees(rs)
     return 0
 
 
-cdef void _publish_routees(_Cell head):
+cdef void _publish_routees(_RouterState rs):
     cdef vector[CCell*] cells
     cdef _Cell r
-    for r in head.routees:
+    for r in rs.routees:
         cells.push_back(r.c)
-    head.router.set_routees(cells)
+    rs.native.set_routees(cells)
 
 
 cdef void _routee_gone(_Cell head, _Cell routee):
     """A pool routee stopped: route around it from now on."""
-    if head.routees is None or routee not in head.routees:
+    cdef _RouterState rs = head.router
+    if routee not in rs.routees:
         return
-    head.routees.remove(routee)
-    _publish_routees(head)
-    if not head.routees and head.status < S_TERMINATING and head.router_cfg.group is None:
+    rs.routees.remove(routee)
+    _publish_routees(rs)
+    if not rs.routees and head.status < S_TERMINATING and rs.cfg.group is None:
         _log.warning("router %s has no routees left; stopping it", head.path)
         head._request_stop()
 
 
 def _router_routees(ActorRef ref):
     """Refs of the routees of the router `ref` (None when it is no router)."""
-    cdef _Cell head = ref._cell
-    if head.routees is None:
+    cdef _RouterState rs = ref._cell.router
+    if rs is None:
         return None
-    return [(<_Cell>r).ref for r in head.routees if (<_Cell>r).ref is not None]
+    return [(<_Cell>r).ref for r in rs.routees if (<_Cell>r).ref is not None]
 
 
 def _router_loads(ActorRef ref):
     """(queued user messages, busy) per routee of the router `ref`."""
-    cdef _Cell head = ref._cell
+    cdef _RouterState rs = ref._cell.router
     cdef _Cell r
     out = []
-    for r in head.routees or ():
+    if rs is None:
+        return out
+    for r in rs.routees:
         st = r.c.state()
         out.append((r.c.queued(), st == CCellState.running or st == CCellState.scheduled
                     or st == CCellState.suspended or r.c.queued() > 0))
@@ -127,29 +157,30 @@ def _router_loads(ActorRef ref):
 def _router_resize(ActorRef ref, int delta):
     """Adds (delta > 0) or stops (delta < 0) pool routees. On the head's thread."""
     cdef _Cell head = ref._cell
+    cdef _RouterState rs = head.router
     cdef _Cell r
-    cfg = head.router_cfg
-    if cfg is None or cfg.group is not None or head.status >= S_TERMINATING:
+    if rs is None or rs.cfg.group is not None or head.status >= S_TERMINATING:
         return 0
+    cfg = rs.cfg
     if delta > 0:
         for _ in range(delta):
             name = f"routee-{head.anonymous_count}"
             head.anonymous_count += 1
-            head.routees.append(head._spawn_child(cfg.routee_props, name))
+            rs.routees.append(head._spawn_child(cfg.routee_props, name))
     elif delta < 0:
-        delta = max(delta, 1 - len(head.routees))
+        delta = max(delta, 1 - len(rs.routees))
         for _ in range(-delta):
-            r = head.routees.pop()
+            r = rs.routees.pop()
             r._request_stop()
-    _publish_routees(head)
-    return len(head.routees)
+    _publish_routees(rs)
+    return len(rs.routees)
 
 
 def _router_index_for_key(ActorRef ref, key):
-    cdef _Cell head = ref._cell
-    if head.router == NULL:
+    cdef _RouterState rs = ref._cell.router
+    if rs is None:
         raise TypeError(f"{ref.path} is not a router")
-    return head.router.index_for_key(_hash_key(key))
+    return rs.native.index_for_key(_hash_key(key))
 
 
 cdef class _TailChop:
@@ -176,11 +207,11 @@ cdef class _TailChop:
 cdef int _tail_chop(_Cell head, object msg, object reply) except -1:
     cdef _TailChop chop = _TailChop.__new__(_TailChop)
     cdef Py_ssize_t start
-    routees = list(head.routees or ())
+    routees = list(head.router.routees)
     if not routees:
         head._undeliverable(msg, None, reply)
         return 0
-    cfg = head.router_cfg
+    cfg = head.router.cfg
     start = cfg.next_index() % len(routees)
     chop.order = routees[start:] + routees[:start]
     chop.msg = msg
