@@ -16,18 +16,11 @@ from atomr._native.includes.ddata cimport COrMap, CReplicatedData, CTypeTag, CLm
 from atomr._native.includes.persistence cimport CCompletionPort, CJournal, CSnapshotStore
 
 
-# System message kinds (envelope.kind; 0 is user mail).
-cdef enum:
-    K_CREATE = 1
-    K_TERMINATE = 2
-    K_CHILD_TERMINATED = 3
-    K_FAILED = 4
-    K_RESUME = 5
-    K_RESTART = 6
-    K_WATCH = 7
-    K_UNWATCH = 8
-    K_DEATH_NOTICE = 9
-    K_TIMER = 10          # user-queue envelope whose tag names a timer
+# System message kinds (envelope.kind), defined by the C++ core.
+from atomr._native.includes.system_message cimport (
+    K_CHILD_TERMINATED, K_CREATE, K_DEATH_NOTICE, K_FAILED, K_RESTART, K_RESUME, K_TERMINATE,
+    K_TIMER, K_UNWATCH, K_USER, K_WATCH,
+)
 
 
 include "reply.pxd"

@@ -256,7 +256,7 @@ cdef class _Cell:
             if not c.next(env):
                 break
             kind = env.kind
-            if kind == 0:
+            if kind == K_USER:
                 n += 1
                 msg = _take(env.message)
                 sender = _take(env.sender)
@@ -841,7 +841,7 @@ cdef class _Cell:
             set_py(env.message, msg)
             set_py(env.sender, sender)
             set_py(env.reply, reply)
-            env.kind = 0
+            env.kind = K_USER
             self.c.push_front_user(env)
 
     cdef void _become(self, object handler, bint discard_old):

@@ -205,7 +205,7 @@ cdef class _System:
             # Watching an actor that is already gone: Terminated at once.
             (<_Cell>msg[0])._post_system(K_DEATH_NOTICE, msg[1])
             return
-        if kind != 0:
+        if kind != K_USER:
             return  # other system mail or timers of a stopped actor: nothing to report
         if reply is not None:
             if reason == <int>CDeadLetterReason.rejected or reason == <int>CDeadLetterReason.evicted:
