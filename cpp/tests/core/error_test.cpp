@@ -30,34 +30,34 @@ TEST(Error, CodesHaveTheNumbersThePythonBridgeMaps) {
 }
 
 TEST(Error, EachSubclassReportsItsOwnCode) {
-  EXPECT_EQ(atomr::invalid_actor_name_error("x").code(), error::kind::invalid_actor_name);
-  EXPECT_EQ(atomr::actor_name_taken_error("x").code(), error::kind::actor_name_taken);
-  EXPECT_EQ(atomr::system_terminated_error("x").code(), error::kind::system_terminated);
-  EXPECT_EQ(atomr::invalid_argument_error("x").code(), error::kind::invalid_argument);
+  EXPECT_EQ(atomr::core::invalid_actor_name_error("x").code(), error::kind::invalid_actor_name);
+  EXPECT_EQ(atomr::core::actor_name_taken_error("x").code(), error::kind::actor_name_taken);
+  EXPECT_EQ(atomr::core::system_terminated_error("x").code(), error::kind::system_terminated);
+  EXPECT_EQ(atomr::core::invalid_argument_error("x").code(), error::kind::invalid_argument);
 }
 
 TEST(Error, SubclassesAreCaughtAsErrorAndRuntimeErrorWithTheirMessage) {
   static_assert(std::is_base_of_v<std::runtime_error, error>);
-  static_assert(std::is_base_of_v<error, atomr::invalid_actor_name_error>);
-  static_assert(std::is_base_of_v<error, atomr::actor_name_taken_error>);
-  static_assert(std::is_base_of_v<error, atomr::system_terminated_error>);
-  static_assert(std::is_base_of_v<error, atomr::invalid_argument_error>);
+  static_assert(std::is_base_of_v<error, atomr::core::invalid_actor_name_error>);
+  static_assert(std::is_base_of_v<error, atomr::core::actor_name_taken_error>);
+  static_assert(std::is_base_of_v<error, atomr::core::system_terminated_error>);
+  static_assert(std::is_base_of_v<error, atomr::core::invalid_argument_error>);
 
   try {
-    throw atomr::actor_name_taken_error("name `a` is taken");
+    throw atomr::core::actor_name_taken_error("name `a` is taken");
   } catch (const error& e) {
     EXPECT_EQ(e.code(), error::kind::actor_name_taken);
     EXPECT_STREQ(e.what(), "name `a` is taken");
   }
   try {
-    throw atomr::system_terminated_error("gone");
+    throw atomr::core::system_terminated_error("gone");
   } catch (const std::runtime_error& e) {
     EXPECT_STREQ(e.what(), "gone");
   }
 }
 
 TEST(Error, CodeSurvivesCopyingThroughTheBaseClass) {
-  const error copy = atomr::invalid_argument_error("negative timeout");
+  const error copy = atomr::core::invalid_argument_error("negative timeout");
   EXPECT_EQ(copy.code(), error::kind::invalid_argument);
   EXPECT_STREQ(copy.what(), "negative timeout");
 }

@@ -9,13 +9,13 @@
 
 namespace {
 
-using atomr::anonymous_name;
-using atomr::child_path;
-using atomr::invalid_actor_name_error;
-using atomr::is_valid_actor_name;
-using atomr::is_valid_system_name;
-using atomr::validate_actor_name;
-using atomr::validate_system_name;
+using atomr::core::anonymous_name;
+using atomr::core::child_path;
+using atomr::core::invalid_actor_name_error;
+using atomr::core::is_valid_actor_name;
+using atomr::core::is_valid_system_name;
+using atomr::core::validate_actor_name;
+using atomr::core::validate_system_name;
 
 // The message `validate_actor_name` throws for `name`, or "" if it accepts it.
 std::string rejection_of(std::string_view name) {

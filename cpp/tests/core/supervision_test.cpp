@@ -9,7 +9,7 @@
 
 #include "atomr/core/error.hpp"
 
-namespace atomr {
+namespace atomr::core {
 namespace {
 
 using mro_t = std::vector<std::string>;
@@ -317,4 +317,4 @@ TEST(RestartBudget, NanWindowIsRejected) {
 }
 
 } // namespace
-} // namespace atomr
+} // namespace atomr::core

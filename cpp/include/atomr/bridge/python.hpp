@@ -24,17 +24,17 @@ inline void release_py(void* p) noexcept {
 }
 
 /// Stores a new reference to `o` in `slot` (nothing for None/NULL).
-inline void set_py(payload& slot, PyObject* o) noexcept {
+inline void set_py(core::payload& slot, PyObject* o) noexcept {
   if (o == nullptr || o == Py_None) {
     slot.reset();
     return;
   }
   Py_INCREF(o);
-  slot = payload(o, &release_py);
+  slot = core::payload(o, &release_py);
 }
 
 /// Takes the reference out of `slot`; returns a new reference, or NULL.
-inline PyObject* take_py(payload& slot) noexcept {
+inline PyObject* take_py(core::payload& slot) noexcept {
   return static_cast<PyObject*>(slot.detach());
 }
 
@@ -120,7 +120,7 @@ namespace atomr::bridge {
 
 /// Router cloner for Python envelopes: the copy holds new references to the
 /// same objects. The caller holds the GIL (it is telling from Python).
-inline void clone_py_envelope(const envelope& from, envelope& to) {
+inline void clone_py_envelope(const core::envelope& from, core::envelope& to) {
   set_py(to.message, static_cast<PyObject*>(from.message.get()));
   set_py(to.sender, static_cast<PyObject*>(from.sender.get()));
   set_py(to.reply, static_cast<PyObject*>(from.reply.get()));

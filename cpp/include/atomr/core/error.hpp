@@ -30,6 +30,10 @@ private:
   kind kind_;
 };
 
+} // namespace atomr
+
+namespace atomr::core {
+
 /// An actor or system name that does not satisfy the path grammar.
 class invalid_actor_name_error : public error {
 public:
@@ -62,4 +66,4 @@ public:
   }
 };
 
-} // namespace atomr
+} // namespace atomr::core

@@ -3,8 +3,11 @@
 /// Forward declarations of the core component.
 
 namespace atomr {
-
 class error;
+} // namespace atomr
+
+namespace atomr::core {
+
 class payload;
 struct envelope;
 class mailbox;
@@ -12,7 +15,9 @@ class cell;
 class pinned_dispatcher;
 class dead_letter_sink;
 
+namespace internal {
 template <class T>
 class mpsc_queue;
+} // namespace internal
 
-} // namespace atomr
+} // namespace atomr::core
