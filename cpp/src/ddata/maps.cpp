@@ -1,3 +1,4 @@
+#include "atomr/core/error.hpp"
 #include "atomr/ddata/maps.hpp"
 
 #include "atomr/ddata/counters.hpp"

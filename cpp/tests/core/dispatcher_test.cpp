@@ -53,7 +53,8 @@ TEST(Dispatcher, ZeroThroughputIsRejectedAsAnInvalidArgument) {
     pinned_dispatcher d(0);
     FAIL() << "a zero throughput must be refused";
   } catch (const atomr::core::invalid_argument_error& e) {
-    EXPECT_EQ(e.code(), atomr::error::kind::invalid_argument);
+    EXPECT_EQ(e.where(), atomr::component::core);
+    EXPECT_EQ(e.code(), static_cast<int>(atomr::core::errc::invalid_argument));
   }
 }
 

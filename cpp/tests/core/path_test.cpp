@@ -22,7 +22,8 @@ std::string rejection_of(std::string_view name) {
   try {
     validate_actor_name(name);
   } catch (const invalid_actor_name_error& e) {
-    EXPECT_EQ(e.code(), atomr::error::kind::invalid_actor_name);
+    EXPECT_EQ(e.where(), atomr::component::core);
+    EXPECT_EQ(e.code(), static_cast<int>(atomr::core::errc::invalid_actor_name));
     return e.what();
   }
   return "";
@@ -175,7 +176,8 @@ TEST(SystemName, RejectionCarriesTheInvalidActorNameCodeAndTheName) {
     validate_system_name("bad name");
     FAIL() << "expected a throw";
   } catch (const atomr::error& e) {
-    EXPECT_EQ(e.code(), atomr::error::kind::invalid_actor_name);
+    EXPECT_EQ(e.where(), atomr::component::core);
+    EXPECT_EQ(e.code(), static_cast<int>(atomr::core::errc::invalid_actor_name));
     EXPECT_NE(std::string(e.what()).find("bad name"), std::string::npos) << e.what();
   }
 }

@@ -8,6 +8,8 @@ class error;
 
 namespace atomr::core {
 
+enum class errc : int;
+class error;
 class payload;
 struct envelope;
 class mailbox;
