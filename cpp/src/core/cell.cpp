@@ -4,7 +4,7 @@
 
 #include "atomr/core/dispatcher.hpp"
 
-namespace atomr {
+namespace atomr::core {
 
 namespace {
 
@@ -134,4 +134,4 @@ void cell::drain_to_dead_letters() {
   }
 }
 
-} // namespace atomr
+} // namespace atomr::core

@@ -8,7 +8,7 @@
 
 #include "atomr/core/error.hpp"
 
-namespace atomr {
+namespace atomr::core {
 
 namespace {
 
@@ -47,4 +47,4 @@ void pinned_dispatcher::clear_wake() {
   }
 }
 
-} // namespace atomr
+} // namespace atomr::core

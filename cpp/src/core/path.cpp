@@ -4,7 +4,7 @@
 
 #include "atomr/core/error.hpp"
 
-namespace atomr {
+namespace atomr::core {
 
 namespace {
 
@@ -104,4 +104,4 @@ std::string anonymous_name(unsigned long long n) {
   return out;
 }
 
-} // namespace atomr
+} // namespace atomr::core

@@ -7,7 +7,7 @@
 #include "atomr/core/dispatcher.hpp"
 #include "atomr/core/error.hpp"
 
-namespace atomr {
+namespace atomr::core {
 
 router::router(routing_logic logic, cloner clone, std::uint32_t virtual_nodes)
   : logic_(logic),
@@ -207,4 +207,4 @@ route_result router::route(envelope& e, std::uint64_t key, bool has_key, lost_fn
   return result;
 }
 
-} // namespace atomr
+} // namespace atomr::core

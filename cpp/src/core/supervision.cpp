@@ -8,7 +8,7 @@
 
 #include "atomr/core/error.hpp"
 
-namespace atomr {
+namespace atomr::core {
 
 namespace {
 
@@ -150,4 +150,4 @@ int restart_budget::count_in_window(double now_seconds) const noexcept {
   return static_cast<int>(stamps_.end() - first_inside);
 }
 
-} // namespace atomr
+} // namespace atomr::core

@@ -9,7 +9,7 @@
 #include "atomr/core/envelope.hpp"
 #include "atomr/core/error.hpp"
 
-namespace atomr {
+namespace atomr::core {
 
 namespace internal {
 
@@ -401,4 +401,4 @@ std::size_t timer_service::advance(double seconds) {
   return fires;
 }
 
-} // namespace atomr
+} // namespace atomr::core

@@ -1,3 +1,4 @@
+#include "atomr/core/error.hpp"
 #include "atomr/ddata/counters.hpp"
 
 #include <algorithm>
@@ -33,7 +34,7 @@ void gcounter::increment(const std::string& node, std::uint64_t delta) {
   auto it = counts_.find(node);
   const std::uint64_t have = it == counts_.end() ? 0 : it->second;
   if (delta > max_count - have)
-    throw invalid_argument_error("GCounter: the count of node `" + node +
+    throw core::invalid_argument_error("GCounter: the count of node `" + node +
                                  "` would overflow 64 bits");
   const std::uint64_t now = have + delta;
   if (it == counts_.end())
@@ -49,7 +50,7 @@ std::uint64_t gcounter::value() const {
   std::uint64_t sum = 0;
   for (const auto& [_, count] : counts_) {
     if (count > max_count - sum)
-      throw invalid_argument_error("GCounter: the value does not fit 64 bits");
+      throw core::invalid_argument_error("GCounter: the value does not fit 64 bits");
     sum += count;
   }
   return sum;

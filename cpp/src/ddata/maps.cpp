@@ -1,3 +1,4 @@
+#include "atomr/core/error.hpp"
 #include "atomr/ddata/maps.hpp"
 
 #include "atomr/ddata/counters.hpp"
@@ -174,7 +175,7 @@ std::unique_ptr<replicated_data> pncounter_map::delta() const {
 
 std::string ormultimap::binding(const std::string& key, const std::string& element) {
   if (key.size() > 0xFFFFFFFFu)
-    throw invalid_argument_error("ORMultiMap: key longer than 4 GiB");
+    throw core::invalid_argument_error("ORMultiMap: key longer than 4 GiB");
   const auto n = static_cast<std::uint32_t>(key.size());
   std::string out;
   out.reserve(4 + key.size() + element.size());

@@ -1,3 +1,4 @@
+#include "atomr/core/error.hpp"
 #include "atomr/ddata/registers.hpp"
 
 #include <algorithm>
@@ -39,7 +40,7 @@ void lww_register::set_now(const std::string& value, const std::string& node) {
   if (timestamp_ != std::numeric_limits<std::int64_t>::max())
     ts = std::max(ts, timestamp_ + 1);
   else
-    throw invalid_argument_error("LwwRegister: the timestamp is at its maximum");
+    throw core::invalid_argument_error("LwwRegister: the timestamp is at its maximum");
   value_ = value;
   timestamp_ = ts;
   node_ = node;

@@ -9,20 +9,21 @@
 
 namespace {
 
-using atomr::anonymous_name;
-using atomr::child_path;
-using atomr::invalid_actor_name_error;
-using atomr::is_valid_actor_name;
-using atomr::is_valid_system_name;
-using atomr::validate_actor_name;
-using atomr::validate_system_name;
+using atomr::core::anonymous_name;
+using atomr::core::child_path;
+using atomr::core::invalid_actor_name_error;
+using atomr::core::is_valid_actor_name;
+using atomr::core::is_valid_system_name;
+using atomr::core::validate_actor_name;
+using atomr::core::validate_system_name;
 
 // The message `validate_actor_name` throws for `name`, or "" if it accepts it.
 std::string rejection_of(std::string_view name) {
   try {
     validate_actor_name(name);
   } catch (const invalid_actor_name_error& e) {
-    EXPECT_EQ(e.code(), atomr::error::kind::invalid_actor_name);
+    EXPECT_EQ(e.where(), atomr::component::core);
+    EXPECT_EQ(e.code(), static_cast<int>(atomr::core::errc::invalid_actor_name));
     return e.what();
   }
   return "";
@@ -175,7 +176,8 @@ TEST(SystemName, RejectionCarriesTheInvalidActorNameCodeAndTheName) {
     validate_system_name("bad name");
     FAIL() << "expected a throw";
   } catch (const atomr::error& e) {
-    EXPECT_EQ(e.code(), atomr::error::kind::invalid_actor_name);
+    EXPECT_EQ(e.where(), atomr::component::core);
+    EXPECT_EQ(e.code(), static_cast<int>(atomr::core::errc::invalid_actor_name));
     EXPECT_NE(std::string(e.what()).find("bad name"), std::string::npos) << e.what();
   }
 }

@@ -9,7 +9,7 @@
 
 #include "atomr/core/error.hpp"
 
-namespace atomr {
+namespace atomr::core {
 namespace {
 
 using mro_t = std::vector<std::string>;
@@ -46,7 +46,8 @@ TEST(Directive, InvalidNameErrorNamesTheValueAndTheChoices) {
     EXPECT_NE(what.find("'reboot'"), std::string::npos) << what;
     for (const char* name : {"resume", "restart", "stop", "escalate"})
       EXPECT_NE(what.find(name), std::string::npos) << what;
-    EXPECT_EQ(e.code(), error::kind::invalid_argument);
+    EXPECT_EQ(e.where(), atomr::component::core);
+    EXPECT_EQ(e.code(), static_cast<int>(atomr::core::errc::invalid_argument));
   }
 }
 
@@ -317,4 +318,4 @@ TEST(RestartBudget, NanWindowIsRejected) {
 }
 
 } // namespace
-} // namespace atomr
+} // namespace atomr::core

@@ -23,7 +23,7 @@
 #include "atomr/core/envelope.hpp"
 #include "atomr/core/payload.hpp"
 
-namespace atomr::test {
+namespace atomr::core::test {
 
 using steady = std::chrono::steady_clock;
 
@@ -369,4 +369,4 @@ inline const char* state_name(cell_state s) {
   return "?";
 }
 
-} // namespace atomr::test
+} // namespace atomr::core::test

@@ -23,7 +23,7 @@
 #include "atomr/core/envelope.hpp"
 #include "atomr/core/error.hpp"
 
-namespace atomr {
+namespace atomr::core {
 namespace {
 
 using clock_mode = timer_service::clock_mode;
@@ -723,4 +723,4 @@ TEST(TimerService, TenThousandPeriodicTimersKeepTheirRate) {
 }
 
 } // namespace
-} // namespace atomr
+} // namespace atomr::core

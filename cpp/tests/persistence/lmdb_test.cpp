@@ -80,7 +80,8 @@ TEST(LmdbJournal, AWriteBeyondTheMaximumMapFailsClearlyAndKeepsEarlierRecords) {
     FAIL() << "a write larger than the maximum map must fail";
   } catch (const journal_error& e) {
     EXPECT_NE(std::string(e.what()).find("is full"), std::string::npos) << e.what();
-    EXPECT_EQ(e.code(), atomr::error::kind::journal);
+    EXPECT_EQ(e.where(), atomr::component::persistence);
+    EXPECT_EQ(e.code(), static_cast<int>(atomr::persistence::errc::generic));
   }
   EXPECT_EQ(j->highest_sequence_nr("a"), 2u);
   EXPECT_EQ(j->write({make_batch("a", 3, 3)})[0], ""); // still usable afterwards

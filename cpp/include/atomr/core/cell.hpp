@@ -11,7 +11,7 @@
 #include "atomr/core/intrusive_mpsc.hpp"
 #include "atomr/core/mailbox.hpp"
 
-namespace atomr {
+namespace atomr::core {
 
 class pinned_dispatcher;
 
@@ -40,7 +40,7 @@ enum class enqueue_result : std::uint8_t {
 /// A cell is reference counted: its owner holds one reference and the ready
 /// queue holds one while the cell is scheduled. It links itself into the
 /// ready queue (no allocation per scheduling).
-class cell : private mpsc_link {
+class cell : private internal::mpsc_link {
   friend class pinned_dispatcher;
 
 public:
@@ -210,4 +210,4 @@ private:
   std::uint64_t uid_;
 };
 
-} // namespace atomr
+} // namespace atomr::core

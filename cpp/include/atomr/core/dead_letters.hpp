@@ -7,7 +7,7 @@
 
 #include "atomr/core/envelope.hpp"
 
-namespace atomr {
+namespace atomr::core {
 
 /// Why a message became a dead letter.
 enum class dead_letter_reason : int {
@@ -62,4 +62,4 @@ private:
   void* ctx_ = nullptr;
 };
 
-} // namespace atomr
+} // namespace atomr::core

@@ -2,7 +2,7 @@
 
 #include <atomic>
 
-namespace atomr {
+namespace atomr::core::internal {
 
 /// The link an element of an `intrusive_mpsc` carries. An element may be in
 /// at most one such queue at a time, and at most once.
@@ -68,4 +68,4 @@ private:
   mpsc_link stub_;
 };
 
-} // namespace atomr
+} // namespace atomr::core::internal

@@ -10,7 +10,7 @@
 #include "atomr/core/envelope.hpp"
 #include "atomr/core/mpsc_queue.hpp"
 
-namespace atomr {
+namespace atomr::core {
 
 /// What a full bounded mailbox does with one more user message.
 enum class overflow_strategy : std::uint8_t {
@@ -168,10 +168,10 @@ public:
   }
 
 private:
-  mpsc_queue<envelope> system_;
-  mpsc_queue<envelope> user_;
+  internal::mpsc_queue<envelope> system_;
+  internal::mpsc_queue<envelope> user_;
   std::unique_ptr<bounded_queue> bounded_;
   alignas(64) std::atomic<std::int64_t> user_count_{0};
 };
 
-} // namespace atomr
+} // namespace atomr::core

@@ -5,7 +5,7 @@
 #include <new>
 #include <utility>
 
-namespace atomr {
+namespace atomr::core::internal {
 
 /// Unbounded multi-producer, single-consumer queue (Vyukov's intrusive
 /// design with a stub node).
@@ -66,4 +66,4 @@ private:
   alignas(64) node* tail_;
 };
 
-} // namespace atomr
+} // namespace atomr::core::internal

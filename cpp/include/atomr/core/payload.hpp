@@ -3,7 +3,7 @@
 #include <string>
 #include <utility>
 
-namespace atomr {
+namespace atomr::core {
 
 /// An opaque, move-only handle to a message owned elsewhere.
 ///
@@ -76,4 +76,4 @@ private:
   release_fn release_ = nullptr;
 };
 
-} // namespace atomr
+} // namespace atomr::core

@@ -11,7 +11,7 @@
 #include "atomr/core/cell.hpp"
 #include "atomr/core/envelope.hpp"
 
-namespace atomr {
+namespace atomr::core {
 
 /// How a router picks the routee(s) of a message.
 enum class routing_logic : std::uint8_t {
@@ -106,4 +106,4 @@ private:
   std::atomic<std::uint64_t> random_state_;
 };
 
-} // namespace atomr
+} // namespace atomr::core

@@ -10,7 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
-namespace atomr {
+namespace atomr::core {
 
 /// What a supervisor does with a child whose handler failed.
 enum class directive : std::uint8_t {
@@ -190,4 +190,4 @@ private:
   std::uint64_t total_ = 0;   // restarts ever, used when there is no window
 };
 
-} // namespace atomr
+} // namespace atomr::core

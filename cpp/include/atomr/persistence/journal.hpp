@@ -11,22 +11,13 @@
 #include <string>
 #include <vector>
 
-#include "atomr/core/error.hpp"
+#include "atomr/persistence/error.hpp"
 #include "atomr/persistence/fwd.hpp"
 
 namespace atomr::persistence {
 
 /// The largest sequence number (an open upper bound).
 inline constexpr std::uint64_t max_sequence_nr = std::numeric_limits<std::uint64_t>::max();
-
-/// A storage failure: nothing of the failed call is acknowledged. The Python
-/// bridge maps it onto `atomr.errors.JournalError`.
-class journal_error : public atomr::error {
-public:
-  explicit journal_error(const std::string& what)
-    : atomr::error(what, kind::journal) {
-  }
-};
 
 /// One event of one persistent entity.
 struct persistent_record {
