@@ -4,6 +4,9 @@
 # (and its private C constants). The C++ types come from the extern-only
 # declarations in includes/.
 
+# First: the extern declarations cimported below name its exception handler.
+include "errors.pxd"
+
 cimport cython
 from libc.stdint cimport int64_t, uint32_t, uint64_t
 from libcpp.memory cimport shared_ptr, unique_ptr

@@ -43,7 +43,7 @@ from libcpp.vector cimport vector
 
 from atomr._native.includes.core cimport (
     CCell, CCellState, CDeadLetterReason, CDeadLetterSink, CEnqueueResult, CEnvelope,
-    CPayload, CPinnedDispatcher, anonymous_name, child_path, register_error_classes, set_py,
+    CPayload, CPinnedDispatcher, anonymous_name, child_path, set_py,
     take_py, validate_actor_name, validate_system_name,
 )
 from atomr._native.includes.core cimport is_valid_actor_name as _is_valid_actor_name
@@ -64,7 +64,7 @@ from atomr._native.includes.persistence cimport (
     CCompletionPort, CJournal, CLmdbOptions, CPersistentRecord, CRecordBatch,
     CSnapshotCriteria, CSnapshotRecord, CSnapshotStore, CWriteOutcome, events_by_tag_to_vector,
     lmdb_map_size as _lmdb_map_size, make_in_memory_journal, make_in_memory_snapshot_store,
-    make_lmdb_journal, make_lmdb_snapshot_store, register_journal_error_class, replay_to_vector,
+    make_lmdb_journal, make_lmdb_snapshot_store, replay_to_vector,
     submit_write,
 )
 
@@ -77,8 +77,6 @@ __version__ = "0.1.0"
 # Python object, and per-system state lives on _System.
 _log = logging.getLogger("atomr")
 
-register_error_classes(_errors.AtomrError, _errors.InvalidActorNameError,
-                       _errors.ActorNameTakenError, _errors.ActorSystemTerminatedError)
 
 
 cdef extern from "Python.h":
@@ -169,6 +167,7 @@ cdef object _check_timeout(object timeout):
     return t
 
 
+include "errors.pyx"
 include "reply.pyx"
 include "dispatch.pyx"
 include "context.pyx"
@@ -190,3 +189,8 @@ def is_valid_actor_name(str name):
 def validate_name(str name):
     """Raises InvalidActorNameError unless `name` may name an actor."""
     validate_actor_name(name)
+
+
+# Every part has declared its C++ error codes: map them onto the classes of
+# atomr.errors (the translator's table, in this module's state).
+_add_error_classes(_errors._native_error_classes())

@@ -16,7 +16,7 @@ from atomr._native.includes.ddata cimport (
     CFlag, CGCounter, CGSet, CLmdbStore, CLwwMap, CLwwRegister, COrMap, COrMultiMap, COrSet,
     CPNCounter, CPNCounterMap, CReplicatedData, CTypeTag, from_bytes as c_from_bytes,
     is_type_tag, lww_now_micros, make_empty, max_type_tag, ormap_is_value_type,
-    peek_type as c_peek_type, register_ddata_error_classes, to_bytes as c_to_bytes,
+    peek_type as c_peek_type, to_bytes as c_to_bytes,
     type_name as c_type_name, wire_version as c_wire_version,
 )
 from libcpp.map cimport map as cmap
@@ -24,8 +24,13 @@ from libcpp.memory cimport unique_ptr
 from libcpp.pair cimport pair
 from libcpp.set cimport set as cset
 
-register_ddata_error_classes(<PyObject*>_errors.MalformedDataError,
-                             <PyObject*>_errors.DurableStoreError)
+from atomr._native.includes.ddata cimport CDdataErrc
+
+_declare_native_codes("ddata", <int>CComponent.ddata, {
+    "generic": <int>CDdataErrc.generic,
+    "malformed_data": <int>CDdataErrc.malformed_data,
+    "type_mismatch": <int>CDdataErrc.type_mismatch,
+})
 
 #: Type tags, as in cpp/include/atomr/ddata/fwd.hpp (part of the wire format).
 DDATA_TAGS = {

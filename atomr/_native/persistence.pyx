@@ -12,7 +12,11 @@
 #   runs them on I/O threads, and LMDB writes complete through a
 #   _CompletionPort instead).
 
-register_journal_error_class(_errors.JournalError)
+from atomr._native.includes.persistence cimport CPersistenceErrc
+
+_declare_native_codes("persistence", <int>CComponent.persistence, {
+    "generic": <int>CPersistenceErrc.generic,
+})
 
 
 cdef vector[CRecordBatch] _to_batches(list batches) except *:

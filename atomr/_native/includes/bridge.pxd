@@ -5,6 +5,10 @@
 
 from libcpp.string cimport string
 
+# The custom exception handler of every C++ call below: the Cython layer's
+# one table-driven translator (atomr/_native/errors.pyx).
+from atomr._native._core cimport translate_error
+
 
 cdef extern from "atomr/error.hpp" namespace "atomr" nogil:
     cdef enum class CComponent "atomr::component" (int):
@@ -29,3 +33,6 @@ cdef extern from "atomr/bridge/error.hpp" namespace "atomr::bridge" nogil:
     # Call only inside a C++ catch block (a Cython `except +handler` handler
     # is one): it re-throws the current exception to classify it.
     void current_error_info(CErrorInfo& out) noexcept
+
+    # Throws atomr::error(component, code, what), for tests of the translation.
+    void throw_error(int component, int code, const string& what) except +translate_error

@@ -8,8 +8,18 @@ from libcpp.string cimport string
 from libcpp.vector cimport vector
 
 
-cdef extern from "atomr/bridge/python.hpp" namespace "atomr::bridge":
-    void translate_error()
+# The custom exception handler of every C++ call below: the Cython layer's
+# one table-driven translator (atomr/_native/errors.pyx).
+from atomr._native._core cimport translate_error
+
+
+cdef extern from "atomr/core/error.hpp" namespace "atomr::core" nogil:
+    cdef enum class CCoreErrc "atomr::core::errc" (int):
+        generic "atomr::core::errc::generic"
+        invalid_actor_name "atomr::core::errc::invalid_actor_name"
+        actor_name_taken "atomr::core::errc::actor_name_taken"
+        system_terminated "atomr::core::errc::system_terminated"
+        invalid_argument "atomr::core::errc::invalid_argument"
 
 
 cdef extern from "atomr/core/payload.hpp" namespace "atomr::core" nogil:
@@ -124,8 +134,6 @@ cdef extern from "atomr/core/path.hpp" namespace "atomr::core" nogil:
 cdef extern from "atomr/bridge/python.hpp" namespace "atomr::bridge":
     void set_py(CPayload& slot, object o)
     PyObject* take_py(CPayload& slot)
-    void register_error_classes(object generic, object invalid_name, object name_taken,
-                                object terminated)
 
 
 cdef extern from "atomr/core/supervision.hpp" namespace "atomr::core" nogil:

@@ -64,4 +64,11 @@ inline void current_error_info(error_info& out) noexcept {
   }
 }
 
+/// Throws the `atomr::error` of component number `component` with `code`.
+/// For tests of the translation: it reaches components and codes that no
+/// public call raises (or that no component defines yet).
+[[noreturn]] inline void throw_error(int component, int code, const std::string& what) {
+  throw atomr::error(static_cast<atomr::component>(component), code, what);
+}
+
 } // namespace atomr::bridge
