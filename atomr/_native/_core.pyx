@@ -60,14 +60,6 @@ from libcpp.pair cimport pair
 from libcpp.utility cimport move
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 
-from atomr._native.includes.persistence cimport (
-    CCompletionPort, CJournal, CLmdbOptions, CPersistentRecord, CRecordBatch,
-    CSnapshotCriteria, CSnapshotRecord, CSnapshotStore, CWriteOutcome, events_by_tag_to_vector,
-    lmdb_map_size as _lmdb_map_size, make_in_memory_journal, make_in_memory_snapshot_store,
-    make_lmdb_journal, make_lmdb_snapshot_store, replay_to_vector,
-    submit_write,
-)
-
 from atomr import errors as _errors
 
 __version__ = "0.1.0"

@@ -12,7 +12,12 @@
 #   runs them on I/O threads, and LMDB writes complete through a
 #   _CompletionPort instead).
 
-from atomr._native.includes.persistence cimport CPersistenceErrc
+from atomr._native.includes.persistence cimport (
+    CCompletionPort, CJournal, CLmdbOptions, CPersistenceErrc, CPersistentRecord, CRecordBatch,
+    CSnapshotCriteria, CSnapshotRecord, CSnapshotStore, CWriteOutcome, events_by_tag_to_vector,
+    lmdb_map_size as _lmdb_map_size, make_in_memory_journal, make_in_memory_snapshot_store,
+    make_lmdb_journal, make_lmdb_snapshot_store, replay_to_vector, submit_write,
+)
 
 _declare_native_codes("persistence", <int>CComponent.persistence, {
     "generic": <int>CPersistenceErrc.generic,
