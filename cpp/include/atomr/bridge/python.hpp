@@ -119,6 +119,8 @@ inline PyObject* error_class_for(const error_info& info) noexcept {
     }
     return or_else(c.ddata_store, PyExc_OSError);
   case component::storage:
+    // Persistence and ddata turn storage errors into their own at their
+    // boundary (JournalError, DurableStoreError); none should get here.
     return generic;
   }
   return generic;
