@@ -1,4 +1,5 @@
 #include <random>
+#include <set>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -180,6 +181,18 @@ TEST(Wire, RandomBytesAreRejected) {
     }
   }
   SUCCEED();
+}
+
+TEST(TypeTags, EveryNumberUpToTheMaximumIsATagWithItsOwnName) {
+  std::set<std::string> names;
+  EXPECT_FALSE(is_type_tag(0));
+  for (unsigned raw = 1; raw <= max_type_tag; ++raw) {
+    ASSERT_TRUE(is_type_tag(static_cast<std::uint8_t>(raw))) << raw;
+    const std::string name = type_name(static_cast<type_tag>(raw));
+    EXPECT_NE(name, "unknown") << raw;
+    EXPECT_TRUE(names.insert(name).second) << "duplicate name " << name;
+  }
+  EXPECT_FALSE(is_type_tag(max_type_tag + 1));
 }
 
 } // namespace
