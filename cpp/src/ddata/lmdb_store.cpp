@@ -1,9 +1,9 @@
 #include "atomr/ddata/lmdb_store.hpp"
 
+#include "atomr/storage/environment.hpp"
+
 #include <limits>
 #include <mutex>
-
-#include "atomr/storage/environment.hpp"
 
 namespace atomr::ddata {
 
@@ -13,8 +13,7 @@ constexpr const char* prefix = "LMDB durable store: ";
 
 /// Runs `f`, turning a storage failure into the durable store's own error
 /// (the Python layer raises DurableStoreError for it).
-template <class F>
-decltype(auto) as_store_error(F&& f) {
+template <class F> decltype(auto) as_store_error(F&& f) {
   try {
     return f();
   } catch (const storage::error& e) {

@@ -2,6 +2,9 @@
 
 #include "atomr/persistence/lmdb.hpp"
 
+#include "atomr/persistence/record_format.hpp"
+#include "atomr/storage/environment.hpp"
+
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
@@ -10,9 +13,6 @@
 #include <string_view>
 #include <thread>
 #include <utility>
-
-#include "atomr/persistence/record_format.hpp"
-#include "atomr/storage/environment.hpp"
 
 namespace atomr::persistence {
 namespace {
@@ -25,8 +25,7 @@ using storage::cursor;
 
 /// Runs `f`, turning a storage failure into a journal failure (the Python
 /// layer raises JournalError for it).
-template <class F>
-decltype(auto) as_journal_error(F&& f) {
+template <class F> decltype(auto) as_journal_error(F&& f) {
   try {
     return f();
   } catch (const storage::error& e) {
@@ -68,8 +67,7 @@ public:
   void submit(std::shared_ptr<job> j);
 
   /// Runs `f(txn)` in a read-only transaction. @threadsafe
-  template <class F>
-  void read(F&& f) {
+  template <class F> void read(F&& f) {
     as_journal_error([&] { env_.read(std::forward<F>(f)); });
   }
 
@@ -157,8 +155,7 @@ void environment::run() {
       if (queue_.empty()) {
         return; // stopping, and every queued job is done
       }
-      group.assign(std::make_move_iterator(queue_.begin()),
-                   std::make_move_iterator(queue_.end()));
+      group.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.end()));
       queue_.clear();
     }
     commit_group(group);
@@ -282,8 +279,8 @@ public:
         continue;
       }
       if (id.size() > lmdb_max_persistence_id) {
-        rejections_[i] = "persistence id longer than " + std::to_string(lmdb_max_persistence_id) +
-                         " bytes";
+        rejections_[i] =
+            "persistence id longer than " + std::to_string(lmdb_max_persistence_id) + " bytes";
         continue;
       }
       entity_meta meta = read_meta(txn, env.meta(), id);
@@ -338,8 +335,7 @@ public:
     cursor c(txn, env.events());
     MDB_val k, v;
     bool found = c.seek(internal::record_key(id_, meta.deleted_to + 1), k, v);
-    while (found && has_prefix(as_view(k), prefix) &&
-           internal::key_sequence_nr(as_view(k)) <= to) {
+    while (found && has_prefix(as_view(k), prefix) && internal::key_sequence_nr(as_view(k)) <= to) {
       std::uint64_t seq = internal::key_sequence_nr(as_view(k));
       c.del();
       found = c.seek(internal::record_key(id_, seq + 1), k, v);
@@ -439,8 +435,7 @@ public:
     env_->read([&](MDB_txn* txn) {
       cursor c(txn, env_->events());
       MDB_val k, v;
-      for (bool found = c.move(MDB_FIRST, k, v); found && n < max;
-           found = c.move(MDB_NEXT, k, v)) {
+      for (bool found = c.move(MDB_FIRST, k, v); found && n < max; found = c.move(MDB_NEXT, k, v)) {
         if (internal::key_sequence_nr(as_view(k)) < from) {
           continue;
         }
@@ -526,8 +521,8 @@ public:
       throw journal_error("a snapshot needs a persistence id");
     }
     if (snapshot.persistence_id.size() > lmdb_max_persistence_id) {
-      throw journal_error("persistence id longer than " +
-                          std::to_string(lmdb_max_persistence_id) + " bytes");
+      throw journal_error("persistence id longer than " + std::to_string(lmdb_max_persistence_id) +
+                          " bytes");
     }
     blocking_job::run(*env_, std::make_shared<save_snapshot_job>(snapshot));
   }

@@ -69,8 +69,7 @@ void throw_error(std::string_view what, int rc) {
 
 // -- environment ---------------------------------------------------------------
 
-std::shared_ptr<environment> environment::open(const environment_options& options,
-                                               open_mode mode) {
+std::shared_ptr<environment> environment::open(const environment_options& options, open_mode mode) {
   if (options.map_size == 0)
     throw error(errc::invalid_argument, "the LMDB map size must be positive");
   std::string key = canonical_key(options);

@@ -1,14 +1,13 @@
-#include <random>
-#include <set>
-#include <string>
-
-#include <gtest/gtest.h>
-
 #include "atomr/ddata/counters.hpp"
 #include "atomr/ddata/maps.hpp"
 #include "atomr/ddata/registers.hpp"
 #include "atomr/ddata/sets.hpp"
 #include "atomr/ddata/wire.hpp"
+
+#include <gtest/gtest.h>
+#include <random>
+#include <set>
+#include <string>
 
 namespace {
 
@@ -125,7 +124,7 @@ TEST(Wire, EveryTruncationIsAnErrorNeverACrash) {
     const std::string blob = to_bytes(*v);
     for (std::size_t n = 0; n < blob.size(); ++n) {
       EXPECT_THROW(from_bytes(blob.data(), n), malformed_data_error)
-        << type_name(v->tag()) << " cut at " << n;
+          << type_name(v->tag()) << " cut at " << n;
     }
   }
 }

@@ -1,15 +1,13 @@
+#include "atomr/storage/environment.hpp"
+
 #include <atomic>
 #include <filesystem>
+#include <gtest/gtest.h>
 #include <memory>
 #include <string>
 #include <thread>
-#include <vector>
-
 #include <unistd.h>
-
-#include <gtest/gtest.h>
-
-#include "atomr/storage/environment.hpp"
+#include <vector>
 
 namespace {
 
@@ -23,9 +21,8 @@ class Environment : public ::testing::Test {
 protected:
   void SetUp() override {
     static std::atomic<int> counter{0};
-    dir_ = std::filesystem::temp_directory_path() /
-           ("atomr-storage-" + std::to_string(::getpid()) + "-" +
-            std::to_string(counter.fetch_add(1)));
+    dir_ = std::filesystem::temp_directory_path() / ("atomr-storage-" + std::to_string(::getpid()) +
+                                                     "-" + std::to_string(counter.fetch_add(1)));
     std::filesystem::remove_all(dir_);
   }
   void TearDown() override {
@@ -218,7 +215,8 @@ TEST_F(Environment, LmdbCodesMapOntoStorageCodes) {
 }
 
 struct counted_attachment {
-  explicit counted_attachment(std::atomic<int>& live) : live_(live) {
+  explicit counted_attachment(std::atomic<int>& live)
+    : live_(live) {
     ++live_;
   }
   ~counted_attachment() {

@@ -4,14 +4,14 @@
 // through these helpers: it never builds payloads or catches C++ exceptions
 // itself.
 
-#include <Python.h>
-
 #include "atomr/bridge/error.hpp"
 #include "atomr/core/envelope.hpp"
 #include "atomr/core/error.hpp"
 #include "atomr/core/payload.hpp"
 #include "atomr/ddata/error.hpp"
 #include "atomr/persistence/error.hpp"
+
+#include <Python.h>
 
 namespace atomr::bridge {
 
@@ -87,9 +87,7 @@ inline void register_ddata_error_classes(PyObject* malformed, PyObject* store) n
 /// The Python class of an `atomr::error` with this component and code.
 inline PyObject* error_class_for(const error_info& info) noexcept {
   const auto& c = registered_errors();
-  auto or_else = [](PyObject* cls, PyObject* fallback) {
-    return cls != nullptr ? cls : fallback;
-  };
+  auto or_else = [](PyObject* cls, PyObject* fallback) { return cls != nullptr ? cls : fallback; };
   PyObject* generic = or_else(c.generic, PyExc_RuntimeError);
   switch (static_cast<component>(info.component)) {
   case component::core:

@@ -31,8 +31,7 @@ static_assert(static_cast<std::uint8_t>(type_tag::deleted) == max_type_tag,
 
 struct dot;
 class causal_context;
-template <class Payload>
-class dot_kernel;
+template <class Payload> class dot_kernel;
 
 class replicated_data;
 class gcounter;

@@ -13,10 +13,12 @@
 // Only C++ components include this header (it exposes LMDB's types); the
 // Python bridge never sees it.
 
-#include <lmdb.h>
+#include "atomr/storage/error.hpp"
+#include "atomr/storage/fwd.hpp"
 
 #include <cstddef>
 #include <limits>
+#include <lmdb.h>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -27,9 +29,6 @@
 #include <typeinfo>
 #include <utility>
 #include <vector>
-
-#include "atomr/storage/error.hpp"
-#include "atomr/storage/fwd.hpp"
 
 namespace atomr::storage {
 
@@ -110,8 +109,7 @@ public:
   MDB_dbi open_db(const char* name, unsigned flags = MDB_CREATE);
 
   /// Runs `f(txn)` in a read-only transaction and returns what it returns.
-  template <class F>
-  decltype(auto) read(F&& f);
+  template <class F> decltype(auto) read(F&& f);
 
   /// Runs `f(txn)` in a write transaction and commits it. When the map is
   /// full (`f` threw `errc::map_full`, or the commit failed so), the
@@ -119,8 +117,7 @@ public:
   /// transaction, so `f` must not keep effects outside it between runs.
   /// @throws error `map_full` when the map is at its maximum; whatever `f`
   /// throws (the transaction is aborted).
-  template <class F>
-  decltype(auto) write(F&& f);
+  template <class F> decltype(auto) write(F&& f);
 
   /// Doubles the map, up to the maximum. False (with the reason in `why`)
   /// when it is already at the maximum or LMDB refuses.
@@ -148,8 +145,7 @@ public:
   /// its database handles), made by `make()` on first use. It lives as long
   /// as the environment and is destroyed before the environment closes. The
   /// returned pointer shares ownership of the environment.
-  template <class T, class Make>
-  std::shared_ptr<T> attachment(Make&& make);
+  template <class T, class Make> std::shared_ptr<T> attachment(Make&& make);
 
 private:
   friend class transaction;
@@ -239,14 +235,12 @@ private:
 
 // -- templates -----------------------------------------------------------------
 
-template <class F>
-decltype(auto) environment::read(F&& f) {
+template <class F> decltype(auto) environment::read(F&& f) {
   transaction txn(*this, true);
   return f(txn.get());
 }
 
-template <class F>
-decltype(auto) environment::write(F&& f) {
+template <class F> decltype(auto) environment::write(F&& f) {
   for (;;) {
     std::string why;
     try {
@@ -269,8 +263,7 @@ decltype(auto) environment::write(F&& f) {
   }
 }
 
-template <class T, class Make>
-std::shared_ptr<T> environment::attachment(Make&& make) {
+template <class T, class Make> std::shared_ptr<T> environment::attachment(Make&& make) {
   std::lock_guard lock(attachments_mutex_);
   for (auto& [type, state] : attachments_) {
     if (type == std::type_index(typeid(T)))
