@@ -31,6 +31,7 @@ def component_sources(component: str, names: list[str]) -> list[str]:
 core_sources = [
     *component_sources("core", ["cell", "dispatcher", "path", "router", "supervision",
                                 "timer_service"]),
+    *component_sources("storage", ["environment"]),
     *component_sources("persistence", ["completion_port", "in_memory", "journal", "lmdb",
                                        "record_format"]),
     *component_sources("ddata", ["causal_context", "counters", "lmdb_store", "maps",

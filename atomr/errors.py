@@ -51,10 +51,19 @@ _NativeCode = tuple[str, str]
 class AtomrError(Exception):
     """Base class of every runtime failure atomr reports.
 
-    Also what a C++ error surfaces as when no class claims its code.
+    Also what a C++ error surfaces as when no class claims its code, and
+    what a storage-layer error surfaces as should one escape persistence or
+    ddata (they turn them into JournalError and DurableStoreError).
     """
 
-    native_codes: ClassVar[tuple[_NativeCode, ...]] = (("core", "generic"),)
+    native_codes: ClassVar[tuple[_NativeCode, ...]] = (
+        ("core", "generic"),
+        ("storage", "generic"),
+        ("storage", "already_open"),
+        ("storage", "map_full"),
+        ("storage", "txn_full"),
+        ("storage", "closed"),
+    )
 
 
 class ActorSystemError(AtomrError):
@@ -220,6 +229,7 @@ class UpdateFailedError(AtomrError):
 # outside its domain is a ValueError, as for any Python function).
 _NATIVE_BUILTINS: dict[_NativeCode, type[BaseException]] = {
     ("core", "invalid_argument"): ValueError,
+    ("storage", "invalid_argument"): ValueError,
     ("ddata", "type_mismatch"): ValueError,
 }
 

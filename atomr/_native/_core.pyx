@@ -169,6 +169,7 @@ include "timers.pyx"
 include "router.pyx"
 include "cell.pyx"
 include "system.pyx"
+include "storage.pyx"
 include "persistence.pyx"
 include "ddata.pyx"
 

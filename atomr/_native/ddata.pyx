@@ -32,11 +32,9 @@ _declare_native_codes("ddata", <int>CComponent.ddata, {
     "type_mismatch": <int>CDdataErrc.type_mismatch,
 })
 
-#: Type tags, as in cpp/include/atomr/ddata/fwd.hpp (part of the wire format).
-DDATA_TAGS = {
-    "GCounter": 1, "PNCounter": 2, "GSet": 3, "ORSet": 4, "LwwRegister": 5, "Flag": 6,
-    "ORMap": 7, "LWWMap": 8, "PNCounterMap": 9, "ORMultiMap": 10, "Deleted": 11,
-}
+#: Type name -> type tag, read from the C++ enum (cpp/include/atomr/ddata/fwd.hpp),
+#: the one place the tags are written (they are part of the wire format).
+DDATA_TAGS = {c_type_name(<CTypeTag>t): t for t in range(1, max_type_tag + 1)}
 DDATA_WIRE_VERSION = c_wire_version
 
 

@@ -11,17 +11,17 @@
 //      real clock: the worker alone (the cell drained afterwards), then with
 //      the main thread draining the cell meanwhile (mailbox contention).
 
+#include "atomr/core/cell.hpp"
+#include "atomr/core/dead_letters.hpp"
+#include "atomr/core/dispatcher.hpp"
+#include "atomr/core/timer_service.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include "atomr/core/cell.hpp"
-#include "atomr/core/dead_letters.hpp"
-#include "atomr/core/dispatcher.hpp"
-#include "atomr/core/timer_service.hpp"
 
 namespace {
 
@@ -76,7 +76,8 @@ void bench_advance(atomr::core::pinned_dispatcher& d, atomr::core::cell* c) {
               s / double(fires) * 1e9, double(fires) / s / 1e6);
 }
 
-void bench_real_burst(atomr::core::pinned_dispatcher& d, atomr::core::cell* c, bool drain_meanwhile) {
+void bench_real_burst(atomr::core::pinned_dispatcher& d, atomr::core::cell* c,
+                      bool drain_meanwhile) {
   timer_service ts(timer_service::clock_mode::real);
   constexpr int n = 200000;
   const double at = ts.now() + 0.5;
@@ -97,8 +98,7 @@ void bench_real_burst(atomr::core::pinned_dispatcher& d, atomr::core::cell* c, b
   }
   const double s = seconds_since(t);
   std::printf("real burst (200k one-shots, %s): %6.0f ns per fire, %5.2f M fires/s\n",
-              drain_meanwhile ? "drained meanwhile" : "drained after   ", s / n * 1e9,
-              n / s / 1e6);
+              drain_meanwhile ? "drained meanwhile" : "drained after   ", s / n * 1e9, n / s / 1e6);
   drain(d);
 }
 

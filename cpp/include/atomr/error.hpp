@@ -27,13 +27,14 @@ class error : public std::runtime_error {
 public:
   /// An error of `where` with a code of that component's `errc` enum.
   error(component where, int code, const std::string& what)
-    : std::runtime_error(what), where_(where), code_(code) {
+    : std::runtime_error(what)
+    , where_(where)
+    , code_(code) {
   }
 
   /// The same, taking the component's code enum directly.
   template <class Errc>
-    requires std::is_enum_v<Errc>
-  error(component where, Errc code, const std::string& what)
+  requires std::is_enum_v<Errc> error(component where, Errc code, const std::string& what)
     : error(where, static_cast<int>(code), what) {
   }
 

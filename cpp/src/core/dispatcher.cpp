@@ -1,12 +1,12 @@
 #include "atomr/core/dispatcher.hpp"
 
+#include "atomr/core/error.hpp"
+
 #include <cerrno>
 #include <cstring>
 #include <string>
 #include <sys/eventfd.h>
 #include <unistd.h>
-
-#include "atomr/core/error.hpp"
 
 namespace atomr::core {
 

@@ -1,5 +1,6 @@
-#include "atomr/core/error.hpp"
 #include "atomr/ddata/counters.hpp"
+
+#include "atomr/core/error.hpp"
 
 #include <algorithm>
 #include <limits>
@@ -35,7 +36,7 @@ void gcounter::increment(const std::string& node, std::uint64_t delta) {
   const std::uint64_t have = it == counts_.end() ? 0 : it->second;
   if (delta > max_count - have)
     throw core::invalid_argument_error("GCounter: the count of node `" + node +
-                                 "` would overflow 64 bits");
+                                       "` would overflow 64 bits");
   const std::uint64_t now = have + delta;
   if (it == counts_.end())
     counts_.emplace(node, now);

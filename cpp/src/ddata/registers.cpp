@@ -1,5 +1,6 @@
-#include "atomr/core/error.hpp"
 #include "atomr/ddata/registers.hpp"
+
+#include "atomr/core/error.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -24,8 +25,7 @@ bool lww_register::newer(std::int64_t timestamp, const std::string& node,
   return std::tie(timestamp, node, value) > std::tie(timestamp_, node_, value_);
 }
 
-bool lww_register::set(const std::string& value, std::int64_t timestamp,
-                       const std::string& node) {
+bool lww_register::set(const std::string& value, std::int64_t timestamp, const std::string& node) {
   if (std::tie(timestamp, node) <= std::tie(timestamp_, node_))
     return false;
   value_ = value;

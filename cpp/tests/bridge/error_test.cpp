@@ -1,21 +1,19 @@
-#include <new>
-#include <stdexcept>
-#include <string>
-
-#include <gtest/gtest.h>
-
 #include "atomr/bridge/error.hpp"
 #include "atomr/core/error.hpp"
 #include "atomr/ddata/error.hpp"
 #include "atomr/persistence/error.hpp"
+
+#include <gtest/gtest.h>
+#include <new>
+#include <stdexcept>
+#include <string>
 
 namespace {
 
 using atomr::bridge::current_error_info;
 using atomr::bridge::error_info;
 
-template <class Throw>
-error_info classify(Throw&& raise) {
+template <class Throw> error_info classify(Throw&& raise) {
   error_info info;
   try {
     raise();

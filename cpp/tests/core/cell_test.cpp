@@ -1,18 +1,17 @@
+#include "atomr/core/cell.hpp"
+#include "atomr/core/dispatcher.hpp"
+#include "test_support.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <gtest/gtest.h>
 #include <memory>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
-
-#include "atomr/core/cell.hpp"
-#include "atomr/core/dispatcher.hpp"
-#include "test_support.hpp"
 
 namespace {
 
@@ -40,7 +39,8 @@ struct fixture {
   dead_letter_sink sink;
   pinned_dispatcher d{4};
   atomr::core::test::cell_ptr c;
-  explicit fixture(const std::string& path = "akka://t/user/a") : c(make_cell(d, sink, path)) {
+  explicit fixture(const std::string& path = "akka://t/user/a")
+    : c(make_cell(d, sink, path)) {
     d.set_awake();
   }
   ~fixture() {
@@ -855,7 +855,8 @@ TEST(CellRace, MailArrivingAsATurnEndsIsNeverStrandedInAnIdleCell) {
 // Accounting for the stop races below: every message id must end up exactly
 // once either processed by the actor or published to the dead-letter sink.
 struct ledger {
-  explicit ledger(std::size_t n) : seen(n) {
+  explicit ledger(std::size_t n)
+    : seen(n) {
   }
   std::vector<std::atomic<std::uint8_t>> seen;
   std::atomic<std::uint64_t> accounted{0};
@@ -1091,7 +1092,7 @@ TEST(CellStress, StopRacingProducersDeliversEveryMessageToTheActorOrToDeadLetter
     };
     go.store(true, std::memory_order_release);
     const auto stats = atomr::core::test::run_dispatcher(
-      d, steady::now() + 20s, [&] { return book.accounted.load() >= per_round; }, turn, between);
+        d, steady::now() + 20s, [&] { return book.accounted.load() >= per_round; }, turn, between);
     for (auto& t : threads)
       t.join();
     drain_ready(d);
@@ -1112,7 +1113,8 @@ TEST(CellStress, StopRacingProducersDeliversEveryMessageToTheActorOrToDeadLetter
                       " bad=" + std::to_string(book.bad_letters.load()) + "; " +
                       atomr::core::test::describe(stats);
       for (std::uint32_t i = 0; i < cells; ++i)
-        first_failure += "; c" + std::to_string(i) + " " + atomr::core::test::state_name(owned[i]->state()) +
+        first_failure += "; c" + std::to_string(i) + " " +
+                         atomr::core::test::state_name(owned[i]->state()) +
                          " queued=" + std::to_string(owned[i]->queued()) +
                          " processed=" + std::to_string(st[i].processed) +
                          " stop_at=" + std::to_string(st[i].stop_at);

@@ -1,14 +1,13 @@
+#include "atomr/core/dead_letters.hpp"
+#include "test_support.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <gtest/gtest.h>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
-
-#include "atomr/core/dead_letters.hpp"
-#include "test_support.hpp"
 
 namespace {
 
@@ -85,13 +84,13 @@ TEST(DeadLetters, LetterIsReleasedOnlyAfterTheHandlerRan) {
   release_probe probe{&releases};
   dead_letter_sink sink;
   sink.set_handler(
-    [](void* ctx, envelope& letter, const std::string&, dead_letter_reason) noexcept {
-      auto* p = static_cast<release_probe*>(ctx);
-      ++p->calls;
-      p->payload_present_in_handler = static_cast<bool>(letter.message);
-      p->releases_seen_in_handler = p->releases->load();
-    },
-    &probe);
+      [](void* ctx, envelope& letter, const std::string&, dead_letter_reason) noexcept {
+        auto* p = static_cast<release_probe*>(ctx);
+        ++p->calls;
+        p->payload_present_in_handler = static_cast<bool>(letter.message);
+        p->releases_seen_in_handler = p->releases->load();
+      },
+      &probe);
   publish(sink, counted_msg(1, releases), "akka://t/user/a", dead_letter_reason::dropped);
   EXPECT_EQ(probe.calls, 1);
   EXPECT_TRUE(probe.payload_present_in_handler);
@@ -103,11 +102,9 @@ TEST(DeadLetters, HandlerMayTakeOwnershipOfThePayload) {
   std::atomic<std::uint64_t> releases{0};
   static atomr::core::payload kept;
   dead_letter_sink sink;
-  sink.set_handler(
-    [](void*, envelope& letter, const std::string&, dead_letter_reason) noexcept {
-      kept = std::move(letter.message);
-    },
-    nullptr);
+  sink.set_handler([](void*, envelope& letter, const std::string&,
+                      dead_letter_reason) noexcept { kept = std::move(letter.message); },
+                   nullptr);
   publish(sink, counted_msg(5, releases), "akka://t/user/a", dead_letter_reason::dropped);
   EXPECT_EQ(releases.load(), 0u) << "the handler took it, the sink must not release it";
   ASSERT_TRUE(kept);
@@ -175,8 +172,8 @@ TEST(DeadLettersStress, ConcurrentPublishersAreAllCountedWhileTheHandlerChanges)
   for (int p = 0; p < publishers; ++p)
     threads.emplace_back([&, p] {
       for (int i = 0; i < per_publisher; ++i)
-        publish(sink, counted_msg(std::uint64_t(p) * per_publisher + i, releases), "akka://t/user/x",
-                dead_letter_reason::dropped);
+        publish(sink, counted_msg(std::uint64_t(p) * per_publisher + i, releases),
+                "akka://t/user/x", dead_letter_reason::dropped);
     });
   for (auto& t : threads)
     t.join();

@@ -1,18 +1,17 @@
+#include "atomr/core/dispatcher.hpp"
+#include "atomr/core/error.hpp"
+#include "test_support.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <fcntl.h>
 #include <filesystem>
+#include <gtest/gtest.h>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <fcntl.h>
-#include <gtest/gtest.h>
-
-#include "atomr/core/dispatcher.hpp"
-#include "atomr/core/error.hpp"
-#include "test_support.hpp"
 
 namespace {
 
@@ -123,7 +122,7 @@ TEST(Dispatcher, ReadyEntryKeepsTheCellAliveAfterItsOwnerLetGo) {
   auto owned = make_cell(d, sink);
   envelope e = atomr::core::test::counted_msg(1, releases);
   ASSERT_NE(owned->tell(e), enqueue_result::rejected); // schedules: the ready queue takes a ref
-  owned.reset();                                        // the owner's reference is gone
+  owned.reset();                                       // the owner's reference is gone
   cell* c = d.pop_ready();
   ASSERT_NE(c, nullptr);
   EXPECT_EQ(c->path(), "akka://test/user/a"); // still alive (ASan would flag a use after free)
@@ -332,7 +331,8 @@ TEST(DispatcherStress, ConcurrentSchedulersWakeASleepingOwnerExactlyOnce) {
     t.join();
   EXPECT_FALSE(barrier.aborted()) << "a barrier wait hit the deadline";
   EXPECT_GT(rounds, 0);
-  EXPECT_EQ(bad_rounds, 0) << "of " << rounds << " rounds, some woke the owner zero or several times";
+  EXPECT_EQ(bad_rounds, 0) << "of " << rounds
+                           << " rounds, some woke the owner zero or several times";
 }
 
 // The lost-wake-up check: the owner declares sleep (try_sleep) at the very
@@ -383,7 +383,7 @@ TEST(DispatcherRace, ScheduleRacingTrySleepNeverLosesTheWakeUp) {
     woke_count += was_woken;
     slept += asleep;
     if (asleep && !was_woken)
-      ++lost; // asleep with a cell ready, and the producer was not told to wake us
+      ++lost;             // asleep with a cell ready, and the producer was not told to wake us
     align.record(asleep); // the owner's store went first
     drain_ready(d);
   }
@@ -407,13 +407,13 @@ struct stress_cell_state {
 };
 
 TEST(DispatcherStress, ProducersAndASleepingDispatcherProcessEveryMessageOnceInOrder) {
-  constexpr std::uint32_t producers = 3;   // user-mail producers
+  constexpr std::uint32_t producers = 3;               // user-mail producers
   constexpr std::uint32_t system_producer = producers; // one more thread sends system mail
   constexpr std::uint32_t cells = 4;
   constexpr std::uint32_t per_cell = 12000; // per producer and cell
   constexpr std::uint32_t system_per_cell = 500;
   constexpr std::uint64_t total =
-    std::uint64_t(producers) * cells * per_cell + std::uint64_t(cells) * system_per_cell;
+      std::uint64_t(producers) * cells * per_cell + std::uint64_t(cells) * system_per_cell;
 
   std::atomic<std::uint64_t> releases{0};
   std::uint64_t processed = 0;
@@ -466,8 +466,8 @@ TEST(DispatcherStress, ProducersAndASleepingDispatcherProcessEveryMessageOnceInO
         std::this_thread::yield();
       for (std::uint32_t seq = 0; seq < system_per_cell; ++seq)
         for (std::uint32_t i = 0; i < cells; ++i) {
-          envelope e =
-            atomr::core::test::counted_msg((std::uint64_t(system_producer) << 32) | seq, releases, 9);
+          envelope e = atomr::core::test::counted_msg((std::uint64_t(system_producer) << 32) | seq,
+                                                      releases, 9);
           send(*owned[i], e, true);
         }
     });
@@ -496,7 +496,7 @@ TEST(DispatcherStress, ProducersAndASleepingDispatcherProcessEveryMessageOnceInO
     std::thread owner([&] {
       go.store(true, std::memory_order_release);
       stats = atomr::core::test::run_dispatcher(
-        d, deadline, [&] { return processed >= total; }, turn, [] {});
+          d, deadline, [&] { return processed >= total; }, turn, [] {});
     });
     for (auto& t : threads)
       t.join();
@@ -510,7 +510,8 @@ TEST(DispatcherStress, ProducersAndASleepingDispatcherProcessEveryMessageOnceInO
     }
   }
 
-  EXPECT_EQ(processed, total) << "messages lost; " << atomr::core::test::describe(stats) << leftovers;
+  EXPECT_EQ(processed, total) << "messages lost; " << atomr::core::test::describe(stats)
+                              << leftovers;
   EXPECT_EQ(rejected.load(), 0);
   EXPECT_EQ(order_errors, 0u) << "duplicates, gaps or reordering within a producer";
   EXPECT_EQ(kind_errors, 0u);
@@ -521,8 +522,8 @@ TEST(DispatcherStress, ProducersAndASleepingDispatcherProcessEveryMessageOnceInO
   }
   EXPECT_TRUE(leftovers.empty()) << leftovers;
   EXPECT_FALSE(stats.deadline_hit) << atomr::core::test::describe(stats);
-  EXPECT_EQ(stats.lost_wakeups, 0u) << "the owner stayed asleep with a cell ready; "
-                                    << atomr::core::test::describe(stats);
+  EXPECT_EQ(stats.lost_wakeups, 0u)
+      << "the owner stayed asleep with a cell ready; " << atomr::core::test::describe(stats);
   EXPECT_EQ(releases.load(), total) << "every payload is released exactly once";
   EXPECT_GT(wake_requests.load(), 0);
   RecordProperty("dispatcher", atomr::core::test::describe(stats));

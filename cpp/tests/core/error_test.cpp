@@ -1,10 +1,9 @@
+#include "atomr/core/error.hpp"
+
+#include <gtest/gtest.h>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
-
-#include <gtest/gtest.h>
-
-#include "atomr/core/error.hpp"
 
 namespace {
 

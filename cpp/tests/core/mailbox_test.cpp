@@ -1,13 +1,12 @@
+#include "atomr/core/mailbox.hpp"
+#include "test_support.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <gtest/gtest.h>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
-
-#include "atomr/core/mailbox.hpp"
-#include "test_support.hpp"
 
 namespace {
 

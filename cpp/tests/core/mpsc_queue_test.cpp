@@ -1,23 +1,22 @@
-#include <atomic>
-#include <chrono>
-#include <cstdint>
-#include <memory>
-#include <string>
-#include <thread>
-#include <vector>
-
-#include <gtest/gtest.h>
-
 #include "atomr/core/envelope.hpp"
 #include "atomr/core/mpsc_queue.hpp"
 #include "atomr/core/payload.hpp"
 #include "test_support.hpp"
 
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <gtest/gtest.h>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
 namespace {
 
 using atomr::core::envelope;
-using atomr::core::internal::mpsc_queue;
 using atomr::core::payload;
+using atomr::core::internal::mpsc_queue;
 using namespace std::chrono_literals;
 
 TEST(MpscQueue, NewQueueIsEmpty) {

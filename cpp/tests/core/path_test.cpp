@@ -1,11 +1,10 @@
+#include "atomr/core/error.hpp"
+#include "atomr/core/path.hpp"
+
+#include <gtest/gtest.h>
 #include <set>
 #include <string>
 #include <string_view>
-
-#include <gtest/gtest.h>
-
-#include "atomr/core/error.hpp"
-#include "atomr/core/path.hpp"
 
 namespace {
 
@@ -91,16 +90,17 @@ TEST(ActorName, WellFormedPercentEscapesAreValid) {
 }
 
 TEST(ActorName, MalformedPercentEscapesAreInvalid) {
-  for (const char* name : {"%", "%2", "a%", "a%2", "%g0", "%0g", "%%", "%%41", "a%zz", "%-1", "% 1"}) {
+  for (const char* name :
+       {"%", "%2", "a%", "a%2", "%g0", "%0g", "%%", "%%41", "a%zz", "%-1", "% 1"}) {
     EXPECT_FALSE(is_valid_actor_name(name)) << name;
     EXPECT_THROW(validate_actor_name(name), invalid_actor_name_error) << name;
   }
 }
 
 TEST(ActorName, ForbiddenCharactersAreInvalid) {
-  for (const char* name : {"a b", "a/b", "/", "a#b", "a?b", "a\"b", "a<b", "a>b", "a\\b", "a|b",
-                           "a^b", "a`b", "a{b", "a}b", "a[b", "a]b", "a(b", "a)b", "tab\t",
-                           "nl\n"}) {
+  for (const char* name :
+       {"a b", "a/b", "/",   "a#b", "a?b", "a\"b", "a<b", "a>b", "a\\b",  "a|b",
+        "a^b", "a`b", "a{b", "a}b", "a[b", "a]b",  "a(b", "a)b", "tab\t", "nl\n"}) {
     EXPECT_FALSE(is_valid_actor_name(name)) << name;
     EXPECT_THROW(validate_actor_name(name), invalid_actor_name_error) << name;
   }
@@ -143,7 +143,8 @@ TEST(ActorName, IsValidAndValidateAgreeOnEveryByte) {
 // --- system names ------------------------------------------------------------
 
 TEST(SystemName, LettersDigitsDashesAndUnderscoresAreValid) {
-  for (const char* name : {"a", "A", "0", "sys", "my-system", "my_system", "Sys2", "9lives", "a-_-b"}) {
+  for (const char* name :
+       {"a", "A", "0", "sys", "my-system", "my_system", "Sys2", "9lives", "a-_-b"}) {
     EXPECT_TRUE(is_valid_system_name(name)) << name;
     EXPECT_NO_THROW(validate_system_name(name)) << name;
   }
@@ -157,7 +158,8 @@ TEST(SystemName, MustStartWithALetterOrDigit) {
 }
 
 TEST(SystemName, PunctuationAllowedInActorNamesIsNotAllowed) {
-  for (const char* name : {"a.b", "a*b", "a$b", "a+b", "a:b", "a@b", "a%20", "a b", "a/b", "caf\xc3\xa9"}) {
+  for (const char* name :
+       {"a.b", "a*b", "a$b", "a+b", "a:b", "a@b", "a%20", "a b", "a/b", "caf\xc3\xa9"}) {
     EXPECT_FALSE(is_valid_system_name(name)) << name;
     EXPECT_THROW(validate_system_name(name), invalid_actor_name_error) << name;
   }

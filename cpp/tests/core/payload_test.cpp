@@ -1,14 +1,13 @@
+#include "atomr/core/envelope.hpp"
+#include "atomr/core/payload.hpp"
+#include "test_support.hpp"
+
 #include <atomic>
+#include <gtest/gtest.h>
 #include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
-
-#include <gtest/gtest.h>
-
-#include "atomr/core/envelope.hpp"
-#include "atomr/core/payload.hpp"
-#include "test_support.hpp"
 
 namespace {
 

@@ -1,15 +1,14 @@
-#include <gtest/gtest.h>
+#include "atomr/core/cell.hpp"
+#include "atomr/core/dispatcher.hpp"
+#include "atomr/core/error.hpp"
+#include "atomr/core/router.hpp"
 
+#include <gtest/gtest.h>
 #include <map>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include "atomr/core/cell.hpp"
-#include "atomr/core/dispatcher.hpp"
-#include "atomr/core/error.hpp"
-#include "atomr/core/router.hpp"
 
 namespace {
 
@@ -208,7 +207,8 @@ TEST(Router, ConcurrentRoutingAndResizingLoseNothing) {
     bool big = false;
     while (!stop.load()) {
       big = !big;
-      r.set_routees(std::vector<atomr::core::cell*>(f.cells.begin(), f.cells.begin() + (big ? 8 : 4)));
+      r.set_routees(
+          std::vector<atomr::core::cell*>(f.cells.begin(), f.cells.begin() + (big ? 8 : 4)));
     }
   });
   std::vector<std::thread> producers;
@@ -232,7 +232,8 @@ TEST(Router, ConcurrentRoutingAndResizingLoseNothing) {
 TEST(Router, StableHashOfBytes) {
   const char a[] = "alice";
   EXPECT_EQ(atomr::core::router::hash_bytes(a, 5), atomr::core::router::hash_bytes("alice", 5));
-  EXPECT_NE(atomr::core::router::hash_bytes("alice", 5), atomr::core::router::hash_bytes("alicf", 5));
+  EXPECT_NE(atomr::core::router::hash_bytes("alice", 5),
+            atomr::core::router::hash_bytes("alicf", 5));
 }
 
 TEST(Cell, TellLocalSchedulesAnIdleCellLikeTell) {
@@ -240,7 +241,8 @@ TEST(Cell, TellLocalSchedulesAnIdleCellLikeTell) {
   atomr::core::pinned_dispatcher d;
   auto* c = new atomr::core::cell(d, "akka://t/user/local", sink);
   auto e = message(1);
-  EXPECT_EQ(c->tell_local(e), atomr::core::enqueue_result::accepted_wake); // dispatcher starts asleep
+  EXPECT_EQ(c->tell_local(e),
+            atomr::core::enqueue_result::accepted_wake); // dispatcher starts asleep
   auto e2 = message(2);
   EXPECT_EQ(c->tell_local(e2), atomr::core::enqueue_result::accepted); // already scheduled
   atomr::core::cell* r = d.pop_ready();

@@ -1,13 +1,11 @@
+#include "atomr/core/error.hpp"
 #include "atomr/core/supervision.hpp"
 
 #include <cmath>
+#include <gtest/gtest.h>
 #include <limits>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
-
-#include "atomr/core/error.hpp"
 
 namespace atomr::core {
 namespace {
@@ -93,9 +91,9 @@ TEST(Decider, FirstMatchingEntryInMroOrderWins) {
   EXPECT_EQ(d.decide(mro_t{"builtins.KeyError", "builtins.LookupError", "builtins.Exception",
                            "builtins.BaseException", "builtins.object"}),
             directive::stop);
-  EXPECT_EQ(d.decide(mro_t{"builtins.KeyboardInterrupt", "builtins.BaseException",
-                           "builtins.object"}),
-            directive::escalate);
+  EXPECT_EQ(
+      d.decide(mro_t{"builtins.KeyboardInterrupt", "builtins.BaseException", "builtins.object"}),
+      directive::escalate);
 }
 
 TEST(Decider, ExactMatchOnABaseBeatsBareNameMatchOnTheMostDerived) {

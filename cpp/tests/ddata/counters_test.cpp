@@ -1,10 +1,9 @@
-#include <cstdint>
-#include <limits>
-
-#include <gtest/gtest.h>
-
 #include "atomr/ddata/counters.hpp"
 #include "atomr/ddata/sets.hpp"
+
+#include <cstdint>
+#include <gtest/gtest.h>
+#include <limits>
 
 namespace {
 

@@ -1,8 +1,7 @@
-#include <limits>
+#include "atomr/ddata/registers.hpp"
 
 #include <gtest/gtest.h>
-
-#include "atomr/ddata/registers.hpp"
+#include <limits>
 
 namespace {
 

@@ -1,16 +1,15 @@
 // What only the LMDB backend does: durability across reopening, a shared
 // environment, map growth and the map-full error, group commit.
 
-#include <gtest/gtest.h>
+#include "atomr/persistence/lmdb.hpp"
+#include "test_support.hpp"
 
 #include <atomic>
 #include <future>
+#include <gtest/gtest.h>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include "atomr/persistence/lmdb.hpp"
-#include "test_support.hpp"
 
 namespace {
 

@@ -4,11 +4,11 @@
 // Cython layer maps onto a Python exception class by table. No Python.h:
 // the classification is plain C++ and is tested without an interpreter.
 
+#include "atomr/error.hpp"
+
 #include <exception>
 #include <new>
 #include <string>
-
-#include "atomr/error.hpp"
 
 namespace atomr::bridge {
 

@@ -6,10 +6,10 @@
 // (`translate_error` in atomr/_native/errors.pyx), which classifies them with
 // `current_error_info` from atomr/bridge/error.hpp.
 
-#include <Python.h>
-
 #include "atomr/core/envelope.hpp"
 #include "atomr/core/payload.hpp"
+
+#include <Python.h>
 
 namespace atomr::bridge {
 

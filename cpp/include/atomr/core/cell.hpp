@@ -1,15 +1,15 @@
 #pragma once
 
+#include "atomr/core/dead_letters.hpp"
+#include "atomr/core/envelope.hpp"
+#include "atomr/core/intrusive_mpsc.hpp"
+#include "atomr/core/mailbox.hpp"
+
 #include <atomic>
 #include <cstdint>
 #include <deque>
 #include <memory>
 #include <string>
-
-#include "atomr/core/dead_letters.hpp"
-#include "atomr/core/envelope.hpp"
-#include "atomr/core/intrusive_mpsc.hpp"
-#include "atomr/core/mailbox.hpp"
 
 namespace atomr::core {
 
@@ -26,10 +26,10 @@ enum class cell_state : std::uint8_t { idle, scheduled, running, suspended, stop
 
 /// Outcome of handing mail to a cell.
 enum class enqueue_result : std::uint8_t {
-  accepted,      ///< queued; the dispatcher is awake or already has the cell
-  accepted_wake, ///< queued and the cell was scheduled on a sleeping dispatcher: wake it
-  rejected,      ///< the cell has stopped; the envelope is left with the caller
-  full,          ///< a bounded mailbox refused it (drop_new / fail); left with the caller
+  accepted,              ///< queued; the dispatcher is awake or already has the cell
+  accepted_wake,         ///< queued and the cell was scheduled on a sleeping dispatcher: wake it
+  rejected,              ///< the cell has stopped; the envelope is left with the caller
+  full,                  ///< a bounded mailbox refused it (drop_new / fail); left with the caller
   accepted_evicted,      ///< queued; the envelope handed in now holds an evicted message
   accepted_wake_evicted, ///< both of the above, and the dispatcher must be woken
 };

@@ -1,11 +1,11 @@
 #pragma once
 
+#include "atomr/core/envelope.hpp"
+
 #include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <string>
-
-#include "atomr/core/envelope.hpp"
 
 namespace atomr::core {
 

@@ -1,10 +1,10 @@
 #pragma once
 
-#include <atomic>
-#include <cstdint>
-
 #include "atomr/core/cell.hpp"
 #include "atomr/core/intrusive_mpsc.hpp"
+
+#include <atomic>
+#include <cstdint>
 
 namespace atomr::core {
 

@@ -1,8 +1,8 @@
 #pragma once
 
-#include <cstdint>
-
 #include "atomr/core/payload.hpp"
+
+#include <cstdint>
 
 namespace atomr::core {
 

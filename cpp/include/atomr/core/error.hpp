@@ -1,8 +1,8 @@
 #pragma once
 
-#include <string>
-
 #include "atomr/error.hpp"
+
+#include <string>
 
 namespace atomr::core {
 

@@ -18,8 +18,7 @@ class pinned_dispatcher;
 class dead_letter_sink;
 
 namespace internal {
-template <class T>
-class mpsc_queue;
+template <class T> class mpsc_queue;
 } // namespace internal
 
 } // namespace atomr::core

@@ -16,7 +16,9 @@ struct mpsc_link {
 /// while it is `scheduled`, so never twice.
 class intrusive_mpsc {
 public:
-  intrusive_mpsc() : head_(&stub_), tail_(&stub_) {
+  intrusive_mpsc()
+    : head_(&stub_)
+    , tail_(&stub_) {
   }
 
   intrusive_mpsc(const intrusive_mpsc&) = delete;

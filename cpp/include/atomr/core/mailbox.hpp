@@ -1,14 +1,14 @@
 #pragma once
 
+#include "atomr/core/envelope.hpp"
+#include "atomr/core/mpsc_queue.hpp"
+
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <memory>
 #include <mutex>
-
-#include "atomr/core/envelope.hpp"
-#include "atomr/core/mpsc_queue.hpp"
 
 namespace atomr::core {
 
@@ -33,7 +33,8 @@ enum class offer_result : std::uint8_t {
 class bounded_queue {
 public:
   bounded_queue(std::size_t capacity, overflow_strategy strategy)
-    : capacity_(capacity == 0 ? 1 : capacity), strategy_(strategy) {
+    : capacity_(capacity == 0 ? 1 : capacity)
+    , strategy_(strategy) {
   }
 
   /// @threadsafe

@@ -1,5 +1,8 @@
 #pragma once
 
+#include "atomr/core/cell.hpp"
+#include "atomr/core/envelope.hpp"
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -7,9 +10,6 @@
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include "atomr/core/cell.hpp"
-#include "atomr/core/envelope.hpp"
 
 namespace atomr::core {
 

@@ -4,15 +4,15 @@
 // and snapshot stores. Payloads are bytes the caller encoded (the Python
 // layer uses the actor system's codecs); the journal never interprets them.
 
+#include "atomr/persistence/error.hpp"
+#include "atomr/persistence/fwd.hpp"
+
 #include <cstdint>
 #include <functional>
 #include <limits>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include "atomr/persistence/error.hpp"
-#include "atomr/persistence/fwd.hpp"
 
 namespace atomr::persistence {
 
@@ -93,8 +93,8 @@ public:
 
   /// Calls `on_record` for up to `max` live records carrying `tag` whose
   /// number is at least `from`, across entities.
-  virtual std::uint64_t events_by_tag(const std::string& tag, std::uint64_t from,
-                                      std::uint64_t max, const record_callback& on_record) = 0;
+  virtual std::uint64_t events_by_tag(const std::string& tag, std::uint64_t from, std::uint64_t max,
+                                      const record_callback& on_record) = 0;
 
   /// True when calls block on I/O (callers should keep them off event loops).
   virtual bool blocking() const noexcept = 0;
