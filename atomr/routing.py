@@ -97,8 +97,8 @@ class _RouterConfig:
     """How a router routes and over which routees (read by the native layer)."""
 
     #: Message classes the native router does not route by its logic.
-    message_roles = {Broadcast: "broadcast", GetRoutees: "manage", AdjustPoolSize: "manage",
-                     _ResizeTick: "manage"}
+    message_roles = ((Broadcast, "broadcast"), (GetRoutees, "manage"), (AdjustPoolSize, "manage"),
+                     (_ResizeTick, "manage"))
 
     def __init__(self, logic: str, n: int = 0, routee_props: Optional[Props] = None,
                  group: Optional[Sequence[Any]] = None, resizer: Optional[ResizerConfig] = None,

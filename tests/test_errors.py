@@ -9,7 +9,6 @@ import threading
 import pytest
 
 import atomr
-from atomr._native import _core
 from atomr import (
     Actor,
     ActorNameTakenError,
@@ -27,6 +26,7 @@ from atomr import (
     errors,
     props,
 )
+from atomr._native import _core
 
 
 class Echo(Actor):

@@ -15,7 +15,6 @@ cdef class Context:
     """What a handler may do with its actor. Built by the runtime, one per
     actor; valid only while a handler or lifecycle hook of that actor runs."""
 
-
     def __init__(self, *args, **kwargs):
         raise TypeError("Context objects are created by the actor runtime")
 

@@ -85,7 +85,6 @@ cdef class NativeData:
     these: atomr.ddata's classes do.
     """
 
-
     def __init__(self, *args, **kwargs):
         raise TypeError("NativeData is built by atomr.ddata; use its CRDT classes")
 
@@ -416,7 +415,6 @@ cdef class NativeLmdbStore:
 
     Invariant: after ``close()`` every call raises DurableStoreError.
     """
-
 
     def __cinit__(self, str path, size_t map_size=64 * 1024 * 1024):
         cdef string p = path.encode("utf-8", "surrogateescape")

@@ -11,7 +11,6 @@ cdef class _Suspended:
     task: yields the value the coroutine yielded first, then delegates
     ``send``/``throw`` to it."""
 
-
     @staticmethod
     cdef _Suspended new(object coro, object first):
         cdef _Suspended s = _Suspended.__new__(_Suspended)
@@ -64,7 +63,6 @@ cdef class _Dispatcher:
     """The python-pinned dispatcher: drains the C++ ready queue on the
     thread that runs `loop`. Only that thread calls its methods, except
     `kick`, which any thread may call."""
-
 
     def __cinit__(self):
         self.d = NULL

@@ -73,7 +73,6 @@ cdef class _CompletionPort:
     loop's thread) returns ``(ticket, rejections, failed, error)`` tuples.
     """
 
-
     def __cinit__(self):
         self.port.reset(new CCompletionPort())
 
@@ -97,7 +96,6 @@ cdef class _CompletionPort:
 cdef class _NativeJournal:
     """A C++ journal (in-memory or LMDB). Built by :meth:`in_memory` and
     :meth:`lmdb`; every method is safe to call from any thread."""
-
 
     def __init__(self, *args, **kwargs):
         raise TypeError("use _NativeJournal.in_memory() or _NativeJournal.lmdb(...)")
@@ -192,7 +190,6 @@ cdef class _NativeJournal:
 cdef class _NativeSnapshotStore:
     """A C++ snapshot store (in-memory or LMDB). Built by :meth:`in_memory`
     and :meth:`lmdb`; every method is safe to call from any thread."""
-
 
     def __init__(self, *args, **kwargs):
         raise TypeError("use _NativeSnapshotStore.in_memory() or _NativeSnapshotStore.lmdb(...)")

@@ -22,7 +22,6 @@ cdef class ActorRef:
     """A handle to an actor: the only way to talk to it. Thread-safe; refs
     compare equal when they point at the same actor incarnation."""
 
-
     def __init__(self, *args, **kwargs):
         raise TypeError("ActorRef objects are created by the actor system")
 

@@ -21,11 +21,11 @@ cdef CRoutingLogic _routing_logic(str name) except *:
 
 
 cdef dict _message_roles(object roles):
-    """The router config's ``message_roles`` (class -> "broadcast" or
-    "manage") as class -> MR_* code, or None when there are none."""
+    """The router config's ``message_roles`` (``(class, "broadcast" or
+    "manage")`` pairs) as class -> MR_* code, or None when there are none."""
     cdef dict out = {}
     if roles:
-        for cls, role in roles.items():
+        for cls, role in roles:
             if role == "broadcast":
                 out[cls] = MR_BROADCAST
             elif role == "manage":
@@ -72,7 +72,6 @@ cdef class _RouterState:
     the list the native router was last given (`_publish_routees`); only
     the head's dispatcher thread changes it.
     """
-
 
     def __cinit__(self):
         self.native = NULL
@@ -187,8 +186,6 @@ cdef class _TailChop:
     """One tail-chopping ask: the next routee gets the message whenever
     `interval` passes without a reply; the first reply wins."""
 
-
-
     def __call__(self):
         if self.reply.done or self.next >= len(self.order):
             return
@@ -226,7 +223,6 @@ cdef int _tail_chop(_Cell head, object msg, object reply) except -1:
 
 cdef class _WithinExpiry:
     """Fails a router ask that got no reply within the router's window."""
-
 
     def __call__(self):
         if not self.reply.done:

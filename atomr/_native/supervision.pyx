@@ -33,7 +33,6 @@ cdef class SupervisorStrategy:
     ``Props.with_supervisor_strategy``. Immutable once built.
     """
 
-
     def __init__(self, *args, **kwargs):
         raise TypeError("use SupervisorStrategy.one_for_one(...), .all_for_one(...), "
                         ".stopping() or .escalating()")
@@ -171,4 +170,3 @@ cdef class SupervisorStrategy:
         within = self._within
         return (f"<SupervisorStrategy kind={self._kind} max_retries={self._max_retries} "
                 f"within={within}>")
-

@@ -33,7 +33,6 @@ cdef class _System:
     """The native core of one ActorSystem: its dispatcher, dead-letter sink
     and user guardian. Created and driven on the loop's thread."""
 
-
     def __cinit__(self):
         self.sink = NULL
 

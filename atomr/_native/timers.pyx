@@ -14,7 +14,6 @@
 cdef class _TimerService:
     """Owns one native timer service (real or virtual clock)."""
 
-
     def __cinit__(self):
         self.t = NULL
 
@@ -61,7 +60,6 @@ cdef double _check_delay(object value, str what) except -1.0:
 cdef class Cancelable:
     """A scheduled delivery. ``cancel()`` is idempotent and thread-safe; a
     cancelled timer never delivers again."""
-
 
     def __init__(self, *args, **kwargs):
         raise TypeError("Cancelable objects are returned by the ctx.schedule_* methods")
