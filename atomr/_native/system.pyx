@@ -29,6 +29,9 @@ def interpreter_metrics():
     return [(<_System>s).metrics() for s in list(_LIVE_SYSTEMS) if not (<_System>s).terminated]
 
 
+# The cycle collector never clears its fields: __dealloc__ still needs its
+# timer service, to stop the timer thread before the dead-letter sink goes.
+@cython.no_gc_clear
 cdef class _System:
     """The native core of one ActorSystem: its dispatcher, dead-letter sink
     and user guardian. Created and driven on the loop's thread."""
