@@ -1,7 +1,6 @@
 """Builds atomr's single native extension: the Cython layer compiled
 together with the C++ core (one copy of the runtime per process)."""
 
-import glob
 import os
 
 from Cython.Build import cythonize
@@ -10,8 +9,34 @@ from setuptools import Extension, setup
 HERE = os.path.dirname(os.path.abspath(__file__))
 CPP = os.path.join("cpp")
 
-# Every component of the C++ core (core, persistence, ddata, ...).
-core_sources = sorted(glob.glob(os.path.join(CPP, "src", "*", "*.cpp")))
+
+def component_sources(component: str, names: list[str]) -> list[str]:
+    """Paths of one C++ component's sources (the lists cpp/CMakeLists.txt builds).
+
+    Args:
+        component: The directory under ``cpp/src``.
+        names: The source file stems.
+
+    Returns:
+        The relative ``.cpp`` paths.
+    """
+    return [os.path.join(CPP, "src", component, f"{name}.cpp") for name in names]
+
+
+# Every C++ component, in dependency order: core, then the components built on
+# it. All go into the one extension module below, so a process carries exactly
+# one copy of the runtime. When remoting brings Asio, this becomes one
+# extension per subsystem linked against a shared libatomr.so installed in the
+# package (RPATH $ORIGIN), still one runtime per process.
+core_sources = [
+    *component_sources("core", ["cell", "dispatcher", "path", "router", "supervision",
+                                "timer_service"]),
+    *component_sources("storage", ["environment"]),
+    *component_sources("persistence", ["completion_port", "in_memory", "journal", "lmdb",
+                                       "record_format"]),
+    *component_sources("ddata", ["causal_context", "counters", "lmdb_store", "maps",
+                                 "registers", "replicated_data", "sets", "wire"]),
+]
 
 debug = os.environ.get("ATOMR_DEBUG") == "1"
 extra_compile_args = ["-std=c++20", "-Wall", "-Wextra", "-Wno-unused-function",

@@ -3,11 +3,20 @@
 Every class derives from :class:`AtomrError` and, where one fits, from the
 built-in exception it specialises, so ``except ValueError`` and
 ``except TimeoutError`` keep working in code that does not know atomr.
+
+A class that C++ errors surface as names their codes in ``native_codes``:
+``(component, code)`` pairs, where `component` is a member of
+``atomr::component`` (``core``, ``storage``, ``persistence``, ``ddata``) and
+`code` a member of that component's ``errc`` enum. Only a class's own
+declaration counts (subclasses do not inherit it). The native layer builds
+its one translation table from these declarations (see
+:func:`_native_error_classes`), so a new component adds its codes here and
+in its own C++ header, never in another component's.
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, ClassVar, Optional
 
 __all__ = [
     "AtomrError",
@@ -35,8 +44,26 @@ __all__ = [
 ]
 
 
+#: A native error code: (``atomr::component`` member, ``errc`` member).
+_NativeCode = tuple[str, str]
+
+
 class AtomrError(Exception):
-    """Base class of every runtime failure atomr reports."""
+    """Base class of every runtime failure atomr reports.
+
+    Also what a C++ error surfaces as when no class claims its code, and
+    what a storage-layer error surfaces as should one escape persistence or
+    ddata (they turn them into JournalError and DurableStoreError).
+    """
+
+    native_codes: ClassVar[tuple[_NativeCode, ...]] = (
+        ("core", "generic"),
+        ("storage", "generic"),
+        ("storage", "already_open"),
+        ("storage", "map_full"),
+        ("storage", "txn_full"),
+        ("storage", "closed"),
+    )
 
 
 class ActorSystemError(AtomrError):
@@ -46,6 +73,8 @@ class ActorSystemError(AtomrError):
 class ActorSystemTerminatedError(ActorSystemError, RuntimeError):
     """An operation needed a live actor system, but it has been terminated."""
 
+    native_codes = (("core", "system_terminated"),)
+
 
 class SpawnError(AtomrError):
     """An actor could not be created."""
@@ -54,6 +83,8 @@ class SpawnError(AtomrError):
 class InvalidActorNameError(SpawnError, ValueError):
     """An actor or system name does not follow the path grammar."""
 
+    native_codes = (("core", "invalid_actor_name"),)
+
 
 class ActorNameTakenError(SpawnError, ValueError, RuntimeError):
     """A live sibling already has this name.
@@ -61,6 +92,8 @@ class ActorNameTakenError(SpawnError, ValueError, RuntimeError):
     It is a ``ValueError`` (bad argument) and, for code written against
     ``Context.spawn``'s original contract, a ``RuntimeError`` as well.
     """
+
+    native_codes = (("core", "actor_name_taken"),)
 
 
 class AskError(AtomrError):
@@ -137,6 +170,8 @@ class JournalError(AtomrError):
     whose journal fails stops (after failing the pending ask).
     """
 
+    native_codes = (("persistence", "generic"),)
+
 
 class EventRejectedError(AtomrError, ValueError):
     """A journal refused events before storing anything of them: they could
@@ -148,9 +183,13 @@ class MalformedDataError(AtomrError, ValueError):
     """A serialized replicated value (CRDT blob) is truncated, corrupt, of an
     unknown type or of an unsupported format version."""
 
+    native_codes = (("ddata", "malformed_data"),)
+
 
 class DurableStoreError(AtomrError):
     """The distributed-data durable store could not read or write."""
+
+    native_codes = (("ddata", "generic"),)
 
 
 class DataDeletedError(AtomrError):
@@ -184,3 +223,36 @@ class UpdateFailedError(AtomrError):
     """A replicator update failed: its modify function raised (the original
     exception is the ``__cause__``) or returned something that is not a
     value of the key's type. The stored value is unchanged."""
+
+
+# Native error codes that surface as a plain built-in exception (an argument
+# outside its domain is a ValueError, as for any Python function).
+_NATIVE_BUILTINS: dict[_NativeCode, type[BaseException]] = {
+    ("core", "invalid_argument"): ValueError,
+    ("storage", "invalid_argument"): ValueError,
+    ("ddata", "type_mismatch"): ValueError,
+}
+
+
+def _native_error_classes() -> dict[_NativeCode, type[BaseException]]:
+    """The exception class of every native error code this module names.
+
+    Walks the classes of this module for their own ``native_codes`` and adds
+    the codes that surface as built-ins.
+
+    Returns:
+        ``{(component, code): class}``.
+
+    Raises:
+        RuntimeError: two classes claim the same code.
+    """
+    table: dict[_NativeCode, type[BaseException]] = dict(_NATIVE_BUILTINS)
+    for obj in list(globals().values()):
+        if not (isinstance(obj, type) and issubclass(obj, AtomrError)):
+            continue
+        for code in obj.__dict__.get("native_codes", ()):
+            if code in table:
+                raise RuntimeError(f"native error code {code!r} is claimed by both "
+                                   f"{table[code].__name__} and {obj.__name__}")
+            table[code] = obj
+    return table

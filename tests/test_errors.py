@@ -26,6 +26,7 @@ from atomr import (
     errors,
     props,
 )
+from atomr._native import _core
 
 
 class Echo(Actor):
@@ -257,3 +258,84 @@ async def test_handler_exception_keeps_its_type_and_message_across_the_ask(syste
         await ref.ask(418)
     assert info.value.code == 418
     assert not isinstance(info.value, AtomrError)
+
+
+# -- native error codes: one table from (component, code) to class ------------------
+
+
+def test_every_native_error_code_surfaces_as_its_python_class():
+    classes = errors._native_error_classes()
+    codes = _core._native_error_codes()
+    assert codes, "the native module declares no error codes"
+    for name, (component, code) in codes.items():
+        assert name in classes, f"no class in atomr.errors claims native code {name}"
+        with pytest.raises(BaseException) as info:
+            _core._raise_native_error(component, code, f"failure {name}")
+        assert type(info.value) is classes[name]
+        assert str(info.value) == f"failure {name}"
+
+
+def test_every_code_a_class_names_is_defined_by_a_native_component():
+    codes = _core._native_error_codes()
+    for name in errors._native_error_classes():
+        assert name in codes, f"atomr.errors names {name}, which no C++ component defines"
+
+
+def test_each_native_code_is_claimed_once_and_not_inherited():
+    claims = {}
+    for name in errors.__all__:
+        cls = getattr(errors, name)
+        for code in cls.__dict__.get("native_codes", ()):
+            assert code not in claims, f"{code} claimed by {claims[code]} and {name}"
+            claims[code] = name
+    # A subclass without its own declaration claims nothing.
+    assert "native_codes" not in SpawnError.__dict__
+    assert ("core", "generic") in AtomrError.__dict__["native_codes"]
+
+
+@pytest.mark.parametrize("name, cls", [
+    (("core", "invalid_actor_name"), InvalidActorNameError),
+    (("core", "actor_name_taken"), ActorNameTakenError),
+    (("core", "system_terminated"), ActorSystemTerminatedError),
+    (("core", "invalid_argument"), ValueError),
+    (("persistence", "generic"), errors.JournalError),
+    (("ddata", "malformed_data"), errors.MalformedDataError),
+    (("ddata", "generic"), errors.DurableStoreError),
+])
+def test_native_codes_map_onto_the_classes_they_always_did(name, cls):
+    component, code = _core._native_error_codes()[name]
+    with pytest.raises(cls, match="boom"):
+        _core._raise_native_error(component, code, "boom")
+
+
+def test_an_atomr_code_no_class_claims_is_an_atomr_error():
+    with pytest.raises(AtomrError, match="unclaimed") as info:
+        _core._raise_native_error(99, 12345, "unclaimed")
+    assert type(info.value) is AtomrError
+
+
+def test_a_new_component_maps_its_codes_without_any_edit_to_core(monkeypatch):
+    # What a new C++ component (say remote, component 5) does: its part of
+    # the native module declares its errc members, atomr.errors gets a class
+    # naming one, and the translator picks it up by table.
+    class LinkLostError(AtomrError):
+        native_codes = (("remote", "link_lost"),)
+
+    monkeypatch.setattr(_core, "_NATIVE_CODES", dict(_core._NATIVE_CODES))
+    monkeypatch.setattr(_core, "_ERROR_TABLE", dict(_core._ERROR_TABLE))
+    with pytest.raises(AtomrError) as before:
+        _core._raise_native_error(5, 1, "peer gone")
+    assert type(before.value) is AtomrError
+    _core._declare_native_codes("remote", 5, {"link_lost": 1})
+    _core._add_error_classes({("remote", "link_lost"): LinkLostError})
+    with pytest.raises(LinkLostError, match="peer gone"):
+        _core._raise_native_error(5, 1, "peer gone")
+    # The core's codes are untouched.
+    with pytest.raises(InvalidActorNameError):
+        _core._raise_native_error(*_core._native_error_codes()[("core", "invalid_actor_name")],
+                                  "bad")
+
+
+def test_a_class_for_a_code_no_component_defines_is_refused():
+    with pytest.raises(LookupError, match="nowhere"):
+        _core._add_error_classes({("nowhere", "generic"): AtomrError})

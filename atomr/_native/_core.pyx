@@ -27,14 +27,14 @@ import time
 import weakref
 
 from _thread import allocate_lock
-from asyncio import get_running_loop as _asyncio_get_running_loop
 from asyncio.events import _get_running_loop
 from asyncio.tasks import _enter_task as _asyncio_enter_task
 from asyncio.tasks import _leave_task as _asyncio_leave_task
 from asyncio.tasks import current_task as _asyncio_current_task
 
+cimport cython
 from cpython.object cimport PyObject
-from cpython.ref cimport Py_DECREF, Py_INCREF, Py_REFCNT
+from cpython.ref cimport Py_DECREF, Py_REFCNT
 from cython.operator cimport dereference as deref
 from libc.stdint cimport int64_t, uint32_t, uint64_t
 from libcpp cimport bool as cbool
@@ -43,7 +43,7 @@ from libcpp.vector cimport vector
 
 from atomr._native.includes.core cimport (
     CCell, CCellState, CDeadLetterReason, CDeadLetterSink, CEnqueueResult, CEnvelope,
-    CPayload, CPinnedDispatcher, anonymous_name, child_path, register_error_classes, set_py,
+    CPayload, CPinnedDispatcher, anonymous_name, child_path, set_py,
     take_py, validate_actor_name, validate_system_name,
 )
 from atomr._native.includes.core cimport is_valid_actor_name as _is_valid_actor_name
@@ -52,7 +52,7 @@ from atomr._native.includes.core cimport (
     router_hash_bytes,
 )
 from atomr._native.includes.core cimport (
-    CClockMode, CDecider, CDirective, CRestartBudget, CTimerService, directive_to_string,
+    CClockMode, CDirective, CRestartBudget, CTimerService, directive_to_string,
     parse_directive,
 )
 from libcpp.memory cimport shared_ptr
@@ -60,22 +60,14 @@ from libcpp.pair cimport pair
 from libcpp.utility cimport move
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 
-from atomr._native.includes.persistence cimport (
-    CCompletionPort, CJournal, CLmdbOptions, CPersistentRecord, CRecordBatch,
-    CSnapshotCriteria, CSnapshotRecord, CSnapshotStore, CWriteOutcome, events_by_tag_to_vector,
-    lmdb_map_size as _lmdb_map_size, make_in_memory_journal, make_in_memory_snapshot_store,
-    make_lmdb_journal, make_lmdb_snapshot_store, register_journal_error_class, replay_to_vector,
-    submit_write,
-)
-
 from atomr import errors as _errors
 
 __version__ = "0.1.0"
 
-cdef object _log = logging.getLogger("atomr")
-
-register_error_classes(_errors.AtomrError, _errors.InvalidActorNameError,
-                       _errors.ActorNameTakenError, _errors.ActorSystemTerminatedError)
+# Module state: plain Python globals live in this module's dict, so each
+# interpreter that imports the module has its own. No cdef global holds a
+# Python object, and per-system state lives on _System.
+_log = logging.getLogger("atomr")
 
 
 cdef extern from "Python.h":
@@ -86,43 +78,6 @@ cdef extern from "Python.h":
     PySendResult PyIter_Send(object iter, object arg, PyObject** presult) except PYGEN_ERROR
     bint PyCoro_CheckExact(object o)
     unsigned long PyThread_get_thread_ident()
-
-
-# System message kinds (envelope.kind; 0 is user mail).
-cdef enum:
-    K_CREATE = 1
-    K_TERMINATE = 2
-    K_CHILD_TERMINATED = 3
-    K_FAILED = 4
-    K_RESUME = 5
-    K_RESTART = 6
-    K_WATCH = 7
-    K_UNWATCH = 8
-    K_DEATH_NOTICE = 9
-    K_TIMER = 10          # user-queue envelope whose tag names a timer
-
-# What a driven call was for.
-cdef enum:
-    R_HANDLER = 0
-    R_PRE_START = 1
-    R_POST_STOP = 2
-    R_PRE_RESTART = 3
-    R_POST_RESTART = 4
-    R_RESTART_POST_STOP = 5   # post_stop run as the default pre_restart
-
-# Life of a Python cell.
-cdef enum:
-    S_NEW = 0
-    S_STARTING = 1
-    S_RUNNING = 2
-    S_FAILED = 3
-    S_RESTARTING = 4
-    S_TERMINATING = 5
-    S_POST_STOP = 6
-    S_STOPPED = 7
-
-# Messages one drain may handle before it yields to the loop.
-cdef int DRAIN_BUDGET = 4096
 
 
 cdef extern from "<time.h>" nogil:
@@ -155,7 +110,7 @@ cdef inline string _string_of(object b) except *:
 
 
 # "No argument given" (None is a valid message).
-cdef object _MISSING = object()
+_MISSING = object()
 
 
 cdef inline object _take(CPayload& slot):
@@ -174,7 +129,7 @@ cdef inline object _steal(PyObject* p):
     return o
 
 
-cdef object _short_repr = reprlib.Repr()
+_short_repr = reprlib.Repr()
 _short_repr.maxstring = 160
 _short_repr.maxother = 160
 _short_repr.maxlist = _short_repr.maxtuple = _short_repr.maxdict = _short_repr.maxset = 8
@@ -203,17 +158,19 @@ cdef object _check_timeout(object timeout):
     return t
 
 
-include "_reply.pxi"
-include "_dispatch.pxi"
-include "_context.pxi"
-include "_ref.pxi"
-include "_supervision.pxi"
-include "_timers.pxi"
-include "_router.pxi"
-include "_cell.pxi"
-include "_system.pxi"
-include "_persistence.pxi"
-include "_ddata.pxi"
+include "errors.pyx"
+include "reply.pyx"
+include "dispatch.pyx"
+include "context.pyx"
+include "ref.pyx"
+include "supervision.pyx"
+include "timers.pyx"
+include "router.pyx"
+include "cell.pyx"
+include "system.pyx"
+include "storage.pyx"
+include "persistence.pyx"
+include "ddata.pyx"
 
 
 def is_valid_actor_name(str name):
@@ -224,3 +181,8 @@ def is_valid_actor_name(str name):
 def validate_name(str name):
     """Raises InvalidActorNameError unless `name` may name an actor."""
     validate_actor_name(name)
+
+
+# Every part has declared its C++ error codes: map them onto the classes of
+# atomr.errors (the translator's table, in this module's state).
+_add_error_classes(_errors._native_error_classes())

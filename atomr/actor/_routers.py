@@ -74,13 +74,14 @@ class _ResizeTick:
     __slots__ = ()
 
 
-# The one place the native router learns these message classes: a Broadcast
-# goes to every routee, the others to the router's own actor.
-_core._set_router_message_classes(Broadcast, (GetRoutees, AdjustPoolSize, _ResizeTick))
 
 
 class _RouterConfig:
     """How a router routes and over which routees (read by the native layer)."""
+
+    #: Message classes the native router does not route by its logic.
+    message_roles = ((Broadcast, "broadcast"), (GetRoutees, "manage"), (AdjustPoolSize, "manage"),
+                     (_ResizeTick, "manage"))
 
     def __init__(self, logic: str, n: int = 0, routee_props: Optional[Props] = None,
                  group: Optional[Sequence[Any]] = None, resizer: Optional[ResizerConfig] = None,

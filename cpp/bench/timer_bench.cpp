@@ -1,4 +1,4 @@
-// Micro-benchmark of atomr::timer_service. Not built by default:
+// Micro-benchmark of atomr::core::timer_service. Not built by default:
 //
 //   g++ -std=c++20 -O2 -DNDEBUG -I cpp/include cpp/bench/timer_bench.cpp
 //       cpp/src/core/*.cpp -pthread -o /tmp/timer_bench  &&  /tmp/timer_bench
@@ -11,6 +11,11 @@
 //      real clock: the worker alone (the cell drained afterwards), then with
 //      the main thread draining the cell meanwhile (mailbox contention).
 
+#include "atomr/core/cell.hpp"
+#include "atomr/core/dead_letters.hpp"
+#include "atomr/core/dispatcher.hpp"
+#include "atomr/core/timer_service.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -18,26 +23,21 @@
 #include <thread>
 #include <vector>
 
-#include "atomr/core/cell.hpp"
-#include "atomr/core/dead_letters.hpp"
-#include "atomr/core/dispatcher.hpp"
-#include "atomr/core/timer_service.hpp"
-
 namespace {
 
 using steady = std::chrono::steady_clock;
-using atomr::timer_service;
+using atomr::core::timer_service;
 
 double seconds_since(steady::time_point t) {
   return std::chrono::duration<double>(steady::now() - t).count();
 }
 
 /// Drains every ready cell; returns the envelopes popped.
-std::size_t drain(atomr::pinned_dispatcher& d) {
+std::size_t drain(atomr::core::pinned_dispatcher& d) {
   std::size_t n = 0;
-  while (atomr::cell* c = d.pop_ready()) {
+  while (atomr::core::cell* c = d.pop_ready()) {
     c->begin_turn();
-    atomr::envelope e;
+    atomr::core::envelope e;
     while (c->next(e))
       ++n;
     c->end_turn();
@@ -46,7 +46,7 @@ std::size_t drain(atomr::pinned_dispatcher& d) {
   return n;
 }
 
-void bench_schedule_cancel(atomr::cell* c) {
+void bench_schedule_cancel(atomr::core::cell* c) {
   timer_service ts(timer_service::clock_mode::manual);
   // A background population, as in a system with many idle actors.
   for (int i = 0; i < 10000; ++i)
@@ -60,7 +60,7 @@ void bench_schedule_cancel(atomr::cell* c) {
               n / s / 1e6);
 }
 
-void bench_advance(atomr::pinned_dispatcher& d, atomr::cell* c) {
+void bench_advance(atomr::core::pinned_dispatcher& d, atomr::core::cell* c) {
   timer_service ts(timer_service::clock_mode::manual);
   constexpr int timers = 1000;
   for (int i = 0; i < timers; ++i)
@@ -76,7 +76,8 @@ void bench_advance(atomr::pinned_dispatcher& d, atomr::cell* c) {
               s / double(fires) * 1e9, double(fires) / s / 1e6);
 }
 
-void bench_real_burst(atomr::pinned_dispatcher& d, atomr::cell* c, bool drain_meanwhile) {
+void bench_real_burst(atomr::core::pinned_dispatcher& d, atomr::core::cell* c,
+                      bool drain_meanwhile) {
   timer_service ts(timer_service::clock_mode::real);
   constexpr int n = 200000;
   const double at = ts.now() + 0.5;
@@ -97,17 +98,16 @@ void bench_real_burst(atomr::pinned_dispatcher& d, atomr::cell* c, bool drain_me
   }
   const double s = seconds_since(t);
   std::printf("real burst (200k one-shots, %s): %6.0f ns per fire, %5.2f M fires/s\n",
-              drain_meanwhile ? "drained meanwhile" : "drained after   ", s / n * 1e9,
-              n / s / 1e6);
+              drain_meanwhile ? "drained meanwhile" : "drained after   ", s / n * 1e9, n / s / 1e6);
   drain(d);
 }
 
 } // namespace
 
 int main() {
-  atomr::pinned_dispatcher d;
-  atomr::dead_letter_sink sink;
-  auto* c = new atomr::cell(d, "akka://bench/user/a", sink);
+  atomr::core::pinned_dispatcher d;
+  atomr::core::dead_letter_sink sink;
+  auto* c = new atomr::core::cell(d, "akka://bench/user/a", sink);
   bench_schedule_cancel(c);
   bench_advance(d, c);
   drain(d);

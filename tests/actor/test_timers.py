@@ -385,3 +385,22 @@ async def test_cancelling_1000_periodic_timers_under_load_stops_every_delivery(s
     system.actor_of(props(Witness), "witness")
     await wait_until(lambda: len(witness) >= 10, timeout=30.0)
     assert counts == frozen
+
+
+# -- per-system timer state ---------------------------------------------------------------------
+
+
+async def test_each_system_keeps_its_own_timers_and_real_clock_service():
+    async with running_system("timers-a") as a, running_system("timers-b") as b:
+        ref_a, log_a = timed(a, "ta")
+        ref_b, log_b = timed(b, "tb")
+        token_a = await ref_a.ask(lambda ctx: ctx.schedule_once(60.0, "a"))
+        await ref_b.ask(lambda ctx: ctx.schedule_once(0.01, "b"))
+        assert a.scheduler is not b.scheduler
+        assert a._core.live_timers() == [token_a]
+        await wait_until(lambda: messages(log_b) == ["b"])
+        assert b._core.live_timers() == []
+        assert a._core.live_timers() == [token_a]
+        assert token_a.cancel()
+        assert a._core.live_timers() == []
+        assert log_a == []

@@ -8,20 +8,30 @@ from libcpp.string cimport string
 from libcpp.vector cimport vector
 
 
-cdef extern from "atomr/bridge/python.hpp" namespace "atomr::bridge":
-    void translate_error()
+# The custom exception handler of every C++ call below: the Cython layer's
+# one table-driven translator (atomr/_native/errors.pyx).
+from atomr._native._core cimport translate_error
 
 
-cdef extern from "atomr/core/payload.hpp" namespace "atomr" nogil:
-    cdef cppclass CPayload "atomr::payload":
+cdef extern from "atomr/core/error.hpp" namespace "atomr::core" nogil:
+    cdef enum class CCoreErrc "atomr::core::errc" (int):
+        generic "atomr::core::errc::generic"
+        invalid_actor_name "atomr::core::errc::invalid_actor_name"
+        actor_name_taken "atomr::core::errc::actor_name_taken"
+        system_terminated "atomr::core::errc::system_terminated"
+        invalid_argument "atomr::core::errc::invalid_argument"
+
+
+cdef extern from "atomr/core/payload.hpp" namespace "atomr::core" nogil:
+    cdef cppclass CPayload "atomr::core::payload":
         CPayload()
         void* get()
         void* detach()
         void reset()
 
 
-cdef extern from "atomr/core/envelope.hpp" namespace "atomr" nogil:
-    cdef cppclass CEnvelope "atomr::envelope":
+cdef extern from "atomr/core/envelope.hpp" namespace "atomr::core" nogil:
+    cdef cppclass CEnvelope "atomr::core::envelope":
         CEnvelope()
         CPayload message
         CPayload sender
@@ -30,48 +40,48 @@ cdef extern from "atomr/core/envelope.hpp" namespace "atomr" nogil:
         uint64_t tag
 
 
-cdef extern from "atomr/core/dead_letters.hpp" namespace "atomr" nogil:
-    cdef enum class CDeadLetterReason "atomr::dead_letter_reason":
-        no_recipient "atomr::dead_letter_reason::no_recipient"
-        dropped "atomr::dead_letter_reason::dropped"
-        rejected "atomr::dead_letter_reason::rejected"
-        evicted "atomr::dead_letter_reason::evicted"
+cdef extern from "atomr/core/dead_letters.hpp" namespace "atomr::core" nogil:
+    cdef enum class CDeadLetterReason "atomr::core::dead_letter_reason":
+        no_recipient "atomr::core::dead_letter_reason::no_recipient"
+        dropped "atomr::core::dead_letter_reason::dropped"
+        rejected "atomr::core::dead_letter_reason::rejected"
+        evicted "atomr::core::dead_letter_reason::evicted"
 
     ctypedef void (*dead_letter_handler_fn)(void* ctx, CEnvelope& letter, const string& recipient,
                                             CDeadLetterReason reason)
 
-    cdef cppclass CDeadLetterSink "atomr::dead_letter_sink":
+    cdef cppclass CDeadLetterSink "atomr::core::dead_letter_sink":
         CDeadLetterSink()
         void set_handler(dead_letter_handler_fn fn, void* ctx) except +translate_error
         void publish(CEnvelope& letter, const string& recipient, CDeadLetterReason reason) except +translate_error
         uint64_t count()
 
 
-cdef extern from "atomr/core/mailbox.hpp" namespace "atomr" nogil:
-    cdef enum class COverflowStrategy "atomr::overflow_strategy" (uint8_t):
-        drop_new "atomr::overflow_strategy::drop_new"
-        drop_head "atomr::overflow_strategy::drop_head"
-        drop_tail "atomr::overflow_strategy::drop_tail"
-        fail "atomr::overflow_strategy::fail"
+cdef extern from "atomr/core/mailbox.hpp" namespace "atomr::core" nogil:
+    cdef enum class COverflowStrategy "atomr::core::overflow_strategy" (uint8_t):
+        drop_new "atomr::core::overflow_strategy::drop_new"
+        drop_head "atomr::core::overflow_strategy::drop_head"
+        drop_tail "atomr::core::overflow_strategy::drop_tail"
+        fail "atomr::core::overflow_strategy::fail"
 
 
-cdef extern from "atomr/core/cell.hpp" namespace "atomr" nogil:
-    cdef enum class CCellState "atomr::cell_state" (uint8_t):
-        idle "atomr::cell_state::idle"
-        scheduled "atomr::cell_state::scheduled"
-        running "atomr::cell_state::running"
-        suspended "atomr::cell_state::suspended"
-        stopped "atomr::cell_state::stopped"
+cdef extern from "atomr/core/cell.hpp" namespace "atomr::core" nogil:
+    cdef enum class CCellState "atomr::core::cell_state" (uint8_t):
+        idle "atomr::core::cell_state::idle"
+        scheduled "atomr::core::cell_state::scheduled"
+        running "atomr::core::cell_state::running"
+        suspended "atomr::core::cell_state::suspended"
+        stopped "atomr::core::cell_state::stopped"
 
-    cdef enum class CEnqueueResult "atomr::enqueue_result" (uint8_t):
-        accepted "atomr::enqueue_result::accepted"
-        accepted_wake "atomr::enqueue_result::accepted_wake"
-        rejected "atomr::enqueue_result::rejected"
-        full "atomr::enqueue_result::full"
-        accepted_evicted "atomr::enqueue_result::accepted_evicted"
-        accepted_wake_evicted "atomr::enqueue_result::accepted_wake_evicted"
+    cdef enum class CEnqueueResult "atomr::core::enqueue_result" (uint8_t):
+        accepted "atomr::core::enqueue_result::accepted"
+        accepted_wake "atomr::core::enqueue_result::accepted_wake"
+        rejected "atomr::core::enqueue_result::rejected"
+        full "atomr::core::enqueue_result::full"
+        accepted_evicted "atomr::core::enqueue_result::accepted_evicted"
+        accepted_wake_evicted "atomr::core::enqueue_result::accepted_wake_evicted"
 
-    cdef cppclass CCell "atomr::cell":
+    cdef cppclass CCell "atomr::core::cell":
         CCell(CPinnedDispatcher& dispatcher, string path, CDeadLetterSink& dead_letters) except +translate_error
         void add_ref()
         void release()
@@ -98,8 +108,8 @@ cdef extern from "atomr/core/cell.hpp" namespace "atomr" nogil:
         void* user_data
 
 
-cdef extern from "atomr/core/dispatcher.hpp" namespace "atomr" nogil:
-    cdef cppclass CPinnedDispatcher "atomr::pinned_dispatcher":
+cdef extern from "atomr/core/dispatcher.hpp" namespace "atomr::core" nogil:
+    cdef cppclass CPinnedDispatcher "atomr::core::pinned_dispatcher":
         CPinnedDispatcher(uint32_t throughput) except +translate_error
         cbool schedule(CCell* c) except +translate_error
         CCell* pop_ready()
@@ -112,7 +122,7 @@ cdef extern from "atomr/core/dispatcher.hpp" namespace "atomr" nogil:
         uint32_t throughput()
 
 
-cdef extern from "atomr/core/path.hpp" namespace "atomr" nogil:
+cdef extern from "atomr/core/path.hpp" namespace "atomr::core" nogil:
     cbool is_valid_actor_name(string name)
     void validate_actor_name(string name) except +translate_error
     cbool is_valid_system_name(string name)
@@ -124,21 +134,19 @@ cdef extern from "atomr/core/path.hpp" namespace "atomr" nogil:
 cdef extern from "atomr/bridge/python.hpp" namespace "atomr::bridge":
     void set_py(CPayload& slot, object o)
     PyObject* take_py(CPayload& slot)
-    void register_error_classes(object generic, object invalid_name, object name_taken,
-                                object terminated)
 
 
-cdef extern from "atomr/core/supervision.hpp" namespace "atomr" nogil:
-    cdef enum class CDirective "atomr::directive" (uint8_t):
-        resume "atomr::directive::resume"
-        restart "atomr::directive::restart"
-        stop "atomr::directive::stop"
-        escalate "atomr::directive::escalate"
+cdef extern from "atomr/core/supervision.hpp" namespace "atomr::core" nogil:
+    cdef enum class CDirective "atomr::core::directive" (uint8_t):
+        resume "atomr::core::directive::resume"
+        restart "atomr::core::directive::restart"
+        stop "atomr::core::directive::stop"
+        escalate "atomr::core::directive::escalate"
 
-    const char* directive_to_string "atomr::to_string"(CDirective d)
+    const char* directive_to_string "atomr::core::to_string"(CDirective d)
     CDirective parse_directive(string name) except +translate_error
 
-    cdef cppclass CDecider "atomr::decider":
+    cdef cppclass CDecider "atomr::core::decider":
         CDecider()
         void add(string class_path, CDirective d) except +translate_error
         void set_default(CDirective d)
@@ -147,19 +155,19 @@ cdef extern from "atomr/core/supervision.hpp" namespace "atomr" nogil:
         CDirective decide(const vector[string]& mro)
         CDirective decide(string class_path)
 
-    cdef cppclass CRestartBudget "atomr::restart_budget":
+    cdef cppclass CRestartBudget "atomr::core::restart_budget":
         CRestartBudget(int max_retries, double within_seconds)
         cbool request(double now_seconds)
         void reset()
         int count_in_window(double now_seconds)
 
 
-cdef extern from "atomr/core/timer_service.hpp" namespace "atomr" nogil:
-    cdef enum class CClockMode "atomr::timer_service::clock_mode":
-        real "atomr::timer_service::clock_mode::real"
-        manual "atomr::timer_service::clock_mode::manual"
+cdef extern from "atomr/core/timer_service.hpp" namespace "atomr::core" nogil:
+    cdef enum class CClockMode "atomr::core::timer_service::clock_mode":
+        real "atomr::core::timer_service::clock_mode::real"
+        manual "atomr::core::timer_service::clock_mode::manual"
 
-    cdef cppclass CTimerService "atomr::timer_service":
+    cdef cppclass CTimerService "atomr::core::timer_service":
         CTimerService(CClockMode mode) except +translate_error
         uint64_t schedule(CCell* target, uint32_t kind, uint64_t tag, double delay_s,
                           double interval_s, cbool fixed_rate, cbool system_queue) except +translate_error
@@ -170,24 +178,24 @@ cdef extern from "atomr/core/timer_service.hpp" namespace "atomr" nogil:
         size_t advance(double seconds) except +translate_error
 
 
-cdef extern from "atomr/core/router.hpp" namespace "atomr" nogil:
-    cdef enum class CRoutingLogic "atomr::routing_logic" (uint8_t):
-        round_robin "atomr::routing_logic::round_robin"
-        random "atomr::routing_logic::random"
-        broadcast "atomr::routing_logic::broadcast"
-        consistent_hash "atomr::routing_logic::consistent_hash"
-        smallest_mailbox "atomr::routing_logic::smallest_mailbox"
+cdef extern from "atomr/core/router.hpp" namespace "atomr::core" nogil:
+    cdef enum class CRoutingLogic "atomr::core::routing_logic" (uint8_t):
+        round_robin "atomr::core::routing_logic::round_robin"
+        random "atomr::core::routing_logic::random"
+        broadcast "atomr::core::routing_logic::broadcast"
+        consistent_hash "atomr::core::routing_logic::consistent_hash"
+        smallest_mailbox "atomr::core::routing_logic::smallest_mailbox"
 
-    cdef struct CRouteResult "atomr::route_result":
+    cdef struct CRouteResult "atomr::core::route_result":
         uint32_t delivered
         cbool wake
         cbool evicted
 
-    ctypedef void (*envelope_cloner "atomr::router::cloner")(const CEnvelope& src, CEnvelope& dst)
-    ctypedef void (*route_lost_fn "atomr::router::lost_fn")(void* ctx, CEnvelope& lost,
+    ctypedef void (*envelope_cloner "atomr::core::router::cloner")(const CEnvelope& src, CEnvelope& dst)
+    ctypedef void (*route_lost_fn "atomr::core::router::lost_fn")(void* ctx, CEnvelope& lost,
                                                              CCell* routee, cbool evicted)
 
-    cdef cppclass CRouter "atomr::router":
+    cdef cppclass CRouter "atomr::core::router":
         CRouter(CRoutingLogic logic, envelope_cloner clone, uint32_t virtual_nodes) except +translate_error
         void set_routees(const vector[CCell*]& routees) except +translate_error
         size_t size() except +translate_error
@@ -196,7 +204,7 @@ cdef extern from "atomr/core/router.hpp" namespace "atomr" nogil:
         int index_for_key(uint64_t key) except +translate_error
         CRoutingLogic logic()
 
-    uint64_t router_hash_bytes "atomr::router::hash_bytes"(const void* data, size_t size)
+    uint64_t router_hash_bytes "atomr::core::router::hash_bytes"(const void* data, size_t size)
 
 
 cdef extern from "atomr/bridge/python.hpp" namespace "atomr::bridge" nogil:

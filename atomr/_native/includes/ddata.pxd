@@ -1,7 +1,6 @@
-# Extern-only declarations mirroring cpp/include/atomr/ddata and
-# cpp/include/atomr/bridge/ddata.hpp. Nothing here is Python-visible.
+# Extern-only declarations mirroring cpp/include/atomr/ddata. Nothing here
+# is Python-visible.
 
-from cpython.ref cimport PyObject
 from libc.stdint cimport int64_t, uint8_t, uint64_t
 from libcpp cimport bool as cbool
 from libcpp.map cimport map as cmap
@@ -12,9 +11,16 @@ from libcpp.string cimport string
 from libcpp.vector cimport vector
 
 
-cdef extern from "atomr/bridge/ddata.hpp" namespace "atomr::bridge":
-    void translate_ddata_error()
-    void register_ddata_error_classes(PyObject* malformed, PyObject* store)
+# The custom exception handler of every C++ call below: the Cython layer's
+# one table-driven translator (atomr/_native/errors.pyx).
+from atomr._native._core cimport translate_error
+
+
+cdef extern from "atomr/ddata/error.hpp" namespace "atomr::ddata" nogil:
+    cdef enum class CDdataErrc "atomr::ddata::errc" (int):
+        generic "atomr::ddata::errc::generic"
+        malformed_data "atomr::ddata::errc::malformed_data"
+        type_mismatch "atomr::ddata::errc::type_mismatch"
 
 
 cdef extern from "atomr/ddata/fwd.hpp" namespace "atomr::ddata" nogil:
@@ -37,52 +43,52 @@ cdef extern from "atomr/ddata/fwd.hpp" namespace "atomr::ddata" nogil:
 cdef extern from "atomr/ddata/replicated_data.hpp" namespace "atomr::ddata" nogil:
     cdef cppclass CReplicatedData "atomr::ddata::replicated_data":
         CTypeTag tag()
-        unique_ptr[CReplicatedData] clone() except +translate_ddata_error
-        unique_ptr[CReplicatedData] empty() except +translate_ddata_error
-        void merge(const CReplicatedData& other) except +translate_ddata_error
-        unique_ptr[CReplicatedData] delta() except +translate_ddata_error
+        unique_ptr[CReplicatedData] clone() except +translate_error
+        unique_ptr[CReplicatedData] empty() except +translate_error
+        void merge(const CReplicatedData& other) except +translate_error
+        unique_ptr[CReplicatedData] delta() except +translate_error
         void reset_delta()
-        void merge_delta(const CReplicatedData& d) except +translate_ddata_error
-        cbool equals(const CReplicatedData& other) except +translate_ddata_error
+        void merge_delta(const CReplicatedData& d) except +translate_error
+        cbool equals(const CReplicatedData& other) except +translate_error
 
     const char* type_name(CTypeTag tag)
     cbool is_type_tag(uint8_t raw)
-    unique_ptr[CReplicatedData] make_empty(CTypeTag tag) except +translate_ddata_error
+    unique_ptr[CReplicatedData] make_empty(CTypeTag tag) except +translate_error
 
 
 cdef extern from "atomr/ddata/counters.hpp" namespace "atomr::ddata" nogil:
     cdef cppclass CGCounter "atomr::ddata::gcounter"(CReplicatedData):
-        void increment(const string& node, uint64_t delta) except +translate_ddata_error
+        void increment(const string& node, uint64_t delta) except +translate_error
         uint64_t count_of(const string& node)
         cmap[string, uint64_t] entries()
 
     cdef cppclass CPNCounter "atomr::ddata::pncounter"(CReplicatedData):
-        void increment(const string& node, uint64_t delta) except +translate_ddata_error
-        void decrement(const string& node, uint64_t delta) except +translate_ddata_error
+        void increment(const string& node, uint64_t delta) except +translate_error
+        void decrement(const string& node, uint64_t delta) except +translate_error
         const CGCounter& increments()
         const CGCounter& decrements()
 
 
 cdef extern from "atomr/ddata/sets.hpp" namespace "atomr::ddata" nogil:
     cdef cppclass CGSet "atomr::ddata::gset"(CReplicatedData):
-        cbool add(const string& element) except +translate_ddata_error
+        cbool add(const string& element) except +translate_error
         cbool contains(const string& element)
         size_t size()
         cset[string] elements()
 
     cdef cppclass COrSet "atomr::ddata::orset"(CReplicatedData):
-        void add(const string& node, const string& element) except +translate_ddata_error
-        cbool remove(const string& element) except +translate_ddata_error
-        void clear() except +translate_ddata_error
+        void add(const string& node, const string& element) except +translate_error
+        cbool remove(const string& element) except +translate_error
+        void clear() except +translate_error
         cbool contains(const string& element)
         size_t size()
-        vector[string] elements() except +translate_ddata_error
+        vector[string] elements() except +translate_error
 
 
 cdef extern from "atomr/ddata/registers.hpp" namespace "atomr::ddata" nogil:
     cdef cppclass CLwwRegister "atomr::ddata::lww_register"(CReplicatedData):
-        cbool set(const string& value, int64_t timestamp, const string& node) except +translate_ddata_error
-        void set_now(const string& value, const string& node) except +translate_ddata_error
+        cbool set(const string& value, int64_t timestamp, const string& node) except +translate_error
+        void set_now(const string& value, const string& node) except +translate_error
         const string& value()
         int64_t timestamp()
         const string& node()
@@ -97,58 +103,58 @@ cdef extern from "atomr/ddata/registers.hpp" namespace "atomr::ddata" nogil:
 
 cdef extern from "atomr/ddata/maps.hpp" namespace "atomr::ddata" nogil:
     cdef cppclass COrMap "atomr::ddata::ormap"(CReplicatedData):
-        COrMap(CTypeTag value_type) except +translate_ddata_error
+        COrMap(CTypeTag value_type) except +translate_error
         CTypeTag value_type()
-        void put(const string& node, const string& key, const CReplicatedData& value) except +translate_ddata_error
-        cbool remove(const string& key) except +translate_ddata_error
-        void clear() except +translate_ddata_error
-        unique_ptr[CReplicatedData] get(const string& key) except +translate_ddata_error
+        void put(const string& node, const string& key, const CReplicatedData& value) except +translate_error
+        cbool remove(const string& key) except +translate_error
+        void clear() except +translate_error
+        unique_ptr[CReplicatedData] get(const string& key) except +translate_error
         cbool contains(const string& key)
         size_t size()
-        vector[string] keys() except +translate_ddata_error
+        vector[string] keys() except +translate_error
 
     cbool ormap_is_value_type "atomr::ddata::ormap::is_value_type"(CTypeTag t)
 
     cdef cppclass CLwwMap "atomr::ddata::lww_map"(CReplicatedData):
         COrMap& map()
         cbool put(const string& node, const string& key, const string& value, int64_t timestamp,
-                  const string& writer) except +translate_ddata_error
+                  const string& writer) except +translate_error
         void put_now(const string& node, const string& key, const string& value,
-                     const string& writer) except +translate_ddata_error
+                     const string& writer) except +translate_error
 
     cdef cppclass CPNCounterMap "atomr::ddata::pncounter_map"(CReplicatedData):
         COrMap& map()
         void increment(const string& node, const string& key, uint64_t delta,
-                       const string& counter_node) except +translate_ddata_error
+                       const string& counter_node) except +translate_error
         void decrement(const string& node, const string& key, uint64_t delta,
-                       const string& counter_node) except +translate_ddata_error
+                       const string& counter_node) except +translate_error
 
     cdef cppclass COrMultiMap "atomr::ddata::ormultimap"(CReplicatedData):
-        void add(const string& node, const string& key, const string& element) except +translate_ddata_error
-        cbool remove(const string& key, const string& element) except +translate_ddata_error
-        cbool remove_key(const string& key) except +translate_ddata_error
-        cbool contains(const string& key, const string& element) except +translate_ddata_error
-        cbool contains_key(const string& key) except +translate_ddata_error
-        vector[string] get(const string& key) except +translate_ddata_error
-        vector[string] keys() except +translate_ddata_error
-        size_t key_count() except +translate_ddata_error
+        void add(const string& node, const string& key, const string& element) except +translate_error
+        cbool remove(const string& key, const string& element) except +translate_error
+        cbool remove_key(const string& key) except +translate_error
+        cbool contains(const string& key, const string& element) except +translate_error
+        cbool contains_key(const string& key) except +translate_error
+        vector[string] get(const string& key) except +translate_error
+        vector[string] keys() except +translate_error
+        size_t key_count() except +translate_error
 
 
 cdef extern from "atomr/ddata/wire.hpp" namespace "atomr::ddata" nogil:
-    string to_bytes(const CReplicatedData& value) except +translate_ddata_error
-    unique_ptr[CReplicatedData] from_bytes(const char* data, size_t size) except +translate_ddata_error
-    CTypeTag peek_type(const char* data, size_t size) except +translate_ddata_error
+    string to_bytes(const CReplicatedData& value) except +translate_error
+    unique_ptr[CReplicatedData] from_bytes(const char* data, size_t size) except +translate_error
+    CTypeTag peek_type(const char* data, size_t size) except +translate_error
     uint64_t wire_version "atomr::ddata::wire_version"
 
 
 cdef extern from "atomr/ddata/lmdb_store.hpp" namespace "atomr::ddata" nogil:
     cdef cppclass CLmdbStore "atomr::ddata::lmdb_store":
-        CLmdbStore(const string& path, size_t initial_map_size) except +translate_ddata_error
-        void put(const string& key, const string& value) except +translate_ddata_error
-        cbool get_into(const string& key, string& out) except +translate_ddata_error
-        cbool erase(const string& key) except +translate_ddata_error
-        vector[string] keys() except +translate_ddata_error
-        vector[pair[string, string]] entries() except +translate_ddata_error
+        CLmdbStore(const string& path, size_t initial_map_size) except +translate_error
+        void put(const string& key, const string& value) except +translate_error
+        cbool get_into(const string& key, string& out) except +translate_error
+        cbool erase(const string& key) except +translate_error
+        vector[string] keys() except +translate_error
+        vector[pair[string, string]] entries() except +translate_error
         void close()
         cbool is_open()
         const string& path()

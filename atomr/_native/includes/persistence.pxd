@@ -9,11 +9,14 @@ from libcpp.pair cimport pair
 from libcpp.string cimport string
 from libcpp.vector cimport vector
 
-from atomr._native.includes.core cimport translate_error
+# The custom exception handler of every C++ call below: the Cython layer's
+# one table-driven translator (atomr/_native/errors.pyx).
+from atomr._native._core cimport translate_error
 
 
-cdef extern from "atomr/bridge/python.hpp" namespace "atomr::bridge":
-    void register_journal_error_class(object journal)
+cdef extern from "atomr/persistence/error.hpp" namespace "atomr::persistence" nogil:
+    cdef enum class CPersistenceErrc "atomr::persistence::errc" (int):
+        generic "atomr::persistence::errc::generic"
 
 
 cdef extern from "atomr/persistence/journal.hpp" namespace "atomr::persistence" nogil:

@@ -1,10 +1,10 @@
 #include "atomr/core/cell.hpp"
 
-#include <utility>
-
 #include "atomr/core/dispatcher.hpp"
 
-namespace atomr {
+#include <utility>
+
+namespace atomr::core {
 
 namespace {
 
@@ -13,10 +13,10 @@ std::atomic<std::uint64_t> next_uid{1};
 } // namespace
 
 cell::cell(pinned_dispatcher& dispatcher, std::string path, dead_letter_sink& dead_letters)
-  : dispatcher_(dispatcher),
-    dead_letters_(dead_letters),
-    path_(std::move(path)),
-    uid_(next_uid.fetch_add(1, std::memory_order_relaxed)) {
+  : dispatcher_(dispatcher)
+  , dead_letters_(dead_letters)
+  , path_(std::move(path))
+  , uid_(next_uid.fetch_add(1, std::memory_order_relaxed)) {
 }
 
 enqueue_result cell::tell(envelope& e) {
@@ -134,4 +134,4 @@ void cell::drain_to_dead_letters() {
   }
 }
 
-} // namespace atomr
+} // namespace atomr::core

@@ -1,14 +1,14 @@
 #include "atomr/core/dispatcher.hpp"
 
+#include "atomr/core/error.hpp"
+
 #include <cerrno>
 #include <cstring>
 #include <string>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "atomr/core/error.hpp"
-
-namespace atomr {
+namespace atomr::core {
 
 namespace {
 
@@ -47,4 +47,4 @@ void pinned_dispatcher::clear_wake() {
   }
 }
 
-} // namespace atomr
+} // namespace atomr::core

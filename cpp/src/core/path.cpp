@@ -1,10 +1,10 @@
 #include "atomr/core/path.hpp"
 
-#include <cstring>
-
 #include "atomr/core/error.hpp"
 
-namespace atomr {
+#include <cstring>
+
+namespace atomr::core {
 
 namespace {
 
@@ -64,8 +64,8 @@ void validate_actor_name(std::string_view name) {
                                    " must not start with `$` (reserved for generated names)");
   std::size_t bad = first_bad_name_byte(name);
   if (bad != std::string_view::npos)
-    throw invalid_actor_name_error("actor name " + quoted(name) + " contains an invalid character at " +
-                                   std::to_string(bad) +
+    throw invalid_actor_name_error("actor name " + quoted(name) +
+                                   " contains an invalid character at " + std::to_string(bad) +
                                    " (allowed: letters, digits, -_.*$+:@&=,!~'; and %XX escapes)");
 }
 
@@ -80,9 +80,9 @@ bool is_valid_system_name(std::string_view name) noexcept {
 
 void validate_system_name(std::string_view name) {
   if (!is_valid_system_name(name))
-    throw invalid_actor_name_error(
-      "actor system name " + quoted(name) +
-      " is invalid (it must start with a letter or digit and contain only letters, digits, - and _)");
+    throw invalid_actor_name_error("actor system name " + quoted(name) +
+                                   " is invalid (it must start with a letter or digit and contain "
+                                   "only letters, digits, - and _)");
 }
 
 std::string child_path(std::string_view parent, std::string_view name) {
@@ -104,4 +104,4 @@ std::string anonymous_name(unsigned long long n) {
   return out;
 }
 
-} // namespace atomr
+} // namespace atomr::core

@@ -1,21 +1,21 @@
 #include "atomr/core/router.hpp"
 
+#include "atomr/core/dispatcher.hpp"
+#include "atomr/core/error.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <limits>
 
-#include "atomr/core/dispatcher.hpp"
-#include "atomr/core/error.hpp"
-
-namespace atomr {
+namespace atomr::core {
 
 router::router(routing_logic logic, cloner clone, std::uint32_t virtual_nodes)
-  : logic_(logic),
-    clone_(clone),
-    virtual_nodes_(virtual_nodes == 0 ? 1 : virtual_nodes),
-    set_(std::make_shared<routee_set>()),
-    random_state_(mix(static_cast<std::uint64_t>(
-                    std::chrono::steady_clock::now().time_since_epoch().count())) |
+  : logic_(logic)
+  , clone_(clone)
+  , virtual_nodes_(virtual_nodes == 0 ? 1 : virtual_nodes)
+  , set_(std::make_shared<routee_set>())
+  , random_state_(mix(static_cast<std::uint64_t>(
+                      std::chrono::steady_clock::now().time_since_epoch().count())) |
                   1) {
   if (logic == routing_logic::broadcast && clone == nullptr)
     throw invalid_argument_error("a broadcast router needs an envelope cloner");
@@ -55,9 +55,8 @@ void router::set_routees(const std::vector<cell*>& routees) {
   raw->cells = routees;
   for (cell* c : raw->cells)
     c->add_ref();
-  std::shared_ptr<const routee_set> fresh(raw, [](const routee_set* s) {
-    release_all(const_cast<routee_set*>(s));
-  });
+  std::shared_ptr<const routee_set> fresh(
+      raw, [](const routee_set* s) { release_all(const_cast<routee_set*>(s)); });
   if (logic_ == routing_logic::consistent_hash) {
     raw->ring.reserve(routees.size() * virtual_nodes_);
     for (std::uint32_t i = 0; i < routees.size(); ++i) {
@@ -90,8 +89,8 @@ int router::ring_lookup(const routee_set& set, std::uint64_t key) {
   if (set.ring.empty())
     return -1;
   std::uint64_t point = mix(key);
-  auto it = std::lower_bound(set.ring.begin(), set.ring.end(),
-                             std::make_pair(point, std::uint32_t{0}));
+  auto it =
+      std::lower_bound(set.ring.begin(), set.ring.end(), std::make_pair(point, std::uint32_t{0}));
   if (it == set.ring.end())
     it = set.ring.begin();
   return static_cast<int>(it->second);
@@ -207,4 +206,4 @@ route_result router::route(envelope& e, std::uint64_t key, bool has_key, lost_fn
   return result;
 }
 
-} // namespace atomr
+} // namespace atomr::core

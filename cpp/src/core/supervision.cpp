@@ -1,14 +1,14 @@
 #include "atomr/core/supervision.hpp"
 
+#include "atomr/core/error.hpp"
+
 #include <algorithm>
 #include <climits>
 #include <cmath>
 #include <string>
 #include <utility>
 
-#include "atomr/core/error.hpp"
-
-namespace atomr {
+namespace atomr::core {
 
 namespace {
 
@@ -66,8 +66,7 @@ void decider::add(std::string class_path, directive d) {
   exact_.insert_or_assign(std::move(class_path), d);
 }
 
-template <class It>
-directive decider::decide_range(It first, It last) const {
+template <class It> directive decider::decide_range(It first, It last) const {
   if (exact_.empty())
     return default_;
   for (It it = first; it != last; ++it) {
@@ -101,9 +100,9 @@ directive decider::decide(std::string_view class_path) const {
 // --- restart_budget ----------------------------------------------------------
 
 restart_budget::restart_budget(int max_retries, double within_seconds)
-  : max_retries_(max_retries < 0 ? -1 : max_retries),
-    within_(within_seconds),
-    windowed_(within_seconds > 0.0 && std::isfinite(within_seconds)) {
+  : max_retries_(max_retries < 0 ? -1 : max_retries)
+  , within_(within_seconds)
+  , windowed_(within_seconds > 0.0 && std::isfinite(within_seconds)) {
   if (std::isnan(within_seconds))
     throw invalid_argument_error("restart budget window must be a number of seconds, not NaN");
 }
@@ -150,4 +149,4 @@ int restart_budget::count_in_window(double now_seconds) const noexcept {
   return static_cast<int>(stamps_.end() - first_inside);
 }
 
-} // namespace atomr
+} // namespace atomr::core

@@ -1,15 +1,15 @@
 #include "atomr/core/timer_service.hpp"
 
-#include <algorithm>
-#include <cmath>
-#include <utility>
-
 #include "atomr/core/cell.hpp"
 #include "atomr/core/dispatcher.hpp"
 #include "atomr/core/envelope.hpp"
 #include "atomr/core/error.hpp"
 
-namespace atomr {
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
+namespace atomr::core {
 
 namespace internal {
 
@@ -72,7 +72,8 @@ std::int64_t slot(std::int64_t base, std::int64_t k, std::int64_t interval) noex
 } // namespace
 
 timer_service::timer_service(clock_mode mode)
-  : mode_(mode), origin_(std::chrono::steady_clock::now()) {
+  : mode_(mode)
+  , origin_(std::chrono::steady_clock::now()) {
 }
 
 timer_service::~timer_service() {
@@ -387,8 +388,8 @@ std::size_t timer_service::advance(double seconds) {
   }
   std::lock_guard<std::mutex> serial(advance_mutex_);
   std::unique_lock<std::mutex> lock(mutex_);
-  const std::int64_t target = saturating_add(virtual_now_.load(std::memory_order_relaxed),
-                                             to_ns(seconds));
+  const std::int64_t target =
+      saturating_add(virtual_now_.load(std::memory_order_relaxed), to_ns(seconds));
   std::size_t fires = 0;
   while (entry* e = claim_due(target)) {
     if (e->deadline > virtual_now_.load(std::memory_order_relaxed))
@@ -401,4 +402,4 @@ std::size_t timer_service::advance(double seconds) {
   return fires;
 }
 
-} // namespace atomr
+} // namespace atomr::core

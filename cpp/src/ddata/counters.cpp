@@ -1,5 +1,7 @@
 #include "atomr/ddata/counters.hpp"
 
+#include "atomr/core/error.hpp"
+
 #include <algorithm>
 #include <limits>
 
@@ -33,8 +35,8 @@ void gcounter::increment(const std::string& node, std::uint64_t delta) {
   auto it = counts_.find(node);
   const std::uint64_t have = it == counts_.end() ? 0 : it->second;
   if (delta > max_count - have)
-    throw invalid_argument_error("GCounter: the count of node `" + node +
-                                 "` would overflow 64 bits");
+    throw core::invalid_argument_error("GCounter: the count of node `" + node +
+                                       "` would overflow 64 bits");
   const std::uint64_t now = have + delta;
   if (it == counts_.end())
     counts_.emplace(node, now);
@@ -49,7 +51,7 @@ std::uint64_t gcounter::value() const {
   std::uint64_t sum = 0;
   for (const auto& [_, count] : counts_) {
     if (count > max_count - sum)
-      throw invalid_argument_error("GCounter: the value does not fit 64 bits");
+      throw core::invalid_argument_error("GCounter: the value does not fit 64 bits");
     sum += count;
   }
   return sum;

@@ -1,5 +1,6 @@
 #include "atomr/ddata/maps.hpp"
 
+#include "atomr/core/error.hpp"
 #include "atomr/ddata/counters.hpp"
 #include "atomr/ddata/registers.hpp"
 #include "atomr/ddata/sets.hpp"
@@ -144,16 +145,16 @@ std::unique_ptr<replicated_data> lww_map::delta() const {
   return delta_as<lww_map>();
 }
 
-void pncounter_map::increment(const std::string& node, const std::string& key,
-                              std::uint64_t delta, const std::string& counter_node) {
+void pncounter_map::increment(const std::string& node, const std::string& key, std::uint64_t delta,
+                              const std::string& counter_node) {
   map_.update(node, key, [&](replicated_data& v) {
     static_cast<pncounter&>(v).increment(counter_node, delta);
     return true;
   });
 }
 
-void pncounter_map::decrement(const std::string& node, const std::string& key,
-                              std::uint64_t delta, const std::string& counter_node) {
+void pncounter_map::decrement(const std::string& node, const std::string& key, std::uint64_t delta,
+                              const std::string& counter_node) {
   map_.update(node, key, [&](replicated_data& v) {
     static_cast<pncounter&>(v).decrement(counter_node, delta);
     return true;
@@ -174,7 +175,7 @@ std::unique_ptr<replicated_data> pncounter_map::delta() const {
 
 std::string ormultimap::binding(const std::string& key, const std::string& element) {
   if (key.size() > 0xFFFFFFFFu)
-    throw invalid_argument_error("ORMultiMap: key longer than 4 GiB");
+    throw core::invalid_argument_error("ORMultiMap: key longer than 4 GiB");
   const auto n = static_cast<std::uint32_t>(key.size());
   std::string out;
   out.reserve(4 + key.size() + element.size());
@@ -213,8 +214,7 @@ bool has_prefix(const std::string& s, const std::string& prefix) {
 
 } // namespace
 
-void ormultimap::add(const std::string& node, const std::string& key,
-                     const std::string& element) {
+void ormultimap::add(const std::string& node, const std::string& key, const std::string& element) {
   set_.add(node, binding(key, element));
 }
 

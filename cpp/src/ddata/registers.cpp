@@ -1,5 +1,7 @@
 #include "atomr/ddata/registers.hpp"
 
+#include "atomr/core/error.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <limits>
@@ -23,8 +25,7 @@ bool lww_register::newer(std::int64_t timestamp, const std::string& node,
   return std::tie(timestamp, node, value) > std::tie(timestamp_, node_, value_);
 }
 
-bool lww_register::set(const std::string& value, std::int64_t timestamp,
-                       const std::string& node) {
+bool lww_register::set(const std::string& value, std::int64_t timestamp, const std::string& node) {
   if (std::tie(timestamp, node) <= std::tie(timestamp_, node_))
     return false;
   value_ = value;
@@ -39,7 +40,7 @@ void lww_register::set_now(const std::string& value, const std::string& node) {
   if (timestamp_ != std::numeric_limits<std::int64_t>::max())
     ts = std::max(ts, timestamp_ + 1);
   else
-    throw invalid_argument_error("LwwRegister: the timestamp is at its maximum");
+    throw core::invalid_argument_error("LwwRegister: the timestamp is at its maximum");
   value_ = value;
   timestamp_ = ts;
   node_ = node;

@@ -2,58 +2,45 @@
 
 #include "atomr/persistence/lmdb.hpp"
 
-#include <lmdb.h>
+#include "atomr/persistence/record_format.hpp"
+#include "atomr/storage/environment.hpp"
 
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
-#include <filesystem>
 #include <future>
-#include <map>
 #include <mutex>
-#include <shared_mutex>
 #include <string_view>
 #include <thread>
 #include <utility>
-
-#include "atomr/persistence/record_format.hpp"
 
 namespace atomr::persistence {
 namespace {
 
 using internal::entity_meta;
 
-std::string lmdb_message(const char* what, int rc) {
-  return std::string("LMDB ") + what + " failed: " + mdb_strerror(rc);
-}
+using storage::as_val;
+using storage::as_view;
+using storage::cursor;
 
-/// Thrown inside a write transaction that ran out of map space.
-struct map_full_signal {};
-/// Thrown inside a write transaction that grew too large for LMDB.
-struct txn_full_signal {};
+/// Runs `f`, turning a storage failure into a journal failure (the Python
+/// layer raises JournalError for it).
+template <class F> decltype(auto) as_journal_error(F&& f) {
+  try {
+    return f();
+  } catch (const storage::error& e) {
+    throw journal_error(e.what());
+  }
+}
 
 void check_put(int rc) {
-  if (rc == MDB_MAP_FULL) {
-    throw map_full_signal{};
-  }
-  if (rc == MDB_TXN_FULL) {
-    throw txn_full_signal{};
-  }
-  if (rc != MDB_SUCCESS) {
-    throw journal_error(lmdb_message("put", rc));
-  }
+  storage::check("put", rc);
 }
 
-MDB_val as_val(std::string_view s) {
-  return MDB_val{s.size(), const_cast<char*>(s.data())};
-}
-
-std::string_view as_view(const MDB_val& v) {
-  return {static_cast<const char*>(v.mv_data), v.mv_size};
-}
-
-/// One LMDB environment of the process, shared by every journal and
-/// snapshot store on its directory. It owns the writer thread.
+/// The journal's state in one LMDB environment, shared by every journal and
+/// snapshot store on its directory: the database handles and the writer
+/// thread. It is an attachment of the storage environment, so it lives and
+/// dies with it.
 class environment {
 public:
   /// A unit of work of the writer thread.
@@ -67,9 +54,11 @@ public:
     virtual void finish(const std::string* failure) = 0;
   };
 
+  /// The journal state of the environment at `options.path` (opened, or
+  /// shared with the journals of this process already using it).
   static std::shared_ptr<environment> open(const lmdb_options& options);
 
-  environment(std::string path, const lmdb_options& options);
+  explicit environment(storage::environment& env);
   environment(const environment&) = delete;
   environment& operator=(const environment&) = delete;
   ~environment();
@@ -78,36 +67,8 @@ public:
   void submit(std::shared_ptr<job> j);
 
   /// Runs `f(txn)` in a read-only transaction. @threadsafe
-  template <class F>
-  void read(F&& f) {
-    for (;;) {
-      std::shared_lock<std::shared_mutex> lock(resize_);
-      MDB_txn* txn = nullptr;
-      int rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn);
-      if (rc == MDB_MAP_RESIZED) {
-        lock.unlock();
-        adopt_resize();
-        continue;
-      }
-      if (rc != MDB_SUCCESS) {
-        throw journal_error(lmdb_message("read transaction", rc));
-      }
-      try {
-        f(txn);
-      } catch (...) {
-        mdb_txn_abort(txn);
-        throw;
-      }
-      mdb_txn_abort(txn);
-      return;
-    }
-  }
-
-  /// The current map size in bytes.
-  std::size_t map_size();
-
-  const std::string& path() const noexcept {
-    return path_;
+  template <class F> void read(F&& f) {
+    as_journal_error([&] { env_.read(std::forward<F>(f)); });
   }
 
   MDB_dbi events() const noexcept {
@@ -126,18 +87,11 @@ private:
   void run();
   void commit_group(const std::vector<std::shared_ptr<job>>& group);
   outcome try_commit(const std::vector<std::shared_ptr<job>>& group, std::string& error);
-  bool grow(std::string& error);
-  void adopt_resize();
 
-  std::string path_;
-  std::size_t max_map_size_;
-  MDB_env* env_ = nullptr;
+  storage::environment& env_;
   MDB_dbi events_ = 0;
   MDB_dbi meta_ = 0;
   MDB_dbi snapshots_ = 0;
-
-  /// Held shared by every transaction; exclusively to resize the map.
-  std::shared_mutex resize_;
 
   std::mutex queue_mutex_;
   std::condition_variable queue_cv_;
@@ -146,90 +100,26 @@ private:
   std::thread writer_;
 };
 
-std::mutex& registry_mutex() {
-  static std::mutex m;
-  return m;
-}
-
-std::map<std::string, std::weak_ptr<environment>>& registry() {
-  static std::map<std::string, std::weak_ptr<environment>> r;
-  return r;
-}
-
-std::string canonical_dir(const std::string& path) {
-  if (path.empty()) {
-    throw journal_error("the LMDB path is empty");
-  }
-  std::error_code ec;
-  std::filesystem::create_directories(path, ec);
-  if (ec) {
-    throw journal_error("cannot create the LMDB directory `" + path + "`: " + ec.message());
-  }
-  auto canonical = std::filesystem::canonical(path, ec);
-  if (ec) {
-    throw journal_error("cannot resolve the LMDB directory `" + path + "`: " + ec.message());
-  }
-  return canonical.string();
-}
-
 std::shared_ptr<environment> environment::open(const lmdb_options& options) {
-  std::string path = canonical_dir(options.path);
-  std::lock_guard<std::mutex> lock(registry_mutex());
-  for (auto it = registry().begin(); it != registry().end();) {
-    it = it->second.expired() ? registry().erase(it) : std::next(it);
-  }
-  auto& slot = registry()[path];
-  if (auto existing = slot.lock()) {
-    return existing;
-  }
-  auto env = std::make_shared<environment>(path, options);
-  slot = env;
-  return env;
+  return as_journal_error([&] {
+    storage::environment_options o;
+    o.path = options.path;
+    o.map_size = options.map_size;
+    o.max_map_size = options.max_map_size;
+    o.max_dbs = 8;
+    o.sync = options.sync;
+    auto env = storage::environment::open(o, storage::open_mode::shared);
+    return env->attachment<environment>([&] { return std::make_shared<environment>(*env); });
+  });
 }
 
-environment::environment(std::string path, const lmdb_options& options)
-  : path_(std::move(path))
-  , max_map_size_(std::max(options.max_map_size, options.map_size)) {
-  if (options.map_size == 0) {
-    throw journal_error("the LMDB map size must be positive");
-  }
-  int rc = mdb_env_create(&env_);
-  if (rc != MDB_SUCCESS) {
-    throw journal_error(lmdb_message("env create", rc));
-  }
-  auto fail = [this](const char* what, int code) {
-    mdb_env_close(env_);
-    env_ = nullptr;
-    throw journal_error(lmdb_message(what, code) + " (" + path_ + ")");
-  };
-  if ((rc = mdb_env_set_maxdbs(env_, 8)) != MDB_SUCCESS) {
-    fail("set maxdbs", rc);
-  }
-  if ((rc = mdb_env_set_mapsize(env_, options.map_size)) != MDB_SUCCESS) {
-    fail("set mapsize", rc);
-  }
-  unsigned flags = MDB_NOTLS;
-  if (!options.sync) {
-    flags |= MDB_NOSYNC;
-  }
-  if ((rc = mdb_env_open(env_, path_.c_str(), flags, 0644)) != MDB_SUCCESS) {
-    fail("env open", rc);
-  }
-  int dead = 0;
-  mdb_reader_check(env_, &dead); // reader slots of crashed processes
-  MDB_txn* txn = nullptr;
-  if ((rc = mdb_txn_begin(env_, nullptr, 0, &txn)) != MDB_SUCCESS) {
-    fail("open transaction", rc);
-  }
-  if ((rc = mdb_dbi_open(txn, "journal", MDB_CREATE, &events_)) != MDB_SUCCESS ||
-      (rc = mdb_dbi_open(txn, "journal-meta", MDB_CREATE, &meta_)) != MDB_SUCCESS ||
-      (rc = mdb_dbi_open(txn, "snapshots", MDB_CREATE, &snapshots_)) != MDB_SUCCESS) {
-    mdb_txn_abort(txn);
-    fail("open databases", rc);
-  }
-  if ((rc = mdb_txn_commit(txn)) != MDB_SUCCESS) {
-    fail("open commit", rc);
-  }
+environment::environment(storage::environment& env)
+  : env_(env) {
+  env_.write([&](MDB_txn* txn) {
+    storage::check("open databases", mdb_dbi_open(txn, "journal", MDB_CREATE, &events_));
+    storage::check("open databases", mdb_dbi_open(txn, "journal-meta", MDB_CREATE, &meta_));
+    storage::check("open databases", mdb_dbi_open(txn, "snapshots", MDB_CREATE, &snapshots_));
+  });
   writer_ = std::thread([this] { run(); });
 }
 
@@ -246,9 +136,6 @@ environment::~environment() {
       writer_.join();
     }
   }
-  if (env_ != nullptr) {
-    mdb_env_close(env_);
-  }
 }
 
 void environment::submit(std::shared_ptr<job> j) {
@@ -257,34 +144,6 @@ void environment::submit(std::shared_ptr<job> j) {
     queue_.push_back(std::move(j));
   }
   queue_cv_.notify_one();
-}
-
-std::size_t environment::map_size() {
-  MDB_envinfo info;
-  mdb_env_info(env_, &info);
-  return info.me_mapsize;
-}
-
-void environment::adopt_resize() {
-  std::unique_lock<std::shared_mutex> lock(resize_);
-  mdb_env_set_mapsize(env_, 0); // adopt the size another process set
-}
-
-bool environment::grow(std::string& error) {
-  std::unique_lock<std::shared_mutex> lock(resize_);
-  std::size_t current = map_size();
-  if (current >= max_map_size_) {
-    error = "the LMDB map of `" + path_ + "` is full (" + std::to_string(current) +
-            " bytes, the configured maximum); raise max-map-size";
-    return false;
-  }
-  std::size_t next = std::min(max_map_size_, std::max(current * 2, current + 1));
-  int rc = mdb_env_set_mapsize(env_, next);
-  if (rc != MDB_SUCCESS) {
-    error = lmdb_message("map resize", rc);
-    return false;
-  }
-  return true;
 }
 
 void environment::run() {
@@ -296,8 +155,7 @@ void environment::run() {
       if (queue_.empty()) {
         return; // stopping, and every queued job is done
       }
-      group.assign(std::make_move_iterator(queue_.begin()),
-                   std::make_move_iterator(queue_.end()));
+      group.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.end()));
       queue_.clear();
     }
     commit_group(group);
@@ -328,50 +186,26 @@ void environment::commit_group(const std::vector<std::shared_ptr<job>>& group) {
 
 environment::outcome environment::try_commit(const std::vector<std::shared_ptr<job>>& group,
                                              std::string& error) {
-  for (;;) {
-    std::shared_lock<std::shared_mutex> lock(resize_);
-    MDB_txn* txn = nullptr;
-    int rc = mdb_txn_begin(env_, nullptr, 0, &txn);
-    if (rc == MDB_MAP_RESIZED) {
-      lock.unlock();
-      adopt_resize();
-      continue;
-    }
-    if (rc != MDB_SUCCESS) {
-      error = lmdb_message("write transaction", rc);
-      return outcome::failed;
-    }
-    try {
+  try {
+    // Grows the map and runs the group again while the map is full.
+    env_.write([&](MDB_txn* txn) {
       for (const auto& j : group) {
         j->apply(*this, txn);
       }
-    } catch (const map_full_signal&) {
-      mdb_txn_abort(txn);
-      lock.unlock();
-      if (!grow(error)) {
-        return outcome::map_full_at_max;
-      }
-      continue;
-    } catch (const txn_full_signal&) {
-      mdb_txn_abort(txn);
+    });
+    return outcome::committed;
+  } catch (const storage::error& e) {
+    error = e.what();
+    switch (e.value()) {
+    case storage::errc::map_full:
+      return outcome::map_full_at_max;
+    case storage::errc::txn_full:
       return outcome::txn_full;
-    } catch (const std::exception& e) {
-      mdb_txn_abort(txn);
-      error = e.what();
+    default:
       return outcome::failed;
     }
-    rc = mdb_txn_commit(txn);
-    if (rc == MDB_SUCCESS) {
-      return outcome::committed;
-    }
-    if (rc == MDB_MAP_FULL) {
-      lock.unlock();
-      if (!grow(error)) {
-        return outcome::map_full_at_max;
-      }
-      continue;
-    }
-    error = lmdb_message("commit", rc);
+  } catch (const std::exception& e) {
+    error = e.what();
     return outcome::failed;
   }
 }
@@ -385,9 +219,7 @@ entity_meta read_meta(MDB_txn* txn, MDB_dbi dbi, const std::string& id) {
   if (rc == MDB_NOTFOUND) {
     return {};
   }
-  if (rc != MDB_SUCCESS) {
-    throw journal_error(lmdb_message("get", rc));
-  }
+  storage::check("get", rc);
   return internal::decode_meta(as_view(value));
 }
 
@@ -397,51 +229,6 @@ void write_meta(MDB_txn* txn, MDB_dbi dbi, const std::string& id, const entity_m
   MDB_val value = as_val(bytes);
   check_put(mdb_put(txn, dbi, &key, &value, 0));
 }
-
-/// A cursor closed on scope exit.
-class cursor {
-public:
-  cursor(MDB_txn* txn, MDB_dbi dbi) {
-    int rc = mdb_cursor_open(txn, dbi, &c_);
-    if (rc != MDB_SUCCESS) {
-      throw journal_error(lmdb_message("cursor open", rc));
-    }
-  }
-  cursor(const cursor&) = delete;
-  cursor& operator=(const cursor&) = delete;
-  ~cursor() {
-    mdb_cursor_close(c_);
-  }
-  /// Positions at the first key >= `key`; false when there is none.
-  bool seek(std::string_view key, MDB_val& k, MDB_val& v) {
-    k = as_val(key);
-    return step(mdb_cursor_get(c_, &k, &v, MDB_SET_RANGE));
-  }
-  bool move(MDB_cursor_op op, MDB_val& k, MDB_val& v) {
-    return step(mdb_cursor_get(c_, &k, &v, op));
-  }
-  void del() {
-    int rc = mdb_cursor_del(c_, 0);
-    if (rc == MDB_MAP_FULL) {
-      throw map_full_signal{};
-    }
-    if (rc != MDB_SUCCESS) {
-      throw journal_error(lmdb_message("delete", rc));
-    }
-  }
-
-private:
-  static bool step(int rc) {
-    if (rc == MDB_NOTFOUND) {
-      return false;
-    }
-    if (rc != MDB_SUCCESS) {
-      throw journal_error(lmdb_message("cursor", rc));
-    }
-    return true;
-  }
-  MDB_cursor* c_ = nullptr;
-};
 
 bool has_prefix(std::string_view key, std::string_view prefix) {
   return key.size() == prefix.size() + 8 && key.substr(0, prefix.size()) == prefix;
@@ -492,8 +279,8 @@ public:
         continue;
       }
       if (id.size() > lmdb_max_persistence_id) {
-        rejections_[i] = "persistence id longer than " + std::to_string(lmdb_max_persistence_id) +
-                         " bytes";
+        rejections_[i] =
+            "persistence id longer than " + std::to_string(lmdb_max_persistence_id) + " bytes";
         continue;
       }
       entity_meta meta = read_meta(txn, env.meta(), id);
@@ -548,8 +335,7 @@ public:
     cursor c(txn, env.events());
     MDB_val k, v;
     bool found = c.seek(internal::record_key(id_, meta.deleted_to + 1), k, v);
-    while (found && has_prefix(as_view(k), prefix) &&
-           internal::key_sequence_nr(as_view(k)) <= to) {
+    while (found && has_prefix(as_view(k), prefix) && internal::key_sequence_nr(as_view(k)) <= to) {
       std::uint64_t seq = internal::key_sequence_nr(as_view(k));
       c.del();
       found = c.seek(internal::record_key(id_, seq + 1), k, v);
@@ -649,8 +435,7 @@ public:
     env_->read([&](MDB_txn* txn) {
       cursor c(txn, env_->events());
       MDB_val k, v;
-      for (bool found = c.move(MDB_FIRST, k, v); found && n < max;
-           found = c.move(MDB_NEXT, k, v)) {
+      for (bool found = c.move(MDB_FIRST, k, v); found && n < max; found = c.move(MDB_NEXT, k, v)) {
         if (internal::key_sequence_nr(as_view(k)) < from) {
           continue;
         }
@@ -736,8 +521,8 @@ public:
       throw journal_error("a snapshot needs a persistence id");
     }
     if (snapshot.persistence_id.size() > lmdb_max_persistence_id) {
-      throw journal_error("persistence id longer than " +
-                          std::to_string(lmdb_max_persistence_id) + " bytes");
+      throw journal_error("persistence id longer than " + std::to_string(lmdb_max_persistence_id) +
+                          " bytes");
     }
     blocking_job::run(*env_, std::make_shared<save_snapshot_job>(snapshot));
   }
@@ -811,19 +596,7 @@ std::shared_ptr<snapshot_store> make_lmdb_snapshot_store(const lmdb_options& opt
 }
 
 std::size_t lmdb_map_size(const std::string& path) {
-  std::error_code ec;
-  auto canonical = std::filesystem::canonical(path, ec);
-  if (ec) {
-    return 0;
-  }
-  std::shared_ptr<environment> env;
-  {
-    std::lock_guard<std::mutex> lock(registry_mutex());
-    auto it = registry().find(canonical.string());
-    if (it != registry().end()) {
-      env = it->second.lock();
-    }
-  }
+  auto env = storage::environment::find(path);
   return env == nullptr ? 0 : env->map_size();
 }
 

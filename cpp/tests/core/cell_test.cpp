@@ -1,36 +1,35 @@
+#include "atomr/core/cell.hpp"
+#include "atomr/core/dispatcher.hpp"
+#include "test_support.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <gtest/gtest.h>
 #include <memory>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include <gtest/gtest.h>
-
-#include "atomr/core/cell.hpp"
-#include "atomr/core/dispatcher.hpp"
-#include "test_support.hpp"
-
 namespace {
 
-using atomr::cell;
-using atomr::cell_state;
-using atomr::dead_letter_reason;
-using atomr::dead_letter_sink;
-using atomr::enqueue_result;
-using atomr::envelope;
-using atomr::pinned_dispatcher;
-using atomr::test::counted_msg;
-using atomr::test::dead_letter_log;
-using atomr::test::drain_ready;
-using atomr::test::int_of;
-using atomr::test::make_cell;
-using atomr::test::steady;
-using atomr::test::system_msg;
-using atomr::test::user_msg;
+using atomr::core::cell;
+using atomr::core::cell_state;
+using atomr::core::dead_letter_reason;
+using atomr::core::dead_letter_sink;
+using atomr::core::enqueue_result;
+using atomr::core::envelope;
+using atomr::core::pinned_dispatcher;
+using atomr::core::test::counted_msg;
+using atomr::core::test::dead_letter_log;
+using atomr::core::test::drain_ready;
+using atomr::core::test::int_of;
+using atomr::core::test::make_cell;
+using atomr::core::test::steady;
+using atomr::core::test::system_msg;
+using atomr::core::test::user_msg;
 using namespace std::chrono_literals;
 
 // A dispatcher, a sink and one cell, with the owner thread marked awake so
@@ -39,8 +38,9 @@ struct fixture {
   std::atomic<std::uint64_t> releases{0};
   dead_letter_sink sink;
   pinned_dispatcher d{4};
-  atomr::test::cell_ptr c;
-  explicit fixture(const std::string& path = "akka://t/user/a") : c(make_cell(d, sink, path)) {
+  atomr::core::test::cell_ptr c;
+  explicit fixture(const std::string& path = "akka://t/user/a")
+    : c(make_cell(d, sink, path)) {
     d.set_awake();
   }
   ~fixture() {
@@ -141,8 +141,8 @@ TEST(Cell, SystemMessageAlsoSchedulesAnIdleCell) {
 TEST(Cell, TellMovesTheEnvelopeIntoTheMailbox) {
   fixture f;
   envelope e = counted_msg(5, f.releases);
-  e.sender = atomr::test::make_counted(6, f.releases);
-  e.reply = atomr::test::make_counted(7, f.releases);
+  e.sender = atomr::core::test::make_counted(6, f.releases);
+  e.reply = atomr::core::test::make_counted(7, f.releases);
   ASSERT_EQ(f.c->tell(e), enqueue_result::accepted);
   EXPECT_FALSE(e.message);
   EXPECT_FALSE(e.sender);
@@ -151,9 +151,9 @@ TEST(Cell, TellMovesTheEnvelopeIntoTheMailbox) {
   f.c->begin_turn();
   envelope out;
   ASSERT_TRUE(f.c->pop(out));
-  EXPECT_EQ(atomr::test::counted_of(out.message), 5u);
-  EXPECT_EQ(atomr::test::counted_of(out.sender), 6u);
-  EXPECT_EQ(atomr::test::counted_of(out.reply), 7u);
+  EXPECT_EQ(atomr::core::test::counted_of(out.message), 5u);
+  EXPECT_EQ(atomr::core::test::counted_of(out.sender), 6u);
+  EXPECT_EQ(atomr::core::test::counted_of(out.reply), 7u);
   EXPECT_EQ(f.releases.load(), 0u);
 }
 
@@ -298,7 +298,7 @@ TEST(Cell, EndTurnDoesNotAskToWakeItsOwnDispatcher) {
   f.pop_all();
   f.tell(2);
   f.c->end_turn();
-  EXPECT_FALSE(atomr::test::readable(f.d.wake_fd(), 0));
+  EXPECT_FALSE(atomr::core::test::readable(f.d.wake_fd(), 0));
   EXPECT_TRUE(f.take_ready());
 }
 
@@ -541,15 +541,15 @@ TEST(CellStash, PushFrontUserMovesTheEnvelopeAndKeepsItsPayloads) {
   ASSERT_TRUE(f.take_ready());
   f.c->begin_turn();
   envelope e = counted_msg(5, f.releases);
-  e.sender = atomr::test::make_counted(6, f.releases);
+  e.sender = atomr::core::test::make_counted(6, f.releases);
   e.tag = 77;
   f.c->push_front_user(e);
   EXPECT_FALSE(e.message);
   EXPECT_FALSE(e.sender);
   envelope out;
   ASSERT_TRUE(f.c->next(out));
-  EXPECT_EQ(atomr::test::counted_of(out.message), 5u);
-  EXPECT_EQ(atomr::test::counted_of(out.sender), 6u);
+  EXPECT_EQ(atomr::core::test::counted_of(out.message), 5u);
+  EXPECT_EQ(atomr::core::test::counted_of(out.sender), 6u);
   EXPECT_EQ(out.tag, 77u);
   EXPECT_EQ(f.releases.load(), 0u);
 }
@@ -675,17 +675,17 @@ TEST(Cell, TellToAStoppedCellIsRejectedAndLeavesTheEnvelopeIntact) {
   fixture f;
   f.c->stop();
   envelope e = counted_msg(42, f.releases);
-  e.sender = atomr::test::make_counted(43, f.releases);
-  e.reply = atomr::test::make_counted(44, f.releases);
+  e.sender = atomr::core::test::make_counted(43, f.releases);
+  e.reply = atomr::core::test::make_counted(44, f.releases);
   e.kind = 0;
   e.tag = 99;
   void* raw = e.message.get();
   EXPECT_EQ(f.c->tell(e), enqueue_result::rejected);
   ASSERT_TRUE(e.message);
   EXPECT_EQ(e.message.get(), raw);
-  EXPECT_EQ(atomr::test::counted_of(e.message), 42u);
-  EXPECT_EQ(atomr::test::counted_of(e.sender), 43u);
-  EXPECT_EQ(atomr::test::counted_of(e.reply), 44u);
+  EXPECT_EQ(atomr::core::test::counted_of(e.message), 42u);
+  EXPECT_EQ(atomr::core::test::counted_of(e.sender), 43u);
+  EXPECT_EQ(atomr::core::test::counted_of(e.reply), 44u);
   EXPECT_EQ(e.tag, 99u);
   EXPECT_EQ(f.releases.load(), 0u);
   EXPECT_EQ(f.sink.count(), 0u) << "a rejected envelope stays with the caller, not the sink";
@@ -699,7 +699,7 @@ TEST(Cell, SendSystemToAStoppedCellIsRejectedAndLeavesTheEnvelopeIntact) {
   envelope e = counted_msg(7, f.releases, 3);
   EXPECT_EQ(f.c->send_system(e), enqueue_result::rejected);
   ASSERT_TRUE(e.message);
-  EXPECT_EQ(atomr::test::counted_of(e.message), 7u);
+  EXPECT_EQ(atomr::core::test::counted_of(e.message), 7u);
   EXPECT_EQ(e.kind, 3u);
   EXPECT_EQ(f.releases.load(), 0u);
 }
@@ -782,7 +782,7 @@ TEST(CellRace, MailArrivingAsATurnEndsIsNeverStrandedInAnIdleCell) {
   d.set_awake();
   c->begin_turn();
 
-  atomr::test::spin_barrier barrier(2);
+  atomr::core::test::spin_barrier barrier(2);
   std::atomic<bool> stop{false};
   std::atomic<unsigned> producer_delay{0};
   std::atomic<int> result{0};
@@ -792,7 +792,7 @@ TEST(CellRace, MailArrivingAsATurnEndsIsNeverStrandedInAnIdleCell) {
       envelope e = user_msg(1);
       if (!barrier.arrive_and_wait(deadline) || stop.load(std::memory_order_relaxed))
         return;
-      atomr::test::jitter(producer_delay.load(std::memory_order_relaxed));
+      atomr::core::test::jitter(producer_delay.load(std::memory_order_relaxed));
       result.store(int(c->tell(e)), std::memory_order_relaxed);
       if (!barrier.arrive_and_wait(deadline))
         return;
@@ -802,7 +802,7 @@ TEST(CellRace, MailArrivingAsATurnEndsIsNeverStrandedInAnIdleCell) {
   // The owner declares itself asleep before each race (harmless here) so
   // that the tell's result says who scheduled the cell: accepted_wake means
   // the producer found it idle, accepted means end_turn saw the mail first.
-  atomr::test::race_aligner align(0x2545f4914f6cdd1dull);
+  atomr::core::test::race_aligner align(0x2545f4914f6cdd1dull);
   long iterations = 0;
   long producer_scheduled = 0;
   long stranded = 0;
@@ -815,7 +815,7 @@ TEST(CellRace, MailArrivingAsATurnEndsIsNeverStrandedInAnIdleCell) {
     d.try_sleep();
     if (!barrier.arrive_and_wait(deadline))
       break;
-    atomr::test::jitter(delay.a);
+    atomr::core::test::jitter(delay.a);
     c->end_turn();
     if (!barrier.arrive_and_wait(deadline))
       break;
@@ -855,7 +855,8 @@ TEST(CellRace, MailArrivingAsATurnEndsIsNeverStrandedInAnIdleCell) {
 // Accounting for the stop races below: every message id must end up exactly
 // once either processed by the actor or published to the dead-letter sink.
 struct ledger {
-  explicit ledger(std::size_t n) : seen(n) {
+  explicit ledger(std::size_t n)
+    : seen(n) {
   }
   std::vector<std::atomic<std::uint8_t>> seen;
   std::atomic<std::uint64_t> accounted{0};
@@ -880,7 +881,7 @@ struct ledger {
       self->bad_letters.fetch_add(1);
       return;
     }
-    const std::uint64_t v = atomr::test::counted_of(letter.message);
+    const std::uint64_t v = atomr::core::test::counted_of(letter.message);
     const std::uint64_t cell_index = v >> 48;
     if (cell_index >= self->paths.size() || recipient != self->paths[cell_index])
       self->bad_letters.fetch_add(1);
@@ -918,7 +919,7 @@ void send_or_return(cell& c, envelope& e, std::uint64_t value, dead_letter_sink&
                     std::atomic<int>& damaged) {
   const enqueue_result r = c.tell(e);
   if (r == enqueue_result::rejected) {
-    if (!e.message || atomr::test::counted_of(e.message) != value)
+    if (!e.message || atomr::core::test::counted_of(e.message) != value)
       damaged.fetch_add(1);
     sink.publish(e, c.path(), dead_letter_reason::no_recipient);
   } else if (r == enqueue_result::accepted_wake) {
@@ -941,7 +942,7 @@ TEST(CellRace, StopRacingABurstOfTellsAccountsForEveryMessageExactlyOnce) {
   dead_letter_sink sink;
   pinned_dispatcher d;
   d.set_awake();
-  atomr::test::xorshift rng{0xda942042e4dd58b5ull};
+  atomr::core::test::xorshift rng{0xda942042e4dd58b5ull};
   const auto budget = steady::now() + 1500ms;
   const auto deadline = steady::now() + 20s;
 
@@ -950,7 +951,7 @@ TEST(CellRace, StopRacingABurstOfTellsAccountsForEveryMessageExactlyOnce) {
     book.paths.push_back("akka://race/user/r" + std::to_string(rounds));
     sink.set_handler(&ledger::on_letter, &book);
     auto c = make_cell(d, sink, book.paths[0]);
-    atomr::test::spin_barrier barrier(producers + 1);
+    atomr::core::test::spin_barrier barrier(producers + 1);
     std::vector<std::thread> threads;
     for (int p = 0; p < producers; ++p)
       threads.emplace_back([&, p] {
@@ -964,7 +965,7 @@ TEST(CellRace, StopRacingABurstOfTellsAccountsForEveryMessageExactlyOnce) {
       });
     const unsigned delay = unsigned(rng.next() % 2000);
     if (barrier.arrive_and_wait(deadline)) {
-      atomr::test::jitter(delay);
+      atomr::core::test::jitter(delay);
       c->stop();
     }
     for (auto& t : threads)
@@ -981,7 +982,7 @@ TEST(CellRace, StopRacingABurstOfTellsAccountsForEveryMessageExactlyOnce) {
                         " duplicated=" + std::to_string(dup) +
                         " bad=" + std::to_string(book.bad_letters.load()) +
                         " left in mailbox=" + std::to_string(c->queued()) +
-                        " state=" + atomr::test::state_name(c->state());
+                        " state=" + atomr::core::test::state_name(c->state());
     }
     c.reset();
     sink.set_handler(nullptr, nullptr);
@@ -1023,14 +1024,14 @@ TEST(CellStress, StopRacingProducersDeliversEveryMessageToTheActorOrToDeadLetter
   std::uint64_t failed_rounds = 0;
   std::string first_failure;
   int rounds = 0;
-  atomr::test::xorshift rng{0x853c49e6748fea9bull};
+  atomr::core::test::xorshift rng{0x853c49e6748fea9bull};
   const auto budget = steady::now() + 1500ms;
 
   dead_letter_sink sink;
   pinned_dispatcher d(5);
   while (rounds < 150 && steady::now() < budget) {
     ledger book(per_round);
-    std::vector<atomr::test::cell_ptr> owned;
+    std::vector<atomr::core::test::cell_ptr> owned;
     std::vector<stop_race_cell> st(cells);
     for (std::uint32_t i = 0; i < cells; ++i) {
       book.paths.push_back("akka://stop/user/r" + std::to_string(rounds) + "c" + std::to_string(i));
@@ -1059,7 +1060,7 @@ TEST(CellStress, StopRacingProducersDeliversEveryMessageToTheActorOrToDeadLetter
       });
 
     auto handle = [&](stop_race_cell& s, const envelope& e) {
-      const std::uint64_t id = atomr::test::counted_of(e.message) & 0xffffffffffffull;
+      const std::uint64_t id = atomr::core::test::counted_of(e.message) & 0xffffffffffffull;
       const std::uint64_t p = (id / per_cell) % producers;
       const auto seq = std::uint32_t(id % per_cell);
       order_errors += seq != s.next_seq[p];
@@ -1090,8 +1091,8 @@ TEST(CellStress, StopRacingProducersDeliversEveryMessageToTheActorOrToDeadLetter
       }
     };
     go.store(true, std::memory_order_release);
-    const auto stats = atomr::test::run_dispatcher(
-      d, steady::now() + 20s, [&] { return book.accounted.load() >= per_round; }, turn, between);
+    const auto stats = atomr::core::test::run_dispatcher(
+        d, steady::now() + 20s, [&] { return book.accounted.load() >= per_round; }, turn, between);
     for (auto& t : threads)
       t.join();
     drain_ready(d);
@@ -1110,9 +1111,10 @@ TEST(CellStress, StopRacingProducersDeliversEveryMessageToTheActorOrToDeadLetter
       first_failure = "round " + std::to_string(rounds) + ": missing=" + std::to_string(missing) +
                       " duplicated=" + std::to_string(dup) +
                       " bad=" + std::to_string(book.bad_letters.load()) + "; " +
-                      atomr::test::describe(stats);
+                      atomr::core::test::describe(stats);
       for (std::uint32_t i = 0; i < cells; ++i)
-        first_failure += "; c" + std::to_string(i) + " " + atomr::test::state_name(owned[i]->state()) +
+        first_failure += "; c" + std::to_string(i) + " " +
+                         atomr::core::test::state_name(owned[i]->state()) +
                          " queued=" + std::to_string(owned[i]->queued()) +
                          " processed=" + std::to_string(st[i].processed) +
                          " stop_at=" + std::to_string(st[i].stop_at);

@@ -1,22 +1,21 @@
+#include "atomr/core/dead_letters.hpp"
+#include "test_support.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <gtest/gtest.h>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include <gtest/gtest.h>
-
-#include "atomr/core/dead_letters.hpp"
-#include "test_support.hpp"
-
 namespace {
 
-using atomr::dead_letter_reason;
-using atomr::dead_letter_sink;
-using atomr::envelope;
-using atomr::test::counted_msg;
-using atomr::test::dead_letter_log;
+using atomr::core::dead_letter_reason;
+using atomr::core::dead_letter_sink;
+using atomr::core::envelope;
+using atomr::core::test::counted_msg;
+using atomr::core::test::dead_letter_log;
 using namespace std::chrono_literals;
 
 // publish() takes the caller's envelope by reference and moves the letter out.
@@ -40,8 +39,8 @@ TEST(DeadLetters, PublishWithoutHandlerCountsAndReleasesTheLetterExactlyOnce) {
   std::atomic<std::uint64_t> releases{0};
   dead_letter_sink sink;
   envelope e = counted_msg(1, releases);
-  e.sender = atomr::test::make_counted(2, releases);
-  e.reply = atomr::test::make_counted(3, releases);
+  e.sender = atomr::core::test::make_counted(2, releases);
+  e.reply = atomr::core::test::make_counted(3, releases);
   sink.publish(e, "akka://t/user/gone", dead_letter_reason::no_recipient);
   EXPECT_EQ(sink.count(), 1u);
   EXPECT_EQ(releases.load(), 3u);
@@ -53,9 +52,9 @@ TEST(DeadLetters, PublishWithoutHandlerCountsAndReleasesTheLetterExactlyOnce) {
 TEST(DeadLetters, HandlerReceivesTheLetterRecipientAndReason) {
   dead_letter_sink sink;
   dead_letter_log log(sink);
-  envelope a = atomr::test::system_msg(42, 7);
-  envelope b = atomr::test::user_msg(43);
-  envelope c = atomr::test::user_msg(44);
+  envelope a = atomr::core::test::system_msg(42, 7);
+  envelope b = atomr::core::test::user_msg(43);
+  envelope c = atomr::core::test::user_msg(44);
   sink.publish(a, "akka://t/user/a", dead_letter_reason::dropped);
   sink.publish(b, "akka://t/user/b", dead_letter_reason::rejected);
   sink.publish(c, "akka://t/user/c", dead_letter_reason::no_recipient);
@@ -85,13 +84,13 @@ TEST(DeadLetters, LetterIsReleasedOnlyAfterTheHandlerRan) {
   release_probe probe{&releases};
   dead_letter_sink sink;
   sink.set_handler(
-    [](void* ctx, envelope& letter, const std::string&, dead_letter_reason) noexcept {
-      auto* p = static_cast<release_probe*>(ctx);
-      ++p->calls;
-      p->payload_present_in_handler = static_cast<bool>(letter.message);
-      p->releases_seen_in_handler = p->releases->load();
-    },
-    &probe);
+      [](void* ctx, envelope& letter, const std::string&, dead_letter_reason) noexcept {
+        auto* p = static_cast<release_probe*>(ctx);
+        ++p->calls;
+        p->payload_present_in_handler = static_cast<bool>(letter.message);
+        p->releases_seen_in_handler = p->releases->load();
+      },
+      &probe);
   publish(sink, counted_msg(1, releases), "akka://t/user/a", dead_letter_reason::dropped);
   EXPECT_EQ(probe.calls, 1);
   EXPECT_TRUE(probe.payload_present_in_handler);
@@ -101,30 +100,28 @@ TEST(DeadLetters, LetterIsReleasedOnlyAfterTheHandlerRan) {
 
 TEST(DeadLetters, HandlerMayTakeOwnershipOfThePayload) {
   std::atomic<std::uint64_t> releases{0};
-  static atomr::payload kept;
+  static atomr::core::payload kept;
   dead_letter_sink sink;
-  sink.set_handler(
-    [](void*, envelope& letter, const std::string&, dead_letter_reason) noexcept {
-      kept = std::move(letter.message);
-    },
-    nullptr);
+  sink.set_handler([](void*, envelope& letter, const std::string&,
+                      dead_letter_reason) noexcept { kept = std::move(letter.message); },
+                   nullptr);
   publish(sink, counted_msg(5, releases), "akka://t/user/a", dead_letter_reason::dropped);
   EXPECT_EQ(releases.load(), 0u) << "the handler took it, the sink must not release it";
   ASSERT_TRUE(kept);
-  EXPECT_EQ(atomr::test::counted_of(kept), 5u);
+  EXPECT_EQ(atomr::core::test::counted_of(kept), 5u);
   kept.reset();
   EXPECT_EQ(releases.load(), 1u);
 }
 
 TEST(DeadLetters, SetHandlerWithNullRemovesTheHandler) {
   dead_letter_sink sink;
-  std::vector<atomr::test::recorded_letter> before;
+  std::vector<atomr::core::test::recorded_letter> before;
   {
     dead_letter_log log(sink);
-    publish(sink, atomr::test::user_msg(1), "p", dead_letter_reason::dropped);
+    publish(sink, atomr::core::test::user_msg(1), "p", dead_letter_reason::dropped);
     before = log.letters();
   } // the log removes its handler
-  publish(sink, atomr::test::user_msg(2), "p", dead_letter_reason::dropped);
+  publish(sink, atomr::core::test::user_msg(2), "p", dead_letter_reason::dropped);
   EXPECT_EQ(before.size(), 1u);
   EXPECT_EQ(sink.count(), 2u) << "letters are counted with or without a handler";
 }
@@ -132,9 +129,9 @@ TEST(DeadLetters, SetHandlerWithNullRemovesTheHandler) {
 TEST(DeadLetters, ReplacingTheHandlerRoutesLaterLettersToTheNewOne) {
   dead_letter_sink sink;
   dead_letter_log first(sink);
-  publish(sink, atomr::test::user_msg(1), "p", dead_letter_reason::dropped);
+  publish(sink, atomr::core::test::user_msg(1), "p", dead_letter_reason::dropped);
   dead_letter_log second(sink); // replaces `first`'s handler
-  publish(sink, atomr::test::user_msg(2), "p", dead_letter_reason::dropped);
+  publish(sink, atomr::core::test::user_msg(2), "p", dead_letter_reason::dropped);
   ASSERT_EQ(first.letters().size(), 1u);
   ASSERT_EQ(second.letters().size(), 1u);
   EXPECT_EQ(first.letters()[0].value, 1);
@@ -175,8 +172,8 @@ TEST(DeadLettersStress, ConcurrentPublishersAreAllCountedWhileTheHandlerChanges)
   for (int p = 0; p < publishers; ++p)
     threads.emplace_back([&, p] {
       for (int i = 0; i < per_publisher; ++i)
-        publish(sink, counted_msg(std::uint64_t(p) * per_publisher + i, releases), "akka://t/user/x",
-                dead_letter_reason::dropped);
+        publish(sink, counted_msg(std::uint64_t(p) * per_publisher + i, releases),
+                "akka://t/user/x", dead_letter_reason::dropped);
     });
   for (auto& t : threads)
     t.join();

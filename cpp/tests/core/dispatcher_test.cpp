@@ -1,31 +1,30 @@
-#include <atomic>
-#include <chrono>
-#include <cstdint>
-#include <cstdio>
-#include <filesystem>
-#include <string>
-#include <thread>
-#include <vector>
-
-#include <fcntl.h>
-#include <gtest/gtest.h>
-
 #include "atomr/core/dispatcher.hpp"
 #include "atomr/core/error.hpp"
 #include "test_support.hpp"
 
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <fcntl.h>
+#include <filesystem>
+#include <gtest/gtest.h>
+#include <string>
+#include <thread>
+#include <vector>
+
 namespace {
 
-using atomr::cell;
-using atomr::cell_state;
-using atomr::dead_letter_sink;
-using atomr::enqueue_result;
-using atomr::envelope;
-using atomr::pinned_dispatcher;
-using atomr::test::drain_ready;
-using atomr::test::make_cell;
-using atomr::test::readable;
-using atomr::test::steady;
+using atomr::core::cell;
+using atomr::core::cell_state;
+using atomr::core::dead_letter_sink;
+using atomr::core::enqueue_result;
+using atomr::core::envelope;
+using atomr::core::pinned_dispatcher;
+using atomr::core::test::drain_ready;
+using atomr::core::test::make_cell;
+using atomr::core::test::readable;
+using atomr::core::test::steady;
 using namespace std::chrono_literals;
 
 std::size_t open_fd_count() {
@@ -52,15 +51,16 @@ TEST(Dispatcher, ZeroThroughputIsRejectedAsAnInvalidArgument) {
   try {
     pinned_dispatcher d(0);
     FAIL() << "a zero throughput must be refused";
-  } catch (const atomr::invalid_argument_error& e) {
-    EXPECT_EQ(e.code(), atomr::error::kind::invalid_argument);
+  } catch (const atomr::core::invalid_argument_error& e) {
+    EXPECT_EQ(e.where(), atomr::component::core);
+    EXPECT_EQ(e.code(), static_cast<int>(atomr::core::errc::invalid_argument));
   }
 }
 
 TEST(Dispatcher, ZeroThroughputDoesNotLeakTheEventfd) {
   const std::size_t before = open_fd_count();
   for (int i = 0; i < 3; ++i)
-    EXPECT_THROW(pinned_dispatcher d(0), atomr::invalid_argument_error);
+    EXPECT_THROW(pinned_dispatcher d(0), atomr::core::invalid_argument_error);
   EXPECT_EQ(open_fd_count(), before) << "the constructor threw after opening its eventfd";
 }
 
@@ -120,9 +120,9 @@ TEST(Dispatcher, ReadyEntryKeepsTheCellAliveAfterItsOwnerLetGo) {
   dead_letter_sink sink;
   pinned_dispatcher d;
   auto owned = make_cell(d, sink);
-  envelope e = atomr::test::counted_msg(1, releases);
+  envelope e = atomr::core::test::counted_msg(1, releases);
   ASSERT_NE(owned->tell(e), enqueue_result::rejected); // schedules: the ready queue takes a ref
-  owned.reset();                                        // the owner's reference is gone
+  owned.reset();                                       // the owner's reference is gone
   cell* c = d.pop_ready();
   ASSERT_NE(c, nullptr);
   EXPECT_EQ(c->path(), "akka://test/user/a"); // still alive (ASan would flag a use after free)
@@ -138,7 +138,7 @@ TEST(Dispatcher, DestructorReleasesCellsStillReady) {
   {
     pinned_dispatcher d;
     auto c = make_cell(d, sink);
-    envelope e = atomr::test::counted_msg(1, releases);
+    envelope e = atomr::core::test::counted_msg(1, releases);
     ASSERT_NE(c->tell(e), enqueue_result::rejected);
     c.reset(); // only the ready queue holds the cell now
     EXPECT_EQ(releases.load(), 0u);
@@ -290,7 +290,7 @@ TEST(DispatcherStress, ConcurrentSchedulersWakeASleepingOwnerExactlyOnce) {
   std::vector<decltype(make_cell(d, sink))> cells;
   for (int t = 0; t < schedulers; ++t)
     cells.push_back(make_cell(d, sink));
-  atomr::test::spin_barrier barrier(schedulers + 1);
+  atomr::core::test::spin_barrier barrier(schedulers + 1);
   std::atomic<int> wakes{0};
   std::atomic<bool> stop{false};
   const auto deadline = steady::now() + 20s;
@@ -331,7 +331,8 @@ TEST(DispatcherStress, ConcurrentSchedulersWakeASleepingOwnerExactlyOnce) {
     t.join();
   EXPECT_FALSE(barrier.aborted()) << "a barrier wait hit the deadline";
   EXPECT_GT(rounds, 0);
-  EXPECT_EQ(bad_rounds, 0) << "of " << rounds << " rounds, some woke the owner zero or several times";
+  EXPECT_EQ(bad_rounds, 0) << "of " << rounds
+                           << " rounds, some woke the owner zero or several times";
 }
 
 // The lost-wake-up check: the owner declares sleep (try_sleep) at the very
@@ -344,7 +345,7 @@ TEST(DispatcherRace, ScheduleRacingTrySleepNeverLosesTheWakeUp) {
   dead_letter_sink sink;
   pinned_dispatcher d;
   auto c = make_cell(d, sink);
-  atomr::test::spin_barrier barrier(2);
+  atomr::core::test::spin_barrier barrier(2);
   std::atomic<bool> stop{false};
   std::atomic<unsigned> producer_delay{0};
   std::atomic<bool> woke{false};
@@ -354,14 +355,14 @@ TEST(DispatcherRace, ScheduleRacingTrySleepNeverLosesTheWakeUp) {
     for (;;) {
       if (!barrier.arrive_and_wait(deadline) || stop.load(std::memory_order_relaxed))
         return;
-      atomr::test::jitter(producer_delay.load(std::memory_order_relaxed));
+      atomr::core::test::jitter(producer_delay.load(std::memory_order_relaxed));
       woke.store(d.schedule(c.get()), std::memory_order_relaxed);
       if (!barrier.arrive_and_wait(deadline))
         return;
     }
   });
 
-  atomr::test::race_aligner align(0x9e3779b97f4a7c15ull);
+  atomr::core::test::race_aligner align(0x9e3779b97f4a7c15ull);
   long iterations = 0;
   long slept = 0;
   long woke_count = 0;
@@ -373,7 +374,7 @@ TEST(DispatcherRace, ScheduleRacingTrySleepNeverLosesTheWakeUp) {
     producer_delay.store(delay.b, std::memory_order_relaxed);
     if (!barrier.arrive_and_wait(deadline))
       break;
-    atomr::test::jitter(delay.a);
+    atomr::core::test::jitter(delay.a);
     const bool asleep = d.try_sleep();
     if (!barrier.arrive_and_wait(deadline))
       break;
@@ -382,7 +383,7 @@ TEST(DispatcherRace, ScheduleRacingTrySleepNeverLosesTheWakeUp) {
     woke_count += was_woken;
     slept += asleep;
     if (asleep && !was_woken)
-      ++lost; // asleep with a cell ready, and the producer was not told to wake us
+      ++lost;             // asleep with a cell ready, and the producer was not told to wake us
     align.record(asleep); // the owner's store went first
     drain_ready(d);
   }
@@ -406,13 +407,13 @@ struct stress_cell_state {
 };
 
 TEST(DispatcherStress, ProducersAndASleepingDispatcherProcessEveryMessageOnceInOrder) {
-  constexpr std::uint32_t producers = 3;   // user-mail producers
+  constexpr std::uint32_t producers = 3;               // user-mail producers
   constexpr std::uint32_t system_producer = producers; // one more thread sends system mail
   constexpr std::uint32_t cells = 4;
   constexpr std::uint32_t per_cell = 12000; // per producer and cell
   constexpr std::uint32_t system_per_cell = 500;
   constexpr std::uint64_t total =
-    std::uint64_t(producers) * cells * per_cell + std::uint64_t(cells) * system_per_cell;
+      std::uint64_t(producers) * cells * per_cell + std::uint64_t(cells) * system_per_cell;
 
   std::atomic<std::uint64_t> releases{0};
   std::uint64_t processed = 0;
@@ -420,13 +421,13 @@ TEST(DispatcherStress, ProducersAndASleepingDispatcherProcessEveryMessageOnceInO
   std::uint64_t kind_errors = 0;
   std::atomic<int> rejected{0};
   std::atomic<int> wake_requests{0};
-  atomr::test::dispatcher_loop_stats stats;
+  atomr::core::test::dispatcher_loop_stats stats;
   std::vector<stress_cell_state> state(cells);
   std::string leftovers;
   {
     dead_letter_sink sink;
     pinned_dispatcher d(7); // small throughput: many turns and reschedules
-    std::vector<atomr::test::cell_ptr> owned;
+    std::vector<atomr::core::test::cell_ptr> owned;
     for (std::uint32_t i = 0; i < cells; ++i) {
       owned.push_back(make_cell(d, sink, "akka://stress/user/c" + std::to_string(i)));
       state[i].next_seq.assign(producers + 1, 0);
@@ -451,13 +452,13 @@ TEST(DispatcherStress, ProducersAndASleepingDispatcherProcessEveryMessageOnceInO
           std::this_thread::yield();
         for (std::uint32_t seq = 0; seq < per_cell; ++seq) {
           for (std::uint32_t i = 0; i < cells; ++i) {
-            envelope e = atomr::test::counted_msg((std::uint64_t(p) << 32) | seq, releases);
+            envelope e = atomr::core::test::counted_msg((std::uint64_t(p) << 32) | seq, releases);
             send(*owned[i], e, false);
           }
           // Bursts: pause (bounded) until the owner has drained everything
           // and declared sleep, so the sleep/wake protocol runs often.
           if (seq % 128 == 127)
-            atomr::test::wait_until([&] { return d.sleeping(); }, 1ms);
+            atomr::core::test::wait_until([&] { return d.sleeping(); }, 1ms);
         }
       });
     threads.emplace_back([&] {
@@ -465,8 +466,8 @@ TEST(DispatcherStress, ProducersAndASleepingDispatcherProcessEveryMessageOnceInO
         std::this_thread::yield();
       for (std::uint32_t seq = 0; seq < system_per_cell; ++seq)
         for (std::uint32_t i = 0; i < cells; ++i) {
-          envelope e =
-            atomr::test::counted_msg((std::uint64_t(system_producer) << 32) | seq, releases, 9);
+          envelope e = atomr::core::test::counted_msg((std::uint64_t(system_producer) << 32) | seq,
+                                                      releases, 9);
           send(*owned[i], e, true);
         }
     });
@@ -477,7 +478,7 @@ TEST(DispatcherStress, ProducersAndASleepingDispatcherProcessEveryMessageOnceInO
       c.begin_turn();
       envelope e;
       for (std::uint32_t n = 0; n < d.throughput() && c.pop(e); ++n) {
-        const std::uint64_t v = atomr::test::counted_of(e.message);
+        const std::uint64_t v = atomr::core::test::counted_of(e.message);
         const auto p = std::uint32_t(v >> 32);
         const auto seq = std::uint32_t(v);
         kind_errors += (p == system_producer) != (e.kind == 9);
@@ -494,8 +495,8 @@ TEST(DispatcherStress, ProducersAndASleepingDispatcherProcessEveryMessageOnceInO
     };
     std::thread owner([&] {
       go.store(true, std::memory_order_release);
-      stats = atomr::test::run_dispatcher(
-        d, deadline, [&] { return processed >= total; }, turn, [] {});
+      stats = atomr::core::test::run_dispatcher(
+          d, deadline, [&] { return processed >= total; }, turn, [] {});
     });
     for (auto& t : threads)
       t.join();
@@ -504,12 +505,13 @@ TEST(DispatcherStress, ProducersAndASleepingDispatcherProcessEveryMessageOnceInO
     for (std::uint32_t i = 0; i < cells; ++i) {
       cell& c = *owned[i];
       if (c.state() != cell_state::idle || c.queued() != 0)
-        leftovers += " " + c.path() + ": state=" + atomr::test::state_name(c.state()) +
+        leftovers += " " + c.path() + ": state=" + atomr::core::test::state_name(c.state()) +
                      " queued=" + std::to_string(c.queued()) + ";";
     }
   }
 
-  EXPECT_EQ(processed, total) << "messages lost; " << atomr::test::describe(stats) << leftovers;
+  EXPECT_EQ(processed, total) << "messages lost; " << atomr::core::test::describe(stats)
+                              << leftovers;
   EXPECT_EQ(rejected.load(), 0);
   EXPECT_EQ(order_errors, 0u) << "duplicates, gaps or reordering within a producer";
   EXPECT_EQ(kind_errors, 0u);
@@ -519,13 +521,13 @@ TEST(DispatcherStress, ProducersAndASleepingDispatcherProcessEveryMessageOnceInO
     EXPECT_EQ(state[i].next_seq[system_producer], system_per_cell) << "cell " << i;
   }
   EXPECT_TRUE(leftovers.empty()) << leftovers;
-  EXPECT_FALSE(stats.deadline_hit) << atomr::test::describe(stats);
-  EXPECT_EQ(stats.lost_wakeups, 0u) << "the owner stayed asleep with a cell ready; "
-                                    << atomr::test::describe(stats);
+  EXPECT_FALSE(stats.deadline_hit) << atomr::core::test::describe(stats);
+  EXPECT_EQ(stats.lost_wakeups, 0u)
+      << "the owner stayed asleep with a cell ready; " << atomr::core::test::describe(stats);
   EXPECT_EQ(releases.load(), total) << "every payload is released exactly once";
   EXPECT_GT(wake_requests.load(), 0);
-  RecordProperty("dispatcher", atomr::test::describe(stats));
-  std::printf("[          ] %s wake_requests=%d\n", atomr::test::describe(stats).c_str(),
+  RecordProperty("dispatcher", atomr::core::test::describe(stats));
+  std::printf("[          ] %s wake_requests=%d\n", atomr::core::test::describe(stats).c_str(),
               wake_requests.load());
 }
 

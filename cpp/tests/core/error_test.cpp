@@ -1,64 +1,86 @@
+#include "atomr/core/error.hpp"
+
+#include <gtest/gtest.h>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
 
-#include <gtest/gtest.h>
-
-#include "atomr/core/error.hpp"
-
 namespace {
 
-using atomr::error;
+using atomr::component;
+using atomr::core::errc;
+
+int code_of(errc c) {
+  return static_cast<int>(c);
+}
 
 TEST(Error, BaseErrorDefaultsToTheGenericCode) {
-  error e("boom");
-  EXPECT_EQ(e.code(), error::kind::generic);
+  atomr::core::error e("boom");
+  EXPECT_EQ(e.where(), component::core);
+  EXPECT_EQ(e.code(), code_of(errc::generic));
   EXPECT_STREQ(e.what(), "boom");
 }
 
 TEST(Error, BaseErrorKeepsAnExplicitCode) {
-  error e("bad", error::kind::system_terminated);
-  EXPECT_EQ(e.code(), error::kind::system_terminated);
+  atomr::core::error e("bad", errc::system_terminated);
+  EXPECT_EQ(e.code(), code_of(errc::system_terminated));
+}
+
+TEST(Error, AnyComponentAndCodeCanBeCarriedByTheSharedBase) {
+  atomr::error e(component::ddata, 7, "later code");
+  EXPECT_EQ(e.where(), component::ddata);
+  EXPECT_EQ(e.code(), 7);
+  EXPECT_STREQ(e.what(), "later code");
 }
 
 TEST(Error, CodesHaveTheNumbersThePythonBridgeMaps) {
-  EXPECT_EQ(static_cast<int>(error::kind::generic), 0);
-  EXPECT_EQ(static_cast<int>(error::kind::invalid_actor_name), 1);
-  EXPECT_EQ(static_cast<int>(error::kind::actor_name_taken), 2);
-  EXPECT_EQ(static_cast<int>(error::kind::system_terminated), 3);
-  EXPECT_EQ(static_cast<int>(error::kind::invalid_argument), 4);
+  EXPECT_EQ(code_of(errc::generic), 0);
+  EXPECT_EQ(code_of(errc::invalid_actor_name), 1);
+  EXPECT_EQ(code_of(errc::actor_name_taken), 2);
+  EXPECT_EQ(code_of(errc::system_terminated), 3);
+  EXPECT_EQ(code_of(errc::invalid_argument), 4);
+}
+
+TEST(Error, ComponentsHaveTheNumbersThePythonBridgeMaps) {
+  EXPECT_EQ(static_cast<int>(component::core), 1);
+  EXPECT_EQ(static_cast<int>(component::storage), 2);
+  EXPECT_EQ(static_cast<int>(component::persistence), 3);
+  EXPECT_EQ(static_cast<int>(component::ddata), 4);
 }
 
 TEST(Error, EachSubclassReportsItsOwnCode) {
-  EXPECT_EQ(atomr::invalid_actor_name_error("x").code(), error::kind::invalid_actor_name);
-  EXPECT_EQ(atomr::actor_name_taken_error("x").code(), error::kind::actor_name_taken);
-  EXPECT_EQ(atomr::system_terminated_error("x").code(), error::kind::system_terminated);
-  EXPECT_EQ(atomr::invalid_argument_error("x").code(), error::kind::invalid_argument);
+  EXPECT_EQ(atomr::core::invalid_actor_name_error("x").code(), code_of(errc::invalid_actor_name));
+  EXPECT_EQ(atomr::core::actor_name_taken_error("x").code(), code_of(errc::actor_name_taken));
+  EXPECT_EQ(atomr::core::system_terminated_error("x").code(), code_of(errc::system_terminated));
+  EXPECT_EQ(atomr::core::invalid_argument_error("x").code(), code_of(errc::invalid_argument));
+  EXPECT_EQ(atomr::core::invalid_argument_error("x").where(), component::core);
 }
 
 TEST(Error, SubclassesAreCaughtAsErrorAndRuntimeErrorWithTheirMessage) {
-  static_assert(std::is_base_of_v<std::runtime_error, error>);
-  static_assert(std::is_base_of_v<error, atomr::invalid_actor_name_error>);
-  static_assert(std::is_base_of_v<error, atomr::actor_name_taken_error>);
-  static_assert(std::is_base_of_v<error, atomr::system_terminated_error>);
-  static_assert(std::is_base_of_v<error, atomr::invalid_argument_error>);
+  static_assert(std::is_base_of_v<std::runtime_error, atomr::error>);
+  static_assert(std::is_base_of_v<atomr::error, atomr::core::error>);
+  static_assert(std::is_base_of_v<atomr::core::error, atomr::core::invalid_actor_name_error>);
+  static_assert(std::is_base_of_v<atomr::core::error, atomr::core::actor_name_taken_error>);
+  static_assert(std::is_base_of_v<atomr::core::error, atomr::core::system_terminated_error>);
+  static_assert(std::is_base_of_v<atomr::core::error, atomr::core::invalid_argument_error>);
 
   try {
-    throw atomr::actor_name_taken_error("name `a` is taken");
-  } catch (const error& e) {
-    EXPECT_EQ(e.code(), error::kind::actor_name_taken);
+    throw atomr::core::actor_name_taken_error("name `a` is taken");
+  } catch (const atomr::error& e) {
+    EXPECT_EQ(e.code(), code_of(errc::actor_name_taken));
     EXPECT_STREQ(e.what(), "name `a` is taken");
   }
   try {
-    throw atomr::system_terminated_error("gone");
+    throw atomr::core::system_terminated_error("gone");
   } catch (const std::runtime_error& e) {
     EXPECT_STREQ(e.what(), "gone");
   }
 }
 
 TEST(Error, CodeSurvivesCopyingThroughTheBaseClass) {
-  const error copy = atomr::invalid_argument_error("negative timeout");
-  EXPECT_EQ(copy.code(), error::kind::invalid_argument);
+  const atomr::error copy = atomr::core::invalid_argument_error("negative timeout");
+  EXPECT_EQ(copy.where(), component::core);
+  EXPECT_EQ(copy.code(), code_of(errc::invalid_argument));
   EXPECT_STREQ(copy.what(), "negative timeout");
 }
 

@@ -1,21 +1,20 @@
-#include <atomic>
-#include <chrono>
-#include <cstdint>
-#include <thread>
-#include <vector>
-
-#include <gtest/gtest.h>
-
 #include "atomr/core/mailbox.hpp"
 #include "test_support.hpp"
 
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <gtest/gtest.h>
+#include <thread>
+#include <vector>
+
 namespace {
 
-using atomr::envelope;
-using atomr::mailbox;
-using atomr::test::int_of;
-using atomr::test::system_msg;
-using atomr::test::user_msg;
+using atomr::core::envelope;
+using atomr::core::mailbox;
+using atomr::core::test::int_of;
+using atomr::core::test::system_msg;
+using atomr::core::test::user_msg;
 using namespace std::chrono_literals;
 
 TEST(Mailbox, NewMailboxHasNoMessages) {
@@ -136,15 +135,15 @@ TEST(Mailbox, PushMovesTheEnvelopeIn) {
   std::atomic<std::uint64_t> releases{0};
   {
     mailbox m;
-    envelope e = atomr::test::counted_msg(1, releases);
-    e.sender = atomr::test::make_counted(2, releases);
+    envelope e = atomr::core::test::counted_msg(1, releases);
+    e.sender = atomr::core::test::make_counted(2, releases);
     m.push_user(std::move(e));
     EXPECT_FALSE(e.message); // NOLINT(bugprone-use-after-move)
     EXPECT_FALSE(e.sender);
     envelope out;
     ASSERT_TRUE(m.pop(out));
-    EXPECT_EQ(atomr::test::counted_of(out.message), 1u);
-    EXPECT_EQ(atomr::test::counted_of(out.sender), 2u);
+    EXPECT_EQ(atomr::core::test::counted_of(out.message), 1u);
+    EXPECT_EQ(atomr::core::test::counted_of(out.sender), 2u);
     EXPECT_EQ(releases.load(), 0u);
   }
   EXPECT_EQ(releases.load(), 2u);
@@ -155,8 +154,8 @@ TEST(Mailbox, DestructorReleasesEveryQueuedPayloadExactlyOnce) {
   {
     mailbox m;
     for (std::uint64_t i = 0; i < 5; ++i) {
-      m.push_user(atomr::test::counted_msg(i, releases));
-      m.push_system(atomr::test::counted_msg(100 + i, releases, 1));
+      m.push_user(atomr::core::test::counted_msg(i, releases));
+      m.push_system(atomr::core::test::counted_msg(100 + i, releases, 1));
     }
   }
   EXPECT_EQ(releases.load(), 10u);
@@ -188,9 +187,9 @@ TEST(MailboxStress, ConcurrentUserAndSystemProducersDeliverEverythingInOrder) {
   int errors = 0;
   const int total = user_producers * per_producer + system_count;
   int received = 0;
-  const auto deadline = atomr::test::steady::now() + 20s;
+  const auto deadline = atomr::core::test::steady::now() + 20s;
   go.store(true, std::memory_order_release);
-  while (received < total && atomr::test::steady::now() < deadline) {
+  while (received < total && atomr::core::test::steady::now() < deadline) {
     envelope e;
     if (!m.pop(e)) {
       std::this_thread::yield();

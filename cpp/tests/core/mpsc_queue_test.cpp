@@ -1,23 +1,22 @@
-#include <atomic>
-#include <chrono>
-#include <cstdint>
-#include <memory>
-#include <string>
-#include <thread>
-#include <vector>
-
-#include <gtest/gtest.h>
-
 #include "atomr/core/envelope.hpp"
 #include "atomr/core/mpsc_queue.hpp"
 #include "atomr/core/payload.hpp"
 #include "test_support.hpp"
 
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <gtest/gtest.h>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
 namespace {
 
-using atomr::envelope;
-using atomr::mpsc_queue;
-using atomr::payload;
+using atomr::core::envelope;
+using atomr::core::payload;
+using atomr::core::internal::mpsc_queue;
 using namespace std::chrono_literals;
 
 TEST(MpscQueue, NewQueueIsEmpty) {
@@ -99,7 +98,7 @@ TEST(MpscQueue, PushMovesThePayloadInAndPopMovesItOutWithoutReleasing) {
   std::atomic<std::uint64_t> releases{0};
   {
     mpsc_queue<payload> q;
-    payload p = atomr::test::make_counted(11, releases);
+    payload p = atomr::core::test::make_counted(11, releases);
     void* raw = p.get();
     q.push(std::move(p));
     EXPECT_FALSE(p); // NOLINT(bugprone-use-after-move)
@@ -116,7 +115,7 @@ TEST(MpscQueue, DestructorReleasesValuesStillQueuedExactlyOnce) {
   {
     mpsc_queue<envelope> q;
     for (std::uint64_t i = 0; i < 10; ++i)
-      q.push(atomr::test::counted_msg(i, releases));
+      q.push(atomr::core::test::counted_msg(i, releases));
     envelope first;
     ASSERT_TRUE(q.try_pop(first));
     EXPECT_EQ(releases.load(), 0u);
@@ -128,11 +127,11 @@ TEST(MpscQueue, PopOverwritesAnOccupiedOutputByReleasingItsOldValue) {
   std::atomic<std::uint64_t> releases{0};
   {
     mpsc_queue<payload> q;
-    q.push(atomr::test::make_counted(2, releases));
-    payload out = atomr::test::make_counted(1, releases);
+    q.push(atomr::core::test::make_counted(2, releases));
+    payload out = atomr::core::test::make_counted(1, releases);
     ASSERT_TRUE(q.try_pop(out));
     EXPECT_EQ(releases.load(), 1u);
-    EXPECT_EQ(atomr::test::counted_of(out), 2u);
+    EXPECT_EQ(atomr::core::test::counted_of(out), 2u);
   }
   EXPECT_EQ(releases.load(), 2u);
 }
@@ -160,10 +159,10 @@ TEST(MpscQueueStress, FourProducersDeliverEveryItemExactlyOnceInPerProducerOrder
   std::uint64_t received = 0;
   std::uint64_t out_of_order = 0;
   std::uint64_t bad_producer = 0;
-  const auto deadline = atomr::test::steady::now() + 30s;
+  const auto deadline = atomr::core::test::steady::now() + 30s;
 
   go.store(true, std::memory_order_release);
-  while (received < total && atomr::test::steady::now() < deadline) {
+  while (received < total && atomr::core::test::steady::now() < deadline) {
     std::uint64_t v = 0;
     if (!q.try_pop(v)) {
       std::this_thread::yield();
@@ -207,10 +206,10 @@ TEST(MpscQueueStress, ConcurrentProducersOfOwnedPayloadsLeakNothing) {
     for (std::uint32_t p = 0; p < producers; ++p)
       threads.emplace_back([&q, &releases, p] {
         for (std::uint32_t i = 0; i < per_producer; ++i)
-          q.push(atomr::test::counted_msg((std::uint64_t(p) << 32) | i, releases));
+          q.push(atomr::core::test::counted_msg((std::uint64_t(p) << 32) | i, releases));
       });
-    const auto deadline = atomr::test::steady::now() + 20s;
-    while (consumed < producers * per_producer / 2 && atomr::test::steady::now() < deadline) {
+    const auto deadline = atomr::core::test::steady::now() + 20s;
+    while (consumed < producers * per_producer / 2 && atomr::core::test::steady::now() < deadline) {
       envelope e;
       if (q.try_pop(e))
         ++consumed;

@@ -1,28 +1,28 @@
+#include "atomr/core/error.hpp"
+#include "atomr/core/path.hpp"
+
+#include <gtest/gtest.h>
 #include <set>
 #include <string>
 #include <string_view>
 
-#include <gtest/gtest.h>
-
-#include "atomr/core/error.hpp"
-#include "atomr/core/path.hpp"
-
 namespace {
 
-using atomr::anonymous_name;
-using atomr::child_path;
-using atomr::invalid_actor_name_error;
-using atomr::is_valid_actor_name;
-using atomr::is_valid_system_name;
-using atomr::validate_actor_name;
-using atomr::validate_system_name;
+using atomr::core::anonymous_name;
+using atomr::core::child_path;
+using atomr::core::invalid_actor_name_error;
+using atomr::core::is_valid_actor_name;
+using atomr::core::is_valid_system_name;
+using atomr::core::validate_actor_name;
+using atomr::core::validate_system_name;
 
 // The message `validate_actor_name` throws for `name`, or "" if it accepts it.
 std::string rejection_of(std::string_view name) {
   try {
     validate_actor_name(name);
   } catch (const invalid_actor_name_error& e) {
-    EXPECT_EQ(e.code(), atomr::error::kind::invalid_actor_name);
+    EXPECT_EQ(e.where(), atomr::component::core);
+    EXPECT_EQ(e.code(), static_cast<int>(atomr::core::errc::invalid_actor_name));
     return e.what();
   }
   return "";
@@ -90,16 +90,17 @@ TEST(ActorName, WellFormedPercentEscapesAreValid) {
 }
 
 TEST(ActorName, MalformedPercentEscapesAreInvalid) {
-  for (const char* name : {"%", "%2", "a%", "a%2", "%g0", "%0g", "%%", "%%41", "a%zz", "%-1", "% 1"}) {
+  for (const char* name :
+       {"%", "%2", "a%", "a%2", "%g0", "%0g", "%%", "%%41", "a%zz", "%-1", "% 1"}) {
     EXPECT_FALSE(is_valid_actor_name(name)) << name;
     EXPECT_THROW(validate_actor_name(name), invalid_actor_name_error) << name;
   }
 }
 
 TEST(ActorName, ForbiddenCharactersAreInvalid) {
-  for (const char* name : {"a b", "a/b", "/", "a#b", "a?b", "a\"b", "a<b", "a>b", "a\\b", "a|b",
-                           "a^b", "a`b", "a{b", "a}b", "a[b", "a]b", "a(b", "a)b", "tab\t",
-                           "nl\n"}) {
+  for (const char* name :
+       {"a b", "a/b", "/",   "a#b", "a?b", "a\"b", "a<b", "a>b", "a\\b",  "a|b",
+        "a^b", "a`b", "a{b", "a}b", "a[b", "a]b",  "a(b", "a)b", "tab\t", "nl\n"}) {
     EXPECT_FALSE(is_valid_actor_name(name)) << name;
     EXPECT_THROW(validate_actor_name(name), invalid_actor_name_error) << name;
   }
@@ -142,7 +143,8 @@ TEST(ActorName, IsValidAndValidateAgreeOnEveryByte) {
 // --- system names ------------------------------------------------------------
 
 TEST(SystemName, LettersDigitsDashesAndUnderscoresAreValid) {
-  for (const char* name : {"a", "A", "0", "sys", "my-system", "my_system", "Sys2", "9lives", "a-_-b"}) {
+  for (const char* name :
+       {"a", "A", "0", "sys", "my-system", "my_system", "Sys2", "9lives", "a-_-b"}) {
     EXPECT_TRUE(is_valid_system_name(name)) << name;
     EXPECT_NO_THROW(validate_system_name(name)) << name;
   }
@@ -156,7 +158,8 @@ TEST(SystemName, MustStartWithALetterOrDigit) {
 }
 
 TEST(SystemName, PunctuationAllowedInActorNamesIsNotAllowed) {
-  for (const char* name : {"a.b", "a*b", "a$b", "a+b", "a:b", "a@b", "a%20", "a b", "a/b", "caf\xc3\xa9"}) {
+  for (const char* name :
+       {"a.b", "a*b", "a$b", "a+b", "a:b", "a@b", "a%20", "a b", "a/b", "caf\xc3\xa9"}) {
     EXPECT_FALSE(is_valid_system_name(name)) << name;
     EXPECT_THROW(validate_system_name(name), invalid_actor_name_error) << name;
   }
@@ -175,7 +178,8 @@ TEST(SystemName, RejectionCarriesTheInvalidActorNameCodeAndTheName) {
     validate_system_name("bad name");
     FAIL() << "expected a throw";
   } catch (const atomr::error& e) {
-    EXPECT_EQ(e.code(), atomr::error::kind::invalid_actor_name);
+    EXPECT_EQ(e.where(), atomr::component::core);
+    EXPECT_EQ(e.code(), static_cast<int>(atomr::core::errc::invalid_actor_name));
     EXPECT_NE(std::string(e.what()).find("bad name"), std::string::npos) << e.what();
   }
 }

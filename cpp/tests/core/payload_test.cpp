@@ -1,21 +1,20 @@
+#include "atomr/core/envelope.hpp"
+#include "atomr/core/payload.hpp"
+#include "test_support.hpp"
+
 #include <atomic>
+#include <gtest/gtest.h>
 #include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
-#include <gtest/gtest.h>
-
-#include "atomr/core/envelope.hpp"
-#include "atomr/core/payload.hpp"
-#include "test_support.hpp"
-
 namespace {
 
-using atomr::envelope;
-using atomr::payload;
-using atomr::test::counted_of;
-using atomr::test::make_counted;
+using atomr::core::envelope;
+using atomr::core::payload;
+using atomr::core::test::counted_of;
+using atomr::core::test::make_counted;
 
 // A hook-only counter for payloads that do not own heap memory.
 std::atomic<int> plain_releases{0};
@@ -139,9 +138,9 @@ TEST(Payload, DetachHandsOwnershipToTheCallerWithoutReleasing) {
   }
   EXPECT_EQ(releases.load(), 0u);
   ASSERT_NE(raw, nullptr);
-  EXPECT_EQ(static_cast<atomr::test::counted_value*>(raw)->value, 5u);
+  EXPECT_EQ(static_cast<atomr::core::test::counted_value*>(raw)->value, 5u);
   // The caller now owns it; hand it back to a fresh payload to free it.
-  { payload again(raw, &atomr::test::release_counted); }
+  { payload again(raw, &atomr::core::test::release_counted); }
   EXPECT_EQ(releases.load(), 1u);
 }
 
@@ -149,7 +148,7 @@ TEST(Payload, DetachedPayloadCanBeReusedForANewValue) {
   std::atomic<std::uint64_t> releases{0};
   {
     payload p = make_counted(1, releases);
-    payload(p.detach(), &atomr::test::release_counted).reset();
+    payload(p.detach(), &atomr::core::test::release_counted).reset();
     p = make_counted(2, releases);
     EXPECT_EQ(counted_of(p), 2u);
     EXPECT_EQ(releases.load(), 1u);

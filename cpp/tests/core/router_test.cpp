@@ -1,30 +1,29 @@
-#include <gtest/gtest.h>
+#include "atomr/core/cell.hpp"
+#include "atomr/core/dispatcher.hpp"
+#include "atomr/core/error.hpp"
+#include "atomr/core/router.hpp"
 
+#include <gtest/gtest.h>
 #include <map>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "atomr/core/cell.hpp"
-#include "atomr/core/dispatcher.hpp"
-#include "atomr/core/error.hpp"
-#include "atomr/core/router.hpp"
-
 namespace {
 
 struct fixture {
-  atomr::dead_letter_sink sink;
-  atomr::pinned_dispatcher dispatcher{1000000};
-  std::vector<atomr::cell*> cells;
+  atomr::core::dead_letter_sink sink;
+  atomr::core::pinned_dispatcher dispatcher{1000000};
+  std::vector<atomr::core::cell*> cells;
 
   explicit fixture(int n, const std::string& prefix = "akka://t/user/r/routee-") {
     for (int i = 0; i < n; ++i)
-      cells.push_back(new atomr::cell(dispatcher, prefix + std::to_string(i), sink));
+      cells.push_back(new atomr::core::cell(dispatcher, prefix + std::to_string(i), sink));
   }
 
   ~fixture() {
-    while (atomr::cell* c = dispatcher.pop_ready())
+    while (atomr::core::cell* c = dispatcher.pop_ready())
       c->release();
     for (auto* c : cells)
       c->release();
@@ -33,7 +32,7 @@ struct fixture {
   // Pops every queued message of routee i; returns their int payloads.
   std::vector<int> drain(int i) {
     std::vector<int> out;
-    atomr::envelope e;
+    atomr::core::envelope e;
     cells[i]->begin_turn();
     while (cells[i]->next(e))
       out.push_back(*static_cast<int*>(e.message.get()));
@@ -41,14 +40,14 @@ struct fixture {
   }
 };
 
-atomr::envelope message(int v) {
-  atomr::envelope e;
-  e.message = atomr::payload::make<int>(v);
+atomr::core::envelope message(int v) {
+  atomr::core::envelope e;
+  e.message = atomr::core::payload::make<int>(v);
   return e;
 }
 
-void clone_int(const atomr::envelope& from, atomr::envelope& to) {
-  to.message = atomr::payload::make<int>(*static_cast<int*>(from.message.get()));
+void clone_int(const atomr::core::envelope& from, atomr::core::envelope& to) {
+  to.message = atomr::core::payload::make<int>(*static_cast<int*>(from.message.get()));
   to.kind = from.kind;
   to.tag = from.tag;
 }
@@ -57,7 +56,7 @@ void clone_int(const atomr::envelope& from, atomr::envelope& to) {
 
 TEST(Router, RoundRobinVisitsEveryRouteeEvenly) {
   fixture f(4);
-  atomr::router r(atomr::routing_logic::round_robin);
+  atomr::core::router r(atomr::core::routing_logic::round_robin);
   r.set_routees(f.cells);
   for (int i = 0; i < 400; ++i) {
     auto e = message(i);
@@ -73,7 +72,7 @@ TEST(Router, RoundRobinVisitsEveryRouteeEvenly) {
 
 TEST(Router, RandomSpreadsLoadOverAllRoutees) {
   fixture f(4);
-  atomr::router r(atomr::routing_logic::random);
+  atomr::core::router r(atomr::core::routing_logic::random);
   r.set_routees(f.cells);
   for (int i = 0; i < 4000; ++i) {
     auto e = message(i);
@@ -88,7 +87,7 @@ TEST(Router, RandomSpreadsLoadOverAllRoutees) {
 
 TEST(Router, BroadcastClonesTheMessageToEveryRoutee) {
   fixture f(3);
-  atomr::router r(atomr::routing_logic::broadcast, &clone_int);
+  atomr::core::router r(atomr::core::routing_logic::broadcast, &clone_int);
   r.set_routees(f.cells);
   auto e = message(7);
   EXPECT_EQ(r.route(e).delivered, 3u);
@@ -97,12 +96,12 @@ TEST(Router, BroadcastClonesTheMessageToEveryRoutee) {
 }
 
 TEST(Router, BroadcastWithoutClonerIsRejected) {
-  EXPECT_THROW(atomr::router(atomr::routing_logic::broadcast), atomr::error);
+  EXPECT_THROW(atomr::core::router(atomr::core::routing_logic::broadcast), atomr::error);
 }
 
 TEST(Router, ConsistentHashKeepsAKeyOnOneRoutee) {
   fixture f(5);
-  atomr::router r(atomr::routing_logic::consistent_hash);
+  atomr::core::router r(atomr::core::routing_logic::consistent_hash);
   r.set_routees(f.cells);
   for (std::uint64_t key = 0; key < 200; ++key) {
     int expected = r.index_for_key(key);
@@ -117,7 +116,7 @@ TEST(Router, ConsistentHashKeepsAKeyOnOneRoutee) {
 
 TEST(Router, ConsistentHashWithoutAKeyDeliversNothing) {
   fixture f(2);
-  atomr::router r(atomr::routing_logic::consistent_hash);
+  atomr::core::router r(atomr::core::routing_logic::consistent_hash);
   r.set_routees(f.cells);
   auto e = message(1);
   EXPECT_EQ(r.route(e).delivered, 0u);
@@ -126,8 +125,8 @@ TEST(Router, ConsistentHashWithoutAKeyDeliversNothing) {
 
 TEST(Router, AddingARouteeMovesAboutOneNthOfTheKeys) {
   fixture f(5);
-  atomr::router r(atomr::routing_logic::consistent_hash);
-  std::vector<atomr::cell*> four(f.cells.begin(), f.cells.begin() + 4);
+  atomr::core::router r(atomr::core::routing_logic::consistent_hash);
+  std::vector<atomr::core::cell*> four(f.cells.begin(), f.cells.begin() + 4);
   r.set_routees(four);
   const int keys = 20000;
   std::vector<int> before(keys);
@@ -149,7 +148,7 @@ TEST(Router, AddingARouteeMovesAboutOneNthOfTheKeys) {
 
 TEST(Router, SmallestMailboxPrefersTheEmptiestRoutee) {
   fixture f(3);
-  atomr::router r(atomr::routing_logic::smallest_mailbox);
+  atomr::core::router r(atomr::core::routing_logic::smallest_mailbox);
   r.set_routees(f.cells);
   for (int i = 0; i < 5; ++i) {
     auto e = message(i);
@@ -167,7 +166,7 @@ TEST(Router, SmallestMailboxPrefersTheEmptiestRoutee) {
 
 TEST(Router, StoppedRouteesAreSkipped) {
   fixture f(3);
-  atomr::router r(atomr::routing_logic::round_robin);
+  atomr::core::router r(atomr::core::routing_logic::round_robin);
   r.set_routees(f.cells);
   f.cells[1]->begin_turn();
   f.cells[1]->stop();
@@ -180,7 +179,7 @@ TEST(Router, StoppedRouteesAreSkipped) {
 
 TEST(Router, AllRouteesStoppedLeavesTheEnvelopeWithTheCaller) {
   fixture f(2);
-  atomr::router r(atomr::routing_logic::round_robin);
+  atomr::core::router r(atomr::core::routing_logic::round_robin);
   r.set_routees(f.cells);
   for (auto* c : f.cells) {
     c->begin_turn();
@@ -193,7 +192,7 @@ TEST(Router, AllRouteesStoppedLeavesTheEnvelopeWithTheCaller) {
 
 TEST(Router, ReportsAWakeWhenTheDispatcherSleeps) {
   fixture f(1);
-  atomr::router r(atomr::routing_logic::round_robin);
+  atomr::core::router r(atomr::core::routing_logic::round_robin);
   r.set_routees(f.cells);
   auto e = message(1);
   EXPECT_TRUE(r.route(e).wake); // a new dispatcher starts asleep
@@ -201,14 +200,15 @@ TEST(Router, ReportsAWakeWhenTheDispatcherSleeps) {
 
 TEST(Router, ConcurrentRoutingAndResizingLoseNothing) {
   fixture f(8);
-  atomr::router r(atomr::routing_logic::round_robin);
-  r.set_routees(std::vector<atomr::cell*>(f.cells.begin(), f.cells.begin() + 4));
+  atomr::core::router r(atomr::core::routing_logic::round_robin);
+  r.set_routees(std::vector<atomr::core::cell*>(f.cells.begin(), f.cells.begin() + 4));
   std::atomic<bool> stop{false};
   std::thread resizer([&] {
     bool big = false;
     while (!stop.load()) {
       big = !big;
-      r.set_routees(std::vector<atomr::cell*>(f.cells.begin(), f.cells.begin() + (big ? 8 : 4)));
+      r.set_routees(
+          std::vector<atomr::core::cell*>(f.cells.begin(), f.cells.begin() + (big ? 8 : 4)));
     }
   });
   std::vector<std::thread> producers;
@@ -231,22 +231,24 @@ TEST(Router, ConcurrentRoutingAndResizingLoseNothing) {
 
 TEST(Router, StableHashOfBytes) {
   const char a[] = "alice";
-  EXPECT_EQ(atomr::router::hash_bytes(a, 5), atomr::router::hash_bytes("alice", 5));
-  EXPECT_NE(atomr::router::hash_bytes("alice", 5), atomr::router::hash_bytes("alicf", 5));
+  EXPECT_EQ(atomr::core::router::hash_bytes(a, 5), atomr::core::router::hash_bytes("alice", 5));
+  EXPECT_NE(atomr::core::router::hash_bytes("alice", 5),
+            atomr::core::router::hash_bytes("alicf", 5));
 }
 
 TEST(Cell, TellLocalSchedulesAnIdleCellLikeTell) {
-  atomr::dead_letter_sink sink;
-  atomr::pinned_dispatcher d;
-  auto* c = new atomr::cell(d, "akka://t/user/local", sink);
+  atomr::core::dead_letter_sink sink;
+  atomr::core::pinned_dispatcher d;
+  auto* c = new atomr::core::cell(d, "akka://t/user/local", sink);
   auto e = message(1);
-  EXPECT_EQ(c->tell_local(e), atomr::enqueue_result::accepted_wake); // dispatcher starts asleep
+  EXPECT_EQ(c->tell_local(e),
+            atomr::core::enqueue_result::accepted_wake); // dispatcher starts asleep
   auto e2 = message(2);
-  EXPECT_EQ(c->tell_local(e2), atomr::enqueue_result::accepted); // already scheduled
-  atomr::cell* r = d.pop_ready();
+  EXPECT_EQ(c->tell_local(e2), atomr::core::enqueue_result::accepted); // already scheduled
+  atomr::core::cell* r = d.pop_ready();
   ASSERT_EQ(r, c);
   r->begin_turn();
-  atomr::envelope got;
+  atomr::core::envelope got;
   ASSERT_TRUE(r->next(got));
   EXPECT_EQ(*static_cast<int*>(got.message.get()), 1);
   ASSERT_TRUE(r->next(got));
@@ -256,20 +258,20 @@ TEST(Cell, TellLocalSchedulesAnIdleCellLikeTell) {
   c->begin_turn();
   c->stop();
   auto e3 = message(3);
-  EXPECT_EQ(c->tell_local(e3), atomr::enqueue_result::rejected);
+  EXPECT_EQ(c->tell_local(e3), atomr::core::enqueue_result::rejected);
   c->release();
 }
 
 TEST(Router, BroadcastReportsEveryCopyARouteeLost) {
   fixture f(3);
   for (auto* c : f.cells)
-    c->make_bounded(1, atomr::overflow_strategy::drop_new);
-  atomr::router r(atomr::routing_logic::broadcast, &clone_int);
+    c->make_bounded(1, atomr::core::overflow_strategy::drop_new);
+  atomr::core::router r(atomr::core::routing_logic::broadcast, &clone_int);
   r.set_routees(f.cells);
   auto first = message(1);
   EXPECT_EQ(r.route(first).delivered, 3u);
   std::vector<std::string> lost_by;
-  auto on_lost = [](void* ctx, atomr::envelope& e, atomr::cell* routee, bool evicted) {
+  auto on_lost = [](void* ctx, atomr::core::envelope& e, atomr::core::cell* routee, bool evicted) {
     EXPECT_FALSE(evicted);
     EXPECT_EQ(*static_cast<int*>(e.message.get()), 2);
     static_cast<std::vector<std::string>*>(ctx)->push_back(routee->path());
@@ -283,11 +285,11 @@ TEST(Router, BroadcastReportsEveryCopyARouteeLost) {
 
 TEST(Router, EvictedMailGoesToTheLostCallback) {
   fixture f(1);
-  f.cells[0]->make_bounded(1, atomr::overflow_strategy::drop_head);
-  atomr::router r(atomr::routing_logic::round_robin);
+  f.cells[0]->make_bounded(1, atomr::core::overflow_strategy::drop_head);
+  atomr::core::router r(atomr::core::routing_logic::round_robin);
   r.set_routees(f.cells);
   int lost = -1;
-  auto on_lost = [](void* ctx, atomr::envelope& e, atomr::cell*, bool evicted) {
+  auto on_lost = [](void* ctx, atomr::core::envelope& e, atomr::core::cell*, bool evicted) {
     EXPECT_TRUE(evicted);
     *static_cast<int*>(ctx) = *static_cast<int*>(e.message.get());
   };

@@ -1,15 +1,13 @@
+#include "atomr/core/error.hpp"
 #include "atomr/core/supervision.hpp"
 
 #include <cmath>
+#include <gtest/gtest.h>
 #include <limits>
 #include <string>
 #include <vector>
 
-#include <gtest/gtest.h>
-
-#include "atomr/core/error.hpp"
-
-namespace atomr {
+namespace atomr::core {
 namespace {
 
 using mro_t = std::vector<std::string>;
@@ -46,7 +44,8 @@ TEST(Directive, InvalidNameErrorNamesTheValueAndTheChoices) {
     EXPECT_NE(what.find("'reboot'"), std::string::npos) << what;
     for (const char* name : {"resume", "restart", "stop", "escalate"})
       EXPECT_NE(what.find(name), std::string::npos) << what;
-    EXPECT_EQ(e.code(), error::kind::invalid_argument);
+    EXPECT_EQ(e.where(), atomr::component::core);
+    EXPECT_EQ(e.code(), static_cast<int>(atomr::core::errc::invalid_argument));
   }
 }
 
@@ -92,9 +91,9 @@ TEST(Decider, FirstMatchingEntryInMroOrderWins) {
   EXPECT_EQ(d.decide(mro_t{"builtins.KeyError", "builtins.LookupError", "builtins.Exception",
                            "builtins.BaseException", "builtins.object"}),
             directive::stop);
-  EXPECT_EQ(d.decide(mro_t{"builtins.KeyboardInterrupt", "builtins.BaseException",
-                           "builtins.object"}),
-            directive::escalate);
+  EXPECT_EQ(
+      d.decide(mro_t{"builtins.KeyboardInterrupt", "builtins.BaseException", "builtins.object"}),
+      directive::escalate);
 }
 
 TEST(Decider, ExactMatchOnABaseBeatsBareNameMatchOnTheMostDerived) {
@@ -317,4 +316,4 @@ TEST(RestartBudget, NanWindowIsRejected) {
 }
 
 } // namespace
-} // namespace atomr
+} // namespace atomr::core

@@ -4,26 +4,25 @@
 // dead-letter recording and bounded waits. Header-only so that each
 // *_test.cpp stays self-contained apart from this file.
 
-#include <atomic>
-#include <cerrno>
-#include <chrono>
-#include <cstdint>
-#include <memory>
-#include <mutex>
-#include <string>
-#include <thread>
-#include <utility>
-#include <vector>
-
-#include <poll.h>
-
 #include "atomr/core/cell.hpp"
 #include "atomr/core/dead_letters.hpp"
 #include "atomr/core/dispatcher.hpp"
 #include "atomr/core/envelope.hpp"
 #include "atomr/core/payload.hpp"
 
-namespace atomr::test {
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <poll.h>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace atomr::core::test {
 
 using steady = std::chrono::steady_clock;
 
@@ -109,7 +108,7 @@ inline int drain_ready(pinned_dispatcher& d) {
 // Dead letters recorded by a handler installed on a sink.
 
 struct recorded_letter {
-  int value;          // int payload, or -1 when the message slot was empty
+  int value; // int payload, or -1 when the message slot was empty
   std::uint32_t kind;
   std::string recipient;
   dead_letter_reason reason;
@@ -117,7 +116,8 @@ struct recorded_letter {
 
 class dead_letter_log {
 public:
-  explicit dead_letter_log(dead_letter_sink& sink) : sink_(sink) {
+  explicit dead_letter_log(dead_letter_sink& sink)
+    : sink_(sink) {
     sink_.set_handler(&dead_letter_log::on_letter, this);
   }
   ~dead_letter_log() {
@@ -150,8 +150,7 @@ private:
 
 /// Spins (yielding) until `pred()` holds or `timeout` passes; returns the
 /// final value of `pred()`.
-template <class Pred>
-bool wait_until(Pred pred, std::chrono::milliseconds timeout) {
+template <class Pred> bool wait_until(Pred pred, std::chrono::milliseconds timeout) {
   const auto end = steady::now() + timeout;
   while (!pred()) {
     if (steady::now() >= end)
@@ -176,7 +175,8 @@ inline bool readable(int fd, int timeout_ms) {
 /// is bounded by `deadline`; returns false when the deadline passed.
 class spin_barrier {
 public:
-  explicit spin_barrier(int parties) : parties_(parties) {
+  explicit spin_barrier(int parties)
+    : parties_(parties) {
   }
 
   bool arrive_and_wait(steady::time_point deadline) {
@@ -225,7 +225,8 @@ struct xorshift {
 /// where each side goes first about half of the time, plus a little noise.
 class race_aligner {
 public:
-  explicit race_aligner(std::uint64_t seed) : rng_{seed} {
+  explicit race_aligner(std::uint64_t seed)
+    : rng_{seed} {
   }
 
   struct delays {
@@ -277,10 +278,10 @@ struct dispatcher_loop_stats {
   std::uint64_t stale_entries = 0; // ready entries of cells already stopped
   std::uint64_t sleeps = 0;        // try_sleep() granted
   std::uint64_t refused_sleeps = 0;
-  std::uint64_t woken = 0;         // the eventfd became readable while asleep
-  std::uint64_t poll_timeouts = 0; // asleep, no wake-up before the poll timeout
+  std::uint64_t woken = 0;              // the eventfd became readable while asleep
+  std::uint64_t poll_timeouts = 0;      // asleep, no wake-up before the poll timeout
   std::uint64_t timeouts_with_work = 0; // ... yet a cell was ready afterwards
-  std::uint64_t lost_wakeups = 0; // ... and no producer took the sleep declaration for 500 ms
+  std::uint64_t lost_wakeups = 0;       // ... and no producer took the sleep declaration for 500 ms
   bool deadline_hit = false;
 };
 
@@ -346,7 +347,8 @@ dispatcher_loop_stats run_dispatcher(pinned_dispatcher& d, steady::time_point de
 
 inline std::string describe(const dispatcher_loop_stats& s) {
   return "turns=" + std::to_string(s.turns) + " stale=" + std::to_string(s.stale_entries) +
-         " sleeps=" + std::to_string(s.sleeps) + " refused_sleeps=" + std::to_string(s.refused_sleeps) +
+         " sleeps=" + std::to_string(s.sleeps) +
+         " refused_sleeps=" + std::to_string(s.refused_sleeps) +
          " woken=" + std::to_string(s.woken) + " poll_timeouts=" + std::to_string(s.poll_timeouts) +
          " timeouts_with_work=" + std::to_string(s.timeouts_with_work) +
          " lost_wakeups=" + std::to_string(s.lost_wakeups) +
@@ -369,4 +371,4 @@ inline const char* state_name(cell_state s) {
   return "?";
 }
 
-} // namespace atomr::test
+} // namespace atomr::core::test

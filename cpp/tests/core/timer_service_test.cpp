@@ -1,3 +1,8 @@
+#include "atomr/core/cell.hpp"
+#include "atomr/core/dead_letters.hpp"
+#include "atomr/core/dispatcher.hpp"
+#include "atomr/core/envelope.hpp"
+#include "atomr/core/error.hpp"
 #include "atomr/core/timer_service.hpp"
 
 #include <algorithm>
@@ -7,23 +12,16 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <gtest/gtest.h>
 #include <limits>
 #include <memory>
+#include <poll.h>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include <gtest/gtest.h>
-#include <poll.h>
-
-#include "atomr/core/cell.hpp"
-#include "atomr/core/dead_letters.hpp"
-#include "atomr/core/dispatcher.hpp"
-#include "atomr/core/envelope.hpp"
-#include "atomr/core/error.hpp"
-
-namespace atomr {
+namespace atomr::core {
 namespace {
 
 using clock_mode = timer_service::clock_mode;
@@ -484,7 +482,8 @@ TEST(TimerService, RealEarlierTimerScheduledLaterWakesTheWorker) {
   ts.schedule(f.c.get(), 1, 1, 30.0); // the worker now sleeps for 30 s
   const auto start = steady::now();
   ts.schedule(f.c.get(), 1, 2, 0.01);
-  ASSERT_TRUE(dispatch_until(f.d, f.got, [&] { return count_tag(f.got, 2) == 1; }, 5s));
+  ASSERT_TRUE(dispatch_until(
+      f.d, f.got, [&] { return count_tag(f.got, 2) == 1; }, 5s));
   EXPECT_LT(steady::now() - start, 5s);
   EXPECT_EQ(count_tag(f.got, 1), 0u);
 }
@@ -644,8 +643,8 @@ TEST(TimerService, TenThousandPeriodicTimersKeepTheirRate) {
   for (int i = 0; i < timers; ++i) {
     const double delay = interval * i / timers; // spread over one interval
     phase[std::size_t(i)] = ts.now() + delay;   // <= the real first deadline
-    ids[std::size_t(i)] = ts.schedule(targets[std::size_t(i % cells)].get(), 1,
-                                      std::uint64_t(i), delay, interval, true);
+    ids[std::size_t(i)] = ts.schedule(targets[std::size_t(i % cells)].get(), 1, std::uint64_t(i),
+                                      delay, interval, true);
   }
   const double scheduled_in = ts.now() - t0;
 
@@ -707,9 +706,8 @@ TEST(TimerService, TenThousandPeriodicTimersKeepTheirRate) {
   const double mean_drift = drift_n > 0 ? drift_sum / drift_n : 0.0;
   std::printf("[ timers   ] %d timers x %.0f ms for %.3f s (scheduled in %.1f ms): %ld fires; "
               "lateness min %.3f p50 %.3f p99 %.3f max %.3f ms; mean drift first->last %.3f ms\n",
-              timers, interval * 1e3, stopped_at - t0, scheduled_in * 1e3, total,
-              pct(0) * 1e3, pct(0.5) * 1e3, pct(0.99) * 1e3, lateness.back() * 1e3,
-              mean_drift * 1e3);
+              timers, interval * 1e3, stopped_at - t0, scheduled_in * 1e3, total, pct(0) * 1e3,
+              pct(0.5) * 1e3, pct(0.99) * 1e3, lateness.back() * 1e3, mean_drift * 1e3);
   RecordProperty("lateness_p50_ms", std::to_string(pct(0.5) * 1e3));
   RecordProperty("lateness_p99_ms", std::to_string(pct(0.99) * 1e3));
   RecordProperty("lateness_max_ms", std::to_string(lateness.back() * 1e3));
@@ -723,4 +721,4 @@ TEST(TimerService, TenThousandPeriodicTimersKeepTheirRate) {
 }
 
 } // namespace
-} // namespace atomr
+} // namespace atomr::core

@@ -1,10 +1,9 @@
-#include <cstdint>
-#include <limits>
-
-#include <gtest/gtest.h>
-
 #include "atomr/ddata/counters.hpp"
 #include "atomr/ddata/sets.hpp"
+
+#include <cstdint>
+#include <gtest/gtest.h>
+#include <limits>
 
 namespace {
 
@@ -42,10 +41,10 @@ TEST(GCounter, IncrementByZeroLeavesNoEntry) {
 TEST(GCounter, OverflowIsRejectedAndLeavesTheCountUnchanged) {
   gcounter c;
   c.increment("a", std::numeric_limits<std::uint64_t>::max());
-  EXPECT_THROW(c.increment("a", 1), atomr::invalid_argument_error);
+  EXPECT_THROW(c.increment("a", 1), atomr::core::invalid_argument_error);
   EXPECT_EQ(c.count_of("a"), std::numeric_limits<std::uint64_t>::max());
   c.increment("b", 1);
-  EXPECT_THROW((void)c.value(), atomr::invalid_argument_error);
+  EXPECT_THROW((void)c.value(), atomr::core::invalid_argument_error);
 }
 
 TEST(GCounter, DeltaHoldsOnlyTheNodesUpdatedSinceTheReset) {

@@ -1,8 +1,7 @@
-#include <limits>
+#include "atomr/ddata/registers.hpp"
 
 #include <gtest/gtest.h>
-
-#include "atomr/ddata/registers.hpp"
+#include <limits>
 
 namespace {
 
@@ -54,7 +53,7 @@ TEST(LwwRegister, TheLocalClockIsMonotone) {
   r.set_now("x", "n");
   EXPECT_EQ(r.timestamp(), before + 2);
   lww_register far("v", std::numeric_limits<std::int64_t>::max(), "n");
-  EXPECT_THROW(far.set_now("w", "n"), atomr::invalid_argument_error);
+  EXPECT_THROW(far.set_now("w", "n"), atomr::core::invalid_argument_error);
 }
 
 TEST(Flag, StaysOnOnceEnabled) {

@@ -1,13 +1,13 @@
-#include <random>
-#include <string>
-
-#include <gtest/gtest.h>
-
 #include "atomr/ddata/counters.hpp"
 #include "atomr/ddata/maps.hpp"
 #include "atomr/ddata/registers.hpp"
 #include "atomr/ddata/sets.hpp"
 #include "atomr/ddata/wire.hpp"
+
+#include <gtest/gtest.h>
+#include <random>
+#include <set>
+#include <string>
 
 namespace {
 
@@ -124,7 +124,7 @@ TEST(Wire, EveryTruncationIsAnErrorNeverACrash) {
     const std::string blob = to_bytes(*v);
     for (std::size_t n = 0; n < blob.size(); ++n) {
       EXPECT_THROW(from_bytes(blob.data(), n), malformed_data_error)
-        << type_name(v->tag()) << " cut at " << n;
+          << type_name(v->tag()) << " cut at " << n;
     }
   }
 }
@@ -180,6 +180,18 @@ TEST(Wire, RandomBytesAreRejected) {
     }
   }
   SUCCEED();
+}
+
+TEST(TypeTags, EveryNumberUpToTheMaximumIsATagWithItsOwnName) {
+  std::set<std::string> names;
+  EXPECT_FALSE(is_type_tag(0));
+  for (unsigned raw = 1; raw <= max_type_tag; ++raw) {
+    ASSERT_TRUE(is_type_tag(static_cast<std::uint8_t>(raw))) << raw;
+    const std::string name = type_name(static_cast<type_tag>(raw));
+    EXPECT_NE(name, "unknown") << raw;
+    EXPECT_TRUE(names.insert(name).second) << "duplicate name " << name;
+  }
+  EXPECT_FALSE(is_type_tag(max_type_tag + 1));
 }
 
 } // namespace

@@ -1,16 +1,15 @@
 // What only the LMDB backend does: durability across reopening, a shared
 // environment, map growth and the map-full error, group commit.
 
-#include <gtest/gtest.h>
+#include "atomr/persistence/lmdb.hpp"
+#include "test_support.hpp"
 
 #include <atomic>
 #include <future>
+#include <gtest/gtest.h>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include "atomr/persistence/lmdb.hpp"
-#include "test_support.hpp"
 
 namespace {
 
@@ -80,7 +79,8 @@ TEST(LmdbJournal, AWriteBeyondTheMaximumMapFailsClearlyAndKeepsEarlierRecords) {
     FAIL() << "a write larger than the maximum map must fail";
   } catch (const journal_error& e) {
     EXPECT_NE(std::string(e.what()).find("is full"), std::string::npos) << e.what();
-    EXPECT_EQ(e.code(), atomr::error::kind::journal);
+    EXPECT_EQ(e.where(), atomr::component::persistence);
+    EXPECT_EQ(e.code(), static_cast<int>(atomr::persistence::errc::generic));
   }
   EXPECT_EQ(j->highest_sequence_nr("a"), 2u);
   EXPECT_EQ(j->write({make_batch("a", 3, 3)})[0], ""); // still usable afterwards

@@ -1,17 +1,17 @@
 #pragma once
 
+#include "atomr/core/dead_letters.hpp"
+#include "atomr/core/envelope.hpp"
+#include "atomr/core/intrusive_mpsc.hpp"
+#include "atomr/core/mailbox.hpp"
+
 #include <atomic>
 #include <cstdint>
 #include <deque>
 #include <memory>
 #include <string>
 
-#include "atomr/core/dead_letters.hpp"
-#include "atomr/core/envelope.hpp"
-#include "atomr/core/intrusive_mpsc.hpp"
-#include "atomr/core/mailbox.hpp"
-
-namespace atomr {
+namespace atomr::core {
 
 class pinned_dispatcher;
 
@@ -26,10 +26,10 @@ enum class cell_state : std::uint8_t { idle, scheduled, running, suspended, stop
 
 /// Outcome of handing mail to a cell.
 enum class enqueue_result : std::uint8_t {
-  accepted,      ///< queued; the dispatcher is awake or already has the cell
-  accepted_wake, ///< queued and the cell was scheduled on a sleeping dispatcher: wake it
-  rejected,      ///< the cell has stopped; the envelope is left with the caller
-  full,          ///< a bounded mailbox refused it (drop_new / fail); left with the caller
+  accepted,              ///< queued; the dispatcher is awake or already has the cell
+  accepted_wake,         ///< queued and the cell was scheduled on a sleeping dispatcher: wake it
+  rejected,              ///< the cell has stopped; the envelope is left with the caller
+  full,                  ///< a bounded mailbox refused it (drop_new / fail); left with the caller
   accepted_evicted,      ///< queued; the envelope handed in now holds an evicted message
   accepted_wake_evicted, ///< both of the above, and the dispatcher must be woken
 };
@@ -40,7 +40,7 @@ enum class enqueue_result : std::uint8_t {
 /// A cell is reference counted: its owner holds one reference and the ready
 /// queue holds one while the cell is scheduled. It links itself into the
 /// ready queue (no allocation per scheduling).
-class cell : private mpsc_link {
+class cell : private internal::mpsc_link {
   friend class pinned_dispatcher;
 
 public:
@@ -210,4 +210,4 @@ private:
   std::uint64_t uid_;
 };
 
-} // namespace atomr
+} // namespace atomr::core

@@ -1,13 +1,13 @@
 #pragma once
 
+#include "atomr/core/envelope.hpp"
+
 #include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <string>
 
-#include "atomr/core/envelope.hpp"
-
-namespace atomr {
+namespace atomr::core {
 
 /// Why a message became a dead letter.
 enum class dead_letter_reason : int {
@@ -62,4 +62,4 @@ private:
   void* ctx_ = nullptr;
 };
 
-} // namespace atomr
+} // namespace atomr::core

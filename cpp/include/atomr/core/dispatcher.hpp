@@ -1,12 +1,12 @@
 #pragma once
 
-#include <atomic>
-#include <cstdint>
-
 #include "atomr/core/cell.hpp"
 #include "atomr/core/intrusive_mpsc.hpp"
 
-namespace atomr {
+#include <atomic>
+#include <cstdint>
+
+namespace atomr::core {
 
 /// The ready queue of one thread that runs actors (the thread owning an
 /// asyncio loop, for Python actors), with an eventfd to wake that thread.
@@ -27,7 +27,7 @@ public:
   /// thread sleeps and the caller must `wake()` it (or run it otherwise).
   bool schedule(cell* c) {
     c->add_ref();
-    ready_.push(static_cast<mpsc_link*>(c));
+    ready_.push(static_cast<internal::mpsc_link*>(c));
     // Store-load ordering against try_sleep(): the link above must be
     // visible before we read the flag, or both sides miss each other.
     std::atomic_thread_fence(std::memory_order_seq_cst);
@@ -40,7 +40,7 @@ public:
   /// producer thread against `try_sleep` (the same thread here).
   bool schedule_local(cell* c) {
     c->add_ref();
-    ready_.push(static_cast<mpsc_link*>(c));
+    ready_.push(static_cast<internal::mpsc_link*>(c));
     if (!sleeping_.load(std::memory_order_relaxed))
       return false;
     return sleeping_.exchange(false, std::memory_order_seq_cst);
@@ -90,10 +90,10 @@ public:
   }
 
 private:
-  intrusive_mpsc ready_;
+  internal::intrusive_mpsc ready_;
   alignas(64) std::atomic<bool> sleeping_{true};
   std::uint32_t throughput_;
   int fd_ = -1;
 };
 
-} // namespace atomr
+} // namespace atomr::core

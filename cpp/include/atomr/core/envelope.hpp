@@ -1,10 +1,10 @@
 #pragma once
 
-#include <cstdint>
-
 #include "atomr/core/payload.hpp"
 
-namespace atomr {
+#include <cstdint>
+
+namespace atomr::core {
 
 /// One unit of mail. `kind` is 0 for plain user messages; other kinds (and
 /// the `tag` they may carry, e.g. a timer id) mean whatever the code running
@@ -17,4 +17,4 @@ struct envelope {
   std::uint64_t tag = 0;
 };
 
-} // namespace atomr
+} // namespace atomr::core

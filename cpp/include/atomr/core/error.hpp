@@ -1,40 +1,34 @@
 #pragma once
 
-#include <stdexcept>
+#include "atomr/error.hpp"
+
 #include <string>
 
-namespace atomr {
+namespace atomr::core {
 
-/// Base class of every error the core raises. The Python bridge maps each
-/// subclass onto the matching class of `atomr/errors.py` by its `code()`.
-class error : public std::runtime_error {
+/// The codes of the core's errors (`atomr::component::core`). The numbers
+/// cross into Python and must never be reused.
+enum class errc : int {
+  generic = 0,
+  invalid_actor_name = 1,
+  actor_name_taken = 2,
+  system_terminated = 3,
+  invalid_argument = 4,
+};
+
+/// Base class of the core's errors; a plain `error` has the generic code.
+class error : public atomr::error {
 public:
-  enum class kind : int {
-    generic = 0,
-    invalid_actor_name = 1,
-    actor_name_taken = 2,
-    system_terminated = 3,
-    invalid_argument = 4,
-    journal = 5,
-  };
-
-  explicit error(const std::string& what, kind k = kind::generic)
-    : std::runtime_error(what), kind_(k) {
+  explicit error(const std::string& what, errc code = errc::generic)
+    : atomr::error(component::core, code, what) {
   }
-
-  kind code() const noexcept {
-    return kind_;
-  }
-
-private:
-  kind kind_;
 };
 
 /// An actor or system name that does not satisfy the path grammar.
 class invalid_actor_name_error : public error {
 public:
   explicit invalid_actor_name_error(const std::string& what)
-    : error(what, kind::invalid_actor_name) {
+    : error(what, errc::invalid_actor_name) {
   }
 };
 
@@ -42,7 +36,7 @@ public:
 class actor_name_taken_error : public error {
 public:
   explicit actor_name_taken_error(const std::string& what)
-    : error(what, kind::actor_name_taken) {
+    : error(what, errc::actor_name_taken) {
   }
 };
 
@@ -50,7 +44,7 @@ public:
 class system_terminated_error : public error {
 public:
   explicit system_terminated_error(const std::string& what)
-    : error(what, kind::system_terminated) {
+    : error(what, errc::system_terminated) {
   }
 };
 
@@ -58,8 +52,8 @@ public:
 class invalid_argument_error : public error {
 public:
   explicit invalid_argument_error(const std::string& what)
-    : error(what, kind::invalid_argument) {
+    : error(what, errc::invalid_argument) {
   }
 };
 
-} // namespace atomr
+} // namespace atomr::core

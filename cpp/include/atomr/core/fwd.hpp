@@ -3,7 +3,12 @@
 /// Forward declarations of the core component.
 
 namespace atomr {
+class error;
+} // namespace atomr
 
+namespace atomr::core {
+
+enum class errc : int;
 class error;
 class payload;
 struct envelope;
@@ -12,7 +17,8 @@ class cell;
 class pinned_dispatcher;
 class dead_letter_sink;
 
-template <class T>
-class mpsc_queue;
+namespace internal {
+template <class T> class mpsc_queue;
+} // namespace internal
 
-} // namespace atomr
+} // namespace atomr::core

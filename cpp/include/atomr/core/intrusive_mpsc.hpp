@@ -2,7 +2,7 @@
 
 #include <atomic>
 
-namespace atomr {
+namespace atomr::core::internal {
 
 /// The link an element of an `intrusive_mpsc` carries. An element may be in
 /// at most one such queue at a time, and at most once.
@@ -16,7 +16,9 @@ struct mpsc_link {
 /// while it is `scheduled`, so never twice.
 class intrusive_mpsc {
 public:
-  intrusive_mpsc() : head_(&stub_), tail_(&stub_) {
+  intrusive_mpsc()
+    : head_(&stub_)
+    , tail_(&stub_) {
   }
 
   intrusive_mpsc(const intrusive_mpsc&) = delete;
@@ -68,4 +70,4 @@ private:
   mpsc_link stub_;
 };
 
-} // namespace atomr
+} // namespace atomr::core::internal

@@ -1,5 +1,8 @@
 #pragma once
 
+#include "atomr/core/envelope.hpp"
+#include "atomr/core/mpsc_queue.hpp"
+
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -7,10 +10,7 @@
 #include <memory>
 #include <mutex>
 
-#include "atomr/core/envelope.hpp"
-#include "atomr/core/mpsc_queue.hpp"
-
-namespace atomr {
+namespace atomr::core {
 
 /// What a full bounded mailbox does with one more user message.
 enum class overflow_strategy : std::uint8_t {
@@ -33,7 +33,8 @@ enum class offer_result : std::uint8_t {
 class bounded_queue {
 public:
   bounded_queue(std::size_t capacity, overflow_strategy strategy)
-    : capacity_(capacity == 0 ? 1 : capacity), strategy_(strategy) {
+    : capacity_(capacity == 0 ? 1 : capacity)
+    , strategy_(strategy) {
   }
 
   /// @threadsafe
@@ -168,10 +169,10 @@ public:
   }
 
 private:
-  mpsc_queue<envelope> system_;
-  mpsc_queue<envelope> user_;
+  internal::mpsc_queue<envelope> system_;
+  internal::mpsc_queue<envelope> user_;
   std::unique_ptr<bounded_queue> bounded_;
   alignas(64) std::atomic<std::int64_t> user_count_{0};
 };
 
-} // namespace atomr
+} // namespace atomr::core

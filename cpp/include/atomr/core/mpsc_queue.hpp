@@ -5,7 +5,7 @@
 #include <new>
 #include <utility>
 
-namespace atomr {
+namespace atomr::core::internal {
 
 /// Unbounded multi-producer, single-consumer queue (Vyukov's intrusive
 /// design with a stub node).
@@ -14,15 +14,16 @@ namespace atomr {
 /// is lock-free and may report "empty" while a producer is between its two
 /// steps; the producer will then schedule the consumer itself after linking
 /// (see `cell::after_push`), so nothing is lost.
-template <class T>
-class mpsc_queue {
+template <class T> class mpsc_queue {
   struct node {
     std::atomic<node*> next{nullptr};
     T value{};
   };
 
 public:
-  mpsc_queue() : head_(new node), tail_(head_.load(std::memory_order_relaxed)) {
+  mpsc_queue()
+    : head_(new node)
+    , tail_(head_.load(std::memory_order_relaxed)) {
   }
 
   mpsc_queue(const mpsc_queue&) = delete;
@@ -66,4 +67,4 @@ private:
   alignas(64) node* tail_;
 };
 
-} // namespace atomr
+} // namespace atomr::core::internal

@@ -3,7 +3,7 @@
 #include <string>
 #include <string_view>
 
-namespace atomr {
+namespace atomr::core {
 
 /// True when `name` may name an actor: non-empty, at most 255 bytes, made of
 /// ASCII letters, digits and `-_.*$+:@&=,!~';` or `%XX` escapes, and not
@@ -26,4 +26,4 @@ std::string child_path(std::string_view parent, std::string_view name);
 /// The generated name of the `n`-th anonymous child: `$a`, `$b`, ..., `$z`, `$ab`, ...
 std::string anonymous_name(unsigned long long n);
 
-} // namespace atomr
+} // namespace atomr::core

@@ -3,7 +3,7 @@
 #include <string>
 #include <utility>
 
-namespace atomr {
+namespace atomr::core {
 
 /// An opaque, move-only handle to a message owned elsewhere.
 ///
@@ -18,15 +18,17 @@ public:
 
   payload() noexcept = default;
 
-  payload(void* ptr, release_fn release) noexcept : ptr_(ptr), release_(release) {
+  payload(void* ptr, release_fn release) noexcept
+    : ptr_(ptr)
+    , release_(release) {
   }
 
   payload(const payload&) = delete;
   payload& operator=(const payload&) = delete;
 
   payload(payload&& other) noexcept
-    : ptr_(std::exchange(other.ptr_, nullptr)),
-      release_(std::exchange(other.release_, nullptr)) {
+    : ptr_(std::exchange(other.ptr_, nullptr))
+    , release_(std::exchange(other.release_, nullptr)) {
   }
 
   payload& operator=(payload&& other) noexcept {
@@ -43,8 +45,7 @@ public:
   }
 
   /// Builds a payload owning a heap copy of `value`, freed by its hook.
-  template <class T>
-  static payload make(T value) {
+  template <class T> static payload make(T value) {
     return payload(new T(std::move(value)), [](void* p) noexcept { delete static_cast<T*>(p); });
   }
 
@@ -76,4 +77,4 @@ private:
   release_fn release_ = nullptr;
 };
 
-} // namespace atomr
+} // namespace atomr::core

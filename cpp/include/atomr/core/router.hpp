@@ -1,5 +1,8 @@
 #pragma once
 
+#include "atomr/core/cell.hpp"
+#include "atomr/core/envelope.hpp"
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -8,10 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "atomr/core/cell.hpp"
-#include "atomr/core/envelope.hpp"
-
-namespace atomr {
+namespace atomr::core {
 
 /// How a router picks the routee(s) of a message.
 enum class routing_logic : std::uint8_t {
@@ -106,4 +106,4 @@ private:
   std::atomic<std::uint64_t> random_state_;
 };
 
-} // namespace atomr
+} // namespace atomr::core

@@ -10,7 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
-namespace atomr {
+namespace atomr::core {
 
 /// What a supervisor does with a child whose handler failed.
 enum class directive : std::uint8_t {
@@ -69,7 +69,8 @@ class decider {
 public:
   /// A table with no rules whose default is `fallback` (Akka's default
   /// strategy restarts).
-  explicit decider(directive fallback = directive::restart) noexcept : default_(fallback) {
+  explicit decider(directive fallback = directive::restart) noexcept
+    : default_(fallback) {
   }
 
   /// Only while nobody else uses the table: maps `class_path` to `d`,
@@ -111,13 +112,12 @@ private:
     std::uint64_t order; // when the rule was last added; the latest wins
   };
 
-  template <class It>
-  directive decide_range(It first, It last) const;
+  template <class It> directive decide_range(It first, It last) const;
 
-  using exact_map = std::unordered_map<std::string, directive, internal::string_hash,
-                                       internal::string_equal>;
-  using bare_map = std::unordered_map<std::string, bare_rule, internal::string_hash,
-                                      internal::string_equal>;
+  using exact_map =
+      std::unordered_map<std::string, directive, internal::string_hash, internal::string_equal>;
+  using bare_map =
+      std::unordered_map<std::string, bare_rule, internal::string_hash, internal::string_equal>;
 
   exact_map exact_;
   bare_map bare_;
@@ -190,4 +190,4 @@ private:
   std::uint64_t total_ = 0;   // restarts ever, used when there is no window
 };
 
-} // namespace atomr
+} // namespace atomr::core

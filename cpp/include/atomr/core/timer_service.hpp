@@ -11,7 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
-namespace atomr {
+namespace atomr::core {
 
 class cell;
 
@@ -182,4 +182,4 @@ private:
   std::mutex advance_mutex_; // serialises advance()
 };
 
-} // namespace atomr
+} // namespace atomr::core

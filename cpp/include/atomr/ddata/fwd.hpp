@@ -23,13 +23,15 @@ enum class type_tag : std::uint8_t {
   deleted = 11,
 };
 
-/// The highest tag in use.
+/// The highest tag in use. Every number from 1 to it is a tag, with a name
+/// (`type_name`); the Cython layer builds `DDATA_TAGS` from these two.
 inline constexpr std::uint8_t max_type_tag = 11;
+static_assert(static_cast<std::uint8_t>(type_tag::deleted) == max_type_tag,
+              "max_type_tag must name the last tag");
 
 struct dot;
 class causal_context;
-template <class Payload>
-class dot_kernel;
+template <class Payload> class dot_kernel;
 
 class replicated_data;
 class gcounter;

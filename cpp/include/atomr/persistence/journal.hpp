@@ -4,6 +4,9 @@
 // and snapshot stores. Payloads are bytes the caller encoded (the Python
 // layer uses the actor system's codecs); the journal never interprets them.
 
+#include "atomr/persistence/error.hpp"
+#include "atomr/persistence/fwd.hpp"
+
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -11,22 +14,10 @@
 #include <string>
 #include <vector>
 
-#include "atomr/core/error.hpp"
-#include "atomr/persistence/fwd.hpp"
-
 namespace atomr::persistence {
 
 /// The largest sequence number (an open upper bound).
 inline constexpr std::uint64_t max_sequence_nr = std::numeric_limits<std::uint64_t>::max();
-
-/// A storage failure: nothing of the failed call is acknowledged. The Python
-/// bridge maps it onto `atomr.errors.JournalError`.
-class journal_error : public atomr::error {
-public:
-  explicit journal_error(const std::string& what)
-    : atomr::error(what, kind::journal) {
-  }
-};
 
 /// One event of one persistent entity.
 struct persistent_record {
@@ -102,8 +93,8 @@ public:
 
   /// Calls `on_record` for up to `max` live records carrying `tag` whose
   /// number is at least `from`, across entities.
-  virtual std::uint64_t events_by_tag(const std::string& tag, std::uint64_t from,
-                                      std::uint64_t max, const record_callback& on_record) = 0;
+  virtual std::uint64_t events_by_tag(const std::string& tag, std::uint64_t from, std::uint64_t max,
+                                      const record_callback& on_record) = 0;
 
   /// True when calls block on I/O (callers should keep them off event loops).
   virtual bool blocking() const noexcept = 0;

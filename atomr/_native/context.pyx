@@ -1,4 +1,5 @@
-# Context
+# Context: what a handler may do with its actor.
+# Part of atomr._native._core (included by _core.pyx; declared in context.pxd).
 
 
 cdef object _pick(object positional, object keyword, str name):
@@ -13,7 +14,6 @@ cdef object _pick(object positional, object keyword, str name):
 cdef class Context:
     """What a handler may do with its actor. Built by the runtime, one per
     actor; valid only while a handler or lifecycle hook of that actor runs."""
-
 
     def __init__(self, *args, **kwargs):
         raise TypeError("Context objects are created by the actor runtime")

@@ -1,16 +1,22 @@
 # Cell: the Python half of an actor and its lifecycle state machine.
+# Part of atomr._native._core (included by _core.pyx; declared in cell.pxd).
 
 
 cdef inline bint _is_noop_hook(object fn):
     return fn is None or getattr(fn, "__atomr_noop__", False)
 
 
-cdef dict _OVERFLOW = {
-    "drop_new": COverflowStrategy.drop_new,
-    "drop_head": COverflowStrategy.drop_head,
-    "drop_tail": COverflowStrategy.drop_tail,
-    "fail": COverflowStrategy.fail,
-}
+cdef COverflowStrategy _overflow_strategy(object name) except *:
+    """The native overflow strategy called `name` (ValueError if unknown)."""
+    if name == "drop_new":
+        return COverflowStrategy.drop_new
+    if name == "drop_head":
+        return COverflowStrategy.drop_head
+    if name == "drop_tail":
+        return COverflowStrategy.drop_tail
+    if name == "fail":
+        return COverflowStrategy.fail
+    raise ValueError(f"unknown overflow strategy {name!r}")
 
 
 cdef void _configure_mailbox(_Cell cell, object mailbox) except *:
@@ -20,9 +26,8 @@ cdef void _configure_mailbox(_Cell cell, object mailbox) except *:
         return  # an unbounded mailbox
     overflow = getattr(mailbox, "overflow", "drop_new")
     name = getattr(overflow, "name", overflow)
-    if name not in _OVERFLOW:
-        raise ValueError(f"unknown overflow strategy {name!r}")
-    cell.c.make_bounded(capacity, _OVERFLOW[name])
+    cdef COverflowStrategy strategy = _overflow_strategy(name)
+    cell.c.make_bounded(capacity, strategy)
     cell.mailbox_fails = name == "fail"
 
 
@@ -83,12 +88,8 @@ cdef class _Cell:
     def __cinit__(self):
         self.c = NULL
         self.budget = NULL
-        self.router = NULL
 
     def __dealloc__(self):
-        if self.router != NULL:
-            del self.router
-            self.router = NULL
         if self.budget != NULL:
             del self.budget
             self.budget = NULL
@@ -130,7 +131,7 @@ cdef class _Cell:
     # -- mail, from any thread ------------------------------------------------
 
     cdef int _post(self, object msg, object sender, object reply) except -1:
-        if self.router != NULL:
+        if self.router is not None:
             return self._route(msg, sender, reply, None)
         return self._post_own(msg, sender, reply)
 
@@ -181,13 +182,14 @@ cdef class _Cell:
         cdef CRouteResult res
         cdef uint64_t k = 0
         cdef bint has_key = key is not None
-        cdef int kind = self.router_kind
+        cdef _RouterState rs = self.router
+        cdef int kind = rs.kind
         cdef _Cell r
-        if _ROUTER_SPECIAL:
-            special = _ROUTER_SPECIAL.get(type(msg))
+        if rs.roles is not None:
+            special = rs.roles.get(type(msg))
             if special is not None:
-                if special == 1:
-                    for r in list(self.routees):
+                if special == MR_BROADCAST:
+                    for r in list(rs.routees):
                         r._post(msg.message, sender, reply)
                     return 0
                 return self._post_own(msg, sender, reply)
@@ -196,8 +198,8 @@ cdef class _Cell:
         elif kind == RK_NEEDS_KEY:
             raise ValueError(f"router {self.path} routes by consistent hashing and needs a "
                              "key: use tell_with_key(msg, key) or ask(msg, key=...)")
-        if reply is not None and self.router_within > 0.0:
-            _start_within(self, reply, self.router_within)
+        if reply is not None and rs.within > 0.0:
+            _start_within(self, reply, rs.within)
             if kind == RK_TAIL_CHOP:
                 return _tail_chop(self, msg, reply)
         set_py(env.message, msg)
@@ -205,8 +207,8 @@ cdef class _Cell:
             set_py(env.sender, sender)
         if reply is not None:
             set_py(env.reply, reply)
-        res = self.router.route(env, k, has_key, _route_lost, <void*>self.system,
-                                PyThread_get_thread_ident() == self.disp.thread_id)
+        res = rs.native.route(env, k, has_key, _route_lost, <void*>self.system,
+                              PyThread_get_thread_ident() == self.disp.thread_id)
         if res.wake:
             self.disp.kick()
         if res.delivered == 0 and kind != RK_FAN_OUT and kind != RK_WINDOWED:
@@ -254,7 +256,7 @@ cdef class _Cell:
             if not c.next(env):
                 break
             kind = env.kind
-            if kind == 0:
+            if kind == K_USER:
                 n += 1
                 msg = _take(env.message)
                 sender = _take(env.sender)
@@ -592,7 +594,7 @@ cdef class _Cell:
             self.system.live_cells -= 1
             if parent.children.get(self.name) is self:
                 del parent.children[self.name]
-            if parent.router != NULL:
+            if parent.router is not None:
                 _routee_gone(parent, self)
             parent._post_system(K_CHILD_TERMINATED, self.ref)
         else:
@@ -839,7 +841,7 @@ cdef class _Cell:
             set_py(env.message, msg)
             set_py(env.sender, sender)
             set_py(env.reply, reply)
-            env.kind = 0
+            env.kind = K_USER
             self.c.push_front_user(env)
 
     cdef void _become(self, object handler, bint discard_old):
@@ -874,7 +876,7 @@ cdef class _Cell:
         return Cancelable.start(self, target_cell, msg, delay, interval, fixed_rate, T_MESSAGE)
 
     cdef int _timer_fired(self, uint64_t key) except -1:
-        cdef Cancelable t = _TIMERS.get(key)
+        cdef Cancelable t = self.system.timers.get(key)
         if t is None or t.cancelled:
             return 0
         if not t.periodic:

@@ -1,17 +1,10 @@
 # Supervision: strategies compiled into the native decider table.
-
-
-cdef dict _MRO_CACHE = {}
+# Part of atomr._native._core (included by _core.pyx; declared in supervision.pxd).
 
 
 cdef list _class_paths(object cls):
-    """The class paths along a class's MRO, most derived first (cached per class)."""
-    paths = _MRO_CACHE.get(cls)
-    if paths is None:
-        paths = [f"{c.__module__}.{c.__qualname__}" for c in cls.__mro__]
-        if len(_MRO_CACHE) < 4096:
-            _MRO_CACHE[cls] = paths
-    return paths
+    """The class paths along a class's MRO, most derived first."""
+    return [f"{c.__module__}.{c.__qualname__}" for c in cls.__mro__]
 
 
 cdef CDirective _parse_directive(object value) except *:
@@ -39,7 +32,6 @@ cdef class SupervisorStrategy:
     Build one with the static constructors; attach it with
     ``Props.with_supervisor_strategy``. Immutable once built.
     """
-
 
     def __init__(self, *args, **kwargs):
         raise TypeError("use SupervisorStrategy.one_for_one(...), .all_for_one(...), "
@@ -178,4 +170,3 @@ cdef class SupervisorStrategy:
         within = self._within
         return (f"<SupervisorStrategy kind={self._kind} max_retries={self._max_retries} "
                 f"within={within}>")
-

@@ -2,6 +2,7 @@
 # LMDB durable store. atomr/ddata.py wraps these in the user-facing classes
 # and turns elements and keys into their canonical byte encodings; this
 # layer only ever sees bytes and node-id strings.
+# Part of atomr._native._core (included by _core.pyx; declared in ddata.pxd).
 #
 # Merges and updates run under the GIL on purpose: a CRDT is a mutable
 # object that several Python threads may share, and holding the GIL makes
@@ -15,7 +16,7 @@ from atomr._native.includes.ddata cimport (
     CFlag, CGCounter, CGSet, CLmdbStore, CLwwMap, CLwwRegister, COrMap, COrMultiMap, COrSet,
     CPNCounter, CPNCounterMap, CReplicatedData, CTypeTag, from_bytes as c_from_bytes,
     is_type_tag, lww_now_micros, make_empty, max_type_tag, ormap_is_value_type,
-    peek_type as c_peek_type, register_ddata_error_classes, to_bytes as c_to_bytes,
+    peek_type as c_peek_type, to_bytes as c_to_bytes,
     type_name as c_type_name, wire_version as c_wire_version,
 )
 from libcpp.map cimport map as cmap
@@ -23,14 +24,17 @@ from libcpp.memory cimport unique_ptr
 from libcpp.pair cimport pair
 from libcpp.set cimport set as cset
 
-register_ddata_error_classes(<PyObject*>_errors.MalformedDataError,
-                             <PyObject*>_errors.DurableStoreError)
+from atomr._native.includes.ddata cimport CDdataErrc
 
-#: Type tags, as in cpp/include/atomr/ddata/fwd.hpp (part of the wire format).
-DDATA_TAGS = {
-    "GCounter": 1, "PNCounter": 2, "GSet": 3, "ORSet": 4, "LwwRegister": 5, "Flag": 6,
-    "ORMap": 7, "LWWMap": 8, "PNCounterMap": 9, "ORMultiMap": 10, "Deleted": 11,
-}
+_declare_native_codes("ddata", <int>CComponent.ddata, {
+    "generic": <int>CDdataErrc.generic,
+    "malformed_data": <int>CDdataErrc.malformed_data,
+    "type_mismatch": <int>CDdataErrc.type_mismatch,
+})
+
+#: Type name -> type tag, read from the C++ enum (cpp/include/atomr/ddata/fwd.hpp),
+#: the one place the tags are written (they are part of the wire format).
+DDATA_TAGS = {c_type_name(<CTypeTag>t): t for t in range(1, max_type_tag + 1)}
 DDATA_WIRE_VERSION = c_wire_version
 
 
@@ -80,7 +84,6 @@ cdef class NativeData:
     type raise TypeError on a state of another type. Users do not build
     these: atomr.ddata's classes do.
     """
-
 
     def __init__(self, *args, **kwargs):
         raise TypeError("NativeData is built by atomr.ddata; use its CRDT classes")
@@ -412,7 +415,6 @@ cdef class NativeLmdbStore:
 
     Invariant: after ``close()`` every call raises DurableStoreError.
     """
-
 
     def __cinit__(self, str path, size_t map_size=64 * 1024 * 1024):
         cdef string p = path.encode("utf-8", "surrogateescape")

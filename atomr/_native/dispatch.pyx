@@ -1,3 +1,8 @@
+# The python-pinned dispatcher, and suspended handlers handed to asyncio.
+# Part of atomr._native._core (included by _core.pyx; declared in dispatch.pxd).
+
+
+# ---------------------------------------------------------------------------
 # Suspended handlers
 
 
@@ -5,7 +10,6 @@ cdef class _Suspended:
     """Hands a coroutine that suspended under ``PyIter_Send`` to an asyncio
     task: yields the value the coroutine yielded first, then delegates
     ``send``/``throw`` to it."""
-
 
     @staticmethod
     cdef _Suspended new(object coro, object first):
@@ -59,7 +63,6 @@ cdef class _Dispatcher:
     """The python-pinned dispatcher: drains the C++ ready queue on the
     thread that runs `loop`. Only that thread calls its methods, except
     `kick`, which any thread may call."""
-
 
     def __cinit__(self):
         self.d = NULL

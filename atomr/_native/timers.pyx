@@ -2,15 +2,17 @@
 # envelope into the target cell; the message itself stays here, in Python,
 # and is looked up by key when the target handles the envelope. C++ threads
 # therefore never touch a Python object.
+# Part of atomr._native._core (included by _core.pyx; declared in timers.pxd).
 
 
-cdef dict _TIMERS = {}          # key -> Cancelable, while the timer may still fire
-cdef uint64_t _TIMER_KEYS = 0
+#
+# The registry of live timers (key -> Cancelable) and the key counter belong
+# to the target cell's system (_System.timers, _System.timer_keys): the
+# envelope only carries the key, and the target's system resolves it.
 
 
 cdef class _TimerService:
     """Owns one native timer service (real or virtual clock)."""
-
 
     def __cinit__(self):
         self.t = NULL
@@ -46,16 +48,6 @@ cdef class _TimerService:
         return fired
 
 
-cdef _TimerService _REAL_TIMERS = None
-
-
-cdef _TimerService _real_timer_service():
-    global _REAL_TIMERS
-    if _REAL_TIMERS is None:
-        _REAL_TIMERS = _TimerService.new(False)
-    return _REAL_TIMERS
-
-
 cdef double _check_delay(object value, str what) except -1.0:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{what} must be a number of seconds, not {type(value).__name__}")
@@ -65,17 +57,9 @@ cdef double _check_delay(object value, str what) except -1.0:
     return d
 
 
-# What a timer entry is for.
-cdef enum:
-    T_MESSAGE = 0
-    T_RECEIVE_TIMEOUT = 1
-    T_CALLBACK = 2         # msg is a zero-argument callable run by the target cell
-
-
 cdef class Cancelable:
     """A scheduled delivery. ``cancel()`` is idempotent and thread-safe; a
     cancelled timer never delivers again."""
-
 
     def __init__(self, *args, **kwargs):
         raise TypeError("Cancelable objects are returned by the ctx.schedule_* methods")
@@ -83,24 +67,24 @@ cdef class Cancelable:
     @staticmethod
     cdef Cancelable start(_Cell owner, _Cell target, object msg, double delay, double interval,
                           bint fixed_rate, int purpose):
-        global _TIMER_KEYS
         cdef Cancelable t = Cancelable.__new__(Cancelable)
-        _TIMER_KEYS += 1
-        t.key = _TIMER_KEYS
+        cdef _System home = target.system
+        home.timer_keys += 1
+        t.key = home.timer_keys
         t.service = owner.system.timer_service()
         t.msg = msg
         t.owner = owner
         t.target = target
         t.periodic = interval > 0.0
         t.purpose = purpose
-        _TIMERS[t.key] = t
+        home.timers[t.key] = t
         owner.timers[t.key] = t
         t.native_id = t.service.t.schedule(target.c, K_TIMER, t.key, delay, interval, fixed_rate,
                                            False)
         return t
 
     cdef void _forget(self):
-        _TIMERS.pop(self.key, None)
+        self.target.system.timers.pop(self.key, None)
         if self.owner is not None:
             self.owner.timers.pop(self.key, None)
             self.owner = None

@@ -1,4 +1,5 @@
-# ActorRef
+# ActorRef: the handle users talk to an actor through.
+# Part of atomr._native._core (included by _core.pyx; declared in ref.pxd).
 
 
 cdef void _drain_outside_task(_Dispatcher disp, object loop) except *:
@@ -20,7 +21,6 @@ cdef void _drain_outside_task(_Dispatcher disp, object loop) except *:
 cdef class ActorRef:
     """A handle to an actor: the only way to talk to it. Thread-safe; refs
     compare equal when they point at the same actor incarnation."""
-
 
     def __init__(self, *args, **kwargs):
         raise TypeError("ActorRef objects are created by the actor system")
@@ -58,7 +58,7 @@ cdef class ActorRef:
         2**64, str and bytes hashed stably). Plain actors ignore the key."""
         if key is None:
             raise ValueError("tell_with_key needs a key")
-        if self._cell.router != NULL:
+        if self._cell.router is not None:
             self._cell._route(msg, None, None, key)
         else:
             self._cell._post(msg, None, None)
@@ -83,7 +83,7 @@ cdef class ActorRef:
             return self._ask_deferred(msg, t, key)
         fut = loop.create_future()
         reply = _FutureReply.new(fut, loop, PyThread_get_thread_ident())
-        if key is not None and cell.router != NULL:
+        if key is not None and cell.router is not None:
             cell._route(msg, None, reply, key)
         else:
             cell._post(msg, None, reply)
@@ -101,7 +101,7 @@ cdef class ActorRef:
         return _await_deferred(reply.cf, t, deadline, self._path)
 
     cdef int _post_reply(self, object msg, object reply, object key) except -1:
-        if key is not None and self._cell.router != NULL:
+        if key is not None and self._cell.router is not None:
             return self._cell._route(msg, None, reply, key)
         return self._cell._post(msg, None, reply)
 

@@ -2,29 +2,37 @@
 # router's ref is routed in C++ straight into a routee's mailbox on the
 # sender's thread; the head actor only manages the routees (pool
 # supervision, resizing, management messages).
+# Part of atomr._native._core (included by _core.pyx; declared in router.pxd).
 
 
-cdef dict _LOGICS = {
-    "round_robin": CRoutingLogic.round_robin,
-    "random": CRoutingLogic.random,
-    "broadcast": CRoutingLogic.broadcast,
-    "consistent_hash": CRoutingLogic.consistent_hash,
-    "smallest_mailbox": CRoutingLogic.smallest_mailbox,
-    "scatter_gather": CRoutingLogic.broadcast,
-    "tail_chopping": CRoutingLogic.round_robin,
-}
+cdef CRoutingLogic _routing_logic(str name) except *:
+    """The native routing logic behind the router logic called `name`."""
+    if name == "round_robin" or name == "tail_chopping":
+        return CRoutingLogic.round_robin
+    if name == "random":
+        return CRoutingLogic.random
+    if name == "broadcast" or name == "scatter_gather":
+        return CRoutingLogic.broadcast
+    if name == "consistent_hash":
+        return CRoutingLogic.consistent_hash
+    if name == "smallest_mailbox":
+        return CRoutingLogic.smallest_mailbox
+    raise ValueError(f"unknown routing logic {name!r}")
 
-# Message classes a router treats specially (set by atomr.routing): 1 for
-# the Broadcast wrapper, 2 for management messages meant for the router's
-# own actor.
-cdef dict _ROUTER_SPECIAL = {}
 
-
-def _set_router_message_classes(broadcast_cls, management_classes):
-    _ROUTER_SPECIAL.clear()
-    _ROUTER_SPECIAL[broadcast_cls] = 1
-    for cls in management_classes:
-        _ROUTER_SPECIAL[cls] = 2
+cdef dict _message_roles(object roles):
+    """The router config's ``message_roles`` (``(class, "broadcast" or
+    "manage")`` pairs) as class -> MR_* code, or None when there are none."""
+    cdef dict out = {}
+    if roles:
+        for cls, role in roles:
+            if role == "broadcast":
+                out[cls] = MR_BROADCAST
+            elif role == "manage":
+                out[cls] = MR_MANAGE
+            else:
+                raise ValueError(f"unknown router message role {role!r} for {cls!r}")
+    return out or None
 
 
 cdef uint64_t _hash_key(object key) except? 0:
@@ -43,15 +51,6 @@ cdef uint64_t _hash_key(object key) except? 0:
     return router_hash_bytes(<const char*>data, len(data))
 
 
-# How a router head treats a message beyond the native pick.
-cdef enum:
-    RK_PLAIN = 0            # route natively, nothing else
-    RK_NEEDS_KEY = 1        # consistent hashing: a key is required
-    RK_WINDOWED = 2         # scatter-gather: asks get a `within` window
-    RK_TAIL_CHOP = 3        # tail-chopping: asks are chopped, with a window
-    RK_FAN_OUT = 4          # broadcast: nothing delivered is not a dead letter
-
-
 cdef int _router_kind(str logic, object within):
     if logic == "consistent_hash":
         return RK_NEEDS_KEY
@@ -64,60 +63,90 @@ cdef int _router_kind(str logic, object within):
     return RK_PLAIN
 
 
+cdef class _RouterState:
+    """What a router's head cell carries beyond a plain actor's: its native
+    router, config and routees. Only the head's cell holds one, so a plain
+    actor's cell carries a single None field for routing.
+
+    Invariants: `native` is never null once built by `new`; `routees` is
+    the list the native router was last given (`_publish_routees`); only
+    the head's dispatcher thread changes it.
+    """
+
+    def __cinit__(self):
+        self.native = NULL
+
+    def __dealloc__(self):
+        if self.native != NULL:
+            del self.native
+            self.native = NULL
+
+    @staticmethod
+    cdef _RouterState new(object cfg):
+        cdef _RouterState rs = _RouterState.__new__(_RouterState)
+        cdef CRoutingLogic logic = _routing_logic(cfg.logic)
+        rs.roles = _message_roles(cfg.message_roles)
+        rs.native = new CRouter(logic, clone_py_envelope, cfg.virtual_nodes)
+        rs.cfg = cfg
+        rs.kind = _router_kind(cfg.logic, cfg.within)
+        rs.within = cfg.within if cfg.within is not None else 0.0
+        rs.routees = []
+        return rs
+
+
 cdef int _init_router(_Cell head, object cfg) except -1:
     """Builds the native router of `head` and its first routees."""
-    cdef CRoutingLogic logic = _LOGICS[cfg.logic]
-    head.router = new CRouter(logic, clone_py_envelope, cfg.virtual_nodes)
-    head.router_cfg = cfg
-    head.router_kind = _router_kind(cfg.logic, cfg.within)
-    head.router_within = cfg.within if cfg.within is not None else 0.0
-    head.routees = []
+    cdef _RouterState rs = _RouterState.new(cfg)
+    head.router = rs
     if cfg.group is not None:
         for ref in cfg.group:
             if not isinstance(ref, ActorRef):
                 raise TypeError(f"group routees must be ActorRefs, not {type(ref).__name__}")
-            head.routees.append((<ActorRef>ref)._cell)
+            rs.routees.append((<ActorRef>ref)._cell)
     else:
         for i in range(cfg.n):
-            head.routees.append(head._spawn_child(cfg.routee_props, f"routee-{i}"))
+            rs.routees.append(head._spawn_child(cfg.routee_props, f"routee-{i}"))
         head.anonymous_count = cfg.n
-    _publish_routees(head)
+    _publish_routees(rs)
     return 0
 
 
-cdef void _publish_routees(_Cell head):
+cdef void _publish_routees(_RouterState rs):
     cdef vector[CCell*] cells
     cdef _Cell r
-    for r in head.routees:
+    for r in rs.routees:
         cells.push_back(r.c)
-    head.router.set_routees(cells)
+    rs.native.set_routees(cells)
 
 
 cdef void _routee_gone(_Cell head, _Cell routee):
     """A pool routee stopped: route around it from now on."""
-    if head.routees is None or routee not in head.routees:
+    cdef _RouterState rs = head.router
+    if routee not in rs.routees:
         return
-    head.routees.remove(routee)
-    _publish_routees(head)
-    if not head.routees and head.status < S_TERMINATING and head.router_cfg.group is None:
+    rs.routees.remove(routee)
+    _publish_routees(rs)
+    if not rs.routees and head.status < S_TERMINATING and rs.cfg.group is None:
         _log.warning("router %s has no routees left; stopping it", head.path)
         head._request_stop()
 
 
 def _router_routees(ActorRef ref):
     """Refs of the routees of the router `ref` (None when it is no router)."""
-    cdef _Cell head = ref._cell
-    if head.routees is None:
+    cdef _RouterState rs = ref._cell.router
+    if rs is None:
         return None
-    return [(<_Cell>r).ref for r in head.routees if (<_Cell>r).ref is not None]
+    return [(<_Cell>r).ref for r in rs.routees if (<_Cell>r).ref is not None]
 
 
 def _router_loads(ActorRef ref):
     """(queued user messages, busy) per routee of the router `ref`."""
-    cdef _Cell head = ref._cell
+    cdef _RouterState rs = ref._cell.router
     cdef _Cell r
     out = []
-    for r in head.routees or ():
+    if rs is None:
+        return out
+    for r in rs.routees:
         st = r.c.state()
         out.append((r.c.queued(), st == CCellState.running or st == CCellState.scheduled
                     or st == CCellState.suspended or r.c.queued() > 0))
@@ -127,36 +156,35 @@ def _router_loads(ActorRef ref):
 def _router_resize(ActorRef ref, int delta):
     """Adds (delta > 0) or stops (delta < 0) pool routees. On the head's thread."""
     cdef _Cell head = ref._cell
+    cdef _RouterState rs = head.router
     cdef _Cell r
-    cfg = head.router_cfg
-    if cfg is None or cfg.group is not None or head.status >= S_TERMINATING:
+    if rs is None or rs.cfg.group is not None or head.status >= S_TERMINATING:
         return 0
+    cfg = rs.cfg
     if delta > 0:
         for _ in range(delta):
             name = f"routee-{head.anonymous_count}"
             head.anonymous_count += 1
-            head.routees.append(head._spawn_child(cfg.routee_props, name))
+            rs.routees.append(head._spawn_child(cfg.routee_props, name))
     elif delta < 0:
-        delta = max(delta, 1 - len(head.routees))
+        delta = max(delta, 1 - len(rs.routees))
         for _ in range(-delta):
-            r = head.routees.pop()
+            r = rs.routees.pop()
             r._request_stop()
-    _publish_routees(head)
-    return len(head.routees)
+    _publish_routees(rs)
+    return len(rs.routees)
 
 
 def _router_index_for_key(ActorRef ref, key):
-    cdef _Cell head = ref._cell
-    if head.router == NULL:
+    cdef _RouterState rs = ref._cell.router
+    if rs is None:
         raise TypeError(f"{ref.path} is not a router")
-    return head.router.index_for_key(_hash_key(key))
+    return rs.native.index_for_key(_hash_key(key))
 
 
 cdef class _TailChop:
     """One tail-chopping ask: the next routee gets the message whenever
     `interval` passes without a reply; the first reply wins."""
-
-
 
     def __call__(self):
         if self.reply.done or self.next >= len(self.order):
@@ -176,11 +204,11 @@ cdef class _TailChop:
 cdef int _tail_chop(_Cell head, object msg, object reply) except -1:
     cdef _TailChop chop = _TailChop.__new__(_TailChop)
     cdef Py_ssize_t start
-    routees = list(head.routees or ())
+    routees = list(head.router.routees)
     if not routees:
         head._undeliverable(msg, None, reply)
         return 0
-    cfg = head.router_cfg
+    cfg = head.router.cfg
     start = cfg.next_index() % len(routees)
     chop.order = routees[start:] + routees[:start]
     chop.msg = msg
@@ -195,7 +223,6 @@ cdef int _tail_chop(_Cell head, object msg, object reply) except -1:
 
 cdef class _WithinExpiry:
     """Fails a router ask that got no reply within the router's window."""
-
 
     def __call__(self):
         if not self.reply.done:

@@ -1,10 +1,10 @@
-# Replies
+# Replies: where the answer to an ask goes.
+# Part of atomr._native._core (included by _core.pyx; declared in reply.pxd).
 
 
 cdef class _Reply:
     """Where the answer to an ask goes. Completed at most once; a late
     completion (after a timeout) is ignored."""
-
 
     cdef void complete(self, object value):
         pass
@@ -32,7 +32,6 @@ def _expire_ask(fut, str path, double timeout):
 
 cdef class _FutureReply(_Reply):
     """An ask awaited on an asyncio loop (any loop, on any thread)."""
-
 
     @staticmethod
     cdef _FutureReply new(object fut, object loop, unsigned long thread_id):
@@ -66,7 +65,6 @@ cdef class _FutureReply(_Reply):
 cdef class _LockReply(_Reply):
     """An ask waited on by a blocked thread (``ask_blocking``)."""
 
-
     def __cinit__(self):
         self.lock = allocate_lock()
         self.lock.acquire()
@@ -90,7 +88,6 @@ cdef class _LockReply(_Reply):
 
 cdef class _ConcurrentReply(_Reply):
     """An ask made where no loop runs, awaited later on some loop."""
-
 
     cdef void complete(self, object value):
         if self.done:

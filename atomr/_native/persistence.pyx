@@ -1,4 +1,5 @@
 # Persistence: native journals, snapshot stores and the completion port.
+# Part of atomr._native._core (included by _core.pyx; declared in persistence.pxd).
 #
 # Invariants:
 #
@@ -11,7 +12,16 @@
 #   runs them on I/O threads, and LMDB writes complete through a
 #   _CompletionPort instead).
 
-register_journal_error_class(_errors.JournalError)
+from atomr._native.includes.persistence cimport (
+    CCompletionPort, CJournal, CLmdbOptions, CPersistenceErrc, CPersistentRecord, CRecordBatch,
+    CSnapshotCriteria, CSnapshotRecord, CSnapshotStore, CWriteOutcome, events_by_tag_to_vector,
+    lmdb_map_size as _lmdb_map_size, make_in_memory_journal, make_in_memory_snapshot_store,
+    make_lmdb_journal, make_lmdb_snapshot_store, replay_to_vector, submit_write,
+)
+
+_declare_native_codes("persistence", <int>CComponent.persistence, {
+    "generic": <int>CPersistenceErrc.generic,
+})
 
 
 cdef vector[CRecordBatch] _to_batches(list batches) except *:
@@ -63,7 +73,6 @@ cdef class _CompletionPort:
     loop's thread) returns ``(ticket, rejections, failed, error)`` tuples.
     """
 
-
     def __cinit__(self):
         self.port.reset(new CCompletionPort())
 
@@ -87,7 +96,6 @@ cdef class _CompletionPort:
 cdef class _NativeJournal:
     """A C++ journal (in-memory or LMDB). Built by :meth:`in_memory` and
     :meth:`lmdb`; every method is safe to call from any thread."""
-
 
     def __init__(self, *args, **kwargs):
         raise TypeError("use _NativeJournal.in_memory() or _NativeJournal.lmdb(...)")
@@ -182,7 +190,6 @@ cdef class _NativeJournal:
 cdef class _NativeSnapshotStore:
     """A C++ snapshot store (in-memory or LMDB). Built by :meth:`in_memory`
     and :meth:`lmdb`; every method is safe to call from any thread."""
-
 
     def __init__(self, *args, **kwargs):
         raise TypeError("use _NativeSnapshotStore.in_memory() or _NativeSnapshotStore.lmdb(...)")

@@ -1,4 +1,5 @@
-# System core
+# System core: one actor system's dispatcher, dead letters and guardian.
+# Part of atomr._native._core (included by _core.pyx; declared in system.pxd).
 
 
 cdef void _on_dead_letter(void* ctx, CEnvelope& letter, const string& recipient,
@@ -28,15 +29,21 @@ def interpreter_metrics():
     return [(<_System>s).metrics() for s in list(_LIVE_SYSTEMS) if not (<_System>s).terminated]
 
 
+# The cycle collector never clears its fields: __dealloc__ still needs its
+# timer service, to stop the timer thread before the dead-letter sink goes.
+@cython.no_gc_clear
 cdef class _System:
     """The native core of one ActorSystem: its dispatcher, dead-letter sink
     and user guardian. Created and driven on the loop's thread."""
-
 
     def __cinit__(self):
         self.sink = NULL
 
     def __dealloc__(self):
+        if self.real_timers is not None and self.real_timers.t != NULL:
+            # No fire may reach a cell (and its dead-letter sink) from now on.
+            with nogil:
+                self.real_timers.t.shutdown()
         if self.sink != NULL:
             self.sink.set_handler(NULL, NULL)
             del self.sink
@@ -61,6 +68,7 @@ cdef class _System:
         self.owner_ref = owner_ref
         self.termination = concurrent.futures.Future()
         self.dead_letter_listeners = []
+        self.timers = {}
         self.sink = new CDeadLetterSink()
         self.sink.set_handler(_on_dead_letter, <void*>self)
         self.disp = _Dispatcher.new(loop, throughput)
@@ -69,9 +77,13 @@ cdef class _System:
         _LIVE_SYSTEMS.add(self)
 
     cdef _TimerService timer_service(self):
+        """The virtual timer service, or this system's real one (whose
+        thread starts with the first timer)."""
         if self.virtual_timers is not None:
             return self.virtual_timers
-        return _real_timer_service()
+        if self.real_timers is None:
+            self.real_timers = _TimerService.new(False)
+        return self.real_timers
 
     @property
     def scheduler(self):
@@ -146,10 +158,15 @@ cdef class _System:
     def live_timers(self):
         """The pending timers owned by this system's actors."""
         cdef Cancelable t
+        cdef _Cell cell
         out = []
-        for t in list(_TIMERS.values()):
-            if t.owner is not None and t.owner.system is self and not t.cancelled:
-                out.append(t)
+        stack = [self.guardian]
+        while stack:
+            cell = stack.pop()
+            for t in cell.timers.values():
+                if not t.cancelled:
+                    out.append(t)
+            stack.extend(cell.children.values())
         return out
 
     def top_level(self, str name):
@@ -190,7 +207,7 @@ cdef class _System:
             # Watching an actor that is already gone: Terminated at once.
             (<_Cell>msg[0])._post_system(K_DEATH_NOTICE, msg[1])
             return
-        if kind != 0:
+        if kind != K_USER:
             return  # other system mail or timers of a stopped actor: nothing to report
         if reply is not None:
             if reason == <int>CDeadLetterReason.rejected or reason == <int>CDeadLetterReason.evicted:

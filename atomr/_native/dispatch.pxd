@@ -1,0 +1,36 @@
+# Declarations of dispatch.pyx: the python-pinned dispatcher and the
+# adapter that hands a suspended handler coroutine to an asyncio task.
+# Included by _core.pxd (one extension module, atomr._native._core).
+
+# Messages one drain may handle before it yields to the loop.
+cdef enum:
+    DRAIN_BUDGET = 4096
+
+
+cdef class _Suspended:
+    cdef object coro
+    cdef object first
+    cdef bint started
+    @staticmethod
+    cdef _Suspended new(object coro, object first)
+
+
+# final: no subclasses, so C methods are called directly
+@cython.final
+cdef class _Dispatcher:
+    cdef CPinnedDispatcher* d
+    cdef object loop
+    cdef unsigned long thread_id
+    cdef bint draining
+    cdef bint soon_pending
+    cdef bint reader_added
+    cdef object drain_soon_cb
+    cdef readonly uint64_t messages_handled
+    cdef readonly uint64_t busy_ns
+    @staticmethod
+    cdef _Dispatcher new(object loop, uint32_t throughput)
+    cdef void detach(self)
+    cdef void kick(self)
+    cdef void schedule_soon(self)
+    cdef bint on_loop_thread(self)
+    cdef void drain(self)
