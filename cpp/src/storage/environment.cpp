@@ -134,12 +134,15 @@ environment::environment(private_tag, std::string key, const environment_options
 }
 
 environment::~environment() {
+  // Attachments (a writer thread, say) may still use the environment: destroy
+  // them first, newest first, outside the lock.
+  std::vector<std::pair<std::type_index, std::shared_ptr<void>>> attachments;
   {
-    // Attachments (a writer thread, say) may still use the environment.
     std::lock_guard lock(attachments_mutex_);
-    while (!attachments_.empty())
-      attachments_.pop_back();
+    attachments.swap(attachments_);
   }
+  while (!attachments.empty())
+    attachments.pop_back();
   if (env_ != nullptr)
     mdb_env_close(env_);
   auto& r = paths();
