@@ -74,8 +74,6 @@ class _ResizeTick:
     __slots__ = ()
 
 
-
-
 class _RouterConfig:
     """How a router routes and over which routees (read by the native layer)."""
 
