@@ -23,7 +23,6 @@ import time
 from typing import Any, Awaitable, Callable, Optional, TypeVar, Union
 
 from atomr.errors import CallTimeoutError, CircuitBreakerOpen
-from atomr.errors import AskError, AtomrError
 
 __all__ = [
     "CircuitBreaker",

@@ -37,7 +37,7 @@ import os
 import threading
 import time
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Optional, Sequence
 
 from atomr._native._core import _CompletionPort, _NativeJournal, _NativeSnapshotStore

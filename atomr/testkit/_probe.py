@@ -6,8 +6,7 @@ import asyncio
 import collections
 import threading
 import time
-from asyncio.events import _get_running_loop
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 from atomr.actor import Actor
 from atomr.errors import AtomrError
