@@ -27,14 +27,13 @@ import time
 import weakref
 
 from _thread import allocate_lock
-from asyncio import get_running_loop as _asyncio_get_running_loop
 from asyncio.events import _get_running_loop
 from asyncio.tasks import _enter_task as _asyncio_enter_task
 from asyncio.tasks import _leave_task as _asyncio_leave_task
 from asyncio.tasks import current_task as _asyncio_current_task
 
 from cpython.object cimport PyObject
-from cpython.ref cimport Py_DECREF, Py_INCREF, Py_REFCNT
+from cpython.ref cimport Py_DECREF, Py_REFCNT
 from cython.operator cimport dereference as deref
 from libc.stdint cimport int64_t, uint32_t, uint64_t
 from libcpp cimport bool as cbool
@@ -52,7 +51,7 @@ from atomr._native.includes.core cimport (
     router_hash_bytes,
 )
 from atomr._native.includes.core cimport (
-    CClockMode, CDecider, CDirective, CRestartBudget, CTimerService, directive_to_string,
+    CClockMode, CDirective, CRestartBudget, CTimerService, directive_to_string,
     parse_directive,
 )
 from libcpp.memory cimport shared_ptr

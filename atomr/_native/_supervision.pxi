@@ -178,4 +178,3 @@ cdef class SupervisorStrategy:
         within = self._within
         return (f"<SupervisorStrategy kind={self._kind} max_retries={self._max_retries} "
                 f"within={within}>")
-
