@@ -7,7 +7,8 @@
 #   cython-lint   cython-lint atomr/_native (.cython-lint.toml)
 #   clang-format  clang-format --dry-run -Werror over cpp/ (.clang-format); checks, never rewrites
 #   imports       lint-imports, when an import-linter contract is configured
-#   stubtest      the stubs against the built extension (needs `make build` first)
+#   stubtest      the stubs of atomr._native (every extension in it) against the
+#                 built modules (needs `make build` first)
 #
 # Each step runs even if an earlier one failed, so one run shows every problem;
 # the script exits non-zero if any step failed. The tools come from
@@ -52,14 +53,14 @@ step_mypy() {
 }
 
 step_stubtest() {
-  if ! "$PYTHON" -c 'import atomr._native._core' 2>/dev/null; then
-    echo "atomr._native._core is not built here: run \`make build\` first" >&2
+  if ! "$PYTHON" -c 'import atomr._native' 2>/dev/null; then
+    echo "atomr._native does not import (not built here?): run \`make build\` first" >&2
     return 1
   fi
   # --ignore-disjoint-bases: every extension type is a disjoint base (PEP 800);
   # marking each one in the stubs would add nothing for atomr's users.
   "$PYTHON" -m mypy.stubtest --concise --mypy-config-file mypy.ini \
-    --allowlist scripts/stubtest-allowlist.txt --ignore-disjoint-bases atomr._native._core
+    --allowlist scripts/stubtest-allowlist.txt --ignore-disjoint-bases atomr._native
 }
 
 step_cython_lint() {
