@@ -5,7 +5,7 @@ PYTHON ?= python3
 BUILD_DIR ?= build/cpp
 PYTEST_ARGS ?=
 
-.PHONY: deps build demo test test-cpp test-cpp-sanitize test-py bench clean
+.PHONY: deps build demo lint lint-static lint-stubs test test-cpp test-cpp-sanitize test-py bench clean
 
 deps:
 	bash scripts/install-system-deps.sh
@@ -30,10 +30,20 @@ test-cpp-sanitize: deps
 test-py: build
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
-test: test-cpp test-py
+# The lint gate (scripts/lint.sh): the static checks first, so a lint error
+# fails `make test` before anything is built; stubtest needs the built extension.
+lint: lint-static lint-stubs
+
+lint-static: deps
+	PYTHON=$(PYTHON) bash scripts/lint.sh ruff mypy cython-lint clang-format imports
+
+lint-stubs: build
+	PYTHON=$(PYTHON) bash scripts/lint.sh stubtest
+
+test: lint test-cpp test-py
 
 bench: build
 	$(PYTHON) -m tox -e bench
 
 clean:
-	rm -rf build atomr/_native/*.so atomr/_native/_core.cpp *.egg-info .tox
+	rm -rf build atomr/_native/*.so atomr/_native/_core.cpp *.egg-info .tox .mypy_cache .ruff_cache

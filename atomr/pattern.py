@@ -25,7 +25,6 @@ from atomr._util.validate import check_int as _check_int
 from atomr._util.validate import check_non_negative as _check_non_negative
 from atomr._util.validate import check_positive as _check_positive
 from atomr.errors import CallTimeoutError, CircuitBreakerOpen
-from atomr.errors import AskError, AtomrError
 
 __all__ = [
     "CircuitBreaker",

@@ -12,7 +12,6 @@ import random
 import threading
 import time
 
-import pytest
 
 from atomr import Actor, ActorSystem, AskError, props, routing
 from atomr.errors import ActorNameTakenError, ActorSystemTerminatedError

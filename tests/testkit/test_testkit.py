@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import subprocess
 import sys
 import textwrap
@@ -13,7 +12,7 @@ import time
 import pytest
 
 from atomr import Actor, ReceiveTimeout, Terminated, props
-from atomr.event_stream import ActorFailed, EventStream
+from atomr.event_stream import EventStream
 from atomr.supervision import SupervisorStrategy
 from atomr.testkit import (
     EventFilter,
