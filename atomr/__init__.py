@@ -55,7 +55,7 @@ from atomr.errors import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover - what the lazy attributes are, for type checkers
-    from atomr import core, ddata, ddata_lmdb, fsm, pattern, persistence, routing, testkit
+    from atomr import core, ddata, ddata_lmdb, fsm, pattern, persistence, routing, testkit  # noqa: F401
 
 #: Submodules imported on first attribute access (PEP 562).
 _LAZY_SUBMODULES = frozenset({

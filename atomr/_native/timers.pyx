@@ -91,14 +91,13 @@ cdef class Cancelable:
 
     def cancel(self):
         """Cancels the timer. Returns True if it was still pending."""
-        cdef bint was_pending
         if self.cancelled or self.finished:
             return False
         self.cancelled = True
         # Without the GIL: cancel() may wait for a fire in progress, and a
         # fire into a stopping cell can need the GIL for its dead letters.
         with nogil:
-            was_pending = self.service.t.cancel(self.native_id)
+            self.service.t.cancel(self.native_id)
         self._forget()
         return True
 

@@ -23,7 +23,7 @@ def public_module(module: str) -> Callable[[T], T]:
             object under its ``__qualname__``.
     """
     def mark(obj: T) -> T:
-        obj.__module__ = module  # type: ignore[attr-defined]
+        obj.__module__ = module
         return obj
 
     return mark

@@ -88,8 +88,8 @@ namespace internal {
 
 void check_same_type(type_tag expected, const replicated_data& other) {
   if (other.tag() != expected)
-    throw type_mismatch_error(std::string("cannot merge a ") + type_name(other.tag()) +
-                              " into a " + type_name(expected));
+    throw type_mismatch_error(std::string("cannot merge a ") + type_name(other.tag()) + " into a " +
+                              type_name(expected));
 }
 
 } // namespace internal

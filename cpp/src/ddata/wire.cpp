@@ -4,18 +4,17 @@
 
 #include "atomr/ddata/wire.hpp"
 
-#include <cereal/archives/portable_binary.hpp>
+#include "atomr/ddata/counters.hpp"
+#include "atomr/ddata/maps.hpp"
+#include "atomr/ddata/registers.hpp"
+#include "atomr/ddata/sets.hpp"
 
+#include <cereal/archives/portable_binary.hpp>
 #include <cstring>
 #include <limits>
 #include <ostream>
 #include <sstream>
 #include <streambuf>
-
-#include "atomr/ddata/counters.hpp"
-#include "atomr/ddata/maps.hpp"
-#include "atomr/ddata/registers.hpp"
-#include "atomr/ddata/sets.hpp"
 
 namespace atomr::ddata {
 
@@ -166,8 +165,7 @@ struct wire_access {
     save_body(w, *v);
   }
 
-  template <class P>
-  static void save_kernel(writer& w, const dot_kernel<P>& k) {
+  template <class P> static void save_kernel(writer& w, const dot_kernel<P>& k) {
     save_context(w, k.ctx_);
     w.u64(k.entries_.size());
     for (const auto& [key, dots] : k.entries_) {
@@ -276,13 +274,12 @@ struct wire_access {
   static void load_payload(reader& r, ormap::value_ptr& v, type_tag value_type, int depth) {
     const std::uint8_t raw = r.u8("a map value's type tag");
     if (raw != static_cast<std::uint8_t>(value_type))
-      malformed(std::string("a map of ") + type_name(value_type) +
-                " holds a value with type tag " + std::to_string(raw));
+      malformed(std::string("a map of ") + type_name(value_type) + " holds a value with type tag " +
+                std::to_string(raw));
     v = load_body(r, value_type, depth + 1);
   }
 
-  template <class P>
-  static dot_kernel<P> load_kernel(reader& r, type_tag value_type, int depth) {
+  template <class P> static dot_kernel<P> load_kernel(reader& r, type_tag value_type, int depth) {
     dot_kernel<P> k;
     k.ctx_ = load_context(r);
     const std::size_t n = r.count(string_min + 8, "entries");

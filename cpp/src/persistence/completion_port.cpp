@@ -1,10 +1,9 @@
 #include "atomr/persistence/completion_port.hpp"
 
-#include <sys/eventfd.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstring>
+#include <sys/eventfd.h>
+#include <unistd.h>
 #include <utility>
 
 namespace atomr::persistence {

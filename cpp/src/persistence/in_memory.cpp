@@ -1,12 +1,12 @@
 // Journals and snapshot stores kept in the process's memory.
 
+#include "atomr/persistence/journal.hpp"
+
 #include <algorithm>
 #include <map>
 #include <mutex>
 #include <unordered_map>
 #include <utility>
-
-#include "atomr/persistence/journal.hpp"
 
 namespace atomr::persistence {
 namespace {

@@ -3,7 +3,6 @@
 #include <cereal/archives/portable_binary.hpp>
 #include <cereal/types/string.hpp>
 #include <cereal/types/vector.hpp>
-
 #include <exception>
 #include <istream>
 #include <ostream>
@@ -12,20 +11,17 @@
 
 namespace atomr::persistence {
 
-template <class Archive>
-void serialize(Archive& ar, persistent_record& r) {
+template <class Archive> void serialize(Archive& ar, persistent_record& r) {
   ar(r.persistence_id, r.sequence_nr, r.manifest, r.payload, r.timestamp_ms, r.tags);
 }
 
-template <class Archive>
-void serialize(Archive& ar, snapshot_record& s) {
+template <class Archive> void serialize(Archive& ar, snapshot_record& s) {
   ar(s.persistence_id, s.sequence_nr, s.timestamp_ms, s.manifest, s.payload);
 }
 
 namespace internal {
 
-template <class Archive>
-void serialize(Archive& ar, entity_meta& m) {
+template <class Archive> void serialize(Archive& ar, entity_meta& m) {
   ar(m.highest, m.deleted_to);
 }
 
@@ -40,8 +36,7 @@ public:
   }
 };
 
-template <class T>
-std::string encode(const T& value) {
+template <class T> std::string encode(const T& value) {
   std::ostringstream out(std::ios::binary);
   out.put(static_cast<char>(record_format_version));
   {
@@ -51,8 +46,7 @@ std::string encode(const T& value) {
   return std::move(out).str();
 }
 
-template <class T>
-T decode(std::string_view bytes, const char* what) {
+template <class T> T decode(std::string_view bytes, const char* what) {
   if (bytes.empty()) {
     throw journal_error(std::string("damaged ") + what + ": empty value");
   }

@@ -1,7 +1,7 @@
-#include <gtest/gtest.h>
-
 #include "atomr/ddata/causal_context.hpp"
 #include "atomr/ddata/dot_kernel.hpp"
+
+#include <gtest/gtest.h>
 
 namespace {
 

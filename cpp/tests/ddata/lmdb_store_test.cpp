@@ -1,10 +1,9 @@
+#include "atomr/ddata/lmdb_store.hpp"
+
 #include <filesystem>
+#include <gtest/gtest.h>
 #include <random>
 #include <string>
-
-#include <gtest/gtest.h>
-
-#include "atomr/ddata/lmdb_store.hpp"
 
 namespace {
 

@@ -1,9 +1,9 @@
-#include <gtest/gtest.h>
-
 #include "atomr/ddata/counters.hpp"
 #include "atomr/ddata/maps.hpp"
 #include "atomr/ddata/registers.hpp"
 #include "atomr/ddata/sets.hpp"
+
+#include <gtest/gtest.h>
 
 namespace {
 

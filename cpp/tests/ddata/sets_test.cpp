@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "atomr/ddata/sets.hpp"
+
+#include <gtest/gtest.h>
 
 namespace {
 

@@ -1,11 +1,9 @@
-#include <gtest/gtest.h>
-
-#include <poll.h>
-
-#include <thread>
-
 #include "atomr/persistence/completion_port.hpp"
 #include "test_support.hpp"
+
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <thread>
 
 namespace {
 
@@ -39,7 +37,10 @@ TEST(CompletionPort, PostsFromAnotherThreadWakeTheFdAndDrainInOrder) {
 TEST(CompletionPort, SubmitWritePostsTheJournalsOutcome) {
   auto port = std::make_shared<completion_port>();
   auto j = make_in_memory_journal();
-  submit_write(*j, {atomr::persistence::testing::make_batch("a", 1, 1), atomr::persistence::testing::make_batch("a", 3, 3)}, port, 77);
+  submit_write(*j,
+               {atomr::persistence::testing::make_batch("a", 1, 1),
+                atomr::persistence::testing::make_batch("a", 3, 3)},
+               port, 77);
   ASSERT_TRUE(readable(port->fd(), 5000));
   auto done = port->drain();
   ASSERT_EQ(done.size(), 1u);

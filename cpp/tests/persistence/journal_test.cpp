@@ -1,17 +1,16 @@
 // Behaviour every journal and snapshot store backend shares: the same
 // suite runs on the in-memory and the LMDB implementations.
 
-#include <gtest/gtest.h>
+#include "atomr/persistence/lmdb.hpp"
+#include "test_support.hpp"
 
 #include <algorithm>
 #include <future>
+#include <gtest/gtest.h>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include "atomr/persistence/lmdb.hpp"
-#include "test_support.hpp"
 
 namespace {
 

@@ -1,7 +1,7 @@
-#include <gtest/gtest.h>
-
 #include "atomr/persistence/record_format.hpp"
 #include "test_support.hpp"
+
+#include <gtest/gtest.h>
 
 namespace {
 
@@ -9,7 +9,8 @@ using namespace atomr::persistence;
 using namespace atomr::persistence::internal;
 
 TEST(RecordFormat, RecordsRoundTripWithEveryField) {
-  persistent_record r = atomr::persistence::testing::make_record("entity", 42, std::string("a\0b", 3));
+  persistent_record r =
+      atomr::persistence::testing::make_record("entity", 42, std::string("a\0b", 3));
   r.tags = {"t1", "t2"};
   std::string bytes = encode_record(r);
   EXPECT_EQ(static_cast<std::uint8_t>(bytes.front()), record_format_version);

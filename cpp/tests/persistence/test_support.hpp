@@ -1,11 +1,11 @@
 #pragma once
 
+#include "atomr/persistence/journal.hpp"
+
 #include <atomic>
 #include <filesystem>
 #include <string>
 #include <unistd.h>
-
-#include "atomr/persistence/journal.hpp"
 
 namespace atomr::persistence::testing {
 

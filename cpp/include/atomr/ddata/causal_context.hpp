@@ -1,12 +1,12 @@
 #pragma once
 
+#include "atomr/ddata/fwd.hpp"
+
 #include <compare>
 #include <cstdint>
 #include <map>
 #include <set>
 #include <string>
-
-#include "atomr/ddata/fwd.hpp"
 
 namespace atomr::ddata {
 

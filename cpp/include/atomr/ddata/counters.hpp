@@ -1,11 +1,11 @@
 #pragma once
 
+#include "atomr/ddata/replicated_data.hpp"
+
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
-
-#include "atomr/ddata/replicated_data.hpp"
 
 namespace atomr::ddata {
 

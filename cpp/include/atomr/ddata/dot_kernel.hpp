@@ -1,13 +1,13 @@
 #pragma once
 
+#include "atomr/ddata/causal_context.hpp"
+
 #include <algorithm>
 #include <map>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include "atomr/ddata/causal_context.hpp"
 
 namespace atomr::ddata {
 
@@ -30,8 +30,7 @@ struct no_payload {
 ///
 /// Invariant: every dot of an entry is in the context; dot lists are sorted
 /// and non-empty.
-template <class Payload>
-class dot_kernel {
+template <class Payload> class dot_kernel {
 public:
   using dot_list = std::vector<std::pair<dot, Payload>>;
   using entry_map = std::map<std::string, dot_list>;

@@ -1,13 +1,13 @@
 #pragma once
 
+#include "atomr/ddata/error.hpp"
+
 #include <cstddef>
 #include <memory>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include "atomr/ddata/error.hpp"
 
 namespace atomr::ddata {
 

@@ -1,14 +1,14 @@
 #pragma once
 
+#include "atomr/ddata/dot_kernel.hpp"
+#include "atomr/ddata/replicated_data.hpp"
+#include "atomr/ddata/sets.hpp"
+
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include "atomr/ddata/dot_kernel.hpp"
-#include "atomr/ddata/replicated_data.hpp"
-#include "atomr/ddata/sets.hpp"
 
 namespace atomr::ddata {
 
@@ -67,8 +67,7 @@ public:
 
   /// Runs `fn(value&) -> bool` on a working copy of `key`'s value (the
   /// empty value when absent) and stores the copy when `fn` returns true.
-  template <class Fn>
-  bool update(const std::string& node, const std::string& key, Fn&& fn) {
+  template <class Fn> bool update(const std::string& node, const std::string& key, Fn&& fn) {
     auto value = get_or_empty(key);
     if (!fn(*value))
       return false;
@@ -109,8 +108,7 @@ namespace internal {
 
 /// Shared plumbing of the maps with a fixed value type: they are an
 /// `ormap` under their own type tag.
-template <type_tag Tag, type_tag Value>
-class typed_map : public replicated_data {
+template <type_tag Tag, type_tag Value> class typed_map : public replicated_data {
 public:
   ormap& map() noexcept {
     return map_;
@@ -132,8 +130,7 @@ public:
 
 protected:
   /// The map's pending delta moved into `out` (null when there is none).
-  template <class Derived>
-  std::unique_ptr<replicated_data> delta_as() const {
+  template <class Derived> std::unique_ptr<replicated_data> delta_as() const {
     auto d = map_.delta();
     if (!d)
       return nullptr;

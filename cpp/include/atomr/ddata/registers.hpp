@@ -1,10 +1,10 @@
 #pragma once
 
+#include "atomr/ddata/replicated_data.hpp"
+
 #include <cstdint>
 #include <optional>
 #include <string>
-
-#include "atomr/ddata/replicated_data.hpp"
 
 namespace atomr::ddata {
 

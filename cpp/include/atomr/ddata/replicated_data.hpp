@@ -1,10 +1,10 @@
 #pragma once
 
-#include <memory>
-#include <string>
-
 #include "atomr/ddata/error.hpp"
 #include "atomr/ddata/fwd.hpp"
+
+#include <memory>
+#include <string>
 
 namespace atomr::ddata {
 

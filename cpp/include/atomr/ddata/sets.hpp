@@ -1,12 +1,12 @@
 #pragma once
 
+#include "atomr/ddata/dot_kernel.hpp"
+#include "atomr/ddata/replicated_data.hpp"
+
 #include <optional>
 #include <set>
 #include <string>
 #include <vector>
-
-#include "atomr/ddata/dot_kernel.hpp"
-#include "atomr/ddata/replicated_data.hpp"
 
 namespace atomr::ddata {
 

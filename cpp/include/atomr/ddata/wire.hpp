@@ -1,11 +1,11 @@
 #pragma once
 
+#include "atomr/ddata/replicated_data.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
-
-#include "atomr/ddata/replicated_data.hpp"
 
 namespace atomr::ddata {
 

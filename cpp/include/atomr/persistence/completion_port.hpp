@@ -4,13 +4,13 @@
 // touching Python: the completing thread queues the outcome and signals an
 // eventfd; the loop watches the fd and drains the queue on its own thread.
 
+#include "atomr/persistence/journal.hpp"
+
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <utility>
 #include <vector>
-
-#include "atomr/persistence/journal.hpp"
 
 namespace atomr::persistence {
 

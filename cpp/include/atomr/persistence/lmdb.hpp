@@ -10,12 +10,12 @@
 // With `sync` on (the default) a commit returns only after fsync, so an
 // acknowledged write survives a crash of the process or of the machine.
 
+#include "atomr/persistence/journal.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
-
-#include "atomr/persistence/journal.hpp"
 
 namespace atomr::persistence {
 

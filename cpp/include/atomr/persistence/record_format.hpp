@@ -5,11 +5,11 @@
 // portable-binary archive (little-endian on every host). Keys sort by
 // persistence id, then by sequence number.
 
+#include "atomr/persistence/journal.hpp"
+
 #include <cstdint>
 #include <string>
 #include <string_view>
-
-#include "atomr/persistence/journal.hpp"
 
 namespace atomr::persistence::internal {
 
