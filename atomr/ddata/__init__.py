@@ -1,7 +1,7 @@
 """Distributed data: CRDTs with native merge, and the Replicator.
 
 Every CRDT here is a mutable Python object over a state held in C++
-(``atomr/_native/_ddata.pxi``); ``merge`` joins another replica's state into
+(``atomr/_native/ddata.pyx``); ``merge`` joins another replica's state into
 it natively. Merge is commutative, associative and idempotent, and every
 update only moves a state upwards, so replicas that exchange states in any
 order, any number of times, converge.
