@@ -44,9 +44,13 @@ class PruningState:
         return True
 
     def is_pruned(self, node: str) -> bool:
-        """Whether pruning of the removed `node` reached "performed"."""
-        entry = self._m.get(node)
-        return entry is not None and entry[0] == "performed"
+        """Whether the removed `node` has a pruning marker, in any phase.
+
+        True from :meth:`initialize` on (an ``"initialized"`` marker already
+        means its data is being pruned and must not be updated again), until
+        :meth:`gc` drops the performed marker.
+        """
+        return node in self._m
 
     def owner(self, node: str) -> Optional[str]:
         """The node pruning the removed `node`, or None when `node` has no
