@@ -33,6 +33,7 @@ cdef class _TaskDone:
 cdef class _Cell:
     cdef CCell* c
     cdef readonly _System system
+    cdef _PoolStats pool            # this cell's interpreter pool (its props' label)
     cdef _Dispatcher disp
     cdef _Cell parent
     cdef dict children

@@ -105,6 +105,7 @@ cdef class _Cell:
         cell.c = new CCell(deref(system.disp.d), path, deref(system.sink))
         cell.c.user_data = <void*>cell
         cell.system = system
+        cell.pool = system.pool_for(props)
         cell.disp = system.disp
         cell.parent = parent
         cell.children = {}
@@ -622,6 +623,7 @@ cdef class _Cell:
                 _log.error("actor %s failed", self.path, exc_info=exc)
         self.status = S_FAILED
         self.system.failures += 1
+        self.pool.handler_panics += 1
         self.fail_reason = exc
         self.fail_msg = msg
         self.restart_is_init = init

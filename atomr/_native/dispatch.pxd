@@ -15,6 +15,15 @@ cdef class _Suspended:
     cdef _Suspended new(object coro, object first)
 
 
+@cython.final
+cdef class _PoolStats:
+    cdef readonly str label
+    cdef readonly object kind         # the dispatcher name; None until an actor uses it
+    cdef readonly uint64_t messages_handled
+    cdef readonly uint64_t busy_ns
+    cdef readonly uint64_t handler_panics
+
+
 # final: no subclasses, so C methods are called directly
 @cython.final
 cdef class _Dispatcher:

@@ -59,6 +59,15 @@ async def _continue(_Cell cell, _Suspended s, int role, object reply):
 # Dispatcher
 
 
+cdef class _PoolStats:
+    """The counters of one interpreter pool (one `interpreter_role` label) of
+    one system. Its cells share it; only the loop's thread updates it."""
+
+    def __cinit__(self, str label):
+        self.label = label
+        self.kind = None
+
+
 cdef class _Dispatcher:
     """The python-pinned dispatcher: drains the C++ ready queue on the
     thread that runs `loop`. Only that thread calls its methods, except
@@ -125,6 +134,7 @@ cdef class _Dispatcher:
         cdef int budget = DRAIN_BUDGET
         cdef int handled
         cdef double started
+        cdef double turn_started
         if self.draining:
             return
         self.draining = True
@@ -141,12 +151,15 @@ cdef class _Dispatcher:
                     continue
                 if c.user_data != NULL:
                     cell = <_Cell>c.user_data
+                    turn_started = _monotonic()
                     try:
                         handled = cell._run_turn()
                         self.messages_handled += handled
+                        cell.pool.messages_handled += handled
                         budget -= 1 + handled
                     except BaseException as exc:
                         cell._crashed(exc)
+                    cell.pool.busy_ns += <uint64_t>((_monotonic() - turn_started) * 1e9)
                 c.release()
         finally:
             self.draining = False

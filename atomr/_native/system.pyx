@@ -22,11 +22,21 @@ _LIVE_SYSTEMS = weakref.WeakSet()
 
 
 def interpreter_metrics():
-    """One dict per interpreter pool of every live actor system: `label`,
-    `kind`, `actors_hosted`, `messages_handled`, `gil_hold_ns_total` (time
-    spent running actors), `mailbox_depth_total`, `handler_panics` (actor
-    failures) and `long_handlers`."""
-    return [(<_System>s).metrics() for s in list(_LIVE_SYSTEMS) if not (<_System>s).terminated]
+    """One dict per interpreter pool of every live actor system.
+
+    A pool is one `interpreter_role` label of one system (``"default"`` for
+    actors that set none). Keys: `label`, `kind` (the dispatcher name of the
+    first actor on the label; ``"python-pinned"`` while the default pool
+    has none), `system` (the system's name), `actors_hosted`,
+    `messages_handled`, `gil_hold_ns_total` (time spent running its
+    actors), `mailbox_depth_total`, `handler_panics` (actor failures) and
+    `long_handlers`.
+    """
+    out = []
+    for s in list(_LIVE_SYSTEMS):
+        if not (<_System>s).terminated:
+            out.extend((<_System>s).metrics())
+    return out
 
 
 # The cycle collector never clears its fields: __dealloc__ still needs its
@@ -72,6 +82,7 @@ cdef class _System:
         self.sink = new CDeadLetterSink()
         self.sink.set_handler(_on_dead_letter, <void*>self)
         self.disp = _Dispatcher.new(loop, throughput)
+        self.pools = {}
         self.guardian = _Cell.new(self, None, "user", self.address + "/user", None)
         self.guardian.status = S_RUNNING
         _LIVE_SYSTEMS.add(self)
@@ -131,25 +142,47 @@ cdef class _System:
         runs on the loop)."""
         return self.guardian._spawn_child(props, name).ref
 
+    cdef _PoolStats pool_for(self, object props):
+        """The pool of a new cell with `props` (None: the guardian's, the
+        default pool), created on first use; the first actor on a label
+        fixes the pool's kind to its dispatcher name."""
+        label = "default" if props is None else props.interpreter_role
+        cdef _PoolStats pool = self.pools.get(label)
+        if pool is None:
+            pool = _PoolStats(label)
+            self.pools[label] = pool
+        if pool.kind is None and props is not None:
+            pool.kind = props.dispatcher
+        return pool
+
     def metrics(self):
-        """This system's pinned dispatcher, as an interpreter-pool metrics dict."""
+        """This system's interpreter pools, one metrics dict per label (see
+        `interpreter_metrics`); the default pool comes first."""
         cdef _Cell cell
-        depth = 0
+        cdef _PoolStats pool
+        hosted = dict.fromkeys(self.pools, 0)
+        depth = dict.fromkeys(self.pools, 0)
         stack = [self.guardian]
         while stack:
             cell = stack.pop()
-            depth += cell.c.queued()
+            depth[cell.pool.label] += cell.c.queued()
+            if cell is not self.guardian:
+                hosted[cell.pool.label] += 1
             stack.extend(cell.children.values())
-        return {
-            "label": f"{self.name}/default",
-            "kind": "python-pinned",
-            "actors_hosted": self.live_cells,
-            "messages_handled": self.disp.messages_handled,
-            "gil_hold_ns_total": self.disp.busy_ns,
-            "mailbox_depth_total": depth,
-            "handler_panics": self.failures,
-            "long_handlers": 0,
-        }
+        out = []
+        for pool in self.pools.values():
+            out.append({
+                "label": pool.label,
+                "kind": "python-pinned" if pool.kind is None else pool.kind,
+                "system": self.name,
+                "actors_hosted": hosted[pool.label],
+                "messages_handled": pool.messages_handled,
+                "gil_hold_ns_total": pool.busy_ns,
+                "mailbox_depth_total": depth[pool.label],
+                "handler_panics": pool.handler_panics,
+                "long_handlers": 0,
+            })
+        return out
 
     def top_level_refs(self):
         """Refs of the live top-level actors."""
