@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import threading
 import tomllib
+import warnings
 from typing import Any, Mapping, Optional
 
 from atomr.errors import AtomrError
@@ -12,6 +13,16 @@ from atomr.errors import AtomrError
 
 class ConfigError(AtomrError, ValueError):
     """A configuration key is unknown or its value has the wrong type."""
+
+
+class UnknownConfigSectionWarning(UserWarning):
+    """A top-level config section that no subsystem or extension registered.
+
+    Not an error: an application may keep its own sections in the same
+    config as the actor system's. :meth:`Config.resolve` issues it once per
+    section of each :class:`Config`; silence it with
+    ``warnings.simplefilter("ignore", UnknownConfigSectionWarning)``.
+    """
 
 
 _UNITS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -227,8 +238,8 @@ def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
             out[full] = value
     return out
 
-__all__ = ["Config", "ConfigError", "Setting", "register_section", "section_names",
-           "parse_duration"]
+__all__ = ["Config", "ConfigError", "Setting", "UnknownConfigSectionWarning",
+           "register_section", "section_names", "parse_duration"]
 
 _SCALARS = (bool, int, float, str)
 
@@ -261,10 +272,12 @@ class Config:
         32
     """
 
-    __slots__ = ("_root",)
+    __slots__ = ("_root", "_warned")
 
     def __init__(self, root: Optional[Mapping[str, Any]] = None) -> None:
         self._root = _check_tree(dict(root or {}), "")
+        # Unknown sections already warned about (see resolve).
+        self._warned: set[str] = set()
 
     @staticmethod
     def empty() -> "Config":
@@ -354,25 +367,34 @@ class Config:
     def resolve(self) -> dict[str, Any]:
         """Every known setting (dotted key -> value), defaults filled in.
 
+        A top-level section no subsystem registered is left out, with an
+        :class:`UnknownConfigSectionWarning` (once per section of this
+        config): applications keep their own sections beside atomr's.
+
         Raises:
-            ConfigError: a key no registered section knows, or a value of
-                the wrong type.
+            ConfigError: a key a registered section does not know, or a
+                value of the wrong type.
         """
         schema = dict(_SCHEMA)  # sections are replaced, never mutated: a consistent view
         values: dict[str, Any] = {}
         for section, settings in schema.items():
             for key, setting in settings.items():
                 values[f"{section}.{key}"] = setting.default
-        for section in self._root:
-            if section not in schema:
-                raise ConfigError(f"unknown config section `{section}`; known sections: "
-                                  f"{', '.join(sorted(schema))}")
+        unknown = [section for section in self._root if section not in schema]
+        for section in unknown:
+            with _SCHEMA_LOCK:
+                first = section not in self._warned
+                self._warned.add(section)
+            if first:
+                warnings.warn(
+                    f"config section `{section}` is not used by atomr (no subsystem "
+                    f"registered it; known sections: {', '.join(sorted(schema))})",
+                    UnknownConfigSectionWarning, stacklevel=2)
         for full, value in _flatten(self._root).items():
             section, _, rest = full.partition(".")
             settings = schema.get(section)
             if settings is None:
-                raise ConfigError(f"unknown config section `{section}` (key `{full}`); known "
-                                  f"sections: {', '.join(sorted(schema))}")
+                continue
             setting = settings.get(rest)
             if setting is None:
                 if any(k.startswith(rest + ".") for k in settings) or not rest:

@@ -1,5 +1,6 @@
-"""The configuration schema an ActorSystem checks at creation: unknown
-sections/keys and ill-typed values fail with a ConfigError naming the key;
+"""The configuration schema an ActorSystem checks at creation: unknown keys
+in a known section and ill-typed values fail with a ConfigError naming the
+key, a section nobody registered gives an UnknownConfigSectionWarning;
 durations accept float seconds, int milliseconds and unit strings."""
 
 from __future__ import annotations
@@ -7,11 +8,19 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import pytest
 
 from atomr import ActorSystem, AtomrError, Config
-from atomr.config import ConfigError, Setting, parse_duration, register_section, section_names
+from atomr.config import (
+    ConfigError,
+    Setting,
+    UnknownConfigSectionWarning,
+    parse_duration,
+    register_section,
+    section_names,
+)
 
 from _helpers import running_system
 
@@ -41,15 +50,46 @@ DEFAULTS = {
 
 
 @pytest.mark.parametrize("tree, named", [
-    ({"akka": {"loglevel": "INFO"}}, "akka"),
     ({"actor": {"thruput": 8}}, "actor.thruput"),
     ({"actor": {"supervision": {"max-retires": 3}}}, "actor.supervision.max-retires"),
     ({"scheduler": {"tick": 0.01}}, "scheduler.tick"),
 ])
-async def test_unknown_sections_and_keys_are_rejected_naming_them(tree, named):
+async def test_unknown_keys_of_known_sections_are_rejected_naming_them(tree, named):
     with pytest.raises(ConfigError) as info:
         await ActorSystem.create("cfg", Config.from_dict(tree))
     assert named in str(info.value)
+
+
+async def test_an_unknown_section_is_a_warning_naming_it_not_an_error():
+    config = Config.from_dict({"akka": {"loglevel": "INFO"}, "actor": {"throughput": 8}})
+    with pytest.warns(UnknownConfigSectionWarning, match="`akka`"):
+        async with running_system("cfg", config) as system:
+            assert system.settings["actor.throughput"] == 8
+            assert not any(key.startswith("akka") for key in system.settings)
+
+
+def test_an_unknown_section_warns_once_per_config_and_section():
+    config = Config.from_dict({"app": {"port": 80}, "metrics": {"on": True}})
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        config.resolve()
+        config.resolve()
+        Config.from_dict({"app": {"port": 81}}).resolve()
+    named = sorted(str(w.message).split("`")[1] for w in seen
+                   if issubclass(w.category, UnknownConfigSectionWarning))
+    assert named == ["app", "app", "metrics"]
+
+
+def test_unknown_section_warning_is_a_user_warning():
+    assert issubclass(UnknownConfigSectionWarning, UserWarning)
+
+
+def test_unknown_keys_stay_errors_beside_an_unknown_section():
+    config = Config.from_dict({"app": {"port": 80}, "actor": {"thruput": 8}})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnknownConfigSectionWarning)
+        with pytest.raises(ConfigError, match="actor.thruput"):
+            config.resolve()
 
 
 @pytest.mark.parametrize("tree, key", [
@@ -83,10 +123,10 @@ async def test_a_scalar_where_a_table_belongs_is_rejected(tree, key):
     assert f"`{key}`" in str(info.value)
 
 
-def test_create_blocking_rejects_a_bad_config_too():
-    with pytest.raises(ConfigError) as info:
-        ActorSystem.create_blocking("cfg", Config.from_dict({"nope": {"x": 1}}))
-    assert "nope" in str(info.value)
+def test_create_blocking_warns_of_an_unknown_section_too():
+    with pytest.warns(UnknownConfigSectionWarning, match="nope"):
+        system = ActorSystem.create_blocking("cfg", Config.from_dict({"nope": {"x": 1}}))
+    system.terminate_blocking()
 
 
 async def test_config_error_is_both_a_value_error_and_an_atomr_error():
