@@ -20,7 +20,8 @@ cdef void _drain_outside_task(_Dispatcher disp, object loop) except *:
 
 cdef class ActorRef:
     """A handle to an actor: the only way to talk to it. Thread-safe; refs
-    compare equal when they point at the same actor incarnation."""
+    compare equal (and hash alike) when they point at the same actor
+    incarnation and report the same path (see `with_path`)."""
 
     def __init__(self, *args, **kwargs):
         raise TypeError("ActorRef objects are created by the actor system")
@@ -40,7 +41,42 @@ cdef class ActorRef:
     @property
     def name(self):
         """The last path element."""
-        return self._cell.name
+        if self._path is self._cell.path:
+            return self._cell.name
+        return self._path.rpartition("/")[2]
+
+    def with_path(self, path):
+        """A ref to the same actor that reports `path` (e.g. the address
+        other nodes know it by, to address remote sends).
+
+        The new ref shares this ref's mailbox: what is sent through either
+        reaches the same actor, in the same per-sender order, and both see
+        the same stop. Only `path` and `name` (its last element) differ, so
+        a handler that gets it as ``ctx.sender`` sees `path`. Two refs are
+        equal, and hash alike, when they point at the same actor
+        incarnation and report the same path: ``ref.with_path(ref.path) ==
+        ref``, while a ref with another path is a different key in a dict
+        or set.
+
+        Args:
+            path: An actor path, ``scheme://address/elements``, whose last
+                element is not empty.
+
+        Returns:
+            A new ActorRef.
+
+        Raises:
+            TypeError: `path` is not a str.
+            ValueError: `path` is not an actor path.
+        """
+        if not isinstance(path, str):
+            raise TypeError(f"path must be a str, not {type(path).__name__}")
+        scheme, sep, rest = (<str>path).partition("://")
+        address, slash, elements = rest.partition("/")
+        if (not sep or not scheme or not address or not slash or not elements
+                or elements.endswith("/")):
+            raise ValueError(f"not an actor path (scheme://address/elements): {path!r}")
+        return ActorRef.new(self._cell, path)
 
     def tell(self, msg):
         """Sends `msg` without waiting. Mail to a stopped actor goes to dead letters."""

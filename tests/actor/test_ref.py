@@ -658,3 +658,49 @@ async def test_failing_dead_letter_listener_does_not_break_tell_or_other_listene
     ref.tell("lost")  # must not raise
     await wait_until(lambda: seen)
     assert seen == ["lost"]
+
+
+# -- with_path ---------------------------------------------------------------------
+
+
+REMOTE = "akka://app@10.0.0.7:2552/user/echo"
+
+
+async def test_with_path_reports_the_path_and_shares_the_mailbox(system):
+    ref = system.actor_of(props(Collector), "echo")
+    remote = ref.with_path(REMOTE)
+    assert isinstance(remote, ActorRef)
+    assert remote.path == REMOTE and remote.name == "echo"
+    assert ref.path == "akka://app/user/echo"
+    remote.tell(1)
+    ref.tell(2)
+    assert await remote.ask("get") == [(1, None), (2, None)]
+
+
+async def test_with_path_ref_is_seen_as_the_sender_with_its_path(system):
+    collector = system.actor_of(props(Collector), "collector")
+    me = system.actor_of(props(Echo), "me").with_path("akka://app@host:1/user/me")
+    collector.tell_with_sender("x", me)
+    [(msg, sender)] = await collector.ask("get")
+    assert sender == me and sender.path == "akka://app@host:1/user/me"
+
+
+async def test_with_path_equality_is_same_actor_and_same_path(system, wait_until):
+    ref = system.actor_of(props(Echo), "echo")
+    remote = ref.with_path(REMOTE)
+    assert remote == ref.with_path(REMOTE) and hash(remote) == hash(ref.with_path(REMOTE))
+    assert remote != ref
+    assert ref.with_path(ref.path) == ref and hash(ref.with_path(ref.path)) == hash(ref)
+    assert len({ref, remote, ref.with_path(REMOTE)}) == 2
+    remote.stop()
+    await wait_until(ref.is_terminated)
+    assert remote.is_terminated()
+
+
+async def test_with_path_rejects_a_non_path(system):
+    ref = system.actor_of(props(Echo), "echo")
+    with pytest.raises(TypeError):
+        ref.with_path(42)
+    for bad in ["", "echo", "akka://", "akka:///user/x", "akka://app/user/"]:
+        with pytest.raises(ValueError):
+            ref.with_path(bad)
