@@ -2,12 +2,20 @@
 
 Registered through the ``pytest11`` entry point, so a project that installs
 atomr can use the fixtures without a conftest.
+
+An ``async def`` test that requests ``testkit`` runs on a fresh asyncio loop
+even when the project configured no async plugin for it (pytest-asyncio's
+default strict mode with no marker, or no pytest-asyncio at all); tests
+another plugin runs (a pytest-asyncio item, an ``asyncio`` or ``anyio``
+marker) are left to it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import itertools
-from typing import Iterator
+from typing import Iterator, Optional
 
 import pytest
 
@@ -23,6 +31,30 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "atomr_testkit(virtual_time=False, name=None, config=None): settings of the "
         "`testkit` fixture's TestKit")
+
+
+def _runs_unclaimed_async_test(item: pytest.Function) -> bool:
+    """Whether `item` is an ``async def`` test using ``testkit`` that no
+    async plugin took over (pytest-asyncio turns the tests it runs into
+    its own item class)."""
+    return (type(item) is pytest.Function
+            and inspect.iscoroutinefunction(item.obj)
+            and "testkit" in item.fixturenames
+            and item.get_closest_marker("asyncio") is None
+            and item.get_closest_marker("anyio") is None)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Optional[bool]:
+    """Runs an ``async def`` test that requests ``testkit`` on a fresh
+    asyncio loop in the test's thread when no async plugin claimed it (the
+    kit's system runs on its own thread, so the test may use any loop)."""
+    if not _runs_unclaimed_async_test(pyfuncitem):
+        return None
+    names = pyfuncitem._fixtureinfo.argnames
+    kwargs = {name: pyfuncitem.funcargs[name] for name in names}
+    asyncio.run(pyfuncitem.obj(**kwargs))
+    return True
 
 
 @pytest.fixture

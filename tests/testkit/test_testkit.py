@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import pathlib
 import subprocess
 import sys
 import textwrap
@@ -102,6 +104,72 @@ def test_plugin_is_found_without_a_conftest(tmp_path):
                             cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed" in result.stdout
+
+
+def _run_user_project(tmp_path, ini: str, test_source: str,
+                      *options: str) -> subprocess.CompletedProcess:
+    """Runs pytest on one test file in a fresh project at `tmp_path`, the way
+    a user's project would, with atomr imported from the tree under test."""
+    root = pathlib.Path(__file__).resolve().parents[2]
+    (tmp_path / "pytest.ini").write_text(ini)
+    (tmp_path / "test_user.py").write_text(textwrap.dedent(test_source))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(root)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider",
+                           *options, str(tmp_path / "test_user.py")],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("options", [(), ("-p", "no:asyncio")],
+                         ids=["pytest-asyncio-strict", "no-pytest-asyncio"])
+def test_plugin_runs_an_async_test_using_the_fixture_in_asyncio_strict_mode(tmp_path, options):
+    root = pathlib.Path(__file__).resolve().parents[2]
+    result = _run_user_project(tmp_path, "[pytest]\nasyncio_mode = strict\n", """
+        import asyncio
+        import threading
+
+        import atomr
+        from atomr import Actor, props
+
+        class Hello(Actor):
+            def handle(self, ctx, msg):
+                if ctx.sender is not None:
+                    ctx.sender.tell("hello " + msg)
+                return "hello " + msg
+
+        async def test_it(testkit):
+            loop = asyncio.get_running_loop()
+            assert threading.current_thread() is threading.main_thread()
+            ref = testkit.system.actor_of(props(Hello), "hello")
+            assert await ref.ask("you", 5.0) == "hello you"
+            probe = testkit.probe()
+            probe.send(ref, "probe")
+            assert await probe.expect_message(timeout=5.0) == "hello probe"
+            print("RAN-ON", type(loop).__name__, "ATOMR-AT", atomr.__file__)
+    """, *options)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout, result.stdout
+    assert "RAN-ON" in result.stdout, result.stdout
+    where = result.stdout.split("ATOMR-AT", 1)[1].split()[0]
+    assert pathlib.Path(where).resolve().is_relative_to(root), where
+
+
+def test_plugin_leaves_async_tests_without_the_fixture_to_their_own_runner(tmp_path):
+    result = _run_user_project(tmp_path, "[pytest]\nasyncio_mode = strict\n", """
+        import pytest
+
+        async def test_plain():
+            pass
+
+        @pytest.mark.asyncio
+        async def test_marked(testkit):
+            assert testkit.system is not None
+    """)
+    # The unmarked test without the fixture is not ours: pytest does not run it.
+    assert "test_plain" in result.stdout + result.stderr
+    assert "1 passed" in result.stdout, result.stdout + result.stderr
+    assert "1 failed" in result.stdout or "1 skipped" in result.stdout, result.stdout
 
 
 # -- probes ------------------------------------------------------------------------------
