@@ -139,6 +139,9 @@ class Setting:
 _BUILTIN_SECTIONS: dict[str, dict[str, Setting]] = {
     "actor": {
         "throughput": Setting("int", 64, minimum=1),
+        # How long one drain of the dispatcher may run actors before it lets
+        # the asyncio loop run its other callbacks (0: no time bound).
+        "drain-deadline": Setting("duration", 0.01),
         "supervision.max-retries": Setting("int", 10, minimum=-1),
         "supervision.within": Setting("duration", 60.0),
     },

@@ -18,6 +18,7 @@ from _helpers import running_system
 
 DEFAULTS = {
     "actor.throughput": 64,
+    "actor.drain-deadline": 0.01,
     "actor.supervision.max-retries": 10,
     "actor.supervision.within": 60.0,
     "scheduler.clock": "real",

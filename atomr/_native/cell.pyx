@@ -251,8 +251,11 @@ cdef class _Cell:
         if self.turn_budget > 0.0:
             turn_end = _monotonic() + self.turn_budget
         while n < <int>self.throughput:
-            if turn_end > 0.0 and n > 0 and _monotonic() >= turn_end:
-                break
+            if n > 0:
+                if turn_end > 0.0 and _monotonic() >= turn_end:
+                    break
+                if self.disp.past_deadline():
+                    break  # the drain's time is up; the rest waits for the next one
             if not c.next(env):
                 break
             kind = env.kind

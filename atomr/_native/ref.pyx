@@ -2,18 +2,21 @@
 # Part of atomr._native._core (included by _core.pyx; declared in ref.pxd).
 
 
-cdef void _drain_outside_task(_Dispatcher disp, object loop) except *:
+cdef void _drain_outside_task(_Dispatcher disp, object loop, double limit,
+                              _Reply awaited) except *:
     """Drains the dispatcher from inside the asker's coroutine, but with no
     current task: handlers must see the same context as in a normal drain,
     and must never mistake the asker's task for their own (an
-    ``asyncio.timeout`` there would cancel the asker)."""
+    ``asyncio.timeout`` there would cancel the asker). The drain ends once
+    `awaited` is answered, or at `limit` (the ask's deadline), at the latest:
+    other actors' backlog never holds an ask past its timeout."""
     task = _asyncio_current_task(loop)
     if task is None:
-        disp.drain()
+        disp.drain_until(limit, awaited)
         return
     _asyncio_leave_task(loop, task)
     try:
-        disp.drain()
+        disp.drain_until(limit, awaited)
     finally:
         _asyncio_enter_task(loop, task)
 
@@ -88,7 +91,8 @@ cdef class ActorRef:
         else:
             cell._post(msg, None, reply)
         if loop is disp.loop and not disp.draining and disp.on_loop_thread():
-            _drain_outside_task(disp, loop)  # answer in-loop asks eagerly
+            # answer in-loop asks eagerly
+            _drain_outside_task(disp, loop, 0.0 if t is None else _monotonic() + t, reply)
         if not fut.done() and t is not None:
             reply.timer = loop.call_later(t, _expire_ask, fut, self._path, t)
         return fut

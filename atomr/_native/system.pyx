@@ -52,7 +52,8 @@ cdef class _System:
     def __init__(self, str name, object loop, object props_class, object owner_ref,
                  uint32_t throughput=64, *, object terminated_class=None,
                  object receive_timeout_msg=None, bint virtual_time=False,
-                 int dead_letters_logged=10, int max_retries=10, double within_seconds=60.0):
+                 int dead_letters_logged=10, int max_retries=10, double within_seconds=60.0,
+                 double drain_deadline=0.0):
         validate_system_name(name)
         self.dead_letters_to_log = dead_letters_logged
         self.default_strategy = SupervisorStrategy.one_for_one(
@@ -71,7 +72,7 @@ cdef class _System:
         self.timers = {}
         self.sink = new CDeadLetterSink()
         self.sink.set_handler(_on_dead_letter, <void*>self)
-        self.disp = _Dispatcher.new(loop, throughput)
+        self.disp = _Dispatcher.new(loop, throughput, drain_deadline)
         self.guardian = _Cell.new(self, None, "user", self.address + "/user", None)
         self.guardian.status = S_RUNNING
         _LIVE_SYSTEMS.add(self)

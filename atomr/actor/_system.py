@@ -97,7 +97,8 @@ class ActorSystem:
                              virtual_time=settings["scheduler.clock"] == "virtual",
                              dead_letters_logged=settings["dead-letters.log"],
                              max_retries=settings["actor.supervision.max-retries"],
-                             within_seconds=settings["actor.supervision.within"])
+                             within_seconds=settings["actor.supervision.within"],
+                             drain_deadline=settings["actor.drain-deadline"])
         self._events = EventStream(self._events_changed)
         self._core.events = self._events
         self._core.on_terminated = self._on_terminated
