@@ -34,6 +34,7 @@ cdef class _Dispatcher:
     cdef double drain_deadline
     cdef double drain_end
     cdef int clock_countdown
+    cdef double last_check
     cdef bint overdue
     @staticmethod
     cdef _Dispatcher new(object loop, uint32_t throughput, double drain_deadline)

@@ -59,6 +59,11 @@ async def _continue(_Cell cell, _Suspended s, int role, object reply):
 # Dispatcher
 
 
+# When `DEADLINE_CHECK_EVERY` turns and messages took this long (seconds),
+# a drain reads the clock after every one of them.
+cdef double _SLOW_CHECKS = 0.001
+
+
 cdef class _Dispatcher:
     """The python-pinned dispatcher: drains the C++ ready queue on the
     thread that runs `loop`. Only that thread calls its methods, except
@@ -122,15 +127,25 @@ cdef class _Dispatcher:
 
     cdef bint past_deadline(self) noexcept:
         """True once the running drain is past its time bound. Reads the
-        clock only every `DEADLINE_CHECK_EVERY` calls."""
+        clock every `DEADLINE_CHECK_EVERY` calls, or on every call once
+        handlers turn out slow (that many calls took a millisecond or more)."""
+        cdef double now
         if self.overdue:
             return True
         self.clock_countdown -= 1
         if self.clock_countdown > 0:
             return False
-        self.clock_countdown = DEADLINE_CHECK_EVERY
-        if self.drain_end > 0.0 and _monotonic() >= self.drain_end:
+        if self.drain_end <= 0.0:
+            self.clock_countdown = DEADLINE_CHECK_EVERY
+            return False
+        now = _monotonic()
+        if now >= self.drain_end:
             self.overdue = True
+        elif now - self.last_check >= _SLOW_CHECKS:
+            self.clock_countdown = 1  # slow handlers: the clock costs nothing beside them
+        else:
+            self.clock_countdown = DEADLINE_CHECK_EVERY
+        self.last_check = now
         return self.overdue
 
     cdef void drain(self):
@@ -158,6 +173,7 @@ cdef class _Dispatcher:
             self.drain_end = limit
         self.overdue = False
         self.clock_countdown = DEADLINE_CHECK_EVERY
+        self.last_check = started
         try:
             while True:
                 if budget <= 0 or self.past_deadline():
