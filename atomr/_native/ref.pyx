@@ -134,7 +134,11 @@ cdef class ActorRef:
 
     def stop(self):
         """Stops the actor asynchronously: the current message finishes,
-        children stop first, then ``post_stop`` runs."""
+        children stop first, then ``post_stop`` runs. Mail still queued goes
+        to dead letters. A handler suspended in an ``await`` may finish
+        within ``actor.stop-grace`` seconds; then it is cancelled
+        (CancelledError inside it; an ask it was answering fails with
+        ActorTerminatedError)."""
         self._cell._request_stop_any_thread()
 
     def is_terminated(self):

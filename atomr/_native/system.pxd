@@ -32,9 +32,13 @@ cdef class _System:
     cdef object __weakref__
     cdef int dead_letters_to_log
     cdef SupervisorStrategy default_strategy
+    cdef double terminate_timeout   # seconds a terminate may take before it forces
+    cdef double stop_grace          # seconds a suspended handler may finish after a stop
+    cdef object terminate_timer
     cdef _TimerService timer_service(self)
     cdef void publish_lifecycle(self, str kind, _Cell cell, object reason)
     cdef void publish_failure(self, _Cell cell, object exc, str directive)
     cdef void _guardian_stopped(self)
+    cdef list _live_cells(self)
     cdef void _dead_letter(self, uint32_t kind, object msg, object sender, object reply,
                            str recipient, int reason)
