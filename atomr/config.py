@@ -150,6 +150,15 @@ class Setting:
 _BUILTIN_SECTIONS: dict[str, dict[str, Setting]] = {
     "actor": {
         "throughput": Setting("int", 64, minimum=1),
+        # How long one drain of the dispatcher may run actors before it lets
+        # the asyncio loop run its other callbacks (0: no time bound).
+        "drain-deadline": Setting("duration", 0.01),
+        # How long a handler suspended in an await may go on after its actor
+        # was told to stop; then it is cancelled.
+        "stop-grace": Setting("duration", 1.0),
+        # How long terminating a system may take: then what actors still
+        # await is cancelled, and a moment later the rest is stopped by force.
+        "terminate-timeout": Setting("duration", 3.0),
         "supervision.max-retries": Setting("int", 10, minimum=-1),
         "supervision.within": Setting("duration", 60.0),
     },

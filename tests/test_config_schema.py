@@ -27,6 +27,9 @@ from _helpers import running_system
 
 DEFAULTS = {
     "actor.throughput": 64,
+    "actor.drain-deadline": 0.01,
+    "actor.terminate-timeout": 3.0,
+    "actor.stop-grace": 1.0,
     "actor.supervision.max-retries": 10,
     "actor.supervision.within": 60.0,
     "scheduler.clock": "real",

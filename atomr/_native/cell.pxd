@@ -49,6 +49,7 @@ cdef class _Cell:
     cdef int status
     cdef unsigned long long anonymous_count
     cdef object in_flight
+    cdef bint stop_cancelled      # in_flight was cancelled to stop the actor
     cdef uint32_t throughput
     cdef double turn_budget
     cdef object cur_msg
@@ -78,6 +79,8 @@ cdef class _Cell:
     cdef int _post_system(self, uint32_t kind, object arg) except -1
     cdef void _request_stop(self)
     cdef void _request_stop_any_thread(self)
+    cdef void _cancel_in_flight(self, str why)
+    cdef void _stopped_in_flight(self, int role, object reply)
     cdef int _run_turn(self) except -1
     cdef Context _fresh_ctx(self)
     cdef int _deliver(self, object msg, object sender, object reply) except -1

@@ -65,6 +65,24 @@ cdef tuple _task_outcome(object task):
 cdef bint _EAGER_TASKS = sys.version_info >= (3, 12)
 
 
+def _stop_suspended(_Cell cell):
+    """On the loop thread, once a stop was requested: a handler suspended
+    now gets the stop grace to finish, then it is cancelled."""
+    cdef _System system = cell.system
+    task = cell.in_flight
+    if cell.status >= S_TERMINATING or task is None or cell.stop_cancelled:
+        return  # stopped meanwhile, or nothing to wait for
+    if _asyncio_current_task(cell.disp.loop) is task:
+        return  # the handler stops its own actor: the stop follows its end
+    cell.disp.loop.call_later(system.stop_grace, _cancel_for_stop, cell, task)
+
+
+def _cancel_for_stop(_Cell cell, object task):
+    """The stop grace of a suspended handler is over."""
+    if cell.in_flight is task and cell.status < S_TERMINATING:
+        cell._cancel_in_flight(f"to stop it (stop-grace {cell.system.stop_grace:g}s)")
+
+
 cdef class _TaskDone:
     """The done-callback of a handler's task: resumes its cell."""
 
@@ -229,14 +247,41 @@ cdef class _Cell:
         return 0
 
     cdef void _request_stop(self):
+        """Stops the actor after its current message (on the loop thread).
+        A handler suspended in an ``await`` gets the system's stop grace to
+        finish; then it is cancelled (CancelledError inside it) and the stop
+        goes on as usual. A handler that stops its own actor is not
+        cancelled: the stop follows once it ends."""
         if self.status < S_TERMINATING:
             self._post_system(K_TERMINATE, None)
+            if self.in_flight is not None:
+                _stop_suspended(self)
 
     cdef void _request_stop_any_thread(self):
         if self.disp.on_loop_thread():
             self._request_stop()
-        else:
-            self._post_system(K_TERMINATE, None)
+            return
+        self._post_system(K_TERMINATE, None)
+        try:
+            # A handler that is (or is about to be) suspended gets its
+            # stop grace on the loop thread.
+            self.disp.loop.call_soon_threadsafe(_stop_suspended, self)
+        except RuntimeError:
+            pass  # the loop is closed
+
+    cdef void _cancel_in_flight(self, str why):
+        """Cancels the task of a suspended handler or hook."""
+        task = self.in_flight
+        if task is None or self.stop_cancelled:
+            return
+        self.stop_cancelled = True
+        level = logging.WARNING if self.system.terminating else logging.INFO
+        if _log.isEnabledFor(level):
+            _log.log(level, "cancelling the suspended %s of %s %s",
+                     "hook" if self.cur_msg is None else "handler", self.path, why)
+        # Soon rather than now: a task created in this loop iteration takes
+        # its first step (and reaches the handler's await) before.
+        self.disp.loop.call_soon(task.cancel)
 
     # -- turns, on the dispatcher's thread --------------------------------------
 
@@ -248,12 +293,17 @@ cdef class _Cell:
         cdef int n = 0
         cdef uint32_t kind
         cdef double turn_end = 0.0
+        if self.status == S_STOPPED:
+            return 0  # stopped by force while it waited in the ready queue
         c.begin_turn()
         if self.turn_budget > 0.0:
             turn_end = _monotonic() + self.turn_budget
         while n < <int>self.throughput:
-            if turn_end > 0.0 and n > 0 and _monotonic() >= turn_end:
-                break
+            if n > 0:
+                if turn_end > 0.0 and _monotonic() >= turn_end:
+                    break
+                if self.disp.past_deadline():
+                    break  # the drain's time is up; the rest waits for the next one
             if not c.next(env):
                 break
             kind = env.kind
@@ -420,8 +470,21 @@ cdef class _Cell:
 
     cdef void _resumed(self, int role, bint ok, object value, object reply):
         """A suspended handler or hook finished (in its task)."""
+        cdef bint cancelled = self.stop_cancelled
         self.in_flight = None
-        if role == R_HANDLER:
+        self.stop_cancelled = False
+        if self.status == S_STOPPED:
+            # Stopped meanwhile (the system's terminate-timeout forced it).
+            if role == R_HANDLER and reply is not None:
+                if ok:
+                    (<_Reply>reply).complete(value)
+                else:
+                    (<_Reply>reply).fail(_errors.ActorTerminatedError(
+                        f"{self.path} was stopped while handling the message"))
+            return
+        if cancelled and not ok and isinstance(value, asyncio.CancelledError):
+            self._stopped_in_flight(role, reply)
+        elif role == R_HANDLER:
             self._handled(ok, value, None, reply)
         else:
             self._completed(role, ok, value)
@@ -429,6 +492,28 @@ cdef class _Cell:
             return
         if self.c.resume():
             self.disp.kick()
+
+    cdef void _stopped_in_flight(self, int role, object reply):
+        """A suspended handler or hook ended with the CancelledError that
+        stopping the actor sent it: no failure, no supervision; the pending
+        stop takes over (a cancelled post_stop ends the stop at once)."""
+        cdef bint stashed = self.cur_stashed
+        cdef bint forwarded = self.cur_forwarded
+        self.ctx._active = False
+        if role == R_HANDLER:
+            self.ctx._sender = None
+            self.cur_msg = None
+            self.cur_reply = None
+            self.cur_forwarded = False
+            if reply is not None and not forwarded:
+                if stashed:
+                    self._drop_stashed_reply(reply)
+                (<_Reply>reply).fail(_errors.ActorTerminatedError(
+                    f"{self.path} was stopped while handling the message"))
+        elif role == R_POST_STOP:
+            self._finalize()
+        elif role == R_RESTART_POST_STOP:
+            self.actor = None  # its post_stop has run (and was cut short)
 
     cdef void _completed(self, int role, bint ok, object value):
         """A lifecycle hook finished (synchronously or in its task)."""

@@ -5,6 +5,9 @@
 # Messages one drain may handle before it yields to the loop.
 cdef enum:
     DRAIN_BUDGET = 4096
+    # A drain reads the clock once per this many turns and messages, so
+    # its time bound costs next to nothing on fast handlers.
+    DEADLINE_CHECK_EVERY = 16
 
 
 cdef class _Suspended:
@@ -36,10 +39,18 @@ cdef class _Dispatcher:
     cdef object drain_soon_cb
     cdef readonly uint64_t messages_handled
     cdef readonly uint64_t busy_ns
+    # the time bound of one drain (seconds; 0: none) and the running drain's
+    cdef double drain_deadline
+    cdef double drain_end
+    cdef int clock_countdown
+    cdef double last_check
+    cdef bint overdue
     @staticmethod
-    cdef _Dispatcher new(object loop, uint32_t throughput)
+    cdef _Dispatcher new(object loop, uint32_t throughput, double drain_deadline)
     cdef void detach(self)
     cdef void kick(self)
     cdef void schedule_soon(self)
     cdef bint on_loop_thread(self)
     cdef void drain(self)
+    cdef void drain_until(self, double limit, _Reply awaited)
+    cdef bint past_deadline(self) noexcept

@@ -2,18 +2,21 @@
 # Part of atomr._native._core (included by _core.pyx; declared in ref.pxd).
 
 
-cdef void _drain_outside_task(_Dispatcher disp, object loop) except *:
+cdef void _drain_outside_task(_Dispatcher disp, object loop, double limit,
+                              _Reply awaited) except *:
     """Drains the dispatcher from inside the asker's coroutine, but with no
     current task: handlers must see the same context as in a normal drain,
     and must never mistake the asker's task for their own (an
-    ``asyncio.timeout`` there would cancel the asker)."""
+    ``asyncio.timeout`` there would cancel the asker). The drain ends once
+    `awaited` is answered, or at `limit` (the ask's deadline), at the latest:
+    other actors' backlog never holds an ask past its timeout."""
     task = _asyncio_current_task(loop)
     if task is None:
-        disp.drain()
+        disp.drain_until(limit, awaited)
         return
     _asyncio_leave_task(loop, task)
     try:
-        disp.drain()
+        disp.drain_until(limit, awaited)
     finally:
         _asyncio_enter_task(loop, task)
 
@@ -124,7 +127,8 @@ cdef class ActorRef:
         else:
             cell._post(msg, None, reply)
         if loop is disp.loop and not disp.draining and disp.on_loop_thread():
-            _drain_outside_task(disp, loop)  # answer in-loop asks eagerly
+            # answer in-loop asks eagerly
+            _drain_outside_task(disp, loop, 0.0 if t is None else _monotonic() + t, reply)
         if not fut.done() and t is not None:
             reply.timer = loop.call_later(t, _expire_ask, fut, self._path, t)
         return fut
@@ -166,7 +170,11 @@ cdef class ActorRef:
 
     def stop(self):
         """Stops the actor asynchronously: the current message finishes,
-        children stop first, then ``post_stop`` runs."""
+        children stop first, then ``post_stop`` runs. Mail still queued goes
+        to dead letters. A handler suspended in an ``await`` may finish
+        within ``actor.stop-grace`` seconds; then it is cancelled
+        (CancelledError inside it; an ask it was answering fails with
+        ActorTerminatedError)."""
         self._cell._request_stop_any_thread()
 
     def is_terminated(self):

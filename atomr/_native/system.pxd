@@ -34,9 +34,13 @@ cdef class _System:
     cdef SupervisorStrategy default_strategy
     cdef dict pools                 # interpreter_role label -> _PoolStats
     cdef _PoolStats pool_for(self, object props)
+    cdef double terminate_timeout   # seconds a terminate may take before it forces
+    cdef double stop_grace          # seconds a suspended handler may finish after a stop
+    cdef object terminate_timer
     cdef _TimerService timer_service(self)
     cdef void publish_lifecycle(self, str kind, _Cell cell, object reason)
     cdef void publish_failure(self, _Cell cell, object exc, str directive)
     cdef void _guardian_stopped(self)
+    cdef list _live_cells(self)
     cdef void _dead_letter(self, uint32_t kind, object msg, object sender, object reply,
                            str recipient, int reason)

@@ -62,9 +62,13 @@ cdef class _System:
     def __init__(self, str name, object loop, object props_class, object owner_ref,
                  uint32_t throughput=64, *, object terminated_class=None,
                  object receive_timeout_msg=None, bint virtual_time=False,
-                 int dead_letters_logged=10, int max_retries=10, double within_seconds=60.0):
+                 int dead_letters_logged=10, int max_retries=10, double within_seconds=60.0,
+                 double drain_deadline=0.0, double terminate_timeout=5.0,
+                 double stop_grace=1.0):
         validate_system_name(name)
         self.dead_letters_to_log = dead_letters_logged
+        self.terminate_timeout = terminate_timeout
+        self.stop_grace = stop_grace
         self.default_strategy = SupervisorStrategy.one_for_one(
             None, None, None if max_retries < 0 else max_retries,
             within_seconds if within_seconds > 0 else None)
@@ -81,7 +85,7 @@ cdef class _System:
         self.timers = {}
         self.sink = new CDeadLetterSink()
         self.sink.set_handler(_on_dead_letter, <void*>self)
-        self.disp = _Dispatcher.new(loop, throughput)
+        self.disp = _Dispatcher.new(loop, throughput, drain_deadline)
         self.pools = {}
         self.guardian = _Cell.new(self, None, "user", self.address + "/user", None)
         self.guardian.status = S_RUNNING
@@ -207,11 +211,64 @@ cdef class _System:
         return None if c is None else (<_Cell>c).ref
 
     def begin_terminate(self):
-        """Starts the recursive stop of every actor. Only on the loop thread."""
+        """Starts the recursive stop of every actor. Only on the loop thread.
+
+        Each actor stops after its current message (a suspended handler is
+        cancelled); its pending mail goes to dead letters. Whatever is still
+        running after `terminate_timeout` seconds (a ``post_stop`` awaiting
+        forever, a handler that ignores its cancellation) is cancelled, and
+        what is left a moment later is stopped without it; both are logged."""
         if self.terminating:
             return
         self.terminating = True
         self.guardian._post_system(K_TERMINATE, None)
+        if self.terminate_timeout > 0.0 and not self.terminated:
+            self.terminate_timer = self.disp.loop.call_later(
+                self.terminate_timeout, self._terminate_overdue)
+
+    def _terminate_overdue(self):
+        """Terminate-timeout, first phase: cancel what actors still await."""
+        cdef _Cell cell
+        self.terminate_timer = None
+        if self.terminated:
+            return
+        cancelled = []
+        for cell in self._live_cells():
+            if cell.in_flight is not None:
+                cancelled.append(cell.path)
+                cell.stop_cancelled = False  # cancel again what ignored a first cancellation
+                cell._cancel_in_flight(f"(terminate-timeout {self.terminate_timeout:g}s)")
+        _log.warning("actor system %s did not terminate within %gs; cancelled what %d "
+                     "actor(s) awaited: %s", self.name, self.terminate_timeout,
+                     len(cancelled), ", ".join(cancelled) or "none")
+        self.terminate_timer = self.disp.loop.call_later(
+            min(1.0, self.terminate_timeout), self._terminate_forced)
+
+    def _terminate_forced(self):
+        """Terminate-timeout, second phase: stop what is left at once,
+        children before parents, without their remaining hooks."""
+        cdef _Cell cell
+        self.terminate_timer = None
+        if self.terminated:
+            return
+        cells = self._live_cells()
+        _log.warning("actor system %s: stopping %d actor(s) without waiting any longer: %s",
+                     self.name, len(cells), ", ".join(c.path for c in cells if c is not self.guardian))
+        for cell in reversed(cells):  # children before their parents
+            if cell.status != S_STOPPED:
+                cell._finalize()
+
+    cdef list _live_cells(self):
+        """Every cell not yet stopped, parents before their children."""
+        cdef _Cell cell
+        out = []
+        stack = [self.guardian]
+        while stack:
+            cell = stack.pop()
+            if cell.status != S_STOPPED:
+                out.append(cell)
+            stack.extend(cell.children.values())
+        return out
 
     def abandon(self):
         """The loop is gone: mark everything terminated without running hooks."""
@@ -222,6 +279,9 @@ cdef class _System:
         if self.terminated:
             return
         self.terminated = True
+        if self.terminate_timer is not None:
+            self.terminate_timer.cancel()
+            self.terminate_timer = None
         if self.guardian.status != S_STOPPED:
             self.guardian.status = S_STOPPED
             self.guardian.c.stop()

@@ -27,6 +27,8 @@ __all__ = ["ActorSystem"]
 _log = logging.getLogger("atomr")
 
 _DEFAULT_THROUGHPUT = 64
+#: Seconds a system's own loop waits for its cancelled tasks before closing.
+_CLOSE_GRACE = 1.0
 _LIVE_OWNED: "weakref.WeakSet[ActorSystem]" = weakref.WeakSet()
 
 E = TypeVar("E", bound=Extension)
@@ -97,7 +99,10 @@ class ActorSystem:
                              virtual_time=settings["scheduler.clock"] == "virtual",
                              dead_letters_logged=settings["dead-letters.log"],
                              max_retries=settings["actor.supervision.max-retries"],
-                             within_seconds=settings["actor.supervision.within"])
+                             within_seconds=settings["actor.supervision.within"],
+                             drain_deadline=settings["actor.drain-deadline"],
+                             terminate_timeout=settings["actor.terminate-timeout"],
+                             stop_grace=settings["actor.stop-grace"])
         self._events = EventStream(self._events_changed)
         self._core.events = self._events
         self._core.on_terminated = self._on_terminated
@@ -346,7 +351,13 @@ class ActorSystem:
 
     def terminate(self) -> "asyncio.Future[None]":
         """Stops every actor (children first, ``post_stop`` hooks run) and
-        returns an awaitable resolved once the system is terminated."""
+        returns an awaitable resolved once the system is terminated.
+
+        Each actor stops after its current message; a handler suspended in an
+        ``await`` is cancelled after ``actor.stop-grace`` seconds (it sees
+        CancelledError), and mail still queued goes to dead letters. After ``actor.terminate-timeout`` seconds what
+        actors still await is cancelled, and a moment later (at most a second)
+        the remaining actors are stopped without waiting; both are logged."""
         self._request_terminate()
         return self.when_terminated()
 
@@ -359,6 +370,9 @@ class ActorSystem:
 
     def terminate_blocking(self, timeout: Optional[float] = None) -> None:
         """Terminates the system and waits for it (and its loop thread).
+
+        The same rules as :meth:`terminate` apply, so it returns within about
+        ``actor.terminate-timeout`` seconds plus one.
 
         Raises:
             RuntimeError: called on the system's own loop thread.
@@ -477,12 +491,18 @@ class ActorSystem:
 
 
 def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancels the tasks left on a system's own loop, waits a moment for
+    them (a task that ignores its cancellation is abandoned and logged),
+    and closes the loop."""
     try:
         pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
         for task in pending:
             task.cancel()
         if pending:
-            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            _, stuck = loop.run_until_complete(asyncio.wait(pending, timeout=_CLOSE_GRACE))
+            if stuck:
+                _log.warning("abandoning %d task(s) that ignored their cancellation: %s",
+                             len(stuck), ", ".join(sorted(repr(t.get_coro()) for t in stuck)))
         loop.run_until_complete(loop.shutdown_asyncgens())
     finally:
         loop.close()
