@@ -99,6 +99,7 @@ cdef class _Cell:
     cdef void _finalize(self)
     cdef void _fail(self, object exc, object msg, bint init)
     cdef void _child_failed(self, object arg)
+    cdef void _supervise(self, _Cell child, object arg)
     cdef int _restart(self) except -1
     cdef int _finish_restart(self) except -1
     cdef _Cell _spawn_child(self, object props, object name)

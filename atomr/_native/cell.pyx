@@ -456,10 +456,22 @@ cdef class _Cell:
 
     cdef void _crashed(self, object exc):
         """An internal error escaped a turn: stop the actor rather than
-        leave it wedged, and keep the dispatcher going."""
-        _log.critical("internal error while running %s", self.path, exc_info=exc)
-        if not self.c.is_stopped():
+        leave it wedged, and keep the dispatcher going. The guardian stays:
+        the system outlives an error in its own bookkeeping."""
+        try:
+            _log.critical("internal error while running %s", self.path, exc_info=exc)
+            if self.c.is_stopped():
+                return
+            if self.parent is None:
+                self.c.end_turn()  # the guardian takes its next message as usual
+                return
             self._finalize()
+        except BaseException as exc2:
+            try:
+                _log.critical("could not stop %s after an internal error", self.path,
+                              exc_info=exc2)
+            except BaseException:
+                pass
 
     # -- system messages ----------------------------------------------------------
 
@@ -632,13 +644,23 @@ cdef class _Cell:
             self._request_stop()
 
     cdef void _child_failed(self, object arg):
+        """A child failed: decide its fate. An internal error while deciding
+        stops that child only; this supervisor carries on."""
         cdef _Cell child = <_Cell>arg[0]
+        if self.children.get(child.name) is not child or child.status != S_FAILED:
+            return
+        try:
+            self._supervise(child, arg)
+        except BaseException as exc:
+            _log.critical("internal error while supervising %s; stopping it", child.path,
+                          exc_info=exc)
+            child._request_stop()
+
+    cdef void _supervise(self, _Cell child, object arg):
         cdef SupervisorStrategy strategy
         cdef CDirective directive
         cdef _Cell other
         exc = arg[1]
-        if self.children.get(child.name) is not child or child.status != S_FAILED:
-            return
         strategy = child.props.supervisor_strategy
         if strategy is None:
             strategy = self.system.default_strategy

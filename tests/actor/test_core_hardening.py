@@ -1,0 +1,102 @@
+"""Nothing a user does ends the system's loop: bad budgets and sizes are
+refused at the call site, and internal errors stay with the affected actor."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from atomr import Actor, ActorSystem, Config, SupervisorStrategy, props
+from atomr.config import ConfigError
+from atomr.core import DispatcherConfig
+
+from _helpers import running_system, wait_until
+
+
+class Echo(Actor):
+    def handle(self, ctx, msg):
+        if isinstance(msg, BaseException):
+            raise msg
+        return msg
+
+
+# -- supervision budgets -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("budget", [2**31, 2**40, -1, -5])
+def test_out_of_range_budgets_are_rejected_at_the_call_site(budget):
+    with pytest.raises(ValueError):
+        props(Echo).with_supervisor_budget(budget)
+    with pytest.raises(ValueError):
+        SupervisorStrategy.one_for_one(max_retries=budget)
+    with pytest.raises(ValueError):
+        SupervisorStrategy.all_for_one(max_retries=budget)
+
+
+def test_the_largest_budget_is_accepted():
+    assert SupervisorStrategy.one_for_one(max_retries=2**31 - 1).max_retries == 2**31 - 1
+    assert SupervisorStrategy.one_for_one(max_retries=0).max_retries == 0
+
+
+@pytest.mark.parametrize("tree", [
+    {"actor": {"supervision": {"max-retries": 2**31}}},
+    {"actor": {"supervision": {"max-retries": -2}}},
+    {"actor": {"throughput": 2**40}},
+    {"actor": {"throughput": 2**32}},
+])
+async def test_out_of_range_config_values_are_config_errors(tree):
+    with pytest.raises(ConfigError):
+        system = await ActorSystem.create("bad", Config.from_dict(tree))
+        await system.terminate()
+
+
+def test_a_dispatcher_throughput_beyond_32_bits_is_rejected():
+    with pytest.raises(ValueError):
+        DispatcherConfig(throughput=2**40)
+
+
+class _RaisingHash(type):
+    """A metaclass whose classes cannot be hashed: deciding a directive for
+    one of its exceptions fails inside the supervisor's own code."""
+
+    def __hash__(cls):
+        raise RuntimeError("injected failure in the supervisor")
+
+
+class Unhashable(Exception, metaclass=_RaisingHash):
+    pass
+
+
+async def test_an_internal_error_in_the_guardian_stops_only_the_failed_actor(caplog):
+    async with running_system("guard") as system:
+        with caplog.at_level(logging.CRITICAL, logger="atomr"):
+            bad = system.actor_of(props(Echo), "bad")
+            good = system.actor_of(props(Echo), "good")
+            bad.tell(Unhashable("boom"))
+            await wait_until(lambda: bad.is_terminated(), message="the failed actor stops")
+        assert any("internal error" in r.getMessage() for r in caplog.records)
+        assert await good.ask("still here", timeout=5.0) == "still here"
+        again = system.actor_of(props(Echo), "again")
+        assert await again.ask(1, timeout=5.0) == 1
+
+
+async def test_an_internal_error_in_a_parent_stops_only_the_failed_child():
+    class Parent(Actor):
+        def pre_start(self, ctx):
+            self.child = ctx.spawn(props(Echo), "child")
+            self.sibling = ctx.spawn(props(Echo), "sibling")
+
+        def handle(self, ctx, msg):
+            if msg == "kids":
+                return self.child, self.sibling
+            return msg
+
+    async with running_system("guard2") as system:
+        parent = system.actor_of(props(Parent), "parent")
+        child, sibling = await parent.ask("kids", timeout=5.0)
+        child.tell(Unhashable("boom"))
+        await wait_until(lambda: child.is_terminated(), message="the failed child stops")
+        assert await parent.ask("alive", timeout=5.0) == "alive"
+        assert await sibling.ask("alive", timeout=5.0) == "alive"
