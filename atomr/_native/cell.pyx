@@ -53,13 +53,37 @@ cdef object _new_task(object loop, object coro):
     return loop.create_task(coro)
 
 
+class _Raised:
+    """A KeyboardInterrupt or SystemExit raised inside a handler's task,
+    carried out as the task's result: asyncio re-raises those two out of
+    the event loop, which would end the loop's thread."""
+
+    __slots__ = ("exc",)
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+async def _contained(object coro):
+    """Runs a handler or hook coroutine, keeping KeyboardInterrupt and
+    SystemExit inside the task (the default mode treats them as failures
+    of the actor too)."""
+    try:
+        return await coro
+    except (KeyboardInterrupt, SystemExit) as exc:
+        return _Raised(exc)
+
+
 cdef tuple _task_outcome(object task):
     if task.cancelled():
         return False, asyncio.CancelledError()
     exc = task.exception()
     if exc is not None:
         return False, exc
-    return True, task.result()
+    result = task.result()
+    if type(result) is _Raised:
+        return False, (<object>result).exc
+    return True, result
 
 
 cdef bint _EAGER_TASKS = sys.version_info >= (3, 12)
@@ -395,7 +419,7 @@ cdef class _Cell:
         that never suspends still completes in this turn. Returns 1 when the
         cell must wait for the task."""
         cdef _TaskDone done
-        task = _new_task(self.disp.loop, coro)
+        task = _new_task(self.disp.loop, _contained(coro))
         if not task.done():
             self.c.suspend()
             self.in_flight = task

@@ -100,3 +100,48 @@ async def test_an_internal_error_in_a_parent_stops_only_the_failed_child():
         await wait_until(lambda: child.is_terminated(), message="the failed child stops")
         assert await parent.ask("alive", timeout=5.0) == "alive"
         assert await sibling.ask("alive", timeout=5.0) == "alive"
+
+
+# -- KeyboardInterrupt and SystemExit in task mode -----------------------------------------
+
+
+class TaskInterrupting(Actor):
+    asyncio_task = True
+
+    async def handle(self, ctx, msg):
+        await asyncio.sleep(0)
+        if msg == "ki":
+            raise KeyboardInterrupt
+        if msg == "exit":
+            raise SystemExit(3)
+        return msg
+
+
+class TaskHookInterrupting(Actor):
+    asyncio_task = True
+
+    async def pre_start(self, ctx):
+        await asyncio.sleep(0)
+        raise KeyboardInterrupt
+
+    def handle(self, ctx, msg):
+        return msg
+
+
+@pytest.mark.parametrize("msg, exc", [("ki", KeyboardInterrupt), ("exit", SystemExit)])
+def test_task_mode_keyboard_interrupt_and_system_exit_do_not_end_the_loop(msg, exc):
+    system = ActorSystem.create_blocking("taskki")
+    try:
+        ref = system.actor_of(props(TaskInterrupting), "a")
+        with pytest.raises(exc):
+            ref.ask_blocking(msg, timeout=5.0)
+        # The loop thread survives: the same actor and new ones still answer.
+        assert ref.ask_blocking("ok", timeout=5.0) == "ok"
+        other = system.actor_of(props(Echo), "b")
+        assert other.ask_blocking(7, timeout=5.0) == 7
+        hooked = system.actor_of(props(TaskHookInterrupting), "c")
+        deadline_ref = system.actor_of(props(Echo), "d")
+        assert deadline_ref.ask_blocking(8, timeout=5.0) == 8
+        del hooked
+    finally:
+        system.terminate_blocking(10.0)
