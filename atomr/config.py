@@ -152,6 +152,9 @@ _BUILTIN_SECTIONS: dict[str, dict[str, Setting]] = {
         # -1: no limit.
         "supervision.max-retries": Setting("int", 10, minimum=-1, maximum=_INT32_MAX),
         "supervision.within": Setting("duration", 60.0),
+        # The most routees a pool router may have (its size, a resizer's
+        # upper bound, and growth through AdjustPoolSize).
+        "router.max-pool-size": Setting("int", 10_000, minimum=1, maximum=_INT32_MAX),
     },
     "scheduler": {
         "clock": Setting("str", "real", choices=("real", "virtual")),

@@ -20,6 +20,7 @@ DEFAULTS = {
     "actor.throughput": 64,
     "actor.supervision.max-retries": 10,
     "actor.supervision.within": 60.0,
+    "actor.router.max-pool-size": 10_000,
     "scheduler.clock": "real",
     "dead-letters.log": 10,
     "persistence.journal": "inmemory",

@@ -803,11 +803,13 @@ cdef class _Cell:
                     raise _errors.ActorNameTakenError(f"top-level actor name `{name}` already taken")
                 raise _errors.ActorNameTakenError(
                     f"actor name `{name}` already taken under {self.path}")
+        cfg = props.router
+        if cfg is not None and cfg.group is None:
+            _check_pool_size(system, cfg)
         child = _Cell.new(system, self, name, child_path(self.path, name), props)
         self.children[name] = child
         system.live_cells += 1
         child._post_system(K_CREATE, None)
-        cfg = props.router
         if cfg is not None:
             try:
                 _init_router(child, cfg)

@@ -32,6 +32,7 @@ cdef class _System:
     cdef object __weakref__
     cdef int dead_letters_to_log
     cdef SupervisorStrategy default_strategy
+    cdef public Py_ssize_t max_pool_size
     cdef _TimerService timer_service(self)
     cdef void publish_lifecycle(self, str kind, _Cell cell, object reason)
     cdef void publish_failure(self, _Cell cell, object exc, str directive)

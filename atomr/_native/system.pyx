@@ -55,6 +55,7 @@ cdef class _System:
                  int dead_letters_logged=10, int max_retries=10, double within_seconds=60.0):
         validate_system_name(name)
         self.dead_letters_to_log = dead_letters_logged
+        self.max_pool_size = 10_000
         self.default_strategy = SupervisorStrategy.one_for_one(
             None, None, None if max_retries < 0 else max_retries,
             within_seconds if within_seconds > 0 else None)

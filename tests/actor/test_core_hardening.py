@@ -145,3 +145,56 @@ def test_task_mode_keyboard_interrupt_and_system_exit_do_not_end_the_loop(msg, e
         del hooked
     finally:
         system.terminate_blocking(10.0)
+
+
+# -- pool sizes ----------------------------------------------------------------------------
+
+
+def test_a_pool_beyond_the_configured_maximum_is_refused_at_actor_of():
+    from atomr.core import ResizerConfig
+    from atomr.routing import round_robin
+
+    system = ActorSystem.create_blocking("pools", Config.from_dict(
+        {"actor": {"router": {"max-pool-size": 8}}}))
+    try:
+        with pytest.raises(ValueError, match="max-pool-size"):
+            system.actor_of(round_robin(props(Echo), 2**33), "huge")
+        with pytest.raises(ValueError, match="max-pool-size"):
+            system.actor_of(round_robin(props(Echo), 9), "nine")
+        with pytest.raises(ValueError, match="max-pool-size"):
+            system.actor_of(round_robin(props(Echo), 2, resizer=ResizerConfig(
+                lower_bound=1, upper_bound=2**33)), "resized")
+        ok = system.actor_of(round_robin(props(Echo), 8), "huge")
+        assert ok.ask_blocking(1, timeout=5.0) == 1
+    finally:
+        system.terminate_blocking(10.0)
+
+
+def test_the_default_pool_maximum_is_ten_thousand():
+    from atomr.routing import round_robin
+
+    system = ActorSystem.create_blocking("pools2")
+    try:
+        with pytest.raises(ValueError, match="10000"):
+            system.actor_of(round_robin(props(Echo), 10_001))
+    finally:
+        system.terminate_blocking(10.0)
+
+
+def test_adjust_pool_size_grows_no_further_than_the_maximum():
+    from atomr.routing import AdjustPoolSize, round_robin
+
+    system = ActorSystem.create_blocking("pools3", Config.from_dict(
+        {"actor": {"router": {"max-pool-size": 4}}}))
+    try:
+        ref = system.actor_of(round_robin(props(Echo), 2))
+        assert ref.ask_blocking(AdjustPoolSize(2**33), timeout=5.0) == 4
+    finally:
+        system.terminate_blocking(10.0)
+
+
+def test_max_pool_size_config_is_checked():
+    with pytest.raises(ConfigError):
+        ActorSystem.create_blocking("pools4", Config.from_dict(
+            {"actor": {"router": {"max-pool-size": 0}}}))
+
