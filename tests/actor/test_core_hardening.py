@@ -198,3 +198,46 @@ def test_max_pool_size_config_is_checked():
         ActorSystem.create_blocking("pools4", Config.from_dict(
             {"actor": {"router": {"max-pool-size": 0}}}))
 
+
+# -- ask timeouts ------------------------------------------------------------------------------
+
+
+class Counting(Actor):
+    def __init__(self):
+        self.seen = 0
+
+    def handle(self, ctx, msg):
+        if msg == "count":
+            return self.seen
+        self.seen += 1
+        return msg
+
+
+@pytest.mark.parametrize("timeout", [1e12, 2**63, 1e300])
+def test_ask_blocking_with_a_huge_timeout_waits_for_the_reply(timeout):
+    system = ActorSystem.create_blocking("huge")
+    try:
+        ref = system.actor_of(props(Counting))
+        assert ref.ask_blocking("x", timeout=timeout) == "x"
+        assert ref.ask_blocking("count", timeout=5.0) == 1
+    finally:
+        system.terminate_blocking(10.0)
+
+
+@pytest.mark.parametrize("timeout", [1e12, 2**63, 1e300])
+async def test_ask_with_a_huge_timeout_waits_for_the_reply(timeout):
+    async with running_system("huge2") as system:
+        ref = system.actor_of(props(Counting))
+        assert await ref.ask("x", timeout=timeout) == "x"
+        assert await ref.ask("count", timeout=5.0) == 1
+
+
+def test_a_timeout_too_large_for_a_float_is_rejected_before_sending():
+    system = ActorSystem.create_blocking("huge3")
+    try:
+        ref = system.actor_of(props(Counting))
+        with pytest.raises(ValueError):
+            ref.ask_blocking("x", timeout=10**400)
+        assert ref.ask_blocking("count", timeout=5.0) == 0
+    finally:
+        system.terminate_blocking(10.0)
