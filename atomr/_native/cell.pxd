@@ -61,6 +61,7 @@ cdef class _Cell:
     cdef object fail_reason
     cdef object fail_msg
     cdef bint restart_is_init
+    cdef object not_started         # why a start that handled its own error stops the actor
     cdef dict timers
     cdef Cancelable rt_timer
     cdef double rt_seconds

@@ -553,7 +553,10 @@ cdef class _Cell:
         (already reported to the supervisor)."""
         try:
             actor = self.props.factory()
-            behavior = actor.handle
+            behavior = getattr(actor, "handle", None)
+            if behavior is None:
+                raise TypeError(f"the factory of {self.path} returned {_describe(actor)}, "
+                                "not an actor (it has no handle method)")
             if not callable(behavior):
                 raise TypeError(f"{type(actor).__qualname__}.handle is not callable")
         except BaseException as exc:
@@ -608,6 +611,10 @@ cdef class _Cell:
         tell the parent and the watchers."""
         cdef _Cell parent = self.parent
         cdef _Cell other
+        if self.not_started is not None:
+            self.system._start_failed(self.path, self.not_started)
+        elif self.restart_is_init and self.fail_reason is not None:
+            self.system._start_failed(self.path, self.fail_reason)
         self.status = S_STOPPED
         self.ctx._active = False
         self.actor = None
@@ -807,6 +814,8 @@ cdef class _Cell:
         if cfg is not None and cfg.group is None:
             _check_pool_size(system, cfg)
         child = _Cell.new(system, self, name, child_path(self.path, name), props)
+        if system.start_failures:
+            system.start_failures.pop(child.path, None)  # a new actor at that path
         self.children[name] = child
         system.live_cells += 1
         child._post_system(K_CREATE, None)

@@ -92,6 +92,17 @@ cdef class Context:
         self._check()
         self._cell._request_stop()
 
+    def _stop_self_not_started(self, cause):
+        """Stops this actor as one that never started because of `cause`
+        (an exception): asks its mail leaves unanswered name it and carry
+        it as their ``__cause__``. For actors whose start (a recovery, say)
+        fails after their ``pre_start`` handled the error itself."""
+        self._check()
+        if not isinstance(cause, BaseException):
+            raise TypeError(f"cause must be an exception, not {type(cause).__name__}")
+        self._cell.not_started = cause
+        self._cell._request_stop()
+
     def stop_child(self, name):
         """Stops the child called `name` (no-op when there is none)."""
         self._check()

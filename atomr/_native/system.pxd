@@ -33,9 +33,11 @@ cdef class _System:
     cdef int dead_letters_to_log
     cdef SupervisorStrategy default_strategy
     cdef public Py_ssize_t max_pool_size
+    cdef dict start_failures        # path -> why the actor there failed to start
     cdef _TimerService timer_service(self)
     cdef void publish_lifecycle(self, str kind, _Cell cell, object reason)
     cdef void publish_failure(self, _Cell cell, object exc, str directive)
     cdef void _guardian_stopped(self)
+    cdef void _start_failed(self, str path, object exc)
     cdef void _dead_letter(self, uint32_t kind, object msg, object sender, object reply,
                            str recipient, int reason)

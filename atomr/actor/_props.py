@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterable, Optional
 from atomr._native._core import ActorRef, SupervisorStrategy
 from atomr._util.exports import public_module
 from atomr._util.validate import check_seconds
+from atomr.actor._actor import Actor
 from atomr.actor._dispatcher import DISPATCHERS, DispatcherConfig
 from atomr.actor._mailbox import BoundedMailbox
 from atomr.actor._resizer import ResizerConfig
@@ -365,6 +366,14 @@ def props(actor_cls: Callable[[], Any], *, dispatcher: str = "python-pinned",
         interpreter_role: the interpreter pool label.
         mailbox: the mailbox setting.
         factory: builds each incarnation instead of ``actor_cls()``.
+
+    Raises:
+        TypeError: `actor_cls` is a class that is not an :class:`atomr.Actor`
+            subclass (and no `factory` is given).
     """
+    if factory is None and isinstance(actor_cls, type) and not issubclass(actor_cls, Actor):
+        raise TypeError(f"props() needs an atomr.Actor subclass or a callable returning an "
+                        f"actor; {actor_cls.__module__}.{actor_cls.__qualname__} is a class "
+                        "that is not an Actor subclass")
     return Props(factory if factory is not None else actor_cls, dispatcher,
                  interpreter_role, mailbox)

@@ -241,3 +241,137 @@ def test_a_timeout_too_large_for_a_float_is_rejected_before_sending():
         assert ref.ask_blocking("count", timeout=5.0) == 0
     finally:
         system.terminate_blocking(10.0)
+
+
+# -- failures to start reach the asks they leave unanswered ---------------------------------------
+
+
+class NotAnActor:
+    def handle(self, ctx, msg):
+        return msg
+
+
+def test_props_rejects_a_class_that_is_not_an_actor():
+    with pytest.raises(TypeError, match="NotAnActor"):
+        props(NotAnActor)
+
+
+def test_props_still_takes_factories_and_callables_returning_actors():
+    props(NotAnActor, factory=Echo)
+    props(lambda: Echo())
+    props(Echo, factory=lambda: Echo())
+    system = ActorSystem.create_blocking("factories")
+    try:
+        ref = system.actor_of(props(lambda: Echo()))
+        assert ref.ask_blocking(3, timeout=5.0) == 3
+    finally:
+        system.terminate_blocking(10.0)
+
+
+def _cause_chain(exc):
+    while exc is not None:
+        yield exc
+        exc = exc.__cause__
+
+
+def test_an_ask_to_an_actor_whose_factory_returns_42_names_the_cause():
+    from atomr.errors import ActorTerminatedError
+
+    system = ActorSystem.create_blocking("fortytwo")
+    try:
+        ref = system.actor_of(props(lambda: 42))
+        with pytest.raises(ActorTerminatedError, match="failed to start") as info:
+            ref.ask_blocking("hi", timeout=5.0)
+        assert isinstance(info.value.__cause__, TypeError)
+        assert "42" in str(info.value)
+        # Later asks to the dead actor carry the same cause.
+        with pytest.raises(ActorTerminatedError) as again:
+            ref.ask_blocking("hi", timeout=5.0)
+        assert isinstance(again.value.__cause__, TypeError)
+    finally:
+        system.terminate_blocking(10.0)
+
+
+async def test_an_ask_to_an_actor_whose_factory_raises_names_the_cause():
+    from atomr.errors import ActorTerminatedError
+
+    def factory():
+        raise LookupError("no such thing")
+
+    async with running_system("factoryraises") as system:
+        ref = system.actor_of(props(Echo, factory=factory), "broken")
+        with pytest.raises(ActorTerminatedError, match="LookupError: no such thing") as info:
+            await ref.ask("hi", timeout=5.0)
+        assert isinstance(info.value.__cause__, LookupError)
+        # A new actor at the same path does not inherit the old cause.
+        await wait_until(lambda: ref.is_terminated())
+        fresh = None
+        for _ in range(100):
+            try:
+                fresh = system.actor_of(props(Echo), "broken")
+                break
+            except Exception:
+                await asyncio.sleep(0.01)
+        assert fresh is not None
+        fresh.stop()
+        await wait_until(lambda: fresh.is_terminated())
+        with pytest.raises(ActorTerminatedError) as later:
+            await fresh.ask("hi", timeout=5.0)
+        assert later.value.__cause__ is None
+
+
+def test_an_ask_to_a_persistent_actor_with_a_bad_id_names_the_cause():
+    from atomr.errors import ActorTerminatedError
+    from atomr.persistence import EventSourcedActor
+
+    class BadId(EventSourcedActor):
+        persistent_id = ""
+
+        def initial_state(self):
+            return 0
+
+        def command_handler(self, state, ctx, cmd):
+            return None
+
+        def event_handler(self, state, event, recovery_mode=False):
+            return state
+
+    system = ActorSystem.create_blocking("badid")
+    try:
+        ref = system.actor_of(props(BadId))
+        with pytest.raises(ActorTerminatedError, match="persistent_id") as info:
+            ref.ask_blocking("hi", timeout=5.0)
+        assert isinstance(info.value.__cause__, ValueError)
+    finally:
+        system.terminate_blocking(10.0)
+
+
+def test_an_ask_to_a_persistent_actor_whose_journal_is_unusable_names_the_cause(tmp_path):
+    from atomr.errors import ActorTerminatedError
+    from atomr.persistence import EventSourcedActor
+
+    class Journaled(EventSourcedActor):
+        persistent_id = "journaled"
+
+        def initial_state(self):
+            return 0
+
+        def command_handler(self, state, ctx, cmd):
+            return None
+
+        def event_handler(self, state, event, recovery_mode=False):
+            return state
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    config = Config.from_dict({"persistence": {"journal": "lmdb",
+                                               "lmdb": {"path": str(blocker / "db")}}})
+    system = ActorSystem.create_blocking("badjournal", config)
+    try:
+        ref = system.actor_of(props(Journaled))
+        with pytest.raises(ActorTerminatedError, match="failed to start") as info:
+            ref.ask_blocking("hi", timeout=5.0)
+        assert info.value.__cause__ is not None
+        assert type(info.value.__cause__).__name__ in str(info.value)
+    finally:
+        system.terminate_blocking(10.0)
