@@ -692,7 +692,10 @@ cdef class _Cell:
         cdef CDirective directive
         cdef _Cell other
         exc = arg[1]
+        # The child's own Props strategy, else this parent's, else the default.
         strategy = child.props.supervisor_strategy
+        if strategy is None and self.props is not None:
+            strategy = self.props.supervisor_strategy
         if strategy is None:
             strategy = self.system.default_strategy
             # Akka's default: a failure to start stops the actor.

@@ -281,7 +281,14 @@ class Props:
 
     @property
     def supervisor_strategy(self) -> Any:
-        """The strategy supervising this actor's children (None: the default)."""
+        """The strategy judging failures, or None.
+
+        A failed actor is judged by the strategy on its own Props if set,
+        else by the one on its parent's Props, else by the system default
+        (Akka's rule). So a strategy here applies to this actor's own
+        failures and to those of its children that set none; an
+        ``all_for_one`` strategy on a parent acts on all its children.
+        """
         return self._supervisor_strategy
 
     @property
@@ -327,7 +334,9 @@ class Props:
         return self._copy(mailbox=mailbox)
 
     def with_supervisor_strategy(self, strategy: Any) -> "Props":
-        """A copy whose actor is supervised with `strategy` when it fails."""
+        """A copy with `strategy`, used when this actor fails and when one
+        of its children without a strategy of its own fails (see
+        :attr:`supervisor_strategy`)."""
         if strategy is not None and not isinstance(strategy, SupervisorStrategy):
             raise TypeError(f"expected a SupervisorStrategy, not {type(strategy).__name__}")
         return self._copy(supervisor_strategy=strategy)
