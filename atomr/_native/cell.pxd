@@ -75,6 +75,7 @@ cdef class _Cell:
     cdef int _post_own(self, object msg, object sender, object reply) except -1
     cdef int _not_queued(self, CEnqueueResult r, CEnvelope& env) except -1
     cdef int _route(self, object msg, object sender, object reply, object key) except -1
+    cdef int _unkeyed(self, object msg, object sender) except -1
     cdef int _post_system(self, uint32_t kind, object arg) except -1
     cdef void _request_stop(self)
     cdef void _request_stop_any_thread(self)

@@ -88,6 +88,9 @@ cdef tuple _task_outcome(object task):
 
 cdef bint _EAGER_TASKS = sys.version_info >= (3, 12)
 
+# Seconds between two warnings about keyless tells to one consistent-hashing router.
+cdef double _UNKEYED_WARN_EVERY = 10.0
+
 
 cdef class _TaskDone:
     """The done-callback of a handler's task: resumes its cell."""
@@ -220,8 +223,11 @@ cdef class _Cell:
         if has_key:
             k = _hash_key(key)
         elif kind == RK_NEEDS_KEY:
-            raise ValueError(f"router {self.path} routes by consistent hashing and needs a "
-                             "key: use tell_with_key(msg, key) or ask(msg, key=...)")
+            if reply is not None:
+                raise _errors.UnroutableMessageError(
+                    f"router {self.path} routes by consistent hashing and needs a key: "
+                    "use ask(msg, key=...)")
+            return self._unkeyed(msg, sender)
         if reply is not None and rs.within > 0.0:
             _start_within(self, reply, rs.within)
             if kind == RK_TAIL_CHOP:
@@ -237,6 +243,26 @@ cdef class _Cell:
             self.disp.kick()
         if res.delivered == 0 and kind != RK_FAN_OUT and kind != RK_WINDOWED:
             self.system.sink.publish(env, self.c.path(), CDeadLetterReason.no_recipient)
+        return 0
+
+    cdef int _unkeyed(self, object msg, object sender) except -1:
+        """A tell without a key to a consistent-hashing router: it goes to
+        dead letters, with a warning at most every few seconds."""
+        cdef CEnvelope env
+        cdef _RouterState rs = self.router
+        cdef double now = _monotonic()
+        set_py(env.message, msg)
+        if sender is not None:
+            set_py(env.sender, sender)
+        self.system.sink.publish(env, self.c.path(), CDeadLetterReason.dropped)
+        rs.unkeyed_dropped += 1
+        if rs.unkeyed_warned_at == 0.0 or now - rs.unkeyed_warned_at >= _UNKEYED_WARN_EVERY:
+            rs.unkeyed_warned_at = now
+            _log.warning("router %s routes by consistent hashing and got %d message(s) "
+                         "without a key (last: %s); they went to dead letters: use "
+                         "tell_with_key(msg, key)", self.path, rs.unkeyed_dropped,
+                         _describe(msg))
+            rs.unkeyed_dropped = 0
         return 0
 
     cdef int _post_system(self, uint32_t kind, object arg) except -1:

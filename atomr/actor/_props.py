@@ -90,7 +90,10 @@ def consistent_hash(child_props: Props, n: int, *, virtual_nodes: int = 128) -> 
     to one routee, and adding a routee moves only about 1/n of the keys.
 
     Messages need a key: ``ref.tell_with_key(msg, key)`` or
-    ``ref.ask(msg, key=key)``; a plain ``tell`` raises ``ValueError``.
+    ``ref.ask(msg, key=key)``. A plain ``tell`` goes to dead letters (with
+    a rate-limited warning); an ``ask`` without a key raises
+    :class:`atomr.errors.UnroutableMessageError` (an ``AskError`` and a
+    ``ValueError``) at once.
     """
     if isinstance(virtual_nodes, bool) or not isinstance(virtual_nodes, int) or virtual_nodes < 1:
         raise ValueError("virtual_nodes must be a positive int")
