@@ -369,7 +369,13 @@ cdef class _Cell:
         self.cur_msg = None
         if reply is not None:
             self.cur_reply = None
-            if not (self.cur_stashed or self.cur_forwarded):
+            if self.cur_forwarded:
+                pass  # the target answers it
+            elif not self.cur_stashed:
+                (<_Reply>reply).complete(result)
+            elif result is not None:
+                # Stashed, yet answered now: the stashed copy carries no reply.
+                self._drop_stashed_reply(reply)
                 (<_Reply>reply).complete(result)
             self.cur_forwarded = False
         return 0
@@ -385,7 +391,11 @@ cdef class _Cell:
         self.cur_forwarded = False
         if reply is not None and not forwarded:
             if stashed and ok:
-                pass  # answered when the stashed message is handled again
+                if value is not None:
+                    # Answered now: the stashed copy carries no reply.
+                    self._drop_stashed_reply(reply)
+                    (<_Reply>reply).complete(value)
+                # None: answered when the stashed message is handled again
             elif ok:
                 (<_Reply>reply).complete(value)
             else:

@@ -151,7 +151,12 @@ cdef class Context:
 
     def stash(self, msg=_MISSING):
         """Stashes the current message (with its sender and pending reply),
-        or `msg` if given and not the current message."""
+        or `msg` if given and not the current message.
+
+        A handler that stashes its message and returns None leaves the ask
+        to be answered when the message is handled again; one that returns
+        anything else answers the ask with it now, and the stashed copy
+        then carries no reply."""
         self._check()
         self._cell._stash(msg)
 
