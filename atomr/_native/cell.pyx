@@ -478,12 +478,17 @@ cdef class _Cell:
             _continue(self, _Suspended.new(coro, first), role, reply))
 
     cdef void _resumed(self, int role, bint ok, object value, object reply):
-        """A suspended handler or hook finished (in its task)."""
+        """A suspended handler or hook finished (in its task). An internal
+        error here stops this actor (it would stay suspended otherwise)."""
         self.in_flight = None
-        if role == R_HANDLER:
-            self._handled(ok, value, None, reply)
-        else:
-            self._completed(role, ok, value)
+        try:
+            if role == R_HANDLER:
+                self._handled(ok, value, None, reply)
+            else:
+                self._completed(role, ok, value)
+        except BaseException as exc:
+            self._crashed(exc)
+            return
         if self.c.is_stopped():
             return
         if self.c.resume():

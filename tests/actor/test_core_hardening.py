@@ -375,3 +375,47 @@ def test_an_ask_to_a_persistent_actor_whose_journal_is_unusable_names_the_cause(
         assert type(info.value.__cause__).__name__ in str(info.value)
     finally:
         system.terminate_blocking(10.0)
+
+
+# -- an internal error after a handler resumes ------------------------------------------------------
+
+
+class _RaisingLogHandler(logging.Handler):
+    """Fails inside atomr's own failure reporting: an injected internal error."""
+
+    def handle(self, record):
+        if "failed while handling" in record.getMessage() or "failed" == record.getMessage()[-6:]:
+            raise RuntimeError("injected failure while reporting a failure")
+        return True
+
+
+class SuspendingFailer(Actor):
+    def __init__(self, task_mode=False):
+        self.asyncio_task = task_mode
+
+    async def handle(self, ctx, msg):
+        await asyncio.sleep(0)
+        if msg == "fail":
+            raise ValueError("after an await")
+        return msg
+
+
+@pytest.mark.parametrize("task_mode", [False, True])
+async def test_an_internal_error_after_a_handler_resumes_stops_that_actor_only(task_mode):
+    from atomr.errors import ActorTerminatedError
+
+    logger = logging.getLogger("atomr")
+    handler = _RaisingLogHandler()
+    async with running_system("resumed") as system:
+        ref = system.actor_of(props(SuspendingFailer, factory=lambda: SuspendingFailer(task_mode)))
+        other = system.actor_of(props(Echo))
+        assert await ref.ask("warm", timeout=5.0) == "warm"
+        logger.addHandler(handler)
+        try:
+            ref.tell("fail")
+            await wait_until(lambda: ref.is_terminated(), message="the actor stops, not wedged")
+        finally:
+            logger.removeHandler(handler)
+        with pytest.raises(ActorTerminatedError):
+            await ref.ask("after", timeout=5.0)
+        assert await other.ask("alive", timeout=5.0) == "alive"
