@@ -51,6 +51,7 @@ from atomr.errors import (
     MessageDroppedError,
     ReplicationTimeoutError,
     SpawnError,
+    UnroutableMessageError,
     UpdateFailedError,
 )
 
@@ -115,6 +116,7 @@ __all__ = [
     "CallTimeoutError",
     "MailboxOverflowError",
     "MessageDroppedError",
+    "UnroutableMessageError",
     "JournalError",
     "EventRejectedError",
     "MalformedDataError",

@@ -72,21 +72,24 @@ class Setting:
         default: The value used when the key is not configured.
         choices: The allowed values of a ``str`` setting (empty: any).
         minimum: The smallest allowed value, or None.
+        maximum: The largest allowed value, or None.
     """
 
-    __slots__ = ("kind", "default", "choices", "minimum")
+    __slots__ = ("kind", "default", "choices", "minimum", "maximum")
 
-    def __init__(self, kind: str, default: Any, *, choices: tuple = (), minimum: Any = None) -> None:
+    def __init__(self, kind: str, default: Any, *, choices: tuple = (), minimum: Any = None,
+                 maximum: Any = None) -> None:
         self.kind = kind
         self.default = default
         self.choices = choices
         self.minimum = minimum
+        self.maximum = maximum
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Setting):
             return NotImplemented
-        return (self.kind, self.default, tuple(self.choices), self.minimum) == \
-            (other.kind, other.default, tuple(other.choices), other.minimum)
+        return (self.kind, self.default, tuple(self.choices), self.minimum, self.maximum) == \
+            (other.kind, other.default, tuple(other.choices), other.minimum, other.maximum)
 
     __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
 
@@ -96,6 +99,8 @@ class Setting:
             parts.append(f"choices={self.choices!r}")
         if self.minimum is not None:
             parts.append(f"minimum={self.minimum!r}")
+        if self.maximum is not None:
+            parts.append(f"maximum={self.maximum!r}")
         return f"Setting({', '.join(parts)})"
 
     def parse(self, key: str, value: Any) -> Any:
@@ -115,7 +120,7 @@ class Setting:
 
         Raises:
             ConfigError: the value has the wrong type, is not one of the
-                choices, or is below `minimum`.
+                choices, or is below `minimum` or above `maximum`.
         """
         kind = self.kind
         if kind == "int":
@@ -141,15 +146,20 @@ class Setting:
             raise AssertionError(kind)
         if self.minimum is not None and value < self.minimum:
             raise ConfigError(f"`{key}` must be at least {self.minimum}, got {value!r}")
+        if self.maximum is not None and value > self.maximum:
+            raise ConfigError(f"`{key}` must be at most {self.maximum}, got {value!r}")
         return value
 
+
+# The largest value a native 32-bit counter setting holds.
+_INT32_MAX = 2**31 - 1
 
 # The schema of every built-in section, known as soon as this module is
 # imported (the subsystems that read a section need not be loaded):
 # section name -> {dotted key below it -> Setting}.
 _BUILTIN_SECTIONS: dict[str, dict[str, Setting]] = {
     "actor": {
-        "throughput": Setting("int", 64, minimum=1),
+        "throughput": Setting("int", 64, minimum=1, maximum=_INT32_MAX),
         # How long one drain of the dispatcher may run actors before it lets
         # the asyncio loop run its other callbacks (0: no time bound).
         "drain-deadline": Setting("duration", 0.01),
@@ -159,8 +169,12 @@ _BUILTIN_SECTIONS: dict[str, dict[str, Setting]] = {
         # How long terminating a system may take: then what actors still
         # await is cancelled, and a moment later the rest is stopped by force.
         "terminate-timeout": Setting("duration", 3.0),
-        "supervision.max-retries": Setting("int", 10, minimum=-1),
+        # -1: no limit.
+        "supervision.max-retries": Setting("int", 10, minimum=-1, maximum=_INT32_MAX),
         "supervision.within": Setting("duration", 60.0),
+        # The most routees a pool router may have (its size, a resizer's
+        # upper bound, and growth through AdjustPoolSize).
+        "router.max-pool-size": Setting("int", 10_000, minimum=1, maximum=_INT32_MAX),
     },
     "scheduler": {
         "clock": Setting("str", "real", choices=("real", "virtual")),

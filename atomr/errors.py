@@ -34,6 +34,7 @@ __all__ = [
     "CallTimeoutError",
     "MailboxOverflowError",
     "MessageDroppedError",
+    "UnroutableMessageError",
     "JournalError",
     "EventRejectedError",
     "MalformedDataError",
@@ -116,6 +117,12 @@ class MailboxOverflowError(AtomrError):
 class MessageDroppedError(AskError):
     """An ask's message was dropped by a full bounded mailbox (refused or
     evicted); the actor itself is alive."""
+
+
+class UnroutableMessageError(AskError, ValueError):
+    """An ask a router cannot route: a consistent-hashing router asked
+    without a key (``ask(msg, key=...)`` gives one). Raised at once; nothing
+    is sent."""
 
 
 class InterpreterOverloaded(AtomrError):

@@ -32,6 +32,7 @@ DEFAULTS = {
     "actor.stop-grace": 1.0,
     "actor.supervision.max-retries": 10,
     "actor.supervision.within": 60.0,
+    "actor.router.max-pool-size": 10_000,
     "scheduler.clock": "real",
     "dead-letters.log": 10,
     "persistence.journal": "inmemory",

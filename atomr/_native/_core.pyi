@@ -82,6 +82,7 @@ class _System:
     terminating: bool
     terminated: bool
     live_cells: int
+    max_pool_size: int
     on_terminated: Optional[Callable[[], Any]]
     dead_letter_listeners: list[Callable[[Any, Optional[ActorRef], str], Any]]
     terminated_class: Any

@@ -26,6 +26,7 @@ import sys
 import time
 import weakref
 
+from _thread import TIMEOUT_MAX as _TIMEOUT_MAX
 from _thread import allocate_lock
 from asyncio.events import _get_running_loop
 from asyncio.tasks import _enter_task as _asyncio_enter_task
@@ -146,15 +147,26 @@ cdef str _describe(object msg):
     return f"{type(msg).__module__}.{type(msg).__qualname__}: {text}"
 
 
+# The longest wait a lock can be asked for; a longer ask timeout (about 292
+# years or more) means no limit.
+cdef double _MAX_TIMEOUT = _TIMEOUT_MAX
+
+
 cdef object _check_timeout(object timeout):
-    """Validates an ask timeout; returns it as float (None: wait forever)."""
+    """Validates an ask timeout before anything is sent; returns it as float
+    (None: wait forever, also for a timeout too long to wait on a lock)."""
     if timeout is None:
         return None
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
         raise TypeError(f"timeout must be a number of seconds or None, not {type(timeout).__name__}")
-    t = float(timeout)
+    try:
+        t = float(timeout)
+    except OverflowError:
+        t = math.inf  # an int too large for a float
     if not t > 0.0 or math.isinf(t):
         raise ValueError(f"timeout must be a positive, finite number of seconds, got {timeout!r}")
+    if t >= _MAX_TIMEOUT:
+        return None
     return t
 
 

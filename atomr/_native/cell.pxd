@@ -63,6 +63,7 @@ cdef class _Cell:
     cdef object fail_reason
     cdef object fail_msg
     cdef bint restart_is_init
+    cdef object not_started         # why a start that handled its own error stops the actor
     cdef dict timers
     cdef Cancelable rt_timer
     cdef double rt_seconds
@@ -76,6 +77,7 @@ cdef class _Cell:
     cdef int _post_own(self, object msg, object sender, object reply) except -1
     cdef int _not_queued(self, CEnqueueResult r, CEnvelope& env) except -1
     cdef int _route(self, object msg, object sender, object reply, object key) except -1
+    cdef int _unkeyed(self, object msg, object sender) except -1
     cdef int _post_system(self, uint32_t kind, object arg) except -1
     cdef void _request_stop(self)
     cdef void _request_stop_any_thread(self)
@@ -103,6 +105,7 @@ cdef class _Cell:
     cdef void _finalize(self)
     cdef void _fail(self, object exc, object msg, bint init)
     cdef void _child_failed(self, object arg)
+    cdef void _supervise(self, _Cell child, object arg)
     cdef int _restart(self) except -1
     cdef int _finish_restart(self) except -1
     cdef _Cell _spawn_child(self, object props, object name)

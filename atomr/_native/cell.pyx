@@ -53,16 +53,43 @@ cdef object _new_task(object loop, object coro):
     return loop.create_task(coro)
 
 
+class _Raised:
+    """A KeyboardInterrupt or SystemExit raised inside a handler's task,
+    carried out as the task's result: asyncio re-raises those two out of
+    the event loop, which would end the loop's thread."""
+
+    __slots__ = ("exc",)
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+async def _contained(object coro):
+    """Runs a handler or hook coroutine, keeping KeyboardInterrupt and
+    SystemExit inside the task (the default mode treats them as failures
+    of the actor too)."""
+    try:
+        return await coro
+    except (KeyboardInterrupt, SystemExit) as exc:
+        return _Raised(exc)
+
+
 cdef tuple _task_outcome(object task):
     if task.cancelled():
         return False, asyncio.CancelledError()
     exc = task.exception()
     if exc is not None:
         return False, exc
-    return True, task.result()
+    result = task.result()
+    if type(result) is _Raised:
+        return False, (<object>result).exc
+    return True, result
 
 
 cdef bint _EAGER_TASKS = sys.version_info >= (3, 12)
+
+# Seconds between two warnings about keyless tells to one consistent-hashing router.
+cdef double _UNKEYED_WARN_EVERY = 10.0
 
 
 def _stop_suspended(_Cell cell):
@@ -215,8 +242,11 @@ cdef class _Cell:
         if has_key:
             k = _hash_key(key)
         elif kind == RK_NEEDS_KEY:
-            raise ValueError(f"router {self.path} routes by consistent hashing and needs a "
-                             "key: use tell_with_key(msg, key) or ask(msg, key=...)")
+            if reply is not None:
+                raise _errors.UnroutableMessageError(
+                    f"router {self.path} routes by consistent hashing and needs a key: "
+                    "use ask(msg, key=...)")
+            return self._unkeyed(msg, sender)
         if reply is not None and rs.within > 0.0:
             _start_within(self, reply, rs.within)
             if kind == RK_TAIL_CHOP:
@@ -232,6 +262,26 @@ cdef class _Cell:
             self.disp.kick()
         if res.delivered == 0 and kind != RK_FAN_OUT and kind != RK_WINDOWED:
             self.system.sink.publish(env, self.c.path(), CDeadLetterReason.no_recipient)
+        return 0
+
+    cdef int _unkeyed(self, object msg, object sender) except -1:
+        """A tell without a key to a consistent-hashing router: it goes to
+        dead letters, with a warning at most every few seconds."""
+        cdef CEnvelope env
+        cdef _RouterState rs = self.router
+        cdef double now = _monotonic()
+        set_py(env.message, msg)
+        if sender is not None:
+            set_py(env.sender, sender)
+        self.system.sink.publish(env, self.c.path(), CDeadLetterReason.dropped)
+        rs.unkeyed_dropped += 1
+        if rs.unkeyed_warned_at == 0.0 or now - rs.unkeyed_warned_at >= _UNKEYED_WARN_EVERY:
+            rs.unkeyed_warned_at = now
+            _log.warning("router %s routes by consistent hashing and got %d message(s) "
+                         "without a key (last: %s); they went to dead letters: use "
+                         "tell_with_key(msg, key)", self.path, rs.unkeyed_dropped,
+                         _describe(msg))
+            rs.unkeyed_dropped = 0
         return 0
 
     cdef int _post_system(self, uint32_t kind, object arg) except -1:
@@ -370,7 +420,13 @@ cdef class _Cell:
         self.cur_msg = None
         if reply is not None:
             self.cur_reply = None
-            if not (self.cur_stashed or self.cur_forwarded):
+            if self.cur_forwarded:
+                pass  # the target answers it
+            elif not self.cur_stashed:
+                (<_Reply>reply).complete(result)
+            elif result is not None:
+                # Stashed, yet answered now: the stashed copy carries no reply.
+                self._drop_stashed_reply(reply)
                 (<_Reply>reply).complete(result)
             self.cur_forwarded = False
         return 0
@@ -386,7 +442,11 @@ cdef class _Cell:
         self.cur_forwarded = False
         if reply is not None and not forwarded:
             if stashed and ok:
-                pass  # answered when the stashed message is handled again
+                if value is not None:
+                    # Answered now: the stashed copy carries no reply.
+                    self._drop_stashed_reply(reply)
+                    (<_Reply>reply).complete(value)
+                # None: answered when the stashed message is handled again
             elif ok:
                 (<_Reply>reply).complete(value)
             else:
@@ -446,7 +506,7 @@ cdef class _Cell:
         that never suspends still completes in this turn. Returns 1 when the
         cell must wait for the task."""
         cdef _TaskDone done
-        task = _new_task(self.disp.loop, coro)
+        task = _new_task(self.disp.loop, _contained(coro))
         if not task.done():
             self.c.suspend()
             self.in_flight = task
@@ -469,7 +529,8 @@ cdef class _Cell:
             _continue(self, _Suspended.new(coro, first), role, reply))
 
     cdef void _resumed(self, int role, bint ok, object value, object reply):
-        """A suspended handler or hook finished (in its task)."""
+        """A suspended handler or hook finished (in its task). An internal
+        error here stops this actor (it would stay suspended otherwise)."""
         cdef bint cancelled = self.stop_cancelled
         self.in_flight = None
         self.stop_cancelled = False
@@ -482,12 +543,16 @@ cdef class _Cell:
                     (<_Reply>reply).fail(_errors.ActorTerminatedError(
                         f"{self.path} was stopped while handling the message"))
             return
-        if cancelled and not ok and isinstance(value, asyncio.CancelledError):
-            self._stopped_in_flight(role, reply)
-        elif role == R_HANDLER:
-            self._handled(ok, value, None, reply)
-        else:
-            self._completed(role, ok, value)
+        try:
+            if cancelled and not ok and isinstance(value, asyncio.CancelledError):
+                self._stopped_in_flight(role, reply)
+            elif role == R_HANDLER:
+                self._handled(ok, value, None, reply)
+            else:
+                self._completed(role, ok, value)
+        except BaseException as exc:
+            self._crashed(exc)
+            return
         if self.c.is_stopped():
             return
         if self.c.resume():
@@ -542,10 +607,22 @@ cdef class _Cell:
 
     cdef void _crashed(self, object exc):
         """An internal error escaped a turn: stop the actor rather than
-        leave it wedged, and keep the dispatcher going."""
-        _log.critical("internal error while running %s", self.path, exc_info=exc)
-        if not self.c.is_stopped():
+        leave it wedged, and keep the dispatcher going. The guardian stays:
+        the system outlives an error in its own bookkeeping."""
+        try:
+            _log.critical("internal error while running %s", self.path, exc_info=exc)
+            if self.c.is_stopped():
+                return
+            if self.parent is None:
+                self.c.end_turn()  # the guardian takes its next message as usual
+                return
             self._finalize()
+        except BaseException as exc2:
+            try:
+                _log.critical("could not stop %s after an internal error", self.path,
+                              exc_info=exc2)
+            except BaseException:
+                pass
 
     # -- system messages ----------------------------------------------------------
 
@@ -603,7 +680,10 @@ cdef class _Cell:
         (already reported to the supervisor)."""
         try:
             actor = self.props.factory()
-            behavior = actor.handle
+            behavior = getattr(actor, "handle", None)
+            if behavior is None:
+                raise TypeError(f"the factory of {self.path} returned {_describe(actor)}, "
+                                "not an actor (it has no handle method)")
             if not callable(behavior):
                 raise TypeError(f"{type(actor).__qualname__}.handle is not callable")
         except BaseException as exc:
@@ -658,6 +738,10 @@ cdef class _Cell:
         tell the parent and the watchers."""
         cdef _Cell parent = self.parent
         cdef _Cell other
+        if self.not_started is not None:
+            self.system._start_failed(self.path, self.not_started)
+        elif self.restart_is_init and self.fail_reason is not None:
+            self.system._start_failed(self.path, self.fail_reason)
         self.status = S_STOPPED
         self.ctx._active = False
         self.actor = None
@@ -719,14 +803,27 @@ cdef class _Cell:
             self._request_stop()
 
     cdef void _child_failed(self, object arg):
+        """A child failed: decide its fate. An internal error while deciding
+        stops that child only; this supervisor carries on."""
         cdef _Cell child = <_Cell>arg[0]
+        if self.children.get(child.name) is not child or child.status != S_FAILED:
+            return
+        try:
+            self._supervise(child, arg)
+        except BaseException as exc:
+            _log.critical("internal error while supervising %s; stopping it", child.path,
+                          exc_info=exc)
+            child._request_stop()
+
+    cdef void _supervise(self, _Cell child, object arg):
         cdef SupervisorStrategy strategy
         cdef CDirective directive
         cdef _Cell other
         exc = arg[1]
-        if self.children.get(child.name) is not child or child.status != S_FAILED:
-            return
+        # The child's own Props strategy, else this parent's, else the default.
         strategy = child.props.supervisor_strategy
+        if strategy is None and self.props is not None:
+            strategy = self.props.supervisor_strategy
         if strategy is None:
             strategy = self.system.default_strategy
             # Akka's default: a failure to start stops the actor.
@@ -844,11 +941,15 @@ cdef class _Cell:
                     raise _errors.ActorNameTakenError(f"top-level actor name `{name}` already taken")
                 raise _errors.ActorNameTakenError(
                     f"actor name `{name}` already taken under {self.path}")
+        cfg = props.router
+        if cfg is not None and cfg.group is None:
+            _check_pool_size(system, cfg)
         child = _Cell.new(system, self, name, child_path(self.path, name), props)
+        if system.start_failures:
+            system.start_failures.pop(child.path, None)  # a new actor at that path
         self.children[name] = child
         system.live_cells += 1
         child._post_system(K_CREATE, None)
-        cfg = props.router
         if cfg is not None:
             try:
                 _init_router(child, cfg)

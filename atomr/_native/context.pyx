@@ -92,6 +92,17 @@ cdef class Context:
         self._check()
         self._cell._request_stop()
 
+    def _stop_self_not_started(self, cause):
+        """Stops this actor as one that never started because of `cause`
+        (an exception): asks its mail leaves unanswered name it and carry
+        it as their ``__cause__``. For actors whose start (a recovery, say)
+        fails after their ``pre_start`` handled the error itself."""
+        self._check()
+        if not isinstance(cause, BaseException):
+            raise TypeError(f"cause must be an exception, not {type(cause).__name__}")
+        self._cell.not_started = cause
+        self._cell._request_stop()
+
     def stop_child(self, name):
         """Stops the child called `name` (no-op when there is none)."""
         self._check()
@@ -140,7 +151,12 @@ cdef class Context:
 
     def stash(self, msg=_MISSING):
         """Stashes the current message (with its sender and pending reply),
-        or `msg` if given and not the current message."""
+        or `msg` if given and not the current message.
+
+        A handler that stashes its message and returns None leaves the ask
+        to be answered when the message is handled again; one that returns
+        anything else answers the ask with it now, and the stashed copy
+        then carries no reply."""
         self._check()
         self._cell._stash(msg)
 

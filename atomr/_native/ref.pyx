@@ -108,10 +108,14 @@ cdef class ActorRef:
         Works from any event loop. A handler exception is raised to the asker
         with its own type.
 
+        A `timeout` too long for a lock wait (``threading.TIMEOUT_MAX``,
+        about 292 years, or more) waits without limit.
+
         Raises:
             AskTimeoutError: no reply within `timeout` seconds.
             ActorTerminatedError: the actor is (or becomes) stopped.
-            ValueError: `timeout` is not a positive number.
+            ValueError: `timeout` is not a positive, finite number (checked
+                before the message is sent).
         """
         cdef _Cell cell = self._cell
         cdef _Dispatcher disp = cell.disp

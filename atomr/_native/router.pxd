@@ -40,5 +40,7 @@ cdef class _RouterState:
     cdef dict roles                # message class -> MR_*, or None
     cdef int kind                  # RK_*
     cdef double within             # an ask's reply window (0: none)
+    cdef double unkeyed_warned_at  # when a keyless tell was last logged (0: never)
+    cdef uint64_t unkeyed_dropped  # keyless tells dropped since that warning
     @staticmethod
     cdef _RouterState new(object cfg)

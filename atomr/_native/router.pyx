@@ -94,6 +94,20 @@ cdef class _RouterState:
         return rs
 
 
+cdef int _check_pool_size(_System system, object cfg) except -1:
+    """Refuses a pool router larger than the system allows (its size, or
+    its resizer's upper bound)."""
+    limit = system.max_pool_size
+    if cfg.n > limit:
+        raise ValueError(f"a pool of {cfg.n} routees exceeds actor.router.max-pool-size "
+                         f"({limit})")
+    resizer = cfg.resizer
+    if resizer is not None and resizer.upper_bound > limit:
+        raise ValueError(f"a resizer upper bound of {resizer.upper_bound} exceeds "
+                         f"actor.router.max-pool-size ({limit})")
+    return 0
+
+
 cdef int _init_router(_Cell head, object cfg) except -1:
     """Builds the native router of `head` and its first routees."""
     cdef _RouterState rs = _RouterState.new(cfg)
@@ -153,8 +167,9 @@ def _router_loads(ActorRef ref):
     return out
 
 
-def _router_resize(ActorRef ref, int delta):
-    """Adds (delta > 0) or stops (delta < 0) pool routees. On the head's thread."""
+def _router_resize(ActorRef ref, delta):
+    """Adds (delta > 0) or stops (delta < 0) pool routees, growing no larger
+    than ``actor.router.max-pool-size``. On the head's thread."""
     cdef _Cell head = ref._cell
     cdef _RouterState rs = head.router
     cdef _Cell r
@@ -162,6 +177,7 @@ def _router_resize(ActorRef ref, int delta):
         return 0
     cfg = rs.cfg
     if delta > 0:
+        delta = min(delta, head.system.max_pool_size - len(rs.routees))
         for _ in range(delta):
             name = f"routee-{head.anonymous_count}"
             head.anonymous_count += 1

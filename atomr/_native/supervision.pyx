@@ -2,6 +2,10 @@
 # Part of atomr._native._core (included by _core.pyx; declared in supervision.pxd).
 
 
+# The largest restart budget the native counter holds.
+cdef long long _MAX_RESTART_BUDGET = 2**31 - 1
+
+
 cdef list _class_paths(object cls):
     """The class paths along a class's MRO, most derived first."""
     return [f"{c.__module__}.{c.__qualname__}" for c in cls.__mro__]
@@ -54,6 +58,9 @@ cdef class SupervisorStrategy:
         if max_retries is not None:
             if isinstance(max_retries, bool) or not isinstance(max_retries, int):
                 raise TypeError("max_retries must be an int or None")
+            if not 0 <= max_retries <= _MAX_RESTART_BUDGET:
+                raise ValueError(f"max_retries must be between 0 and {_MAX_RESTART_BUDGET} "
+                                 f"(None: unlimited), got {max_retries!r}")
         if within_seconds is not None:
             if isinstance(within_seconds, bool) or not isinstance(within_seconds, (int, float)):
                 raise TypeError("within_seconds must be a number of seconds or None")
@@ -80,11 +87,12 @@ cdef class SupervisorStrategy:
                 ``"stop"``, ``"escalate"``.
             default: the directive when no rule matches (``"restart"``).
             max_retries: restarts allowed within `within_seconds` before the
-                child is stopped (omitted: 10 within 60 s).
-            within_seconds: the sliding window of the budget.
+                child is stopped (omitted: 10 within 60 s); 0 to
+                ``2**31 - 1``, or None for no limit.
+            within_seconds: the sliding window of the budget (positive).
 
         Raises:
-            ValueError: an unknown directive.
+            ValueError: an unknown directive, or a budget out of range.
             TypeError: a key that is neither a class nor a str.
         """
         if max_retries is None and within_seconds is None:

@@ -37,10 +37,13 @@ cdef class _System:
     cdef double terminate_timeout   # seconds a terminate may take before it forces
     cdef double stop_grace          # seconds a suspended handler may finish after a stop
     cdef object terminate_timer
+    cdef public Py_ssize_t max_pool_size
+    cdef dict start_failures        # path -> why the actor there failed to start
     cdef _TimerService timer_service(self)
     cdef void publish_lifecycle(self, str kind, _Cell cell, object reason)
     cdef void publish_failure(self, _Cell cell, object exc, str directive)
     cdef void _guardian_stopped(self)
     cdef list _live_cells(self)
+    cdef void _start_failed(self, str path, object exc)
     cdef void _dead_letter(self, uint32_t kind, object msg, object sender, object reply,
                            str recipient, int reason)

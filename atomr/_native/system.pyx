@@ -18,6 +18,17 @@ cdef void _on_dead_letter(void* ctx, CEnvelope& letter, const string& recipient,
             pass
 
 
+cdef str _describe_error(object exc):
+    """``Type: message`` of an exception, bounded for a message; never raises."""
+    try:
+        text = str(exc)
+    except BaseException:
+        text = "<str failed>"
+    if len(text) > 200:
+        text = text[:197] + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 _LIVE_SYSTEMS = weakref.WeakSet()
 
 
@@ -69,6 +80,8 @@ cdef class _System:
         self.dead_letters_to_log = dead_letters_logged
         self.terminate_timeout = terminate_timeout
         self.stop_grace = stop_grace
+        self.max_pool_size = 10_000
+        self.start_failures = {}
         self.default_strategy = SupervisorStrategy.one_for_one(
             None, None, None if max_retries < 0 else max_retries,
             within_seconds if within_seconds > 0 else None)
@@ -294,6 +307,15 @@ cdef class _System:
         if not self.termination.done():
             self.termination.set_result(None)
 
+    cdef void _start_failed(self, str path, object exc):
+        """Remembers why the actor at `path` never started, for the asks its
+        mail leaves unanswered (a bounded record: the oldest go first)."""
+        failures = self.start_failures
+        failures.pop(path, None)
+        if len(failures) >= 256:
+            del failures[next(iter(failures))]
+        failures[path] = exc
+
     cdef void _dead_letter(self, uint32_t kind, object msg, object sender, object reply,
                            str recipient, int reason):
         if kind == K_WATCH:
@@ -307,8 +329,16 @@ cdef class _System:
                 (<_Reply>reply).fail(_errors.MessageDroppedError(
                     f"the mailbox of {recipient} is full; the message was dropped"))
             else:
-                (<_Reply>reply).fail(_errors.ActorTerminatedError(
-                    f"{recipient} is terminated; the message went to dead letters"))
+                cause = self.start_failures.get(recipient) if self.start_failures else None
+                if cause is None:
+                    (<_Reply>reply).fail(_errors.ActorTerminatedError(
+                        f"{recipient} is terminated; the message went to dead letters"))
+                else:
+                    err = _errors.ActorTerminatedError(
+                        f"{recipient} failed to start ({_describe_error(cause)}); "
+                        "the message went to dead letters")
+                    err.__cause__ = cause
+                    (<_Reply>reply).fail(err)
         if self.dead_letters_logged < self.dead_letters_to_log:
             self.dead_letters_logged += 1
             if _log.isEnabledFor(logging.INFO):

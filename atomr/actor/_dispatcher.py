@@ -7,6 +7,9 @@ from typing import Optional
 from atomr._util.exports import public_module
 from atomr._util.validate import check_int, check_number
 
+# The largest throughput the native per-turn counter holds.
+_MAX_THROUGHPUT = 2**31 - 1
+
 __all__ = ["DISPATCHERS", "DispatcherConfig"]
 
 #: Dispatcher names the API accepts. Only ``python-pinned`` exists in this
@@ -37,7 +40,7 @@ class DispatcherConfig:
 
         Args:
             throughput: Messages an actor processes before it yields its
-                thread to the next actor (int >= 1).
+                thread to the next actor (1 to ``2**31 - 1``).
             throughput_deadline_secs: Optional time budget per turn in
                 seconds (> 0); ``None`` for no budget.
 
@@ -46,6 +49,8 @@ class DispatcherConfig:
             ValueError: An argument is out of range.
         """
         self._throughput = check_int("throughput", throughput, 1)
+        if throughput > _MAX_THROUGHPUT:
+            raise ValueError(f"throughput must be <= {_MAX_THROUGHPUT}, got {throughput!r}")
         self._deadline = (None if throughput_deadline_secs is None else
                           check_number("throughput_deadline_secs", throughput_deadline_secs,
                                         strict=True))

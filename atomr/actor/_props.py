@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterable, Optional
 from atomr._native._core import ActorRef, SupervisorStrategy
 from atomr._util.exports import public_module
 from atomr._util.validate import check_seconds
+from atomr.actor._actor import Actor
 from atomr.actor._dispatcher import DISPATCHERS, DispatcherConfig
 from atomr.actor._mailbox import BoundedMailbox
 from atomr.actor._resizer import ResizerConfig
@@ -89,7 +90,10 @@ def consistent_hash(child_props: Props, n: int, *, virtual_nodes: int = 128) -> 
     to one routee, and adding a routee moves only about 1/n of the keys.
 
     Messages need a key: ``ref.tell_with_key(msg, key)`` or
-    ``ref.ask(msg, key=key)``; a plain ``tell`` raises ``ValueError``.
+    ``ref.ask(msg, key=key)``. A plain ``tell`` goes to dead letters (with
+    a rate-limited warning); an ``ask`` without a key raises
+    :class:`atomr.errors.UnroutableMessageError` (an ``AskError`` and a
+    ``ValueError``) at once.
     """
     if isinstance(virtual_nodes, bool) or not isinstance(virtual_nodes, int) or virtual_nodes < 1:
         raise ValueError("virtual_nodes must be a positive int")
@@ -280,7 +284,14 @@ class Props:
 
     @property
     def supervisor_strategy(self) -> Any:
-        """The strategy supervising this actor's children (None: the default)."""
+        """The strategy judging failures, or None.
+
+        A failed actor is judged by the strategy on its own Props if set,
+        else by the one on its parent's Props, else by the system default
+        (Akka's rule). So a strategy here applies to this actor's own
+        failures and to those of its children that set none; an
+        ``all_for_one`` strategy on a parent acts on all its children.
+        """
         return self._supervisor_strategy
 
     @property
@@ -326,7 +337,9 @@ class Props:
         return self._copy(mailbox=mailbox)
 
     def with_supervisor_strategy(self, strategy: Any) -> "Props":
-        """A copy whose actor is supervised with `strategy` when it fails."""
+        """A copy with `strategy`, used when this actor fails and when one
+        of its children without a strategy of its own fails (see
+        :attr:`supervisor_strategy`)."""
         if strategy is not None and not isinstance(strategy, SupervisorStrategy):
             raise TypeError(f"expected a SupervisorStrategy, not {type(strategy).__name__}")
         return self._copy(supervisor_strategy=strategy)
@@ -365,6 +378,14 @@ def props(actor_cls: Callable[[], Any], *, dispatcher: str = "python-pinned",
         interpreter_role: the interpreter pool label.
         mailbox: the mailbox setting.
         factory: builds each incarnation instead of ``actor_cls()``.
+
+    Raises:
+        TypeError: `actor_cls` is a class that is not an :class:`atomr.Actor`
+            subclass (and no `factory` is given).
     """
+    if factory is None and isinstance(actor_cls, type) and not issubclass(actor_cls, Actor):
+        raise TypeError(f"props() needs an atomr.Actor subclass or a callable returning an "
+                        f"actor; {actor_cls.__module__}.{actor_cls.__qualname__} is a class "
+                        "that is not an Actor subclass")
     return Props(factory if factory is not None else actor_cls, dispatcher,
                  interpreter_role, mailbox)

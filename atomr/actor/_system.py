@@ -105,6 +105,7 @@ class ActorSystem:
                              stop_grace=settings["actor.stop-grace"])
         self._events = EventStream(self._events_changed)
         self._core.events = self._events
+        self._core.max_pool_size = settings["actor.router.max-pool-size"]
         self._core.on_terminated = self._on_terminated
         return self
 

@@ -250,7 +250,7 @@ class EventSourcedActor(Actor):
         except Exception as exc:
             _log.error("persistent actor %s (%s) failed to recover and stops: %s",
                        self.persistent_id, ctx.path, exc, exc_info=exc)
-            ctx.stop_self()
+            ctx._stop_self_not_started(exc)
             return
         self._recovered = True
         done = self.recovery_completed(self._state, self._seq)

@@ -47,7 +47,7 @@ class Gate(Actor):
             raise msg
         if not self.open:
             ctx.stash()
-            return "stashed (never seen by an asker)"
+            return None  # the ask is answered when the message is handled again
         sender = ctx.sender
         self.log.append((msg, None if sender is None else sender.path))
         return f"handled {msg}"
@@ -229,3 +229,55 @@ async def test_stash_size_counts_the_stashed_messages(system):
     for i in range(3):
         ref.tell(i)
     assert await ref.ask("size") == 3
+
+
+# -- stash and replies: a returned value answers now ---------------------------------------------
+
+
+class Deferring(Actor):
+    """Stashes "later" messages until "open"; while closed, a stashed ask is
+    answered now with "early" when `answer_early`, else left for later."""
+
+    def __init__(self, log: list, answer_early: bool) -> None:
+        self.log = log
+        self.answer_early = answer_early
+        self.open = False
+
+    async def handle(self, ctx, msg):
+        if msg == "open":
+            self.open = True
+            ctx.unstash_all()
+            return "opened"
+        if msg == "async-early" and not self.open:
+            await asyncio.sleep(0)
+            ctx.stash()
+            return "early"
+        if not self.open:
+            ctx.stash()
+            return "early" if self.answer_early else None
+        self.log.append(msg)
+        return f"handled {msg}"
+
+
+def deferring(system, answer_early, name="deferring"):
+    log: list = []
+    ref = system.actor_of(props(Deferring, factory=lambda: Deferring(log, answer_early)), name)
+    return ref, log
+
+
+async def test_a_handler_that_stashes_and_returns_a_value_answers_the_ask_now(system):
+    ref, log = deferring(system, True)
+    assert await ref.ask("later", timeout=5.0) == "early"
+    assert await ref.ask("async-early", timeout=5.0) == "early"
+    # The stashed copies carry no reply: handled later, the asker saw only "early".
+    assert await ref.ask("open", timeout=5.0) == "opened"
+    await wait_until(lambda: log == ["later", "async-early"])
+
+
+async def test_a_handler_that_stashes_and_returns_none_defers_the_reply(system):
+    ref, log = deferring(system, False)
+    pending = asyncio.ensure_future(ref.ask("later", timeout=5.0))
+    await asyncio.sleep(0.05)
+    assert not pending.done()
+    ref.tell("open")
+    assert await pending == "handled later"

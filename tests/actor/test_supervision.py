@@ -1,5 +1,6 @@
 """Supervision: a failing `tell` handler is judged by the strategy on the
-failed actor's own Props (Akka semantics), applied by its parent."""
+failed actor's own Props, else by its parent's Props strategy, else by the
+system default (Akka semantics), applied by its parent."""
 
 from __future__ import annotations
 
@@ -151,9 +152,9 @@ async def test_failure_after_an_await_in_an_async_handler_is_supervised_too(syst
     assert await ref.ask("whoami") == 2
 
 
-async def test_the_failed_actors_own_props_strategy_decides_not_its_parents(system):
-    """A parent whose Props say "stop" does not impose that on its child:
-    the child's Props (default: restart) decide what happens to the child."""
+async def test_a_child_without_a_strategy_is_supervised_by_its_parents_props_strategy(system):
+    """A parent whose Props say "stop" imposes that on a child whose own
+    Props set no strategy (Akka's rule)."""
     events: list = []
     child_ref = []
 
@@ -169,9 +170,9 @@ async def test_the_failed_actors_own_props_strategy_decides_not_its_parents(syst
     await wait_until(lambda: child_ref)
     kid = child_ref[0]
     kid.tell(ValueError("boom"))
-    await wait_until(lambda: created(events) == 2)
-    assert await kid.ask("whoami") == 2
-    assert not parent.is_terminated() and not kid.is_terminated()
+    await wait_until(kid.is_terminated)
+    assert created(events) == 1
+    assert not parent.is_terminated()
 
 
 async def test_child_props_strategy_is_honoured_when_spawned_from_a_context(system):
@@ -887,3 +888,58 @@ async def test_a_failing_message_whose_repr_raises_is_still_supervised():
         assert not ref.is_terminated()
     finally:
         await system.terminate()
+
+
+# -- which strategy: own Props, else the parent's Props, else the default -------------------------
+
+
+def _plain_family(system, parent_strategy, kid_strategy=None):
+    """A parent with `parent_strategy` on its Props and three children (the
+    second with `kid_strategy` on its own Props, when given)."""
+    kids: list = []
+    logs = [[], [], []]
+
+    class Parent(Actor):
+        def pre_start(self, ctx):
+            for i in range(3):
+                p = counter_props(logs[i])
+                if i == 1 and kid_strategy is not None:
+                    p = p.with_supervisor_strategy(kid_strategy)
+                kids.append(ctx.spawn(p, f"kid{i}"))
+
+        def handle(self, ctx, msg):
+            return None
+
+    parent = system.actor_of(props(Parent).with_supervisor_strategy(parent_strategy), "parent")
+    return parent, kids, logs
+
+
+async def test_all_for_one_on_the_parents_props_restarts_all_its_children(system):
+    parent, kids, logs = _plain_family(system, SupervisorStrategy.all_for_one())
+    await wait_until(lambda: len(kids) == 3)
+    for k in kids:
+        k.tell("state")
+    assert [await k.ask(GET) for k in kids] == [1, 1, 1]
+    kids[0].tell(ValueError("one child fails"))
+    await wait_until(lambda: [created(log) for log in logs] == [2, 2, 2],
+                     message="every child restarted")
+    assert [await k.ask(GET) for k in kids] == [0, 0, 0]
+    assert not parent.is_terminated()
+
+
+async def test_a_childs_own_strategy_wins_over_its_parents(system):
+    parent, kids, logs = _plain_family(system, SupervisorStrategy.stopping(),
+                                       SupervisorStrategy.one_for_one())
+    await wait_until(lambda: len(kids) == 3)
+    kids[1].tell(ValueError("restarted by its own strategy"))
+    assert await wait_until(lambda: kids[1].ask("whoami")) == 2
+    kids[0].tell(ValueError("stopped by the parent's strategy"))
+    await wait_until(kids[0].is_terminated)
+    assert not kids[2].is_terminated() and not parent.is_terminated()
+
+
+async def test_top_level_actors_without_a_strategy_use_the_system_default(system):
+    events: list = []
+    ref = system.actor_of(counter_props(events), "top")
+    ref.tell(ValueError("boom"))
+    assert await wait_until(lambda: ref.ask("whoami")) == 2

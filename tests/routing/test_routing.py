@@ -247,11 +247,13 @@ async def test_consistent_hash_ask_with_key_is_answered_by_the_keys_routee(syste
         assert await ref.ask(("q", key), timeout=DEADLINE, key=key) == expected
 
 
-async def test_plain_tell_to_a_consistent_hash_router_raises_value_error(system):
+async def test_plain_tell_to_a_consistent_hash_router_goes_to_dead_letters(system):
     log: list = []
     ref = system.actor_of(routing.consistent_hash(echo(log), 3), "ch")
-    with pytest.raises(ValueError):
-        ref.tell("no key")
+    dead: list = []
+    system.subscribe_dead_letters(lambda msg, sender, recipient: dead.append(msg))
+    ref.tell("no key")  # never raises
+    await wait_until(lambda: dead == ["no key"])
     with pytest.raises(ValueError):
         ref.tell_with_key("none is no key", None)
     # the router is unharmed and nothing was delivered
@@ -802,3 +804,42 @@ async def test_backoff_starts_over_after_the_child_ran_longer_than_max_backoff(v
     # ... so its next failure is treated as a first one again
     await _fail_child_and_wait_for_the_restart_timer(vsystem, sup, baseline)
     await _expect_restart_after(vsystem, starts, 1.0)
+
+
+# -- consistent hashing without a key ----------------------------------------------------------
+
+
+async def test_an_ask_without_a_key_to_a_consistent_hash_router_fails_at_once(system):
+    from atomr import UnroutableMessageError
+
+    log: list = []
+    ref = system.actor_of(routing.consistent_hash(echo(log), 3), "ch")
+    with pytest.raises(UnroutableMessageError) as info:
+        await ref.ask("no key", timeout=DEADLINE)
+    assert isinstance(info.value, ValueError) and isinstance(info.value, AskError)
+    assert await ref.ask("ok", timeout=DEADLINE, key=1) in {"routee-0", "routee-1", "routee-2"}
+    assert [m for _, m in log] == ["ok"]
+
+
+def test_a_blocking_ask_without_a_key_to_a_consistent_hash_router_fails_at_once():
+    from atomr import ActorSystem, UnroutableMessageError
+
+    system = ActorSystem.create_blocking("chb")
+    try:
+        ref = system.actor_of(routing.consistent_hash(echo([]), 2), "ch")
+        with pytest.raises(UnroutableMessageError):
+            ref.ask_blocking("no key", timeout=DEADLINE)
+    finally:
+        system.terminate_blocking(DEADLINE)
+
+
+async def test_keyless_tells_to_a_consistent_hash_router_warn_at_a_limited_rate(system, caplog):
+    log: list = []
+    ref = system.actor_of(routing.consistent_hash(echo(log), 3), "ch")
+    with caplog.at_level("WARNING", logger="atomr"):
+        for i in range(50):
+            ref.tell(("no key", i))
+        assert await ref.ask("ok", timeout=DEADLINE, key=1)
+    warnings = [r for r in caplog.records if "without a key" in r.getMessage()]
+    assert len(warnings) == 1
+    assert [m for _, m in log] == ["ok"]
