@@ -3,8 +3,10 @@
 ``argv[1]`` is ``journal`` (an LMDB journal directory at ``argv[2]``) or
 ``ddata`` (an LMDB durable store file at ``argv[2]``). The script reads
 everything back and prints ``ok <count>`` when it could, or ``error <type>``
-when the open or a read raised an atomr error. Anything else (a
-signal, an unexpected exception) is what the test looks for.
+when the open or a read raised an atomr error. A journal's events must be
+exactly the ones written (``payload(seq)``) when no error is raised: it
+prints ``wrong ...`` otherwise. Anything but ``ok`` or ``error`` (a signal,
+an unexpected exception, wrong events) is what the test looks for.
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ def main(kind: str, path: str) -> int:
             payloads = journal.replay("damaged")
             count = len(payloads)
             highest = journal.highest_sequence_nr("damaged")
-            del highest
+            if highest != count or payloads != [payload(s) for s in range(1, count + 1)]:
+                print(f"wrong: {count} events, highest {highest}", flush=True)
+                return 0
         else:
             with LmdbDurableStore(path) as store:
                 count = len(store.load_all())

@@ -57,6 +57,11 @@ def _damages(size: int, rng: random.Random):
         at = rng.randrange(2 * PAGE, size - 8)
         yield f"garbage-8-bytes-at-{at}", (
             lambda b, at=at: b[:at] + rng.randbytes(8) + b[at + 8:])
+    for _ in range(40):
+        at = rng.randrange(2 * PAGE, size)
+        bit = 1 << rng.randrange(8)
+        yield f"bit-flip-at-{at}", (
+            lambda b, at=at, bit=bit: b[:at] + bytes([b[at] ^ bit]) + b[at + 1:])
     yield "empty", lambda b: b""
 
 
@@ -69,6 +74,8 @@ def _open_damaged(kind: str, target: pathlib.Path) -> str:
     assert proc.returncode == 0, (proc.returncode, proc.stdout, proc.stderr)
     line = proc.stdout.strip()
     assert line.startswith(("ok ", "error ")), (line, proc.stderr)
+    if kind == "journal" and line.startswith("ok "):
+        assert line == f"ok {EVENTS}", line
     return line
 
 
