@@ -4,8 +4,11 @@
 PYTHON ?= python3
 BUILD_DIR ?= build/cpp
 PYTEST_ARGS ?=
+FUZZ_DIR ?= build/fuzz
+# Seconds each fuzz target runs in `make test` (a smoke run; raise it to hunt).
+FUZZ_SECONDS ?= 20
 
-.PHONY: deps build demo lint lint-static lint-stubs test test-cpp test-cpp-sanitize test-py bench clean
+.PHONY: deps build demo lint lint-static lint-stubs test test-cpp test-cpp-sanitize test-fuzz test-py bench clean
 
 deps:
 	bash scripts/install-system-deps.sh
@@ -27,6 +30,17 @@ test-cpp-sanitize: deps
 	cmake --build $(BUILD_DIR)-asan -j2
 	cd $(BUILD_DIR)-asan && ctest --output-on-failure
 
+# The libFuzzer targets in cpp/fuzz/, built with clang, ASan and UBSan, each run
+# for FUZZ_SECONDS from its committed seed corpus (cpp/fuzz/corpus/<target>);
+# what it finds goes to $(FUZZ_DIR)/corpus-<target>, the repo's corpus stays as is.
+test-fuzz: deps
+	cmake -S cpp -B $(FUZZ_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+		-DATOMR_FUZZ=ON -DBUILD_TESTING=OFF
+	cmake --build $(FUZZ_DIR) -j2 --target ddata_wire_fuzz
+	mkdir -p $(FUZZ_DIR)/corpus-ddata_wire
+	$(FUZZ_DIR)/ddata_wire_fuzz -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+		-print_final_stats=1 $(FUZZ_DIR)/corpus-ddata_wire cpp/fuzz/corpus/ddata_wire
+
 test-py: build
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
@@ -40,7 +54,7 @@ lint-static: deps
 lint-stubs: build
 	PYTHON=$(PYTHON) bash scripts/lint.sh stubtest
 
-test: lint test-cpp test-py
+test: lint test-cpp test-py test-fuzz
 
 bench: build
 	$(PYTHON) -m tox -e bench

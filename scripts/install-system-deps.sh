@@ -4,7 +4,8 @@ set -euo pipefail
 
 packages=(g++ cmake make libboost-fiber-dev libboost-context-dev libboost-dev
           libcereal-dev liblmdb-dev libgtest-dev
-          clang-format)  # the lint gate's C++ format check (scripts/lint.sh)
+          clang-format   # the lint gate's C++ format check (scripts/lint.sh)
+          clang libclang-rt-dev)  # libFuzzer for the fuzz targets (make test-fuzz)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -14,7 +14,8 @@ from cpython.unicode cimport PyUnicode_DecodeUTF8
 
 from atomr._native.includes.ddata cimport (
     CFlag, CGCounter, CGSet, CLmdbStore, CLwwMap, CLwwRegister, COrMap, COrMultiMap, COrSet,
-    CPNCounter, CPNCounterMap, CReplicatedData, CTypeTag, from_bytes as c_from_bytes,
+    CElementCheck, CPNCounter, CPNCounterMap, CReplicatedData, CTypeTag,
+    from_bytes as c_from_bytes,
     is_type_tag, lww_now_micros, make_empty, max_type_tag, ormap_is_value_type,
     peek_type as c_peek_type, to_bytes as c_to_bytes,
     type_name as c_type_name, wire_version as c_wire_version,
@@ -383,12 +384,18 @@ def ddata_new(int tag, int value_tag=0):
 def ddata_from_bytes(blob):
     """Decodes a blob made by ``NativeData.to_bytes``.
 
+    Every set element and map key must be a canonical element encoding (as
+    ``atomr.ddata`` writes them), so equal values never decode as distinct
+    elements.
+
     Raises:
-        MalformedDataError: the blob is malformed (never a crash).
+        MalformedDataError: the blob is malformed, or an element or key is
+            not a canonical encoding (never a crash).
         TypeError: `blob` is not bytes-like.
     """
     cdef string s = _string_of(blob)
-    cdef unique_ptr[CReplicatedData] q = c_from_bytes(s.data(), s.size())
+    cdef unique_ptr[CReplicatedData] q = c_from_bytes(s.data(), s.size(),
+                                                      CElementCheck.canonical)
     return NativeData._wrap(q)
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+import re
 import struct
 import uuid
 from typing import (
@@ -31,6 +32,11 @@ def _new_node_id() -> str:
 _PACK_F64 = struct.Struct(">d").pack
 _UNPACK_F64 = struct.Struct(">d").unpack
 _LEN = struct.Struct(">I")
+_CANONICAL_INT = re.compile(rb"0|-?[1-9][0-9]*")
+_CANONICAL_NAN = _PACK_F64(math.nan)
+_NEGATIVE_ZERO = _PACK_F64(-0.0)
+#: How deep tuples and frozensets may nest in one element (as in the C++ check).
+_MAX_DEPTH = 32
 
 
 def _encode(value: Any, codecs: _codecs.PyCodecRegistry) -> bytes:
@@ -78,37 +84,66 @@ def _split_parts(body: bytes) -> list[bytes]:
     return parts
 
 
-def _decode(blob: bytes, codecs: _codecs.PyCodecRegistry) -> Any:
-    """The value of canonical bytes made by :func:`_encode`."""
+def _decode(blob: bytes, codecs: _codecs.PyCodecRegistry, depth: int = 0) -> Any:
+    """The value of canonical bytes made by :func:`_encode`.
+
+    Raises:
+        MalformedDataError: `blob` is not an encoding :func:`_encode` makes
+            (a non-canonical int, float or frozenset, invalid UTF-8, nesting
+            deeper than the C++ check allows, an unknown kind).
+    """
     if not blob:
         raise MalformedDataError("an empty element encoding")
     kind = blob[0]
     body = blob[1:]
     if kind == 0x73:  # s
-        return body.decode("utf-8", "surrogatepass")
+        try:
+            return body.decode("utf-8", "surrogatepass")
+        except UnicodeDecodeError as exc:
+            raise MalformedDataError("a string element is not valid UTF-8") from exc
     if kind == 0x62:  # b
         return body
     if kind == 0x69:  # i
-        return int(body)
-    if kind == 0x54:  # T
-        return True
-    if kind == 0x46:  # F
-        return False
-    if kind == 0x6E:  # n
-        return None
+        if _CANONICAL_INT.fullmatch(body) is None:
+            raise MalformedDataError("an int element is not in canonical decimal form")
+        try:
+            return int(body)
+        except ValueError as exc:  # more digits than int() converts
+            raise MalformedDataError(f"an int element cannot be read: {exc}") from exc
+    if kind in (0x54, 0x46, 0x6E):  # T, F, n
+        if body:
+            raise MalformedDataError("a bool or None element has trailing bytes")
+        return None if kind == 0x6E else kind == 0x54
     if kind == 0x66:  # f
         if len(body) != 8:
-            raise MalformedDataError("a float element encoding is not 8 bytes")
-        return _UNPACK_F64(body)[0]
-    if kind == 0x74:  # t
-        return tuple(_decode(p, codecs) for p in _split_parts(body))
-    if kind == 0x7A:  # z
-        return frozenset(_decode(p, codecs) for p in _split_parts(body))
+            raise MalformedDataError("a float element is not 8 bytes")
+        value = _UNPACK_F64(body)[0]
+        if body == _NEGATIVE_ZERO or (math.isnan(value) and body != _CANONICAL_NAN):
+            raise MalformedDataError("a float element is not canonical")
+        return value
+    if kind == 0x74 or kind == 0x7A:  # t, z
+        if depth >= _MAX_DEPTH:
+            raise MalformedDataError("elements nest too deeply")
+        parts = _split_parts(body)
+        items = [_decode(p, codecs, depth + 1) for p in parts]
+        if kind == 0x74:
+            return tuple(items)
+        if any(a >= b for a, b in zip(parts, parts[1:])):
+            raise MalformedDataError(
+                "a frozenset element's parts are not in strictly increasing order")
+        value = frozenset(items)
+        if len(value) != len(items):
+            raise MalformedDataError("a frozenset element holds equal items")
+        return value
     if kind == 0x63:  # c
         manifest, sep, payload = body.partition(b"\0")
-        if not sep:
+        if not sep or not manifest:
             raise MalformedDataError("a codec element encoding has no manifest")
-        return codecs.decode(manifest.decode("utf-8"), payload)
+        try:
+            name = manifest.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise MalformedDataError("a codec element's manifest is not UTF-8") from exc
+        return codecs.decode(name, payload)
     raise MalformedDataError(f"unknown element encoding kind {chr(kind)!r}")
 
 

@@ -27,6 +27,25 @@ from atomr.persistence._store import Journal, SnapshotStore
 _log = logging.getLogger("atomr.persistence")
 
 
+def _check_chunk(pid: str, expected: int, first: int, last: int, count: int, replayed: bool,
+                 highest: int) -> None:
+    """Raises JournalError when a chunk of replayed events shows lost data.
+
+    Events are numbered one after another up to `highest`. The first chunk
+    may start later than asked (the events before it were deleted) or be
+    empty (all of them were); after that, every chunk starts where the last
+    one ended, holds no gap and is not empty before `highest`.
+    """
+    if count == 0:
+        if replayed:
+            raise JournalError(f"the journal of `{pid}` ends at event {expected - 1} but its "
+                               f"highest sequence number is {highest}")
+        return
+    if (replayed and first != expected) or first < expected or last - first + 1 != count:
+        raise JournalError(f"the journal of `{pid}` is damaged: replaying from event {expected} "
+                           f"gave {count} events numbered {first} to {last}")
+
+
 class _Decoder:
     """Decodes stored events, looking each manifest's codec up once."""
 
@@ -275,19 +294,25 @@ class EventSourcedActor(Actor):
                   and type(journal).replay_messages is _NativeBackedJournal.replay_messages)
         decode = _Decoder(codecs)
         handler = self.event_handler
+        replayed = False
         while next_seq <= highest:
             if native:  # row tuples: (pid, seq, manifest, payload, ts, tags)
                 rows = await journal._replay_rows(pid, next_seq, highest, _REPLAY_CHUNK)
+                first = rows[0][1] if rows else 0
+                last = rows[-1][1] if rows else 0
+                _check_chunk(pid, next_seq, first, last, len(rows), replayed, highest)
                 for row in rows:
                     state = handler(state, decode(row[2], row[3]), True)
-                last = rows[-1][1] if rows else 0
             else:
                 records = await journal.replay_messages(pid, next_seq, highest, _REPLAY_CHUNK)
+                first = records[0].sequence_nr if records else 0
+                last = records[-1].sequence_nr if records else 0
+                _check_chunk(pid, next_seq, first, last, len(records), replayed, highest)
                 for record in records:
                     state = handler(state, decode(record.manifest, record.payload), True)
-                last = records[-1].sequence_nr if records else 0
             if not last:
                 break
+            replayed = True
             next_seq = last + 1
         self._state = state
         self._seq = max(seq, highest)

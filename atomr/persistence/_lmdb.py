@@ -37,6 +37,16 @@ class LmdbJournal(_NativeBackedJournal):
     :class:`JournalError`. Journals and snapshot stores of one process that
     name the same directory share one environment.
 
+    Damage is reported, never read as data: opening checks the data file
+    against LMDB's meta pages and the pages of its trees (a truncated file,
+    a garbage page or an empty ``data.mdb`` raise :class:`JournalError`;
+    LMDB writes its meta pages when it creates the file, so an empty one
+    lost what it held and is not taken for a new journal). Each record
+    carries a CRC-32C checksum (records of older versions, without one,
+    still read), and a replay checks that the events from the first one
+    kept to the highest sequence number are all there, one after another;
+    recovery fails with :class:`JournalError` and stops the actor otherwise.
+
     Args:
         path: The directory (created when missing).
         map_size: The initial map size in bytes.
@@ -45,7 +55,8 @@ class LmdbJournal(_NativeBackedJournal):
             may be lost if the machine (not just the process) crashes.
 
     Raises:
-        JournalError: the environment cannot be opened.
+        JournalError: the environment cannot be opened, or its file is
+            damaged.
     """
 
     def __init__(self, path: Any, *, map_size: int = _DEFAULT_MAP_SIZE,

@@ -142,7 +142,11 @@ cdef extern from "atomr/ddata/maps.hpp" namespace "atomr::ddata" nogil:
 
 cdef extern from "atomr/ddata/wire.hpp" namespace "atomr::ddata" nogil:
     string to_bytes(const CReplicatedData& value) except +translate_error
-    unique_ptr[CReplicatedData] from_bytes(const char* data, size_t size) except +translate_error
+    cdef enum class CElementCheck "atomr::ddata::element_check":
+        none "atomr::ddata::element_check::none"
+        canonical "atomr::ddata::element_check::canonical"
+    unique_ptr[CReplicatedData] from_bytes(const char* data, size_t size,
+                                           CElementCheck check) except +translate_error
     CTypeTag peek_type(const char* data, size_t size) except +translate_error
     uint64_t wire_version "atomr::ddata::wire_version"
 

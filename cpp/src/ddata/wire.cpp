@@ -15,6 +15,8 @@
 #include <ostream>
 #include <sstream>
 #include <streambuf>
+#include <string_view>
+#include <vector>
 
 namespace atomr::ddata {
 
@@ -127,10 +129,152 @@ public:
     return d;
   }
 
+  /// Whether set elements and map keys must be canonical encodings.
+  element_check elements = element_check::none;
+
 private:
   memory_buf& buf_;
   cereal::PortableBinaryInputArchive ar_;
 };
+
+// -- canonical element encodings -------------------------------------------------
+
+/// Whether `s` is UTF-8 as Python's "surrogatepass" writes it (shortest
+/// forms only, code points up to U+10FFFF, surrogates allowed).
+bool is_utf8_surrogatepass(std::string_view s) noexcept {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const std::size_t n = s.size();
+  std::size_t i = 0;
+  while (i < n) {
+    const unsigned c = p[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t len;
+    unsigned lo = 0x80, hi = 0xBF; // the range of the second byte
+    if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      if (c == 0xE0)
+        lo = 0xA0; // no overlong three-byte forms
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      if (c == 0xF0)
+        lo = 0x90; // no overlong four-byte forms
+      if (c == 0xF4)
+        hi = 0x8F; // nothing above U+10FFFF
+    } else {
+      return false;
+    }
+    if (n - i < len || p[i + 1] < lo || p[i + 1] > hi)
+      return false;
+    for (std::size_t k = 2; k < len; ++k)
+      if (p[i + k] < 0x80 || p[i + k] > 0xBF)
+        return false;
+    i += len;
+  }
+  return true;
+}
+
+/// Whether `digits` is an int as Python's str() writes it.
+bool is_canonical_int(std::string_view digits) noexcept {
+  const bool negative = !digits.empty() && digits.front() == '-';
+  if (negative)
+    digits.remove_prefix(1);
+  if (digits.empty() || digits.size() > max_element_int_digits)
+    return false;
+  if (digits.front() == '0')
+    return digits.size() == 1 && !negative; // "0", never "-0" or "01"
+  for (char ch : digits)
+    if (ch < '0' || ch > '9')
+      return false;
+  return true;
+}
+
+/// Splits the parts of a tuple or frozenset encoding (4-byte big-endian
+/// length, then the part); false when the lengths do not tile `body`.
+bool split_parts(std::string_view body, std::vector<std::string_view>& parts) {
+  while (!body.empty()) {
+    if (body.size() < 4)
+      return false;
+    const auto* b = reinterpret_cast<const unsigned char*>(body.data());
+    const std::size_t n = (std::size_t{b[0]} << 24) | (std::size_t{b[1]} << 16) |
+                          (std::size_t{b[2]} << 8) | std::size_t{b[3]};
+    body.remove_prefix(4);
+    if (n > body.size())
+      return false;
+    parts.push_back(body.substr(0, n));
+    body.remove_prefix(n);
+  }
+  return true;
+}
+
+/// Why `e` is not a canonical element encoding, or null.
+const char* element_problem(std::string_view e, int depth) {
+  if (e.empty())
+    return "an element encoding is empty";
+  const std::string_view body = e.substr(1);
+  switch (e.front()) {
+  case 's':
+    return is_utf8_surrogatepass(body) ? nullptr : "a string element is not valid UTF-8";
+  case 'b':
+    return nullptr;
+  case 'i':
+    return is_canonical_int(body) ? nullptr : "an int element is not in canonical decimal form";
+  case 'T':
+  case 'F':
+  case 'n':
+    return body.empty() ? nullptr : "a bool or None element has trailing bytes";
+  case 'f': {
+    if (body.size() != 8)
+      return "a float element is not 8 bytes";
+    std::uint64_t bits = 0;
+    for (char ch : body)
+      bits = (bits << 8) | static_cast<unsigned char>(ch);
+    const bool nan =
+        (bits & 0x7FF0000000000000u) == 0x7FF0000000000000u && (bits & 0x000FFFFFFFFFFFFFu) != 0;
+    if (bits == 0x8000000000000000u || (nan && bits != 0x7FF8000000000000u))
+      return "a float element is not canonical (negative zero or a NaN other than the "
+             "canonical one)";
+    return nullptr;
+  }
+  case 't':
+  case 'z': {
+    if (depth >= max_element_depth)
+      return "elements nest too deeply";
+    std::vector<std::string_view> parts;
+    if (!split_parts(body, parts))
+      return "a tuple or frozenset element has truncated parts";
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+      if (const char* why = element_problem(parts[i], depth + 1))
+        return why;
+      if (e.front() == 'z' && i > 0 && !(parts[i - 1] < parts[i]))
+        return "a frozenset element's parts are not in strictly increasing order";
+    }
+    return nullptr;
+  }
+  case 'c': {
+    const std::size_t sep = body.find('\0');
+    if (sep == std::string_view::npos || sep == 0)
+      return "a codec element has no manifest";
+    return is_utf8_surrogatepass(body.substr(0, sep)) ? nullptr
+                                                      : "a codec element's manifest is not UTF-8";
+  }
+  default:
+    return "an element encoding has an unknown kind";
+  }
+}
+
+/// Rejects `e` (the `what` of a blob) unless `r` takes any bytes or it is
+/// a canonical element encoding.
+void check_element(const reader& r, std::string_view e, const char* what) {
+  if (r.elements == element_check::none)
+    return;
+  if (const char* why = element_problem(e, 0))
+    malformed(std::string(what) + " is not a canonical element encoding: " + why);
+}
 
 } // namespace
 
@@ -279,7 +423,11 @@ struct wire_access {
     v = load_body(r, value_type, depth + 1);
   }
 
-  template <class P> static dot_kernel<P> load_kernel(reader& r, type_tag value_type, int depth) {
+  /// `element_keys`: the keys are elements (set elements, map keys) rather
+  /// than multimap bindings, which are checked by their halves.
+  template <class P>
+  static dot_kernel<P> load_kernel(reader& r, type_tag value_type, int depth,
+                                   bool element_keys = true) {
     dot_kernel<P> k;
     k.ctx_ = load_context(r);
     const std::size_t n = r.count(string_min + 8, "entries");
@@ -287,6 +435,8 @@ struct wire_access {
       std::string key = r.str("an entry's key");
       if (!k.entries_.empty() && !(std::prev(k.entries_.end())->first < key))
         malformed("entries are not in strictly increasing key order");
+      if (element_keys)
+        check_element(r, key, "an entry's key");
       const std::size_t nd = r.count(dot_min, "an entry's dots");
       if (nd == 0)
         malformed("an entry has no dots");
@@ -329,6 +479,7 @@ struct wire_access {
         std::string e = r.str("a set element");
         if (!s->elements_.empty() && !(*std::prev(s->elements_.end()) < e))
           malformed("set elements are not in strictly increasing order");
+        check_element(r, e, "a set element");
         s->elements_.emplace_hint(s->elements_.end(), std::move(e));
       }
       return s;
@@ -373,12 +524,15 @@ struct wire_access {
     }
     case type_tag::ormultimap: {
       auto m = std::make_unique<ormultimap>();
-      m->set_.k_ = load_kernel<no_payload>(r, type_tag::orset, depth);
+      m->set_.k_ = load_kernel<no_payload>(r, type_tag::orset, depth, false);
       std::string key;
       std::string element;
-      for (const auto& [b, _] : m->set_.k_.entries_)
+      for (const auto& [b, _] : m->set_.k_.entries_) {
         if (!ormultimap::split(b, key, element))
           malformed("a multimap binding is not a (key, element) pair");
+        check_element(r, key, "a multimap key");
+        check_element(r, element, "a multimap element");
+      }
       return m;
     }
     case type_tag::deleted:
@@ -389,6 +543,10 @@ struct wire_access {
 };
 
 } // namespace internal
+
+bool is_canonical_element(std::string_view encoding) {
+  return element_problem(encoding, 0) == nullptr;
+}
 
 std::string to_bytes(const replicated_data& value) {
   std::ostringstream os(std::ios::binary);
@@ -421,13 +579,15 @@ type_tag peek_type(const char* data, std::size_t size) {
   return static_cast<type_tag>(u[6]);
 }
 
-std::unique_ptr<replicated_data> from_bytes(const char* data, std::size_t size) {
+std::unique_ptr<replicated_data> from_bytes(const char* data, std::size_t size,
+                                            element_check check) {
   const type_tag tag = peek_type(data, size);
   memory_buf buf(data + header_size, size - header_size);
   std::istream is(&buf);
   std::unique_ptr<replicated_data> out;
   try {
     reader r(buf, is);
+    r.elements = check;
     out = internal::wire_access::load_body(r, tag, 0);
     if (r.remaining() != 0)
       malformed(std::to_string(r.remaining()) + " trailing bytes after the value");

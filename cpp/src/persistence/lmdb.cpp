@@ -383,16 +383,40 @@ public:
       if (start > to || start > meta.highest) {
         return;
       }
+      // The events from `start` to the last one asked for are all there,
+      // numbered one after another: a gap or an early end is lost data.
+      const std::uint64_t last = std::min(to, meta.highest);
+      std::uint64_t expected = start;
       std::string prefix = internal::key_prefix(id);
       cursor c(txn, env_->events());
       MDB_val k, v;
       for (bool found = c.seek(internal::record_key(id, start), k, v);
            found && n < max && has_prefix(as_view(k), prefix); found = c.move(MDB_NEXT, k, v)) {
-        if (internal::key_sequence_nr(as_view(k)) > to) {
+        const std::uint64_t seq = internal::key_sequence_nr(as_view(k));
+        if (seq > to) {
           break;
         }
-        on_record(internal::decode_record(as_view(v)));
+        if (seq != expected || as_view(k).size() != prefix.size() + 8) {
+          throw journal_error("the journal of `" + id + "` is damaged: event " +
+                              std::to_string(expected) + " is missing (the next key holds " +
+                              std::to_string(seq) + ", the highest sequence number is " +
+                              std::to_string(meta.highest) + ")");
+        }
+        persistent_record record = internal::decode_record(as_view(v));
+        if (record.sequence_nr != seq || record.persistence_id != id) {
+          throw journal_error("the journal of `" + id + "` is damaged: the key of event " +
+                              std::to_string(seq) + " holds event " +
+                              std::to_string(record.sequence_nr) + " of `" + record.persistence_id +
+                              "`");
+        }
+        on_record(record);
         ++n;
+        ++expected;
+      }
+      if (n < max && expected <= last) {
+        throw journal_error("the journal of `" + id + "` is damaged: it ends at event " +
+                            std::to_string(expected - 1) + " but its highest sequence number is " +
+                            std::to_string(meta.highest));
       }
     });
     return n;

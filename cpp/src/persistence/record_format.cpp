@@ -1,5 +1,6 @@
 #include "atomr/persistence/record_format.hpp"
 
+#include <array>
 #include <cereal/archives/portable_binary.hpp>
 #include <cereal/types/string.hpp>
 #include <cereal/types/vector.hpp>
@@ -36,14 +37,42 @@ public:
   }
 };
 
+/// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78) of `bytes`.
+std::uint32_t crc32c(std::string_view bytes) noexcept {
+  static const std::array<std::uint32_t, 256> table = [] {
+    std::array<std::uint32_t, 256> t{};
+    for (std::uint32_t i = 0; i < 256; ++i) {
+      std::uint32_t c = i;
+      for (int bit = 0; bit < 8; ++bit) {
+        c = (c & 1) != 0 ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+      }
+      t[i] = c;
+    }
+    return t;
+  }();
+  std::uint32_t crc = ~std::uint32_t{0};
+  for (char ch : bytes) {
+    crc = table[(crc ^ static_cast<unsigned char>(ch)) & 0xff] ^ (crc >> 8);
+  }
+  return ~crc;
+}
+
+constexpr std::size_t checksum_size = 4;
+
 template <class T> std::string encode(const T& value) {
   std::ostringstream out(std::ios::binary);
   out.put(static_cast<char>(record_format_version));
+  out.write("\0\0\0\0", checksum_size); // the checksum, filled in below
   {
     cereal::PortableBinaryOutputArchive ar(out);
     ar(const_cast<T&>(value));
   }
-  return std::move(out).str();
+  std::string bytes = std::move(out).str();
+  const std::uint32_t crc = crc32c(std::string_view(bytes).substr(1 + checksum_size));
+  for (std::size_t i = 0; i < checksum_size; ++i) {
+    bytes[1 + i] = static_cast<char>((crc >> (8 * i)) & 0xff);
+  }
+  return bytes;
 }
 
 template <class T> T decode(std::string_view bytes, const char* what) {
@@ -51,12 +80,27 @@ template <class T> T decode(std::string_view bytes, const char* what) {
     throw journal_error(std::string("damaged ") + what + ": empty value");
   }
   auto version = static_cast<std::uint8_t>(bytes.front());
-  if (version != record_format_version) {
+  if (version != record_format_version && version != record_format_version_unchecked) {
     throw journal_error(std::string("unsupported ") + what + " format version " +
-                        std::to_string(version) + " (this build reads version " +
+                        std::to_string(version) + " (this build reads versions " +
+                        std::to_string(record_format_version_unchecked) + " and " +
                         std::to_string(record_format_version) + ")");
   }
-  view_buf buf(bytes.substr(1));
+  std::string_view body = bytes.substr(1);
+  if (version == record_format_version) {
+    if (body.size() < checksum_size) {
+      throw journal_error(std::string("damaged ") + what + ": shorter than its checksum");
+    }
+    std::uint32_t stored = 0;
+    for (std::size_t i = 0; i < checksum_size; ++i) {
+      stored |= std::uint32_t{static_cast<unsigned char>(body[i])} << (8 * i);
+    }
+    body.remove_prefix(checksum_size);
+    if (crc32c(body) != stored) {
+      throw journal_error(std::string("damaged ") + what + ": checksum mismatch");
+    }
+  }
+  view_buf buf(body);
   std::istream in(&buf);
   T value{};
   try {
@@ -64,6 +108,9 @@ template <class T> T decode(std::string_view bytes, const char* what) {
     ar(value);
   } catch (const std::exception& e) {
     throw journal_error(std::string("damaged ") + what + ": " + e.what());
+  }
+  if (version == record_format_version && in.peek() != std::char_traits<char>::eof()) {
+    throw journal_error(std::string("damaged ") + what + ": trailing bytes");
   }
   return value;
 }

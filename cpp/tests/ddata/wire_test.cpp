@@ -194,4 +194,66 @@ TEST(TypeTags, EveryNumberUpToTheMaximumIsATagWithItsOwnName) {
   EXPECT_FALSE(is_type_tag(max_type_tag + 1));
 }
 
+TEST(Wire, CanonicalElementEncodingsAreTheOnesPythonWrites) {
+  using namespace std::string_literals;
+  for (const std::string& e :
+       {"i0"s, "i1"s, "i-17"s, "s"s, "sx\xc3\xa9"s, "s\xed\xa0\x80"s, "b\xff"s, "T"s, "F"s, "n"s,
+        "f\x7f\xf8\0\0\0\0\0\0"s, "f\0\0\0\0\0\0\0\0"s, "t"s, "t\0\0\0\x02i1"s,
+        "z\0\0\0\x02i1\0\0\0\x02i2"s, "cm\0payload"s})
+    EXPECT_TRUE(is_canonical_element(e)) << e;
+  for (const std::string& e : {""s,
+                               "?"s,
+                               "i"s,
+                               "i01"s,
+                               "i+1"s,
+                               "i1_0"s,
+                               "i-0"s,
+                               "i 1"s,
+                               "s\xff"s,
+                               "s\xc0\x80"s,
+                               "s\xf4\x90\x80\x80"s,
+                               "Tx"s,
+                               "f\x80\0\0\0\0\0\0\0"s,
+                               "f\x7f\xf8\0\0\0\0\0\x01"s,
+                               "f\0"s,
+                               "t\0\0\0\x05i1"s,
+                               "z\0\0\0\x02i2\0\0\0\x02i1"s,
+                               "z\0\0\0\x02i1\0\0\0\x02i1"s,
+                               "c\0payload"s,
+                               "i"s + std::string(4301, '1')})
+    EXPECT_FALSE(is_canonical_element(e)) << e;
+  std::string deep = "i1";
+  for (int i = 0; i < max_element_depth; ++i)
+    deep = "t\0\0"s + static_cast<char>(deep.size() >> 8) + static_cast<char>(deep.size()) + deep;
+  EXPECT_TRUE(is_canonical_element(deep));
+  deep = "t\0\0"s + static_cast<char>(deep.size() >> 8) + static_cast<char>(deep.size()) + deep;
+  EXPECT_FALSE(is_canonical_element(deep));
+}
+
+TEST(Wire, TheCanonicalCheckRejectsBlobsWithOtherElementsAndKeys) {
+  gset s;
+  s.add("i1");
+  s.add("i01");
+  const std::string blob = to_bytes(s);
+  EXPECT_NO_THROW(from_bytes(blob));
+  EXPECT_THROW(from_bytes(blob.data(), blob.size(), element_check::canonical),
+               malformed_data_error);
+  orset o;
+  o.add("A", "s\xff");
+  const std::string set_blob = to_bytes(o);
+  EXPECT_THROW(from_bytes(set_blob.data(), set_blob.size(), element_check::canonical),
+               malformed_data_error);
+  ormultimap m;
+  m.add("A", "sk", "i+1");
+  const std::string map_blob = to_bytes(m);
+  EXPECT_THROW(from_bytes(map_blob.data(), map_blob.size(), element_check::canonical),
+               malformed_data_error);
+  gset good;
+  good.add("i1");
+  good.add("sx");
+  const std::string good_blob = to_bytes(good);
+  EXPECT_EQ(to_bytes(*from_bytes(good_blob.data(), good_blob.size(), element_check::canonical)),
+            good_blob);
+}
+
 } // namespace

@@ -33,6 +33,34 @@ TEST(RecordFormat, AnUnknownVersionOrADamagedValueIsAJournalError) {
   EXPECT_THROW(decode_record(""), journal_error);
 }
 
+TEST(RecordFormat, EveryFlippedBitOfARecordIsAJournalError) {
+  persistent_record r = atomr::persistence::testing::make_record("entity", 57, "payload");
+  const std::string bytes = encode_record(r);
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    for (int bit = 0; bit < 8; ++bit) {
+      std::string flipped = bytes;
+      flipped[i] = static_cast<char>(flipped[i] ^ (1 << bit));
+      EXPECT_THROW(decode_record(flipped), journal_error) << "byte " << i << " bit " << bit;
+    }
+  }
+  EXPECT_THROW(decode_record(bytes + "x"), journal_error);
+}
+
+TEST(RecordFormat, ValuesOfTheUncheckedFormatStillRead) {
+  persistent_record r = atomr::persistence::testing::make_record("entity", 3, "payload");
+  r.tags = {"t"};
+  // The older format: the version byte, then the archive with no checksum.
+  std::string old = encode_record(r);
+  old.erase(1, 4);
+  old[0] = static_cast<char>(record_format_version_unchecked);
+  EXPECT_EQ(decode_record(old), r);
+  snapshot_record s{"e", 9, -5, "m", "payload"};
+  std::string old_snapshot = encode_snapshot(s);
+  old_snapshot.erase(1, 4);
+  old_snapshot[0] = static_cast<char>(record_format_version_unchecked);
+  EXPECT_EQ(decode_snapshot(old_snapshot), s);
+}
+
 TEST(RecordFormat, KeysSortByIdThenNumber) {
   EXPECT_LT(record_key("a", 2), record_key("a", 10));
   EXPECT_LT(record_key("a", 255), record_key("a", 256));

@@ -1,9 +1,12 @@
 #pragma once
 
 // The versioned binary format of journal and snapshot records on disk.
-// Every value starts with a format version byte; the rest is a cereal
-// portable-binary archive (little-endian on every host). Keys sort by
-// persistence id, then by sequence number.
+// Every value starts with a format version byte. Version 2 (written by this
+// build) follows it with the CRC-32C of the rest (4 bytes, little-endian)
+// and then a cereal portable-binary archive (little-endian on every host)
+// that must fill the value exactly, so a flipped or lost byte is reported
+// instead of misread. Version 1 (older builds) has no checksum and is still
+// read. Keys sort by persistence id, then by sequence number.
 
 #include "atomr/persistence/journal.hpp"
 
@@ -13,8 +16,11 @@
 
 namespace atomr::persistence::internal {
 
-/// The format version written by this build.
-inline constexpr std::uint8_t record_format_version = 1;
+/// The format version written by this build (checksummed).
+inline constexpr std::uint8_t record_format_version = 2;
+
+/// The format version of older builds (no checksum), still read.
+inline constexpr std::uint8_t record_format_version_unchecked = 1;
 
 /// Per-entity bookkeeping of a journal.
 struct entity_meta {
@@ -25,7 +31,8 @@ struct entity_meta {
 };
 
 std::string encode_record(const persistent_record& record);
-/// @throws journal_error an unknown version or a damaged value.
+/// @throws journal_error an unknown version or a damaged value (a
+/// checksum mismatch, a short or overlong value).
 persistent_record decode_record(std::string_view bytes);
 
 std::string encode_snapshot(const snapshot_record& snapshot);

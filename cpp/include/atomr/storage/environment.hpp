@@ -10,6 +10,14 @@
 // (`transaction`), and `write` retries a transaction after doubling the map
 // when it fills up, up to a configured maximum.
 //
+// Opening checks the data file before LMDB maps it, so a damaged file gives an
+// error rather than a crash: the meta pages (magic, format version, page
+// size, the last used page against the file's size) and the pages of every
+// tree reachable from them are read and checked with plain reads. A data
+// file that exists but is empty is refused: LMDB writes its meta pages when
+// it creates a file, so an empty one has lost its data (it is removed by
+// hand to start afresh).
+//
 // Only C++ components include this header (it exposes LMDB's types); the
 // Python bridge never sees it.
 
@@ -92,7 +100,8 @@ public:
   /// process already has open there (`open_mode::shared`).
   /// @throws error `already_open` when `mode` is exclusive and the path is
   /// open, or when either open is exclusive; `invalid_argument` for an empty
-  /// path or a zero map size; `generic` when LMDB cannot open it.
+  /// path or a zero map size; `generic` when LMDB cannot open it or the
+  /// data file is damaged (truncated, empty, pages that are not LMDB's).
   static std::shared_ptr<environment> open(const environment_options& options,
                                            open_mode mode = open_mode::shared);
 
