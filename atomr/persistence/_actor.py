@@ -133,7 +133,13 @@ class EventSourcedActor(Actor):
     Args:
         journal: The journal; default: the system's (``persistence.journal``
             config, an in-memory journal per system when unset).
-        snapshot_store: The snapshot store; default: the system's.
+        snapshot_store: The snapshot store; default: the one that goes with
+            the journal -- with `journal` given, that journal's own
+            (:meth:`Journal.snapshot_store`: the LMDB journal's is an
+            :class:`LmdbSnapshotStore` on its directory, the in-memory
+            journal's an in-memory store), otherwise the system's
+            (``persistence.snapshot-store``, ``auto`` following the
+            configured journal).
         snapshot_every: Save a snapshot after every N persisted events.
         recovery_permitter: Limits concurrent recoveries; default: the
             system's (``persistence.max-concurrent-recoveries``).
@@ -175,6 +181,7 @@ class EventSourcedActor(Actor):
                                                              RecoveryPermitter):
             raise TypeError("recovery_permitter must be a RecoveryPermitter")
         self._journal = journal
+        self._own_journal = journal is not None
         self._snapshot_store = snapshot_store
         self._snapshot_every = snapshot_every or None
         self._permitter = recovery_permitter
@@ -184,6 +191,7 @@ class EventSourcedActor(Actor):
         self._seq = 0
         self._last_snapshot_seq = 0
         self._recovered = False
+        self._warned_no_store = False
 
     # -- overridables ------------------------------------------------------------------
 
@@ -258,7 +266,11 @@ class EventSourcedActor(Actor):
             if self._journal is None:
                 self._journal = storage.journal()
             if self._snapshot_store is None:
-                self._snapshot_store = storage.snapshot_store()
+                # The snapshot store follows the journal: a journal given to
+                # the constructor brings its own, the configured one the
+                # configured store.
+                self._snapshot_store = (self._journal.snapshot_store() if self._own_journal
+                                        else storage.snapshot_store())
             if self._snapshot_every is None:
                 self._snapshot_every = storage.snapshot_every
             if self._codecs is None:
@@ -407,6 +419,11 @@ class EventSourcedActor(Actor):
     async def _save_snapshot(self) -> None:
         store = self._snapshot_store
         if store is None:
+            if not self._warned_no_store:
+                self._warned_no_store = True
+                _log.warning("persistent actor %s: a snapshot was due but there is no snapshot "
+                             "store (journal %r has none): pass snapshot_store= or set "
+                             "persistence.snapshot-store", self.persistent_id, self._journal)
             return
         try:
             manifest, payload = self._codecs.encode_message(self.snapshot_state(self._state))
