@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import weakref
 from typing import Any, Callable, Optional
 
 from atomr._util import public_module
@@ -85,6 +86,38 @@ def _decode(codecs: Any, manifest: str, payload: bytes) -> Any:
     if manifest == "bytes":
         return payload
     return codecs.decode(manifest, payload)
+
+
+def _recovery_completed_arity(method: Any) -> int:
+    """How many arguments `method` (a bound ``recovery_completed``) takes:
+    3 (ctx, state, highest_seq), 2 (state, highest_seq) or 1 (state)."""
+    try:
+        params = inspect.signature(method).parameters.values()
+    except (TypeError, ValueError):  # no signature to read: the current form
+        return 3
+    positional = 0
+    for p in params:
+        if p.kind is p.VAR_POSITIONAL:
+            return 3
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            positional += 1
+    return min(max(positional, 1), 3)
+
+
+_ARITIES: "weakref.WeakKeyDictionary[Any, int]" = weakref.WeakKeyDictionary()
+
+
+def _call_recovery_completed(actor: "EventSourcedActor", ctx: Any) -> Any:
+    method = actor.recovery_completed
+    func = getattr(method, "__func__", method)
+    arity = _ARITIES.get(func)
+    if arity is None:
+        arity = _ARITIES[func] = _recovery_completed_arity(method)
+    if arity == 3:
+        return method(ctx, actor._state, actor._seq)
+    if arity == 2:
+        return method(actor._state, actor._seq)  # type: ignore[call-arg]
+    return method(actor._state)  # type: ignore[call-arg]
 
 
 # -- the persistent actor ----------------------------------------------------------------------
@@ -231,8 +264,18 @@ class EventSourcedActor(Actor):
         """The state rebuilt from a snapshot value (default: the value)."""
         return snapshot
 
-    async def recovery_completed(self, state: Any, highest_seq: int) -> None:
-        """Runs once recovery finished, before the first command. May be sync."""
+    async def recovery_completed(self, ctx: Any, state: Any, highest_seq: int) -> None:
+        """Runs once recovery finished, before the first command. May be sync.
+
+        Args:
+            ctx: The actor's context (tell, spawn, start timers...).
+            state: The recovered state.
+            highest_seq: The sequence number of the last recovered event.
+
+        Overrides may also take the older forms ``recovery_completed(self,
+        state, highest_seq)`` or ``recovery_completed(self, state)``: the
+        number of parameters decides what is passed.
+        """
 
     def on_persist_rejected(self, cause: BaseException, events: list, sequence_nr: int) -> None:
         """Reports events that were rejected (not written). Default: logs."""
@@ -284,7 +327,7 @@ class EventSourcedActor(Actor):
             ctx._stop_self_not_started(exc)
             return
         self._recovered = True
-        done = self.recovery_completed(self._state, self._seq)
+        done = _call_recovery_completed(self, ctx)
         if inspect.isawaitable(done):
             await done
 
@@ -330,12 +373,18 @@ class EventSourcedActor(Actor):
         self._seq = max(seq, highest)
 
     async def handle(self, ctx: Any, cmd: Any) -> Any:
-        """Runs :meth:`command_handler` and applies its effects; returns the
-        reply of the last ``reply_message`` effect (the ask's answer)."""
+        """Runs :meth:`command_handler` and applies its effects in order;
+        returns the ask's answer (the last reply for the ask).
+
+        Each effect's ``then_run`` / ``then_reply`` callbacks run right
+        after it, with the state as it is then. Replies to refs
+        (``reply_to=``) go out once every effect was applied; when one
+        failed, nothing after it runs and no reply goes out."""
         result = self.command_handler(self._state, ctx, cmd)
         if inspect.isawaitable(result):
             result = await result
         reply = None
+        tells: list = []
         stop = False
         for effect in _effects_of(result):
             kind = effect._kind
@@ -352,9 +401,23 @@ class EventSourcedActor(Actor):
                 else:
                     self._snapshot_every = effect._every or None
             elif kind == "reply":
-                reply = effect._value
+                if effect._reply_to is None:
+                    reply = effect._value
+                else:
+                    tells.append((effect._reply_to, effect._value))
             elif kind == "stop":
                 stop = True
+            for step, callback, reply_to in effect._then:
+                value = callback(self._state)
+                if inspect.isawaitable(value):
+                    value = await value
+                if step == "reply":
+                    if reply_to is None:
+                        reply = value
+                    else:
+                        tells.append((reply_to, value))
+        for reply_to, value in tells:
+            reply_to.tell(value)
         if stop:
             ctx.stop_self()
         return reply
