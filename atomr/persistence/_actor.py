@@ -47,6 +47,13 @@ def _check_chunk(pid: str, expected: int, first: int, last: int, count: int, rep
                            f"gave {count} events numbered {first} to {last}")
 
 
+class _EventDecodeError(AtomrError):
+    """An event could not be decoded while recovering (internal: recovery
+    names the event and raises an :class:`AtomrError` from it)."""
+
+    sequence_nr = 0
+
+
 class _Decoder:
     """Decodes stored events, looking each manifest's codec up once."""
 
@@ -59,8 +66,15 @@ class _Decoder:
     def __call__(self, manifest: str, payload: bytes) -> Any:
         decoder = self._decoders.get(manifest)
         if decoder is None:
-            decoder = self._decoders[manifest] = self._decoder_for(manifest)
-        return decoder(payload)
+            try:
+                decoder = self._decoder_for(manifest)
+            except Exception as exc:
+                raise _EventDecodeError(str(exc)) from exc
+            self._decoders[manifest] = decoder
+        try:
+            return decoder(payload)
+        except Exception as exc:
+            raise _EventDecodeError(str(exc)) from exc
 
     def _decoder_for(self, manifest: str) -> Callable[[bytes], Any]:
         if manifest == "bytes":
@@ -339,7 +353,12 @@ class EventSourcedActor(Actor):
         if self._snapshot_store is not None:
             snap = await self._snapshot_store.load_snapshot(pid, SnapshotSelectionCriteria())
             if snap is not None:
-                state = self.restore_state(_decode(codecs, snap.manifest, snap.payload))
+                try:
+                    value = _decode(codecs, snap.manifest, snap.payload)
+                except Exception as exc:
+                    raise AtomrError(f"cannot recover `{pid}`: its snapshot at event "
+                                     f"{snap.sequence_nr} does not decode: {exc}") from exc
+                state = self.restore_state(value)
                 seq = snap.sequence_nr
         self._last_snapshot_seq = seq
         journal = self._journal
@@ -348,6 +367,20 @@ class EventSourcedActor(Actor):
         native = (isinstance(journal, _NativeBackedJournal)
                   and type(journal).replay_messages is _NativeBackedJournal.replay_messages)
         decode = _Decoder(codecs)
+        try:
+            state = await self._replay(journal, native, decode, state, next_seq, highest)
+        except _EventDecodeError as exc:
+            raise AtomrError(f"cannot recover `{pid}`: event {exc.sequence_nr} does not "
+                             f"decode: {exc}") from exc.__cause__
+        self._state = state
+        self._seq = max(seq, highest)
+
+    async def _replay(self, journal: Any, native: bool, decode: _Decoder, state: Any,
+                      next_seq: int, highest: int) -> Any:
+        """Replays events `next_seq..highest` into `state`; returns the new
+        state. A decoding failure raises :class:`_EventDecodeError` with the
+        event's number in ``sequence_nr``."""
+        pid = self.persistent_id
         handler = self.event_handler
         replayed = False
         while next_seq <= highest:
@@ -356,21 +389,30 @@ class EventSourcedActor(Actor):
                 first = rows[0][1] if rows else 0
                 last = rows[-1][1] if rows else 0
                 _check_chunk(pid, next_seq, first, last, len(rows), replayed, highest)
-                for row in rows:
-                    state = handler(state, decode(row[2], row[3]), True)
+                row: Any = None
+                try:
+                    for row in rows:
+                        state = handler(state, decode(row[2], row[3]), True)
+                except _EventDecodeError as exc:
+                    exc.sequence_nr = row[1]
+                    raise
             else:
                 records = await journal.replay_messages(pid, next_seq, highest, _REPLAY_CHUNK)
                 first = records[0].sequence_nr if records else 0
                 last = records[-1].sequence_nr if records else 0
                 _check_chunk(pid, next_seq, first, last, len(records), replayed, highest)
-                for record in records:
-                    state = handler(state, decode(record.manifest, record.payload), True)
+                record: Any = None
+                try:
+                    for record in records:
+                        state = handler(state, decode(record.manifest, record.payload), True)
+                except _EventDecodeError as exc:
+                    exc.sequence_nr = record.sequence_nr
+                    raise
             if not last:
                 break
             replayed = True
             next_seq = last + 1
-        self._state = state
-        self._seq = max(seq, highest)
+        return state
 
     async def handle(self, ctx: Any, cmd: Any) -> Any:
         """Runs :meth:`command_handler` and applies its effects in order;
