@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import sys
 
 from atomr import ActorSystem, props
@@ -40,9 +39,7 @@ class Account(EventSourcedActor):
 
 
 def register_codecs(system: ActorSystem) -> None:
-    system.register_codec("deposited", lambda e: json.dumps(e.amount).encode(),
-                          lambda blob: Deposited(json.loads(blob)),
-                          manifests=["bank.script.Deposited"])
+    system.codecs.register_dataclass(Deposited)
 
 
 async def main(path: str) -> None:
