@@ -322,13 +322,8 @@ def validate_manifest(manifest: str, strict: bool = True) -> None:
 # -- built-in codecs ----------------------------------------------------------
 
 
-# json.dumps(obj, separators=...) builds a JSONEncoder per call; one shared
-# encoder gives the same bytes (encode() keeps no state between calls).
-_JSON_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
-
-
 def _json_encode(obj: Any) -> bytes:
-    return _JSON_ENCODE(obj).encode("utf-8")
+    return json.dumps(obj, separators=(",", ":")).encode("utf-8")
 
 
 def _no_fast_json(blob: bytes) -> Any:

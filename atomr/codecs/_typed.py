@@ -42,11 +42,8 @@ _Conv = Optional[Callable[[Any], Any]]
 
 _JSON_SCALARS = (str, int, float, bool, type(None))
 
-_ENCODER = json.JSONEncoder(separators=(",", ":"))
-
-
 def _dumps(value: Any) -> bytes:
-    return _ENCODER.encode(value).encode("utf-8")
+    return json.dumps(value, separators=(",", ":")).encode("utf-8")
 
 
 def classes_of(classes: Any, what: str) -> list[type]:
