@@ -124,6 +124,14 @@ def _json_kind(value: Any) -> str:
     return "object"
 
 
+def _or_none(conv: _Conv) -> _Conv:
+    """`conv` for an ``Optional`` value: None stays None."""
+    if conv is None:
+        return None
+    convert = conv
+    return lambda value: None if value is None else convert(value)
+
+
 def _seq(conv: _Conv, build: Callable[[Any], Any]) -> Callable[[Any], Any]:
     if conv is None:
         return build
@@ -196,7 +204,8 @@ class _Compiler:
                            f"unions of them)")
 
     def _compile_enum(self, hint: type, where: str) -> tuple[_Conv, _Conv]:
-        for member in hint:  # type: ignore[var-annotated]
+        members: Iterable[Any] = hint  # type: ignore[assignment]
+        for member in members:
             if not isinstance(member.value, _JSON_SCALARS):
                 raise _Unsupported(f"{where}: enum `{hint.__qualname__}` has a member whose "
                                    f"value is a {type(member.value).__name__}; the dataclass "
@@ -288,8 +297,7 @@ class _Compiler:
             enc, dec = self.compile(members[0], where)
             if not optional:
                 return enc, dec
-            return ((None if enc is None else (lambda v: None if v is None else enc(v))),
-                    (None if dec is None else (lambda v: None if v is None else dec(v))))
+            return _or_none(enc), _or_none(dec)
         convs = [self.compile(m, where) for m in members]
         if all(e is None and d is None for e, d in convs):
             return None, None
