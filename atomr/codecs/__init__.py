@@ -1,7 +1,8 @@
 """The codec registry: how user messages become bytes and back.
 
 A message crossing a process boundary is identified by its *manifest*, the
-string ``"<module>.<qualname>"`` of its class (see :func:`manifest_of`). A
+string ``"<module>.<qualname>"`` of its class (see :func:`manifest_of`), or
+the stable name the class was given with :func:`manifest`. A
 :class:`PyCodecRegistry` maps manifests to codecs, each an ``encoder(obj) ->
 bytes`` and ``decoder(bytes) -> obj`` pair with a name. A registry may also
 hold a *default* codec, used for every manifest that has no explicit one.
@@ -15,7 +16,12 @@ Security rules:
   warns, because unpickling data from an untrusted peer can run arbitrary code.
 
 JSON is built in; msgpack is built in as well (it needs the ``msgpack``
-package, imported on first use). :func:`new_system_registry` builds the
+package, imported on first use). Typed classes have codecs of their own:
+:meth:`PyCodecRegistry.register_dataclass` (built in, driven by the field
+annotations), :meth:`~PyCodecRegistry.register_msgspec` and
+:meth:`~PyCodecRegistry.register_pydantic` (when those packages are
+installed). Data stored under an old manifest stays readable through
+:meth:`PyCodecRegistry.register_alias`. :func:`new_system_registry` builds the
 registry an actor system starts with: msgpack for the plain builtin types.
 
 The module-level functions :func:`register_codec`, :func:`use_json_codec` and
