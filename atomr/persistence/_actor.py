@@ -124,7 +124,10 @@ _ARITIES: "weakref.WeakKeyDictionary[Any, int]" = weakref.WeakKeyDictionary()
 def _call_recovery_completed(actor: "EventSourcedActor", ctx: Any) -> Any:
     method = actor.recovery_completed
     func = getattr(method, "__func__", method)
-    arity = _ARITIES.get(func)
+    try:
+        arity = _ARITIES.get(func)
+    except TypeError:  # not weakly referenceable: read it every time
+        arity = _recovery_completed_arity(method)
     if arity is None:
         arity = _ARITIES[func] = _recovery_completed_arity(method)
     if arity == 3:

@@ -4,6 +4,7 @@ is stored, and recovery failures that reach the asker with their cause."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 import os
@@ -125,3 +126,31 @@ async def test_storing_an_event_of_a_main_class_warns(system):
     ref = spawn(system, InMemoryJournal())
     with pytest.warns(UnstableManifestWarning, match="__main__.ManifestTestEvent"):
         assert await ref.ask(event_class(amount=2)) == 2
+
+
+class GatedJournal(InMemoryJournal):
+    """Holds recovery until the test opens the gate."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.waiting = False
+
+    async def read_highest_sequence_nr(self, persistence_id):
+        self.waiting = True
+        await self.gate.wait()
+        return await super().read_highest_sequence_nr(persistence_id)
+
+
+async def test_asks_waiting_for_a_recovery_that_fails_get_its_cause(system):
+    journal = GatedJournal()
+    journal.write_event("manifest-account", 1, b"5", "bank.nowhere.Deposited")
+    ref = spawn(system, journal)
+    await wait_until(lambda: journal.waiting)
+    asks = [asyncio.ensure_future(ref.ask("balance")) for _ in range(3)]
+    journal.gate.set()
+    for ask in asks:
+        with pytest.raises(ActorTerminatedError, match="event 1 does not decode: no codec "
+                                                       "registered for manifest "
+                                                       "`bank.nowhere.Deposited`"):
+            await ask
