@@ -153,8 +153,9 @@ class EventSourcedActor(Actor):
         ...     def initial_state(self):
         ...         return {"count": 0}
         ...     async def command_handler(self, state, ctx, cmd):
-        ...         if cmd["op"] == "incr":
-        ...             return [Effect.persist({"type": "Incremented", "by": cmd["by"]})]
+        ...         if cmd["op"] == "incr":      # answers the ask with the new count
+        ...             return Effect.persist({"type": "Incremented", "by": cmd["by"]}
+        ...                                   ).then_reply(lambda state: state["count"])
         ...         if cmd["op"] == "get":
         ...             return [Effect.reply_message(state["count"])]
         ...     def event_handler(self, state, event, recovery_mode=False):
