@@ -8,10 +8,11 @@ them are also static methods of it (``Props.round_robin(...)``) and
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Callable, Generic, Iterable, Optional, overload
 
 from atomr._native._core import ActorRef, SupervisorStrategy
 from atomr._util.exports import public_module
+from atomr._util.typevars import Msg, Reply
 from atomr._util.validate import check_seconds
 from atomr.actor._actor import Actor
 from atomr.actor._dispatcher import DISPATCHERS, DispatcherConfig
@@ -213,18 +214,21 @@ def backoff(child_props: Props, min_backoff: float = 0.2, max_backoff: float = 3
 
 
 @public_module("atomr._props")
-class Props:
+class Props(Generic[Msg, Reply]):
     """An immutable recipe for an actor: the factory that builds each
     incarnation and the settings it runs with.
 
     Build one with :func:`props` or :meth:`Props.create`; the ``with_*``
-    methods return modified copies.
+    methods return modified copies. ``Props[Msg, Reply]`` carries the types
+    of the :class:`atomr.Actor` it builds (both Any unless the actor class
+    declares them), so the ref that ``actor_of`` and ``ctx.spawn`` return
+    from it is an ``ActorRef[Msg, Reply]``.
     """
 
     __slots__ = ("_factory", "_dispatcher", "_interpreter_role", "_mailbox",
                  "_supervisor_strategy", "_kind", "_router", "_dispatcher_config")
 
-    def __init__(self, factory: Callable[[], Any], dispatcher: str = "python-pinned",
+    def __init__(self, factory: Callable[[], Actor[Msg, Reply]], dispatcher: Any = "python-pinned",
                  interpreter_role: str = "default", mailbox: Any = None,
                  supervisor_strategy: Any = None, kind: str = "python",
                  router: Any = None) -> None:
@@ -249,13 +253,14 @@ class Props:
         self._router = router
 
     @staticmethod
-    def create(factory: Callable[[], Any], dispatcher: str = "python-pinned",
-               interpreter_role: str = "default", mailbox: Any = None) -> "Props":
+    def create(factory: Callable[[], Actor[Msg, Reply]], dispatcher: Any = "python-pinned",
+               interpreter_role: str = "default",
+               mailbox: Any = None) -> "Props[Msg, Reply]":
         """Props from a zero-argument factory (a class or any callable)."""
         return Props(factory, dispatcher, interpreter_role, mailbox)
 
     @property
-    def factory(self) -> Callable[[], Any]:
+    def factory(self) -> Callable[[], Actor[Msg, Reply]]:
         """The zero-argument callable that builds each incarnation."""
         return self._factory
 
@@ -304,7 +309,7 @@ class Props:
         """``"python"``, ``"router"`` or ``"backoff"``."""
         return self._kind
 
-    def _copy(self, **changes: Any) -> "Props":
+    def _copy(self, **changes: Any) -> "Props[Msg, Reply]":
         fields = dict(factory=self._factory,
                       dispatcher=self._dispatcher_config or self._dispatcher,
                       interpreter_role=self._interpreter_role, mailbox=self._mailbox,
@@ -313,14 +318,14 @@ class Props:
         fields.update(changes)
         return Props(**fields)
 
-    def with_dispatcher(self, dispatcher: Any) -> "Props":
+    def with_dispatcher(self, dispatcher: Any) -> "Props[Msg, Reply]":
         """A copy running on `dispatcher`: a name, or an
         :class:`atomr.core.DispatcherConfig` whose ``throughput`` (messages
         per turn) and ``throughput_deadline_secs`` (time per turn) apply to
         this actor."""
         return self._copy(dispatcher=dispatcher)
 
-    def with_interpreter_role(self, role: str) -> "Props":
+    def with_interpreter_role(self, role: str) -> "Props[Msg, Reply]":
         """A copy with the interpreter pool label `role`.
 
         Raises:
@@ -328,7 +333,7 @@ class Props:
         """
         return self._copy(interpreter_role=role)
 
-    def with_mailbox(self, mailbox: Any) -> "Props":
+    def with_mailbox(self, mailbox: Any) -> "Props[Msg, Reply]":
         """A copy with `mailbox`: None (unbounded) or an
         :class:`atomr.core.BoundedMailbox` (also given as a dict
         ``{"capacity": n, "overflow": "drop_head"}``)."""
@@ -336,7 +341,7 @@ class Props:
             mailbox = BoundedMailbox(**mailbox)
         return self._copy(mailbox=mailbox)
 
-    def with_supervisor_strategy(self, strategy: Any) -> "Props":
+    def with_supervisor_strategy(self, strategy: Any) -> "Props[Msg, Reply]":
         """A copy with `strategy`, used when this actor fails and when one
         of its children without a strategy of its own fails (see
         :attr:`supervisor_strategy`)."""
@@ -344,7 +349,8 @@ class Props:
             raise TypeError(f"expected a SupervisorStrategy, not {type(strategy).__name__}")
         return self._copy(supervisor_strategy=strategy)
 
-    def with_supervisor_budget(self, max_retries: int, within_seconds: float = 60.0) -> "Props":
+    def with_supervisor_budget(self, max_retries: int,
+                               within_seconds: float = 60.0) -> "Props[Msg, Reply]":
         """A copy restarted on any failure, at most `max_retries` times per
         sliding `within_seconds` window (then stopped)."""
         return self.with_supervisor_strategy(SupervisorStrategy.one_for_one(
@@ -365,16 +371,34 @@ class Props:
         return f"<Props factory={name} dispatcher={self._dispatcher}>"
 
 
+@overload
+def props(actor_cls: Callable[[], Actor[Msg, Reply]], *, dispatcher: Any = ...,
+          interpreter_role: str = ..., mailbox: Any = ...,
+          factory: None = ...) -> Props[Msg, Reply]: ...
+
+
+@overload
+def props(actor_cls: type[Actor[Msg, Reply]], *, dispatcher: Any = ...,
+          interpreter_role: str = ..., mailbox: Any = ...,
+          factory: Callable[[], Actor[Msg, Reply]]) -> Props[Msg, Reply]: ...
+
+
 @public_module("atomr._props")
-def props(actor_cls: Callable[[], Any], *, dispatcher: str = "python-pinned",
+def props(actor_cls: Any, *, dispatcher: Any = "python-pinned",
           interpreter_role: str = "default", mailbox: Any = None,
-          factory: Optional[Callable[[], Any]] = None) -> Props:
+          factory: Optional[Callable[[], Any]] = None) -> Props[Any, Any]:
     """Props for `actor_cls`.
+
+    ``props(Worker)`` builds each incarnation as ``Worker()``;
+    ``props(Worker, factory=lambda: Worker(a, b))`` for a class whose
+    constructor takes arguments. The Props (and the refs made from it)
+    carry the ``Actor[Msg, Reply]`` types of the class.
 
     Args:
         actor_cls: an :class:`atomr.Actor` subclass, or any zero-argument
             callable returning an actor.
-        dispatcher: the dispatcher name (``"python-pinned"`` by default).
+        dispatcher: the dispatcher name (``"python-pinned"`` by default),
+            or an :class:`atomr.core.DispatcherConfig`.
         interpreter_role: the interpreter pool label.
         mailbox: the mailbox setting.
         factory: builds each incarnation instead of ``actor_cls()``.

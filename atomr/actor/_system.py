@@ -14,6 +14,7 @@ from typing import Any, Callable, Optional, TypeVar
 from atomr import codecs as _codecs
 from atomr._native._core import ActorRef, _System
 from atomr._util.exports import public_module
+from atomr._util.typevars import Msg, Reply
 from atomr.actor._event_stream import DeadLetter, EventStream, EventStreamLogHandler, LogEvent
 from atomr.actor._props import Props
 from atomr.actor._supervision import ReceiveTimeout, Terminated
@@ -302,7 +303,8 @@ class ActorSystem:
 
     # -- actors -------------------------------------------------------------------
 
-    def actor_of(self, props: Props, name: Optional[str] = None) -> ActorRef:
+    def actor_of(self, props: Props[Msg, Reply],
+                 name: Optional[str] = None) -> ActorRef[Msg, Reply]:
         """Spawns a top-level actor at ``akka://<system>/user/<name>``.
 
         Returns at once; the actor starts asynchronously on the system's loop.
