@@ -54,8 +54,8 @@ def _pool(logic: str, child_props: Props, n: int, *, resizer: Optional[ResizerCo
 
 
 @public_module("atomr.routing")
-def round_robin(child_props: Props, n: int, *, resizer: Optional[ResizerConfig] = None,
-                resize_interval_secs: float = 0.1) -> Props:
+def round_robin(child_props: Props[Msg, Reply], n: int, *, resizer: Optional[ResizerConfig] = None,
+                resize_interval_secs: float = 0.1) -> Props[Msg, Reply]:
     """A pool of `n` routees visited in strict rotation.
 
     Args:
@@ -70,8 +70,8 @@ def round_robin(child_props: Props, n: int, *, resizer: Optional[ResizerConfig] 
 
 
 @public_module("atomr.routing")
-def random(child_props: Props, n: int, *, resizer: Optional[ResizerConfig] = None,
-           resize_interval_secs: float = 0.1) -> Props:
+def random(child_props: Props[Msg, Reply], n: int, *, resizer: Optional[ResizerConfig] = None,
+           resize_interval_secs: float = 0.1) -> Props[Msg, Reply]:
     """A pool of `n` routees, each message to a pseudo-random one."""
     return _pool("random", child_props, n, resizer=resizer,
                  resize_interval=check_seconds("resize_interval_secs", resize_interval_secs,
@@ -79,14 +79,15 @@ def random(child_props: Props, n: int, *, resizer: Optional[ResizerConfig] = Non
 
 
 @public_module("atomr.routing")
-def broadcast(child_props: Props, n: int) -> Props:
+def broadcast(child_props: Props[Msg, Reply], n: int) -> Props[Msg, Reply]:
     """A pool of `n` routees that each get every message (an ask gets the
     first reply)."""
     return _pool("broadcast", child_props, n)
 
 
 @public_module("atomr.routing")
-def consistent_hash(child_props: Props, n: int, *, virtual_nodes: int = 128) -> Props:
+def consistent_hash(child_props: Props[Msg, Reply], n: int, *,
+                    virtual_nodes: int = 128) -> Props[Msg, Reply]:
     """A pool of `n` routees on a hash ring: every message of one key goes
     to one routee, and adding a routee moves only about 1/n of the keys.
 
@@ -102,8 +103,9 @@ def consistent_hash(child_props: Props, n: int, *, virtual_nodes: int = 128) -> 
 
 
 @public_module("atomr.routing")
-def smallest_mailbox(child_props: Props, n: int, *, resizer: Optional[ResizerConfig] = None,
-                     resize_interval_secs: float = 0.1) -> Props:
+def smallest_mailbox(child_props: Props[Msg, Reply], n: int, *,
+                     resizer: Optional[ResizerConfig] = None,
+                     resize_interval_secs: float = 0.1) -> Props[Msg, Reply]:
     """A pool of `n` routees; each message to the one with the fewest queued."""
     return _pool("smallest_mailbox", child_props, n, resizer=resizer,
                  resize_interval=check_seconds("resize_interval_secs", resize_interval_secs,
@@ -111,8 +113,8 @@ def smallest_mailbox(child_props: Props, n: int, *, resizer: Optional[ResizerCon
 
 
 @public_module("atomr.routing")
-def tail_chopping(child_props: Props, n: int, interval_secs: float = 0.05,
-                  within_secs: float = 1.0) -> Props:
+def tail_chopping(child_props: Props[Msg, Reply], n: int, interval_secs: float = 0.05,
+                  within_secs: float = 1.0) -> Props[Msg, Reply]:
     """A pool of `n` routees for asks: the ask goes to one routee; while no
     reply came, another routee gets it every `interval_secs`; the first
     reply wins and the ask fails after `within_secs`."""
@@ -122,7 +124,8 @@ def tail_chopping(child_props: Props, n: int, interval_secs: float = 0.05,
 
 
 @public_module("atomr.routing")
-def scatter_gather(child_props: Props, n: int, within_secs: float = 1.0) -> Props:
+def scatter_gather(child_props: Props[Msg, Reply], n: int,
+                   within_secs: float = 1.0) -> Props[Msg, Reply]:
     """A pool of `n` routees for asks: every routee gets the ask, the first
     reply wins, and the ask fails after `within_secs`."""
     return _pool("scatter_gather", child_props, n,
@@ -194,8 +197,8 @@ def smallest_mailbox_group(routees: Iterable[Any]) -> Props:
 
 
 @public_module("atomr.routing")
-def backoff(child_props: Props, min_backoff: float = 0.2, max_backoff: float = 30.0,
-            random_factor: float = 0.2) -> Props:
+def backoff(child_props: Props[Msg, Reply], min_backoff: float = 0.2, max_backoff: float = 30.0,
+            random_factor: float = 0.2) -> Props[Msg, Reply]:
     """A supervisor running one child (``<name>/child``) that restarts it
     with exponential backoff between `min_backoff` and `max_backoff`
     seconds (plus up to `random_factor` jitter) whenever it stops or fails,
