@@ -87,13 +87,21 @@ def extract(page: pathlib.Path) -> tuple[str, int, list[str]]:
         if j == len(lines):
             raise SystemExit(f"{page}:{i + 1}: unterminated ```python block")
         if marker is not None:
-            skipped.append(f"{page.relative_to(ROOT)}:{i + 1}: {marker.group(1)}")
+            skipped.append(f"{shown(page)}:{i + 1}: {marker.group(1)}")
         else:
             kept += 1
             for k in range(i + 1, j):
                 out[k] = lines[k]
         i = j + 1
     return "\n".join(out) + "\n", kept, skipped
+
+
+def shown(path: pathlib.Path) -> str:
+    """`path` relative to the repository when it is inside it."""
+    try:
+        return str(path.relative_to(ROOT))
+    except ValueError:
+        return str(path)
 
 
 def module_name(page: pathlib.Path) -> str:
@@ -123,7 +131,7 @@ def main(argv: list[str]) -> int:
             mod = tmpdir / f"{module_name(page)}.py"
             mod.write_text(code, encoding="utf-8")
             targets.append(str(mod))
-            back[str(mod)] = str(page.relative_to(ROOT))
+            back[str(mod)] = shown(page)
         for line in skipped:
             print(f"left out (TODO-merge): {line}")
         if args.list:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pathlib
 import re
 import subprocess
@@ -22,9 +23,11 @@ def test_testkit_guide_example_passes_under_pytest(tmp_path):
     test_file = tmp_path / "test_guide_example.py"
     test_file.write_text(code)
     (tmp_path / "pytest.ini").write_text("[pytest]\nasyncio_mode = auto\n")
+    env = dict(os.environ)  # this checkout's atomr, not an installed copy
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test_file)],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert re.search(r"\b2 passed\b", result.stdout), result.stdout
 
