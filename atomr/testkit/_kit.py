@@ -9,6 +9,7 @@ import re
 import threading
 import time
 import warnings
+import weakref
 from typing import Any, Awaitable, Callable, Optional
 
 from atomr.config import Config
@@ -44,8 +45,11 @@ def _describe_thread(t: threading.Thread) -> str:
 
 
 def _describe_system(system: ActorSystem) -> str:
-    return (f"{system.name!r} ({len(system.top_level_refs())} actor(s), "
-            f"{len(system.live_timers())} timer(s))")
+    try:  # read from this thread while the system may still be running
+        actors, timers = len(system.top_level_refs()), len(system.live_timers())
+    except RuntimeError:  # its actor tree changed under the walk
+        return repr(system.name)
+    return f"{system.name!r} ({actors} actor(s), {timers} timer(s))"
 
 
 class _Within:
@@ -345,7 +349,8 @@ class TestKit:
         # What ran before the test: only threads and systems started after
         # this point can be the test's leaks.
         self._threads_before = set(threading.enumerate())
-        self._systems_before = set(ActorSystem.live_systems())
+        self._systems_before: weakref.WeakSet[ActorSystem] = weakref.WeakSet(
+            ActorSystem.live_systems())
 
     @property
     def system(self) -> ActorSystem:
