@@ -148,7 +148,7 @@ def main(argv: list[str]) -> int:
         config.write_text(text, encoding="utf-8")
         proc = subprocess.run(
             [sys.executable, "-m", "mypy", "--config-file", str(config),
-             "--cache-dir", str(tmpdir / ".mypy_cache"), *targets],
+             "--cache-dir", str(ROOT / ".mypy_cache" / "strict-docs"), *targets],
             cwd=ROOT, capture_output=True, text=True)
         out = proc.stdout + proc.stderr
         for tmp_path, page_path in back.items():
