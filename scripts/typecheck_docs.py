@@ -23,6 +23,7 @@ Usage: python3 scripts/typecheck_docs.py [--list] [FILE.md|FILE.py ...]
 from __future__ import annotations
 
 import argparse
+import os
 import pathlib
 import re
 import subprocess
@@ -152,7 +153,9 @@ def main(argv: list[str]) -> int:
             cwd=ROOT, capture_output=True, text=True)
         out = proc.stdout + proc.stderr
         for tmp_path, page_path in back.items():
-            out = out.replace(tmp_path, page_path)
+            # mypy may repeat a cached error with the temp path of an earlier run
+            out = re.sub(r"\S*" + re.escape(os.sep + pathlib.Path(tmp_path).name),
+                         lambda _, page_path=page_path: page_path, out)
         print(out, end="")
         n_pages = len(back)
         print(f"mypy --strict: {len(examples)} example(s), {n_pages} page(s) with python blocks")
