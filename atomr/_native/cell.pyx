@@ -547,7 +547,8 @@ cdef class _Cell:
             if cancelled and not ok and isinstance(value, asyncio.CancelledError):
                 self._stopped_in_flight(role, reply)
             elif role == R_HANDLER:
-                self._handled(ok, value, None, reply)
+                # The message is still current: the cell took none since.
+                self._handled(ok, value, self.cur_msg, reply)
             else:
                 self._completed(role, ok, value)
         except BaseException as exc:
