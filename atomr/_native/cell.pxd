@@ -91,7 +91,7 @@ cdef class _Cell:
     cdef void _undeliverable(self, object msg, object sender, object reply)
     cdef int _call_hook(self, int role, object hook, tuple args) except -1
     cdef int _in_task(self, int role, object coro, object reply, object msg) except -1
-    cdef void _suspend(self, int role, object coro, object first, object reply)
+    cdef void _suspend(self, int role, _Host host, object coro, object first, object reply)
     cdef void _resumed(self, int role, bint ok, object value, object reply)
     cdef void _completed(self, int role, bint ok, object value)
     cdef void _crashed(self, object exc)

@@ -388,8 +388,8 @@ cdef class _Cell:
     cdef int _deliver(self, object msg, object sender, object reply) except -1:
         """Runs the behaviour on one message. Returns 1 when it suspended."""
         cdef Context ctx = self._fresh_ctx()
+        cdef _Host host
         cdef PyObject* out = NULL
-        cdef PySendResult st
         if self.status != S_RUNNING:
             # Not started (a failed start) or stopping: the mail is undeliverable.
             self._undeliverable(msg, sender, reply)
@@ -407,9 +407,9 @@ cdef class _Cell:
             if PyCoro_CheckExact(result):
                 if self.task_mode:
                     return self._in_task(R_HANDLER, result, reply, msg)
-                st = PyIter_Send(result, None, &out)
-                if st == PYGEN_NEXT:
-                    self._suspend(R_HANDLER, result, _steal(out), reply)
+                host = _first_step(self.disp, result, &out)
+                if host is not None:
+                    self._suspend(R_HANDLER, host, result, _steal(out), reply)
                     return 1
                 result = _steal(out)
         except BaseException as exc:
@@ -479,8 +479,8 @@ cdef class _Cell:
     cdef int _call_hook(self, int role, object hook, tuple args) except -1:
         """Calls a lifecycle hook with the context active and drives its
         result. Returns 1 when it suspended (its completion runs later)."""
+        cdef _Host host
         cdef PyObject* out = NULL
-        cdef PySendResult st
         cdef Context ctx = self._fresh_ctx()
         ctx._active = True
         ctx._sender = None
@@ -489,9 +489,9 @@ cdef class _Cell:
             if PyCoro_CheckExact(result):
                 if self.task_mode:
                     return self._in_task(role, result, None, None)
-                st = PyIter_Send(result, None, &out)
-                if st == PYGEN_NEXT:
-                    self._suspend(role, result, _steal(out), None)
+                host = _first_step(self.disp, result, &out)
+                if host is not None:
+                    self._suspend(role, host, result, _steal(out), None)
                     return 1
                 result = _steal(out)
         except BaseException as exc:
@@ -523,10 +523,19 @@ cdef class _Cell:
             self._completed(role, ok, value)
         return 0
 
-    cdef void _suspend(self, int role, object coro, object first, object reply):
+    cdef void _suspend(self, int role, _Host host, object coro, object first, object reply):
+        """A handler or hook suspended in its first step: its host's Task
+        drives it from now on, and the cell waits for that Task."""
+        cdef _TaskDone done
         self.c.suspend()
-        self.in_flight = self.disp.loop.create_task(
-            _continue(self, _Suspended.new(coro, first), role, reply))
+        host.take(coro, first)
+        task = host.task
+        self.in_flight = task
+        done = _TaskDone.__new__(_TaskDone)
+        done.cell = self
+        done.role = role
+        done.reply = reply
+        task.add_done_callback(done)
 
     cdef void _resumed(self, int role, bint ok, object value, object reply):
         """A suspended handler or hook finished (in its task). An internal
