@@ -64,6 +64,7 @@ from libcpp.utility cimport move
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 
 from atomr import errors as _errors
+from atomr._util.status import Failure as _Failure
 
 __version__ = "0.1.0"
 

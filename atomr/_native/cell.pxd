@@ -56,6 +56,7 @@ cdef class _Cell:
     cdef object cur_reply
     cdef bint cur_stashed
     cdef bint cur_forwarded
+    cdef DeferredReply cur_handle   # ctx.reply_to took the current ask's reply
     cdef list stash_buf
     cdef set watching
     cdef set watchers
@@ -115,6 +116,7 @@ cdef class _Cell:
     cdef int _death_notice(self, _Cell dead) except -1
     cdef void _stash(self, object msg)
     cdef void _forward(self, _Cell target, object msg)
+    cdef DeferredReply _reply_handle(self)
     cdef void _unstash_all(self)
     cdef void _become(self, object handler, bint discard_old)
     cdef void _unbecome(self)

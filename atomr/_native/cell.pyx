@@ -420,8 +420,9 @@ cdef class _Cell:
         self.cur_msg = None
         if reply is not None:
             self.cur_reply = None
+            self.cur_handle = None
             if self.cur_forwarded:
-                pass  # the target answers it
+                pass  # the target (or the ctx.reply_to handle) answers it
             elif not self.cur_stashed:
                 (<_Reply>reply).complete(result)
             elif result is not None:
@@ -435,11 +436,13 @@ cdef class _Cell:
         """The end of a handler that raised, or of one that suspended."""
         cdef bint stashed = self.cur_stashed
         cdef bint forwarded = self.cur_forwarded
+        cdef DeferredReply handle = self.cur_handle
         self.ctx._active = False
         self.ctx._sender = None
         self.cur_msg = None
         self.cur_reply = None
         self.cur_forwarded = False
+        self.cur_handle = None
         if reply is not None and not forwarded:
             if stashed and ok:
                 if value is not None:
@@ -454,8 +457,13 @@ cdef class _Cell:
                     self._drop_stashed_reply(reply)  # the asker gets the error now
                 (<_Reply>reply).fail(value)
         elif not ok:
-            # A tell, or a forwarded ask (its reply is the target's now):
-            # the failure goes to supervision.
+            if handle is not None and not handle.used:
+                # ctx.reply_to took the reply and has not answered: the
+                # asker gets the exception, as for any failing ask.
+                handle._answer(False, value)
+                return
+            # A tell, or a forwarded (or already answered) ask: the failure
+            # goes to supervision.
             self._fail(value, msg, False)
 
     cdef void _drop_stashed_reply(self, object reply):
@@ -546,7 +554,9 @@ cdef class _Cell:
         if self.status == S_STOPPED:
             # Stopped meanwhile (the system's terminate-timeout forced it).
             if role == R_HANDLER and reply is not None:
-                if ok:
+                if self.cur_handle is not None:
+                    self.cur_handle = None  # the handle answers (or the ask times out)
+                elif ok:
                     (<_Reply>reply).complete(value)
                 else:
                     (<_Reply>reply).fail(_errors.ActorTerminatedError(
@@ -580,6 +590,7 @@ cdef class _Cell:
             self.cur_msg = None
             self.cur_reply = None
             self.cur_forwarded = False
+            self.cur_handle = None
             if reply is not None and not forwarded:
                 if stashed:
                     self._drop_stashed_reply(reply)
@@ -1007,10 +1018,15 @@ cdef class _Cell:
 
     cdef void _stash(self, object msg):
         if msg is _MISSING or (msg is self.cur_msg and not self.cur_stashed):
-            if self.cur_stashed or self.cur_forwarded:
+            if self.cur_handle is not None and not self.cur_stashed:
+                # ctx.reply_to owns the reply: the stashed copy carries none.
+                self.cur_stashed = True
+                item = (self.cur_msg, self.ctx._sender, None)
+            elif self.cur_stashed or self.cur_forwarded:
                 raise RuntimeError("the current message is stashed already")
-            item = (self.cur_msg, self.ctx._sender, self.cur_reply)
-            self.cur_stashed = True
+            else:
+                item = (self.cur_msg, self.ctx._sender, self.cur_reply)
+                self.cur_stashed = True
         else:
             item = (msg, None, None)
         if self.stash_buf is None:
@@ -1021,12 +1037,28 @@ cdef class _Cell:
         """Sends the current message (or `msg`) on with its sender and its
         pending ask reply, which the target then answers."""
         if msg is _MISSING or msg is self.cur_msg:
+            if self.cur_handle is not None and not self.cur_stashed:
+                # ctx.reply_to owns the reply: the target gets the message only.
+                target._post(self.cur_msg, self.ctx._sender, None)
+                return
             if self.cur_stashed or self.cur_forwarded:
                 raise RuntimeError("the current message was stashed or forwarded already")
             self.cur_forwarded = True  # this handler no longer answers it
             target._post(self.cur_msg, self.ctx._sender, self.cur_reply)
         else:
             target._post(msg, self.ctx._sender, None)
+
+    cdef DeferredReply _reply_handle(self):
+        """ctx.reply_to: takes the current ask's reply over (once per call)."""
+        cdef DeferredReply h = self.cur_handle
+        if h is not None:
+            return h
+        if self.cur_reply is None or self.cur_stashed or self.cur_forwarded:
+            return None
+        h = DeferredReply.new(<_Reply>self.cur_reply, self.path)
+        self.cur_handle = h
+        self.cur_forwarded = True  # the handler's return value no longer answers
+        return h
 
     cdef void _unstash_all(self):
         """Puts the stash back ahead of all queued user mail, in stash order."""

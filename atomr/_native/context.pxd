@@ -9,3 +9,13 @@ cdef class Context:
     cdef object _sender
     cdef bint _active
     cdef int _check(self) except -1
+
+
+@cython.final
+cdef class DeferredReply:
+    cdef _Reply reply
+    cdef str path
+    cdef bint used
+    @staticmethod
+    cdef DeferredReply new(_Reply reply, str path)
+    cdef bint _answer(self, bint ok, object value) except -1

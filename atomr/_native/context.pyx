@@ -42,6 +42,21 @@ cdef class Context:
         return self._sender
 
     @property
+    def reply_to(self):
+        """A :class:`DeferredReply` for the current ask, to answer it later
+        (from another handler, a task, a callback or another thread), or
+        None when no reply is owed (a tell, or an ask that was stashed or
+        forwarded).
+
+        Reading it takes the reply over: from then on the handler's return
+        value no longer answers the ask; the handle does, exactly once, and
+        the ask's timeout still applies. Every read during one handler call
+        returns the same handle. If the handler raises before the handle
+        answered, the asker gets the exception (as for any failing ask)."""
+        self._check()
+        return self._cell._reply_handle()
+
+    @property
     def awaiting_reply(self):
         """True when the current message came with ``ask`` and its reply
         is still owed (it was neither stashed nor forwarded)."""
@@ -249,3 +264,68 @@ cdef class Context:
         if self._cell is None:
             return "<Context of a stopped actor>"
         return f"<Context path={self._cell.path}>"
+
+
+cdef class DeferredReply:
+    """The reply to one ask, taken over by a handler through
+    ``ctx.reply_to``. Thread-safe; answers exactly once: a second answer
+    raises RuntimeError. An answer after the ask timed out is dropped."""
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError("DeferredReply objects come from ctx.reply_to")
+
+    @staticmethod
+    cdef DeferredReply new(_Reply reply, str path):
+        cdef DeferredReply d = DeferredReply.__new__(DeferredReply)
+        d.reply = reply
+        d.path = path
+        return d
+
+    cdef bint _answer(self, bint ok, object value) except -1:
+        if self.used:
+            raise RuntimeError(f"the ask to {self.path} was answered already (a reply "
+                               "handle answers once)")
+        self.used = True
+        reply = self.reply
+        self.reply = None
+        if ok and type(value) is _Failure:
+            ok = False
+            value = value.exception
+        if ok:
+            reply.complete(value)
+        else:
+            reply.fail(value)
+        return True
+
+    def tell(self, value):
+        """Answers the ask with `value`; an :class:`atomr.pattern.Failure`
+        fails it with its exception instead.
+
+        Raises:
+            RuntimeError: the ask was answered already.
+        """
+        self._answer(True, value)
+
+    def tell_with_sender(self, value, sender):
+        """Same as :meth:`tell` (an ask's reply has no sender); lets the
+        handle stand in for a ref, e.g. as a ``pipe_to`` target."""
+        self._answer(True, value)
+
+    def fail(self, exc):
+        """Fails the ask: the asker's ``await`` raises `exc`.
+
+        Raises:
+            TypeError: `exc` is not an exception instance.
+            RuntimeError: the ask was answered already.
+        """
+        if not isinstance(exc, BaseException):
+            raise TypeError(f"fail expects an exception instance, not {type(exc).__name__}")
+        self._answer(False, exc)
+
+    @property
+    def answered(self):
+        """True once :meth:`tell` or :meth:`fail` answered through it."""
+        return self.used
+
+    def __repr__(self):
+        return f"<DeferredReply to an ask of {self.path} {'answered' if self.used else 'pending'}>"
