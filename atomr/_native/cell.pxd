@@ -66,6 +66,9 @@ cdef class _Cell:
     cdef bint restart_is_init
     cdef object not_started         # why a start that handled its own error stops the actor
     cdef dict timers
+    cdef dict keyed_timers          # ctx.timers: key -> Cancelable
+    cdef TimerScheduler timer_scheduler
+    cdef object log_adapter         # ctx.log, made on first use
     cdef Cancelable rt_timer
     cdef double rt_seconds
     cdef double last_activity

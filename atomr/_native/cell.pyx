@@ -1126,6 +1126,7 @@ cdef class _Cell:
         if self.timers:
             for t in list(self.timers.values()):
                 (<Cancelable>t).cancel()
+        self.keyed_timers = None
         self.rt_timer = None
 
     cdef void _set_receive_timeout(self, object seconds):

@@ -19,3 +19,11 @@ cdef class DeferredReply:
     @staticmethod
     cdef DeferredReply new(_Reply reply, str path)
     cdef bint _answer(self, bint ok, object value) except -1
+
+
+@cython.final
+cdef class TimerScheduler:
+    cdef _Cell _cell
+    cdef int _check(self) except -1
+    cdef object _start(self, object key, object msg, double delay, double interval,
+                       bint fixed_rate)

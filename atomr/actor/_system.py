@@ -30,6 +30,10 @@ _DEFAULT_THROUGHPUT = 64
 #: Seconds a system's own loop waits for its cancelled tasks before closing.
 _CLOSE_GRACE = 1.0
 _LIVE_OWNED: "weakref.WeakSet[ActorSystem]" = weakref.WeakSet()
+#: Every system created in this process, for the interpreter-exit hook.
+_ALL_SYSTEMS: "weakref.WeakSet[ActorSystem]" = weakref.WeakSet()
+#: Seconds the interpreter-exit hook waits for each system to terminate.
+_EXIT_WAIT = 5.0
 
 E = TypeVar("E", bound=Extension)
 
@@ -107,6 +111,7 @@ class ActorSystem:
         self._core.events = self._events
         self._core.max_pool_size = settings["actor.router.max-pool-size"]
         self._core.on_terminated = self._on_terminated
+        _ALL_SYSTEMS.add(self)
         return self
 
     def _on_terminated(self) -> None:
@@ -509,10 +514,50 @@ def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
         loop.close()
 
 
-@atexit.register
-def _terminate_owned_systems() -> None:
-    for system in list(_LIVE_OWNED):
+def _skipped_at_exit(system: ActorSystem, why: str) -> None:
+    _log.error("actor system %s was still running at interpreter exit and %s: the post_stop "
+               "hooks of its %d actor(s) did not run. Terminate systems before their loop "
+               "ends (await system.terminate(), or system.terminate_blocking()).",
+               system.name, why, system._core.live_cells)
+
+
+def _terminate_at_exit(system: ActorSystem) -> None:
+    """Terminates one live system at interpreter exit, waiting at most
+    `_EXIT_WAIT` seconds; says loudly when its actors' post_stop hooks
+    could not run."""
+    core = system._core
+    if system._thread is not None:  # its own loop, on a daemon thread still running
         try:
-            system.terminate_blocking(timeout=5.0)
+            system.terminate_blocking(timeout=_EXIT_WAIT)
+        except TimeoutError:
+            _skipped_at_exit(system, f"did not terminate within {_EXIT_WAIT:g}s")
+        return
+    loop = system.loop
+    if loop.is_closed():
+        _skipped_at_exit(system, "its event loop is closed")
+    elif loop.is_running():  # running on another (daemon) thread
+        loop.call_soon_threadsafe(core.begin_terminate)
+        try:
+            core.termination.result(_EXIT_WAIT)
+        except concurrent.futures.TimeoutError:
+            _skipped_at_exit(system, f"did not terminate within {_EXIT_WAIT:g}s")
+    else:  # an idle loop: run it until the system has terminated
+        try:
+            loop.run_until_complete(asyncio.wait_for(system.terminate(), _EXIT_WAIT))
+        except (asyncio.TimeoutError, TimeoutError):
+            _skipped_at_exit(system, f"did not terminate within {_EXIT_WAIT:g}s")
+
+
+@atexit.register
+def _terminate_live_systems() -> None:
+    """At interpreter exit, terminates every system still running, so that
+    its actors' post_stop hooks run (each system waited for at most
+    `_EXIT_WAIT` seconds); a system whose loop is gone gets a loud error
+    naming it instead."""
+    for system in list(_ALL_SYSTEMS):
+        if system._core.terminated:
+            continue
+        try:
+            _terminate_at_exit(system)
         except BaseException as exc:  # never block interpreter exit
-            _log.warning("could not terminate actor system %s at exit: %s", system.name, exc)
+            _log.error("could not terminate actor system %s at exit: %s", system.name, exc)
