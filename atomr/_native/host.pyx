@@ -26,6 +26,8 @@ cdef extern from "Python.h":
 
 # The loop -> current task map asyncio's C tasks read (Python 3.11).
 _current_tasks = asyncio.tasks._current_tasks
+_register_task = asyncio.tasks._register_task
+_unregister_task = asyncio.tasks._unregister_task
 
 
 cdef inline object _swap_current_task(object loop, object task):
@@ -152,7 +154,13 @@ cdef class _Host:
         cdef _Host h = _Host.__new__(_Host)
         h.loop = loop
         h.context = contextvars.copy_context()
-        h.task = loop.create_task(h, context=h.context)
+        task = loop.create_task(h, context=h.context)
+        # An idle host is the runtime's, not the program's: asyncio.all_tasks()
+        # leaves it out (code that waits for "every other task" must not wait
+        # for it), and a loop closed under it does not report it as pending.
+        _unregister_task(task)
+        task._log_destroy_pending = False
+        h.task = task
         return h
 
     cdef void take(self, object coro, object first):
@@ -161,6 +169,9 @@ cdef class _Host:
         self.coro = coro
         self.first = first
         self.has_first = True
+        task = self.task
+        task._log_destroy_pending = True  # a handler's task, like any other now
+        _register_task(task)
         park = self.park
         if park is not None:
             self.park = None
@@ -211,6 +222,13 @@ cdef class _Host:
     def close(self):
         if self.coro is not None:
             self.coro.close()
+
+    @property
+    def __name__(self):
+        """The hosted coroutine's name (for the Task's repr)."""
+        if self.coro is None:
+            return "atomr-idle-handler-host"
+        return getattr(self.coro, "__qualname__", None) or type(self.coro).__name__
 
     def __repr__(self):
         if self.coro is None:

@@ -64,3 +64,4 @@ def test_exit_warns_loudly_when_the_loop_of_a_live_system_is_gone():
     assert "post_stop ran" not in done.stdout
     assert "actor system gone was still running at interpreter exit" in done.stderr
     assert "post_stop hooks of its" in done.stderr
+    assert "Task was destroyed but it is pending" not in done.stderr

@@ -108,3 +108,22 @@ def test_a_blocking_system_runs_first_statement_timeouts(blocking_system):
     assert ref.ask_blocking(("timeout-ok", None), timeout=5.0) == "quick"
     with pytest.raises(TimeoutError):
         ref.ask_blocking(("timeout", 0.01), timeout=5.0)
+
+
+async def test_the_idle_host_task_is_not_among_the_programs_tasks(system):
+    ref = system.actor_of(props(FirstStatement), "first")
+    assert await ref.ask(("task", True), timeout=5.0) is True
+    assert await ref.ask(("task", False), timeout=5.0) is True
+    assert asyncio.all_tasks() == {asyncio.current_task()}
+
+
+async def test_a_suspended_handler_task_is_among_the_programs_tasks(system):
+    seen = []
+
+    class Lister(Actor):
+        async def handle(self, ctx, msg):
+            await asyncio.sleep(0)
+            seen.append(asyncio.current_task() in asyncio.all_tasks())
+
+    await system.actor_of(props(Lister), "lister").ask("x", timeout=5.0)
+    assert seen == [True]
