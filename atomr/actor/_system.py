@@ -29,7 +29,6 @@ _log = logging.getLogger("atomr")
 _DEFAULT_THROUGHPUT = 64
 #: Seconds a system's own loop waits for its cancelled tasks before closing.
 _CLOSE_GRACE = 1.0
-_LIVE_OWNED: "weakref.WeakSet[ActorSystem]" = weakref.WeakSet()
 #: Every system created in this process, for the interpreter-exit hook.
 _ALL_SYSTEMS: "weakref.WeakSet[ActorSystem]" = weakref.WeakSet()
 #: Seconds the interpreter-exit hook waits for each system to terminate.
@@ -188,7 +187,6 @@ class ActorSystem:
         thread = threading.Thread(target=run, name=f"atomr-{name}", daemon=True)
         thread.start()
         system = started.result()
-        _LIVE_OWNED.add(system)
         return system
 
     # -- properties -------------------------------------------------------------
@@ -396,7 +394,6 @@ class ActorSystem:
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
-        _LIVE_OWNED.discard(self)
 
     def check_live(self) -> None:
         """Raises unless the system is running (neither terminating nor terminated).

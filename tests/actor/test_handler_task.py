@@ -127,3 +127,22 @@ async def test_a_suspended_handler_task_is_among_the_programs_tasks(system):
 
     await system.actor_of(props(Lister), "lister").ask("x", timeout=5.0)
     assert seen == [True]
+
+
+async def test_hooks_run_after_a_suspended_hook_also_start_inside_a_task(system, wait_until):
+    seen = []
+
+    class Restarting(Actor):
+        async def handle(self, ctx, msg):
+            raise ValueError("restart")
+
+        async def pre_restart(self, ctx, reason, message):
+            await asyncio.sleep(0)  # the next hook then starts from this task's end
+
+        async def post_restart(self, ctx, reason):
+            async with asyncio.timeout(5.0):
+                seen.append(asyncio.current_task() is not None)
+
+    system.actor_of(props(Restarting), "restarting").tell("boom")
+    await wait_until(lambda: seen)
+    assert seen == [True]

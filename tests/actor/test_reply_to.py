@@ -130,3 +130,31 @@ async def test_pipe_to_a_reply_handle_answers_or_fails_the_ask(system):
 def test_deferred_reply_is_not_built_by_users():
     with pytest.raises(TypeError):
         DeferredReply()
+
+
+async def test_a_message_stashed_after_taking_its_reply_comes_back_without_it(system):
+    class Stasher(Actor):
+        def __init__(self) -> None:
+            self.handle_ = None
+            self.seen: list = []
+
+        def handle(self, ctx, msg):
+            if msg == "go":
+                ctx.unstash_all()
+                return None
+            if msg == "answer":
+                self.handle_.tell(list(self.seen))
+                return None
+            self.seen.append((msg, ctx.reply_to is None))
+            if self.handle_ is None:
+                self.handle_ = ctx.reply_to
+                ctx.stash()
+            return "not an answer"
+
+    ref = system.actor_of(props(Stasher), "stasher")
+    pending = asyncio.ensure_future(ref.ask("job", timeout=5.0))
+    await asyncio.sleep(0.05)
+    ref.tell("go")
+    ref.tell("answer")
+    # First seen with its reply (taken), then again from the stash without one.
+    assert await pending == [("job", False), ("job", True)]
