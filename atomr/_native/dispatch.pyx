@@ -132,7 +132,6 @@ cdef class _Dispatcher:
         self.overdue = False
         self.clock_countdown = DEADLINE_CHECK_EVERY
         self.last_check = started
-        _host_enter(self)  # handlers run inside a host Task (host.pyx)
         try:
             while True:
                 if budget <= 0 or self.past_deadline():
@@ -159,7 +158,7 @@ cdef class _Dispatcher:
                     cell.pool.busy_ns += <uint64_t>((_monotonic() - turn_started) * 1e9)
                 c.release()
         finally:
-            _host_exit(self)
+            _host_exit(self)  # coroutines ran inside a host Task (host.pyx)
             self.draining = False
             self.drain_end = 0.0
             self.busy_ns += <uint64_t>((_monotonic() - started) * 1e9)

@@ -5,7 +5,8 @@
 # A dispatcher keeps one spare host: an asyncio Task, created ahead, whose
 # coroutine (the host) waits idle on a private future. A coroutine's first
 # step runs synchronously, as before, but with that Task installed as the
-# loop's current task and inside the Task's contextvars context, so
+# loop's current task and inside the Task's contextvars context (once per
+# drain, from its first coroutine on, so this costs nothing per message), so
 # ``asyncio.current_task()``, ``asyncio.timeout`` and ``asyncio.wait_for``
 # see a real Task. A coroutine that completes there leaves the host idle,
 # ready for the next one; one that suspends is handed to the host, whose
@@ -54,8 +55,9 @@ cdef _Host _spare_host(_Dispatcher disp):
 
 
 cdef int _host_enter(_Dispatcher disp) except -1:
-    """A drain starts: the spare host's Task becomes the loop's current task
-    and its context the current context, for every handler the drain runs."""
+    """The first coroutine of a drain: the spare host's Task becomes the
+    loop's current task, and its context the current context, for it and
+    every further coroutine of the drain."""
     cdef _Host host = _spare_host(disp)
     disp.host_prev = _swap_current_task(disp.loop, host.task)
     try:
@@ -68,8 +70,8 @@ cdef int _host_enter(_Dispatcher disp) except -1:
     return 0
 
 
-cdef int _host_exit(_Dispatcher disp) except -1:
-    """The drain ends: undoes `_host_enter`."""
+cdef int _host_leave(_Dispatcher disp) except -1:
+    """Undoes `_host_enter`."""
     cdef _Host host
     if not disp.hosting:
         return 0
@@ -81,6 +83,12 @@ cdef int _host_exit(_Dispatcher disp) except -1:
         PyContext_Exit(host.context)
     finally:
         _swap_current_task(disp.loop, prev)
+    return 0
+
+
+cdef int _host_exit(_Dispatcher disp) except -1:
+    """A drain ends: no host stays installed."""
+    _host_leave(disp)
     if not disp.reader_added:
         _drop_host(disp)  # detached during this drain
     return 0
@@ -93,22 +101,19 @@ cdef _Host _first_step(_Dispatcher disp, object coro, PyObject** out):
     over with `take`), else None."""
     cdef _Host host
     cdef PySendResult st
-    if disp.hosting:
-        # Inside a drain: the spare is installed already.
+    if disp.draining:
+        # The spare stays installed for the rest of the drain.
+        if not disp.hosting:
+            _host_enter(disp)
         st = PyIter_Send(coro, None, out)
         if st != PYGEN_NEXT:
             return None
-        # The spare is used up: install a fresh one for the rest of the drain.
+        # This host is used up; the drain's next coroutine installs a new one.
         host = <_Host>disp.host
-        PyContext_Exit(host.context)
-        disp.hosting = False
-        fresh = _Host.new(disp.loop)
-        disp.host = fresh
-        _swap_current_task(disp.loop, fresh.task)
-        PyContext_Enter(fresh.context)
-        disp.hosting = True
+        _host_leave(disp)
+        disp.host = None
         return host
-    # Outside a drain (a hook run from a task's completion, say).
+    # Outside a drain (a hook started from a task's completion, say).
     host = _spare_host(disp)
     disp.host = None  # taken: a nested first step makes its own
     st = PYGEN_ERROR
