@@ -49,7 +49,7 @@ test-py: build
 lint: lint-static lint-stubs
 
 lint-static: deps
-	PYTHON=$(PYTHON) bash scripts/lint.sh ruff mypy cython-lint clang-format imports
+	PYTHON=$(PYTHON) bash scripts/lint.sh ruff mypy mypy-docs cython-lint clang-format imports
 
 lint-stubs: build
 	PYTHON=$(PYTHON) bash scripts/lint.sh stubtest

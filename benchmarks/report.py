@@ -59,6 +59,13 @@ SCENARIOS = {
     "persist-1": Scenario("events/s"),
     "persist-100": Scenario("events/s", (Target(baseline="jsonl-fsync", min_ratio=1.0),)),
     "recover": Scenario("events/s", (Target(baseline="jsonl-fsync", min_ratio=1.0),)),
+    # Codecs (test_bench_codecs.py): no targets, the ratios are reported.
+    "codec-json-encode": Scenario("msg/s"),
+    "codec-json-decode": Scenario("msg/s"),
+    "codec-msgpack-encode": Scenario("msg/s"),
+    "codec-msgpack-decode": Scenario("msg/s"),
+    "codec-dataclass-encode": Scenario("msg/s"),
+    "codec-dataclass-decode": Scenario("msg/s"),
     # CRDT merges, raced against pure-Python implementations of the same type.
     "gcounter-merge": Scenario("merges/s", (Target(baseline="python", min_ratio=1.0),)),
     "orset-merge": Scenario("merges/s", (Target(baseline="python", min_ratio=1.0),)),

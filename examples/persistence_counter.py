@@ -15,8 +15,9 @@ import asyncio
 import os
 import sys
 import tempfile
+from typing import Any
 
-from atomr import ActorSystem, props
+from atomr import ActorSystem, Context, props
 from atomr.persistence import Effect, EventSourcedActor, LmdbJournal, LmdbSnapshotStore
 
 
@@ -25,10 +26,11 @@ class Counter(EventSourcedActor):
 
     persistent_id = "example-counter"
 
-    def initial_state(self) -> dict:
+    def initial_state(self) -> dict[str, int]:
         return {"count": 0}
 
-    async def command_handler(self, state, ctx, cmd):
+    async def command_handler(self, state: dict[str, int], ctx: Context,
+                              cmd: dict[str, Any]) -> list[Effect]:
         if cmd["op"] == "incr":
             return [Effect.persist({"type": "Incremented", "by": cmd["by"]}),
                     Effect.reply_message(state["count"] + cmd["by"])]
@@ -38,7 +40,8 @@ class Counter(EventSourcedActor):
             return [Effect.reply_message(state["count"])]
         return []
 
-    def event_handler(self, state, event, recovery_mode=False):
+    def event_handler(self, state: dict[str, int], event: dict[str, Any],
+                      recovery_mode: bool = False) -> dict[str, int]:
         if event["type"] == "Incremented":
             state["count"] += event["by"]
         return state

@@ -8,35 +8,48 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
+from dataclasses import dataclass
+from typing import Optional, Union
 
-from atomr import Actor, ActorSystem, props
+from atomr import Actor, ActorRef, ActorSystem, Context, props
 
 
-class Ponger(Actor):
+class Ponger(Actor[int, None]):
     """Sends every ball straight back to whoever sent it."""
 
-    def handle(self, ctx, msg):
-        ctx.sender.tell_with_sender(msg, ctx.self_ref)
+    def handle(self, ctx: Context, msg: int) -> None:
+        sender = ctx.sender
+        if sender is not None:
+            sender.tell_with_sender(msg, ctx.self_ref)
 
 
-class Pinger(Actor):
-    """Serves the ball and counts the returns; answers "done" when finished."""
+@dataclass(frozen=True)
+class Serve:
+    """Starts a rally of `rounds` returns with `ponger`; `done` gets the last ball."""
+
+    ponger: ActorRef[int, None]
+    rounds: int
+    done: asyncio.Future[int]
+
+
+class Pinger(Actor[Union[Serve, int], None]):
+    """Serves the ball and counts the returns; completes the serve's future when finished."""
 
     def __init__(self) -> None:
         self.remaining = 0
-        self.done: asyncio.Future | None = None
+        self.done: Optional[asyncio.Future[int]] = None
 
-    def handle(self, ctx, msg):
-        if isinstance(msg, tuple):  # ("serve", ponger, rounds, future)
-            _, ponger, self.remaining, self.done = msg
-            ponger.tell_with_sender(0, ctx.self_ref)
-            return None
+    def handle(self, ctx: Context, msg: Union[Serve, int]) -> None:
+        if isinstance(msg, Serve):
+            self.remaining, self.done = msg.rounds, msg.done
+            msg.ponger.tell_with_sender(0, ctx.self_ref)
+            return
         self.remaining -= 1
         if self.remaining == 0:
-            self.done.set_result(msg)
-        else:
+            if self.done is not None:
+                self.done.set_result(msg)
+        elif ctx.sender is not None:
             ctx.sender.tell_with_sender(msg + 1, ctx.self_ref)
-        return None
 
 
 async def main(messages: int) -> float:
@@ -44,10 +57,10 @@ async def main(messages: int) -> float:
     try:
         ponger = system.actor_of(props(Ponger), "ponger")
         pinger = system.actor_of(props(Pinger), "pinger")
-        done = asyncio.get_running_loop().create_future()
+        done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         rounds = messages // 2
         start = time.perf_counter()
-        pinger.tell(("serve", ponger, rounds, done))
+        pinger.tell(Serve(ponger, rounds, done))
         last = await done
         elapsed = time.perf_counter() - start
         assert last == rounds - 1, last

@@ -4,6 +4,9 @@
 # Usage: scripts/lint.sh [STEP...]    (no STEP: every step, in this order)
 #   ruff          ruff check (ruff.toml) over the Python trees
 #   mypy          mypy on the atomr package and its .pyi stubs (mypy.ini)
+#   mypy-docs     mypy --strict, as a user runs it, over examples/*.py and the
+#                 ```python blocks of README.md and docs/*.md
+#                 (scripts/typecheck_docs.py)
 #   cython-lint   cython-lint atomr/_native (.cython-lint.toml)
 #   clang-format  clang-format --dry-run -Werror over cpp/ (.clang-format); checks, never rewrites
 #   imports       lint-imports, when an import-linter contract is configured
@@ -19,7 +22,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 exec 2>&1  # one ordered log
 PYTHON=${PYTHON:-python3}
-ALL_STEPS=(ruff mypy cython-lint clang-format imports stubtest)
+ALL_STEPS=(ruff mypy mypy-docs cython-lint clang-format imports stubtest)
 
 # A console script installed beside $PYTHON, else the one on PATH.
 script_bin="$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_path("scripts"))')"
@@ -50,6 +53,10 @@ step_ruff() {
 
 step_mypy() {
   "$PYTHON" -m mypy --config-file mypy.ini
+}
+
+step_mypy_docs() {
+  "$PYTHON" scripts/typecheck_docs.py
 }
 
 step_stubtest() {
@@ -113,7 +120,7 @@ steps=("$@")
 failed=()
 for s in "${steps[@]}"; do
   case "$s" in
-    ruff|mypy|stubtest|cython-lint|clang-format|imports) ;;
+    ruff|mypy|mypy-docs|stubtest|cython-lint|clang-format|imports) ;;
     *) echo "unknown step '$s' (steps: ${ALL_STEPS[*]})" >&2; exit 2 ;;
   esac
   echo "== lint: $s"

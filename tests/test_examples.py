@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
 
 
 def test_pingpong_example_runs_and_reports_its_throughput():
+    env = dict(os.environ)  # this checkout's atomr, not an installed copy
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     result = subprocess.run(
         [sys.executable, str(EXAMPLES / "pingpong.py"), "--messages", "2000"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True, text=True, timeout=60, env=env,
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()

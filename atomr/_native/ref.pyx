@@ -1,6 +1,8 @@
 # ActorRef: the handle users talk to an actor through.
 # Part of atomr._native._core (included by _core.pyx; declared in ref.pxd).
 
+from types import GenericAlias as _GenericAlias
+
 
 cdef void _drain_outside_task(_Dispatcher disp, object loop, double limit,
                               _Reply awaited) except *:
@@ -28,6 +30,13 @@ cdef class ActorRef:
 
     def __init__(self, *args, **kwargs):
         raise TypeError("ActorRef objects are created by the actor system")
+
+    @classmethod
+    def __class_getitem__(cls, params):
+        """``ActorRef[Msg]`` / ``ActorRef[Msg, Reply]``: the typed form, for
+        annotations (a ``types.GenericAlias``; every ref is a plain
+        ``ActorRef`` at run time)."""
+        return _GenericAlias(cls, params)
 
     @staticmethod
     cdef ActorRef new(_Cell cell, str path):

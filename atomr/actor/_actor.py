@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import abc
-from typing import Any
+from typing import Any, Awaitable, Callable, Generic, TypeVar, Union
 
 from atomr._util.exports import public_module
+from atomr._util.typevars import Msg, Reply
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
-def _noop(fn):
-    fn.__atomr_noop__ = True
+def _noop(fn: _F) -> _F:
+    fn.__atomr_noop__ = True  # type: ignore[attr-defined]
     return fn
 
 
 @public_module("atomr.actor")
-class Actor(abc.ABC):
+class Actor(abc.ABC, Generic[Msg, Reply]):
     """Base class of user actors.
 
     Subclasses implement :meth:`handle`, as ``async def`` or plain ``def``.
@@ -27,6 +30,13 @@ class Actor(abc.ABC):
         >>> class Greeter(Actor):
         ...     async def handle(self, ctx, msg):
         ...         return f"hello, {msg}"
+
+    Typed use: ``class Greeter(Actor[str, str])`` declares the message type
+    `handle` takes and the reply type it returns (``Actor[Msg, Reply]``;
+    both default to Any, so a bare ``Actor`` is untyped). Props and refs
+    carry them: ``system.actor_of(props(Greeter))`` is an
+    ``ActorRef[str, str]``, whose ``tell`` and ``ask`` take a ``str`` and
+    whose ``await ref.ask(...)`` is a ``str`` for a type checker.
 
     Attributes:
         asyncio_task: False (the default) runs handler and hook coroutines
@@ -41,7 +51,7 @@ class Actor(abc.ABC):
     asyncio_task: bool = False
 
     @abc.abstractmethod
-    def handle(self, ctx: Any, message: Any) -> Any:
+    def handle(self, ctx: Any, message: Msg) -> Union[Reply, Awaitable[Reply]]:
         """Handles one message.
 
         Args:

@@ -8,10 +8,11 @@ them are also static methods of it (``Props.round_robin(...)``) and
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Callable, Generic, Iterable, Optional, overload
 
 from atomr._native._core import ActorRef, SupervisorStrategy
 from atomr._util.exports import public_module
+from atomr._util.typevars import Msg, Reply
 from atomr._util.validate import check_seconds
 from atomr.actor._actor import Actor
 from atomr.actor._dispatcher import DISPATCHERS, DispatcherConfig
@@ -53,8 +54,8 @@ def _pool(logic: str, child_props: Props, n: int, *, resizer: Optional[ResizerCo
 
 
 @public_module("atomr.routing")
-def round_robin(child_props: Props, n: int, *, resizer: Optional[ResizerConfig] = None,
-                resize_interval_secs: float = 0.1) -> Props:
+def round_robin(child_props: Props[Msg, Reply], n: int, *, resizer: Optional[ResizerConfig] = None,
+                resize_interval_secs: float = 0.1) -> Props[Msg, Reply]:
     """A pool of `n` routees visited in strict rotation.
 
     Args:
@@ -69,8 +70,8 @@ def round_robin(child_props: Props, n: int, *, resizer: Optional[ResizerConfig] 
 
 
 @public_module("atomr.routing")
-def random(child_props: Props, n: int, *, resizer: Optional[ResizerConfig] = None,
-           resize_interval_secs: float = 0.1) -> Props:
+def random(child_props: Props[Msg, Reply], n: int, *, resizer: Optional[ResizerConfig] = None,
+           resize_interval_secs: float = 0.1) -> Props[Msg, Reply]:
     """A pool of `n` routees, each message to a pseudo-random one."""
     return _pool("random", child_props, n, resizer=resizer,
                  resize_interval=check_seconds("resize_interval_secs", resize_interval_secs,
@@ -78,14 +79,15 @@ def random(child_props: Props, n: int, *, resizer: Optional[ResizerConfig] = Non
 
 
 @public_module("atomr.routing")
-def broadcast(child_props: Props, n: int) -> Props:
+def broadcast(child_props: Props[Msg, Reply], n: int) -> Props[Msg, Reply]:
     """A pool of `n` routees that each get every message (an ask gets the
     first reply)."""
     return _pool("broadcast", child_props, n)
 
 
 @public_module("atomr.routing")
-def consistent_hash(child_props: Props, n: int, *, virtual_nodes: int = 128) -> Props:
+def consistent_hash(child_props: Props[Msg, Reply], n: int, *,
+                    virtual_nodes: int = 128) -> Props[Msg, Reply]:
     """A pool of `n` routees on a hash ring: every message of one key goes
     to one routee, and adding a routee moves only about 1/n of the keys.
 
@@ -101,8 +103,9 @@ def consistent_hash(child_props: Props, n: int, *, virtual_nodes: int = 128) -> 
 
 
 @public_module("atomr.routing")
-def smallest_mailbox(child_props: Props, n: int, *, resizer: Optional[ResizerConfig] = None,
-                     resize_interval_secs: float = 0.1) -> Props:
+def smallest_mailbox(child_props: Props[Msg, Reply], n: int, *,
+                     resizer: Optional[ResizerConfig] = None,
+                     resize_interval_secs: float = 0.1) -> Props[Msg, Reply]:
     """A pool of `n` routees; each message to the one with the fewest queued."""
     return _pool("smallest_mailbox", child_props, n, resizer=resizer,
                  resize_interval=check_seconds("resize_interval_secs", resize_interval_secs,
@@ -110,8 +113,8 @@ def smallest_mailbox(child_props: Props, n: int, *, resizer: Optional[ResizerCon
 
 
 @public_module("atomr.routing")
-def tail_chopping(child_props: Props, n: int, interval_secs: float = 0.05,
-                  within_secs: float = 1.0) -> Props:
+def tail_chopping(child_props: Props[Msg, Reply], n: int, interval_secs: float = 0.05,
+                  within_secs: float = 1.0) -> Props[Msg, Reply]:
     """A pool of `n` routees for asks: the ask goes to one routee; while no
     reply came, another routee gets it every `interval_secs`; the first
     reply wins and the ask fails after `within_secs`."""
@@ -121,7 +124,8 @@ def tail_chopping(child_props: Props, n: int, interval_secs: float = 0.05,
 
 
 @public_module("atomr.routing")
-def scatter_gather(child_props: Props, n: int, within_secs: float = 1.0) -> Props:
+def scatter_gather(child_props: Props[Msg, Reply], n: int,
+                   within_secs: float = 1.0) -> Props[Msg, Reply]:
     """A pool of `n` routees for asks: every routee gets the ask, the first
     reply wins, and the ask fails after `within_secs`."""
     return _pool("scatter_gather", child_props, n,
@@ -193,8 +197,8 @@ def smallest_mailbox_group(routees: Iterable[Any]) -> Props:
 
 
 @public_module("atomr.routing")
-def backoff(child_props: Props, min_backoff: float = 0.2, max_backoff: float = 30.0,
-            random_factor: float = 0.2) -> Props:
+def backoff(child_props: Props[Msg, Reply], min_backoff: float = 0.2, max_backoff: float = 30.0,
+            random_factor: float = 0.2) -> Props[Msg, Reply]:
     """A supervisor running one child (``<name>/child``) that restarts it
     with exponential backoff between `min_backoff` and `max_backoff`
     seconds (plus up to `random_factor` jitter) whenever it stops or fails,
@@ -213,18 +217,21 @@ def backoff(child_props: Props, min_backoff: float = 0.2, max_backoff: float = 3
 
 
 @public_module("atomr._props")
-class Props:
+class Props(Generic[Msg, Reply]):
     """An immutable recipe for an actor: the factory that builds each
     incarnation and the settings it runs with.
 
     Build one with :func:`props` or :meth:`Props.create`; the ``with_*``
-    methods return modified copies.
+    methods return modified copies. ``Props[Msg, Reply]`` carries the types
+    of the :class:`atomr.Actor` it builds (both Any unless the actor class
+    declares them), so the ref that ``actor_of`` and ``ctx.spawn`` return
+    from it is an ``ActorRef[Msg, Reply]``.
     """
 
     __slots__ = ("_factory", "_dispatcher", "_interpreter_role", "_mailbox",
                  "_supervisor_strategy", "_kind", "_router", "_dispatcher_config")
 
-    def __init__(self, factory: Callable[[], Any], dispatcher: str = "python-pinned",
+    def __init__(self, factory: Callable[[], Actor[Msg, Reply]], dispatcher: Any = "python-pinned",
                  interpreter_role: str = "default", mailbox: Any = None,
                  supervisor_strategy: Any = None, kind: str = "python",
                  router: Any = None) -> None:
@@ -249,13 +256,14 @@ class Props:
         self._router = router
 
     @staticmethod
-    def create(factory: Callable[[], Any], dispatcher: str = "python-pinned",
-               interpreter_role: str = "default", mailbox: Any = None) -> "Props":
+    def create(factory: Callable[[], Actor[Msg, Reply]], dispatcher: Any = "python-pinned",
+               interpreter_role: str = "default",
+               mailbox: Any = None) -> "Props[Msg, Reply]":
         """Props from a zero-argument factory (a class or any callable)."""
         return Props(factory, dispatcher, interpreter_role, mailbox)
 
     @property
-    def factory(self) -> Callable[[], Any]:
+    def factory(self) -> Callable[[], Actor[Msg, Reply]]:
         """The zero-argument callable that builds each incarnation."""
         return self._factory
 
@@ -304,7 +312,7 @@ class Props:
         """``"python"``, ``"router"`` or ``"backoff"``."""
         return self._kind
 
-    def _copy(self, **changes: Any) -> "Props":
+    def _copy(self, **changes: Any) -> "Props[Msg, Reply]":
         fields = dict(factory=self._factory,
                       dispatcher=self._dispatcher_config or self._dispatcher,
                       interpreter_role=self._interpreter_role, mailbox=self._mailbox,
@@ -313,14 +321,14 @@ class Props:
         fields.update(changes)
         return Props(**fields)
 
-    def with_dispatcher(self, dispatcher: Any) -> "Props":
+    def with_dispatcher(self, dispatcher: Any) -> "Props[Msg, Reply]":
         """A copy running on `dispatcher`: a name, or an
         :class:`atomr.core.DispatcherConfig` whose ``throughput`` (messages
         per turn) and ``throughput_deadline_secs`` (time per turn) apply to
         this actor."""
         return self._copy(dispatcher=dispatcher)
 
-    def with_interpreter_role(self, role: str) -> "Props":
+    def with_interpreter_role(self, role: str) -> "Props[Msg, Reply]":
         """A copy with the interpreter pool label `role`.
 
         Raises:
@@ -328,7 +336,7 @@ class Props:
         """
         return self._copy(interpreter_role=role)
 
-    def with_mailbox(self, mailbox: Any) -> "Props":
+    def with_mailbox(self, mailbox: Any) -> "Props[Msg, Reply]":
         """A copy with `mailbox`: None (unbounded) or an
         :class:`atomr.core.BoundedMailbox` (also given as a dict
         ``{"capacity": n, "overflow": "drop_head"}``)."""
@@ -336,7 +344,7 @@ class Props:
             mailbox = BoundedMailbox(**mailbox)
         return self._copy(mailbox=mailbox)
 
-    def with_supervisor_strategy(self, strategy: Any) -> "Props":
+    def with_supervisor_strategy(self, strategy: Any) -> "Props[Msg, Reply]":
         """A copy with `strategy`, used when this actor fails and when one
         of its children without a strategy of its own fails (see
         :attr:`supervisor_strategy`)."""
@@ -344,7 +352,8 @@ class Props:
             raise TypeError(f"expected a SupervisorStrategy, not {type(strategy).__name__}")
         return self._copy(supervisor_strategy=strategy)
 
-    def with_supervisor_budget(self, max_retries: int, within_seconds: float = 60.0) -> "Props":
+    def with_supervisor_budget(self, max_retries: int,
+                               within_seconds: float = 60.0) -> "Props[Msg, Reply]":
         """A copy restarted on any failure, at most `max_retries` times per
         sliding `within_seconds` window (then stopped)."""
         return self.with_supervisor_strategy(SupervisorStrategy.one_for_one(
@@ -365,16 +374,34 @@ class Props:
         return f"<Props factory={name} dispatcher={self._dispatcher}>"
 
 
+@overload
+def props(actor_cls: Callable[[], Actor[Msg, Reply]], *, dispatcher: Any = ...,
+          interpreter_role: str = ..., mailbox: Any = ...,
+          factory: None = ...) -> Props[Msg, Reply]: ...
+
+
+@overload
+def props(actor_cls: type[Actor[Msg, Reply]], *, dispatcher: Any = ...,
+          interpreter_role: str = ..., mailbox: Any = ...,
+          factory: Callable[[], Actor[Msg, Reply]]) -> Props[Msg, Reply]: ...
+
+
 @public_module("atomr._props")
-def props(actor_cls: Callable[[], Any], *, dispatcher: str = "python-pinned",
+def props(actor_cls: Any, *, dispatcher: Any = "python-pinned",
           interpreter_role: str = "default", mailbox: Any = None,
-          factory: Optional[Callable[[], Any]] = None) -> Props:
+          factory: Optional[Callable[[], Any]] = None) -> Props[Any, Any]:
     """Props for `actor_cls`.
+
+    ``props(Worker)`` builds each incarnation as ``Worker()``;
+    ``props(Worker, factory=lambda: Worker(a, b))`` for a class whose
+    constructor takes arguments. The Props (and the refs made from it)
+    carry the ``Actor[Msg, Reply]`` types of the class.
 
     Args:
         actor_cls: an :class:`atomr.Actor` subclass, or any zero-argument
             callable returning an actor.
-        dispatcher: the dispatcher name (``"python-pinned"`` by default).
+        dispatcher: the dispatcher name (``"python-pinned"`` by default),
+            or an :class:`atomr.core.DispatcherConfig`.
         interpreter_role: the interpreter pool label.
         mailbox: the mailbox setting.
         factory: builds each incarnation instead of ``actor_cls()``.

@@ -14,6 +14,7 @@ from typing import Any, Callable, Optional, TypeVar
 from atomr import codecs as _codecs
 from atomr._native._core import ActorRef, _System
 from atomr._util.exports import public_module
+from atomr._util.typevars import Msg, Reply
 from atomr.actor._event_stream import DeadLetter, EventStream, EventStreamLogHandler, LogEvent
 from atomr.actor._props import Props
 from atomr.actor._supervision import ReceiveTimeout, Terminated
@@ -29,8 +30,8 @@ _log = logging.getLogger("atomr")
 _DEFAULT_THROUGHPUT = 64
 #: Seconds a system's own loop waits for its cancelled tasks before closing.
 _CLOSE_GRACE = 1.0
-#: Every system created in this process, for the interpreter-exit hook.
-_ALL_SYSTEMS: "weakref.WeakSet[ActorSystem]" = weakref.WeakSet()
+#: Every system created in this process (they leave it when collected).
+_CREATED: "weakref.WeakSet[ActorSystem]" = weakref.WeakSet()
 #: Seconds the interpreter-exit hook waits for each system to terminate.
 _EXIT_WAIT = 5.0
 
@@ -110,7 +111,7 @@ class ActorSystem:
         self._core.events = self._events
         self._core.max_pool_size = settings["actor.router.max-pool-size"]
         self._core.on_terminated = self._on_terminated
-        _ALL_SYSTEMS.add(self)
+        _CREATED.add(self)
         return self
 
     def _on_terminated(self) -> None:
@@ -144,6 +145,14 @@ class ActorSystem:
                        callback, exc_info=exc)
 
     # -- construction ---------------------------------------------------------
+
+    @staticmethod
+    def live_systems() -> list["ActorSystem"]:
+        """The actor systems of this process that have not finished
+        terminating (sorted by name): for tools that check nothing was left
+        running, such as the test kit's leak report."""
+        return sorted((s for s in list(_CREATED) if not s._core.terminated),
+                      key=lambda s: s.name)
 
     @staticmethod
     async def create(name: str, config: Optional[Config] = None) -> "ActorSystem":
@@ -305,7 +314,8 @@ class ActorSystem:
 
     # -- actors -------------------------------------------------------------------
 
-    def actor_of(self, props: Props, name: Optional[str] = None) -> ActorRef:
+    def actor_of(self, props: Props[Msg, Reply],
+                 name: Optional[str] = None) -> ActorRef[Msg, Reply]:
         """Spawns a top-level actor at ``akka://<system>/user/<name>``.
 
         Returns at once; the actor starts asynchronously on the system's loop.
@@ -551,7 +561,7 @@ def _terminate_live_systems() -> None:
     its actors' post_stop hooks run (each system waited for at most
     `_EXIT_WAIT` seconds); a system whose loop is gone gets a loud error
     naming it instead."""
-    for system in list(_ALL_SYSTEMS):
+    for system in list(_CREATED):
         if system._core.terminated:
             continue
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import weakref
 from typing import Any, Callable, Optional
 
 from atomr._util import public_module
@@ -46,6 +47,13 @@ def _check_chunk(pid: str, expected: int, first: int, last: int, count: int, rep
                            f"gave {count} events numbered {first} to {last}")
 
 
+class _EventDecodeError(AtomrError):
+    """An event could not be decoded while recovering (internal: recovery
+    names the event and raises an :class:`AtomrError` from it)."""
+
+    sequence_nr = 0
+
+
 class _Decoder:
     """Decodes stored events, looking each manifest's codec up once."""
 
@@ -58,8 +66,15 @@ class _Decoder:
     def __call__(self, manifest: str, payload: bytes) -> Any:
         decoder = self._decoders.get(manifest)
         if decoder is None:
-            decoder = self._decoders[manifest] = self._decoder_for(manifest)
-        return decoder(payload)
+            try:
+                decoder = self._decoder_for(manifest)
+            except Exception as exc:
+                raise _EventDecodeError(str(exc)) from exc
+            self._decoders[manifest] = decoder
+        try:
+            return decoder(payload)
+        except Exception as exc:
+            raise _EventDecodeError(str(exc)) from exc
 
     def _decoder_for(self, manifest: str) -> Callable[[bytes], Any]:
         if manifest == "bytes":
@@ -87,6 +102,41 @@ def _decode(codecs: Any, manifest: str, payload: bytes) -> Any:
     return codecs.decode(manifest, payload)
 
 
+def _recovery_completed_arity(method: Any) -> int:
+    """How many arguments `method` (a bound ``recovery_completed``) takes:
+    3 (ctx, state, highest_seq), 2 (state, highest_seq) or 1 (state)."""
+    try:
+        params = inspect.signature(method).parameters.values()
+    except (TypeError, ValueError):  # no signature to read: the current form
+        return 3
+    positional = 0
+    for p in params:
+        if p.kind is p.VAR_POSITIONAL:
+            return 3
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            positional += 1
+    return min(max(positional, 1), 3)
+
+
+_ARITIES: "weakref.WeakKeyDictionary[Any, int]" = weakref.WeakKeyDictionary()
+
+
+def _call_recovery_completed(actor: "EventSourcedActor", ctx: Any) -> Any:
+    method = actor.recovery_completed
+    func = getattr(method, "__func__", method)
+    try:
+        arity = _ARITIES.get(func)
+    except TypeError:  # not weakly referenceable: read it every time
+        arity = _recovery_completed_arity(method)
+    if arity is None:
+        arity = _ARITIES[func] = _recovery_completed_arity(method)
+    if arity == 3:
+        return method(ctx, actor._state, actor._seq)
+    if arity == 2:
+        return method(actor._state, actor._seq)  # type: ignore[call-arg]
+    return method(actor._state)  # type: ignore[call-arg]
+
+
 # -- the persistent actor ----------------------------------------------------------------------
 
 
@@ -103,8 +153,9 @@ class EventSourcedActor(Actor):
         ...     def initial_state(self):
         ...         return {"count": 0}
         ...     async def command_handler(self, state, ctx, cmd):
-        ...         if cmd["op"] == "incr":
-        ...             return [Effect.persist({"type": "Incremented", "by": cmd["by"]})]
+        ...         if cmd["op"] == "incr":      # answers the ask with the new count
+        ...             return Effect.persist({"type": "Incremented", "by": cmd["by"]}
+        ...                                   ).then_reply(lambda state: state["count"])
         ...         if cmd["op"] == "get":
         ...             return [Effect.reply_message(state["count"])]
         ...     def event_handler(self, state, event, recovery_mode=False):
@@ -133,7 +184,13 @@ class EventSourcedActor(Actor):
     Args:
         journal: The journal; default: the system's (``persistence.journal``
             config, an in-memory journal per system when unset).
-        snapshot_store: The snapshot store; default: the system's.
+        snapshot_store: The snapshot store; default: the one that goes with
+            the journal -- with `journal` given, that journal's own
+            (:meth:`Journal.snapshot_store`: the LMDB journal's is an
+            :class:`LmdbSnapshotStore` on its directory, the in-memory
+            journal's an in-memory store), otherwise the system's
+            (``persistence.snapshot-store``, ``auto`` following the
+            configured journal).
         snapshot_every: Save a snapshot after every N persisted events.
         recovery_permitter: Limits concurrent recoveries; default: the
             system's (``persistence.max-concurrent-recoveries``).
@@ -175,6 +232,7 @@ class EventSourcedActor(Actor):
                                                              RecoveryPermitter):
             raise TypeError("recovery_permitter must be a RecoveryPermitter")
         self._journal = journal
+        self._own_journal = journal is not None
         self._snapshot_store = snapshot_store
         self._snapshot_every = snapshot_every or None
         self._permitter = recovery_permitter
@@ -184,6 +242,7 @@ class EventSourcedActor(Actor):
         self._seq = 0
         self._last_snapshot_seq = 0
         self._recovered = False
+        self._warned_no_store = False
 
     # -- overridables ------------------------------------------------------------------
 
@@ -223,8 +282,18 @@ class EventSourcedActor(Actor):
         """The state rebuilt from a snapshot value (default: the value)."""
         return snapshot
 
-    async def recovery_completed(self, state: Any, highest_seq: int) -> None:
-        """Runs once recovery finished, before the first command. May be sync."""
+    async def recovery_completed(self, ctx: Any, state: Any, highest_seq: int) -> None:
+        """Runs once recovery finished, before the first command. May be sync.
+
+        Args:
+            ctx: The actor's context (tell, spawn, start timers...).
+            state: The recovered state.
+            highest_seq: The sequence number of the last recovered event.
+
+        Overrides may also take the older forms ``recovery_completed(self,
+        state, highest_seq)`` or ``recovery_completed(self, state)``: the
+        number of parameters decides what is passed.
+        """
 
     def on_persist_rejected(self, cause: BaseException, events: list, sequence_nr: int) -> None:
         """Reports events that were rejected (not written). Default: logs."""
@@ -258,7 +327,11 @@ class EventSourcedActor(Actor):
             if self._journal is None:
                 self._journal = storage.journal()
             if self._snapshot_store is None:
-                self._snapshot_store = storage.snapshot_store()
+                # The snapshot store follows the journal: a journal given to
+                # the constructor brings its own, the configured one the
+                # configured store.
+                self._snapshot_store = (self._journal.snapshot_store() if self._own_journal
+                                        else storage.snapshot_store())
             if self._snapshot_every is None:
                 self._snapshot_every = storage.snapshot_every
             if self._codecs is None:
@@ -272,7 +345,7 @@ class EventSourcedActor(Actor):
             ctx._stop_self_not_started(exc)
             return
         self._recovered = True
-        done = self.recovery_completed(self._state, self._seq)
+        done = _call_recovery_completed(self, ctx)
         if inspect.isawaitable(done):
             await done
 
@@ -284,7 +357,12 @@ class EventSourcedActor(Actor):
         if self._snapshot_store is not None:
             snap = await self._snapshot_store.load_snapshot(pid, SnapshotSelectionCriteria())
             if snap is not None:
-                state = self.restore_state(_decode(codecs, snap.manifest, snap.payload))
+                try:
+                    value = _decode(codecs, snap.manifest, snap.payload)
+                except Exception as exc:
+                    raise AtomrError(f"cannot recover `{pid}`: its snapshot at event "
+                                     f"{snap.sequence_nr} does not decode: {exc}") from exc
+                state = self.restore_state(value)
                 seq = snap.sequence_nr
         self._last_snapshot_seq = seq
         journal = self._journal
@@ -293,6 +371,20 @@ class EventSourcedActor(Actor):
         native = (isinstance(journal, _NativeBackedJournal)
                   and type(journal).replay_messages is _NativeBackedJournal.replay_messages)
         decode = _Decoder(codecs)
+        try:
+            state = await self._replay(journal, native, decode, state, next_seq, highest)
+        except _EventDecodeError as exc:
+            raise AtomrError(f"cannot recover `{pid}`: event {exc.sequence_nr} does not "
+                             f"decode: {exc}") from exc.__cause__
+        self._state = state
+        self._seq = max(seq, highest)
+
+    async def _replay(self, journal: Any, native: bool, decode: _Decoder, state: Any,
+                      next_seq: int, highest: int) -> Any:
+        """Replays events `next_seq..highest` into `state`; returns the new
+        state. A decoding failure raises :class:`_EventDecodeError` with the
+        event's number in ``sequence_nr``."""
+        pid = self.persistent_id
         handler = self.event_handler
         replayed = False
         while next_seq <= highest:
@@ -301,29 +393,44 @@ class EventSourcedActor(Actor):
                 first = rows[0][1] if rows else 0
                 last = rows[-1][1] if rows else 0
                 _check_chunk(pid, next_seq, first, last, len(rows), replayed, highest)
-                for row in rows:
-                    state = handler(state, decode(row[2], row[3]), True)
+                row: Any = None
+                try:
+                    for row in rows:
+                        state = handler(state, decode(row[2], row[3]), True)
+                except _EventDecodeError as exc:
+                    exc.sequence_nr = row[1]
+                    raise
             else:
                 records = await journal.replay_messages(pid, next_seq, highest, _REPLAY_CHUNK)
                 first = records[0].sequence_nr if records else 0
                 last = records[-1].sequence_nr if records else 0
                 _check_chunk(pid, next_seq, first, last, len(records), replayed, highest)
-                for record in records:
-                    state = handler(state, decode(record.manifest, record.payload), True)
+                record: Any = None
+                try:
+                    for record in records:
+                        state = handler(state, decode(record.manifest, record.payload), True)
+                except _EventDecodeError as exc:
+                    exc.sequence_nr = record.sequence_nr
+                    raise
             if not last:
                 break
             replayed = True
             next_seq = last + 1
-        self._state = state
-        self._seq = max(seq, highest)
+        return state
 
     async def handle(self, ctx: Any, cmd: Any) -> Any:
-        """Runs :meth:`command_handler` and applies its effects; returns the
-        reply of the last ``reply_message`` effect (the ask's answer)."""
+        """Runs :meth:`command_handler` and applies its effects in order;
+        returns the ask's answer (the last reply for the ask).
+
+        Each effect's ``then_run`` / ``then_reply`` callbacks run right
+        after it, with the state as it is then. Replies to refs
+        (``reply_to=``) go out once every effect was applied; when one
+        failed, nothing after it runs and no reply goes out."""
         result = self.command_handler(self._state, ctx, cmd)
         if inspect.isawaitable(result):
             result = await result
         reply = None
+        tells: list = []
         stop = False
         for effect in _effects_of(result):
             kind = effect._kind
@@ -340,9 +447,23 @@ class EventSourcedActor(Actor):
                 else:
                     self._snapshot_every = effect._every or None
             elif kind == "reply":
-                reply = effect._value
+                if effect._reply_to is None:
+                    reply = effect._value
+                else:
+                    tells.append((effect._reply_to, effect._value))
             elif kind == "stop":
                 stop = True
+            for step, callback, reply_to in effect._then:
+                value = callback(self._state)
+                if inspect.isawaitable(value):
+                    value = await value
+                if step == "reply":
+                    if reply_to is None:
+                        reply = value
+                    else:
+                        tells.append((reply_to, value))
+        for reply_to, value in tells:
+            reply_to.tell(value)
         if stop:
             ctx.stop_self()
         return reply
@@ -407,6 +528,11 @@ class EventSourcedActor(Actor):
     async def _save_snapshot(self) -> None:
         store = self._snapshot_store
         if store is None:
+            if not self._warned_no_store:
+                self._warned_no_store = True
+                _log.warning("persistent actor %s: a snapshot was due but there is no snapshot "
+                             "store (journal %r has none): pass snapshot_store= or set "
+                             "persistence.snapshot-store", self.persistent_id, self._journal)
             return
         try:
             manifest, payload = self._codecs.encode_message(self.snapshot_state(self._state))

@@ -105,7 +105,8 @@ class Persistence(Extension):
 
     def snapshot_store(self) -> Optional[SnapshotStore]:
         """The default snapshot store (``persistence.snapshot-store``; with
-        ``auto``, the store of the journal's plugin if it has one), built on
+        ``auto``, the store of the journal's plugin if it registered one,
+        else the journal's own :meth:`Journal.snapshot_store`), built on
         first use; None when there is none.
 
         Raises:
@@ -117,7 +118,8 @@ class Persistence(Extension):
             if name == "auto":
                 name = self._settings["persistence.journal"]
                 if name not in _snapshot_factories:
-                    name = "none"
+                    self._store = self.journal().snapshot_store()
+                    return self._store
             factory = _snapshot_factories.get(name)
             if factory is None:
                 raise ConfigError(f"unknown persistence.snapshot-store `{name}`; known: "

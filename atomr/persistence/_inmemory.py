@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 from atomr._native._core import _NativeJournal, _NativeSnapshotStore
 from atomr._util import public_module
 from atomr.persistence._native import _NativeBackedJournal, _NativeBackedSnapshotStore
@@ -19,8 +21,17 @@ class InMemoryJournal(_NativeBackedJournal):
         1
     """
 
+    _snapshots: Optional["InMemorySnapshotStore"] = None
+
     def __init__(self) -> None:
         self._native = _NativeJournal.in_memory()
+
+    def snapshot_store(self) -> "InMemorySnapshotStore":
+        """This journal's in-memory snapshot store (made on first use, then
+        the same object every time)."""
+        if self._snapshots is None:
+            self._snapshots = InMemorySnapshotStore()
+        return self._snapshots
 
     def __repr__(self) -> str:
         return "<InMemoryJournal>"

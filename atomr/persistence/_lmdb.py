@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Optional
 
 from atomr._native._core import _NativeJournal, _NativeSnapshotStore
 from atomr._native._core import lmdb_map_size as _lmdb_map_size
@@ -59,10 +59,21 @@ class LmdbJournal(_NativeBackedJournal):
             damaged.
     """
 
+    _snapshots: Optional["LmdbSnapshotStore"] = None
+
     def __init__(self, path: Any, *, map_size: int = _DEFAULT_MAP_SIZE,
                  max_map_size: int = _DEFAULT_MAX_MAP_SIZE, sync: bool = True) -> None:
         self.path, *rest = _lmdb_args(path, map_size, max_map_size, sync)
+        self._options = dict(map_size=rest[0], max_map_size=rest[1], sync=rest[2])
         self._native = _NativeJournal.lmdb(self.path, *rest)
+
+    def snapshot_store(self) -> "LmdbSnapshotStore":
+        """An :class:`LmdbSnapshotStore` on this journal's directory, with its
+        map size and sync settings (made on first use, then the same object
+        every time)."""
+        if self._snapshots is None:
+            self._snapshots = LmdbSnapshotStore(self.path, **self._options)
+        return self._snapshots
 
     @property
     def map_size(self) -> int:

@@ -81,6 +81,20 @@ class Journal(abc.ABC):
         """
         raise NotImplementedError(f"{type(self).__name__} does not list persistence ids")
 
+    def snapshot_store(self) -> Optional["SnapshotStore"]:
+        """The snapshot store that goes with this journal, or None.
+
+        A persistent actor given this journal (``journal=``) but no
+        ``snapshot_store=`` keeps its snapshots here, and
+        ``persistence.snapshot-store = "auto"`` picks it for a configured
+        journal whose plugin registered no snapshot store of its own. The
+        built-in journals answer a store of their own kind (one object per
+        journal: the LMDB journal's store shares its directory); the
+        default is None, no snapshots. Override it to pair a plugin's
+        journal with its snapshot store.
+        """
+        return None
+
     @staticmethod
     def check_batch(batch: Sequence[PersistentRecord], highest: int) -> Optional[str]:
         """Why `batch` cannot follow `highest`, or None when it can.

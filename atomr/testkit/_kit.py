@@ -9,6 +9,7 @@ import re
 import threading
 import time
 import warnings
+import weakref
 from typing import Any, Awaitable, Callable, Optional
 
 from atomr.config import Config
@@ -21,7 +22,34 @@ __all__ = ["TestKit", "TestScheduler", "ScheduledToken", "EventFilter", "within"
 
 
 class LeakWarning(UserWarning):
-    """Actors or timers were still alive when a TestKit shut down."""
+    """Actors, timers, threads or other actor systems were still alive when
+    a TestKit shut down."""
+
+
+#: Seconds :meth:`TestKit.shutdown` gives threads and other systems started
+#: during the test to end (they may be finishing) before it reports them.
+_LEAK_GRACE = 2.0
+
+
+def _owned_elsewhere(t: threading.Thread) -> bool:
+    """Threads that are not the test's to stop: a foreign (C++) thread seen
+    from Python (it never "ends"), and the default-executor workers of an
+    event loop (``asyncio_<n>``), which end when the loop's runner closes
+    it, possibly only after the test's teardown."""
+    return (isinstance(t, threading._DummyThread) or t is threading.current_thread()
+            or t.name.startswith("asyncio_"))
+
+
+def _describe_thread(t: threading.Thread) -> str:
+    return f"{t.name!r}{' (daemon)' if t.daemon else ''}"
+
+
+def _describe_system(system: ActorSystem) -> str:
+    try:  # read from this thread while the system may still be running
+        actors, timers = len(system.top_level_refs()), len(system.live_timers())
+    except RuntimeError:  # its actor tree changed under the walk
+        return repr(system.name)
+    return f"{system.name!r} ({actors} actor(s), {timers} timer(s))"
 
 
 class _Within:
@@ -318,6 +346,11 @@ class TestKit:
         self._probes: list[TestProbe] = []
         self._scheduler = TestScheduler(self._system) if virtual_time else None
         self._shut = False
+        # What ran before the test: only threads and systems started after
+        # this point can be the test's leaks.
+        self._threads_before = set(threading.enumerate())
+        self._systems_before: weakref.WeakSet[ActorSystem] = weakref.WeakSet(
+            ActorSystem.live_systems())
 
     @property
     def system(self) -> ActorSystem:
@@ -385,26 +418,42 @@ class TestKit:
                   if r.path not in probe_paths]
         return actors, len(self._system.live_timers())
 
+    def _outliving(self, grace: float) -> tuple[list[threading.Thread], list[ActorSystem]]:
+        """Threads and actor systems started since the kit was made (other
+        than its own) that are still running, after giving them `grace`
+        seconds to end."""
+        deadline = time.monotonic() + grace
+        while True:
+            threads = [t for t in threading.enumerate()
+                       if t not in self._threads_before and not _owned_elsewhere(t)]
+            systems = [s for s in ActorSystem.live_systems()
+                       if s is not self._system and s not in self._systems_before]
+            if not (threads or systems) or time.monotonic() >= deadline:
+                return threads, systems
+            time.sleep(0.01)
+
     def shutdown(self, verify: bool = True, timeout: float = 10.0,
-                 report: Optional[Callable[[str], Any]] = None) -> None:
+                 report: Optional[Callable[[str], Any]] = None, *,
+                 own_actors_ok: bool = False) -> None:
         """Terminates the system.
 
-        With `verify`, reports actors and timers still alive at shutdown
-        (to `report`, else as a :class:`LeakWarning`), and fails if the
-        system does not terminate within `timeout` or a timer survives the
-        termination.
+        With `verify`, reports leaks (to `report`, else as a
+        :class:`LeakWarning`): threads started since the kit was made and
+        actor systems other than its own still running after its system
+        terminated, and, unless `own_actors_ok`, the actors and timers of
+        its own system still alive at shutdown (its termination stops
+        them: the ``testkit`` fixture passes ``own_actors_ok=True``). It
+        fails if the system does not terminate within `timeout` or a timer
+        survives the termination.
         """
         if self._shut:
             return
         self._shut = True
-        actors, timers = self.leaks() if verify else ([], 0)
+        found: list[str] = []
+        actors, timers = self.leaks() if verify and not own_actors_ok else ([], 0)
         if actors or timers:
-            text = (f"TestKit {self._system.name}: {len(actors)} actor(s) still running at "
-                    f"shutdown {actors[:10]}, {timers} timer(s) pending")
-            if report is not None:
-                report(text)
-            else:
-                warnings.warn(text, LeakWarning, stacklevel=2)
+            found.append(f"TestKit {self._system.name}: {len(actors)} actor(s) still running "
+                         f"at shutdown {actors[:10]}, {timers} timer(s) pending")
         try:
             self._system.terminate_blocking(timeout)
         except TimeoutError:
@@ -416,6 +465,21 @@ class TestKit:
             left = len(self._system.live_timers())
             if left:
                 raise AssertionError(f"{left} timer(s) still pending after termination")
+            threads, systems = self._outliving(_LEAK_GRACE)
+            if threads:
+                found.append(f"TestKit {self._system.name}: {len(threads)} thread(s) started "
+                             f"during the test still running after shutdown: "
+                             f"{', '.join(_describe_thread(t) for t in threads[:10])}")
+            if systems:
+                found.append(f"TestKit {self._system.name}: {len(systems)} other actor "
+                             f"system(s) started during the test still running after "
+                             f"shutdown: {', '.join(_describe_system(s) for s in systems[:10])}")
+        if found:
+            text = "\n".join(found)
+            if report is not None:
+                report(text)
+            else:
+                warnings.warn(text, LeakWarning, stacklevel=2)
 
     def __enter__(self) -> "TestKit":
         return self

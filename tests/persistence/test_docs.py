@@ -35,3 +35,12 @@ def test_the_counter_example_recovers_in_a_second_system(tmp_path):
 def test_the_plugin_journal_example_runs_and_recovers(tmp_path):
     out = _run(_python_blocks()[-1], tmp_path)
     assert out.strip() == "plugin journal recovered 2 events"
+
+
+def test_the_bank_example_replies_after_the_events_and_recovers(tmp_path):
+    code = next(b for b in _python_blocks() if "bank.Deposited" in b)
+    lines = _run(code, tmp_path).splitlines()
+    for expected in ("ask answered 10", "printer got 15", "balance 15",
+                     "akka://bank/user/account recovered 2 events: balance 15",
+                     "ask answered 25", "printer got 30", "balance 30"):
+        assert expected in lines

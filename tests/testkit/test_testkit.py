@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import pathlib
+import re
 import subprocess
 import sys
 import textwrap
@@ -13,7 +14,8 @@ import time
 
 import pytest
 
-from atomr import Actor, ReceiveTimeout, Terminated, props
+import atomr.testkit._kit
+from atomr import Actor, ActorSystem, ReceiveTimeout, Terminated, props
 from atomr.event_stream import EventStream
 from atomr.supervision import SupervisorStrategy
 from atomr.testkit import (
@@ -26,6 +28,8 @@ from atomr.testkit import (
     fish_for_message,
     within,
 )
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
 
 
 class Echo(Actor):
@@ -500,20 +504,95 @@ def test_import_atomr_testkit_does_not_import_pytest():
     assert out.stdout.strip() == "False"
 
 
-def test_fixture_lists_leaked_actors_in_the_test_report(tmp_path):
-    (tmp_path / "test_leak.py").write_text(textwrap.dedent("""
+def _run_pytest(tmp_path, source):
+    """Runs `source` as a test module under pytest -rA in a subprocess, on
+    this checkout's atomr (whose plugin the package's entry point loads)."""
+    (tmp_path / "test_leak.py").write_text(textwrap.dedent(source))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    result = subprocess.run([sys.executable, "-m", "pytest", "-rA", "-p", "no:cacheprovider",
+                             str(tmp_path / "test_leak.py")],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_fixture_does_not_report_what_its_own_system_stops(tmp_path):
+    out = _run_pytest(tmp_path, """
         from atomr import Actor, props
 
         class Idle(Actor):
             def handle(self, ctx, msg):
                 return None
 
-        def test_leaves_an_actor(testkit):
+        class Ticking(Actor):
+            def pre_start(self, ctx):
+                ctx.schedule_periodically(initial=60.0, interval=60.0, msg="tick")
+
+            def handle(self, ctx, msg):
+                return None
+
+        def test_leaves_actors_and_timers_to_the_shutdown(testkit):
             testkit.system.actor_of(props(Idle), "forgotten")
-    """))
-    result = subprocess.run([sys.executable, "-m", "pytest", "-rA", "-p", "no:cacheprovider",
-                             str(tmp_path / "test_leak.py")],
-                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "atomr testkit leaks" in result.stdout
-    assert "akka://testkit-1/user/forgotten" in result.stdout
+            ticker = testkit.system.actor_of(props(Ticking), "ticking")
+            assert ticker.ask_blocking("started?", 5.0) is None
+            assert len(testkit.system.live_timers()) == 1
+    """)
+    assert "1 passed" in out, out
+    assert "atomr testkit leaks" not in out, out
+    assert "forgotten" not in out, out
+
+
+def test_fixture_reports_threads_and_other_systems_left_running(tmp_path):
+    out = _run_pytest(tmp_path, """
+        import threading
+
+        from atomr import Actor, ActorSystem, props
+
+        STOP = threading.Event()
+
+        class Idle(Actor):
+            def handle(self, ctx, msg):
+                return None
+
+        def test_leaves_a_thread(testkit):
+            threading.Thread(target=STOP.wait, name="left-behind-worker", daemon=True).start()
+
+        def test_leaves_another_system(testkit):
+            other = ActorSystem.create_blocking("other-system")
+            other.actor_of(props(Idle), "idle")
+
+        def test_cleans_up(testkit):
+            threading.Thread(target=lambda: None, name="short-lived-worker").start()
+            ActorSystem.create_blocking("tidy-system").terminate_blocking()
+
+        def teardown_module():
+            STOP.set()
+    """)
+    assert "3 passed" in out, out
+    assert out.count("atomr testkit leaks") == 2, out
+    assert re.search(r"1 thread\(s\) started during the test still running after shutdown: "
+                     r"'left-behind-worker' \(daemon\)", out), out
+    assert re.search(r"1 other actor system\(s\) started during the test still running "
+                     r"after shutdown: 'other-system' \(1 actor\(s\), 0 timer\(s\)\)", out), out
+    assert "short-lived-worker" not in out and "tidy-system" not in out, out
+
+
+def test_shutdown_reports_threads_and_systems_the_test_left(monkeypatch):
+    monkeypatch.setattr(atomr.testkit._kit, "_LEAK_GRACE", 0.2)
+    stop = threading.Event()
+    kit = TestKit("kit-with-leaks")
+    worker = threading.Thread(target=stop.wait, name="kit-leaked-thread")
+    worker.start()
+    other = ActorSystem.create_blocking("kit-leaked-system")
+    try:
+        with pytest.warns(LeakWarning) as record:
+            kit.shutdown(verify=True, own_actors_ok=True)
+        text = str(record[0].message)
+        assert "'kit-leaked-thread'" in text and "'kit-leaked-system'" in text, text
+    finally:
+        stop.set()
+        worker.join(10.0)
+        other.terminate_blocking()
+
+
