@@ -25,8 +25,10 @@ cdef extern from "Python.h":
     int PyDict_DelItem(object d, object key) except -1
 
 
-# The loop -> current task map asyncio's C tasks read (Python 3.11).
+# The loop -> current task map asyncio's C tasks read (Python 3.11); later
+# versions swap the current task with a function of their own.
 _current_tasks = asyncio.tasks._current_tasks
+_asyncio_swap_current_task = getattr(asyncio.tasks, "_swap_current_task", None)
 _register_task = asyncio.tasks._register_task
 _unregister_task = asyncio.tasks._unregister_task
 
@@ -34,6 +36,8 @@ _unregister_task = asyncio.tasks._unregister_task
 cdef inline object _swap_current_task(object loop, object task):
     """Makes `task` (None: no task) the current task of `loop`; returns the
     previous one."""
+    if _asyncio_swap_current_task is not None:
+        return _asyncio_swap_current_task(loop, task)
     cdef dict tasks = _current_tasks
     cdef PyObject* p = PyDict_GetItem(tasks, loop)
     prev = None if p == NULL else <object>p
