@@ -1,4 +1,4 @@
-"""Resilience patterns: a circuit breaker, retry schedules and ``pipe_to``.
+"""Resilience patterns: a circuit breaker, retry schedules, ``pipe_to`` and ``Failure``.
 
 Everything here is pure Python and independent of the event loop an actor
 system runs on: the coroutine helpers run on whatever loop awaits them.
@@ -21,6 +21,7 @@ import threading
 import time
 from typing import Any, Awaitable, Callable, Optional, TypeVar, Union
 
+from atomr._util.status import Failure
 from atomr._util.validate import check_int as _check_int
 from atomr._util.validate import check_non_negative as _check_non_negative
 from atomr._util.validate import check_positive as _check_positive
@@ -33,6 +34,7 @@ __all__ = [
     "RetrySchedule",
     "retry",
     "pipe_to",
+    "Failure",
 ]
 
 _log = logging.getLogger("atomr")
@@ -657,21 +659,42 @@ async def retry(async_fn: Callable[[], Awaitable[T]], max_attempts: int,
 # --------------------------------------------------------------------------- pipe_to
 
 
-async def pipe_to(awaitable: Awaitable[Any], target: Any, *, sender: Any = None) -> None:
-    """Awaits `awaitable` and tells its result to `target`.
+def _retrieve(task: "asyncio.Task[None]") -> None:
+    """Marks a pipe task's exception as seen: its target got it as a Failure."""
+    if not task.cancelled():
+        task.exception()
+
+
+def pipe_to(awaitable: Awaitable[Any], target: Any, *,
+            sender: Any = None) -> Awaitable[None]:
+    """Pipes the outcome of `awaitable` to `target`, as Akka's ``pipeTo``.
+
+    Its result is told to `target`; if it raises an exception, `target` is
+    told ``Failure(exc)`` instead (:class:`Failure`, Akka's
+    ``Status.Failure``). A :class:`~atomr.DeferredReply` (``ctx.reply_to``)
+    is a valid target: a result answers the ask, a Failure fails it.
+
+    Called where an event loop runs (a handler, a coroutine), it starts
+    piping at once and returns the :class:`asyncio.Task` doing it: keep it,
+    await it, or drop it. Awaiting it returns None once the message is sent,
+    or raises the awaitable's exception after the Failure is sent; a task
+    nobody awaits logs nothing ("exception was never retrieved" does not
+    apply: the target got the exception). Called where no loop runs, it
+    returns a coroutine that does the same once awaited (or ``asyncio.run``).
+
+    A cancelled awaitable sends nothing; the task is cancelled.
 
     Args:
         awaitable: A coroutine, future or other awaitable.
         target: An :class:`~atomr.ActorRef` (anything with ``tell``; with
             `sender`, ``tell_with_sender`` as well).
-        sender: When given, the result is sent with
-            ``target.tell_with_sender(result, sender)`` so the recipient sees
+        sender: When given, the outcome is sent with
+            ``target.tell_with_sender(msg, sender)`` so the recipient sees
             it as ``ctx.sender``.
 
     Raises:
         TypeError: `awaitable` is not awaitable, or `target` lacks the needed
-            method (checked before awaiting; a coroutine passed in is closed).
-        Exception: Whatever the awaitable raised; nothing is sent then.
+            method (checked at the call; a coroutine passed in is closed).
     """
     method = "tell" if sender is None else "tell_with_sender"
     if not inspect.isawaitable(awaitable):
@@ -680,8 +703,25 @@ async def pipe_to(awaitable: Awaitable[Any], target: Any, *, sender: Any = None)
         _discard(awaitable)
         raise TypeError(f"pipe_to target must have a {method}() method, "
                         f"got {type(target).__name__}")
-    result = await awaitable
-    if sender is None:
-        target.tell(result)
-    else:
-        target.tell_with_sender(result, sender)
+
+    def send(msg: Any) -> None:
+        if sender is None:
+            target.tell(msg)
+        else:
+            target.tell_with_sender(msg, sender)
+
+    async def pipe() -> None:
+        try:
+            result = await awaitable
+        except Exception as exc:
+            send(Failure(exc))
+            raise
+        send(result)
+
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return pipe()
+    task = loop.create_task(pipe())
+    task.add_done_callback(_retrieve)
+    return task

@@ -7,6 +7,7 @@ use real (tiny) timeouts, against awaitables that never complete.
 from __future__ import annotations
 
 import asyncio
+import gc
 import inspect
 import logging
 import math
@@ -21,6 +22,7 @@ from atomr.pattern import (
     CallTimeoutError,
     CircuitBreaker,
     CircuitBreakerOpen,
+    Failure,
     RetrySchedule,
     pipe_to,
     retry,
@@ -807,13 +809,64 @@ async def test_pipe_to_uses_tell_with_sender_when_sender_given():
     assert target.told == [("r", "me")]
 
 
-async def test_pipe_to_propagates_errors_and_sends_nothing():
+async def test_pipe_to_sends_a_failure_and_still_raises_to_an_awaiting_caller():
     target = FakeTarget()
     exc = Boom()
     with pytest.raises(Boom) as info:
         await pipe_to(fail(exc), target)
     assert info.value is exc
+    assert target.told == [Failure(exc)]
+    assert target.told[0].exception is exc and target.told[0].cause is exc
+
+
+async def test_pipe_to_returns_its_running_task():
+    target = FakeTarget()
+    task = pipe_to(ok("started"), target)
+    assert isinstance(task, asyncio.Task)
+    assert await task is None
+    assert target.told == ["started"]
+
+
+async def test_a_failing_pipe_nobody_awaits_logs_no_unretrieved_exception():
+    loop = asyncio.get_running_loop()
+    reported = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, context: reported.append(context))
+    try:
+        target = FakeTarget()
+        task = pipe_to(fail(Boom()), target)
+        await asyncio.wait([task])
+        del task
+        gc.collect()
+    finally:
+        loop.set_exception_handler(previous)
+    assert len(target.told) == 1 and isinstance(target.told[0].exception, Boom)
+    assert reported == []
+
+
+def test_pipe_to_outside_a_loop_returns_a_coroutine_to_run():
+    target = FakeTarget()
+    piped = pipe_to(ok("run later"), target)
+    assert inspect.iscoroutine(piped)
+    assert asyncio.run(piped) is None
+    assert target.told == ["run later"]
+
+
+async def test_pipe_to_a_cancelled_awaitable_sends_nothing():
+    target = FakeTarget()
+    fut = asyncio.get_running_loop().create_future()
+    task = pipe_to(fut, target)
+    await asyncio.sleep(0)
+    fut.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
     assert target.told == []
+
+
+def test_failure_rejects_a_non_exception():
+    with pytest.raises(TypeError):
+        Failure("not an exception")
+    assert repr(Failure(ValueError("v"))) == "Failure(ValueError('v'))"
 
 
 async def test_pipe_to_accepts_futures():

@@ -28,6 +28,7 @@ from atomr._native.includes.system_message cimport (
 
 include "reply.pxd"
 include "dispatch.pxd"
+include "host.pxd"
 include "context.pxd"
 include "ref.pxd"
 include "supervision.pxd"

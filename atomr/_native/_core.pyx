@@ -10,9 +10,11 @@ Invariants every caller keeps:
   system is bound to. Other threads only enqueue mail (``ActorRef.tell``,
   ``ask``, ``ask_blocking``) and wake that loop through the dispatcher's
   eventfd.
-* A cell handles one message at a time. A handler coroutine is driven with
-  ``PyIter_Send``; only one that really suspends becomes an asyncio task,
-  and its cell stays suspended until the task finishes.
+* A cell handles one message at a time. A handler coroutine's first step
+  is driven with ``PyIter_Send`` as the dispatcher's spare host Task (so
+  asyncio sees a current task from its first statement); only one that
+  really suspends is handed to that Task, and its cell stays suspended
+  until the task finishes.
 * A Python object enters a C++ payload with a reference taken under the GIL
   and leaves it (or is released) under the GIL.
 """
@@ -62,6 +64,7 @@ from libcpp.utility cimport move
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 
 from atomr import errors as _errors
+from atomr._util.status import Failure as _Failure
 
 __version__ = "0.1.0"
 
@@ -173,6 +176,7 @@ cdef object _check_timeout(object timeout):
 include "errors.pyx"
 include "reply.pyx"
 include "dispatch.pyx"
+include "host.pyx"
 include "context.pyx"
 include "ref.pyx"
 include "supervision.pyx"

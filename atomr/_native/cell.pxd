@@ -56,6 +56,7 @@ cdef class _Cell:
     cdef object cur_reply
     cdef bint cur_stashed
     cdef bint cur_forwarded
+    cdef DeferredReply cur_handle   # ctx.reply_to took the current ask's reply
     cdef list stash_buf
     cdef set watching
     cdef set watchers
@@ -65,6 +66,9 @@ cdef class _Cell:
     cdef bint restart_is_init
     cdef object not_started         # why a start that handled its own error stops the actor
     cdef dict timers
+    cdef dict keyed_timers          # ctx.timers: key -> Cancelable
+    cdef TimerScheduler timer_scheduler
+    cdef object log_adapter         # ctx.log, made on first use
     cdef Cancelable rt_timer
     cdef double rt_seconds
     cdef double last_activity
@@ -91,7 +95,7 @@ cdef class _Cell:
     cdef void _undeliverable(self, object msg, object sender, object reply)
     cdef int _call_hook(self, int role, object hook, tuple args) except -1
     cdef int _in_task(self, int role, object coro, object reply, object msg) except -1
-    cdef void _suspend(self, int role, object coro, object first, object reply)
+    cdef void _suspend(self, int role, _Host host, object coro, object first, object reply)
     cdef void _resumed(self, int role, bint ok, object value, object reply)
     cdef void _completed(self, int role, bint ok, object value)
     cdef void _crashed(self, object exc)
@@ -115,6 +119,7 @@ cdef class _Cell:
     cdef int _death_notice(self, _Cell dead) except -1
     cdef void _stash(self, object msg)
     cdef void _forward(self, _Cell target, object msg)
+    cdef DeferredReply _reply_handle(self)
     cdef void _unstash_all(self)
     cdef void _become(self, object handler, bint discard_old)
     cdef void _unbecome(self)

@@ -388,8 +388,8 @@ cdef class _Cell:
     cdef int _deliver(self, object msg, object sender, object reply) except -1:
         """Runs the behaviour on one message. Returns 1 when it suspended."""
         cdef Context ctx = self._fresh_ctx()
+        cdef _Host host
         cdef PyObject* out = NULL
-        cdef PySendResult st
         if self.status != S_RUNNING:
             # Not started (a failed start) or stopping: the mail is undeliverable.
             self._undeliverable(msg, sender, reply)
@@ -407,9 +407,9 @@ cdef class _Cell:
             if PyCoro_CheckExact(result):
                 if self.task_mode:
                     return self._in_task(R_HANDLER, result, reply, msg)
-                st = PyIter_Send(result, None, &out)
-                if st == PYGEN_NEXT:
-                    self._suspend(R_HANDLER, result, _steal(out), reply)
+                host = _first_step(self.disp, result, &out)
+                if host is not None:
+                    self._suspend(R_HANDLER, host, result, _steal(out), reply)
                     return 1
                 result = _steal(out)
         except BaseException as exc:
@@ -420,8 +420,9 @@ cdef class _Cell:
         self.cur_msg = None
         if reply is not None:
             self.cur_reply = None
+            self.cur_handle = None
             if self.cur_forwarded:
-                pass  # the target answers it
+                pass  # the target (or the ctx.reply_to handle) answers it
             elif not self.cur_stashed:
                 (<_Reply>reply).complete(result)
             elif result is not None:
@@ -435,11 +436,13 @@ cdef class _Cell:
         """The end of a handler that raised, or of one that suspended."""
         cdef bint stashed = self.cur_stashed
         cdef bint forwarded = self.cur_forwarded
+        cdef DeferredReply handle = self.cur_handle
         self.ctx._active = False
         self.ctx._sender = None
         self.cur_msg = None
         self.cur_reply = None
         self.cur_forwarded = False
+        self.cur_handle = None
         if reply is not None and not forwarded:
             if stashed and ok:
                 if value is not None:
@@ -454,8 +457,13 @@ cdef class _Cell:
                     self._drop_stashed_reply(reply)  # the asker gets the error now
                 (<_Reply>reply).fail(value)
         elif not ok:
-            # A tell, or a forwarded ask (its reply is the target's now):
-            # the failure goes to supervision.
+            if handle is not None and not handle.used:
+                # ctx.reply_to took the reply and has not answered: the
+                # asker gets the exception, as for any failing ask.
+                handle._answer(False, value)
+                return
+            # A tell, or a forwarded (or already answered) ask: the failure
+            # goes to supervision.
             self._fail(value, msg, False)
 
     cdef void _drop_stashed_reply(self, object reply):
@@ -479,8 +487,8 @@ cdef class _Cell:
     cdef int _call_hook(self, int role, object hook, tuple args) except -1:
         """Calls a lifecycle hook with the context active and drives its
         result. Returns 1 when it suspended (its completion runs later)."""
+        cdef _Host host
         cdef PyObject* out = NULL
-        cdef PySendResult st
         cdef Context ctx = self._fresh_ctx()
         ctx._active = True
         ctx._sender = None
@@ -489,9 +497,9 @@ cdef class _Cell:
             if PyCoro_CheckExact(result):
                 if self.task_mode:
                     return self._in_task(role, result, None, None)
-                st = PyIter_Send(result, None, &out)
-                if st == PYGEN_NEXT:
-                    self._suspend(role, result, _steal(out), None)
+                host = _first_step(self.disp, result, &out)
+                if host is not None:
+                    self._suspend(role, host, result, _steal(out), None)
                     return 1
                 result = _steal(out)
         except BaseException as exc:
@@ -523,10 +531,19 @@ cdef class _Cell:
             self._completed(role, ok, value)
         return 0
 
-    cdef void _suspend(self, int role, object coro, object first, object reply):
+    cdef void _suspend(self, int role, _Host host, object coro, object first, object reply):
+        """A handler or hook suspended in its first step: its host's Task
+        drives it from now on, and the cell waits for that Task."""
+        cdef _TaskDone done
         self.c.suspend()
-        self.in_flight = self.disp.loop.create_task(
-            _continue(self, _Suspended.new(coro, first), role, reply))
+        host.take(coro, first)
+        task = host.task
+        self.in_flight = task
+        done = _TaskDone.__new__(_TaskDone)
+        done.cell = self
+        done.role = role
+        done.reply = reply
+        task.add_done_callback(done)
 
     cdef void _resumed(self, int role, bint ok, object value, object reply):
         """A suspended handler or hook finished (in its task). An internal
@@ -537,7 +554,9 @@ cdef class _Cell:
         if self.status == S_STOPPED:
             # Stopped meanwhile (the system's terminate-timeout forced it).
             if role == R_HANDLER and reply is not None:
-                if ok:
+                if self.cur_handle is not None:
+                    self.cur_handle = None  # the handle answers (or the ask times out)
+                elif ok:
                     (<_Reply>reply).complete(value)
                 else:
                     (<_Reply>reply).fail(_errors.ActorTerminatedError(
@@ -547,7 +566,8 @@ cdef class _Cell:
             if cancelled and not ok and isinstance(value, asyncio.CancelledError):
                 self._stopped_in_flight(role, reply)
             elif role == R_HANDLER:
-                self._handled(ok, value, None, reply)
+                # The message is still current: the cell took none since.
+                self._handled(ok, value, self.cur_msg, reply)
             else:
                 self._completed(role, ok, value)
         except BaseException as exc:
@@ -570,6 +590,7 @@ cdef class _Cell:
             self.cur_msg = None
             self.cur_reply = None
             self.cur_forwarded = False
+            self.cur_handle = None
             if reply is not None and not forwarded:
                 if stashed:
                     self._drop_stashed_reply(reply)
@@ -997,10 +1018,15 @@ cdef class _Cell:
 
     cdef void _stash(self, object msg):
         if msg is _MISSING or (msg is self.cur_msg and not self.cur_stashed):
-            if self.cur_stashed or self.cur_forwarded:
+            if self.cur_handle is not None and not self.cur_stashed:
+                # ctx.reply_to owns the reply: the stashed copy carries none.
+                self.cur_stashed = True
+                item = (self.cur_msg, self.ctx._sender, None)
+            elif self.cur_stashed or self.cur_forwarded:
                 raise RuntimeError("the current message is stashed already")
-            item = (self.cur_msg, self.ctx._sender, self.cur_reply)
-            self.cur_stashed = True
+            else:
+                item = (self.cur_msg, self.ctx._sender, self.cur_reply)
+                self.cur_stashed = True
         else:
             item = (msg, None, None)
         if self.stash_buf is None:
@@ -1011,12 +1037,28 @@ cdef class _Cell:
         """Sends the current message (or `msg`) on with its sender and its
         pending ask reply, which the target then answers."""
         if msg is _MISSING or msg is self.cur_msg:
+            if self.cur_handle is not None and not self.cur_stashed:
+                # ctx.reply_to owns the reply: the target gets the message only.
+                target._post(self.cur_msg, self.ctx._sender, None)
+                return
             if self.cur_stashed or self.cur_forwarded:
                 raise RuntimeError("the current message was stashed or forwarded already")
             self.cur_forwarded = True  # this handler no longer answers it
             target._post(self.cur_msg, self.ctx._sender, self.cur_reply)
         else:
             target._post(msg, self.ctx._sender, None)
+
+    cdef DeferredReply _reply_handle(self):
+        """ctx.reply_to: takes the current ask's reply over (once per call)."""
+        cdef DeferredReply h = self.cur_handle
+        if h is not None:
+            return h
+        if self.cur_reply is None or self.cur_stashed or self.cur_forwarded:
+            return None
+        h = DeferredReply.new(<_Reply>self.cur_reply, self.path)
+        self.cur_handle = h
+        self.cur_forwarded = True  # the handler's return value no longer answers
+        return h
 
     cdef void _unstash_all(self):
         """Puts the stash back ahead of all queued user mail, in stash order."""
@@ -1084,6 +1126,7 @@ cdef class _Cell:
         if self.timers:
             for t in list(self.timers.values()):
                 (<Cancelable>t).cancel()
+        self.keyed_timers = None
         self.rt_timer = None
 
     cdef void _set_receive_timeout(self, object seconds):

@@ -9,3 +9,21 @@ cdef class Context:
     cdef object _sender
     cdef bint _active
     cdef int _check(self) except -1
+
+
+@cython.final
+cdef class DeferredReply:
+    cdef _Reply reply
+    cdef str path
+    cdef bint used
+    @staticmethod
+    cdef DeferredReply new(_Reply reply, str path)
+    cdef bint _answer(self, bint ok, object value) except -1
+
+
+@cython.final
+cdef class TimerScheduler:
+    cdef _Cell _cell
+    cdef int _check(self) except -1
+    cdef object _start(self, object key, object msg, double delay, double interval,
+                       bint fixed_rate)

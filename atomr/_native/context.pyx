@@ -42,6 +42,21 @@ cdef class Context:
         return self._sender
 
     @property
+    def reply_to(self):
+        """A :class:`DeferredReply` for the current ask, to answer it later
+        (from another handler, a task, a callback or another thread), or
+        None when no reply is owed (a tell, or an ask that was stashed or
+        forwarded).
+
+        Reading it takes the reply over: from then on the handler's return
+        value no longer answers the ask; the handle does, exactly once, and
+        the ask's timeout still applies. Every read during one handler call
+        returns the same handle. If the handler raises before the handle
+        answered, the asker gets the exception (as for any failing ask)."""
+        self._check()
+        return self._cell._reply_handle()
+
+    @property
     def awaiting_reply(self):
         """True when the current message came with ``ask`` and its reply
         is still owed (it was neither stashed nor forwarded)."""
@@ -232,6 +247,33 @@ cdef class Context:
             raise TypeError("schedule_with_fixed_delay() missing the message to send")
         return self._cell._schedule(target, msg, i, p, False)
 
+    @property
+    def timers(self):
+        """This actor's keyed timers (a :class:`TimerScheduler`), as Akka's
+        ``timers``: starting a timer with a key replaces the one with that
+        key; all are cancelled when the actor stops or restarts."""
+        self._check()
+        cell = self._cell
+        if cell.timer_scheduler is None:
+            cell.timer_scheduler = TimerScheduler.__new__(TimerScheduler)
+            cell.timer_scheduler._cell = cell
+        return cell.timer_scheduler
+
+    @property
+    def log(self):
+        """A :class:`logging.LoggerAdapter` for this actor: the logger is
+        ``atomr.actor.<ActorClass>``, messages start with ``[<path>]`` and
+        records carry the path as ``actor_path`` (for formatters:
+        ``%(actor_path)s``)."""
+        self._check()
+        cell = self._cell
+        if cell.log_adapter is None:
+            actor = cell.actor
+            cls = type(actor) if actor is not None else None
+            name = "atomr.actor" if cls is None else f"atomr.actor.{cls.__qualname__}"
+            cell.log_adapter = _ActorLog(logging.getLogger(name), {"actor_path": cell.path})
+        return cell.log_adapter
+
     def set_receive_timeout(self, seconds=None):
         """After `seconds` without user mail, this actor receives
         ``atomr.ReceiveTimeout`` (again after each further silence).
@@ -249,3 +291,192 @@ cdef class Context:
         if self._cell is None:
             return "<Context of a stopped actor>"
         return f"<Context path={self._cell.path}>"
+
+
+cdef class DeferredReply:
+    """The reply to one ask, taken over by a handler through
+    ``ctx.reply_to``. Thread-safe; answers exactly once: a second answer
+    raises RuntimeError. An answer after the ask timed out is dropped."""
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError("DeferredReply objects come from ctx.reply_to")
+
+    @staticmethod
+    cdef DeferredReply new(_Reply reply, str path):
+        cdef DeferredReply d = DeferredReply.__new__(DeferredReply)
+        d.reply = reply
+        d.path = path
+        return d
+
+    cdef bint _answer(self, bint ok, object value) except -1:
+        if self.used:
+            raise RuntimeError(f"the ask to {self.path} was answered already (a reply "
+                               "handle answers once)")
+        self.used = True
+        reply = self.reply
+        self.reply = None
+        if ok and type(value) is _Failure:
+            ok = False
+            value = value.exception
+        if ok:
+            reply.complete(value)
+        else:
+            reply.fail(value)
+        return True
+
+    def tell(self, value):
+        """Answers the ask with `value`; an :class:`atomr.pattern.Failure`
+        fails it with its exception instead.
+
+        Raises:
+            RuntimeError: the ask was answered already.
+        """
+        self._answer(True, value)
+
+    def tell_with_sender(self, value, sender):
+        """Same as :meth:`tell` (an ask's reply has no sender); lets the
+        handle stand in for a ref, e.g. as a ``pipe_to`` target."""
+        self._answer(True, value)
+
+    def fail(self, exc):
+        """Fails the ask: the asker's ``await`` raises `exc`.
+
+        Raises:
+            TypeError: `exc` is not an exception instance.
+            RuntimeError: the ask was answered already.
+        """
+        if not isinstance(exc, BaseException):
+            raise TypeError(f"fail expects an exception instance, not {type(exc).__name__}")
+        self._answer(False, exc)
+
+    @property
+    def answered(self):
+        """True once :meth:`tell` or :meth:`fail` answered through it."""
+        return self.used
+
+    def __repr__(self):
+        return f"<DeferredReply to an ask of {self.path} {'answered' if self.used else 'pending'}>"
+
+
+class _ActorLog(logging.LoggerAdapter):
+    """ctx.log: prefixes messages with the actor path and adds it to the
+    record as ``actor_path`` (extra fields given per call are kept)."""
+
+    def process(self, msg, kwargs):
+        extra = kwargs.get("extra")
+        kwargs["extra"] = self.extra if not extra else {**extra, **self.extra}
+        return f"[{self.extra['actor_path']}] {msg}", kwargs
+
+
+cdef object _check_key(object key):
+    try:
+        hash(key)
+    except TypeError:
+        raise TypeError(f"a timer key must be hashable, not {type(key).__name__}") from None
+    return key
+
+
+cdef class TimerScheduler:
+    """An actor's keyed timers (``ctx.timers``), after Akka's TimerScheduler.
+
+    Starting a timer with a key cancels the one with the same key, and a
+    message of a cancelled (or replaced) timer is never delivered, even if
+    it was queued already. Timers deliver to this actor only, and are all
+    cancelled when it stops or restarts. Usable while a handler or hook of
+    the actor runs (also after an ``await``), on the actor's loop thread."""
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError("TimerScheduler objects come from ctx.timers")
+
+    cdef int _check(self) except -1:
+        cdef _Cell cell = self._cell
+        if cell is None or cell.ctx is None or not cell.ctx._active:
+            raise RuntimeError("ctx.timers used outside of its actor's handlers")
+        if not cell.disp.on_loop_thread():
+            raise RuntimeError("ctx.timers used from another thread than its actor's")
+        return 0
+
+    cdef object _start(self, object key, object msg, double delay, double interval,
+                       bint fixed_rate):
+        cdef _Cell cell = self._cell
+        cdef Cancelable t
+        if cell.keyed_timers is None:
+            cell.keyed_timers = {}
+        old = cell.keyed_timers.pop(key, None)
+        if old is not None:
+            (<Cancelable>old).cancel()
+        t = Cancelable.start(cell, cell, msg, delay, interval, fixed_rate, T_MESSAGE)
+        cell.keyed_timers[key] = t
+        return None
+
+    def start_single_timer(self, key, msg, delay):
+        """Delivers `msg` once, after `delay` seconds."""
+        self._check()
+        return self._start(_check_key(key), msg, _check_delay(delay, "delay"), 0.0, False)
+
+    def start_timer_with_fixed_delay(self, key, msg, delay, initial_delay=None):
+        """Delivers `msg` after `initial_delay` (default: `delay`) seconds,
+        then again `delay` seconds after each delivery."""
+        self._check()
+        d = _check_delay(delay, "delay")
+        if d == 0.0:
+            raise ValueError("delay must be positive")
+        i = d if initial_delay is None else _check_delay(initial_delay, "initial delay")
+        return self._start(_check_key(key), msg, i, d, False)
+
+    def start_timer_at_fixed_rate(self, key, msg, interval, initial_delay=None):
+        """Delivers `msg` after `initial_delay` (default: `interval`)
+        seconds, then every `interval` seconds at a fixed rate."""
+        self._check()
+        p = _check_delay(interval, "interval")
+        if p == 0.0:
+            raise ValueError("interval must be positive")
+        i = p if initial_delay is None else _check_delay(initial_delay, "initial delay")
+        return self._start(_check_key(key), msg, i, p, True)
+
+    def is_timer_active(self, key):
+        """True while the timer with `key` may still deliver (a single timer
+        stops being active once its message is delivered)."""
+        self._check()
+        keyed = self._cell.keyed_timers
+        if not keyed:
+            return False
+        t = keyed.get(_check_key(key))
+        if t is None:
+            return False
+        if (<Cancelable>t).cancelled or (<Cancelable>t).finished:
+            del keyed[key]
+            return False
+        return True
+
+    def cancel(self, key):
+        """Cancels the timer with `key` (no-op when there is none); its
+        message is not delivered, even if it was queued already."""
+        self._check()
+        keyed = self._cell.keyed_timers
+        if keyed:
+            t = keyed.pop(_check_key(key), None)
+            if t is not None:
+                (<Cancelable>t).cancel()
+
+    def cancel_all(self):
+        """Cancels every keyed timer of this actor."""
+        self._check()
+        keyed = self._cell.keyed_timers
+        self._cell.keyed_timers = None
+        if keyed:
+            for t in keyed.values():
+                (<Cancelable>t).cancel()
+
+    @property
+    def active_keys(self):
+        """The keys of the timers that may still deliver."""
+        self._check()
+        keyed = self._cell.keyed_timers
+        if not keyed:
+            return []
+        return [k for k, t in keyed.items()
+                if not (<Cancelable>t).cancelled and not (<Cancelable>t).finished]
+
+    def __repr__(self):
+        return f"<TimerScheduler of {self._cell.path if self._cell is not None else '?'}>"

@@ -1,5 +1,4 @@
-# Declarations of dispatch.pyx: the python-pinned dispatcher and the
-# adapter that hands a suspended handler coroutine to an asyncio task.
+# Declarations of dispatch.pyx: the python-pinned dispatcher.
 # Included by _core.pxd (one extension module, atomr._native._core).
 
 # Messages one drain may handle before it yields to the loop.
@@ -8,14 +7,6 @@ cdef enum:
     # A drain reads the clock once per this many turns and messages, so
     # its time bound costs next to nothing on fast handlers.
     DEADLINE_CHECK_EVERY = 16
-
-
-cdef class _Suspended:
-    cdef object coro
-    cdef object first
-    cdef bint started
-    @staticmethod
-    cdef _Suspended new(object coro, object first)
 
 
 @cython.final
@@ -37,6 +28,9 @@ cdef class _Dispatcher:
     cdef bint soon_pending
     cdef bint reader_added
     cdef object drain_soon_cb
+    cdef object host                  # the spare _Host (host.pyx), or None
+    cdef bint hosting                 # the running drain has `host` installed
+    cdef object host_prev             # the task current before it was installed
     cdef readonly uint64_t messages_handled
     cdef readonly uint64_t busy_ns
     # the time bound of one drain (seconds; 0: none) and the running drain's

@@ -1,58 +1,5 @@
-# The python-pinned dispatcher, and suspended handlers handed to asyncio.
+# The python-pinned dispatcher.
 # Part of atomr._native._core (included by _core.pyx; declared in dispatch.pxd).
-
-
-# ---------------------------------------------------------------------------
-# Suspended handlers
-
-
-cdef class _Suspended:
-    """Hands a coroutine that suspended under ``PyIter_Send`` to an asyncio
-    task: yields the value the coroutine yielded first, then delegates
-    ``send``/``throw`` to it."""
-
-    @staticmethod
-    cdef _Suspended new(object coro, object first):
-        cdef _Suspended s = _Suspended.__new__(_Suspended)
-        s.coro = coro
-        s.first = first
-        return s
-
-    def __await__(self):
-        return self
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        return self.send(None)
-
-    def send(self, value):
-        if not self.started:
-            self.started = True
-            first = self.first
-            self.first = None
-            return first
-        return self.coro.send(value)
-
-    def throw(self, typ, val=None, tb=None):
-        self.started = True
-        self.first = None
-        if val is None:
-            return self.coro.throw(typ)
-        return self.coro.throw(val)
-
-    def close(self):
-        self.coro.close()
-
-
-async def _continue(_Cell cell, _Suspended s, int role, object reply):
-    try:
-        value = await s
-    except BaseException as exc:
-        cell._resumed(role, False, exc, reply)
-    else:
-        cell._resumed(role, True, value, reply)
 
 
 # ---------------------------------------------------------------------------
@@ -99,6 +46,7 @@ cdef class _Dispatcher:
         return disp
 
     cdef void detach(self):
+        _drop_host(self)
         if self.reader_added:
             self.reader_added = False
             try:
@@ -210,6 +158,7 @@ cdef class _Dispatcher:
                     cell.pool.busy_ns += <uint64_t>((_monotonic() - turn_started) * 1e9)
                 c.release()
         finally:
+            _host_exit(self)  # coroutines ran inside a host Task (host.pyx)
             self.draining = False
             self.drain_end = 0.0
             self.busy_ns += <uint64_t>((_monotonic() - started) * 1e9)

@@ -8,7 +8,8 @@ common ones.
 
 from __future__ import annotations
 
-from atomr._native._core import ActorRef, Cancelable, Context
+from atomr._native._core import ActorRef, Cancelable, Context, DeferredReply
+from atomr._util.status import Failure
 from atomr.actor._actor import Actor
 from atomr.actor._dispatcher import DISPATCHERS, DispatcherConfig
 from atomr.actor._event_stream import EventStream
@@ -37,11 +38,13 @@ __all__ = [
     "ControlAwareQueue",
     "DISPATCHERS",
     "DeadLetterFilter",
+    "DeferredReply",
     "Directive",
     "DispatcherConfig",
     "EventStream",
     "Extension",
     "ExtensionId",
+    "Failure",
     "OverflowStrategy",
     "Props",
     "ReceiveTimeout",

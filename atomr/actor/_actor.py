@@ -23,7 +23,8 @@ class Actor(abc.ABC, Generic[Msg, Reply]):
     Subclasses implement :meth:`handle`, as ``async def`` or plain ``def``.
     The runtime calls it once per message, strictly one message at a time,
     in arrival order per sender. Its return value is the reply to an
-    ``ask`` (and is dropped for a ``tell``).
+    ``ask`` (and is dropped for a ``tell``), unless the handler took the
+    reply over with ``ctx.reply_to`` (it then answers through that handle).
 
     Example:
         >>> class Greeter(Actor):
@@ -38,13 +39,13 @@ class Actor(abc.ABC, Generic[Msg, Reply]):
     whose ``await ref.ask(...)`` is a ``str`` for a type checker.
 
     Attributes:
-        asyncio_task: False (the default) drives handler and hook coroutines
-            directly, turning them into asyncio Tasks only when they really
-            suspend — the fast path, but before its first suspension a
-            handler runs outside any Task (``asyncio.current_task()`` is
-            None, so ``asyncio.timeout()`` cannot be its first statement).
-            True runs every coroutine call inside its own Task (eagerly on
-            Python 3.12+), for handlers that need full Task semantics.
+        asyncio_task: False (the default) runs handler and hook coroutines
+            inside a Task the dispatcher keeps ready, from their first
+            statement (``asyncio.current_task()``, ``asyncio.timeout()`` and
+            ``asyncio.wait_for()`` work there); one that completes without
+            suspending costs no Task of its own, one that suspends keeps
+            that Task. True gives every coroutine call a Task of its own
+            (eagerly on Python 3.12+), at the cost of a Task per message.
     """
 
     asyncio_task: bool = False
@@ -58,8 +59,9 @@ class Actor(abc.ABC, Generic[Msg, Reply]):
             message: the message.
 
         Returns:
-            The reply to an ``ask`` (ignored for a ``tell``). A returned
-            coroutine is run to completion first.
+            The reply to an ``ask`` (ignored for a ``tell``, and once the
+            handler read ``ctx.reply_to``). A returned coroutine is run to
+            completion first.
         """
 
     @_noop

@@ -30,9 +30,10 @@ _log = logging.getLogger("atomr")
 _DEFAULT_THROUGHPUT = 64
 #: Seconds a system's own loop waits for its cancelled tasks before closing.
 _CLOSE_GRACE = 1.0
-_LIVE_OWNED: "weakref.WeakSet[ActorSystem]" = weakref.WeakSet()
 #: Every system created in this process (they leave it when collected).
 _CREATED: "weakref.WeakSet[ActorSystem]" = weakref.WeakSet()
+#: Seconds the interpreter-exit hook waits for each system to terminate.
+_EXIT_WAIT = 5.0
 
 E = TypeVar("E", bound=Extension)
 
@@ -195,7 +196,6 @@ class ActorSystem:
         thread = threading.Thread(target=run, name=f"atomr-{name}", daemon=True)
         thread.start()
         system = started.result()
-        _LIVE_OWNED.add(system)
         return system
 
     # -- properties -------------------------------------------------------------
@@ -404,7 +404,6 @@ class ActorSystem:
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
-        _LIVE_OWNED.discard(self)
 
     def check_live(self) -> None:
         """Raises unless the system is running (neither terminating nor terminated).
@@ -522,10 +521,50 @@ def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
         loop.close()
 
 
-@atexit.register
-def _terminate_owned_systems() -> None:
-    for system in list(_LIVE_OWNED):
+def _skipped_at_exit(system: ActorSystem, why: str) -> None:
+    _log.error("actor system %s was still running at interpreter exit and %s: the post_stop "
+               "hooks of its %d actor(s) did not run. Terminate systems before their loop "
+               "ends (await system.terminate(), or system.terminate_blocking()).",
+               system.name, why, system._core.live_cells)
+
+
+def _terminate_at_exit(system: ActorSystem) -> None:
+    """Terminates one live system at interpreter exit, waiting at most
+    `_EXIT_WAIT` seconds; says loudly when its actors' post_stop hooks
+    could not run."""
+    core = system._core
+    if system._thread is not None:  # its own loop, on a daemon thread still running
         try:
-            system.terminate_blocking(timeout=5.0)
+            system.terminate_blocking(timeout=_EXIT_WAIT)
+        except TimeoutError:
+            _skipped_at_exit(system, f"did not terminate within {_EXIT_WAIT:g}s")
+        return
+    loop = system.loop
+    if loop.is_closed():
+        _skipped_at_exit(system, "its event loop is closed")
+    elif loop.is_running():  # running on another (daemon) thread
+        loop.call_soon_threadsafe(core.begin_terminate)
+        try:
+            core.termination.result(_EXIT_WAIT)
+        except concurrent.futures.TimeoutError:
+            _skipped_at_exit(system, f"did not terminate within {_EXIT_WAIT:g}s")
+    else:  # an idle loop: run it until the system has terminated
+        try:
+            loop.run_until_complete(asyncio.wait_for(system.terminate(), _EXIT_WAIT))
+        except (asyncio.TimeoutError, TimeoutError):
+            _skipped_at_exit(system, f"did not terminate within {_EXIT_WAIT:g}s")
+
+
+@atexit.register
+def _terminate_live_systems() -> None:
+    """At interpreter exit, terminates every system still running, so that
+    its actors' post_stop hooks run (each system waited for at most
+    `_EXIT_WAIT` seconds); a system whose loop is gone gets a loud error
+    naming it instead."""
+    for system in list(_CREATED):
+        if system._core.terminated:
+            continue
+        try:
+            _terminate_at_exit(system)
         except BaseException as exc:  # never block interpreter exit
-            _log.warning("could not terminate actor system %s at exit: %s", system.name, exc)
+            _log.error("could not terminate actor system %s at exit: %s", system.name, exc)

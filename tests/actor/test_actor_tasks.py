@@ -66,9 +66,9 @@ async def test_task_mode_handlers_and_hooks_see_their_task(system):
         [(True, i) for i in range(20)]
 
 
-async def test_default_handlers_that_do_not_suspend_run_outside_a_task(system):
+async def test_default_handlers_that_do_not_suspend_see_a_task_too(system):
     ref = system.actor_of(props(Plain), "plain")
-    assert await ref.ask("x") is False
+    assert await ref.ask("x") is True
 
 
 async def test_a_failing_task_mode_handler_is_supervised_like_any_other(system):
