@@ -32,8 +32,7 @@ void put_u8(std::string& out, std::uint8_t v) {
   out.push_back(static_cast<char>(v));
 }
 
-template <class U>
-void put_uint(std::string& out, U v) {
+template <class U> void put_uint(std::string& out, U v) {
   static_assert(std::is_unsigned_v<U>);
   char bytes[sizeof(U)];
   for (std::size_t i = 0; i < sizeof(U); ++i)
@@ -70,10 +69,9 @@ void end_frame(std::string& out, std::size_t at, std::size_t max_frame_size) {
 
 void check_max(std::size_t max_frame_size) {
   if (max_frame_size < min_max_frame_size || max_frame_size > max_max_frame_size)
-    throw invalid_config_error("max frame size must lie within [" +
-                               std::to_string(min_max_frame_size) + ", " +
-                               std::to_string(max_max_frame_size) + "], got " +
-                               std::to_string(max_frame_size));
+    throw invalid_config_error(
+        "max frame size must lie within [" + std::to_string(min_max_frame_size) + ", " +
+        std::to_string(max_max_frame_size) + "], got " + std::to_string(max_frame_size));
 }
 
 void encode_handshake(const handshake& hs, frame_kind kind, std::string& out,
@@ -116,18 +114,18 @@ public:
     return static_cast<std::uint8_t>(*p_++);
   }
 
-  template <class U>
-  U uint(const char* what) {
+  template <class U> U uint(const char* what) {
     need(sizeof(U), what);
     U v = 0;
     for (std::size_t i = 0; i < sizeof(U); ++i)
-      v = static_cast<U>(v | static_cast<U>(static_cast<U>(static_cast<std::uint8_t>(p_[i]))
-                                            << (8 * i)));
+      v = static_cast<U>(
+          v | static_cast<U>(static_cast<U>(static_cast<std::uint8_t>(p_[i])) << (8 * i)));
     p_ += sizeof(U);
     return v;
   }
 
-  std::string string(const char* what, std::size_t limit = std::numeric_limits<std::size_t>::max()) {
+  std::string string(const char* what,
+                     std::size_t limit = std::numeric_limits<std::size_t>::max()) {
     const std::uint32_t n = uint<std::uint32_t>(what);
     if (n > limit)
       throw malformed_frame_error(std::string(what) + " longer than " + std::to_string(limit) +
@@ -219,8 +217,7 @@ frame decode_body(frame_kind kind, const char* body, std::size_t size) {
     return c;
   }
   }
-  throw malformed_frame_error("unknown frame kind " +
-                              std::to_string(static_cast<unsigned>(kind)));
+  throw malformed_frame_error("unknown frame kind " + std::to_string(static_cast<unsigned>(kind)));
 }
 
 } // namespace
@@ -348,7 +345,8 @@ std::size_t frame_decoder::check_header(const char* header) {
     throw frame_too_large_error("a frame of " + std::to_string(length) +
                                 " bytes exceeds the maximum frame size of " + std::to_string(max_));
   if (length < 2)
-    throw malformed_frame_error("frame length " + std::to_string(length) + " is shorter than its header");
+    throw malformed_frame_error("frame length " + std::to_string(length) +
+                                " is shorter than its header");
   const auto version = static_cast<std::uint8_t>(header[4]);
   if (version != wire_version)
     throw unsupported_version_error("unsupported wire format version " + std::to_string(version) +

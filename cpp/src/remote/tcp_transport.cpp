@@ -2,15 +2,14 @@
 
 // The parts of Asio used, not <boost/asio.hpp>: Boost 1.74's coroutine
 // headers do not compile as C++20.
+#include <array>
+#include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
-
-#include <array>
-#include <atomic>
 #include <deque>
 #include <mutex>
 #include <random>
@@ -123,11 +122,11 @@ struct connection;
 // The send side of a peer address, shared between `send` callers and the io
 // thread (guarded by impl::out_mu).
 struct outbound {
-  std::string pending;     // encoded envelopes not yet handed to a socket
-  std::size_t count = 0;   // envelopes in `pending`
-  bool writable = false;   // an established connection takes `pending`
+  std::string pending;   // encoded envelopes not yet handed to a socket
+  std::size_t count = 0; // envelopes in `pending`
+  bool writable = false; // an established connection takes `pending`
   bool flush_posted = false;
-  bool needs_dial = true;  // no connection, dial or reconnect in progress
+  bool needs_dial = true; // no connection, dial or reconnect in progress
 };
 
 // The io thread's view of a peer address.
@@ -135,7 +134,7 @@ struct association {
   explicit association(asio::io_context& io)
     : reconnect_timer(io) {
   }
-  std::shared_ptr<connection> active; // established
+  std::shared_ptr<connection> active;  // established
   std::shared_ptr<connection> dialing; // our connection, not yet established
   std::uint64_t uid = 0;               // the last incarnation seen here
   unsigned attempts = 0;
@@ -171,7 +170,7 @@ struct tcp_transport::impl {
   std::unordered_set<std::shared_ptr<connection>> conns;
 
   std::atomic<std::uint64_t> envelopes_queued{0}, envelopes_received{0}, envelopes_dropped{0},
-    bytes_written{0}, bytes_read{0}, writes{0}, accepted{0}, dialed{0};
+      bytes_written{0}, bytes_read{0}, writes{0}, accepted{0}, dialed{0};
 
   void emit(event_kind kind, std::string address, std::uint64_t peer_uid, std::string detail) {
     if (callbacks.on_event)
@@ -242,10 +241,9 @@ struct connection : std::enable_shared_from_this<connection> {
   }
 
   void start_reading() {
-    socket.async_read_some(asio::buffer(rbuf), [self = shared_from_this()](
-                                                 const boost::system::error_code& ec, std::size_t n) {
-      self->on_read(ec, n);
-    });
+    socket.async_read_some(asio::buffer(rbuf),
+                           [self = shared_from_this()](const boost::system::error_code& ec,
+                                                       std::size_t n) { self->on_read(ec, n); });
   }
 
   void on_read(const boost::system::error_code& ec, std::size_t n) {
@@ -327,18 +325,19 @@ struct connection : std::enable_shared_from_this<connection> {
     }
     writing = true;
     t.writes.fetch_add(1, std::memory_order_relaxed);
-    asio::async_write(socket, asio::buffer(wbuf),
-                      [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
-                        self->writing = false;
-                        if (self->state == conn_state::closed)
-                          return;
-                        if (ec) {
-                          self->lost(ec.message());
-                          return;
-                        }
-                        self->t.bytes_written.fetch_add(n, std::memory_order_relaxed);
-                        self->pump();
-                      });
+    asio::async_write(
+        socket, asio::buffer(wbuf),
+        [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
+          self->writing = false;
+          if (self->state == conn_state::closed)
+            return;
+          if (ec) {
+            self->lost(ec.message());
+            return;
+          }
+          self->t.bytes_written.fetch_add(n, std::memory_order_relaxed);
+          self->pump();
+        });
   }
 
   void arm_timer(std::chrono::milliseconds after) {
@@ -424,8 +423,8 @@ void connection::on_frame(frame&& f) {
   switch (kind_of(f)) {
   case frame_kind::close: {
     auto& c = std::get<close_frame>(f);
-    const std::string detail = std::string(to_string(c.reason)) +
-                               (c.detail.empty() ? "" : ": " + c.detail);
+    const std::string detail =
+        std::string(to_string(c.reason)) + (c.detail.empty() ? "" : ": " + c.detail);
     if (state == conn_state::established) {
       t.emit(event_kind::disassociated, who(), peer_uid, "closed by peer: " + detail);
     } else if (c.reason != close_reason::duplicate_connection) {
@@ -448,7 +447,7 @@ void connection::on_frame(frame&& f) {
     t.envelopes_received.fetch_add(1, std::memory_order_relaxed);
     if (t.callbacks.on_envelope)
       t.callbacks.on_envelope(
-        inbound_envelope{peer_address, peer_uid, std::move(std::get<envelope>(f))});
+          inbound_envelope{peer_address, peer_uid, std::move(std::get<envelope>(f))});
     return;
   case frame_kind::heartbeat:
     if (state != conn_state::established)
@@ -738,8 +737,8 @@ tcp_transport::tcp_transport(transport_config config, transport_callbacks callba
   const auto bind_ip = asio::ip::make_address(config.bind_host, ec);
   if (ec)
     throw invalid_address_error("bind host '" + config.bind_host + "' is not an IP address");
-  std::string advertised = config.advertised_host.empty() ? bind_ip.to_string()
-                                                          : config.advertised_host;
+  std::string advertised =
+      config.advertised_host.empty() ? bind_ip.to_string() : config.advertised_host;
   if (advertised.size() > max_handshake_field)
     throw invalid_config_error("advertised host longer than 255 bytes");
   impl_ = std::make_unique<impl>(std::move(config), std::move(callbacks));
@@ -809,7 +808,9 @@ void tcp_transport::stop() {
     std::lock_guard lock(t.out_mu);
     left.swap(t.out);
   }
-  for (auto& [address, ob] : left) {
+  for (auto& entry : left) {
+    const std::string& address = entry.first;
+    outbound& ob = entry.second;
     if (ob.pending.empty())
       continue;
     frame_decoder decoder(t.config.max_frame_size);

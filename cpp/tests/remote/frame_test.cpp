@@ -1,7 +1,6 @@
 #include "atomr/remote/frame.hpp"
 
 #include <gtest/gtest.h>
-
 #include <random>
 #include <string>
 #include <vector>
@@ -128,7 +127,8 @@ TEST(RemoteFrame, EveryTruncatedBodyWithAMatchingLengthIsMalformed) {
         } catch (const malformed_frame_error&) {
         }
       } else {
-        EXPECT_THROW(decode(cut), malformed_frame_error) << "kind " << int(kind_of(f)) << " n " << n;
+        EXPECT_THROW(decode(cut), malformed_frame_error)
+            << "kind " << int(kind_of(f)) << " n " << n;
       }
     }
   }

@@ -4,16 +4,15 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
-#include <gtest/gtest.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <gtest/gtest.h>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <thread>
 #include <vector>
 
@@ -257,8 +256,8 @@ TEST(RemoteTransport, BadSettingsAndAddressesThrowAtTheCallSite) {
   EXPECT_THROW(unstarted.send("127.0.0.1:1", numbered(0)), transport_stopped_error);
 
   node a(node::config("a"));
-  for (const char* addr : {"", "127.0.0.1", "127.0.0.1:0", "127.0.0.1:70000", "host:1",
-                           "127.0.0.1:x", "::1:5"}) {
+  for (const char* addr :
+       {"", "127.0.0.1", "127.0.0.1:0", "127.0.0.1:70000", "host:1", "127.0.0.1:x", "::1:5"}) {
     EXPECT_THROW(a.t().send(addr, numbered(0)), invalid_address_error) << addr;
   }
   EXPECT_THROW(a.t().send(a.t().address(), numbered(0)), invalid_address_error);
@@ -420,7 +419,8 @@ TEST(RemoteTransport, AGarbageSenderIsDisconnectedWhileAnotherPeerKeepsWorking) 
   {
     raw_client raw(b.t().port());
     raw.write(encoded(client_handshake(7, 9)));
-    ASSERT_TRUE(raw.read_frame([](const frame& f) { return std::holds_alternative<handshake_ack>(f); }));
+    ASSERT_TRUE(
+        raw.read_frame([](const frame& f) { return std::holds_alternative<handshake_ack>(f); }));
     raw.write(encoded(numbered(0, "/user/from-raw")) + std::string(64, '\xff'));
     std::string reply;
     ASSERT_TRUE(raw.read_until_closed(reply));

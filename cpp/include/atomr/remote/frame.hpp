@@ -117,7 +117,8 @@ struct close_frame {
   bool operator==(const close_frame&) const = default;
 };
 
-using frame = std::variant<handshake, handshake_ack, envelope, heartbeat, heartbeat_ack, close_frame>;
+using frame =
+    std::variant<handshake, handshake_ack, envelope, heartbeat, heartbeat_ack, close_frame>;
 
 /// The kind byte of a frame value.
 frame_kind kind_of(const frame& f) noexcept;
@@ -156,8 +157,7 @@ public:
   /// completes, in order. A malformed, oversize or wrong-version frame
   /// throws (the frames before it have been delivered) and leaves the
   /// decoder failed: every later call throws `malformed_frame_error`.
-  template <class Sink>
-  void feed(const char* data, std::size_t size, Sink&& sink) {
+  template <class Sink> void feed(const char* data, std::size_t size, Sink&& sink) {
     std::optional<frame> out;
     while (size > 0) {
       const std::size_t used = step(data, size, out);
