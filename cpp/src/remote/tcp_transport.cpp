@@ -146,13 +146,15 @@ struct tcp_transport::impl {
   impl(transport_config c, transport_callbacks cb)
     : config(std::move(c))
     , callbacks(std::move(cb))
-    , acceptor(io) {
+    , acceptor(io)
+    , accept_retry(io) {
   }
 
   transport_config config;
   transport_callbacks callbacks;
   asio::io_context io;
   tcp::acceptor acceptor;
+  asio::steady_timer accept_retry;
   std::thread thread;
   std::uint64_t uid = 0;
   std::uint16_t bound_port = 0;
@@ -368,10 +370,14 @@ struct connection : std::enable_shared_from_this<connection> {
 
   // Sends a close frame, then closes; the association forgets it at once.
   void close_with(close_reason reason, const std::string& detail, bool reconnect) {
-    if (state == conn_state::closed)
+    if (state == conn_state::closed || close_after_write)
       return;
     auto self = shared_from_this();
     t.detach(self, reconnect);
+    if (state == conn_state::connecting) {
+      shut(); // not connected yet: nothing to say
+      return;
+    }
     control.clear();
     encode(close_frame{reason, detail}, control, t.config.max_frame_size);
     close_after_write = true;
@@ -644,7 +650,7 @@ void tcp_transport::impl::dial(const std::string& address) {
   c->arm_timer(config.handshake_timeout);
   c->socket.async_connect(tcp::endpoint(asio::ip::make_address(host), port),
                           [c](const boost::system::error_code& ec) {
-                            if (c->state == conn_state::closed)
+                            if (c->state != conn_state::connecting)
                               return;
                             if (ec) {
                               c->lost(ec.message());
@@ -669,17 +675,24 @@ void tcp_transport::impl::accept_next() {
   acceptor.async_accept(c->socket, [this, c](const boost::system::error_code& ec) {
     if (closing || ec == asio::error::operation_aborted)
       return;
-    if (!ec) {
-      boost::system::error_code ignored;
-      c->socket.set_option(tcp::no_delay(true), ignored);
-      const auto remote = c->socket.remote_endpoint(ignored);
-      c->endpoint = format_address(remote.address().to_string(), remote.port());
-      c->state = conn_state::handshaking;
-      conns.insert(c);
-      accepted.fetch_add(1, std::memory_order_relaxed);
-      c->arm_timer(config.handshake_timeout);
-      c->start_reading();
+    if (ec) {
+      // Out of descriptors or the like: try again shortly, without spinning.
+      accept_retry.expires_after(std::chrono::milliseconds(100));
+      accept_retry.async_wait([this](const boost::system::error_code& wait_ec) {
+        if (!wait_ec && !closing)
+          accept_next();
+      });
+      return;
     }
+    boost::system::error_code ignored;
+    c->socket.set_option(tcp::no_delay(true), ignored);
+    const auto remote = c->socket.remote_endpoint(ignored);
+    c->endpoint = format_address(remote.address().to_string(), remote.port());
+    c->state = conn_state::handshaking;
+    conns.insert(c);
+    accepted.fetch_add(1, std::memory_order_relaxed);
+    c->arm_timer(config.handshake_timeout);
+    c->start_reading();
     accept_next();
   });
 }
@@ -688,6 +701,7 @@ void tcp_transport::impl::stop_on_io() {
   closing = true;
   boost::system::error_code ignored;
   acceptor.close(ignored);
+  accept_retry.cancel();
   for (auto& [address, a] : assocs) {
     a->reconnect_timer.cancel();
   }
@@ -703,7 +717,6 @@ void tcp_transport::impl::stop_on_io() {
         c->socket.write_some(asio::buffer(bytes), ignored);
       }
     }
-    c->state = conn_state::connecting; // let shut() run once
     c->shut();
   }
   assocs.clear();

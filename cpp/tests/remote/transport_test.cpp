@@ -7,6 +7,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <future>
 #include <gtest/gtest.h>
 #include <memory>
 #include <mutex>
@@ -534,6 +535,58 @@ TEST(RemoteTransport, OutboundOverflowIsReportedWithAReason) {
   EXPECT_FALSE(a.t().send(nowhere, numbered(99)));
   EXPECT_EQ(a.dropped().back().reason, drop_reason::transport_stopped);
   EXPECT_EQ(a.t().stats().envelopes_dropped, 16u);
+}
+
+TEST(RemoteTransport, APeerThatStopsReadingCannotGrowTheQueueWithoutBound) {
+  // A raw peer that completes the handshake and then never reads.
+  boost::asio::io_context io;
+  tcp::acceptor acceptor(io, tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
+  const std::uint16_t port = acceptor.local_endpoint().port();
+  std::promise<void> release;
+  std::thread server([&] {
+    tcp::socket s(io);
+    acceptor.accept(s);
+    frame_decoder d;
+    bool greeted = false;
+    char buf[1024];
+    while (!greeted) {
+      boost::system::error_code ec;
+      const std::size_t n = s.read_some(boost::asio::buffer(buf), ec);
+      if (ec)
+        return;
+      d.feed(buf, n, [&](frame&& f) { greeted = greeted || std::holds_alternative<handshake>(f); });
+    }
+    handshake_ack ack;
+    static_cast<handshake&>(ack) = client_handshake(77, port);
+    boost::asio::write(s, boost::asio::buffer(encoded(ack)));
+    release.get_future().wait();
+  });
+  auto config = node::config("a");
+  config.outbound_queue_limit = 1000;
+  {
+    node a(config);
+    const std::string peer = "127.0.0.1:" + std::to_string(port);
+    envelope env = numbered(0);
+    env.payload.assign(1024, 'p');
+    ASSERT_TRUE(a.t().send(peer, env));
+    ASSERT_TRUE(a.wait_event(event_kind::associated));
+    // Keep offering envelopes (the io thread writes meanwhile): what is
+    // accepted is bounded by the socket buffers plus the queue limit, far
+    // below what is offered.
+    std::size_t sent = 1;
+    for (std::size_t attempt = 0; attempt < 300'000 && sent < 100'000; ++attempt) {
+      if (a.t().send(peer, env))
+        ++sent;
+      else
+        std::this_thread::yield();
+    }
+    EXPECT_LT(sent, 100'000u); // 100 MB
+    ASSERT_FALSE(a.dropped().empty());
+    EXPECT_EQ(a.dropped()[0].reason, drop_reason::queue_full);
+    EXPECT_EQ(a.count(event_kind::associated), 1u);
+    release.set_value();
+    server.join();
+  }
 }
 
 TEST(RemoteTransport, HeartbeatsKeepAnIdleAssociationAndASilentPeerTimesOut) {
