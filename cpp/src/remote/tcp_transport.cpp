@@ -8,6 +8,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <deque>
@@ -20,6 +21,7 @@
 namespace atomr::remote {
 
 namespace asio = boost::asio;
+namespace ssl = boost::asio::ssl;
 using tcp = asio::ip::tcp;
 using steady = std::chrono::steady_clock;
 
@@ -155,6 +157,7 @@ struct tcp_transport::impl {
   asio::io_context io;
   tcp::acceptor acceptor;
   asio::steady_timer accept_retry;
+  std::optional<ssl::context> tls; // set when TLS is configured
   std::thread thread;
   std::uint64_t uid = 0;
   std::uint16_t bound_port = 0;
@@ -216,6 +219,7 @@ struct connection : std::enable_shared_from_this<connection> {
   connection(tcp_transport::impl& t, bool initiator)
     : t(t)
     , socket(t.io)
+    , tls(t.tls ? std::make_unique<ssl::stream<tcp::socket&>>(socket, *t.tls) : nullptr)
     , timer(t.io)
     , initiator(initiator)
     , decoder(t.config.max_frame_size) {
@@ -223,6 +227,7 @@ struct connection : std::enable_shared_from_this<connection> {
 
   tcp_transport::impl& t;
   tcp::socket socket;
+  std::unique_ptr<ssl::stream<tcp::socket&>> tls; // over `socket`, when TLS is on
   asio::steady_timer timer;
   bool initiator;
   conn_state state = conn_state::connecting;
@@ -243,9 +248,35 @@ struct connection : std::enable_shared_from_this<connection> {
   }
 
   void start_reading() {
-    socket.async_read_some(asio::buffer(rbuf),
-                           [self = shared_from_this()](const boost::system::error_code& ec,
-                                                       std::size_t n) { self->on_read(ec, n); });
+    auto on_done = [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
+      self->on_read(ec, n);
+    };
+    if (tls)
+      tls->async_read_some(asio::buffer(rbuf), std::move(on_done));
+    else
+      socket.async_read_some(asio::buffer(rbuf), std::move(on_done));
+  }
+
+  // Runs the TLS handshake if TLS is on, then `next`; a failed TLS
+  // handshake (an untrusted or missing certificate) closes the connection.
+  template <class Next> void secure(Next next) {
+    if (!tls) {
+      next();
+      return;
+    }
+    tls->async_handshake(initiator ? ssl::stream_base::client : ssl::stream_base::server,
+                         [self = shared_from_this(), next](const boost::system::error_code& ec) {
+                           if (self->state == conn_state::closed || self->close_after_write)
+                             return;
+                           if (ec) {
+                             self->t.emit(self->initiator ? event_kind::connect_failed
+                                                          : event_kind::handshake_refused,
+                                          self->who(), 0, "TLS handshake failed: " + ec.message());
+                             self->lost_quietly();
+                             return;
+                           }
+                           next();
+                         });
   }
 
   void on_read(const boost::system::error_code& ec, std::size_t n) {
@@ -327,19 +358,21 @@ struct connection : std::enable_shared_from_this<connection> {
     }
     writing = true;
     t.writes.fetch_add(1, std::memory_order_relaxed);
-    asio::async_write(
-        socket, asio::buffer(wbuf),
-        [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
-          self->writing = false;
-          if (self->state == conn_state::closed)
-            return;
-          if (ec) {
-            self->lost(ec.message());
-            return;
-          }
-          self->t.bytes_written.fetch_add(n, std::memory_order_relaxed);
-          self->pump();
-        });
+    auto on_done = [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
+      self->writing = false;
+      if (self->state == conn_state::closed)
+        return;
+      if (ec) {
+        self->lost(ec.message());
+        return;
+      }
+      self->t.bytes_written.fetch_add(n, std::memory_order_relaxed);
+      self->pump();
+    };
+    if (tls)
+      asio::async_write(*tls, asio::buffer(wbuf), std::move(on_done));
+    else
+      asio::async_write(socket, asio::buffer(wbuf), std::move(on_done));
   }
 
   void arm_timer(std::chrono::milliseconds after) {
@@ -659,8 +692,10 @@ void tcp_transport::impl::dial(const std::string& address) {
                             boost::system::error_code ignored;
                             c->socket.set_option(tcp::no_delay(true), ignored);
                             c->state = conn_state::handshaking;
-                            c->start_reading();
-                            c->send_control(c->t.own_handshake());
+                            c->secure([c] {
+                              c->start_reading();
+                              c->send_control(c->t.own_handshake());
+                            });
                           });
 }
 
@@ -692,7 +727,7 @@ void tcp_transport::impl::accept_next() {
     conns.insert(c);
     accepted.fetch_add(1, std::memory_order_relaxed);
     c->arm_timer(config.handshake_timeout);
-    c->start_reading();
+    c->secure([c] { c->start_reading(); });
     accept_next();
   });
 }
@@ -708,7 +743,7 @@ void tcp_transport::impl::stop_on_io() {
   const auto all = conns; // close_with and shut erase from conns
   for (const auto& c : all) {
     if (c->state == conn_state::established || c->state == conn_state::handshaking) {
-      if (!c->writing && !c->close_after_write) {
+      if (!c->writing && !c->close_after_write && !c->tls) {
         // One best-effort, non-blocking write of the close frame.
         std::string bytes;
         encode(close_frame{close_reason::shutdown, "transport stopped"}, bytes,
@@ -756,6 +791,26 @@ tcp_transport::tcp_transport(transport_config config, transport_callbacks callba
     throw invalid_config_error("advertised host longer than 255 bytes");
   impl_ = std::make_unique<impl>(std::move(config), std::move(callbacks));
   impl_->advertised_host = std::move(advertised);
+  if (const auto& tls = impl_->config.tls) {
+    auto& ctx = impl_->tls.emplace(ssl::context::tls);
+    ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                    ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+    const auto load = [](const char* what, const std::string& file, auto&& fn) {
+      if (file.empty())
+        throw invalid_config_error(std::string("TLS needs a ") + what);
+      boost::system::error_code ec;
+      fn(ec);
+      if (ec)
+        throw invalid_config_error(std::string("TLS ") + what + " '" + file + "': " + ec.message());
+    };
+    load("certificate chain file", tls->certificate_chain_file,
+         [&](auto& ec) { ctx.use_certificate_chain_file(tls->certificate_chain_file, ec); });
+    load("private key file", tls->private_key_file,
+         [&](auto& ec) { ctx.use_private_key_file(tls->private_key_file, ssl::context::pem, ec); });
+    load("CA file", tls->ca_file, [&](auto& ec) { ctx.load_verify_file(tls->ca_file, ec); });
+    ctx.set_verify_mode(ssl::verify_peer |
+                        (tls->require_peer_certificate ? ssl::verify_fail_if_no_peer_cert : 0));
+  }
   impl_->uid = impl_->config.uid != 0 ? impl_->config.uid : random_uid();
 }
 

@@ -27,6 +27,20 @@
 
 namespace atomr::remote {
 
+/// TLS settings (files in PEM format). Both sides present a certificate and
+/// check the other's against `ca_file`; a peer whose certificate does not
+/// chain to it is refused.
+struct tls_config {
+  /// This side's certificate, followed by any intermediate certificates.
+  std::string certificate_chain_file;
+  /// The private key of that certificate.
+  std::string private_key_file;
+  /// The certificate authorities trusted to sign peers' certificates.
+  std::string ca_file;
+  /// Whether connecting peers must present a certificate (mutual TLS).
+  bool require_peer_certificate = true;
+};
+
 /// The transport's settings.
 struct transport_config {
   /// This system's name, sent in the handshake (1..255 bytes).
@@ -54,6 +68,8 @@ struct transport_config {
   /// The first reconnect delay; doubled per failed attempt up to the max.
   std::chrono::milliseconds reconnect_min_backoff{50};
   std::chrono::milliseconds reconnect_max_backoff{5000};
+  /// TLS on every connection, if set (else plain TCP).
+  std::optional<tls_config> tls;
 };
 
 /// An envelope that arrived, with the peer it came from.
