@@ -1,7 +1,8 @@
 // Micro-benchmark of atomr::remote::tcp_transport. Not built by default:
 //
 //   g++ -std=c++20 -O2 -DNDEBUG -I cpp/include cpp/bench/remote_bench.cpp
-//       cpp/src/remote/*.cpp -pthread -o /tmp/remote_bench  &&  /tmp/remote_bench [n] [payload]
+//       cpp/src/remote/*.cpp -pthread -lssl -lcrypto -o /tmp/remote_bench
+//   /tmp/remote_bench [n] [payload]
 //
 // Two transports in one process over 127.0.0.1; one thread sends n one-way
 // envelopes (recipient "/user/sink", manifest "bench.Msg", a payload of the

@@ -484,9 +484,15 @@ void connection::on_frame(frame&& f) {
     if (state != conn_state::established)
       return protocol_error("envelope before the handshake");
     t.envelopes_received.fetch_add(1, std::memory_order_relaxed);
-    if (t.callbacks.on_envelope)
-      t.callbacks.on_envelope(
-          inbound_envelope{peer_address, peer_uid, std::move(std::get<envelope>(f))});
+    if (t.callbacks.on_envelope) {
+      // The callback must not throw; if it does, that envelope is lost but
+      // the connection keeps reading.
+      try {
+        t.callbacks.on_envelope(
+            inbound_envelope{peer_address, peer_uid, std::move(std::get<envelope>(f))});
+      } catch (...) {
+      }
+    }
     return;
   case frame_kind::heartbeat:
     if (state != conn_state::established)
@@ -850,7 +856,15 @@ void tcp_transport::start() {
   t.thread = std::thread([&t] {
     auto guard = asio::make_work_guard(t.io);
     (void)guard;
-    t.io.run();
+    // An exception escaping a handler (a callback that throws) must not end
+    // the io thread: the handler is abandoned and the loop goes on.
+    for (;;) {
+      try {
+        t.io.run();
+        return;
+      } catch (...) {
+      }
+    }
   });
 }
 

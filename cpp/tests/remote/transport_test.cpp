@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -587,6 +588,28 @@ TEST(RemoteTransport, APeerThatStopsReadingCannotGrowTheQueueWithoutBound) {
     release.set_value();
     server.join();
   }
+}
+
+TEST(RemoteTransport, AThrowingEnvelopeCallbackDoesNotStopTheConnection) {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::string> got;
+  transport_callbacks callbacks;
+  callbacks.on_envelope = [&](inbound_envelope&& in) {
+    if (in.env.payload == "0")
+      throw std::runtime_error("callback failed");
+    std::lock_guard lock(mu);
+    got.push_back(in.env.payload);
+    cv.notify_all();
+  };
+  tcp_transport b(node::config("b"), callbacks);
+  b.start();
+  node a(node::config("a"));
+  for (std::size_t i = 0; i < 3; ++i)
+    a.t().send(b.address(), numbered(i));
+  std::unique_lock lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, deadline, [&] { return got.size() >= 2; }));
+  EXPECT_EQ(got, (std::vector<std::string>{"1", "2"}));
 }
 
 TEST(RemoteTransport, HeartbeatsKeepAnIdleAssociationAndASilentPeerTimesOut) {

@@ -12,7 +12,7 @@
 // * Inbound envelopes are handed to `on_envelope` on the io thread as owned
 //   bytes. Transport events (associations, quarantine, refused handshakes,
 //   malformed frames) go to `on_event`, also on the io thread. A callback
-//   must return quickly and must not call `stop`.
+//   must return quickly, must not throw and must not call `stop`.
 
 #include "atomr/remote/frame.hpp"
 
