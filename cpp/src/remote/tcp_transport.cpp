@@ -203,10 +203,13 @@ struct tcp_transport::impl {
   void dial(const std::string& address);
   void ensure_connected(const std::string& address);
   void flush(const std::string& address);
-  void schedule_reconnect(const std::string& address, association& a);
+  std::optional<std::chrono::milliseconds> schedule_reconnect(const std::string& address,
+                                                              association& a);
   void establish(const std::shared_ptr<connection>& c, association& a);
   void quarantine(const std::string& address, association& a, std::uint64_t new_uid);
-  void detach(const std::shared_ptr<connection>& c, bool reconnect);
+  // Both return the delay of the reconnect they scheduled, if any.
+  std::optional<std::chrono::milliseconds> detach(const std::shared_ptr<connection>& c,
+                                                  bool reconnect);
   void stop_on_io();
   // The outbound entry of an address, created if missing (out_mu held).
   outbound& out_for(const std::string& address) {
@@ -269,10 +272,9 @@ struct connection : std::enable_shared_from_this<connection> {
                            if (self->state == conn_state::closed || self->close_after_write)
                              return;
                            if (ec) {
-                             self->t.emit(self->initiator ? event_kind::connect_failed
-                                                          : event_kind::handshake_refused,
-                                          self->who(), 0, "TLS handshake failed: " + ec.message());
-                             self->lost_quietly();
+                             self->fail(self->initiator ? event_kind::connect_failed
+                                                        : event_kind::handshake_refused,
+                                        "TLS handshake failed: " + ec.message());
                              return;
                            }
                            next();
@@ -387,14 +389,12 @@ struct connection : std::enable_shared_from_this<connection> {
     if (state == conn_state::closed)
       return;
     if (state != conn_state::established) {
-      t.emit(event_kind::connect_failed, who(), peer_uid, "handshake timed out");
-      lost_quietly();
+      fail(event_kind::connect_failed, "handshake timed out");
       return;
     }
     if (steady::now() - last_rx > t.config.idle_timeout) {
-      t.emit(event_kind::heartbeat_timeout, who(), peer_uid,
-             "nothing received for " + std::to_string(t.config.idle_timeout.count()) + " ms");
-      lost_quietly();
+      fail(event_kind::heartbeat_timeout,
+           "nothing received for " + std::to_string(t.config.idle_timeout.count()) + " ms");
       return;
     }
     send_control(heartbeat{++heartbeat_seq});
@@ -428,22 +428,27 @@ struct connection : std::enable_shared_from_this<connection> {
 
   // The connection failed (read or write error, peer closed).
   void lost(const std::string& why) {
-    if (state == conn_state::closed)
-      return;
-    const bool was_established = state == conn_state::established;
-    if (!was_established && initiator && !close_after_write)
-      t.emit(event_kind::connect_failed, who(), peer_uid, why);
-    else if (was_established)
-      t.emit(event_kind::disassociated, who(), peer_uid, why);
-    lost_quietly();
+    if (state == conn_state::established)
+      fail(event_kind::disassociated, why);
+    else if (initiator && !close_after_write)
+      fail(event_kind::connect_failed, why);
+    else
+      fail(std::nullopt, why);
   }
 
-  void lost_quietly() {
+  // Closes the connection after a failure and reports `kind`, saying when
+  // the peer is dialed again if a reconnect was scheduled.
+  void fail(std::optional<event_kind> kind, std::string why) {
     if (state == conn_state::closed)
       return;
+    std::optional<std::chrono::milliseconds> retry;
     if (!close_after_write)
-      t.detach(shared_from_this(), true);
+      retry = t.detach(shared_from_this(), true);
     shut();
+    if (retry)
+      why += "; reconnecting in " + std::to_string(retry->count()) + " ms";
+    if (kind)
+      t.emit(*kind, who(), peer_uid, std::move(why));
   }
 
   void shut() {
@@ -464,12 +469,12 @@ void connection::on_frame(frame&& f) {
     auto& c = std::get<close_frame>(f);
     const std::string detail =
         std::string(to_string(c.reason)) + (c.detail.empty() ? "" : ": " + c.detail);
-    if (state == conn_state::established) {
-      t.emit(event_kind::disassociated, who(), peer_uid, "closed by peer: " + detail);
-    } else if (c.reason != close_reason::duplicate_connection) {
-      t.emit(event_kind::refused_by_peer, who(), peer_uid, detail);
-    }
-    lost_quietly();
+    if (state == conn_state::established)
+      fail(event_kind::disassociated, "closed by peer: " + detail);
+    else if (c.reason != close_reason::duplicate_connection)
+      fail(event_kind::refused_by_peer, detail);
+    else
+      fail(std::nullopt, detail);
     return;
   }
   case frame_kind::handshake:
@@ -612,12 +617,13 @@ void tcp_transport::impl::establish(const std::shared_ptr<connection>& c, associ
 
 // Removes a connection from its association; reconnects if it was ours or
 // envelopes wait for the peer.
-void tcp_transport::impl::detach(const std::shared_ptr<connection>& c, bool reconnect) {
+std::optional<std::chrono::milliseconds>
+tcp_transport::impl::detach(const std::shared_ptr<connection>& c, bool reconnect) {
   if (c->peer_address.empty())
-    return;
+    return std::nullopt;
   auto it = assocs.find(c->peer_address);
   if (it == assocs.end())
-    return;
+    return std::nullopt;
   auto& a = *it->second;
   bool was_ours = false;
   if (a.active == c) {
@@ -631,7 +637,7 @@ void tcp_transport::impl::detach(const std::shared_ptr<connection>& c, bool reco
     was_ours = true;
   }
   if (!was_ours || closing || a.active || a.dialing)
-    return;
+    return std::nullopt;
   bool wanted = false;
   {
     std::lock_guard lock(out_mu);
@@ -643,13 +649,15 @@ void tcp_transport::impl::detach(const std::shared_ptr<connection>& c, bool reco
       found->second.needs_dial = !wanted;
     }
   }
-  if (wanted)
-    schedule_reconnect(c->peer_address, a);
+  if (!wanted)
+    return std::nullopt;
+  return schedule_reconnect(c->peer_address, a);
 }
 
-void tcp_transport::impl::schedule_reconnect(const std::string& address, association& a) {
+std::optional<std::chrono::milliseconds>
+tcp_transport::impl::schedule_reconnect(const std::string& address, association& a) {
   if (closing || a.active || a.dialing || a.reconnect_scheduled)
-    return;
+    return std::nullopt;
   auto delay = config.reconnect_min_backoff;
   for (unsigned i = 0; i < a.attempts && delay < config.reconnect_max_backoff; ++i)
     delay *= 2;
@@ -667,6 +675,7 @@ void tcp_transport::impl::schedule_reconnect(const std::string& address, associa
     if (!it->second->active && !it->second->dialing)
       dial(address);
   });
+  return delay;
 }
 
 void tcp_transport::impl::ensure_connected(const std::string& address) {

@@ -350,6 +350,29 @@ TEST(RemoteTransport, SimultaneousConnectsSettleOnOneConnectionAndLoseNothing) {
   }
 }
 
+TEST(RemoteTransport, ReconnectsBackOffExponentiallyUpToTheMaximum) {
+  std::uint16_t port = 0;
+  {
+    node probe(node::config("probe"));
+    port = probe.t().port();
+  }
+  auto config = node::config("a");
+  config.reconnect_min_backoff = 10ms;
+  config.reconnect_max_backoff = 80ms;
+  node a(config);
+  a.t().send("127.0.0.1:" + std::to_string(port), numbered(0));
+  ASSERT_TRUE(a.wait_event(event_kind::connect_failed, 7));
+  std::vector<std::string> delays;
+  for (const auto& e : a.events(event_kind::connect_failed)) {
+    const auto at = e.detail.find("reconnecting in ");
+    ASSERT_NE(at, std::string::npos) << e.detail;
+    delays.push_back(e.detail.substr(at + 16));
+  }
+  delays.resize(7);
+  EXPECT_EQ(delays, (std::vector<std::string>{"10 ms", "20 ms", "40 ms", "80 ms", "80 ms", "80 ms",
+                                              "80 ms"}));
+}
+
 TEST(RemoteTransport, CookieMismatchIsRefusedAndNothingIsDelivered) {
   auto ca = node::config("a");
   ca.cookie = "right";

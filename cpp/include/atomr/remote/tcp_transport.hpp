@@ -106,7 +106,9 @@ enum class event_kind {
   refused_by_peer,
   /// A peer sent bytes that are not a valid frame; that connection closed.
   malformed_frame,
-  /// An outbound connection or its handshake failed or timed out.
+  /// An outbound connection or its handshake failed or timed out. When a
+  /// redial is scheduled, `detail` ends with "; reconnecting in N ms" (so
+  /// does `disassociated`'s).
   connect_failed,
   /// Nothing arrived on a connection for `idle_timeout`; it was closed.
   heartbeat_timeout,
