@@ -4,6 +4,7 @@ set -euo pipefail
 
 packages=(g++ cmake make libboost-fiber-dev libboost-context-dev libboost-dev
           libcereal-dev liblmdb-dev libgtest-dev
+          libssl-dev     # TLS for the remote transport (OpenSSL through Asio)
           clang-format   # the lint gate's C++ format check (scripts/lint.sh)
           clang libclang-rt-dev)  # libFuzzer for the fuzz targets (make test-fuzz)
 missing=()
