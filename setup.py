@@ -36,6 +36,7 @@ core_sources = [
                                        "record_format"]),
     *component_sources("ddata", ["causal_context", "counters", "lmdb_store", "maps",
                                  "registers", "replicated_data", "sets", "wire"]),
+    *component_sources("remote", ["frame", "inbound_queue", "tcp_transport"]),
 ]
 
 debug = os.environ.get("ATOMR_DEBUG") == "1"
@@ -48,7 +49,8 @@ extensions = [
         "atomr._native._core",
         sources=["atomr/_native/_core.pyx", *core_sources],
         include_dirs=[os.path.join(CPP, "include")],
-        libraries=["lmdb"],
+        # remote: Boost.Asio is header-only; OpenSSL for TLS.
+        libraries=["lmdb", "ssl", "crypto"],
         language="c++",
         extra_compile_args=extra_compile_args,
     ),

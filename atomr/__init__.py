@@ -55,6 +55,11 @@ from atomr.errors import (
     SpawnError,
     UnroutableMessageError,
     UpdateFailedError,
+    RemoteError,
+    RemoteTransportError,
+    InvalidRemoteAddressError,
+    FrameTooLargeError,
+    MalformedFrameError,
 )
 
 if TYPE_CHECKING:  # pragma: no cover - what the lazy attributes are, for type checkers
@@ -128,5 +133,10 @@ __all__ = [
     "DataDeletedError",
     "ReplicationTimeoutError",
     "UpdateFailedError",
+    "RemoteError",
+    "RemoteTransportError",
+    "InvalidRemoteAddressError",
+    "FrameTooLargeError",
+    "MalformedFrameError",
     "__version__",
 ]

@@ -6,7 +6,8 @@ built-in exception it specialises, so ``except ValueError`` and
 
 A class that C++ errors surface as names their codes in ``native_codes``:
 ``(component, code)`` pairs, where `component` is a member of
-``atomr::component`` (``core``, ``storage``, ``persistence``, ``ddata``) and
+``atomr::component`` (``core``, ``storage``, ``persistence``, ``ddata``,
+``remote``) and
 `code` a member of that component's ``errc`` enum. Only a class's own
 declaration counts (subclasses do not inherit it). The native layer builds
 its one translation table from these declarations (see
@@ -42,6 +43,11 @@ __all__ = [
     "DataDeletedError",
     "ReplicationTimeoutError",
     "UpdateFailedError",
+    "RemoteError",
+    "RemoteTransportError",
+    "InvalidRemoteAddressError",
+    "FrameTooLargeError",
+    "MalformedFrameError",
 ]
 
 
@@ -232,12 +238,49 @@ class UpdateFailedError(AtomrError):
     value of the key's type. The stored value is unchanged."""
 
 
+class RemoteError(AtomrError):
+    """Base class of remoting's failures (the remote transport, remote
+    addresses and what crosses the wire)."""
+
+    native_codes: ClassVar[tuple[_NativeCode, ...]] = (("remote", "generic"),)
+
+
+class RemoteTransportError(RemoteError):
+    """The remote transport cannot do what was asked: its listening address
+    cannot be bound, or it is not running (stopped, or never started)."""
+
+    native_codes = (("remote", "bind_failed"), ("remote", "transport_stopped"))
+
+
+class InvalidRemoteAddressError(RemoteError, ValueError):
+    """A remote address that is not ``host:port`` with an IP literal host
+    and a port within 1..65535 (or one that names the sending system itself
+    where another system is needed)."""
+
+    native_codes = (("remote", "invalid_address"),)
+
+
+class FrameTooLargeError(RemoteError, ValueError):
+    """A message that encodes to a frame longer than the transport's
+    ``max-frame-size``; nothing was sent."""
+
+    native_codes = (("remote", "frame_too_large"),)
+
+
+class MalformedFrameError(RemoteError):
+    """Bytes that are not a valid frame of the remote wire format, or a
+    frame of a wire format version this build does not speak."""
+
+    native_codes = (("remote", "malformed_frame"), ("remote", "unsupported_version"))
+
+
 # Native error codes that surface as a plain built-in exception (an argument
 # outside its domain is a ValueError, as for any Python function).
 _NATIVE_BUILTINS: dict[_NativeCode, type[BaseException]] = {
     ("core", "invalid_argument"): ValueError,
     ("storage", "invalid_argument"): ValueError,
     ("ddata", "type_mismatch"): ValueError,
+    ("remote", "invalid_config"): ValueError,
 }
 
 

@@ -301,6 +301,14 @@ def test_each_native_code_is_claimed_once_and_not_inherited():
     (("persistence", "generic"), errors.JournalError),
     (("ddata", "malformed_data"), errors.MalformedDataError),
     (("ddata", "generic"), errors.DurableStoreError),
+    (("remote", "generic"), errors.RemoteError),
+    (("remote", "bind_failed"), errors.RemoteTransportError),
+    (("remote", "transport_stopped"), errors.RemoteTransportError),
+    (("remote", "invalid_address"), errors.InvalidRemoteAddressError),
+    (("remote", "frame_too_large"), errors.FrameTooLargeError),
+    (("remote", "malformed_frame"), errors.MalformedFrameError),
+    (("remote", "unsupported_version"), errors.MalformedFrameError),
+    (("remote", "invalid_config"), ValueError),
 ])
 def test_native_codes_map_onto_the_classes_they_always_did(name, cls):
     component, code = _core._native_error_codes()[name]
@@ -315,21 +323,21 @@ def test_an_atomr_code_no_class_claims_is_an_atomr_error():
 
 
 def test_a_new_component_maps_its_codes_without_any_edit_to_core(monkeypatch):
-    # What a new C++ component (say remote, component 5) does: its part of
+    # What a new C++ component (say cluster, component 6) does: its part of
     # the native module declares its errc members, atomr.errors gets a class
     # naming one, and the translator picks it up by table.
     class LinkLostError(AtomrError):
-        native_codes = (("remote", "link_lost"),)
+        native_codes = (("cluster", "link_lost"),)
 
     monkeypatch.setattr(_core, "_NATIVE_CODES", dict(_core._NATIVE_CODES))
     monkeypatch.setattr(_core, "_ERROR_TABLE", dict(_core._ERROR_TABLE))
     with pytest.raises(AtomrError) as before:
-        _core._raise_native_error(5, 1, "peer gone")
+        _core._raise_native_error(6, 1, "peer gone")
     assert type(before.value) is AtomrError
-    _core._declare_native_codes("remote", 5, {"link_lost": 1})
-    _core._add_error_classes({("remote", "link_lost"): LinkLostError})
+    _core._declare_native_codes("cluster", 6, {"link_lost": 1})
+    _core._add_error_classes({("cluster", "link_lost"): LinkLostError})
     with pytest.raises(LinkLostError, match="peer gone"):
-        _core._raise_native_error(5, 1, "peer gone")
+        _core._raise_native_error(6, 1, "peer gone")
     # The core's codes are untouched.
     with pytest.raises(InvalidActorNameError):
         _core._raise_native_error(*_core._native_error_codes()[("core", "invalid_actor_name")],

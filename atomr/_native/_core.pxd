@@ -17,6 +17,7 @@ from atomr._native.includes.core cimport (
 )
 from atomr._native.includes.ddata cimport COrMap, CReplicatedData, CTypeTag, CLmdbStore
 from atomr._native.includes.persistence cimport CCompletionPort, CJournal, CSnapshotStore
+from atomr._native.includes.remote cimport CInboundQueue, CTcpTransport
 
 
 # System message kinds (envelope.kind), defined by the C++ core.
@@ -38,3 +39,4 @@ include "cell.pxd"
 include "system.pxd"
 include "persistence.pxd"
 include "ddata.pxd"
+include "remote.pxd"

@@ -187,6 +187,7 @@ include "system.pyx"
 include "storage.pyx"
 include "persistence.pyx"
 include "ddata.pyx"
+include "remote.pyx"
 
 
 def is_valid_actor_name(str name):

@@ -16,6 +16,7 @@ cdef extern from "atomr/error.hpp" namespace "atomr" nogil:
         storage "atomr::component::storage"
         persistence "atomr::component::persistence"
         ddata "atomr::component::ddata"
+        remote "atomr::component::remote"
 
 
 cdef extern from "atomr/bridge/error.hpp" namespace "atomr::bridge" nogil:

@@ -1,0 +1,260 @@
+# Remote: the TCP transport of one actor system (cpp/include/atomr/remote).
+# Part of atomr._native._core (included by _core.pyx; declared in remote.pxd).
+#
+# The transport's io thread never touches Python: what it produces (inbound
+# envelopes, envelopes it could not send, transport events) goes onto an
+# inbound queue whose eventfd the system's loop watches; `drain` hands it to
+# Python on the loop's thread. `send` releases the GIL while it encodes the
+# envelope into the peer's outbound buffer.
+
+from atomr._native.includes.remote cimport (
+    CInboundItem, CInboundKind, CInboundQueue, CMillis, CRemoteEnvelope,
+    CRemoteErrc, CTcpTransport, CTlsConfig, CTransportConfig, CTransportStats, drop_reason_name,
+    event_kind_name, queue_callbacks,
+)
+from atomr._native.includes.bridge cimport CComponent
+from libc.stdint cimport uint16_t
+from libcpp.string_view cimport string_view
+
+
+_declare_native_codes("remote", <int>CComponent.remote, {
+    "generic": <int>CRemoteErrc.generic,
+    "malformed_frame": <int>CRemoteErrc.malformed_frame,
+    "frame_too_large": <int>CRemoteErrc.frame_too_large,
+    "unsupported_version": <int>CRemoteErrc.unsupported_version,
+    "invalid_address": <int>CRemoteErrc.invalid_address,
+    "bind_failed": <int>CRemoteErrc.bind_failed,
+    "transport_stopped": <int>CRemoteErrc.transport_stopped,
+    "invalid_config": <int>CRemoteErrc.invalid_config,
+})
+
+#: Kinds of the tuples `_RemoteTransport.drain` returns (first element).
+REMOTE_ENVELOPE = 0
+REMOTE_DROPPED = 1
+REMOTE_EVENT = 2
+
+
+cdef inline str _str_of_view(string_view v):
+    return PyUnicode_DecodeUTF8(v.data(), <Py_ssize_t>v.size(), "replace")
+
+
+cdef inline str _utf8(const string& s):
+    return PyUnicode_DecodeUTF8(s.data(), <Py_ssize_t>s.size(), "replace")
+
+
+cdef inline CMillis _millis(double seconds, str what) except *:
+    if not seconds > 0.0:
+        raise ValueError(f"{what} must be a positive duration, got {seconds!r}")
+    return CMillis(<int64_t>max(1.0, seconds * 1000.0 + 0.5))
+
+
+cdef class _RemoteTransport:
+    """One system's TCP transport: listens once started, keeps one
+    connection per peer system and moves envelopes.
+
+    `send` may be called from any thread. The loop that watches :attr:`fd`
+    calls :meth:`drain` on its own thread when it is readable.
+    """
+
+    def __init__(self, str system_name, str host="127.0.0.1", int port=0, *, cookie=None,
+                 size_t max_frame_size=4 << 20, size_t outbound_queue_limit=100_000,
+                 double heartbeat_interval=1.0, double idle_timeout=10.0,
+                 double handshake_timeout=5.0, tls=None):
+        """Validates the settings; nothing is bound until :meth:`start`.
+
+        Args:
+            tls: None, or ``(certificate_chain_file, private_key_file,
+                ca_file, require_peer_certificate)``.
+
+        Raises:
+            RemoteError: a setting outside its domain (InvalidRemoteConfig)
+                or a bad host (InvalidRemoteAddress); TLS files that cannot
+                be loaded.
+            ValueError: a duration that is not positive, a port outside 0..65535.
+        """
+        cdef CTransportConfig c
+        cdef CTlsConfig tc
+        cdef string tmp
+        if port < 0 or port > 65535:
+            raise ValueError(f"port must be within 0..65535, got {port}")
+        c.system_name = system_name.encode()
+        c.bind_host = host.encode()
+        c.bind_port = <uint16_t>port
+        if cookie is not None:
+            if not isinstance(cookie, str):
+                raise TypeError(f"cookie must be a str or None, not {type(cookie).__name__}")
+            tmp = (<str>cookie).encode()
+            c.cookie = tmp
+        c.max_frame_size = max_frame_size
+        c.outbound_queue_limit = outbound_queue_limit
+        c.heartbeat_interval = _millis(heartbeat_interval, "heartbeat_interval")
+        c.idle_timeout = _millis(idle_timeout, "idle_timeout")
+        c.handshake_timeout = _millis(handshake_timeout, "handshake_timeout")
+        if tls is not None:
+            chain, key, ca, require = tls
+            tc.certificate_chain_file = str(chain).encode()
+            tc.private_key_file = str(key).encode()
+            tc.ca_file = str(ca).encode()
+            tc.require_peer_certificate = bool(require)
+            c.tls = tc
+        if self.queue.get() == NULL:
+            self.queue.reset(new CInboundQueue())
+        self.t.reset(new CTcpTransport(c, queue_callbacks(self.queue)))
+
+    def __dealloc__(self):
+        if self.t.get() != NULL:
+            with nogil:
+                self.t.get().stop()
+            self.t.reset()
+
+    cdef CTcpTransport* _live(self) except NULL:
+        if self.t.get() == NULL:
+            raise RuntimeError("the transport was not initialised")
+        return self.t.get()
+
+    def start(self):
+        """Binds, listens and starts the io thread (once).
+
+        Raises:
+            RemoteBindError: the address cannot be bound.
+            RuntimeError: called twice.
+        """
+        cdef CTcpTransport* t = self._live()
+        if self.started:
+            raise RuntimeError("the transport was already started")
+        self.started = True
+        with nogil:
+            t.start()
+
+    def stop(self):
+        """Closes every connection and joins the io thread; what was still
+        queued comes out of the next :meth:`drain` as dropped. Idempotent."""
+        cdef CTcpTransport* t = self._live()
+        self.stopped = True
+        with nogil:
+            t.stop()
+
+    @property
+    def fd(self):
+        """The eventfd that becomes readable when :meth:`drain` has items."""
+        return self.queue.get().fd()
+
+    @property
+    def port(self):
+        """The bound port (after :meth:`start`)."""
+        return self._live().port()
+
+    @property
+    def address(self):
+        """The advertised address, ``host:port`` (after :meth:`start`)."""
+        return _utf8(self._live().address())
+
+    @property
+    def uid(self):
+        """This incarnation's UID."""
+        return self._live().uid()
+
+    def send(self, str to, str recipient, str manifest, payload, sender=None,
+             correlation_id=None):
+        """Queues an envelope for the system at `to` (``host:port``).
+
+        Returns:
+            False when it was dropped (it comes out of :meth:`drain`).
+
+        Raises:
+            InvalidRemoteAddress: `to` is not ``host:port`` or is this
+                transport's own address.
+            FrameTooLargeError: the envelope exceeds the frame limit.
+            RemoteTransportStopped: the transport is not running.
+        """
+        cdef CTcpTransport* t = self._live()
+        cdef CRemoteEnvelope env
+        cdef string c_to = to.encode()
+        cdef string c_sender
+        cdef cbool ok
+        env.recipient = recipient.encode()
+        env.manifest = manifest.encode()
+        env.payload = _string_of(payload)
+        if sender is not None:
+            c_sender = (<str?>sender).encode()
+            env.sender = c_sender
+        if correlation_id is not None:
+            env.correlation_id = <uint64_t>correlation_id
+        with nogil:
+            ok = t.send(c_to, env)
+        return ok
+
+    def drain(self):
+        """Everything the transport reported since the last drain, oldest
+        first, as tuples:
+
+        * ``(REMOTE_ENVELOPE, from_address, from_uid, recipient, sender,
+          manifest, payload, correlation_id)``
+        * ``(REMOTE_DROPPED, to_address, recipient, manifest, payload, reason)``
+        * ``(REMOTE_EVENT, kind, address, uid, detail)``
+        """
+        cdef vector[CInboundItem] items
+        cdef size_t i
+        cdef CInboundItem* it
+        items = self.queue.get().drain()
+        out = []
+        for i in range(items.size()):
+            it = &items[i]
+            if it.kind == CInboundKind.envelope:
+                out.append((
+                    REMOTE_ENVELOPE, _utf8(it.in_.from_), it.in_.from_uid,
+                    _utf8(it.in_.env.recipient),
+                    _utf8(it.in_.env.sender.value()) if it.in_.env.sender.has_value() else None,
+                    _utf8(it.in_.env.manifest), _bytes_of(it.in_.env.payload),
+                    it.in_.env.correlation_id.value()
+                    if it.in_.env.correlation_id.has_value() else None))
+            elif it.kind == CInboundKind.dropped:
+                out.append((REMOTE_DROPPED, _utf8(it.in_.from_), _utf8(it.in_.env.recipient),
+                            _utf8(it.in_.env.manifest), _bytes_of(it.in_.env.payload),
+                            _str_of_view(drop_reason_name(it.reason))))
+            else:
+                out.append((REMOTE_EVENT, _str_of_view(event_kind_name(it.event.kind)),
+                            _utf8(it.event.address), it.event.uid, _utf8(it.event.detail)))
+        return out
+
+    def stats(self):
+        """The transport's counters since start, as a dict."""
+        cdef CTransportStats s = self._live().stats()
+        return {
+            "envelopes_queued": s.envelopes_queued,
+            "envelopes_received": s.envelopes_received,
+            "envelopes_dropped": s.envelopes_dropped,
+            "bytes_written": s.bytes_written,
+            "bytes_read": s.bytes_read,
+            "writes": s.writes,
+            "connections_accepted": s.connections_accepted,
+            "connections_dialed": s.connections_dialed,
+        }
+
+
+def _remote_lookup(object system, str path):
+    """The ref of the live actor of `system` (its ``_System``) at `path`
+    (``/user/a/b``, the part of an actor path after its address), or None.
+    Only on the system's loop thread."""
+    cdef _System core = <_System?>system
+    cdef _Cell cell = core.guardian
+    if not path.startswith("/user/"):
+        return None
+    for name in path[6:].split("/"):
+        if not name:
+            return None
+        child = cell.children.get(name)
+        if child is None:
+            return None
+        cell = <_Cell>child
+    return cell.ref
+
+
+def _remote_dead_letter(object system, object msg, str recipient):
+    """Publishes `msg` to `recipient` (an actor path) as a dead letter of
+    `system` (its ``_System``): counted, logged and passed to listeners."""
+    cdef _System core = <_System?>system
+    cdef CEnvelope env
+    set_py(env.message, msg)
+    env.kind = K_USER
+    core.sink.publish(env, recipient.encode(), CDeadLetterReason.no_recipient)

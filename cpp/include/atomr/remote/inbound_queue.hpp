@@ -1,0 +1,65 @@
+#pragma once
+
+// Hands what a transport's io thread produces (inbound envelopes, envelopes
+// it could not send, transport events) to the thread that owns an actor
+// system's event loop, without touching Python: the producing thread queues
+// the item and signals an eventfd; the loop watches the fd and drains the
+// queue on its own thread.
+
+#include "atomr/remote/tcp_transport.hpp"
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace atomr::remote {
+
+/// One thing the transport reported.
+struct inbound_item {
+  enum class kind_t : std::uint8_t {
+    /// An envelope arrived (`in`).
+    envelope,
+    /// An outbound envelope was dropped: `in.from` is the peer it was for,
+    /// `in.env` the envelope, `reason` why.
+    dropped,
+    /// A transport event (`event`).
+    event,
+  };
+  kind_t kind = kind_t::envelope;
+  inbound_envelope in;
+  drop_reason reason = drop_reason::queue_full;
+  transport_event event{event_kind::associated, {}, 0, {}};
+};
+
+class inbound_queue {
+public:
+  /// @throws error no eventfd could be created.
+  inbound_queue();
+  inbound_queue(const inbound_queue&) = delete;
+  inbound_queue& operator=(const inbound_queue&) = delete;
+  ~inbound_queue();
+
+  /// The fd that becomes readable when items are queued.
+  int fd() const noexcept {
+    return fd_;
+  }
+
+  /// Queues `item`; signals the fd when the queue was empty. @threadsafe
+  void push(inbound_item&& item);
+
+  /// Every queued item, oldest first; clears the fd's readiness. Only the
+  /// thread that watches `fd()` calls it.
+  std::vector<inbound_item> drain();
+
+private:
+  int fd_ = -1;
+  std::mutex mutex_;
+  std::vector<inbound_item> items_;
+};
+
+/// Transport callbacks that push everything onto `queue` (kept alive by the
+/// callbacks).
+transport_callbacks queue_callbacks(std::shared_ptr<inbound_queue> queue);
+
+} // namespace atomr::remote

@@ -1,0 +1,73 @@
+#include "atomr/remote/inbound_queue.hpp"
+
+#include "atomr/remote/error.hpp"
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <sys/eventfd.h>
+#include <unistd.h>
+#include <utility>
+
+namespace atomr::remote {
+
+inbound_queue::inbound_queue()
+  : fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+  if (fd_ < 0) {
+    throw error(std::string("cannot create an eventfd: ") + std::strerror(errno));
+  }
+}
+
+inbound_queue::~inbound_queue() {
+  ::close(fd_);
+}
+
+void inbound_queue::push(inbound_item&& item) {
+  bool was_empty;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    was_empty = items_.empty();
+    items_.push_back(std::move(item));
+  }
+  if (was_empty) {
+    std::uint64_t one = 1;
+    // A full counter (never reached) or EAGAIN still leaves the fd readable.
+    [[maybe_unused]] auto n = ::write(fd_, &one, sizeof one);
+  }
+}
+
+std::vector<inbound_item> inbound_queue::drain() {
+  std::uint64_t count = 0;
+  [[maybe_unused]] auto n = ::read(fd_, &count, sizeof count);
+  std::vector<inbound_item> out;
+  std::lock_guard<std::mutex> lock(mutex_);
+  out.swap(items_);
+  return out;
+}
+
+transport_callbacks queue_callbacks(std::shared_ptr<inbound_queue> queue) {
+  transport_callbacks cb;
+  cb.on_envelope = [queue](inbound_envelope&& in) {
+    inbound_item item;
+    item.kind = inbound_item::kind_t::envelope;
+    item.in = std::move(in);
+    queue->push(std::move(item));
+  };
+  cb.on_dropped = [queue](const std::string& to, envelope&& env, drop_reason reason) {
+    inbound_item item;
+    item.kind = inbound_item::kind_t::dropped;
+    item.in.from = to;
+    item.in.env = std::move(env);
+    item.reason = reason;
+    queue->push(std::move(item));
+  };
+  cb.on_event = [queue](const transport_event& e) {
+    inbound_item item;
+    item.kind = inbound_item::kind_t::event;
+    item.event = e;
+    queue->push(std::move(item));
+  };
+  return cb;
+}
+
+} // namespace atomr::remote
