@@ -1,7 +1,7 @@
 """atomr: Akka-style actors for Python on a C++ core.
 
 ``import atomr`` loads the actor layer only; the subsystems (persistence,
-distributed data, the test kit, routing, patterns, ...) are imported on
+distributed data, remoting, the test kit, routing, patterns, ...) are imported on
 first use of their attribute (``atomr.persistence``) or by an explicit
 ``import atomr.persistence`` / ``from atomr import persistence``.
 """
@@ -63,11 +63,14 @@ from atomr.errors import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover - what the lazy attributes are, for type checkers
-    from atomr import core, ddata, ddata_lmdb, fsm, pattern, persistence, routing, testkit  # noqa: F401
+    from atomr import (  # noqa: F401
+        core, ddata, ddata_lmdb, fsm, pattern, persistence, remote, routing, testkit,
+    )
 
 #: Submodules imported on first attribute access (PEP 562).
 _LAZY_SUBMODULES = frozenset({
-    "core", "ddata", "ddata_lmdb", "fsm", "pattern", "persistence", "routing", "testkit"})
+    "core", "ddata", "ddata_lmdb", "fsm", "pattern", "persistence", "remote", "routing",
+    "testkit"})
 
 
 def __getattr__(name: str) -> Any:
@@ -110,6 +113,7 @@ __all__ = [
     "testkit",
     "ddata",
     "ddata_lmdb",
+    "remote",
     "AtomrError",
     "ActorSystemError",
     "ActorSystemTerminatedError",

@@ -203,6 +203,30 @@ _BUILTIN_SECTIONS: dict[str, dict[str, Setting]] = {
         "durable.keys": Setting("any", ["*"]),
         "durable.lmdb.map-size": Setting("int", 64 * 1024 * 1024, minimum=1024 * 1024),
     },
+    # atomr.remote: the TCP transport (started by atomr.remote.Remote.get)
+    "remote": {
+        # The IP address to listen on and to advertise to peers.
+        "hostname": Setting("str", "127.0.0.1"),
+        # 0: the kernel picks a free port.
+        "port": Setting("int", 0, minimum=0, maximum=65535),
+        # A shared secret every peer must present in the handshake ("": none).
+        "cookie": Setting("str", ""),
+        "max-frame-size": Setting("int", 4 << 20, minimum=1024, maximum=1 << 30),
+        # Envelopes per peer waiting to be written before sends are dropped.
+        "outbound-queue-size": Setting("int", 100_000, minimum=1),
+        "heartbeat-interval": Setting("duration", 1.0),
+        # A connection on which nothing arrives for this long is closed.
+        "idle-timeout": Setting("duration", 10.0),
+        # Whether manifests registered with the pickle codec may cross the
+        # wire (both ways); off, they are refused before sending and dropped
+        # on receipt.
+        "allow-pickle": Setting("bool", False),
+        # TLS on every connection when all three files are set (PEM).
+        "tls.certificate-chain": Setting("str", ""),
+        "tls.private-key": Setting("str", ""),
+        "tls.ca-file": Setting("str", ""),
+        "tls.require-peer-certificate": Setting("bool", True),
+    },
 }
 
 _SCHEMA: dict[str, dict[str, Setting]] = {

@@ -44,6 +44,7 @@ MODULES = (
     "atomr.pattern",
     "atomr.persistence",
     "atomr.persistence.tck",
+    "atomr.remote",
     "atomr.routing",
     "atomr.supervision",
     "atomr.system",

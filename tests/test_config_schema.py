@@ -47,6 +47,18 @@ DEFAULTS = {
     "distributed-data.durable.path": "",
     "distributed-data.durable.keys": ["*"],
     "distributed-data.durable.lmdb.map-size": 64 * 1024 * 1024,
+    "remote.hostname": "127.0.0.1",
+    "remote.port": 0,
+    "remote.cookie": "",
+    "remote.max-frame-size": 4 << 20,
+    "remote.outbound-queue-size": 100_000,
+    "remote.heartbeat-interval": 1.0,
+    "remote.idle-timeout": 10.0,
+    "remote.allow-pickle": False,
+    "remote.tls.certificate-chain": "",
+    "remote.tls.private-key": "",
+    "remote.tls.ca-file": "",
+    "remote.tls.require-peer-certificate": True,
 }
 
 
@@ -291,14 +303,15 @@ def test_every_built_in_section_is_known_without_importing_its_subsystem():
               settings["actor.throughput"], settings["scheduler.clock"],
               settings["dead-letters.log"])
         print(config.section_names())
-        print(sorted(m for m in ("atomr.persistence", "atomr.ddata", "atomr.ddata_lmdb")
+        print(sorted(m for m in ("atomr.persistence", "atomr.ddata", "atomr.ddata_lmdb",
+                                 "atomr.remote")
                      if m in sys.modules))
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.splitlines()
     assert out[0] == f"5 False inmemory {16 << 30} lmdb ['*'] {64 << 20} 64 real 10"
     assert out[1] == str(["actor", "dead-letters", "distributed-data", "persistence",
-                          "scheduler"])
+                          "remote", "scheduler"])
 
 
 def test_built_in_sections_still_reject_bad_values():

@@ -12,7 +12,8 @@ import pytest
 
 import atomr
 
-LAZY = ("core", "ddata", "ddata_lmdb", "fsm", "pattern", "persistence", "routing", "testkit")
+LAZY = ("core", "ddata", "ddata_lmdb", "fsm", "pattern", "persistence", "remote", "routing",
+        "testkit")
 
 
 def _run(code: str) -> dict:

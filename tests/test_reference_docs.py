@@ -28,6 +28,7 @@ PURE_MODULES = (
     "atomr.event_stream",
     "atomr.pattern",
     "atomr.persistence",
+    "atomr.remote",
     "atomr.routing",
     "atomr.supervision",
     "atomr.system",

@@ -12,7 +12,7 @@ from asyncio.events import _get_running_loop
 from typing import Any, Callable, Optional, TypeVar
 
 from atomr import codecs as _codecs
-from atomr._native._core import ActorRef, _System
+from atomr._native._core import ActorRef, _remote_dead_letter, _remote_lookup, _System
 from atomr._util.exports import public_module
 from atomr._util.typevars import Msg, Reply
 from atomr.actor._event_stream import DeadLetter, EventStream, EventStreamLogHandler, LogEvent
@@ -21,7 +21,7 @@ from atomr.actor._supervision import ReceiveTimeout, Terminated
 from atomr.actor.extension import Extension, ExtensionId
 from atomr.codecs import PyCodecRegistry
 from atomr.config import Config
-from atomr.errors import ActorSystemTerminatedError
+from atomr.errors import ActorSystemTerminatedError, AtomrError
 
 __all__ = ["ActorSystem"]
 
@@ -46,6 +46,30 @@ def _settings(config: Optional[Config]) -> dict[str, Any]:
     return config.resolve()
 
 
+def _address_of(path: str) -> Optional[str]:
+    """The address of an actor path (``scheme://authority``), or None when
+    `path` has none."""
+    scheme, sep, rest = path.partition("://")
+    authority = rest.partition("/")[0]
+    if not sep or not scheme or not authority:
+        return None
+    return f"{scheme}://{authority}"
+
+
+def _resolve_local(core: _System, path: str) -> Optional[ActorRef]:
+    """The live actor of `core` that `path` names: its exact path (the part
+    after the address), else the top-level actor named by its first element
+    under ``/user``; None when there is neither. Only on the loop thread."""
+    scheme, sep, rest = path.partition("://")
+    elements = "/" + rest.partition("/")[2] if sep else path
+    ref = _remote_lookup(core, elements)
+    if ref is None and elements.startswith("/user/"):
+        first = elements[6:].partition("/")[0]
+        if first and first != elements[6:]:
+            ref = _remote_lookup(core, "/user/" + first)
+    return ref
+
+
 async def _await_cf(cf: concurrent.futures.Future) -> Any:
     return await asyncio.wrap_future(cf)
 
@@ -61,7 +85,7 @@ class ActorSystem:
 
     __slots__ = ("_core", "_config", "_settings", "_thread", "_codecs", "_events",
                  "_log_handler", "_extensions", "_extensions_lock", "_extension_locks",
-                 "_extensions_closed", "_on_termination", "__weakref__")
+                 "_extensions_closed", "_on_termination", "_remote", "__weakref__")
 
     _core: _System
     _config: Config
@@ -75,6 +99,7 @@ class ActorSystem:
     _extension_locks: dict[ExtensionId[Any], threading.RLock]
     _extensions_closed: bool
     _on_termination: list[Callable[[], Any]]
+    _remote: Any  # the remote transport's hook (atomr.remote), or None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         raise TypeError("use `await ActorSystem.create(name)` or "
@@ -98,6 +123,7 @@ class ActorSystem:
         self._extension_locks = {}  # one per id being (or once) created
         self._extensions_closed = False
         self._on_termination = []
+        self._remote = None
         self._core = _System(name, loop, Props, weakref.ref(self), settings["actor.throughput"],
                              terminated_class=Terminated, receive_timeout_msg=ReceiveTimeout(),
                              virtual_time=settings["scheduler.clock"] == "virtual",
@@ -207,8 +233,11 @@ class ActorSystem:
 
     @property
     def address(self) -> str:
-        """The local address, ``akka://<name>``."""
-        return self._core.address
+        """The system's address: ``akka.tcp://<name>@<host>:<port>`` while
+        its remote transport runs (:class:`atomr.remote.Remote`), else the
+        local ``akka://<name>``. Paths of local refs always use the local form."""
+        remote = self._remote
+        return self._core.address if remote is None else remote.address
 
     @property
     def config(self) -> Config:
@@ -293,6 +322,60 @@ class ActorSystem:
         also as the fallback for every unregistered manifest."""
         _codecs.use_json_codec(self._codecs, manifests, default=default, force=force,
                                strict=strict)
+
+    def tell_remote(self, target: Any, msg: Any) -> None:
+        """Sends `msg` to the actor at `target` (an :class:`ActorRef` or an
+        actor path), through the codec registry, as a message crossing a
+        process boundary does.
+
+        The message is encoded with the codec of its manifest
+        (``module.qualname``) in this system's registry. A target on this
+        system's own address (TCP or local), or whose path has no address,
+        gets the decoded message directly. Any other target is reached
+        through the remote transport (:class:`atomr.remote.Remote`); the
+        receiving system looks up the exact path, else the top-level actor
+        named by its first element under ``/user``, and decodes with its own
+        registry. Delivery is at most once.
+
+        Raises:
+            AtomrError: no codec for the manifest (nothing is sent), or the
+                target is on another system and no remote transport runs here.
+            TypeError: `target` is neither an ActorRef nor a str.
+        """
+        if isinstance(target, ActorRef):
+            path = target.path
+        elif isinstance(target, str):
+            path = target
+        else:
+            raise TypeError(f"target must be an ActorRef or an actor path, "
+                            f"not {type(target).__name__}")
+        manifest, blob = self._codecs.encode_message(msg)
+        address = _address_of(path)
+        remote = self._remote
+        if address is None or address == self._core.address or (
+                remote is not None and address == remote.address):
+            decoded = self._codecs.decode(manifest, blob)
+            if isinstance(target, ActorRef):
+                target.tell(decoded)
+            elif _get_running_loop() is self.loop:
+                self._deliver_local(path, decoded)
+            else:
+                self.loop.call_soon_threadsafe(self._deliver_local, path, decoded)
+            return
+        if remote is None:
+            raise AtomrError(f"cannot send to {path}: no remote transport is configured for "
+                             f"actor system {self.name} (start one with "
+                             f"atomr.remote.Remote.get(system))")
+        remote.send(address, path, manifest, blob)
+
+    def _deliver_local(self, path: str, msg: Any) -> None:
+        """Tells `msg` to this system's actor at `path`, or publishes it as
+        a dead letter when there is none (loop thread only)."""
+        ref = _resolve_local(self._core, path)
+        if ref is None:
+            _remote_dead_letter(self._core, msg, path)
+        else:
+            ref.tell(msg)
 
     def codec_roundtrip(self, msg: Any) -> Any:
         """Encodes and decodes `msg` with the codec for its manifest.

@@ -1,0 +1,33 @@
+"""Remoting: actor systems in other processes (or on other hosts) over TCP.
+
+:meth:`Remote.get(system) <Remote.get>` starts a system's transport from
+its ``remote`` config section; the system's address becomes
+``akka.tcp://<name>@<host>:<port>`` and :meth:`ActorSystem.tell_remote`
+sends to actor paths on other systems. Messages cross the wire as bytes
+made by the sender's codec registry and decoded by the receiver's own
+(pickle only where ``remote.allow-pickle`` is set). The wire format, the
+handshake (system name, UID, optional cookie), heartbeats, reconnects,
+quarantine and TLS are the C++ transport's; see docs/architecture.md.
+"""
+
+from __future__ import annotations
+
+from atomr.errors import (
+    FrameTooLargeError,
+    InvalidRemoteAddressError,
+    MalformedFrameError,
+    RemoteError,
+    RemoteTransportError,
+)
+from atomr.remote._extension import TCP_SCHEME, Remote, parse_tcp_address
+
+__all__ = [
+    "Remote",
+    "TCP_SCHEME",
+    "parse_tcp_address",
+    "RemoteError",
+    "RemoteTransportError",
+    "InvalidRemoteAddressError",
+    "FrameTooLargeError",
+    "MalformedFrameError",
+]
