@@ -191,6 +191,7 @@ cdef class _RemoteTransport:
         * ``(REMOTE_ENVELOPE, from_address, from_uid, recipient, sender,
           manifest, payload, correlation_id)``
         * ``(REMOTE_DROPPED, to_address, recipient, manifest, payload, reason)``
+          (reason: "outbound queue full" or "transport stopped")
         * ``(REMOTE_EVENT, kind, address, uid, detail)``
         """
         cdef vector[CInboundItem] items

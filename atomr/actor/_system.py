@@ -56,12 +56,17 @@ def _address_of(path: str) -> Optional[str]:
     return f"{scheme}://{authority}"
 
 
+def _elements_of(path: str) -> str:
+    """The part of an actor path after its address (``/user/a/b``)."""
+    scheme, sep, rest = path.partition("://")
+    return "/" + rest.partition("/")[2] if sep else path
+
+
 def _resolve_local(core: _System, path: str) -> Optional[ActorRef]:
     """The live actor of `core` that `path` names: its exact path (the part
     after the address), else the top-level actor named by its first element
     under ``/user``; None when there is neither. Only on the loop thread."""
-    scheme, sep, rest = path.partition("://")
-    elements = "/" + rest.partition("/")[2] if sep else path
+    elements = _elements_of(path)
     ref = _remote_lookup(core, elements)
     if ref is None and elements.startswith("/user/"):
         first = elements[6:].partition("/")[0]
@@ -367,6 +372,34 @@ class ActorSystem:
                              f"actor system {self.name} (start one with "
                              f"atomr.remote.Remote.get(system))")
         remote.send(address, path, manifest, blob)
+
+    def actor_selection(self, path: str) -> Any:
+        """The actor at `path`.
+
+        A path of this system (its TCP or local address, or no address)
+        gives the live local :class:`ActorRef` at exactly that path, or None.
+        A path on another system (``akka.tcp://<system>@<host>:<port>/...``)
+        gives an :class:`atomr.remote.RemoteActorRef` with ``tell`` and
+        ``ask``; nothing is checked remotely until a message is sent.
+
+        Raises:
+            AtomrError: the path is on another system and no remote
+                transport runs here.
+            InvalidRemoteAddressError: the path's address is not a TCP address.
+            TypeError: `path` is not a str.
+        """
+        if not isinstance(path, str):
+            raise TypeError(f"path must be a str, not {type(path).__name__}")
+        address = _address_of(path)
+        remote = self._remote
+        if address is None or address == self._core.address or (
+                remote is not None and address == remote.address):
+            return _remote_lookup(self._core, _elements_of(path))
+        if remote is None:
+            raise AtomrError(f"cannot select {path}: no remote transport is configured for "
+                             f"actor system {self.name} (start one with "
+                             f"atomr.remote.Remote.get(system))")
+        return remote.actor_selection(path)
 
     def _deliver_local(self, path: str, msg: Any) -> None:
         """Tells `msg` to this system's actor at `path`, or publishes it as

@@ -19,10 +19,11 @@ from atomr.errors import (
     RemoteError,
     RemoteTransportError,
 )
-from atomr.remote._extension import TCP_SCHEME, Remote, parse_tcp_address
+from atomr.remote._extension import TCP_SCHEME, Remote, RemoteActorRef, parse_tcp_address
 
 __all__ = [
     "Remote",
+    "RemoteActorRef",
     "TCP_SCHEME",
     "parse_tcp_address",
     "RemoteError",

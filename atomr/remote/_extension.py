@@ -11,9 +11,13 @@ registry and tells the actor.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import itertools
+import json
 import logging
 from asyncio.events import _get_running_loop
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Awaitable, Optional
 
 from atomr._native._core import (
     REMOTE_DROPPED,
@@ -23,15 +27,21 @@ from atomr._native._core import (
     _RemoteTransport,
 )
 from atomr._util import public_module
-from atomr.actor._system import _resolve_local
+from atomr.actor._system import _address_of, _resolve_local
 from atomr.actor.extension import Extension, ExtensionId
 from atomr.config import ConfigError
-from atomr.errors import AtomrError, InvalidRemoteAddressError, RemoteError
+from atomr.errors import (
+    ActorTerminatedError,
+    AskTimeoutError,
+    AtomrError,
+    InvalidRemoteAddressError,
+    RemoteError,
+)
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from atomr.actor import ActorSystem
 
-__all__ = ["Remote", "TCP_SCHEME", "parse_tcp_address"]
+__all__ = ["Remote", "RemoteActorRef", "TCP_SCHEME", "parse_tcp_address"]
 
 _log = logging.getLogger("atomr.remote")
 
@@ -45,6 +55,12 @@ _WARN_EVENTS = frozenset({"quarantined", "handshake_refused", "refused_by_peer",
 _GONE_EVENTS = frozenset({"disassociated", "quarantined", "heartbeat_timeout"})
 # The most recipients whose refs are remembered between messages.
 _REF_CACHE_SIZE = 1024
+# The manifest of a failed ask's answer (UTF-8 JSON ``{"type", "message"}``),
+# written and read by the transport itself, never by a codec.
+_ASK_FAILURE = "atomr.remote.AskFailure"
+# Where the answers to this system's remote asks are addressed (below its
+# address); the correlation id picks the ask.
+_ASK_PATH = "/temp/ask"
 
 
 def parse_tcp_address(address: str) -> tuple[str, str]:
@@ -110,6 +126,8 @@ class Remote(Extension):
     _refs: dict[str, ActorRef]
     _associations: dict[str, int]
     _dropped_inbound: int
+    _pending: dict[int, concurrent.futures.Future]
+    _correlation: "itertools.count[int]"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         raise TypeError("use Remote.get(system)")
@@ -141,6 +159,8 @@ class Remote(Extension):
         self._refs = {}
         self._associations = {}
         self._dropped_inbound = 0
+        self._pending = {}
+        self._correlation = itertools.count(1)
         loop = system.loop
         if _get_running_loop() is loop:
             self._add_reader()
@@ -195,7 +215,8 @@ class Remote(Extension):
         out["inbound_undelivered"] = self._dropped_inbound
         return out
 
-    def send(self, address: str, path: str, manifest: str, payload: bytes) -> None:
+    def send(self, address: str, path: str, manifest: str, payload: bytes,
+             sender: Optional[str] = None, correlation_id: Optional[int] = None) -> None:
         """Queues an encoded message for the actor at `path` of the system at
         `address` (``akka.tcp://...``); the transport connects if needed.
 
@@ -209,8 +230,49 @@ class Remote(Extension):
         if not self._allow_pickle and self._system.codecs.codec_for(manifest) == "pickle":
             raise RemoteError(f"manifest `{manifest}` is encoded with pickle, which may not "
                               f"cross the wire unless remote.allow-pickle is set")
-        if not self._transport.send(hostport, path, manifest, payload):
+        if not self._transport.send(hostport, path, manifest, payload, sender, correlation_id):
             _log.debug("message for %s dropped (outbound queue full)", path)
+
+    def actor_selection(self, path: str) -> "RemoteActorRef":
+        """A ref to the actor at `path` on another system
+        (``akka.tcp://<system>@<host>:<port>/user/...``). Nothing is checked
+        on the remote side: a message for an actor that does not exist
+        becomes a dead letter there (an ask fails with ActorTerminatedError).
+
+        Raises:
+            InvalidRemoteAddressError: `path` has no TCP address, or names
+                this system (use ``system.actor_selection`` for those).
+        """
+        address = _address_of(path)
+        if address is None:
+            raise InvalidRemoteAddressError(f"`{path}` has no address")
+        parse_tcp_address(address)
+        if address == self._address:
+            raise InvalidRemoteAddressError(f"`{path}` is on this system itself")
+        return RemoteActorRef(self, address, path)
+
+    def _ask(self, address: str, path: str, msg: Any,
+             timeout: Optional[float]) -> Awaitable[Any]:
+        manifest, blob = self._system.codecs.encode_message(msg)
+        correlation = next(self._correlation)
+        cf: concurrent.futures.Future = concurrent.futures.Future()
+        self._pending[correlation] = cf
+        try:
+            self.send(address, path, manifest, blob, sender=self._address + _ASK_PATH,
+                      correlation_id=correlation)
+        except BaseException:
+            self._pending.pop(correlation, None)
+            raise
+        return self._await_answer(cf, correlation, path, timeout)
+
+    async def _await_answer(self, cf: concurrent.futures.Future, correlation: int, path: str,
+                            timeout: Optional[float]) -> Any:
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(cf), timeout)
+        except asyncio.TimeoutError:
+            raise AskTimeoutError(f"ask to {path} timed out after {timeout}s") from None
+        finally:
+            self._pending.pop(correlation, None)
 
     # -- the loop side ------------------------------------------------------------
 
@@ -225,7 +287,10 @@ class Remote(Extension):
         for item in self._transport.drain():
             kind = item[0]
             if kind == REMOTE_ENVELOPE:
-                self._deliver(item[3], item[5], item[6])
+                if item[7] is None:
+                    self._deliver(item[3], item[5], item[6])
+                else:
+                    self._deliver_ask(item[3], item[4], item[5], item[6], item[7])
             elif kind == REMOTE_DROPPED:
                 self._dropped(item[1], item[2], item[3], item[4], item[5])
             else:
@@ -263,6 +328,95 @@ class Remote(Extension):
         else:
             ref.tell(msg)
 
+    def _deliver_ask(self, recipient: str, sender: Optional[str], manifest: str,
+                     payload: bytes, correlation: int) -> None:
+        """An envelope with a correlation id: the answer to one of this
+        system's asks, or an ask of a remote system to answer."""
+        address = _address_of(recipient)
+        if address is not None and recipient[len(address):].startswith(_ASK_PATH):
+            self._complete(correlation, manifest, payload)
+            return
+        if sender is None:
+            self._dropped_inbound += 1
+            _log.warning("dropped an ask for %s that names no sender", recipient)
+            return
+        codecs = self._system.codecs
+        try:
+            if not self._allow_pickle and codecs.codec_for(manifest) == "pickle":
+                raise RemoteError(f"manifest `{manifest}` is encoded with pickle and "
+                                  f"remote.allow-pickle is off")
+            msg = codecs.decode(manifest, payload)
+        except AtomrError as exc:
+            self._dropped_inbound += 1
+            self._answer_failure(sender, correlation, exc)
+            return
+        ref = self._lookup(recipient)
+        if ref is None:
+            _remote_dead_letter(self._system._core, msg, recipient)
+            self._answer_failure(sender, correlation, ActorTerminatedError(
+                f"{recipient} does not exist; the message went to dead letters"))
+            return
+        answer = ref.ask(msg, None)
+        if isinstance(answer, asyncio.Future):
+            answer.add_done_callback(lambda fut: self._answer(sender, correlation, fut))
+        else:  # pragma: no cover - asks on the loop thread answer with a Future
+            asyncio.ensure_future(answer).add_done_callback(
+                lambda fut: self._answer(sender, correlation, fut))
+
+    def _answer(self, to: str, correlation: int, fut: "asyncio.Future[Any]") -> None:
+        if fut.cancelled():
+            self._answer_failure(to, correlation, AtomrError("the ask was cancelled"))
+            return
+        exc = fut.exception()
+        if exc is not None:
+            self._answer_failure(to, correlation, exc)
+            return
+        try:
+            manifest, blob = self._system.codecs.encode_message(fut.result())
+            if not self._allow_pickle and self._system.codecs.codec_for(manifest) == "pickle":
+                raise RemoteError(f"the answer's manifest `{manifest}` is encoded with pickle "
+                                  f"and remote.allow-pickle is off")
+        except AtomrError as error:
+            self._answer_failure(to, correlation, error)
+            return
+        self._send_answer(to, correlation, manifest, blob)
+
+    def _answer_failure(self, to: str, correlation: int, exc: BaseException) -> None:
+        body = json.dumps({"type": type(exc).__name__, "message": str(exc)}).encode()
+        self._send_answer(to, correlation, _ASK_FAILURE, body)
+
+    def _send_answer(self, to: str, correlation: int, manifest: str, blob: bytes) -> None:
+        address = _address_of(to)
+        try:
+            if address is None:
+                raise InvalidRemoteAddressError(f"`{to}` has no address")
+            self.send(address, to, manifest, blob, correlation_id=correlation)
+        except AtomrError as exc:
+            _log.warning("could not answer an ask from %s: %s", to, exc)
+
+    def _complete(self, correlation: int, manifest: str, payload: bytes) -> None:
+        cf = self._pending.pop(correlation, None)
+        if cf is None or cf.done():
+            _log.debug("an answer to ask %d came after it ended", correlation)
+            return
+        try:
+            if manifest == _ASK_FAILURE:
+                failure = json.loads(payload)
+                text = f"{failure.get('type')}: {failure.get('message')}"
+                error: AtomrError = (ActorTerminatedError(failure.get("message", ""))
+                                     if failure.get("type") == "ActorTerminatedError"
+                                     else RemoteError(f"the remote handler failed: {text}"))
+                cf.set_exception(error)
+                return
+            cf.set_result(self._system.codecs.decode(manifest, payload))
+        except concurrent.futures.InvalidStateError:
+            pass  # the asker gave up at this very moment
+        except (AtomrError, ValueError) as exc:
+            try:
+                cf.set_exception(exc)
+            except concurrent.futures.InvalidStateError:
+                pass
+
     def _dropped(self, to: str, recipient: str, manifest: str, payload: bytes,
                  reason: str) -> None:
         try:
@@ -297,3 +451,80 @@ class Remote(Extension):
         self._on_readable()
         self._refs.clear()
         self._associations.clear()
+        pending, self._pending = self._pending, {}
+        for cf in pending.values():
+            if not cf.done():
+                try:
+                    cf.set_exception(RemoteError("the remote transport stopped before the "
+                                                 "answer came"))
+                except concurrent.futures.InvalidStateError:
+                    pass
+
+
+@public_module("atomr.remote")
+class RemoteActorRef:
+    """A ref to an actor of another actor system, reached over TCP
+    (from :meth:`atomr.ActorSystem.actor_selection` or
+    :meth:`Remote.actor_selection`).
+
+    Messages are encoded with the sending system's codec registry and
+    decoded with the receiver's; delivery is at most once. Two refs are
+    equal when their paths are.
+    """
+
+    __slots__ = ("_remote", "_address", "_path")
+
+    def __init__(self, remote: Remote, address: str, path: str) -> None:
+        self._remote = remote
+        self._address = address
+        self._path = path
+
+    @property
+    def path(self) -> str:
+        """The actor's full path, ``akka.tcp://<system>@<host>:<port>/user/...``."""
+        return self._path
+
+    @property
+    def name(self) -> str:
+        """The last element of the path."""
+        return self._path.rpartition("/")[2]
+
+    def tell(self, msg: Any) -> None:
+        """Sends `msg` without waiting.
+
+        Raises:
+            AtomrError: no codec for `msg`'s manifest in this system's registry.
+            FrameTooLargeError: `msg` encodes to more than ``remote.max-frame-size``.
+        """
+        manifest, blob = self._remote._system.codecs.encode_message(msg)
+        self._remote.send(self._address, self._path, manifest, blob)
+
+    def ask(self, msg: Any, timeout: Optional[float] = 5.0) -> Awaitable[Any]:
+        """Sends `msg` at once and returns an awaitable of the remote
+        handler's return value (decoded with this system's registry).
+
+        Raises:
+            AtomrError: (at the call) no codec for `msg`'s manifest.
+            ValueError: (at the call) `timeout` is not a positive number.
+            AskTimeoutError: (when awaited) no answer within `timeout` seconds.
+            ActorTerminatedError: (when awaited) no actor at the path.
+            RemoteError: (when awaited) the handler raised; the message
+                names the exception's type and text.
+        """
+        if timeout is not None and (isinstance(timeout, bool) or
+                                    not isinstance(timeout, (int, float)) or
+                                    not 0 < timeout < float("inf")):
+            raise ValueError(f"timeout must be a positive number of seconds or None, "
+                             f"got {timeout!r}")
+        return self._remote._ask(self._address, self._path, msg, timeout)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RemoteActorRef):
+            return NotImplemented
+        return self._path == other._path
+
+    def __hash__(self) -> int:
+        return hash(self._path)
+
+    def __repr__(self) -> str:
+        return f"<RemoteActorRef {self._path}>"

@@ -3,7 +3,8 @@
 Starts system ``peer`` with its TCP transport on 127.0.0.1 (on the port
 given as the first argument; without one the kernel picks one) and prints its address as the first line of stdout. Its
 actor ``/user/echo`` answers every ``{"reply_to": path, "n": n}`` with
-``tell_remote(path, {"n": n, "pid": <this pid>})``; ``"stop"`` ends the
+``tell_remote(path, {"n": n, "pid": <this pid>})`` and answers an ask of
+``{"double": n}`` with ``2 * n``; ``"stop"`` ends the
 process, and so does stdin closing (the test died), or a minute passing.
 """
 
@@ -31,8 +32,11 @@ async def main() -> None:
         def handle(self, ctx, msg):
             if msg == "stop":
                 done.set()
-                return
+                return None
+            if "double" in msg:
+                return msg["double"] * 2
             system.tell_remote(msg["reply_to"], {"n": msg["n"], "pid": os.getpid()})
+            return None
 
     system.actor_of(props(Echo), "echo")
 

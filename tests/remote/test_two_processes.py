@@ -70,7 +70,7 @@ def peer_process(port: int = 0) -> Iterator[tuple[subprocess.Popen, str]]:
                 stream.close()
 
 
-async def test_two_processes_exchange_messages_over_tcp():
+async def test_two_processes_exchange_tells_and_asks_over_tcp():
     system = await ActorSystem.create("local")
     try:
         Remote.get(system)
@@ -89,6 +89,11 @@ async def test_two_processes_exchange_messages_over_tcp():
             assert [m["n"] for m in log] == list(range(200))
             assert {m["pid"] for m in log} == {proc.pid}
             assert hostport in Remote.get(system).associations()
+            echo = system.actor_selection(address + "/user/echo")
+            assert await echo.ask({"double": 21}, timeout=DEADLINE) == 42
+            answers = await asyncio.gather(*(echo.ask({"double": n}, timeout=DEADLINE)
+                                             for n in range(100)))
+            assert answers == [2 * n for n in range(100)]
             system.tell_remote(address + "/user/echo", "stop")
             code = await asyncio.get_running_loop().run_in_executor(
                 None, lambda: proc.wait(timeout=DEADLINE))
