@@ -214,9 +214,9 @@ _BUILTIN_SECTIONS: dict[str, dict[str, Setting]] = {
         "max-frame-size": Setting("int", 4 << 20, minimum=1024, maximum=1 << 30),
         # Envelopes per peer waiting to be written before sends are dropped.
         "outbound-queue-size": Setting("int", 100_000, minimum=1),
-        "heartbeat-interval": Setting("duration", 1.0),
+        "heartbeat-interval": Setting("duration", 1.0, minimum=0.001),
         # A connection on which nothing arrives for this long is closed.
-        "idle-timeout": Setting("duration", 10.0),
+        "idle-timeout": Setting("duration", 10.0, minimum=0.001),
         # Whether manifests registered with the pickle codec may cross the
         # wire (both ways); off, they are refused before sending and dropped
         # on receipt.

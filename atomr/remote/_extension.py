@@ -148,8 +148,8 @@ class Remote(Extension):
             cookie=settings["cookie"] or None,
             max_frame_size=settings["max-frame-size"],
             outbound_queue_limit=settings["outbound-queue-size"],
-            heartbeat_interval=settings["heartbeat-interval"] or 0.001,
-            idle_timeout=settings["idle-timeout"] or 0.001,
+            heartbeat_interval=settings["heartbeat-interval"],
+            idle_timeout=settings["idle-timeout"],
             tls=tls)
         self._transport.start()
         self._system = system
@@ -283,18 +283,24 @@ class Remote(Extension):
         self._reader = True
 
     def _on_readable(self) -> None:
-        """Drains the transport's queue on the loop thread."""
+        """Drains the transport's queue on the loop thread. A failure on
+        one item is logged and costs that item only."""
         for item in self._transport.drain():
             kind = item[0]
-            if kind == REMOTE_ENVELOPE:
-                if item[7] is None:
-                    self._deliver(item[3], item[5], item[6])
+            try:
+                if kind == REMOTE_ENVELOPE:
+                    if item[7] is None:
+                        self._deliver(item[3], item[5], item[6])
+                    else:
+                        self._deliver_ask(item[3], item[4], item[5], item[6], item[7])
+                elif kind == REMOTE_DROPPED:
+                    self._dropped(item[1], item[2], item[3], item[4], item[5])
                 else:
-                    self._deliver_ask(item[3], item[4], item[5], item[6], item[7])
-            elif kind == REMOTE_DROPPED:
-                self._dropped(item[1], item[2], item[3], item[4], item[5])
-            else:
-                self._event(item[1], item[2], item[3], item[4])
+                    self._event(item[1], item[2], item[3], item[4])
+            except Exception as exc:
+                if kind == REMOTE_ENVELOPE:
+                    self._dropped_inbound += 1
+                _log.error("remote: could not handle an item from the transport", exc_info=exc)
 
     def _lookup(self, recipient: str) -> Optional[ActorRef]:
         ref = self._refs.get(recipient)
@@ -325,8 +331,12 @@ class Remote(Extension):
         ref = self._lookup(recipient)
         if ref is None:
             _remote_dead_letter(self._system._core, msg, recipient)
-        else:
+            return
+        try:
             ref.tell(msg)
+        except AtomrError as exc:  # a full mailbox that fails the sender
+            self._dropped_inbound += 1
+            _log.warning("dropped a message for %s: %s", recipient, exc)
 
     def _deliver_ask(self, recipient: str, sender: Optional[str], manifest: str,
                      payload: bytes, correlation: int) -> None:

@@ -298,3 +298,31 @@ def test_tell_remote_from_another_thread(make_blocking_system, wait_until_blocki
     b.tell_remote("/user/inbox", "local, from a plain thread")
     wait_until_blocking(lambda: len(log) == 2)
     assert sorted(log) == ["from a plain thread", "local, from a plain thread"]
+
+
+async def test_a_full_failing_mailbox_costs_only_the_messages_it_refuses():
+    from atomr import Actor
+    from atomr.core import BoundedMailbox
+
+    release = asyncio.Event()
+
+    class StuckActor(Actor):
+        async def handle(self, ctx, msg):
+            await release.wait()
+
+    async with remote_system("a") as a, remote_system("b") as b:
+        b.actor_of(props(StuckActor).with_mailbox(BoundedMailbox(1, "fail")), "stuck")
+        _, log = await recorder(b, "inbox")
+        for i in range(20):
+            a.tell_remote(b.address + "/user/stuck", i)
+        a.tell_remote(b.address + "/user/inbox", "after the overflow")
+        await wait_until(lambda: log == ["after the overflow"])
+        assert Remote.get(b).stats()["inbound_undelivered"] >= 1
+        release.set()
+
+
+def test_durations_of_the_remote_section_must_be_positive():
+    from atomr.config import ConfigError
+
+    with pytest.raises(ConfigError, match="remote.heartbeat-interval"):
+        Config.from_dict({"remote": {"heartbeat-interval": 0}}).resolve()
