@@ -329,8 +329,9 @@ class ActorSystem:
                                strict=strict)
 
     def tell_remote(self, target: Any, msg: Any) -> None:
-        """Sends `msg` to the actor at `target` (an :class:`ActorRef` or an
-        actor path), through the codec registry, as a message crossing a
+        """Sends `msg` to the actor at `target` (an :class:`ActorRef`, a
+        :class:`atomr.remote.RemoteActorRef` or an actor path), through the
+        codec registry, as a message crossing a
         process boundary does.
 
         The message is encoded with the codec of its manifest
@@ -345,15 +346,15 @@ class ActorSystem:
         Raises:
             AtomrError: no codec for the manifest (nothing is sent), or the
                 target is on another system and no remote transport runs here.
-            TypeError: `target` is neither an ActorRef nor a str.
+            TypeError: `target` is not a ref (nothing with a str `path`) or a str.
         """
-        if isinstance(target, ActorRef):
-            path = target.path
-        elif isinstance(target, str):
+        if isinstance(target, str):
             path = target
         else:
-            raise TypeError(f"target must be an ActorRef or an actor path, "
-                            f"not {type(target).__name__}")
+            path = getattr(target, "path", None)  # an ActorRef or a RemoteActorRef
+            if not isinstance(path, str):
+                raise TypeError(f"target must be an ActorRef or an actor path, "
+                                f"not {type(target).__name__}")
         manifest, blob = self._codecs.encode_message(msg)
         address = _address_of(path)
         remote = self._remote

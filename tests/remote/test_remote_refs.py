@@ -51,8 +51,10 @@ async def test_tell_through_a_remote_ref():
         log: list = []
         inbox = b.actor_of(props(Recorder, factory=lambda: Recorder(log)), "inbox")
         await wait_until(lambda: inbox.ask(GET) is not None)
-        a.actor_selection(b.address + "/user/inbox").tell({"k": "v"})
-        await wait_until(lambda: log == [{"k": "v"}])
+        remote_ref = a.actor_selection(b.address + "/user/inbox")
+        remote_ref.tell({"k": "v"})
+        a.tell_remote(remote_ref, "via tell_remote")
+        await wait_until(lambda: log == [{"k": "v"}, "via tell_remote"])
 
 
 async def test_remote_ask_failures_reach_the_asker():
