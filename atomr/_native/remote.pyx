@@ -259,3 +259,9 @@ def _remote_dead_letter(object system, object msg, str recipient):
     set_py(env.message, msg)
     env.kind = K_USER
     core.sink.publish(env, recipient.encode(), CDeadLetterReason.no_recipient)
+
+
+def _remote_tell(ActorRef ref, object msg, object sender):
+    """Tells `msg` to `ref` with `sender` (any ref-like object, e.g. a
+    remote ref) as the ``ctx.sender`` its handler sees."""
+    ref._cell._post(msg, sender, None)

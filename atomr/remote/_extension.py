@@ -24,10 +24,11 @@ from atomr._native._core import (
     REMOTE_ENVELOPE,
     ActorRef,
     _remote_dead_letter,
+    _remote_tell,
     _RemoteTransport,
 )
 from atomr._util import public_module
-from atomr.actor._system import _address_of, _resolve_local
+from atomr.actor._system import _address_of, _elements_of, _resolve_local
 from atomr.actor.extension import Extension, ExtensionId
 from atomr.config import ConfigError
 from atomr.errors import (
@@ -290,7 +291,7 @@ class Remote(Extension):
             try:
                 if kind == REMOTE_ENVELOPE:
                     if item[7] is None:
-                        self._deliver(item[3], item[5], item[6])
+                        self._deliver(item[3], item[5], item[6], item[4])
                     else:
                         self._deliver_ask(item[3], item[4], item[5], item[6], item[7])
                 elif kind == REMOTE_DROPPED:
@@ -315,7 +316,8 @@ class Remote(Extension):
             self._refs.pop(recipient, None)
         return ref
 
-    def _deliver(self, recipient: str, manifest: str, payload: bytes) -> None:
+    def _deliver(self, recipient: str, manifest: str, payload: bytes,
+                 sender: Optional[str] = None) -> None:
         codecs = self._system.codecs
         if not self._allow_pickle and codecs.codec_for(manifest) == "pickle":
             self._dropped_inbound += 1
@@ -333,10 +335,31 @@ class Remote(Extension):
             _remote_dead_letter(self._system._core, msg, recipient)
             return
         try:
-            ref.tell(msg)
+            if sender is None:
+                ref.tell(msg)
+            else:
+                _remote_tell(ref, msg, self._sender_ref(sender))
         except AtomrError as exc:  # a full mailbox that fails the sender
             self._dropped_inbound += 1
             _log.warning("dropped a message for %s: %s", recipient, exc)
+
+    def _sender_ref(self, path: str) -> Any:
+        """The ref a handler sees as ``ctx.sender`` for a sender path: a
+        remote ref, or this system's own actor (None if it is gone)."""
+        address = _address_of(path)
+        if address is None or address == self._address:
+            return _resolve_local(self._system._core, path)
+        return RemoteActorRef(self, address, path)
+
+    def _wire_path(self, ref: Any) -> str:
+        """The path peers reach `ref` at: a local ref's path under this
+        system's TCP address; a remote ref's own path."""
+        if isinstance(ref, RemoteActorRef):
+            return ref.path
+        if isinstance(ref, ActorRef):
+            return self._address + _elements_of(ref.path)
+        raise TypeError(f"sender must be an ActorRef, a RemoteActorRef or None, "
+                        f"not {type(ref).__name__}")
 
     def _deliver_ask(self, recipient: str, sender: Optional[str], manifest: str,
                      payload: bytes, correlation: int) -> None:
@@ -499,15 +522,19 @@ class RemoteActorRef:
         """The last element of the path."""
         return self._path.rpartition("/")[2]
 
-    def tell(self, msg: Any) -> None:
-        """Sends `msg` without waiting.
+    def tell(self, msg: Any, sender: Any = None) -> None:
+        """Sends `msg` without waiting. With a `sender` (a local
+        :class:`~atomr.ActorRef`, or a remote ref) the remote handler sees it
+        as ``ctx.sender``, a ref it can tell.
 
         Raises:
+            TypeError: `sender` is not a ref.
             AtomrError: no codec for `msg`'s manifest in this system's registry.
             FrameTooLargeError: `msg` encodes to more than ``remote.max-frame-size``.
         """
+        sender_path = None if sender is None else self._remote._wire_path(sender)
         manifest, blob = self._remote._system.codecs.encode_message(msg)
-        self._remote.send(self._address, self._path, manifest, blob)
+        self._remote.send(self._address, self._path, manifest, blob, sender=sender_path)
 
     def ask(self, msg: Any, timeout: Optional[float] = 5.0) -> Awaitable[Any]:
         """Sends `msg` at once and returns an awaitable of the remote

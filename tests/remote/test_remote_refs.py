@@ -118,3 +118,28 @@ async def test_actor_selection_of_a_remote_path_needs_a_transport():
             system.actor_selection("akka.tcp://b@127.0.0.1:9/user/x")
     finally:
         await asyncio.wait_for(system.terminate(), DEADLINE)
+
+
+class Ponger(Actor):
+    def __init__(self, senders: list) -> None:
+        self.senders = senders
+
+    def handle(self, ctx, msg):
+        self.senders.append(ctx.sender)
+        ctx.sender.tell(f"pong to {msg}")
+
+
+async def test_the_sender_of_a_remote_tell_is_a_ref_the_receiver_can_answer():
+    async with remote_system("a") as a, remote_system("b") as b:
+        senders: list = []
+        b.actor_of(props(Ponger, factory=lambda: Ponger(senders)), "ponger")
+        log: list = []
+        inbox = a.actor_of(props(Recorder, factory=lambda: Recorder(log)), "inbox")
+        await wait_until(lambda: inbox.ask(GET) is not None)
+        ponger = a.actor_selection(b.address + "/user/ponger")
+        ponger.tell("ping", sender=inbox)
+        await wait_until(lambda: log == ["pong to ping"])
+        assert isinstance(senders[0], RemoteActorRef)
+        assert senders[0].path == a.address + "/user/inbox"
+        with pytest.raises(TypeError, match="sender"):
+            ponger.tell("ping", sender="akka://a/user/inbox")
