@@ -67,10 +67,12 @@ cdef class _RemoteTransport:
                 ca_file, require_peer_certificate)``.
 
         Raises:
-            RemoteError: a setting outside its domain (InvalidRemoteConfig)
-                or a bad host (InvalidRemoteAddress); TLS files that cannot
+            ValueError: a setting outside its domain (a duration that is not
+                positive, a port outside 0..65535, a frame size outside
+                1 KiB..1 GiB, a zero queue limit), or TLS files that cannot
                 be loaded.
-            ValueError: a duration that is not positive, a port outside 0..65535.
+            InvalidRemoteAddressError: `host` is not an IP literal.
+            TypeError: `cookie` is neither a str nor None.
         """
         cdef CTransportConfig c
         cdef CTlsConfig tc
@@ -116,7 +118,7 @@ cdef class _RemoteTransport:
         """Binds, listens and starts the io thread (once).
 
         Raises:
-            RemoteBindError: the address cannot be bound.
+            RemoteTransportError: the address cannot be bound.
             RuntimeError: called twice.
         """
         cdef CTcpTransport* t = self._live()
@@ -165,7 +167,7 @@ cdef class _RemoteTransport:
             InvalidRemoteAddress: `to` is not ``host:port`` or is this
                 transport's own address.
             FrameTooLargeError: the envelope exceeds the frame limit.
-            RemoteTransportStopped: the transport is not running.
+            RemoteTransportError: the transport was never started.
         """
         cdef CTcpTransport* t = self._live()
         cdef CRemoteEnvelope env
