@@ -254,6 +254,24 @@ class Remote(Extension):
 
     def _ask(self, address: str, path: str, msg: Any,
              timeout: Optional[float]) -> Awaitable[Any]:
+        cf, correlation = self._send_ask(address, path, msg)
+        return self._await_answer(cf, correlation, path, timeout)
+
+    def _ask_blocking(self, address: str, path: str, msg: Any,
+                      timeout: Optional[float]) -> Any:
+        if _get_running_loop() is self._system.loop:
+            raise RuntimeError("ask_blocking would block the system's own loop, which "
+                               "delivers the answer; use `await ref.ask(...)` there")
+        cf, correlation = self._send_ask(address, path, msg)
+        try:
+            return cf.result(timeout)
+        except concurrent.futures.TimeoutError:
+            raise AskTimeoutError(f"ask to {path} timed out after {timeout}s") from None
+        finally:
+            self._pending.pop(correlation, None)
+
+    def _send_ask(self, address: str, path: str,
+                  msg: Any) -> tuple[concurrent.futures.Future, int]:
         manifest, blob = self._system.codecs.encode_message(msg)
         correlation = next(self._correlation)
         cf: concurrent.futures.Future = concurrent.futures.Future()
@@ -264,7 +282,7 @@ class Remote(Extension):
         except BaseException:
             self._pending.pop(correlation, None)
             raise
-        return self._await_answer(cf, correlation, path, timeout)
+        return cf, correlation
 
     async def _await_answer(self, cf: concurrent.futures.Future, correlation: int, path: str,
                             timeout: Optional[float]) -> Any:
@@ -494,6 +512,14 @@ class Remote(Extension):
                     pass
 
 
+def _check_timeout(timeout: Optional[float]) -> None:
+    if timeout is not None and (isinstance(timeout, bool) or
+                                not isinstance(timeout, (int, float)) or
+                                not 0 < timeout < float("inf")):
+        raise ValueError(f"timeout must be a positive number of seconds or None, "
+                         f"got {timeout!r}")
+
+
 @public_module("atomr.remote")
 class RemoteActorRef:
     """A ref to an actor of another actor system, reached over TCP
@@ -548,12 +574,19 @@ class RemoteActorRef:
             RemoteError: (when awaited) the handler raised; the message
                 names the exception's type and text.
         """
-        if timeout is not None and (isinstance(timeout, bool) or
-                                    not isinstance(timeout, (int, float)) or
-                                    not 0 < timeout < float("inf")):
-            raise ValueError(f"timeout must be a positive number of seconds or None, "
-                             f"got {timeout!r}")
+        _check_timeout(timeout)
         return self._remote._ask(self._address, self._path, msg, timeout)
+
+    def ask_blocking(self, msg: Any, timeout: Optional[float] = 5.0) -> Any:
+        """:meth:`ask` for a thread without a running loop: blocks (without
+        the GIL) until the answer comes and returns it.
+
+        Raises:
+            RuntimeError: called on the system's own loop thread.
+            AskTimeoutError, ActorTerminatedError, RemoteError: as :meth:`ask`.
+        """
+        _check_timeout(timeout)
+        return self._remote._ask_blocking(self._address, self._path, msg, timeout)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, RemoteActorRef):

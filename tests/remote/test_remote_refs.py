@@ -143,3 +143,26 @@ async def test_the_sender_of_a_remote_tell_is_a_ref_the_receiver_can_answer():
         assert senders[0].path == a.address + "/user/inbox"
         with pytest.raises(TypeError, match="sender"):
             ponger.tell("ping", sender="akka://a/user/inbox")
+
+
+def test_ask_blocking_from_a_plain_thread(make_blocking_system):
+    a = make_blocking_system("a")
+    b = make_blocking_system("b")
+    Remote.get(a)
+    Remote.get(b)
+    b.actor_of(props(Calc), "calc")
+    b.actor_of(props(Calc), "sleeper")
+    ref = a.actor_selection(b.address + "/user/calc")
+    assert ref.ask_blocking(4, timeout=DEADLINE) == 8
+    with pytest.raises(RemoteError, match="bad input"):
+        ref.ask_blocking("boom", timeout=DEADLINE)
+    with pytest.raises(AskTimeoutError):
+        a.actor_selection(b.address + "/user/sleeper").ask_blocking("silent", timeout=0.2)
+    with pytest.raises(ValueError, match="timeout"):
+        ref.ask_blocking(1, timeout=-1)
+
+
+async def test_ask_blocking_on_the_systems_own_loop_is_refused():
+    async with remote_system("a") as a, remote_system("b") as b:
+        with pytest.raises(RuntimeError, match="own loop"):
+            a.actor_selection(b.address + "/user/calc").ask_blocking(1)
