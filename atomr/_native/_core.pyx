@@ -21,6 +21,7 @@ import asyncio
 import concurrent.futures
 import logging
 import math
+import os
 import reprlib
 import sys
 import time
@@ -51,6 +52,11 @@ from atomr._native.includes.core cimport is_valid_actor_name as _is_valid_actor_
 from atomr._native.includes.core cimport (
     COverflowStrategy, CRouter, CRouteResult, CRoutingLogic, clone_py_envelope,
     router_hash_bytes,
+)
+from atomr._native.includes.core cimport (
+    CIdleMode, CIdlePolicy, CSpinResult, cpu_relax, flag_raised, machine_busy, monotonic_ns,
+    raise_flag,
+    spin_for_flag, thread_cpu_ns,
 )
 from atomr._native.includes.core cimport (
     CClockMode, CDirective, CRestartBudget, CTimerService, directive_to_string,
