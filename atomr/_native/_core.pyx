@@ -54,8 +54,7 @@ from atomr._native.includes.core cimport (
     router_hash_bytes,
 )
 from atomr._native.includes.core cimport (
-    CIdleMode, CIdlePolicy, CSpinResult, cpu_relax, flag_raised, machine_busy, monotonic_ns,
-    raise_flag,
+    CIdleMode, CIdlePolicy, CSpinResult, cpu_relax, machine_busy, monotonic_ns, raise_flag,
     spin_for_flag, thread_cpu_ns,
 )
 from atomr._native.includes.core cimport (

@@ -43,7 +43,7 @@ void pinned_dispatcher::wake() {
 }
 
 pinned_dispatcher::spin_result pinned_dispatcher::idle_spin(std::int64_t max_ns,
-                                                             std::int64_t handoff_ns) noexcept {
+                                                            std::int64_t handoff_ns) noexcept {
   handoff_.store(false, std::memory_order_relaxed);
   std::uint8_t expected = asleep;
   if (!state_.compare_exchange_strong(expected, spinning, std::memory_order_seq_cst))

@@ -256,8 +256,7 @@ TEST(DispatcherIdleSpin, ScheduleRacingTheEndOfTheSpinNeverLosesTheWork) {
   long double_signal = 0;
   long outcomes[3] = {0, 0, 0};
   const auto budget = steady::now() + 1500ms;
-  for (unsigned i = 0; iterations < 200000 && steady::now() < budget && !barrier.aborted();
-       ++i) {
+  for (unsigned i = 0; iterations < 200000 && steady::now() < budget && !barrier.aborted(); ++i) {
     d.set_awake();
     ASSERT_TRUE(d.try_sleep());
     producer_delay.store((i * 37u) % 2000u, std::memory_order_relaxed);
@@ -282,8 +281,8 @@ TEST(DispatcherIdleSpin, ScheduleRacingTheEndOfTheSpinNeverLosesTheWork) {
   producer.join();
   EXPECT_FALSE(barrier.aborted());
   EXPECT_GT(iterations, 0);
-  std::printf("[          ] races=%ld woken=%ld signalled=%ld idle=%ld\n", iterations,
-              outcomes[0], outcomes[1], outcomes[2]);
+  std::printf("[          ] races=%ld woken=%ld signalled=%ld idle=%ld\n", iterations, outcomes[0],
+              outcomes[1], outcomes[2]);
   EXPECT_EQ(lost, 0);
   EXPECT_EQ(double_signal, 0);
 }
