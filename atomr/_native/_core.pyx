@@ -35,6 +35,7 @@ from asyncio.tasks import _leave_task as _asyncio_leave_task
 from asyncio.tasks import current_task as _asyncio_current_task
 
 cimport cython
+from cpython.exc cimport PyErr_Clear
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_DECREF, Py_REFCNT
 from cython.operator cimport dereference as deref
