@@ -20,7 +20,7 @@ __all__ = ["Result", "Figure", "SCENARIOS", "IMPLEMENTATIONS", "ACTOR_IMPLEMENTA
            "figures", "render"]
 
 #: Implementations in display order; the first is the one the ratios are of.
-IMPLEMENTATIONS = ("atomr", "asyncio", "pykka", "python", "lock-floor")
+IMPLEMENTATIONS = ("atomr", "atomr-spin", "asyncio", "pykka", "python", "lock-floor")
 
 #: The implementations the actor scenarios race (the "python" baselines are
 #: pure-Python CRDTs, raced only by the ddata merges).

@@ -68,6 +68,12 @@ cdef class _PoolStats:
         self.kind = None
 
 
+# How long a thread that saw work (or its answer) come while it spun spins
+# on, at most, for the other thread to release the GIL (nanoseconds): an
+# asker after posting, the loop thread after answering.
+cdef int64_t _GIL_HANDOFF_NS = 20_000
+
+
 # How old the look at the machine's load an adaptive idle policy goes by
 # may be (nanoseconds).
 cdef int64_t _BUSY_LOOK_NS = 20_000_000
@@ -152,7 +158,7 @@ cdef class _Dispatcher:
         cpu_started = thread_cpu_ns()
         started = monotonic_ns()
         with nogil:
-            r = self.d.idle_spin(budget, budget)
+            r = self.d.idle_spin(budget, _GIL_HANDOFF_NS if budget > _GIL_HANDOFF_NS else budget)
         spun = monotonic_ns() - started
         if r == CSpinResult.woken:
             self.loop_idle.spun(True, spun, 0)
@@ -301,9 +307,6 @@ cdef class _Dispatcher:
 # Blocking asks
 
 
-# How long an asker whose reply came while it spun spins on, at most, for
-# the loop thread to release the GIL (nanoseconds).
-cdef int64_t _GIL_HANDOFF_NS = 20_000
 
 
 cdef bint _wait_lock_reply(_Dispatcher disp, _LockReply reply, object t,
