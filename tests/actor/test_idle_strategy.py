@@ -226,3 +226,19 @@ async def test_a_system_on_a_loop_of_its_caller_keeps_that_loop_and_answers_bloc
         assert answers == list(range(20))
     finally:
         await asyncio.wait_for(system.terminate(), DEADLINE)
+
+
+def test_concurrent_blocking_askers_under_spin_each_get_their_own_answers(spinning_system):
+    ref = spinning_system.actor_of(props(Echo), "echo")
+    results: dict[int, list[Any]] = {}
+
+    def ask(n: int) -> None:
+        results[n] = [ref.ask_blocking((n, i), DEADLINE) for i in range(200)]
+
+    askers = [threading.Thread(target=ask, args=(n,), name=f"idle-asker-{n}") for n in range(4)]
+    for t in askers:
+        t.start()
+    for t in askers:
+        t.join(DEADLINE * 3)
+    assert not any(t.is_alive() for t in askers)
+    assert results == {n: [(n, i) for i in range(200)] for n in range(4)}
