@@ -29,7 +29,7 @@ def component_sources(component: str, names: list[str]) -> list[str]:
 # extension per subsystem linked against a shared libatomr.so installed in the
 # package (RPATH $ORIGIN), still one runtime per process.
 core_sources = [
-    *component_sources("core", ["cell", "dispatcher", "path", "router", "supervision",
+    *component_sources("core", ["cell", "dispatcher", "idle", "path", "router", "supervision",
                                 "timer_service"]),
     *component_sources("storage", ["environment"]),
     *component_sources("persistence", ["completion_port", "in_memory", "journal", "lmdb",

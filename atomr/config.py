@@ -163,6 +163,14 @@ _BUILTIN_SECTIONS: dict[str, dict[str, Setting]] = {
         # How long one drain of the dispatcher may run actors before it lets
         # the asyncio loop run its other callbacks (0: no time bound).
         "drain-deadline": Setting("duration", 0.01),
+        # How a thread waiting for actors (the loop thread of a system that
+        # runs its own loop, a thread in ask_blocking) waits: "adaptive"
+        # spins up to `idle-spin` before it sleeps, and stops spinning while
+        # that does not pay off or the machine is busy (never on one CPU);
+        # "spin" always spins up to `idle-spin`; "park" sleeps at once.
+        "idle-strategy": Setting("str", "adaptive", choices=("adaptive", "spin", "park")),
+        # The longest spin of one such wait (0: never spin).
+        "idle-spin": Setting("duration", 50e-6, maximum=0.01),
         # How long a handler suspended in an await may go on after its actor
         # was told to stop; then it is cancelled.
         "stop-grace": Setting("duration", 1.0),

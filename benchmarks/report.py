@@ -20,7 +20,7 @@ __all__ = ["Result", "Figure", "SCENARIOS", "IMPLEMENTATIONS", "ACTOR_IMPLEMENTA
            "figures", "render"]
 
 #: Implementations in display order; the first is the one the ratios are of.
-IMPLEMENTATIONS = ("atomr", "asyncio", "pykka", "python")
+IMPLEMENTATIONS = ("atomr", "atomr-spin", "asyncio", "pykka", "python", "lock-floor")
 
 #: The implementations the actor scenarios race (the "python" baselines are
 #: pure-Python CRDTs, raced only by the ddata merges).
@@ -47,11 +47,13 @@ SCENARIOS = {
     "tell": Scenario("msg/s", (Target(min_rate=5e6), Target(baseline="asyncio", min_ratio=3.0))),
     "ping-pong": Scenario("msg/s", (Target(baseline="asyncio", min_ratio=15.0),)),
     "ask-in-loop": Scenario("asks/s", (Target(min_rate=3e5),)),
-    "ask-blocking": Scenario("asks/s"),
+    # "lock-floor": two plain threads ping-ponging through locks, the cost of
+    # a cross-thread sleep and wake on this machine (no actor involved).
+    "ask-blocking": Scenario("asks/s", (Target(baseline="pykka", min_ratio=3.0),)),
     "spawn": Scenario("actors/s", (Target(min_rate=2e5),)),
     # actor core (test_bench_actor_core.py) and routing (test_bench_routing.py):
-    # no targets, the ratios are reported.
-    "restart-storm": Scenario("restarts/s"),
+    # the ratios are reported.
+    "restart-storm": Scenario("restarts/s", (Target(baseline="asyncio", min_ratio=1.0),)),
     "timers": Scenario("ticks/s"),
     "stash-replay": Scenario("msg/s"),
     "router-round-robin": Scenario("msg/s"),

@@ -20,7 +20,7 @@ from typing import Any, Iterator
 import pykka
 import pytest
 
-from atomr import Actor, ActorSystem, props
+from atomr import Actor, ActorSystem, Config, props
 from baselines import (
     AsyncioCounter, AsyncioEcho, AsyncioLatch, AsyncioPinger, AsyncioPonger, AsyncioWorker,
     PykkaCounter, PykkaEcho, PykkaPinger, PykkaPonger, PykkaWorker, ThreadLatch,
@@ -37,7 +37,8 @@ SIZES = {
     "tell": {"atomr": 1_000_000, "asyncio": 300_000, "pykka": 100_000},
     "ping-pong": {"atomr": 1_000_000, "asyncio": 60_000, "pykka": 10_000},
     "ask-in-loop": {"atomr": 200_000, "asyncio": 30_000, "pykka": 4_000},
-    "ask-blocking": {"atomr": 10_000, "asyncio": 4_000, "pykka": 5_000},
+    "ask-blocking": {"atomr": 10_000, "atomr-spin": 10_000, "asyncio": 4_000, "pykka": 5_000,
+                     "lock-floor": 10_000},
     "spawn": {"atomr": 30_000, "asyncio": 30_000, "pykka": 1_000},
 }
 ROUNDS = 10
@@ -347,8 +348,8 @@ def test_ask_in_loop(race, impl):
 
 
 @contextmanager
-def _ask_blocking_atomr(n: int):
-    system = ActorSystem.create_blocking("bench-ask-blocking")
+def _ask_blocking_atomr(n: int, config: Config | None = None):
+    system = ActorSystem.create_blocking("bench-ask-blocking", config)
     try:
         ref = system.actor_of(props(Echo), "echo")
 
@@ -361,6 +362,12 @@ def _ask_blocking_atomr(n: int):
     finally:
         system.terminate_blocking(timeout=WAIT)
         assert system.is_terminated
+
+
+def _ask_blocking_atomr_spin(n: int):
+    """atomr with ``actor.idle-strategy = "spin"``: the waits spin whatever
+    the load (the default, "adaptive", parks while the machine is busy)."""
+    return _ask_blocking_atomr(n, Config.from_dict({"actor": {"idle-strategy": "spin"}}))
 
 
 async def _ask_echo(actor: AsyncioEcho, msg: Any) -> Any:
@@ -395,17 +402,58 @@ def _ask_blocking_pykka(n: int):
         yield one_round, None
 
 
-@pytest.mark.parametrize("impl", ACTOR_IMPLEMENTATIONS)
+@contextmanager
+def _ask_blocking_lock_floor(n: int):
+    """Two plain threads, each round trip a hand-off through two locks."""
+    request, response = threading.Lock(), threading.Lock()
+    request.acquire()
+    response.acquire()
+    box: list[Any] = [None]
+    stop = [False]
+
+    def echo() -> None:
+        while True:
+            request.acquire()
+            if stop[0]:
+                return
+            response.release()
+
+    thread = threading.Thread(target=echo, name="lock-floor-echo")
+    thread.start()
+    try:
+
+        def one_round():
+            for i in range(n):
+                box[0] = i
+                request.release()
+                if not response.acquire(True, WAIT):
+                    raise AssertionError("the echo thread did not answer")
+                assert box[0] == i
+
+        yield one_round, None
+    finally:
+        stop[0] = True
+        request.release()
+        thread.join()
+
+
+@pytest.mark.parametrize("impl", (*ACTOR_IMPLEMENTATIONS, "atomr-spin", "lock-floor"))
 def test_ask_blocking(race, impl):
     """Sequential blocking asks from a thread that is not the actor's: N
     times ``ref.ask_blocking(i)`` from the test thread to an echo actor of a
     ``create_blocking`` system (its own loop thread). Baselines: asyncio
     actor on a loop thread asked with
     ``run_coroutine_threadsafe(...).result()``; Pykka ``ref.ask(i)``.
-    Rate = N / round time (asks/s)."""
+    Rate = N / round time (asks/s). "atomr-spin" is atomr with
+    ``actor.idle-strategy = "spin"`` (the default, "adaptive", parks while
+    the machine is busy). Beside them, the floor of the machine:
+    "lock-floor" is two plain Python threads ping-ponging N round trips
+    through two ``threading.Lock`` objects (no actor; one cross-thread sleep
+    and wake each way unless the waits overlap)."""
     race("ask-blocking", impl, SIZES["ask-blocking"][impl], ROUNDS,
          _by_impl(impl, atomr=_ask_blocking_atomr, asyncio=_ask_blocking_asyncio,
-                  pykka=_ask_blocking_pykka))
+                  pykka=_ask_blocking_pykka, **{"atomr-spin": _ask_blocking_atomr_spin,
+                                                "lock-floor": _ask_blocking_lock_floor}))
 
 
 # ---------------------------------------------------------------------------

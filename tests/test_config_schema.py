@@ -28,6 +28,8 @@ from _helpers import running_system
 DEFAULTS = {
     "actor.throughput": 64,
     "actor.drain-deadline": 0.01,
+    "actor.idle-strategy": "adaptive",
+    "actor.idle-spin": 50e-6,
     "actor.terminate-timeout": 3.0,
     "actor.stop-grace": 1.0,
     "actor.supervision.max-retries": 10,
@@ -122,6 +124,11 @@ def test_unknown_keys_stay_errors_beside_an_unknown_section():
     ({"scheduler": {"clock": 1}}, "scheduler.clock"),
     ({"dead-letters": {"log": -1}}, "dead-letters.log"),
     ({"dead-letters": {"log": [1, 2]}}, "dead-letters.log"),
+    ({"actor": {"idle-strategy": "busy-wait"}}, "actor.idle-strategy"),
+    ({"actor": {"idle-strategy": 1}}, "actor.idle-strategy"),
+    ({"actor": {"idle-spin": "-1us"}}, "actor.idle-spin"),
+    ({"actor": {"idle-spin": "1s"}}, "actor.idle-spin"),
+    ({"actor": {"idle-spin": True}}, "actor.idle-spin"),
 ])
 async def test_ill_typed_values_are_rejected_naming_the_key(tree, key):
     with pytest.raises(ConfigError) as info:

@@ -12,8 +12,8 @@ from libc.stdint cimport int64_t, uint32_t, uint64_t
 from libcpp.memory cimport shared_ptr, unique_ptr
 
 from atomr._native.includes.core cimport (
-    CCell, CDeadLetterSink, CDecider, CDirective, CEnqueueResult, CEnvelope, CPinnedDispatcher,
-    CRestartBudget, CRouter, CTimerService,
+    CCell, CDeadLetterSink, CDecider, CDirective, CEnqueueResult, CEnvelope, CIdleMode,
+    CIdlePolicy, CPinnedDispatcher, CRestartBudget, CRouter, CTimerService,
 )
 from atomr._native.includes.ddata cimport COrMap, CReplicatedData, CTypeTag, CLmdbStore
 from atomr._native.includes.persistence cimport CCompletionPort, CJournal, CSnapshotStore

@@ -23,6 +23,7 @@ import asyncio
 import concurrent.futures
 import logging
 import math
+import os
 import reprlib
 import sys
 import time
@@ -36,6 +37,7 @@ from asyncio.tasks import _leave_task as _asyncio_leave_task
 from asyncio.tasks import current_task as _asyncio_current_task
 
 cimport cython
+from cpython.exc cimport PyErr_Clear
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_DECREF, Py_REFCNT
 from cython.operator cimport dereference as deref
@@ -53,6 +55,10 @@ from atomr._native.includes.core cimport is_valid_actor_name as _is_valid_actor_
 from atomr._native.includes.core cimport (
     COverflowStrategy, CRouter, CRouteResult, CRoutingLogic, clone_py_envelope,
     router_hash_bytes,
+)
+from atomr._native.includes.core cimport (
+    CIdleMode, CIdlePolicy, CSpinResult, cpu_relax, machine_busy, monotonic_ns, raise_flag,
+    spin_for_flag, thread_cpu_ns,
 )
 from atomr._native.includes.core cimport (
     CClockMode, CDirective, CRestartBudget, CTimerService, directive_to_string,

@@ -6,6 +6,40 @@ cdef inline bint _is_noop_hook(object fn):
     return fn is None or getattr(fn, "__atomr_noop__", False)
 
 
+cdef extern from *:
+    """
+    /* CPython's method lookup (what `obj.name()` compiles to): the plain
+       function found on the type when the instance does not shadow it,
+       without binding a method object. Public-header API up to 3.12. */
+    #if PY_VERSION_HEX < 0x030D0000
+    #define atomr_get_method(obj, name, out) _PyObject_GetMethod((obj), (name), (out))
+    #else
+    static int atomr_get_method(PyObject* obj, PyObject* name, PyObject** out) {
+      *out = PyObject_GetAttr(obj, name);
+      return 0;
+    }
+    #endif
+    """
+    int atomr_get_method(object obj, object name, PyObject** out)
+
+
+cdef object _user_hook(object actor, str name):
+    """``getattr(actor, name, None)``, but None without binding a method
+    when that is atomr's no-op default hook (which `_is_noop_hook` would
+    say): each lifecycle step asks for up to two hooks."""
+    cdef PyObject* found = NULL
+    cdef int unbound = atomr_get_method(actor, name, &found)
+    if found == NULL:  # missing, or the lookup raised: as getattr would have it
+        PyErr_Clear()
+        return getattr(actor, name, None)
+    attr = _steal(found)
+    if unbound:  # a function on the class: bind it unless it is the no-op
+        if getattr(attr, "__atomr_noop__", False):
+            return None
+        return getattr(actor, name, None)
+    return attr
+
+
 cdef COverflowStrategy _overflow_strategy(object name) except *:
     """The native overflow strategy called `name` (ValueError if unknown)."""
     if name == "drop_new":
@@ -689,7 +723,7 @@ cdef class _Cell:
             return 0
         if not self._instantiate():
             return 0
-        hook = getattr(self.actor, "pre_start", None)
+        hook = _user_hook(self.actor, "pre_start")
         if _is_noop_hook(hook):
             self.status = S_RUNNING
             self.system.publish_lifecycle("started", self, None)
@@ -747,7 +781,7 @@ cdef class _Cell:
 
     cdef int _post_stop(self) except -1:
         self.status = S_POST_STOP
-        hook = getattr(self.actor, "post_stop", None) if self.actor is not None else None
+        hook = _user_hook(self.actor, "post_stop") if self.actor is not None else None
         if _is_noop_hook(hook):
             self._finalize()
             return 1
@@ -897,15 +931,16 @@ cdef class _Cell:
         actor = self.actor
         if actor is None:  # the factory itself failed: nothing to tear down
             return self._stop_children_then(S_RESTARTING)
-        hook = getattr(actor, "pre_restart", None)
+        hook = _user_hook(actor, "pre_restart")
         if not _is_noop_hook(hook):
             # A pre_restart of the user's own decides about the children:
             # those it leaves alive survive and are restarted afterwards.
             return self._call_hook(R_PRE_RESTART, hook, (self.fail_reason, self.fail_msg))
         # Akka's default pre_restart: stop the children, then post_stop.
-        for child in list(self.children.values()):
-            (<_Cell>child)._request_stop()
-        hook = getattr(actor, "post_stop", None)
+        if self.children:
+            for child in list(self.children.values()):
+                (<_Cell>child)._request_stop()
+        hook = _user_hook(actor, "post_stop")
         if not _is_noop_hook(hook):
             return self._call_hook(R_RESTART_POST_STOP, hook, ())
         return self._stop_children_then(S_RESTARTING)
@@ -920,14 +955,15 @@ cdef class _Cell:
         if self.stash_buf:
             self._unstash_all()
         # Children that survived pre_restart are restarted too (as in Akka).
-        for child in list(self.children.values()):
-            if (<_Cell>child).status < S_TERMINATING:
-                (<_Cell>child)._post_system(K_RESTART, self.fail_reason)
-        hook = getattr(self.actor, "post_restart", None)
+        if self.children:
+            for child in list(self.children.values()):
+                if (<_Cell>child).status < S_TERMINATING:
+                    (<_Cell>child)._post_system(K_RESTART, self.fail_reason)
+        hook = _user_hook(self.actor, "post_restart")
         if not _is_noop_hook(hook):
             return self._call_hook(R_POST_RESTART, hook, (self.fail_reason,))
         # Akka's default post_restart: pre_start.
-        hook = getattr(self.actor, "pre_start", None)
+        hook = _user_hook(self.actor, "pre_start")
         if not _is_noop_hook(hook):
             return self._call_hook(R_POST_RESTART, hook, ())
         self._completed(R_POST_RESTART, True, None)

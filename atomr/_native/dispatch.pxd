@@ -39,9 +39,16 @@ cdef class _Dispatcher:
     cdef int clock_countdown
     cdef double last_check
     cdef bint overdue
+    # idle strategy: of the loop thread (its selector calls before_sleep
+    # while `idle_selector` is set) and of the threads in ask_blocking
+    cdef CIdlePolicy loop_idle
+    cdef CIdlePolicy ask_idle
+    cdef object idle_selector
+    cdef unsigned cpus
     @staticmethod
     cdef _Dispatcher new(object loop, uint32_t throughput, double drain_deadline)
     cdef void detach(self)
+    cdef void configure_idle(self, CIdleMode mode, int64_t spin_ns, unsigned cpus)
     cdef void kick(self)
     cdef void schedule_soon(self)
     cdef bint on_loop_thread(self)

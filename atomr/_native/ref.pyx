@@ -173,8 +173,9 @@ cdef class ActorRef:
                 "ask_blocking() called on the actor system's own loop thread would deadlock; "
                 "use `await ref.ask(...)` there")
         reply = _LockReply()
+        posted = monotonic_ns()
         self._post_reply(msg, reply, key)
-        if not reply.lock.acquire(True, -1 if t is None else t):
+        if not _wait_lock_reply(self._cell.disp, reply, t, posted):
             reply.done = True
             raise _errors.AskTimeoutError(f"ask to {self._path} timed out after {t:g}s")
         if reply.ok:

@@ -24,8 +24,13 @@ cdef class _LockReply(_Reply):
     cdef object lock
     cdef bint ok
     cdef object value
+    # raised (atomically, after `value`) once answered: an asker spinning
+    # without the GIL watches it; and when (monotonic ns)
+    cdef uint32_t answered
+    cdef int64_t answered_ns
     cdef void complete(self, object value)
     cdef void fail(self, object exc)
+    cdef void _answered(self)
 
 
 cdef class _ConcurrentReply(_Reply):

@@ -75,7 +75,7 @@ cdef class _LockReply(_Reply):
         self.done = True
         self.ok = True
         self.value = value
-        self.lock.release()
+        self._answered()
 
     cdef void fail(self, object exc):
         if self.done:
@@ -83,6 +83,11 @@ cdef class _LockReply(_Reply):
         self.done = True
         self.ok = False
         self.value = exc
+        self._answered()
+
+    cdef void _answered(self):
+        self.answered_ns = monotonic_ns()
+        raise_flag(self.answered)
         self.lock.release()
 
 

@@ -32,6 +32,24 @@ cdef str _describe_error(object exc):
 _LIVE_SYSTEMS = weakref.WeakSet()
 
 
+cdef CIdleMode _idle_mode(str strategy) except *:
+    """The native mode of an ``actor.idle-strategy`` value."""
+    if strategy == "adaptive":
+        return CIdleMode.adaptive
+    if strategy == "spin":
+        return CIdleMode.spin
+    if strategy == "park":
+        return CIdleMode.park
+    raise ValueError(f"unknown idle strategy {strategy!r}")
+
+
+cdef unsigned _usable_cpus():
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def interpreter_metrics():
     """One dict per interpreter pool of every live actor system.
 
@@ -75,7 +93,7 @@ cdef class _System:
                  object receive_timeout_msg=None, bint virtual_time=False,
                  int dead_letters_logged=10, int max_retries=10, double within_seconds=60.0,
                  double drain_deadline=0.0, double terminate_timeout=5.0,
-                 double stop_grace=1.0):
+                 double stop_grace=1.0, str idle_strategy="park", double idle_spin=0.0):
         validate_system_name(name)
         self.dead_letters_to_log = dead_letters_logged
         self.terminate_timeout = terminate_timeout
@@ -99,6 +117,8 @@ cdef class _System:
         self.sink = new CDeadLetterSink()
         self.sink.set_handler(_on_dead_letter, <void*>self)
         self.disp = _Dispatcher.new(loop, throughput, drain_deadline)
+        self.disp.configure_idle(_idle_mode(idle_strategy), <int64_t>(idle_spin * 1e9),
+                                 _usable_cpus())
         self.pools = {}
         self.guardian = _Cell.new(self, None, "user", self.address + "/user", None)
         self.guardian.status = S_RUNNING
@@ -113,6 +133,23 @@ cdef class _System:
             self.real_timers = _TimerService.new(False)
         return self.real_timers
 
+    def attach_selector(self, selector):
+        """Has the loop's `selector` (an ``IdleSelector``) run this
+        system's idle strategy before the loop sleeps."""
+        self.disp.attach_selector(selector)
+
+    def idle_stats(self):
+        """The idle strategy's counters (see ``_Dispatcher.idle_stats``)."""
+        return self.disp.idle_stats()
+
+    def idle_state(self):
+        """What the loop thread does as far as the dispatcher knows:
+        ``"awake"`` (running actors or other callbacks), ``"spinning"``
+        (idle, spinning before it sleeps) or ``"asleep"``."""
+        if self.disp.d.idle_spinning():
+            return "spinning"
+        return "asleep" if self.disp.d.sleeping() else "awake"
+
     @property
     def scheduler(self):
         """The timer service this system's actors use."""
@@ -122,7 +159,7 @@ cdef class _System:
         """Seconds on the system's clock (virtual when virtual time is on)."""
         if self.virtual_timers is not None:
             return self.virtual_timers.t.now()
-        return time.monotonic()
+        return _monotonic()  # time.monotonic()'s clock, without the call
 
     cdef void publish_lifecycle(self, str kind, _Cell cell, object reason):
         if self.events_active:

@@ -6,6 +6,7 @@ import asyncio
 import atexit
 import concurrent.futures
 import logging
+import selectors
 import threading
 import weakref
 from asyncio.events import _get_running_loop
@@ -79,6 +80,35 @@ async def _await_cf(cf: concurrent.futures.Future) -> Any:
     return await asyncio.wrap_future(cf)
 
 
+class _IdleSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
+    """The selector of a loop a system runs itself (`create_blocking`):
+    before a wait that may sleep, it calls `before_sleep` (the system's
+    idle strategy, see ``actor.idle-strategy``) when one is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.before_sleep: Optional[Callable[[Callable[[Optional[float]], Any], Optional[float]],
+                                             Any]] = None
+
+    def select(self, timeout: Optional[float] = None) -> Any:
+        hook = self.before_sleep
+        if hook is None or (timeout is not None and timeout <= 0):
+            return super().select(timeout)
+        return hook(super().select, timeout)
+
+
+def _own_loop(settings: dict[str, Any]) -> tuple[asyncio.AbstractEventLoop, Optional[_IdleSelector]]:
+    """A new loop for a system to run itself, and its selector when the
+    idle strategy hooks into it: a selector loop of asyncio's own (unless
+    another event loop policy, uvloop's say, is installed) when the
+    strategy may spin."""
+    if (type(asyncio.get_event_loop_policy()) is asyncio.DefaultEventLoopPolicy
+            and settings["actor.idle-strategy"] != "park" and settings["actor.idle-spin"] > 0):
+        selector = _IdleSelector()
+        return asyncio.SelectorEventLoop(selector), selector
+    return asyncio.new_event_loop(), None
+
+
 @public_module("atomr.system")
 class ActorSystem:
     """A hierarchy of actors sharing one asyncio loop and one dispatcher.
@@ -137,7 +167,9 @@ class ActorSystem:
                              within_seconds=settings["actor.supervision.within"],
                              drain_deadline=settings["actor.drain-deadline"],
                              terminate_timeout=settings["actor.terminate-timeout"],
-                             stop_grace=settings["actor.stop-grace"])
+                             stop_grace=settings["actor.stop-grace"],
+                             idle_strategy=settings["actor.idle-strategy"],
+                             idle_spin=settings["actor.idle-spin"])
         self._events = EventStream(self._events_changed)
         self._core.events = self._events
         self._core.max_pool_size = settings["actor.router.max-pool-size"]
@@ -204,16 +236,18 @@ class ActorSystem:
         The system can then be used from any thread and from any number of
         successive ``asyncio.run(...)`` calls.
         """
-        _settings(config)  # validate before starting a thread
+        settings = _settings(config)  # validate before starting a thread
         if not isinstance(name, str):
             raise TypeError(f"system name must be a str, not {type(name).__name__}")
-        loop = asyncio.new_event_loop()
+        loop, selector = _own_loop(settings)
         started: concurrent.futures.Future = concurrent.futures.Future()
 
         def run() -> None:
             asyncio.set_event_loop(loop)
             try:
                 system = ActorSystem._bind(name, config, loop, threading.current_thread())
+                if selector is not None:
+                    system._core.attach_selector(selector)
             except BaseException as exc:
                 started.set_exception(exc)
                 loop.close()

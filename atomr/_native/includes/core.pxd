@@ -108,7 +108,41 @@ cdef extern from "atomr/core/cell.hpp" namespace "atomr::core" nogil:
         void* user_data
 
 
+cdef extern from "atomr/core/idle.hpp" namespace "atomr::core" nogil:
+    cdef enum class CIdleMode "atomr::core::idle_mode" (uint8_t):
+        park "atomr::core::idle_mode::park"
+        spin "atomr::core::idle_mode::spin"
+        adaptive "atomr::core::idle_mode::adaptive"
+
+    cdef cppclass CIdlePolicy "atomr::core::idle_policy":
+        CIdlePolicy()
+        CIdlePolicy(CIdleMode mode, int64_t spin_ns, unsigned cpus)
+        int64_t next_spin(cbool busy)
+        void spun(cbool hit, int64_t wall_ns, int64_t cpu_ns)
+        void parked(int64_t waited_ns)
+        CIdleMode mode()
+        int64_t spin_ns()
+        cbool backed_off()
+        uint64_t spins()
+        uint64_t hits()
+        uint64_t skipped()
+
+    void cpu_relax()
+    int runnable_in_loadavg(const char* text)
+    cbool machine_busy(unsigned cpus, int64_t max_age_ns)
+    int64_t monotonic_ns()
+    int64_t thread_cpu_ns()
+    void raise_flag(uint32_t& flag)
+    cbool flag_raised(const uint32_t& flag)
+    cbool spin_for_flag(const uint32_t& flag, int64_t max_ns)
+
+
 cdef extern from "atomr/core/dispatcher.hpp" namespace "atomr::core" nogil:
+    cdef enum class CSpinResult "atomr::core::pinned_dispatcher::spin_result" (uint8_t):
+        woken "atomr::core::pinned_dispatcher::spin_result::woken"
+        signalled "atomr::core::pinned_dispatcher::spin_result::signalled"
+        idle "atomr::core::pinned_dispatcher::spin_result::idle"
+
     cdef cppclass CPinnedDispatcher "atomr::core::pinned_dispatcher":
         CPinnedDispatcher(uint32_t throughput) except +translate_error
         cbool schedule(CCell* c) except +translate_error
@@ -118,6 +152,9 @@ cdef extern from "atomr/core/dispatcher.hpp" namespace "atomr::core" nogil:
         cbool sleeping()
         void wake()
         void clear_wake()
+        CSpinResult idle_spin(int64_t max_ns, int64_t handoff_ns)
+        void gil_released()
+        cbool idle_spinning()
         int wake_fd()
         uint32_t throughput()
 

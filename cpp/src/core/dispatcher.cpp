@@ -1,6 +1,7 @@
 #include "atomr/core/dispatcher.hpp"
 
 #include "atomr/core/error.hpp"
+#include "atomr/core/idle.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -39,6 +40,36 @@ void pinned_dispatcher::wake() {
   // EAGAIN means the counter is saturated: the fd is readable already.
   while (::write(fd_, &one, sizeof one) < 0 && errno == EINTR) {
   }
+}
+
+pinned_dispatcher::spin_result pinned_dispatcher::idle_spin(std::int64_t max_ns,
+                                                            std::int64_t handoff_ns) noexcept {
+  handoff_.store(false, std::memory_order_relaxed);
+  std::uint8_t expected = asleep;
+  if (!state_.compare_exchange_strong(expected, spinning, std::memory_order_seq_cst))
+    return spin_result::signalled;
+  const std::int64_t start = monotonic_ns();
+  for (unsigned i = 1;; ++i) {
+    cpu_relax();
+    if (state_.load(std::memory_order_acquire) != spinning)
+      break;
+    if (i % 32 == 0 && monotonic_ns() - start >= max_ns) {
+      expected = spinning;
+      if (state_.compare_exchange_strong(expected, asleep, std::memory_order_seq_cst))
+        return spin_result::idle;
+      break; // work came just now
+    }
+  }
+  // Work came: the producer still holds the GIL until it releases it (an
+  // asker about to wait for its reply says so); taking the GIL before
+  // then would park this thread on it.
+  const std::int64_t until = monotonic_ns() + handoff_ns;
+  for (unsigned i = 1; !handoff_.load(std::memory_order_acquire); ++i) {
+    cpu_relax();
+    if (i % 32 == 0 && monotonic_ns() >= until)
+      break;
+  }
+  return spin_result::woken;
 }
 
 void pinned_dispatcher::clear_wake() {

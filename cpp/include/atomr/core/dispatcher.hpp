@@ -24,16 +24,17 @@ public:
   pinned_dispatcher& operator=(const pinned_dispatcher&) = delete;
 
   /// @threadsafe Queues `c` (taking a reference). True when the owning
-  /// thread sleeps and the caller must `wake()` it (or run it otherwise).
+  /// thread sleeps and the caller must `wake()` it (or run it otherwise);
+  /// false when it is awake or spinning in `idle_spin` (which sees the work).
   bool schedule(cell* c) {
     c->add_ref();
     ready_.push(static_cast<internal::mpsc_link*>(c));
     // Store-load ordering against try_sleep(): the link above must be
     // visible before we read the flag, or both sides miss each other.
     std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (!sleeping_.load(std::memory_order_seq_cst))
+    if (state_.load(std::memory_order_seq_cst) == awake)
       return false;
-    return sleeping_.exchange(false, std::memory_order_seq_cst);
+    return state_.exchange(awake, std::memory_order_seq_cst) == asleep;
   }
 
   /// Only the owning thread: `schedule` without the fence that orders a
@@ -41,9 +42,9 @@ public:
   bool schedule_local(cell* c) {
     c->add_ref();
     ready_.push(static_cast<internal::mpsc_link*>(c));
-    if (!sleeping_.load(std::memory_order_relaxed))
+    if (state_.load(std::memory_order_relaxed) == awake)
       return false;
-    return sleeping_.exchange(false, std::memory_order_seq_cst);
+    return state_.exchange(awake, std::memory_order_seq_cst) == asleep;
   }
 
   /// Only the owning thread. The next ready cell, carrying a reference the
@@ -55,23 +56,52 @@ public:
   /// Only the owning thread. Declares the thread asleep unless work is
   /// ready; returns true if it may sleep, false if it must keep draining.
   bool try_sleep() {
-    sleeping_.store(true, std::memory_order_seq_cst);
+    state_.store(asleep, std::memory_order_seq_cst);
     std::atomic_thread_fence(std::memory_order_seq_cst); // pairs with schedule()
     if (!ready_.has_next())
       return true;
     // Work raced in: take the wake-up back if nobody else has.
-    sleeping_.exchange(false, std::memory_order_seq_cst);
+    state_.exchange(awake, std::memory_order_seq_cst);
     return false;
   }
 
   /// Only the owning thread: marks the thread awake (a drain is about to run).
   void set_awake() noexcept {
-    sleeping_.store(false, std::memory_order_seq_cst);
+    state_.store(awake, std::memory_order_seq_cst);
   }
 
-  /// @threadsafe True while the owning thread is declared asleep.
+  /// @threadsafe True while the owning thread is declared asleep (or
+  /// spinning before it sleeps).
   bool sleeping() const noexcept {
-    return sleeping_.load(std::memory_order_seq_cst);
+    return state_.load(std::memory_order_seq_cst) != awake;
+  }
+
+  /// How `idle_spin` ended.
+  enum class spin_result : std::uint8_t {
+    woken,     ///< work was scheduled during the spin: the thread is awake, drain
+    signalled, ///< work came before the spin began: `wake_fd()` is (or becomes) readable
+    idle,      ///< nothing came within the time: the thread is asleep again
+  };
+
+  /// Only the owning thread, without the GIL, after `try_sleep` let it
+  /// sleep: spins up to `max_ns` for work before the caller sleeps on
+  /// `wake_fd()`. Producers see a spinning thread as awake-to-be: they
+  /// neither get a wake-up to deliver nor write the eventfd. When work
+  /// comes, the spin goes on (at most `handoff_ns`) until the producer
+  /// declares it released the GIL (`gil_released`), so that taking the GIL
+  /// back does not put this thread to sleep on the GIL instead.
+  spin_result idle_spin(std::int64_t max_ns, std::int64_t handoff_ns) noexcept;
+
+  /// @threadsafe A producer that just scheduled work and then released
+  /// the GIL says so (see `idle_spin`).
+  void gil_released() noexcept {
+    handoff_.store(true, std::memory_order_release);
+  }
+
+  /// @threadsafe True while the owning thread spins in `idle_spin` (it
+  /// does not hold the GIL then).
+  bool idle_spinning() const noexcept {
+    return state_.load(std::memory_order_acquire) == spinning;
   }
 
   /// @threadsafe Makes `wake_fd()` readable.
@@ -90,8 +120,15 @@ public:
   }
 
 private:
+  // The owning thread's state: draining, asleep (on the eventfd), or
+  // spinning before it sleeps.
+  static constexpr std::uint8_t awake = 0;
+  static constexpr std::uint8_t asleep = 1;
+  static constexpr std::uint8_t spinning = 2;
+
   internal::intrusive_mpsc ready_;
-  alignas(64) std::atomic<bool> sleeping_{true};
+  alignas(64) std::atomic<std::uint8_t> state_{asleep};
+  alignas(64) std::atomic<bool> handoff_{false};
   std::uint32_t throughput_;
   int fd_ = -1;
 };
