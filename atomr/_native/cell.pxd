@@ -61,6 +61,10 @@ cdef class _Cell:
     cdef set watching
     cdef set watchers
     cdef CRestartBudget* budget
+    # The strategy that judges this cell's failures, found at its first failure
+    # (Props never change, so it stays): None until then.
+    cdef SupervisorStrategy judge
+    cdef bint judge_is_default
     cdef object fail_reason
     cdef object fail_msg
     cdef bint restart_is_init

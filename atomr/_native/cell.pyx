@@ -424,6 +424,7 @@ cdef class _Cell:
         cdef Context ctx = self._fresh_ctx()
         cdef _Host host
         cdef PyObject* out = NULL
+        cdef bint raised
         if self.status != S_RUNNING:
             # Not started (a failed start) or stopping: the mail is undeliverable.
             self._undeliverable(msg, sender, reply)
@@ -441,11 +442,14 @@ cdef class _Cell:
             if PyCoro_CheckExact(result):
                 if self.task_mode:
                     return self._in_task(R_HANDLER, result, reply, msg)
-                host = _first_step(self.disp, result, &out)
+                host = _first_step(self.disp, result, &out, &raised)
                 if host is not None:
                     self._suspend(R_HANDLER, host, result, _steal(out), reply)
                     return 1
                 result = _steal(out)
+                if raised:
+                    self._handled(False, result, msg, reply)
+                    return 0
         except BaseException as exc:
             self._handled(False, exc, msg, reply)
             return 0
@@ -523,6 +527,7 @@ cdef class _Cell:
         result. Returns 1 when it suspended (its completion runs later)."""
         cdef _Host host
         cdef PyObject* out = NULL
+        cdef bint raised
         cdef Context ctx = self._fresh_ctx()
         ctx._active = True
         ctx._sender = None
@@ -531,11 +536,14 @@ cdef class _Cell:
             if PyCoro_CheckExact(result):
                 if self.task_mode:
                     return self._in_task(role, result, None, None)
-                host = _first_step(self.disp, result, &out)
+                host = _first_step(self.disp, result, &out, &raised)
                 if host is not None:
                     self._suspend(role, host, result, _steal(out), None)
                     return 1
                 result = _steal(out)
+                if raised:
+                    self._completed(role, False, result)
+                    return 0
         except BaseException as exc:
             self._completed(role, False, exc)
             return 0
@@ -875,12 +883,17 @@ cdef class _Cell:
         cdef CDirective directive
         cdef _Cell other
         exc = arg[1]
-        # The child's own Props strategy, else this parent's, else the default.
-        strategy = child.props.supervisor_strategy
-        if strategy is None and self.props is not None:
-            strategy = self.props.supervisor_strategy
+        strategy = child.judge
         if strategy is None:
-            strategy = self.system.default_strategy
+            # The child's own Props strategy, else this parent's, else the default.
+            strategy = child.props.supervisor_strategy
+            if strategy is None and self.props is not None:
+                strategy = self.props.supervisor_strategy
+            child.judge_is_default = strategy is None
+            if strategy is None:
+                strategy = self.system.default_strategy
+            child.judge = strategy
+        if child.judge_is_default:
             # Akka's default: a failure to start stops the actor.
             directive = CDirective.stop if arg[3] else strategy.decide_exc(exc)
         else:

@@ -23,6 +23,31 @@ cdef extern from "Python.h":
     PyObject* PyDict_GetItem(object d, object key)
     int PyDict_SetItem(object d, object key, object value) except -1
     int PyDict_DelItem(object d, object key) except -1
+    # PyIter_Send without Cython's error check: a coroutine that raises in
+    # its first step hands its exception back through `out` instead.
+    PySendResult _send_raw "PyIter_Send"(object iter, object arg, PyObject** presult) noexcept
+
+
+cdef extern from *:
+    """
+    /* Takes the raised exception (with its traceback) off the thread state. */
+    static PyObject* atomr_take_raised(void) {
+    #if PY_VERSION_HEX >= 0x030C0000
+        return PyErr_GetRaisedException();
+    #else
+        PyObject *type, *value, *tb;
+        PyErr_Fetch(&type, &value, &tb);
+        PyErr_NormalizeException(&type, &value, &tb);
+        if (tb != NULL) {
+            PyException_SetTraceback(value, tb);
+            Py_DECREF(tb);
+        }
+        Py_XDECREF(type);
+        return value;
+    #endif
+    }
+    """
+    PyObject* atomr_take_raised() noexcept
 
 
 # The loop -> current task map asyncio's C tasks read (Python 3.11); later
@@ -98,18 +123,25 @@ cdef int _host_exit(_Dispatcher disp) except -1:
     return 0
 
 
-cdef _Host _first_step(_Dispatcher disp, object coro, PyObject** out):
+cdef _Host _first_step(_Dispatcher disp, object coro, PyObject** out, bint* raised):
     """Runs a handler or hook coroutine up to its first suspension (or its
-    end) as a host's Task; `out` receives what it yielded (or returned).
-    Returns the host when it suspended (the caller then hands the coroutine
-    over with `take`), else None."""
+    end) as a host's Task; `out` receives what it yielded (or returned), or
+    the exception it raised (`raised` then set: handing it back costs no
+    traceback entries of ours, the price of a failing handler). Returns the
+    host when it suspended (the caller then hands the coroutine over with
+    `take`), else None."""
     cdef _Host host
     cdef PySendResult st
+    raised[0] = False
     if disp.draining:
         # The spare stays installed for the rest of the drain.
         if not disp.hosting:
             _host_enter(disp)
-        st = PyIter_Send(coro, None, out)
+        st = _send_raw(coro, None, out)
+        if st == PYGEN_ERROR:
+            out[0] = atomr_take_raised()
+            raised[0] = True
+            return None
         if st != PYGEN_NEXT:
             return None
         # This host is used up; the drain's next coroutine installs a new one.
@@ -125,7 +157,10 @@ cdef _Host _first_step(_Dispatcher disp, object coro, PyObject** out):
     try:
         PyContext_Enter(host.context)
         try:
-            st = PyIter_Send(coro, None, out)
+            st = _send_raw(coro, None, out)
+            if st == PYGEN_ERROR:
+                out[0] = atomr_take_raised()
+                raised[0] = True
         finally:
             PyContext_Exit(host.context)
     finally:
