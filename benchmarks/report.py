@@ -72,6 +72,11 @@ SCENARIOS = {
     "gcounter-merge": Scenario("merges/s", (Target(baseline="python", min_ratio=1.0),)),
     "orset-merge": Scenario("merges/s", (Target(baseline="python", min_ratio=1.0),)),
     "ormap-merge": Scenario("merges/s", (Target(baseline="python", min_ratio=1.0),)),
+    # Remoting (test_bench_remote.py): two processes on loopback, raced
+    # against a pure-asyncio TCP actor; the ratios are reported.
+    "remote-tell": Scenario("msg/s", (Target(min_rate=5e5),)),
+    "remote-ask-seq": Scenario("asks/s", (Target(min_rate=2e4),)),
+    "remote-ask-100": Scenario("asks/s", (Target(min_rate=1.5e5),)),
 }
 
 
