@@ -227,7 +227,12 @@ class Remote(Extension):
                 is off.
             FrameTooLargeError: the message exceeds ``remote.max-frame-size``.
         """
-        _, hostport = parse_tcp_address(address)
+        self._send_to(parse_tcp_address(address)[1], path, manifest, payload, sender,
+                      correlation_id)
+
+    def _send_to(self, hostport: str, path: str, manifest: str, payload: bytes,
+                 sender: Optional[str], correlation_id: Optional[int]) -> None:
+        """:meth:`send` to a transport address (``host:port``) already parsed."""
         if not self._allow_pickle and self._system.codecs.codec_for(manifest) == "pickle":
             raise RemoteError(f"manifest `{manifest}` is encoded with pickle, which may not "
                               f"cross the wire unless remote.allow-pickle is set")
@@ -254,8 +259,15 @@ class Remote(Extension):
 
     def _ask(self, address: str, path: str, msg: Any,
              timeout: Optional[float]) -> Awaitable[Any]:
-        cf, correlation = self._send_ask(address, path, msg)
-        return self._await_answer(cf, correlation, path, timeout)
+        loop = self._system.loop
+        if _get_running_loop() is not loop:
+            cf, correlation = self._send_ask(address, path, msg)
+            return self._await_answer(cf, correlation, path, timeout)
+        # On the system's loop, which also completes the answer: a plain
+        # loop future (no thread-safe hand-over, no extra wake-up).
+        fut = loop.create_future()
+        correlation = self._send_correlated(address, path, msg, fut)
+        return self._await_loop_answer(loop, fut, correlation, path, timeout)
 
     def _ask_blocking(self, address: str, path: str, msg: Any,
                       timeout: Optional[float]) -> Any:
@@ -272,17 +284,22 @@ class Remote(Extension):
 
     def _send_ask(self, address: str, path: str,
                   msg: Any) -> tuple[concurrent.futures.Future, int]:
+        cf: concurrent.futures.Future = concurrent.futures.Future()
+        return cf, self._send_correlated(address, path, msg, cf)
+
+    def _send_correlated(self, address: str, path: str, msg: Any, fut: Any) -> int:
+        """Sends `msg` as an ask whose answer completes `fut`; returns its
+        correlation id."""
         manifest, blob = self._system.codecs.encode_message(msg)
         correlation = next(self._correlation)
-        cf: concurrent.futures.Future = concurrent.futures.Future()
-        self._pending[correlation] = cf
+        self._pending[correlation] = fut
         try:
             self.send(address, path, manifest, blob, sender=self._address + _ASK_PATH,
                       correlation_id=correlation)
         except BaseException:
             self._pending.pop(correlation, None)
             raise
-        return cf, correlation
+        return correlation
 
     async def _await_answer(self, cf: concurrent.futures.Future, correlation: int, path: str,
                             timeout: Optional[float]) -> Any:
@@ -291,6 +308,18 @@ class Remote(Extension):
         except asyncio.TimeoutError:
             raise AskTimeoutError(f"ask to {path} timed out after {timeout}s") from None
         finally:
+            self._pending.pop(correlation, None)
+
+    async def _await_loop_answer(self, loop: asyncio.AbstractEventLoop,
+                                 fut: "asyncio.Future[Any]", correlation: int, path: str,
+                                 timeout: Optional[float]) -> Any:
+        timer = None if timeout is None else loop.call_later(timeout, _expire, fut, path,
+                                                             timeout)
+        try:
+            return await fut
+        finally:
+            if timer is not None:
+                timer.cancel()
             self._pending.pop(correlation, None)
 
     # -- the loop side ------------------------------------------------------------
@@ -460,12 +489,12 @@ class Remote(Extension):
                 cf.set_exception(error)
                 return
             cf.set_result(self._system.codecs.decode(manifest, payload))
-        except concurrent.futures.InvalidStateError:
+        except (concurrent.futures.InvalidStateError, asyncio.InvalidStateError):
             pass  # the asker gave up at this very moment
         except (AtomrError, ValueError) as exc:
             try:
                 cf.set_exception(exc)
-            except concurrent.futures.InvalidStateError:
+            except (concurrent.futures.InvalidStateError, asyncio.InvalidStateError):
                 pass
 
     def _dropped(self, to: str, recipient: str, manifest: str, payload: bytes,
@@ -508,8 +537,13 @@ class Remote(Extension):
                 try:
                     cf.set_exception(RemoteError("the remote transport stopped before the "
                                                  "answer came"))
-                except concurrent.futures.InvalidStateError:
+                except (concurrent.futures.InvalidStateError, asyncio.InvalidStateError):
                     pass
+
+
+def _expire(fut: "asyncio.Future[Any]", path: str, timeout: float) -> None:
+    if not fut.done():
+        fut.set_exception(AskTimeoutError(f"ask to {path} timed out after {timeout}s"))
 
 
 def _check_timeout(timeout: Optional[float]) -> None:
@@ -531,11 +565,15 @@ class RemoteActorRef:
     equal when their paths are.
     """
 
-    __slots__ = ("_remote", "_address", "_path")
+    __slots__ = ("_remote", "_address", "_hostport", "_path")
 
     def __init__(self, remote: Remote, address: str, path: str) -> None:
         self._remote = remote
         self._address = address
+        try:
+            self._hostport: Optional[str] = parse_tcp_address(address)[1]
+        except InvalidRemoteAddressError:  # a peer's sender path: sending to it raises
+            self._hostport = None
         self._path = path
 
     @property
@@ -558,9 +596,13 @@ class RemoteActorRef:
             AtomrError: no codec for `msg`'s manifest in this system's registry.
             FrameTooLargeError: `msg` encodes to more than ``remote.max-frame-size``.
         """
-        sender_path = None if sender is None else self._remote._wire_path(sender)
-        manifest, blob = self._remote._system.codecs.encode_message(msg)
-        self._remote.send(self._address, self._path, manifest, blob, sender=sender_path)
+        remote = self._remote
+        sender_path = None if sender is None else remote._wire_path(sender)
+        manifest, blob = remote._system.codecs.encode_message(msg)
+        if self._hostport is None:
+            remote.send(self._address, self._path, manifest, blob, sender=sender_path)
+        else:
+            remote._send_to(self._hostport, self._path, manifest, blob, sender_path, None)
 
     def ask(self, msg: Any, timeout: Optional[float] = 5.0) -> Awaitable[Any]:
         """Sends `msg` at once and returns an awaitable of the remote
