@@ -125,9 +125,11 @@ class Remote(Extension):
     _allow_pickle: bool
     _reader: bool
     _refs: dict[str, ActorRef]
+    _hostports: dict[str, str]
     _associations: dict[str, int]
     _dropped_inbound: int
-    _pending: dict[int, concurrent.futures.Future]
+    # concurrent futures (asks from other threads) or the loop's own futures
+    _pending: "dict[int, concurrent.futures.Future | asyncio.Future[Any]]"
     _correlation: "itertools.count[int]"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -158,6 +160,7 @@ class Remote(Extension):
         self._allow_pickle = settings["allow-pickle"]
         self._reader = False
         self._refs = {}
+        self._hostports = {}
         self._associations = {}
         self._dropped_inbound = 0
         self._pending = {}
@@ -227,8 +230,18 @@ class Remote(Extension):
                 is off.
             FrameTooLargeError: the message exceeds ``remote.max-frame-size``.
         """
-        self._send_to(parse_tcp_address(address)[1], path, manifest, payload, sender,
-                      correlation_id)
+        self._send_to(self._hostport(address), path, manifest, payload, sender, correlation_id)
+
+    def _hostport(self, address: str) -> str:
+        """The transport address (``host:port``) of a system's address,
+        parsed once per address."""
+        hostport = self._hostports.get(address)
+        if hostport is None:
+            hostport = parse_tcp_address(address)[1]
+            if len(self._hostports) >= _REF_CACHE_SIZE:
+                self._hostports.clear()
+            self._hostports[address] = hostport
+        return hostport
 
     def _send_to(self, hostport: str, path: str, manifest: str, payload: bytes,
                  sender: Optional[str], correlation_id: Optional[int]) -> None:
