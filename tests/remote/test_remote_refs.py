@@ -162,6 +162,25 @@ def test_ask_blocking_from_a_plain_thread(make_blocking_system):
         ref.ask_blocking(1, timeout=-1)
 
 
+def test_ask_awaited_on_a_loop_other_than_the_systems(make_blocking_system):
+    a = make_blocking_system("a")
+    b = make_blocking_system("b")
+    Remote.get(a)
+    Remote.get(b)
+    b.actor_of(props(Calc), "calc")
+    b.actor_of(props(Calc), "sleeper")
+    ref = a.actor_selection(b.address + "/user/calc")
+
+    async def on_own_loop():
+        assert await ref.ask(5, timeout=DEADLINE) == 10
+        assert await asyncio.gather(*(ref.ask(i, timeout=DEADLINE) for i in range(50))) == \
+            [i * 2 for i in range(50)]
+        with pytest.raises(AskTimeoutError, match="sleeper"):
+            await a.actor_selection(b.address + "/user/sleeper").ask("silent", timeout=0.2)
+
+    asyncio.run(on_own_loop())
+
+
 async def test_ask_blocking_on_the_systems_own_loop_is_refused():
     async with remote_system("a") as a, remote_system("b") as b:
         with pytest.raises(RuntimeError, match="own loop"):
