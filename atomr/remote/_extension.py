@@ -41,6 +41,7 @@ from atomr.errors import (
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from atomr.actor import ActorSystem
+    from atomr.codecs import PyCodecRegistry
 
 __all__ = ["Remote", "RemoteActorRef", "TCP_SCHEME", "parse_tcp_address"]
 
@@ -120,6 +121,7 @@ class Remote(Extension):
     """
 
     _system: "ActorSystem"
+    _codecs: "PyCodecRegistry"
     _transport: _RemoteTransport
     _address: str
     _allow_pickle: bool
@@ -156,6 +158,7 @@ class Remote(Extension):
             tls=tls)
         self._transport.start()
         self._system = system
+        self._codecs = system.codecs  # the registry is the system's for its lifetime
         self._address = f"{TCP_SCHEME}://{system.name}@{self._transport.address}"
         self._allow_pickle = settings["allow-pickle"]
         self._reader = False
@@ -246,7 +249,7 @@ class Remote(Extension):
     def _send_to(self, hostport: str, path: str, manifest: str, payload: bytes,
                  sender: Optional[str], correlation_id: Optional[int]) -> None:
         """:meth:`send` to a transport address (``host:port``) already parsed."""
-        if not self._allow_pickle and self._system.codecs.codec_for(manifest) == "pickle":
+        if not self._allow_pickle and self._codecs.codec_for(manifest) == "pickle":
             raise RemoteError(f"manifest `{manifest}` is encoded with pickle, which may not "
                               f"cross the wire unless remote.allow-pickle is set")
         if not self._transport.send(hostport, path, manifest, payload, sender, correlation_id):
@@ -303,7 +306,7 @@ class Remote(Extension):
     def _send_correlated(self, address: str, path: str, msg: Any, fut: Any) -> int:
         """Sends `msg` as an ask whose answer completes `fut`; returns its
         correlation id."""
-        manifest, blob = self._system.codecs.encode_message(msg)
+        manifest, blob = self._codecs.encode_message(msg)
         correlation = next(self._correlation)
         self._pending[correlation] = fut
         try:
@@ -378,7 +381,7 @@ class Remote(Extension):
 
     def _deliver(self, recipient: str, manifest: str, payload: bytes,
                  sender: Optional[str] = None) -> None:
-        codecs = self._system.codecs
+        codecs = self._codecs
         if not self._allow_pickle and codecs.codec_for(manifest) == "pickle":
             self._dropped_inbound += 1
             _log.warning("refused a message for %s: manifest `%s` is encoded with pickle and "
@@ -433,7 +436,7 @@ class Remote(Extension):
             self._dropped_inbound += 1
             _log.warning("dropped an ask for %s that names no sender", recipient)
             return
-        codecs = self._system.codecs
+        codecs = self._codecs
         try:
             if not self._allow_pickle and codecs.codec_for(manifest) == "pickle":
                 raise RemoteError(f"manifest `{manifest}` is encoded with pickle and "
@@ -465,8 +468,8 @@ class Remote(Extension):
             self._answer_failure(to, correlation, exc)
             return
         try:
-            manifest, blob = self._system.codecs.encode_message(fut.result())
-            if not self._allow_pickle and self._system.codecs.codec_for(manifest) == "pickle":
+            manifest, blob = self._codecs.encode_message(fut.result())
+            if not self._allow_pickle and self._codecs.codec_for(manifest) == "pickle":
                 raise RemoteError(f"the answer's manifest `{manifest}` is encoded with pickle "
                                   f"and remote.allow-pickle is off")
         except AtomrError as error:
@@ -501,7 +504,7 @@ class Remote(Extension):
                                      else RemoteError(f"the remote handler failed: {text}"))
                 cf.set_exception(error)
                 return
-            cf.set_result(self._system.codecs.decode(manifest, payload))
+            cf.set_result(self._codecs.decode(manifest, payload))
         except (concurrent.futures.InvalidStateError, asyncio.InvalidStateError):
             pass  # the asker gave up at this very moment
         except (AtomrError, ValueError) as exc:
@@ -513,7 +516,7 @@ class Remote(Extension):
     def _dropped(self, to: str, recipient: str, manifest: str, payload: bytes,
                  reason: str) -> None:
         try:
-            msg: Any = self._system.codecs.decode(manifest, payload)
+            msg: Any = self._codecs.decode(manifest, payload)
         except AtomrError:
             msg = payload
         _log.debug("message for %s not sent to %s (%s)", recipient, to, reason)
@@ -611,7 +614,7 @@ class RemoteActorRef:
         """
         remote = self._remote
         sender_path = None if sender is None else remote._wire_path(sender)
-        manifest, blob = remote._system.codecs.encode_message(msg)
+        manifest, blob = remote._codecs.encode_message(msg)
         if self._hostport is None:
             remote.send(self._address, self._path, manifest, blob, sender=sender_path)
         else:
