@@ -479,6 +479,8 @@ def test_register_codec_empty_and_malformed() -> None:
     assert len(reg) == 0
 
 
+# `__main__.Local` also draws the unstable-manifest warning (tested elsewhere).
+@pytest.mark.filterwarnings("ignore::atomr.codecs.UnstableManifestWarning")
 def test_register_codec_lax_warns_per_manifest_and_registers() -> None:
     reg = PyCodecRegistry()
     with pytest.warns(UserWarning, match="not strictly validated") as record:
