@@ -16,6 +16,8 @@ import concurrent.futures
 import itertools
 import json
 import logging
+import threading
+import weakref
 from asyncio.events import _get_running_loop
 from typing import TYPE_CHECKING, Any, Awaitable, Optional
 
@@ -26,6 +28,7 @@ from atomr._native._core import (
     _remote_dead_letter,
     _remote_tell,
     _RemoteTransport,
+    _SimTransport,
 )
 from atomr._util import public_module
 from atomr.actor._system import _address_of, _elements_of, _resolve_local
@@ -63,6 +66,11 @@ _ASK_FAILURE = "atomr.remote.AskFailure"
 # Where the answers to this system's remote asks are addressed (below its
 # address); the correlation id picks the ask.
 _ASK_PATH = "/temp/ask"
+# Transports handed to Remote._start_with, taken by the system's first
+# Remote.get instead of a TCP transport from its settings.
+_GIVEN_TRANSPORTS: "weakref.WeakKeyDictionary[ActorSystem, _SimTransport]" = \
+    weakref.WeakKeyDictionary()
+_GIVEN_LOCK = threading.Lock()
 
 
 def parse_tcp_address(address: str) -> tuple[str, str]:
@@ -88,7 +96,9 @@ class _RemoteId(ExtensionId["Remote"]):
 
     def create_extension(self, system: "ActorSystem") -> "Remote":
         """A started :class:`Remote` for `system`, from its ``remote`` settings."""
-        return Remote._create(system, self.settings(system))
+        with _GIVEN_LOCK:
+            transport = _GIVEN_TRANSPORTS.pop(system, None)
+        return Remote._create(system, self.settings(system), transport)
 
 
 _REMOTE = _RemoteId()
@@ -122,7 +132,7 @@ class Remote(Extension):
 
     _system: "ActorSystem"
     _codecs: "PyCodecRegistry"
-    _transport: _RemoteTransport
+    _transport: "_RemoteTransport | _SimTransport"
     _address: str
     _allow_pickle: bool
     _reader: bool
@@ -138,7 +148,8 @@ class Remote(Extension):
         raise TypeError("use Remote.get(system)")
 
     @classmethod
-    def _create(cls, system: "ActorSystem", settings: dict[str, Any]) -> "Remote":
+    def _create(cls, system: "ActorSystem", settings: dict[str, Any],
+                transport: "Optional[_SimTransport]" = None) -> "Remote":
         self = object.__new__(cls)
         tls_files = (settings["tls.certificate-chain"], settings["tls.private-key"],
                      settings["tls.ca-file"])
@@ -148,7 +159,8 @@ class Remote(Extension):
                 raise ConfigError("remote.tls needs all of certificate-chain, private-key and "
                                   "ca-file (or none of them)")
             tls = (*tls_files, settings["tls.require-peer-certificate"])
-        self._transport = _RemoteTransport(
+        # A transport given by Remote._start_with (a simulated network's), else TCP.
+        self._transport = transport if transport is not None else _RemoteTransport(
             system.name, settings["hostname"], settings["port"],
             cookie=settings["cookie"] or None,
             max_frame_size=settings["max-frame-size"],
@@ -187,6 +199,28 @@ class Remote(Extension):
             ActorSystemTerminatedError: `system` is terminating or terminated.
         """
         return _REMOTE.get(system)
+
+    @staticmethod
+    def _start_with(system: "ActorSystem", transport: _SimTransport) -> "Remote":
+        """Starts the remote extension of `system` over `transport` (not
+        started yet) instead of a TCP transport; see
+        :meth:`atomr.remote.testing.SimNetwork.attach`.
+
+        Raises:
+            RuntimeError: `system` already has its remote extension.
+        """
+        with _GIVEN_LOCK:
+            if system._remote is not None or system in _GIVEN_TRANSPORTS:
+                raise RuntimeError(f"actor system {system.name} already has a remote transport")
+            _GIVEN_TRANSPORTS[system] = transport
+        try:
+            remote = _REMOTE.get(system)
+        finally:
+            with _GIVEN_LOCK:
+                _GIVEN_TRANSPORTS.pop(system, None)
+        if remote._transport is not transport:
+            raise RuntimeError(f"actor system {system.name} already has a remote transport")
+        return remote
 
     # -- what the system sees -------------------------------------------------------
 

@@ -195,6 +195,15 @@ class TestScheduler:
         native = self._native.pending() if self._native is not None else 0
         return own + native
 
+    def next_deadline(self) -> Optional[float]:
+        """The virtual time of the earliest callback scheduled with
+        :meth:`schedule_after` and still pending, or None (a bound
+        system's actor timers are not included)."""
+        with self._lock:
+            while self._heap and self._heap[0]._state != "pending":
+                heapq.heappop(self._heap)
+            return self._heap[0].deadline if self._heap else None
+
     def advance_blocking(self, seconds: float) -> int:
         """Moves time forward by `seconds`, firing everything due (deadline
         order, deadlines equal to the new time included). Returns the number
