@@ -45,6 +45,7 @@ MODULES = (
     "atomr.persistence",
     "atomr.persistence.tck",
     "atomr.remote",
+    "atomr.remote.testing",
     "atomr.routing",
     "atomr.supervision",
     "atomr.system",
