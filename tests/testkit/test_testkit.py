@@ -350,6 +350,18 @@ def test_standalone_scheduler_fires_callbacks_in_deadline_order():
     assert sched.pending() == 0
 
 
+def test_scheduler_names_its_next_pending_deadline():
+    sched = TestScheduler()
+    assert sched.next_deadline() is None
+    first = sched.schedule_after(1.0, lambda: None)
+    sched.schedule_after(2.5, lambda: None)
+    assert sched.next_deadline() == pytest.approx(1.0)
+    first.cancel()
+    assert sched.next_deadline() == pytest.approx(2.5)
+    sched.advance_blocking(3.0)
+    assert sched.next_deadline() is None
+
+
 def test_scheduler_callback_errors_are_reported_not_raised():
     sched = TestScheduler()
     after = []
