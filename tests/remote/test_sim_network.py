@@ -208,6 +208,18 @@ async def test_a_bare_transport_and_a_stopped_system():
         assert again.address == "akka.tcp://a@a:2553"
 
 
+async def test_a_terminated_peer_ends_the_association():
+    net = SimNetwork(seed=5)
+    async with sim_systems(net, "a") as (a,):
+        async with sim_systems(net, "b") as (b,):
+            _, log = await recorder(b, "inbox")
+            a.tell_remote(b.address + "/user/inbox", "hi")
+            await net.pump(lambda: log == ["hi"])
+            assert set(Remote.get(a).associations()) == {"b:2553"}
+        await net.pump(lambda: Remote.get(a).associations() == {})
+        assert net.addresses() == ["a:2552"]
+
+
 async def test_bad_arguments_raise_at_the_call():
     net = SimNetwork()
     with pytest.raises(ValueError, match="drop"):
