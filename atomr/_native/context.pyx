@@ -176,6 +176,8 @@ cdef class Context:
                 if cell.cur_stashed or cell.cur_forwarded:
                     raise RuntimeError("the current message was stashed or forwarded already")
                 reply = cell._reply_handle()  # None when no reply is owed
+                cell.cur_handle = None  # the remote answer, not the handler, answers
+                cell.cur_forwarded = True
         hook(ref, msg, self._sender, reply)
 
     # -- stash ----------------------------------------------------------------------
