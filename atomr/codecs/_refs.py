@@ -84,7 +84,8 @@ def ref_to_path(obj: Any) -> str:
         raise TypeError(f"{obj!r} is an actor ref; a ref can only be encoded in a message sent "
                         f"through remoting (atomr.remote), which writes it as the path other "
                         f"systems reach it at")
-    return transport._ref_to_wire(obj)  # type: ignore[no-any-return]
+    path: str = transport._ref_to_wire(obj)
+    return path
 
 
 def ref_from_path(path: Any) -> Any:

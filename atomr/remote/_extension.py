@@ -113,11 +113,11 @@ def resolve_hostport(hostport: str, where: str = "") -> str:
     except (OSError, UnicodeError, ValueError) as exc:
         raise InvalidRemoteAddressError(f"cannot resolve host `{bare}` of `{where or hostport}`: "
                                         f"{exc}") from None
-    ips = [info[4][0] for info in infos if info[0] == socket.AF_INET] or \
-        [info[4][0] for info in infos]
+    ips = [str(info[4][0]) for info in infos if info[0] == socket.AF_INET] or \
+        [str(info[4][0]) for info in infos]
     if not ips:  # pragma: no cover - getaddrinfo raises instead
         raise InvalidRemoteAddressError(f"host `{bare}` of `{where or hostport}` has no address")
-    ip = str(ips[0]).partition("%")[0]
+    ip = ips[0].partition("%")[0]
     return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
 
 
@@ -334,9 +334,12 @@ class Remote(Extension):
         on the remote side: a message for an actor that does not exist
         becomes a dead letter there (an ask fails with ActorTerminatedError).
 
+        The host may be a host name: it is resolved here, once per address.
+
         Raises:
-            InvalidRemoteAddressError: `path` has no TCP address, or names
-                this system (use ``system.actor_selection`` for those).
+            InvalidRemoteAddressError: `path` has no TCP address, its host
+                name does not resolve, or it names this system (use
+                ``system.actor_selection`` for those).
         """
         address = _address_of(path)
         if address is None:
@@ -738,9 +741,14 @@ class RemoteActorRef:
         :class:`~atomr.ActorRef`, or a remote ref) the remote handler sees it
         as ``ctx.sender``, a ref it can tell.
 
+        Refs inside `msg` travel as their paths and arrive as refs of the
+        receiving system (see :class:`AnyRef`).
+
         Raises:
             TypeError: `sender` is not a ref.
-            AtomrError: no codec for `msg`'s manifest in this system's registry.
+            AtomrError: no codec for `msg`'s manifest in this system's
+                registry, or `msg` holds a ref of another actor system.
+            InvalidRemoteAddressError: the path's host name does not resolve.
             FrameTooLargeError: `msg` encodes to more than ``remote.max-frame-size``.
         """
         remote = self._remote
@@ -831,7 +839,7 @@ class RemoteActorRef:
 
 
 @public_module("atomr.remote")
-class AnyRef(abc.ABC):
+class AnyRef(abc.ABC):  # noqa: B024 - a virtual base: the ref classes register with it
     """The type of a message field that holds a ref of either kind: a local
     :class:`~atomr.ActorRef` or a :class:`RemoteActorRef` (both are
     instances of it). A ref received in a message is the receiver's local
