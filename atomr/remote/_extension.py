@@ -844,10 +844,24 @@ class AnyRef(abc.ABC):  # noqa: B024 - a virtual base: the ref classes register 
     :class:`~atomr.ActorRef` or a :class:`RemoteActorRef` (both are
     instances of it). A ref received in a message is the receiver's local
     ref when it names one of its own actors, else a remote ref, so a field
-    of a msgspec Struct, whose decoding checks the type, is annotated
-    ``AnyRef``; dataclass fields may use any of the three."""
+    of a msgspec Struct or a pydantic model, whose decoding checks the
+    type, is annotated ``AnyRef``; dataclass fields may use any of the
+    three."""
 
     __slots__ = ()
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        """pydantic: a ref validates as itself, a path (from the wire) as
+        the ref it names; a ref serializes as its path."""
+        from pydantic_core import core_schema  # noqa: PLC0415 - only with pydantic
+
+        def validate(value: Any) -> Any:
+            return value if isinstance(value, AnyRef) else _refs.ref_from_path(value)
+
+        return core_schema.no_info_plain_validator_function(
+            validate, serialization=core_schema.plain_serializer_function_ser_schema(
+                _refs.ref_to_path))
 
 
 AnyRef.register(ActorRef)

@@ -9,6 +9,7 @@ import dataclasses
 from typing import Any, Optional
 
 import msgspec
+import pydantic
 import pytest
 
 from atomr import Actor, ActorRef, ActorSystem, AtomrError, props
@@ -26,6 +27,12 @@ class Hello:
     many: list[ActorRef] = dataclasses.field(default_factory=list)
 
 
+class HelloModel(pydantic.BaseModel):
+    text: str
+    reply_to: AnyRef
+    others: list[AnyRef] = []
+
+
 class HelloStruct(msgspec.Struct):
     text: str
     reply_to: AnyRef
@@ -40,7 +47,7 @@ class Answerer(Actor):
 
     async def handle(self, ctx, msg):
         self.seen.append(msg)
-        if isinstance(msg, (Hello, HelloStruct)):
+        if isinstance(msg, (Hello, HelloStruct, HelloModel)):
             msg.reply_to.tell(f"hello back to {msg.text}")
         elif isinstance(msg, dict) and "reply_to" in msg:
             for ref in msg.get("more", []):
@@ -160,6 +167,22 @@ async def test_refs_with_the_json_codec_and_msgspec_structs():
         await wait_until(lambda: log[1:] == ["hello back to struct"])
         assert isinstance(seen[1].reply_to, RemoteActorRef)
         assert seen[1].home == b_local and isinstance(seen[1].home, AnyRef)
+
+
+async def test_refs_in_pydantic_models():
+    async with remote_system("a") as a, remote_system("b") as b:
+        for system in (a, b):
+            system.codecs.register_pydantic(HelloModel)
+        inbox, log = await recorder(a, "inbox")
+        b_local, _ = await recorder(b, "local")
+        _, seen = await answerer(b)
+        a.actor_selection(b.address + "/user/answerer").tell(HelloModel(
+            text="model", reply_to=inbox, others=[a.actor_selection(b.address + "/user/local")]))
+        await wait_until(lambda: log == ["hello back to model"])
+        assert isinstance(seen[0].reply_to, RemoteActorRef)
+        assert seen[0].others == [b_local]
+        with pytest.raises(AtomrError, match="remoting"):
+            a.codec_roundtrip(HelloModel(text="x", reply_to=inbox))
 
 
 async def test_mail_to_a_received_ref_of_a_gone_actor_is_a_dead_letter():
