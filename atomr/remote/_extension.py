@@ -308,6 +308,25 @@ class Remote(Extension):
         finally:
             _current_transport.reset(token)
 
+    def _known_hostport(self, address: str) -> Optional[str]:
+        """The transport address of `address` when it needs no name
+        resolution (an IP literal, or a name resolved before), else None.
+        For the loop thread, which must not wait for a resolver."""
+        hostport = self._hostports.get(address)
+        if hostport is None:
+            try:
+                hostport = parse_tcp_address(address)[1]
+            except InvalidRemoteAddressError:
+                return None
+            host = hostport.rpartition(":")[0]
+            if host[:1] == "[" or host.replace(".", "").isdigit():
+                try:
+                    return self._hostport(address)  # a literal: no resolver involved
+                except InvalidRemoteAddressError:
+                    return None
+            return None
+        return hostport
+
     def _hostport(self, address: str) -> str:
         """The transport address (``host:port``) of a system's address,
         parsed once per address."""
@@ -378,12 +397,12 @@ class Remote(Extension):
     def _is_own(self, address: str) -> bool:
         if address == self._address or address == self._system._core.address:
             return True
-        try:
-            system, hostport = parse_tcp_address(address)
-            return system == self._system.name and self._hostport(address) in \
-                self._own_hostports
-        except InvalidRemoteAddressError:
-            return False
+        # No name resolution here (the loop thread): a path naming this
+        # system by a host name not resolved yet is taken as remote, and
+        # mail sent to it comes back here through `send`.
+        system = address.partition("://")[2].partition("@")[0]
+        return system == self._system.name and self._known_hostport(address) in \
+            self._own_hostports
 
     def _ref_from_wire(self, path: str) -> Any:
         """The ref a path inside a received message stands for: this
@@ -718,12 +737,12 @@ class RemoteActorRef:
     def __init__(self, remote: Remote, address: str, path: str) -> None:
         self._remote = remote
         self._address = address
-        try:
-            self._hostport: Optional[str] = remote._hostport(address)
-        except InvalidRemoteAddressError:  # a bad peer path: sending to it raises
-            self._hostport = None
+        # None: a bad path (sending raises), a host name (resolved by the
+        # first send, not here: refs are made on the loop thread as messages
+        # arrive), or this system itself (`send` delivers locally).
+        self._hostport: Optional[str] = remote._known_hostport(address)
         if self._hostport in remote._own_hostports:
-            self._hostport = None  # this system's own: delivered locally by send
+            self._hostport = None
         self._path = path
 
     @property
