@@ -827,7 +827,11 @@ class RemoteActorRef:
         remote = self._remote
         loop = remote._system.loop
         fut = loop.create_future()
-        correlation = remote._send_correlated(self._address, self._path, msg, fut)
+        try:
+            correlation = remote._send_correlated(self._address, self._path, msg, fut)
+        except BaseException as exc:  # nothing was sent: the asker learns why
+            reply.fail(exc)
+            raise
         timer = loop.call_later(_FORWARDED_ASK_TIMEOUT, _expire, fut, self._path,
                                 _FORWARDED_ASK_TIMEOUT)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from atomr import Actor, ActorSystem, RemoteError, props
+from atomr import Actor, ActorSystem, AtomrError, RemoteError, props
 from atomr.remote import Remote, RemoteActorRef
 
 from _helpers import DEADLINE, wait_until
@@ -116,6 +116,33 @@ async def test_three_systems_a_to_b_forwarded_to_c_answers_a_directly():
         await wait_until(lambda: any(addr in a.address for addr in Remote.get(c).associations()))
         # An ask of a, forwarded by b to c, is answered with c's answer.
         assert await via_b.ask("asked", timeout=DEADLINE) == "c answers asked"
+
+
+async def test_a_forwarded_ask_that_cannot_be_sent_fails_the_asker_and_the_forwarder():
+    async with remote_system("a") as a, remote_system("b") as b:
+        errors: list = []
+
+        class Unencodable:
+            pass
+
+        class Forward(Actor):
+            def handle(self, ctx, msg):
+                try:
+                    ctx.forward(a.actor_selection(b.address + "/user/c"), Unencodable())
+                except Exception as exc:
+                    errors.append(exc)
+                    raise
+
+        class ForwardCurrent(Actor):
+            def handle(self, ctx, msg):
+                ctx.forward(a.actor_selection(b.address + "/user/c"))
+
+        fwd = a.actor_of(props(ForwardCurrent), "fwd")
+        with pytest.raises(AtomrError, match="no codec"):
+            await fwd.ask(Unencodable(), timeout=DEADLINE)
+        a.actor_of(props(Forward), "fwd2").tell(1)
+        await wait_until(lambda: errors)
+        assert "no codec" in str(errors[0])
 
 
 async def test_forward_rejects_what_is_not_a_ref():
