@@ -237,10 +237,16 @@ class ActorSystem:
         """Creates a system bound to the running event loop.
 
         Its actors run on that loop's thread; tells and asks from that loop
-        never cross threads.
+        never cross threads. With ``remote.enabled = true`` (or
+        ``actor.provider = "remote"``) its TCP transport
+        (:class:`atomr.remote.Remote`) is started as well.
 
         Raises:
             InvalidActorNameError: `name` is not a valid system name.
+            ConfigError: a setting has a bad value.
+            RemoteTransportError, InvalidRemoteAddressError: the configured
+                transport cannot start (the port is taken, ``remote.hostname``
+                does not resolve); the system is terminated again.
         """
         system = ActorSystem._bind(name, config, asyncio.get_running_loop(), None)
         try:
@@ -255,7 +261,14 @@ class ActorSystem:
         """Creates a system running its own event loop on a dedicated thread.
 
         The system can then be used from any thread and from any number of
-        successive ``asyncio.run(...)`` calls.
+        successive ``asyncio.run(...)`` calls. The transport starts as for
+        :meth:`create`.
+
+        Raises:
+            ConfigError: a setting has a bad value.
+            RemoteTransportError, InvalidRemoteAddressError: the configured
+                transport cannot start (the port is taken, ``remote.hostname``
+                does not resolve); the system is terminated again.
         """
         settings = _settings(config)  # validate before starting a thread
         if not isinstance(name, str):

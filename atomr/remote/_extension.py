@@ -136,7 +136,9 @@ _REMOTE = _RemoteId()
 
 @public_module("atomr.remote")
 class Remote(Extension):
-    """The TCP transport of one actor system (one per system, started on first use).
+    """The TCP transport of one actor system (one per system, started on
+    first use, or as the system is created when its config says
+    ``remote.enabled = true`` or ``actor.provider = "remote"``).
 
     :meth:`get` binds ``remote.hostname``:``remote.port`` (port 0: the
     kernel picks one) and returns at once; from then on the system's
