@@ -183,6 +183,9 @@ _BUILTIN_SECTIONS: dict[str, dict[str, Setting]] = {
         # The most routees a pool router may have (its size, a resizer's
         # upper bound, and growth through AdjustPoolSize).
         "router.max-pool-size": Setting("int", 10_000, minimum=1, maximum=_INT32_MAX),
+        # "remote": the system starts its TCP transport when it is created
+        # (as `remote.enabled = true` does).
+        "provider": Setting("str", "local", choices=("local", "remote")),
     },
     "scheduler": {
         "clock": Setting("str", "real", choices=("real", "virtual")),
@@ -211,10 +214,17 @@ _BUILTIN_SECTIONS: dict[str, dict[str, Setting]] = {
         "durable.keys": Setting("any", ["*"]),
         "durable.lmdb.map-size": Setting("int", 64 * 1024 * 1024, minimum=1024 * 1024),
     },
-    # atomr.remote: the TCP transport (started by atomr.remote.Remote.get)
+    # atomr.remote: the TCP transport (started by atomr.remote.Remote.get, or
+    # at system creation with remote.enabled / actor.provider = "remote")
     "remote": {
-        # The IP address to listen on and to advertise to peers.
+        # Start the transport when the system is created (else on
+        # Remote.get(system)).
+        "enabled": Setting("bool", False),
+        # The address to listen on (an IP address, or a host name resolved
+        # once at start) and, unless canonical-hostname is set, to advertise.
         "hostname": Setting("str", "127.0.0.1"),
+        # The host peers are told to reach this system at ("": hostname).
+        "canonical-hostname": Setting("str", ""),
         # 0: the kernel picks a free port.
         "port": Setting("int", 0, minimum=0, maximum=65535),
         # A shared secret every peer must present in the handshake ("": none).

@@ -155,12 +155,30 @@ cdef class Context:
         return ref
 
     def forward(self, ref, msg=_MISSING):
-        """Sends the current message to `ref`, keeping its original sender
-        and pending ask reply (the reply then comes from `ref`)."""
+        """Sends the current message (or `msg`) to `ref`, keeping its
+        original sender and, for the current message, its pending ask reply
+        (the reply then comes from `ref`). `ref` may be a remote ref
+        (``atomr.remote.RemoteActorRef``): the remote handler sees the
+        sender, and its answer completes the ask."""
         self._check()
-        if not isinstance(ref, ActorRef):
-            raise TypeError(f"forward expects an ActorRef, not {type(ref).__name__}")
-        self._cell._forward((<ActorRef>ref)._cell, msg)
+        if isinstance(ref, ActorRef):
+            self._cell._forward((<ActorRef>ref)._cell, msg)
+            return
+        hook = getattr(type(ref), "_forward", None)
+        if hook is None:
+            raise TypeError(f"forward expects an ActorRef or a RemoteActorRef, not "
+                            f"{type(ref).__name__}")
+        cdef _Cell cell = self._cell
+        reply = None
+        if msg is _MISSING or msg is cell.cur_msg:
+            msg = cell.cur_msg
+            if cell.cur_handle is None:
+                if cell.cur_stashed or cell.cur_forwarded:
+                    raise RuntimeError("the current message was stashed or forwarded already")
+                reply = cell._reply_handle()  # None when no reply is owed
+                cell.cur_handle = None  # the remote answer, not the handler, answers
+                cell.cur_forwarded = True
+        hook(ref, msg, self._sender, reply)
 
     # -- stash ----------------------------------------------------------------------
 

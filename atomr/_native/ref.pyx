@@ -100,6 +100,12 @@ cdef class ActorRef:
             raise TypeError(f"sender must be an ActorRef or None, not {type(sender).__name__}")
         self._cell._post(msg, sender, None)
 
+    def forward(self, msg, ctx):
+        """``ctx.forward(self, msg)``: sends `msg` from inside a handler,
+        keeping the current message's sender and, when `msg` is the current
+        message, its pending ask reply (this actor then answers it)."""
+        ctx.forward(self, msg)
+
     def tell_with_key(self, msg, key):
         """Sends `msg` with a routing key: a consistent-hash router keeps
         every message of one key on one routee (ints are taken modulo

@@ -59,12 +59,14 @@ cdef class _RemoteTransport:
     def __init__(self, str system_name, str host="127.0.0.1", int port=0, *, cookie=None,
                  size_t max_frame_size=4 << 20, size_t outbound_queue_limit=100_000,
                  double heartbeat_interval=1.0, double idle_timeout=10.0,
-                 double handshake_timeout=5.0, tls=None):
+                 double handshake_timeout=5.0, tls=None, str advertised_host=""):
         """Validates the settings; nothing is bound until :meth:`start`.
 
         Args:
             tls: None, or ``(certificate_chain_file, private_key_file,
                 ca_file, require_peer_certificate)``.
+            advertised_host: The host peers are told to reach this system
+                at ("": `host`).
 
         Raises:
             ValueError: a setting outside its domain (a duration that is not
@@ -82,6 +84,7 @@ cdef class _RemoteTransport:
         c.system_name = system_name.encode()
         c.bind_host = host.encode()
         c.bind_port = <uint16_t>port
+        c.advertised_host = advertised_host.encode()
         if cookie is not None:
             if not isinstance(cookie, str):
                 raise TypeError(f"cookie must be a str or None, not {type(cookie).__name__}")

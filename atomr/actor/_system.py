@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures
+import importlib
 import logging
 import selectors
 import threading
@@ -20,7 +21,7 @@ from atomr.actor._event_stream import DeadLetter, EventStream, EventStreamLogHan
 from atomr.actor._props import Props
 from atomr.actor._supervision import ReceiveTimeout, Terminated
 from atomr.actor.extension import Extension, ExtensionId
-from atomr.codecs import PyCodecRegistry
+from atomr.codecs import PyCodecRegistry, _refs
 from atomr.config import Config
 from atomr.errors import ActorSystemTerminatedError, AtomrError
 
@@ -45,6 +46,10 @@ def _settings(config: Optional[Config]) -> dict[str, Any]:
     if not isinstance(config, Config):
         raise TypeError(f"config must be an atomr.Config or None, not {type(config).__name__}")
     return config.resolve()
+
+
+# Refs inside messages are encoded as their paths (see atomr.codecs._refs).
+_refs.register_ref_type(ActorRef)
 
 
 def _address_of(path: str) -> Optional[str]:
@@ -74,6 +79,16 @@ def _resolve_local(core: _System, path: str) -> Optional[ActorRef]:
         if first and first != elements[6:]:
             ref = _remote_lookup(core, "/user/" + first)
     return ref
+
+
+def _start_remoting(system: "ActorSystem") -> None:
+    """Starts the system's TCP transport when its config asks for it
+    (``remote.enabled = true`` or ``actor.provider = "remote"``). The remote
+    layer is loaded by name, as Akka loads configured extensions: it sits
+    above the actor layer."""
+    settings = system._settings
+    if settings["remote.enabled"] or settings["actor.provider"] == "remote":
+        importlib.import_module("atomr.remote").Remote.get(system)
 
 
 async def _await_cf(cf: concurrent.futures.Future) -> Any:
@@ -222,19 +237,38 @@ class ActorSystem:
         """Creates a system bound to the running event loop.
 
         Its actors run on that loop's thread; tells and asks from that loop
-        never cross threads.
+        never cross threads. With ``remote.enabled = true`` (or
+        ``actor.provider = "remote"``) its TCP transport
+        (:class:`atomr.remote.Remote`) is started as well.
 
         Raises:
             InvalidActorNameError: `name` is not a valid system name.
+            ConfigError: a setting has a bad value.
+            RemoteTransportError, InvalidRemoteAddressError: the configured
+                transport cannot start (the port is taken, ``remote.hostname``
+                does not resolve); the system is terminated again.
         """
-        return ActorSystem._bind(name, config, asyncio.get_running_loop(), None)
+        system = ActorSystem._bind(name, config, asyncio.get_running_loop(), None)
+        try:
+            _start_remoting(system)
+        except BaseException:
+            await system.terminate()
+            raise
+        return system
 
     @staticmethod
     def create_blocking(name: str, config: Optional[Config] = None) -> "ActorSystem":
         """Creates a system running its own event loop on a dedicated thread.
 
         The system can then be used from any thread and from any number of
-        successive ``asyncio.run(...)`` calls.
+        successive ``asyncio.run(...)`` calls. The transport starts as for
+        :meth:`create`.
+
+        Raises:
+            ConfigError: a setting has a bad value.
+            RemoteTransportError, InvalidRemoteAddressError: the configured
+                transport cannot start (the port is taken, ``remote.hostname``
+                does not resolve); the system is terminated again.
         """
         settings = _settings(config)  # validate before starting a thread
         if not isinstance(name, str):
@@ -261,6 +295,11 @@ class ActorSystem:
         thread = threading.Thread(target=run, name=f"atomr-{name}", daemon=True)
         thread.start()
         system = started.result()
+        try:
+            _start_remoting(system)
+        except BaseException:
+            system.terminate_blocking()
+            raise
         return system
 
     # -- properties -------------------------------------------------------------
@@ -389,12 +428,14 @@ class ActorSystem:
             if not isinstance(path, str):
                 raise TypeError(f"target must be an ActorRef or an actor path, "
                                 f"not {type(target).__name__}")
-        manifest, blob = self._codecs.encode_message(msg)
-        address = _address_of(path)
         remote = self._remote
+        manifest, blob = (self._codecs.encode_message(msg) if remote is None
+                          else remote._encode(msg))  # refs inside need the transport
+        address = _address_of(path)
         if address is None or address == self._core.address or (
                 remote is not None and address == remote.address):
-            decoded = self._codecs.decode(manifest, blob)
+            decoded = (self._codecs.decode(manifest, blob) if remote is None
+                       else remote._decode(manifest, blob))
             if isinstance(target, ActorRef):
                 target.tell(decoded)
             elif _get_running_loop() is self.loop:

@@ -41,6 +41,7 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple, Optional
 
+from atomr.codecs import _refs
 from atomr.errors import AtomrError
 
 __all__ = [
@@ -329,7 +330,10 @@ def validate_manifest(manifest: str, strict: bool = True) -> None:
 
 
 def _json_encode(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":")).encode("utf-8")
+    try:
+        return json.dumps(obj, separators=(",", ":")).encode("utf-8")
+    except TypeError:  # perhaps actor refs (atomr.codecs._refs): retry with the hook
+        return json.dumps(obj, separators=(",", ":"), default=_refs.json_default).encode("utf-8")
 
 
 def _no_fast_json(blob: bytes) -> Any:
@@ -356,6 +360,14 @@ def _json_decode(blob: bytes) -> Any:
     # subset of what json.loads accepts and decodes it to equal values, so
     # whatever it refuses (NaN, Infinity, lone surrogates, bad input) goes
     # to json.loads, which then decodes it or raises its own error.
+    # Actor refs inside (atomr.codecs._refs)? An int `in` is a memchr, much
+    # cheaper than a bytes `in`; most JSON has no "$" at all.
+    if 36 in blob and _refs.JSON_MARK in blob:  # 36: b"$"
+        return _refs.json_revive(_json_parse(blob))
+    return _json_parse(blob)
+
+
+def _json_parse(blob: bytes) -> Any:
     fast = _fast_json_loads or _resolve_fast_json()
     if fast is not _no_fast_json:
         try:
@@ -375,11 +387,15 @@ def _load_msgpack() -> types.ModuleType:
 
 
 def _msgpack_encode(obj: Any) -> bytes:
-    return _load_msgpack().packb(obj, use_bin_type=True)
+    msgpack = _load_msgpack()
+    try:
+        return msgpack.packb(obj, use_bin_type=True)
+    except TypeError:  # perhaps actor refs (atomr.codecs._refs): retry with the hook
+        return msgpack.packb(obj, use_bin_type=True, default=_refs.msgpack_default)
 
 
 def _msgpack_decode(blob: bytes) -> Any:
-    return _load_msgpack().unpackb(blob, raw=False)
+    return _load_msgpack().unpackb(blob, raw=False, ext_hook=_refs.msgpack_ext_hook)
 
 
 def _msgpack_decode_tuple(blob: bytes) -> Any:

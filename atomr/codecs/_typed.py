@@ -33,6 +33,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import Any, Optional, Union
 
+from atomr.codecs import _refs
 from atomr.errors import AtomrError
 
 __all__ = ["dataclass_codec", "msgspec_codec", "pydantic_codec", "classes_of"]
@@ -43,7 +44,11 @@ _Conv = Optional[Callable[[Any], Any]]
 _JSON_SCALARS = (str, int, float, bool, type(None))
 
 def _dumps(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode("utf-8")
+    try:
+        return json.dumps(value, separators=(",", ":")).encode("utf-8")
+    except TypeError:  # perhaps actor refs in untyped fields: retry with the hook
+        return json.dumps(value, separators=(",", ":"),
+                          default=_refs.json_default).encode("utf-8")
 
 
 def classes_of(classes: Any, what: str) -> list[type]:
@@ -162,6 +167,10 @@ class _Compiler:
             if hint.__bound__ is not None:
                 return self.compile(hint.__bound__, where)
             return None, None
+        if _refs.is_ref_type(hint):
+            return _refs.ref_to_path, _refs.ref_from_path  # an actor ref: its path
+        if _is_ref_union(hint):
+            return _or_none(_refs.ref_to_path), _or_none(_refs.ref_from_path)
         origin = typing.get_origin(hint)
         if origin is not None:
             return self._compile_generic(hint, origin, where)
@@ -343,6 +352,14 @@ class _Compiler:
         return plan
 
 
+def _is_ref_union(hint: Any) -> bool:
+    """``ActorRef | RemoteActorRef`` (optionally ``| None``): one ref field."""
+    if typing.get_origin(hint) not in (Union, types.UnionType):
+        return False
+    members = [a for a in typing.get_args(hint) if a is not type(None)]
+    return len(members) > 1 and all(_refs.is_ref_type(m) for m in members)
+
+
 def _name(hint: Any) -> str:
     return hint.__qualname__ if isinstance(hint, type) else repr(hint)
 
@@ -442,11 +459,11 @@ def msgspec_codec(cls: type, fmt: str) -> tuple[Callable[[Any], bytes], Callable
         raise TypeError(f"msgspec cannot decode `{cls.__qualname__}`: register_msgspec() "
                         f"takes msgspec Structs, dataclasses and attrs classes")
     module = msgspec.json if fmt == "json" else msgspec.msgpack
-    try:
-        decoder = module.Decoder(cls)
+    try:  # the hooks carry actor refs as their paths (atomr.codecs._refs)
+        decoder = module.Decoder(cls, dec_hook=_refs.msgspec_dec_hook)
     except TypeError as exc:
         raise TypeError(f"msgspec cannot decode `{cls.__qualname__}`: {exc}") from None
-    return module.Encoder().encode, decoder.decode
+    return module.Encoder(enc_hook=_refs.msgspec_enc_hook).encode, decoder.decode
 
 
 def pydantic_codec(cls: type) -> tuple[Callable[[Any], bytes], Callable[[bytes], Any]]:

@@ -8,6 +8,11 @@ made by the sender's codec registry and decoded by the receiver's own
 (pickle only where ``remote.allow-pickle`` is set). The wire format, the
 handshake (system name, UID, optional cookie), heartbeats, reconnects,
 quarantine and TLS are the C++ transport's; see docs/architecture.md.
+
+Refs inside messages (fields of typed messages, items of dicts and lists)
+travel as their full paths and arrive as the receiver's local refs or as
+:class:`RemoteActorRef` bound to its transport; :class:`AnyRef` types a
+field that holds either.
 """
 
 from __future__ import annotations
@@ -19,9 +24,16 @@ from atomr.errors import (
     RemoteError,
     RemoteTransportError,
 )
-from atomr.remote._extension import TCP_SCHEME, Remote, RemoteActorRef, parse_tcp_address
+from atomr.remote._extension import (
+    TCP_SCHEME,
+    AnyRef,
+    Remote,
+    RemoteActorRef,
+    parse_tcp_address,
+)
 
 __all__ = [
+    "AnyRef",
     "Remote",
     "RemoteActorRef",
     "TCP_SCHEME",

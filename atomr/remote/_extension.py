@@ -11,11 +11,14 @@ registry and tells the actor.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import concurrent.futures
+import ipaddress
 import itertools
 import json
 import logging
+import socket
 import threading
 import weakref
 from asyncio.events import _get_running_loop
@@ -26,6 +29,7 @@ from atomr._native._core import (
     REMOTE_ENVELOPE,
     ActorRef,
     _remote_dead_letter,
+    _remote_lookup,
     _remote_tell,
     _RemoteTransport,
     _SimTransport,
@@ -33,6 +37,7 @@ from atomr._native._core import (
 from atomr._util import public_module
 from atomr.actor._system import _address_of, _elements_of, _resolve_local
 from atomr.actor.extension import Extension, ExtensionId
+from atomr.codecs import _refs
 from atomr.config import ConfigError
 from atomr.errors import (
     ActorTerminatedError,
@@ -46,7 +51,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from atomr.actor import ActorSystem
     from atomr.codecs import PyCodecRegistry
 
-__all__ = ["Remote", "RemoteActorRef", "TCP_SCHEME", "parse_tcp_address"]
+__all__ = ["AnyRef", "Remote", "RemoteActorRef", "TCP_SCHEME", "parse_tcp_address"]
 
 _log = logging.getLogger("atomr.remote")
 
@@ -71,6 +76,10 @@ _ASK_PATH = "/temp/ask"
 _GIVEN_TRANSPORTS: "weakref.WeakKeyDictionary[ActorSystem, _SimTransport]" = \
     weakref.WeakKeyDictionary()
 _GIVEN_LOCK = threading.Lock()
+# How long a forwarded ask waits for the remote answer before giving up
+# (the original asker's own timeout applies as well).
+_FORWARDED_ASK_TIMEOUT = 60.0
+_current_transport = _refs.current_transport
 
 
 def parse_tcp_address(address: str) -> tuple[str, str]:
@@ -87,6 +96,37 @@ def parse_tcp_address(address: str) -> tuple[str, str]:
         raise InvalidRemoteAddressError(
             f"`{address}` is not a TCP address ({TCP_SCHEME}://<system>@<host>:<port>)")
     return system, hostport
+
+
+def resolve_hostport(hostport: str, where: str = "") -> str:
+    """`hostport` (``host:port``) with a host name replaced by the first
+    address it resolves to (IPv4 first), through the system resolver
+    (``getaddrinfo``; it blocks for as long as name resolution takes). An
+    IP literal is returned unchanged.
+
+    Raises:
+        InvalidRemoteAddressError: no port, or the host does not resolve.
+    """
+    host, sep, port = hostport.rpartition(":")
+    bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not sep or not bare or not port.isdigit():
+        raise InvalidRemoteAddressError(f"`{where or hostport}` has no host:port")
+    try:
+        ipaddress.ip_address(bare)
+        return hostport
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(bare, int(port), type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError, ValueError) as exc:
+        raise InvalidRemoteAddressError(f"cannot resolve host `{bare}` of `{where or hostport}`: "
+                                        f"{exc}") from None
+    ips = [str(info[4][0]) for info in infos if info[0] == socket.AF_INET] or \
+        [str(info[4][0]) for info in infos]
+    if not ips:  # pragma: no cover - getaddrinfo raises instead
+        raise InvalidRemoteAddressError(f"host `{bare}` of `{where or hostport}` has no address")
+    ip = ips[0].partition("%")[0]
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
 
 
 class _RemoteId(ExtensionId["Remote"]):
@@ -106,7 +146,9 @@ _REMOTE = _RemoteId()
 
 @public_module("atomr.remote")
 class Remote(Extension):
-    """The TCP transport of one actor system (one per system, started on first use).
+    """The TCP transport of one actor system (one per system, started on
+    first use, or as the system is created when its config says
+    ``remote.enabled = true`` or ``actor.provider = "remote"``).
 
     :meth:`get` binds ``remote.hostname``:``remote.port`` (port 0: the
     kernel picks one) and returns at once; from then on the system's
@@ -138,6 +180,8 @@ class Remote(Extension):
     _reader: bool
     _refs: dict[str, ActorRef]
     _hostports: dict[str, str]
+    _own_hostports: frozenset[str]
+    _resolve: bool
     _associations: dict[str, int]
     _dropped_inbound: int
     # concurrent futures (asks from other threads) or the loop's own futures
@@ -159,19 +203,31 @@ class Remote(Extension):
                 raise ConfigError("remote.tls needs all of certificate-chain, private-key and "
                                   "ca-file (or none of them)")
             tls = (*tls_files, settings["tls.require-peer-certificate"])
-        # A transport given by Remote._start_with (a simulated network's), else TCP.
-        self._transport = transport if transport is not None else _RemoteTransport(
-            system.name, settings["hostname"], settings["port"],
-            cookie=settings["cookie"] or None,
-            max_frame_size=settings["max-frame-size"],
-            outbound_queue_limit=settings["outbound-queue-size"],
-            heartbeat_interval=settings["heartbeat-interval"],
-            idle_timeout=settings["idle-timeout"],
-            tls=tls)
+        # A transport given by Remote._start_with (a simulated network's), else
+        # TCP; only TCP addresses name hosts that need resolving.
+        self._resolve = transport is None
+        if transport is not None:
+            self._transport = transport
+        else:
+            hostname = settings["hostname"]
+            bind_host = resolve_hostport(f"{hostname}:0", f"remote.hostname = {hostname!r}")
+            bind_host = bind_host.rpartition(":")[0].strip("[]")
+            self._transport = _RemoteTransport(
+                system.name, bind_host, settings["port"],
+                advertised_host=settings["canonical-hostname"] or
+                (hostname if bind_host != hostname else ""),
+                cookie=settings["cookie"] or None,
+                max_frame_size=settings["max-frame-size"],
+                outbound_queue_limit=settings["outbound-queue-size"],
+                heartbeat_interval=settings["heartbeat-interval"],
+                idle_timeout=settings["idle-timeout"],
+                tls=tls)
         self._transport.start()
         self._system = system
         self._codecs = system.codecs  # the registry is the system's for its lifetime
         self._address = f"{TCP_SCHEME}://{system.name}@{self._transport.address}"
+        own = self._transport.address
+        self._own_hostports = frozenset({own, resolve_hostport(own)} if self._resolve else {own})
         self._allow_pickle = settings["allow-pickle"]
         self._reader = False
         self._refs = {}
@@ -231,7 +287,8 @@ class Remote(Extension):
 
     @property
     def host(self) -> str:
-        """The IP address the transport listens on."""
+        """The host peers reach this system at: ``remote.canonical-hostname``,
+        else ``remote.hostname`` (an IP address or a host name)."""
         return self._transport.address.rpartition(":")[0]
 
     @property
@@ -261,13 +318,56 @@ class Remote(Extension):
         """Queues an encoded message for the actor at `path` of the system at
         `address` (``akka.tcp://...``); the transport connects if needed.
 
+        An `address` of this system itself (also through a host name
+        that resolves to it) delivers locally, as an inbound message would be.
+
         Raises:
-            InvalidRemoteAddressError: `address` is not a TCP address.
+            InvalidRemoteAddressError: `address` is not a TCP address, or
+                its host name does not resolve.
             RemoteError: `manifest` is pickled and ``remote.allow-pickle``
                 is off.
             FrameTooLargeError: the message exceeds ``remote.max-frame-size``.
         """
-        self._send_to(self._hostport(address), path, manifest, payload, sender, correlation_id)
+        hostport = self._hostport(address)
+        if hostport in self._own_hostports:
+            self._system.loop.call_soon_threadsafe(self._deliver_own, path, manifest, payload,
+                                                   sender, correlation_id)
+            return
+        self._send_to(hostport, path, manifest, payload, sender, correlation_id)
+
+    def _deliver_own(self, path: str, manifest: str, payload: bytes, sender: Optional[str],
+                     correlation_id: Optional[int]) -> None:
+        """An envelope this system sent to itself, handled as inbound."""
+        token = _current_transport.set(self)
+        try:
+            if correlation_id is None:
+                self._deliver(path, manifest, payload, sender)
+            else:
+                self._deliver_ask(path, sender, manifest, payload, correlation_id)
+        except Exception as exc:
+            self._dropped_inbound += 1
+            _log.error("remote: could not deliver a message to %s", path, exc_info=exc)
+        finally:
+            _current_transport.reset(token)
+
+    def _known_hostport(self, address: str) -> Optional[str]:
+        """The transport address of `address` when it needs no name
+        resolution (an IP literal, or a name resolved before), else None.
+        For the loop thread, which must not wait for a resolver."""
+        hostport = self._hostports.get(address)
+        if hostport is None:
+            try:
+                hostport = parse_tcp_address(address)[1]
+            except InvalidRemoteAddressError:
+                return None
+            host = hostport.rpartition(":")[0]
+            if host[:1] == "[" or host.replace(".", "").isdigit():
+                try:
+                    return self._hostport(address)  # a literal: no resolver involved
+                except InvalidRemoteAddressError:
+                    return None
+            return None
+        return hostport
 
     def _hostport(self, address: str) -> str:
         """The transport address (``host:port``) of a system's address,
@@ -275,6 +375,8 @@ class Remote(Extension):
         hostport = self._hostports.get(address)
         if hostport is None:
             hostport = parse_tcp_address(address)[1]
+            if self._resolve:
+                hostport = resolve_hostport(hostport, address)
             if len(self._hostports) >= _REF_CACHE_SIZE:
                 self._hostports.clear()
             self._hostports[address] = hostport
@@ -295,16 +397,68 @@ class Remote(Extension):
         on the remote side: a message for an actor that does not exist
         becomes a dead letter there (an ask fails with ActorTerminatedError).
 
+        The host may be a host name: it is resolved here, once per address.
+
         Raises:
-            InvalidRemoteAddressError: `path` has no TCP address, or names
-                this system (use ``system.actor_selection`` for those).
+            InvalidRemoteAddressError: `path` has no TCP address, its host
+                name does not resolve, or it names this system (use
+                ``system.actor_selection`` for those).
         """
         address = _address_of(path)
         if address is None:
             raise InvalidRemoteAddressError(f"`{path}` has no address")
-        parse_tcp_address(address)
-        if address == self._address:
+        if address == self._address or self._hostport(address) in self._own_hostports:
             raise InvalidRemoteAddressError(f"`{path}` is on this system itself")
+        return RemoteActorRef(self, address, path)
+
+    # -- refs inside messages (atomr.codecs._refs) ------------------------------------
+
+    def _encode(self, msg: Any) -> tuple[str, bytes]:
+        """``(manifest, bytes)`` of `msg`, refs inside written as their wire paths."""
+        token = _current_transport.set(self)
+        try:
+            return self._codecs.encode_message(msg)
+        finally:
+            _current_transport.reset(token)
+
+    def _decode(self, manifest: str, payload: bytes) -> Any:
+        """`payload` decoded, refs inside bound to this system."""
+        token = _current_transport.set(self)
+        try:
+            return self._codecs.decode(manifest, payload)
+        finally:
+            _current_transport.reset(token)
+
+    def _ref_to_wire(self, ref: Any) -> str:
+        """The path a ref inside a message is sent as."""
+        if isinstance(ref, ActorRef):
+            address = _address_of(ref.path)
+            if address != self._system._core.address and address != self._address:
+                raise TypeError(f"{ref!r} is a ref of another actor system than "
+                                f"{self._system.name}, which sends it")
+        return self._wire_path(ref)
+
+    def _is_own(self, address: str) -> bool:
+        if address == self._address or address == self._system._core.address:
+            return True
+        # No name resolution here (the loop thread): a path naming this
+        # system by a host name not resolved yet is taken as remote, and
+        # mail sent to it comes back here through `send`.
+        system = address.partition("://")[2].partition("@")[0]
+        return system == self._system.name and self._known_hostport(address) in \
+            self._own_hostports
+
+    def _ref_from_wire(self, path: str) -> Any:
+        """The ref a path inside a received message stands for: this
+        system's live actor at that exact path, else a remote ref (mail for
+        an actor of this system that is gone becomes a dead letter)."""
+        address = _address_of(path)
+        if address is None:
+            raise ValueError(f"the actor ref path {path!r} has no address")
+        if self._is_own(address):
+            ref = _remote_lookup(self._system._core, _elements_of(path))
+            if ref is not None:
+                return ref
         return RemoteActorRef(self, address, path)
 
     def _ask(self, address: str, path: str, msg: Any,
@@ -340,7 +494,7 @@ class Remote(Extension):
     def _send_correlated(self, address: str, path: str, msg: Any, fut: Any) -> int:
         """Sends `msg` as an ask whose answer completes `fut`; returns its
         correlation id."""
-        manifest, blob = self._codecs.encode_message(msg)
+        manifest, blob = self._encode(msg)
         correlation = next(self._correlation)
         self._pending[correlation] = fut
         try:
@@ -383,6 +537,13 @@ class Remote(Extension):
     def _on_readable(self) -> None:
         """Drains the transport's queue on the loop thread. A failure on
         one item is logged and costs that item only."""
+        token = _current_transport.set(self)  # refs inside bind to this system
+        try:
+            self._drain()
+        finally:
+            _current_transport.reset(token)
+
+    def _drain(self) -> None:
         for item in self._transport.drain():
             kind = item[0]
             try:
@@ -502,7 +663,7 @@ class Remote(Extension):
             self._answer_failure(to, correlation, exc)
             return
         try:
-            manifest, blob = self._codecs.encode_message(fut.result())
+            manifest, blob = self._encode(fut.result())
             if not self._allow_pickle and self._codecs.codec_for(manifest) == "pickle":
                 raise RemoteError(f"the answer's manifest `{manifest}` is encoded with pickle "
                                   f"and remote.allow-pickle is off")
@@ -620,9 +781,11 @@ class RemoteActorRef:
     def __init__(self, remote: Remote, address: str, path: str) -> None:
         self._remote = remote
         self._address = address
-        try:
-            self._hostport: Optional[str] = parse_tcp_address(address)[1]
-        except InvalidRemoteAddressError:  # a peer's sender path: sending to it raises
+        # None: a bad path (sending raises), a host name (resolved by the
+        # first send, not here: refs are made on the loop thread as messages
+        # arrive), or this system itself (`send` delivers locally).
+        self._hostport: Optional[str] = remote._known_hostport(address)
+        if self._hostport in remote._own_hostports:
             self._hostport = None
         self._path = path
 
@@ -641,14 +804,19 @@ class RemoteActorRef:
         :class:`~atomr.ActorRef`, or a remote ref) the remote handler sees it
         as ``ctx.sender``, a ref it can tell.
 
+        Refs inside `msg` travel as their paths and arrive as refs of the
+        receiving system (see :class:`AnyRef`).
+
         Raises:
             TypeError: `sender` is not a ref.
-            AtomrError: no codec for `msg`'s manifest in this system's registry.
+            AtomrError: no codec for `msg`'s manifest in this system's
+                registry, or `msg` holds a ref of another actor system.
+            InvalidRemoteAddressError: the path's host name does not resolve.
             FrameTooLargeError: `msg` encodes to more than ``remote.max-frame-size``.
         """
         remote = self._remote
         sender_path = None if sender is None else remote._wire_path(sender)
-        manifest, blob = remote._codecs.encode_message(msg)
+        manifest, blob = remote._encode(msg)
         if self._hostport is None:
             remote.send(self._address, self._path, manifest, blob, sender=sender_path)
         else:
@@ -680,6 +848,51 @@ class RemoteActorRef:
         _check_timeout(timeout)
         return self._remote._ask_blocking(self._address, self._path, msg, timeout)
 
+    def forward(self, msg: Any, ctx: Any) -> None:
+        """``ctx.forward(self, msg)``: sends `msg` from inside a handler,
+        keeping the current message's sender (the remote handler's
+        ``ctx.sender``, a remote ref when the sender lives on another
+        system) and, when `msg` is the current message, its pending ask
+        reply, which the remote handler's answer then completes.
+
+        Raises:
+            RuntimeError: `ctx` is used outside its handler, or the current
+                message was stashed or forwarded already.
+        """
+        ctx.forward(self, msg)
+
+    def _forward(self, msg: Any, sender: Any, reply: Any) -> None:
+        """The remote side of ``ctx.forward`` (called by the context):
+        tells `msg` with `sender`; with `reply` (a DeferredReply) asks,
+        and answers `reply` with the remote answer."""
+        if reply is None:
+            self.tell(msg, sender=sender)
+            return
+        remote = self._remote
+        loop = remote._system.loop
+        fut = loop.create_future()
+        try:
+            correlation = remote._send_correlated(self._address, self._path, msg, fut)
+        except BaseException as exc:  # nothing was sent: the asker learns why
+            reply.fail(exc)
+            raise
+        timer = loop.call_later(_FORWARDED_ASK_TIMEOUT, _expire, fut, self._path,
+                                _FORWARDED_ASK_TIMEOUT)
+
+        def answered(done: "asyncio.Future[Any]") -> None:
+            timer.cancel()
+            remote._pending.pop(correlation, None)
+            if reply.answered:
+                return
+            if done.cancelled():
+                reply.fail(AtomrError("the forwarded ask was cancelled"))
+            elif done.exception() is not None:
+                reply.fail(done.exception())
+            else:
+                reply.tell(done.result())
+
+        fut.add_done_callback(answered)
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, RemoteActorRef):
             return NotImplemented
@@ -690,3 +903,36 @@ class RemoteActorRef:
 
     def __repr__(self) -> str:
         return f"<RemoteActorRef {self._path}>"
+
+
+@public_module("atomr.remote")
+class AnyRef(abc.ABC):  # noqa: B024 - a virtual base: the ref classes register with it
+    """The type of a message field that holds a ref of either kind: a local
+    :class:`~atomr.ActorRef` or a :class:`RemoteActorRef` (both are
+    instances of it). A ref received in a message is the receiver's local
+    ref when it names one of its own actors, else a remote ref, so a field
+    of a msgspec Struct or a pydantic model, whose decoding checks the
+    type, is annotated ``AnyRef``; dataclass fields may use any of the
+    three."""
+
+    __slots__ = ()
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        """pydantic: a ref validates as itself, a path (from the wire) as
+        the ref it names; a ref serializes as its path."""
+        from pydantic_core import core_schema  # noqa: PLC0415 - only with pydantic
+
+        def validate(value: Any) -> Any:
+            return value if isinstance(value, AnyRef) else _refs.ref_from_path(value)
+
+        return core_schema.no_info_plain_validator_function(
+            validate, serialization=core_schema.plain_serializer_function_ser_schema(
+                _refs.ref_to_path))
+
+
+AnyRef.register(ActorRef)
+AnyRef.register(RemoteActorRef)
+# A ref inside a message is encoded as its path (atomr.codecs._refs).
+_refs.register_ref_type(RemoteActorRef)
+_refs.register_ref_type(AnyRef)

@@ -11,7 +11,7 @@ import queue
 import subprocess
 import sys
 import threading
-from typing import Iterator
+from typing import Iterator, Optional
 
 from atomr import ActorSystem, props
 from atomr.remote import Remote, parse_tcp_address
@@ -25,14 +25,16 @@ STARTUP_DEADLINE = 60.0
 
 
 @contextlib.contextmanager
-def peer_process(port: int = 0) -> Iterator[tuple[subprocess.Popen, str]]:
-    """Starts the peer (listening on `port`; 0: any); yields it with the
-    address it printed. The process is always gone on exit (stdin closed,
-    then killed if it lingers)."""
+def peer_process(port: int = 0, script: pathlib.Path = PEER,
+                 args: Optional[list[str]] = None) -> Iterator[tuple[subprocess.Popen, str]]:
+    """Starts the peer (listening on `port`; 0: any), or `script` with
+    `args`; yields it with the address it printed. The process is always
+    gone on exit (stdin closed, then killed if it lingers)."""
     env = dict(os.environ)
     root = str(HERE.parent.parent)
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
-    proc = subprocess.Popen([sys.executable, str(PEER), str(port)], stdin=subprocess.PIPE,
+    argv = [str(port)] if args is None else args
+    proc = subprocess.Popen([sys.executable, str(script), *argv], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     lines: queue.Queue = queue.Queue()
 
