@@ -18,6 +18,7 @@ from atomr._native.includes.core cimport (
 from atomr._native.includes.ddata cimport COrMap, CReplicatedData, CTypeTag, CLmdbStore
 from atomr._native.includes.persistence cimport CCompletionPort, CJournal, CSnapshotStore
 from atomr._native.includes.remote cimport CInboundQueue, CTcpTransport
+from atomr._native.includes.stream_link cimport CStreamDecoder
 
 
 # System message kinds (envelope.kind), defined by the C++ core.
@@ -40,3 +41,4 @@ include "system.pxd"
 include "persistence.pxd"
 include "ddata.pxd"
 include "remote.pxd"
+include "stream_link.pxd"

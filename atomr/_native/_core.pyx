@@ -194,6 +194,7 @@ include "storage.pyx"
 include "persistence.pyx"
 include "ddata.pyx"
 include "remote.pyx"
+include "stream_link.pyx"
 
 
 def is_valid_actor_name(str name):
