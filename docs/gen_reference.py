@@ -45,6 +45,7 @@ MODULES = (
     "atomr.persistence",
     "atomr.persistence.tck",
     "atomr.remote",
+    "atomr.remote_serial",
     "atomr.routing",
     "atomr.supervision",
     "atomr.system",

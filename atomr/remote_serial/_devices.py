@@ -3,11 +3,12 @@ and raw-mode setup of a tty."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import socket
 import termios
 import threading
-from typing import Optional, Union
+from typing import Any, Optional, Union
 
 from atomr._util import public_module
 from atomr.errors import FrameTooLargeError
@@ -50,6 +51,15 @@ def _check_frame_size(what: str, value: object) -> int:
     if not _MIN_FRAME <= size <= _MAX_FRAME:
         raise ValueError(f"{what} must lie within {_MIN_FRAME}..{_MAX_FRAME} bytes, got {size}")
     return size
+
+
+def _label_of(path: str) -> str:
+    """The name of a device in addresses: its path without ``/dev/`` (or
+    the leading ``/``), other separators turned into dots
+    (``/dev/ttyUSB0`` -> ``ttyUSB0``, ``/dev/pts/3`` -> ``pts.3``)."""
+    name = path[5:] if path.startswith("/dev/") else path.lstrip("/")
+    name = "".join("." if c in "/\\" else "_" if c in ":@#" or c.isspace() else c for c in name)
+    return name.strip(".") or "device"
 
 
 def _make_raw(fd: int, baud: int) -> None:
@@ -183,7 +193,7 @@ class SerialTransport:
             if not device or len(device.encode()) > _MAX_LABEL or "\0" in device:
                 raise ValueError(f"device must be a path of 1 to {_MAX_LABEL} bytes, "
                                  f"got {device!r}")
-            label = device
+            label = _label_of(device)
         elif isinstance(device, int) and not isinstance(device, bool):
             if device < 0:
                 raise ValueError(f"a file descriptor must not be negative, got {device}")
@@ -233,8 +243,10 @@ class SerialTransport:
 
     @property
     def label(self) -> str:
-        """The name of this end in addresses: the device path, ``fd<N>``
-        for a file descriptor, ``duplex-<system>`` for :meth:`duplex_pair`."""
+        """The name of this end in addresses: the device path without
+        ``/dev/`` and with dots for further slashes (``ttyUSB0``,
+        ``pts.3``), ``fd<N>`` for a file descriptor, ``duplex-<system>`` for
+        :meth:`duplex_pair`."""
         return self._label
 
     @property
@@ -273,7 +285,7 @@ class SerialTransport:
         is available.
         """
         try:
-            from serial.tools import list_ports  # type: ignore[import-not-found]
+            list_ports: Any = importlib.import_module("serial.tools.list_ports")
         except ImportError:
             return _list_devices()
         ports = sorted(list_ports.comports(), key=lambda p: p.device)

@@ -16,9 +16,8 @@ import errno
 import logging
 import os
 import random
-from asyncio.events import _get_running_loop
 from collections import deque
-from typing import TYPE_CHECKING, Any, Awaitable, Optional
+from typing import Any, Awaitable, Optional
 
 from atomr._native._core import (
     STREAM_CLOSE,
@@ -37,9 +36,6 @@ from atomr._native._core import (
 from atomr._util import public_module
 from atomr.actor import ActorRef, ActorSystem
 from atomr.remote_serial._devices import SerialTransport
-
-if TYPE_CHECKING:  # pragma: no cover - typing only
-    from atomr.remote_serial._devices import SerialTransport as _Transport  # noqa: F401
 
 __all__ = ["RemoteSystem", "RemoteActorRef", "SERIAL_SCHEME"]
 
@@ -184,6 +180,7 @@ class RemoteSystem:
         self._flush_timer: Optional[asyncio.TimerHandle] = None
         self._shutdown_done: concurrent.futures.Future[None] = concurrent.futures.Future()
         self._loopback_logged = False
+        self._peer_closed = False  # the peer sent a close frame (and no handshake since)
         self._stats = dict.fromkeys(
             ("bytes_read", "bytes_written", "envelopes_sent", "envelopes_received",
              "envelopes_dropped", "handshakes_sent", "handshakes_received", "decode_errors"), 0)
@@ -214,6 +211,12 @@ class RemoteSystem:
     def connected(self) -> bool:
         """Whether the peer's handshake has come (and no close since)."""
         return self._connected
+
+    @property
+    def resynchronising(self) -> bool:
+        """Whether the inbound side is discarding bytes until the peer's
+        next handshake (before the first one, and after a bad frame)."""
+        return bool(self._decoder.hunting)
 
     @property
     def peer_address(self) -> Optional[str]:
@@ -506,6 +509,7 @@ class RemoteSystem:
             _log.info("serial link %s: the peer %s closed the link (%s%s)", self._label,
                       self.peer_address, item[1], f": {item[2]}" if item[2] else "")
             self._connected = False
+            self._peer_closed = True
             self._decoder.resync()  # its next incarnation starts with a handshake
 
     def _handshake(self, is_request: bool, name: str, uid: int, label: str,
@@ -533,6 +537,7 @@ class RemoteSystem:
         if is_request and not self._closing:
             self._send_handshake(ack=True)
         self._want_handshake = False
+        self._peer_closed = False
         if self._connected and uid == self._peer_uid:
             return  # the peer resynchronised
         if self._peer_uid is not None and uid != self._peer_uid:
@@ -565,8 +570,10 @@ class RemoteSystem:
             return
         self._lost = why
         self._connected = False
-        _log.warning("serial link %s lost: %s; its messages become dead letters", self._label,
-                     why)
+        # Expected after the peer's close frame or during this side's shutdown.
+        level = logging.INFO if self._peer_closed or self._closing else logging.WARNING
+        _log.log(level, "serial link %s lost: %s; its messages become dead letters",
+                 self._label, why)
         self._remove_reader()
         self._remove_writer()
         self._out.clear()

@@ -136,7 +136,8 @@ TEST(StreamLink, AMarkerInsideAPayloadDoesNotStallTheHunt) {
   std::string fake = encode_handshake_frame(sample_handshake(7), false);
   fake[22] = '\x80'; // the flags byte, after header, magic, version, uid, port
   stream_decoder d(1 << 16);
-  const std::string bytes = "xx" + fake + "yyyy" + encode_handshake_frame(sample_handshake(), false) +
+  const std::string bytes = "xx" + fake + "yyyy" +
+                            encode_handshake_frame(sample_handshake(), false) +
                             envelope_bytes("ok");
   const auto items = feed_all(d, bytes, 1);
   ASSERT_EQ(items.size(), 2u);
@@ -192,8 +193,8 @@ TEST(StreamLink, RandomCorruptionNeverThrowsAndARehandshakeAlwaysRecovers) {
     // answer to a re-handshake) ends a hunt; a pending partial frame is
     // dropped first, as the link does when it re-handshakes.
     d.resync();
-    const std::string again = encode_handshake_frame(sample_handshake(99), true) +
-                              envelope_bytes("after");
+    const std::string again =
+        encode_handshake_frame(sample_handshake(99), true) + envelope_bytes("after");
     out.clear();
     d.feed(again.data(), again.size(), out);
     ASSERT_FALSE(d.hunting()) << "round " << round;
