@@ -19,6 +19,8 @@ from atomr._native.includes.ddata cimport COrMap, CReplicatedData, CTypeTag, CLm
 from atomr._native.includes.persistence cimport CCompletionPort, CJournal, CSnapshotStore
 from atomr._native.includes.remote cimport CInboundQueue, CTcpTransport
 from atomr._native.includes.stream_link cimport CStreamDecoder
+from atomr._native.includes.remote cimport CRemoteEnvelope
+from libcpp.string cimport string
 
 
 # System message kinds (envelope.kind), defined by the C++ core.

@@ -11,6 +11,7 @@ from atomr._native.includes.stream_link cimport (
 )
 from atomr._native.includes.remote cimport CRemoteErrc
 from libc.stdint cimport uint8_t
+from libc.string cimport memcpy
 
 #: Kinds of the tuples `_StreamDecoder.feed` returns (first element): an
 #: error, then the frame kinds of the wire format.
@@ -87,10 +88,18 @@ cdef class _StreamDecoder:
                 out.append((it.type, _utf8(it.hs.system_name), it.hs.uid, _utf8(it.hs.host),
                             it.hs.port, it.hs.protocol_version))
             elif it.type == 3:
+                # A link mostly carries a few recipients and manifests: reuse
+                # the last str of each while the bytes repeat.
+                if self._last_recipient is None or it.env.recipient != self._last_recipient_bytes:
+                    self._last_recipient = _utf8(it.env.recipient)
+                    self._last_recipient_bytes = it.env.recipient
+                if self._last_manifest is None or it.env.manifest != self._last_manifest_bytes:
+                    self._last_manifest = _utf8(it.env.manifest)
+                    self._last_manifest_bytes = it.env.manifest
                 out.append((
-                    STREAM_ENVELOPE, _utf8(it.env.recipient),
+                    STREAM_ENVELOPE, self._last_recipient,
                     _utf8(it.env.sender.value()) if it.env.sender.has_value() else None,
-                    _utf8(it.env.manifest), _bytes_of(it.env.payload),
+                    self._last_manifest, _bytes_of(it.env.payload),
                     it.env.correlation_id.value() if it.env.correlation_id.has_value()
                     else None))
             elif it.type == 4 or it.type == 5:
@@ -123,6 +132,54 @@ cdef class _StreamDecoder:
     def max_frame_size(self):
         """The frame length limit this decoder enforces."""
         return self._live().max_frame_size()
+
+
+cdef class _EnvelopeEncoder:
+    """Encodes envelopes of one recipient and manifest (no sender, no
+    correlation id): the C++ encoding of the envelope with an empty payload
+    is made once, and each payload is appended with the length prefix
+    patched."""
+
+    def __init__(self, str recipient, str manifest, size_t max_frame_size=4 << 20):
+        """Raises:
+            FrameTooLargeError: even an empty payload exceeds the limit.
+        """
+        self.env.recipient = recipient.encode()
+        self.env.manifest = manifest.encode()
+        self.max_frame_size = max_frame_size
+        self.prefix.clear()
+        encode_envelope(self.env, self.prefix, max_frame_size)
+
+    def encode(self, payload):
+        """The frame of an envelope carrying `payload` (bytes).
+
+        Raises:
+            TypeError: `payload` is not bytes.
+            FrameTooLargeError: the frame would exceed the limit.
+        """
+        cdef bytes data
+        cdef string out
+        cdef Py_ssize_t n
+        cdef size_t length
+        cdef size_t k
+        cdef char* p
+        if type(payload) is not bytes:
+            raise TypeError(f"expected bytes, not {type(payload).__name__}")
+        n = PyBytes_GET_SIZE(payload)
+        length = self.prefix.size() - 4 + <size_t>n
+        if length > self.max_frame_size:
+            self.env.payload = _string_of(payload)
+            try:
+                encode_envelope(self.env, out, self.max_frame_size)  # raises
+            finally:
+                self.env.payload.clear()
+        data = PyBytes_FromStringAndSize(NULL, <Py_ssize_t>self.prefix.size() + n)
+        p = PyBytes_AS_STRING(data)
+        memcpy(p, self.prefix.data(), self.prefix.size())
+        memcpy(p + self.prefix.size(), PyBytes_AS_STRING(payload), <size_t>n)
+        for k in range(4):
+            p[k] = <char>((length >> (8 * k)) & 0xff)
+        return data
 
 
 def _stream_handshake(str system_name, uint64_t uid, str host, int port=0, bint ack=False):

@@ -11,7 +11,6 @@ import threading
 from typing import Any, Optional, Union
 
 from atomr._util import public_module
-from atomr.errors import FrameTooLargeError
 
 __all__ = ["SerialTransport"]
 
@@ -366,11 +365,6 @@ class SerialTransport:
             raise
         self._fd = fd
         return fd
-
-    def _check_frame(self, size: int) -> None:
-        if size > self._max_frame_size:
-            raise FrameTooLargeError(f"a frame of {size} bytes exceeds the maximum frame size "
-                                     f"of {self._max_frame_size}")
 
     def close(self) -> None:
         """Closes the device or descriptor (idempotent). The link of a

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import errno
 import logging
 import os
 import random
 from collections import deque
-from typing import Any, Awaitable, Optional
+from typing import Any, Awaitable, Generator, Generic, Optional, TypeVar
 
 from atomr._native._core import (
     STREAM_CLOSE,
@@ -26,9 +27,9 @@ from atomr._native._core import (
     STREAM_HANDSHAKE,
     STREAM_HANDSHAKE_ACK,
     STREAM_HEARTBEAT,
+    _EnvelopeEncoder,
     _remote_dead_letter,
     _stream_close,
-    _stream_envelope,
     _stream_handshake,
     _stream_heartbeat,
     _StreamDecoder,
@@ -40,6 +41,7 @@ from atomr.remote_serial._devices import SerialTransport
 __all__ = ["RemoteSystem", "RemoteActorRef", "SERIAL_SCHEME"]
 
 _log = logging.getLogger("atomr.remote_serial")
+T = TypeVar("T")
 
 #: The scheme of the addresses of systems reached over a byte-stream link.
 SERIAL_SCHEME = "akka.serial"
@@ -47,6 +49,8 @@ SERIAL_SCHEME = "akka.serial"
 _PROTOCOL_VERSION = 1
 # The most bytes read from the stream per readable callback.
 _READ_SIZE = 1 << 16
+# The most inbound recipient paths whose elements are remembered.
+_ROUTE_CACHE_SIZE = 1024
 # How long shutdown() waits for written-but-queued bytes to leave.
 _FLUSH_TIMEOUT = 2.0
 
@@ -67,12 +71,22 @@ def _split(path: str) -> tuple[str, str]:
     return system, "/" + elements
 
 
-async def _await_cf(cf: "concurrent.futures.Future[Any]") -> Any:
-    return await asyncio.wrap_future(cf)
+class _Outcome(Generic[T]):
+    """An awaitable of a thread-safe future, usable from any event loop
+    (awaiting it adapts the future to the awaiting loop); unlike a
+    coroutine it may be dropped without being awaited."""
+
+    __slots__ = ("_cf",)
+
+    def __init__(self, cf: "concurrent.futures.Future[T]") -> None:
+        self._cf = cf
+
+    def __await__(self) -> Generator[Any, None, T]:
+        return asyncio.wrap_future(self._cf).__await__()
 
 
-def _done(value: Any) -> "concurrent.futures.Future[Any]":
-    cf: concurrent.futures.Future[Any] = concurrent.futures.Future()
+def _done(value: T) -> "concurrent.futures.Future[T]":
+    cf: concurrent.futures.Future[T] = concurrent.futures.Future()
     cf.set_result(value)
     return cf
 
@@ -140,14 +154,14 @@ class RemoteSystem:
         self._init(system, transport, fd)
         if system._core.on_loop_thread():
             self._attach()
-            return _await_cf(_done(self))
+            return _Outcome(_done(self))
         cf: concurrent.futures.Future[RemoteSystem] = concurrent.futures.Future()
         try:
             system.loop.call_soon_threadsafe(self._attach_then, cf)
         except RuntimeError:  # the loop is closed: the system is gone
             self._finish()
             raise
-        return _await_cf(cf)
+        return _Outcome(cf)
 
     def _init(self, system: ActorSystem, transport: SerialTransport, fd: int) -> None:
         self._system = system
@@ -161,6 +175,7 @@ class RemoteSystem:
         self._decoder = _StreamDecoder(transport.max_frame_size)
         self._manifests: set[str] = set()
         self._exposed: dict[str, tuple[ActorRef, frozenset[str]]] = {}
+        self._routes: dict[str, str] = {}  # inbound recipient path -> its elements
         # loop-thread state
         self._peer_name: Optional[str] = None
         self._peer_uid: Optional[int] = None
@@ -170,6 +185,7 @@ class RemoteSystem:
         self._timer: Optional[asyncio.TimerHandle] = None
         self._out = bytearray()
         self._writer = False
+        self._flush_scheduled = False
         self._reader = False
         # envelopes waiting for the peer's handshake: (frame, recipient, payload, system)
         self._pending: deque[tuple[bytes, str, bytes, str]] = deque()
@@ -211,6 +227,12 @@ class RemoteSystem:
     def connected(self) -> bool:
         """Whether the peer's handshake has come (and no close since)."""
         return self._connected
+
+    @property
+    def outbound_buffered(self) -> int:
+        """Bytes waiting to be written or for the peer's handshake (a
+        producer can pace itself on it, like asyncio's write buffer size)."""
+        return len(self._out) + self._pending_bytes
 
     @property
     def resynchronising(self) -> bool:
@@ -315,7 +337,7 @@ class RemoteSystem:
         to leave, then the device is closed. Idempotent; awaitable from any
         loop."""
         self._request_shutdown(flush=True)
-        return _await_cf(self._shutdown_done)
+        return _Outcome(self._shutdown_done)
 
     def shutdown_blocking(self, timeout: Optional[float] = None) -> None:
         """:meth:`shutdown`, waiting on this thread (on the system's own loop
@@ -387,39 +409,38 @@ class RemoteSystem:
         self._write(_stream_handshake(self._system.name, self._uid, self._label, 0, ack))
 
     def _write(self, data: bytes) -> None:
-        """Writes `data` now or after what is queued; never blocks."""
+        """Queues `data`; what a loop iteration queues leaves in one write
+        (at the end of the iteration), never blocking."""
+        if self._lost is not None or self._finished:
+            return
+        self._out += data
+        if not self._flush_scheduled and not self._writer:
+            self._flush_scheduled = True
+            self._system.loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        """Writes what is queued; waits for writability if the stream is full."""
+        self._flush_scheduled = False
         if self._lost is not None or self._finished:
             return
         if self._out:
-            self._out += data
+            try:
+                n = os.write(self._fd, self._out)
+            except (BlockingIOError, InterruptedError):
+                n = 0
+            except OSError as exc:
+                self._link_lost(f"write failed: {exc}")
+                return
+            self._stats["bytes_written"] += n
+            del self._out[:n]
+        if self._out:
+            if not self._writer:
+                self._system.loop.add_writer(self._fd, self._flush)
+                self._writer = True
             return
-        try:
-            n = os.write(self._fd, data)
-        except (BlockingIOError, InterruptedError):
-            n = 0
-        except OSError as exc:
-            self._link_lost(f"write failed: {exc}")
-            return
-        self._stats["bytes_written"] += n
-        if n < len(data):
-            self._out += data[n:]
-            self._system.loop.add_writer(self._fd, self._on_writable)
-            self._writer = True
-
-    def _on_writable(self) -> None:
-        try:
-            n = os.write(self._fd, self._out)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError as exc:
-            self._link_lost(f"write failed: {exc}")
-            return
-        self._stats["bytes_written"] += n
-        del self._out[:n]
-        if not self._out:
-            self._remove_writer()
-            if self._closing:
-                self._finish()
+        self._remove_writer()
+        if self._closing:
+            self._finish()
 
     def _remove_writer(self) -> None:
         if self._writer:
@@ -549,10 +570,15 @@ class RemoteSystem:
 
     def _deliver(self, recipient: str, manifest: str, payload: bytes) -> None:
         self._stats["envelopes_received"] += 1
-        try:
-            _, elements = _split(recipient)
-        except ValueError:
-            elements = recipient
+        elements = self._routes.get(recipient)
+        if elements is None:
+            try:
+                elements = _split(recipient)[1]
+            except ValueError:
+                elements = recipient
+            if len(self._routes) >= _ROUTE_CACHE_SIZE:
+                self._routes.clear()
+            self._routes[recipient] = elements
         exposed = self._exposed.get(elements)
         if exposed is None or manifest not in exposed[1] or exposed[0].is_terminated():
             why = ("no actor is exposed there" if exposed is None else
@@ -613,9 +639,10 @@ class RemoteSystem:
             self._dead_letter(payload, recipient, "the link is shut down")
         if self._lost is None:
             self._write(_stream_close("shutdown", ""))
-        if not flush or not self._out or self._lost is not None:
+        if not flush or self._lost is not None:
             self._finish()
             return
+        # _flush finishes once everything queued is written.
         self._flush_timer = self._system.loop.call_later(_FLUSH_TIMEOUT, self._finish)
 
     def _on_system_terminated(self) -> None:
@@ -634,6 +661,9 @@ class RemoteSystem:
         self._timer = self._flush_timer = None
         self._remove_reader()
         self._remove_writer()
+        if self._out and self._lost is None:
+            with contextlib.suppress(OSError):  # a last try, without waiting
+                del self._out[:os.write(self._fd, self._out)]
         if self._out:
             _log.debug("serial link %s: %d unsent bytes dropped at shutdown", self._label,
                        len(self._out))
@@ -654,13 +684,14 @@ class RemoteActorRef:
     manifests are.
     """
 
-    __slots__ = ("_link", "_path", "_manifest", "_system")
+    __slots__ = ("_link", "_path", "_manifest", "_system", "_encoder")
 
     def __init__(self, link: RemoteSystem, path: str, manifest: str, system: str) -> None:
         self._link = link
         self._path = path
         self._manifest = manifest
         self._system = system
+        self._encoder = _EnvelopeEncoder(path, manifest, link._max_frame)
 
     @property
     def path(self) -> str:
@@ -681,13 +712,12 @@ class RemoteActorRef:
             TypeError: `msg` is not bytes, bytearray or memoryview.
             FrameTooLargeError: `msg` does not fit the maximum frame size.
         """
-        if not isinstance(msg, (bytes, bytearray, memoryview)):
-            raise TypeError(f"a serial link carries bytes, not {type(msg).__name__} "
-                            f"(encode it first, e.g. with encode_json)")
-        payload = bytes(msg)
-        link = self._link
-        frame = _stream_envelope(self._path, self._manifest, payload, None, None, link._max_frame)
-        link._post(frame, self._path, payload, self._system)
+        if type(msg) is not bytes:
+            if not isinstance(msg, (bytes, bytearray, memoryview)):
+                raise TypeError(f"a serial link carries bytes, not {type(msg).__name__} "
+                                f"(encode it first, e.g. with encode_json)")
+            msg = bytes(msg)
+        self._link._post(self._encoder.encode(msg), self._path, msg, self._system)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, RemoteActorRef):

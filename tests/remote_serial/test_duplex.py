@@ -247,6 +247,7 @@ async def test_a_full_outbound_buffer_turns_messages_into_dead_letters(caplog):
         for _ in range(10):  # b never answers: they wait, up to 4 KiB
             to_b.tell(b"z" * 1000)
         await wait_until(lambda: len(dead) >= 7)
+        assert 0 < ra.outbound_buffered <= 4096
         assert "outbound buffer full" in caplog.text
         assert ra.stats()["envelopes_dropped"] == len(dead)
     finally:
