@@ -197,6 +197,7 @@ class RemoteSystem:
         self._shutdown_done: concurrent.futures.Future[None] = concurrent.futures.Future()
         self._loopback_logged = False
         self._peer_closed = False  # the peer sent a close frame (and no handshake since)
+        self._stale = False  # frames after a resync of this side are ignored until a handshake
         self._stats = dict.fromkeys(
             ("bytes_read", "bytes_written", "envelopes_sent", "envelopes_received",
              "envelopes_dropped", "handshakes_sent", "handshakes_received", "decode_errors"), 0)
@@ -510,8 +511,19 @@ class RemoteSystem:
             if self._finished or self._lost is not None:
                 return
 
+    def _resync(self) -> None:
+        """Drops the inbound side's sync: the rest of this read's frames
+        (decoded before) are ignored up to the next handshake, as the
+        decoder ignores everything until one."""
+        self._decoder.resync()
+        self._stale = True
+
     def _handle(self, item: tuple[Any, ...]) -> None:
         kind = item[0]
+        if self._stale and kind not in (STREAM_HANDSHAKE, STREAM_HANDSHAKE_ACK, STREAM_ERROR):
+            if kind == STREAM_ENVELOPE:
+                self._stats["envelopes_dropped"] += 1
+            return
         if kind == STREAM_ENVELOPE:
             self._deliver(item[1], item[3], item[4])
         elif kind in (STREAM_HANDSHAKE, STREAM_HANDSHAKE_ACK):
@@ -531,7 +543,7 @@ class RemoteSystem:
                       self.peer_address, item[1], f": {item[2]}" if item[2] else "")
             self._connected = False
             self._peer_closed = True
-            self._decoder.resync()  # its next incarnation starts with a handshake
+            self._resync()  # its next incarnation starts with a handshake
 
     def _handshake(self, is_request: bool, name: str, uid: int, label: str,
                    protocol: int) -> None:
@@ -541,7 +553,7 @@ class RemoteSystem:
                 self._loopback_logged = True
                 _log.warning("serial link %s reads back its own handshake (an echoing or "
                              "looped line); ignored", self._label)
-            self._decoder.resync()
+            self._resync()
             return
         refusal = None
         if protocol != _PROTOCOL_VERSION:
@@ -553,12 +565,13 @@ class RemoteSystem:
         if refusal is not None:
             _log.warning("serial link %s refused a handshake: %s", self._label, refusal)
             self._write(_stream_close("handshake_refused", refusal[:200]))
-            self._decoder.resync()
+            self._resync()
             return
         if is_request and not self._closing:
             self._send_handshake(ack=True)
         self._want_handshake = False
         self._peer_closed = False
+        self._stale = False
         if self._connected and uid == self._peer_uid:
             return  # the peer resynchronised
         if self._peer_uid is not None and uid != self._peer_uid:

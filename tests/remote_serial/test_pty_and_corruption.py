@@ -316,3 +316,28 @@ async def test_recorder_helper_is_usable():
         assert log == []
     finally:
         await asyncio.wait_for(a.terminate(), DEADLINE)
+
+
+async def test_frames_behind_a_refused_handshake_are_not_delivered():
+    from atomr._native._core import _stream_envelope, _stream_handshake
+
+    left, right = socket.socketpair()
+    tb = SerialTransport("b", left.detach(), peer="a")
+    b = await ActorSystem.create("b")
+    try:
+        rb = await RemoteSystem.start_serial(b, tb)
+        rb.register_bytes_codec(TEXT)
+        inbox, log = await recorder(b, "inbox")
+        rb.expose_actor(inbox, TEXT)
+        # An intruder's handshake and envelope arrive in one read.
+        right.sendall(_stream_handshake("c", 5, "x") +
+                      _stream_envelope("akka://b/user/inbox", TEXT, b"intruder"))
+        await wait_until(lambda: rb.stats()["envelopes_dropped"] == 1)
+        assert not rb.connected and log == []
+        right.sendall(_stream_handshake("a", 6, "x") +
+                      _stream_envelope("akka://b/user/inbox", TEXT, b"welcome"))
+        await wait_until(lambda: log == [b"welcome"])
+        assert rb.connected and rb.peer_uid == 6
+    finally:
+        right.close()
+        await asyncio.wait_for(b.terminate(), DEADLINE)
