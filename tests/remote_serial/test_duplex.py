@@ -285,7 +285,7 @@ def test_shutdown_blocking_from_another_thread(wait_until_blocking):
         ra.shutdown_blocking(DEADLINE)
         ra.shutdown_blocking(DEADLINE)
         wait_until_blocking(lambda: not rb.connected)
-        rb.shutdown_blocking(DEADLINE)
+        asyncio.run(_wait(rb.shutdown()))  # awaited on a loop of this thread
         with pytest.raises(OSError):
             os.fstat(tb.device)  # type: ignore[arg-type]  # the link closed its descriptor
     finally:
@@ -295,6 +295,10 @@ def test_shutdown_blocking_from_another_thread(wait_until_blocking):
 
 async def _start(system: ActorSystem, transport: SerialTransport) -> RemoteSystem:
     return await RemoteSystem.start_serial(system, transport)
+
+
+async def _wait(awaitable):
+    return await awaitable
 
 
 async def test_terminating_the_system_closes_its_link():
