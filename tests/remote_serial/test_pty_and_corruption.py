@@ -235,7 +235,7 @@ async def test_a_handshake_from_an_unexpected_system_is_refused(caplog):
         assert not rb.connected
         rb.register_bytes_codec(TEXT)
         assert rb.actor_selection("akka://c/user/x", TEXT) is None
-        assert rc.peer_address == "akka.serial://b@fd%d" % tb.device or not rc.connected
+        assert not rc.connected  # c heard b's refusal after b's own handshake
     finally:
         await asyncio.wait_for(b.terminate(), DEADLINE)
         await asyncio.wait_for(c.terminate(), DEADLINE)
