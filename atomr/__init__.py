@@ -64,13 +64,14 @@ from atomr.errors import (
 
 if TYPE_CHECKING:  # pragma: no cover - what the lazy attributes are, for type checkers
     from atomr import (  # noqa: F401
-        core, ddata, ddata_lmdb, fsm, pattern, persistence, remote, routing, testkit,
+        core, ddata, ddata_lmdb, fsm, pattern, persistence, remote, remote_serial, routing,
+        testkit,
     )
 
 #: Submodules imported on first attribute access (PEP 562).
 _LAZY_SUBMODULES = frozenset({
-    "core", "ddata", "ddata_lmdb", "fsm", "pattern", "persistence", "remote", "routing",
-    "testkit"})
+    "core", "ddata", "ddata_lmdb", "fsm", "pattern", "persistence", "remote", "remote_serial",
+    "routing", "testkit"})
 
 
 def __getattr__(name: str) -> Any:
@@ -114,6 +115,7 @@ __all__ = [
     "ddata",
     "ddata_lmdb",
     "remote",
+    "remote_serial",
     "AtomrError",
     "ActorSystemError",
     "ActorSystemTerminatedError",

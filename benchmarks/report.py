@@ -77,6 +77,9 @@ SCENARIOS = {
     "remote-tell": Scenario("msg/s", (Target(min_rate=5e5),)),
     "remote-ask-seq": Scenario("asks/s", (Target(min_rate=2e4),)),
     "remote-ask-100": Scenario("asks/s", (Target(min_rate=1.5e5),)),
+    # Serial links (test_bench_remote_serial.py): one process, a socket pair,
+    # raced against asyncio streams with length-prefixed frames.
+    "serial-tell": Scenario("msg/s"),
 }
 
 

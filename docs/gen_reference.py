@@ -46,6 +46,7 @@ MODULES = (
     "atomr.persistence.tck",
     "atomr.remote",
     "atomr.remote.testing",
+    "atomr.remote_serial",
     "atomr.routing",
     "atomr.supervision",
     "atomr.system",

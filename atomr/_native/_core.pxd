@@ -19,6 +19,9 @@ from atomr._native.includes.ddata cimport COrMap, CReplicatedData, CTypeTag, CLm
 from atomr._native.includes.persistence cimport CCompletionPort, CJournal, CSnapshotStore
 from atomr._native.includes.remote cimport CInboundQueue, CTcpTransport
 from atomr._native.includes.sim_network cimport CSimNetwork, CSimTransport
+from atomr._native.includes.stream_link cimport CStreamDecoder
+from atomr._native.includes.remote cimport CRemoteEnvelope
+from libcpp.string cimport string
 
 
 # System message kinds (envelope.kind), defined by the C++ core.
@@ -42,3 +45,4 @@ include "persistence.pxd"
 include "ddata.pxd"
 include "remote.pxd"
 include "sim_network.pxd"
+include "stream_link.pxd"

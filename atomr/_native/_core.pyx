@@ -195,6 +195,7 @@ include "persistence.pyx"
 include "ddata.pyx"
 include "remote.pyx"
 include "sim_network.pyx"
+include "stream_link.pyx"
 
 
 def is_valid_actor_name(str name):
