@@ -36,7 +36,7 @@ core_sources = [
                                        "record_format"]),
     *component_sources("ddata", ["causal_context", "counters", "lmdb_store", "maps",
                                  "registers", "replicated_data", "sets", "wire"]),
-    *component_sources("remote", ["frame", "inbound_queue", "tcp_transport"]),
+    *component_sources("remote", ["failure_detector", "frame", "inbound_queue", "tcp_transport"]),
 ]
 
 debug = os.environ.get("ATOMR_DEBUG") == "1"
