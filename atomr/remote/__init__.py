@@ -16,10 +16,19 @@ from atomr.errors import (
     FrameTooLargeError,
     InvalidRemoteAddressError,
     MalformedFrameError,
+    RemoteAddressTerminatedError,
     RemoteError,
     RemoteTransportError,
 )
 from atomr.remote._extension import TCP_SCHEME, Remote, RemoteActorRef, parse_tcp_address
+from atomr.remote.events import (
+    AssociatedEvent,
+    DisassociatedEvent,
+    QuarantinedEvent,
+    RemoteReachable,
+    RemoteUnreachable,
+    RemotingLifecycleEvent,
+)
 
 __all__ = [
     "Remote",
@@ -31,4 +40,11 @@ __all__ = [
     "InvalidRemoteAddressError",
     "FrameTooLargeError",
     "MalformedFrameError",
+    "RemoteAddressTerminatedError",
+    "RemotingLifecycleEvent",
+    "AssociatedEvent",
+    "DisassociatedEvent",
+    "QuarantinedEvent",
+    "RemoteUnreachable",
+    "RemoteReachable",
 ]

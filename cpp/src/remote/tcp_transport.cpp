@@ -152,6 +152,7 @@ struct association {
   bool unreachable = false;
   // Since when the peer has had no connection (unset while it has one).
   std::optional<steady::time_point> idle_since;
+  std::string system_name; // from the last handshake
 };
 
 struct tcp_transport::impl {
@@ -190,8 +191,12 @@ struct tcp_transport::impl {
       bytes_written{0}, bytes_read{0}, writes{0}, accepted{0}, dialed{0};
 
   void emit(event_kind kind, std::string address, std::uint64_t peer_uid, std::string detail) {
-    if (callbacks.on_event)
-      callbacks.on_event(transport_event{kind, std::move(address), peer_uid, std::move(detail)});
+    if (!callbacks.on_event)
+      return;
+    auto found = assocs.find(address);
+    std::string system = found != assocs.end() ? found->second->system_name : std::string();
+    callbacks.on_event(transport_event{kind, std::move(address), peer_uid, std::move(detail),
+                                       std::move(system)});
   }
 
   association& assoc_for(const std::string& address) {
@@ -252,6 +257,7 @@ struct connection : std::enable_shared_from_this<connection> {
   std::string peer_address; // key of the association, once known
   std::string endpoint;     // the remote endpoint, for events before the handshake
   std::uint64_t peer_uid = 0;
+  std::string peer_system;
   frame_decoder decoder;
   std::array<char, 64 * 1024> rbuf;
   std::string control; // control frames to write next
@@ -541,6 +547,7 @@ void connection::on_handshake(handshake&& hs) {
   const std::string address = format_address(hs.host, hs.port);
   auto& a = t.assoc_for(address);
   peer_uid = hs.uid;
+  peer_system = hs.system_name;
   if (a.uid != 0 && a.uid != hs.uid)
     t.quarantine(address, a, hs.uid);
   // The same system, connected twice: keep the connection whose initiator
@@ -586,6 +593,7 @@ void connection::on_handshake_ack(handshake_ack&& hs) {
     return;
   }
   peer_uid = hs.uid;
+  peer_system = hs.system_name;
   if (a.uid != 0 && a.uid != hs.uid)
     t.quarantine(peer_address, a, hs.uid);
   t.establish(shared_from_this(), a);
@@ -686,6 +694,7 @@ void tcp_transport::impl::establish(const std::shared_ptr<connection>& c, associ
   }
   a.active = c;
   a.uid = c->peer_uid;
+  a.system_name = c->peer_system;
   if (!a.detector) { // the association counts as the first heartbeat
     a.detector.emplace(config.failure_detector);
     a.detector->heartbeat();

@@ -141,6 +141,8 @@ struct transport_event {
   /// The peer's UID, when known (0 otherwise).
   std::uint64_t uid = 0;
   std::string detail;
+  /// The peer's system name, when a handshake with it has completed.
+  std::string system;
 };
 
 struct transport_callbacks {
