@@ -139,7 +139,12 @@ cdef class Context:
     def watch(self, ref):
         """Watches `ref`: when it stops, this actor receives
         ``atomr.Terminated(path)`` exactly once (at once if it is already
-        dead). Returns `ref`."""
+        dead). Returns `ref`.
+
+        `ref` may be an :class:`atomr.remote.RemoteActorRef`: Terminated
+        then also comes when no actor lives at its path
+        (``existence_confirmed=False``) or when its system is declared
+        gone (``address_terminated=True``)."""
         self._check()
         if not isinstance(ref, ActorRef):
             remote_watch = getattr(ref, "_watched_by", None)  # a RemoteActorRef

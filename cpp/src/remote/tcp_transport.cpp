@@ -195,8 +195,8 @@ struct tcp_transport::impl {
       return;
     auto found = assocs.find(address);
     std::string system = found != assocs.end() ? found->second->system_name : std::string();
-    callbacks.on_event(transport_event{kind, std::move(address), peer_uid, std::move(detail),
-                                       std::move(system)});
+    callbacks.on_event(
+        transport_event{kind, std::move(address), peer_uid, std::move(detail), std::move(system)});
   }
 
   association& assoc_for(const std::string& address) {
