@@ -695,10 +695,9 @@ void tcp_transport::impl::establish(const std::shared_ptr<connection>& c, associ
   a.active = c;
   a.uid = c->peer_uid;
   a.system_name = c->peer_system;
-  if (!a.detector) { // the association counts as the first heartbeat
+  if (!a.detector)
     a.detector.emplace(config.failure_detector);
-    a.detector->heartbeat();
-  }
+  a.detector->heartbeat(); // an association counts as a heartbeat
   a.attempts = 0;
   a.reconnect_scheduled = false;
   a.reconnect_timer.cancel();
