@@ -23,6 +23,7 @@ from atomr.remote import (
     QuarantinedEvent,
     Remote,
     RemoteAddressTerminatedError,
+    RemoteReachable,
     RemoteUnreachable,
     RemotingLifecycleEvent,
     parse_tcp_address,
@@ -144,5 +145,38 @@ async def test_kill9_terminates_watches_fails_asks_and_a_new_incarnation_is_acce
             assert await w.ask(echo2) == "watching"
             assert await echo2.ask("registered?") == "registered?"
             assert len(seen) == 1
+    finally:
+        await system.terminate()
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGSTOP"), reason="needs SIGSTOP")
+async def test_a_paused_peer_is_unreachable_then_reachable_again():
+    system = await ActorSystem.create("local", Config.from_dict({"remote": FAST_WATCH}))
+    events: list = []
+    system.event_stream.subscribe(events.append, RemotingLifecycleEvent)
+    try:
+        Remote.get(system)
+        seen: list = []
+        w = system.actor_of(props(Watcher, factory=lambda: Watcher(seen)), "watcher")
+        with peer_process() as (proc, address, uid):
+            echo = system.actor_selection(address + "/user/echo")
+            assert await echo.ask("hello", timeout=STARTUP_DEADLINE) == "hello"
+            assert await w.ask(echo) == "watching"
+            assert await echo.ask("registered?") == "registered?"
+            os.kill(proc.pid, signal.SIGSTOP)
+            try:
+                await wait_until(lambda: any(isinstance(e, RemoteUnreachable) for e in events),
+                                 timeout=DETECTION_DEADLINE)
+            finally:
+                os.kill(proc.pid, signal.SIGCONT)
+            await wait_until(lambda: any(isinstance(e, RemoteReachable) for e in events),
+                             timeout=DETECTION_DEADLINE)
+            reachable = [e for e in events if isinstance(e, RemoteReachable)]
+            assert [(e.address, e.uid) for e in reachable] == [(address, uid)]
+            # The watch ended when the peer was declared gone, and stays ended.
+            assert [t for _, t in seen] == [Terminated(echo.path)]
+            assert seen[0][1].address_terminated
+            # The same incarnation answers again.
+            assert await echo.ask("back") == "back"
     finally:
         await system.terminate()
