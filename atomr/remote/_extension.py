@@ -551,7 +551,7 @@ class Remote(Extension):
         """Publishes the remote lifecycle event of a transport event; a
         system declared gone ends the watches of its actors and the asks
         waiting for it."""
-        address = f"{TCP_SCHEME}://{system}@{hostport}" if system else hostport
+        address = f"{TCP_SCHEME}://{system or self._system_name_at(hostport)}@{hostport}"
         event: Optional[_events.RemotingLifecycleEvent] = None
         gone = None
         gone_uid = 0
@@ -577,6 +577,14 @@ class Remote(Extension):
             self._address_terminated(hostport, gone_uid, address, gone)
         if event is not None:
             self._system.event_stream.publish(event)
+
+    def _system_name_at(self, hostport: str) -> str:
+        """The name of the system this side addressed at `hostport`
+        (before any handshake told it), or "?"."""
+        for address, at in list(self._hostports.items()):
+            if at == hostport:
+                return parse_tcp_address(address)[0]
+        return "?"
 
     def _address_terminated(self, hostport: str, uid: int, address: str, why: str) -> None:
         """The system at `hostport` (its incarnation `uid` only, if not 0)

@@ -106,10 +106,12 @@ class RemoteDeathWatch:
     # -- this system watching others ----------------------------------------------
 
     def watch(self, watcher: "ActorRef", target: "RemoteActorRef") -> None:
-        hostport = target._hostport
-        if hostport is None:
+        if target._hostport is None:
             self._tell_terminated(watcher, target.path, False, True)
             return
+        # Through the extension's cache, which also names the system for
+        # events about an address never reached.
+        hostport = self._remote._hostport(target._address)
         elements = _elements_of(watcher.path)
         key = (elements, target.path)
         with self._lock:

@@ -5,8 +5,9 @@ Subscribe to one class, or to :class:`RemotingLifecycleEvent` for all::
     system.event_stream.subscribe(listener, RemotingLifecycleEvent)
 
 Each event names the peer by its system address
-(``akka.tcp://<system>@<host>:<port>``, or ``akka.tcp://?@<host>:<port>``
-when the transport has not learnt the peer's name) and its incarnation's UID.
+(``akka.tcp://<system>@<host>:<port>``; ``akka.tcp://?@<host>:<port>`` when
+no handshake told the name and this side never addressed it by name) and its
+incarnation's UID (0 for a peer never reached).
 They are published on the system's loop thread, in the order the transport
 reported them.
 """

@@ -14,11 +14,14 @@ from atomr.remote import (
     DisassociatedEvent,
     Remote,
     RemoteActorRef,
+    RemoteAddressTerminatedError,
+    RemoteUnreachable,
     RemotingLifecycleEvent,
 )
 
 from _helpers import DEADLINE, wait_until
-from remote.test_tell_remote import remote_system
+from remote._watch_peer import FAST_WATCH
+from remote.test_tell_remote import free_port, remote_system
 
 
 class Watcher(Actor):
@@ -165,6 +168,26 @@ async def test_watchers_get_terminated_when_the_remote_system_shuts_down():
         gone = next(e for e in events if isinstance(e, DisassociatedEvent))
         assert gone.address == b_address and gone.uid == b_uid and gone.reason
         assert watching(a) == 0
+
+
+async def test_watching_a_system_that_is_never_reached_terminates():
+    events: list = []
+    async with remote_system("a", **FAST_WATCH) as a:
+        a.event_stream.subscribe(events.append, RemoteUnreachable)
+        w, seen = watcher(a)
+        ghost = f"akka.tcp://ghost@127.0.0.1:{free_port()}"
+        remote = a.actor_selection(ghost + "/user/x")
+        pending = remote.ask("anyone?", timeout=120.0)
+        await w.ask(("watch", remote))
+        with pytest.raises(RemoteAddressTerminatedError, match="unreachable"):
+            await asyncio.wait_for(pending, DEADLINE)
+        await wait_until(lambda: len(seen) == 1)
+        assert seen[0] == Terminated(remote.path) and seen[0].address_terminated
+        assert [(e.address, e.uid) for e in events] == [(ghost, 0)]
+        # A later watch of it ends at once.
+        await w.ask(("watch", a.actor_selection(ghost + "/user/y")))
+        await wait_until(lambda: len(seen) == 2)
+        assert seen[1].address_terminated
 
 
 async def test_associated_events_are_published_on_both_sides():

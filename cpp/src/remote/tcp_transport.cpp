@@ -793,7 +793,12 @@ void tcp_transport::impl::dial(const std::string& address) {
   c->peer_address = address;
   c->endpoint = address;
   conns.insert(c);
-  assoc_for(address).dialing = c;
+  auto& a = assoc_for(address);
+  a.dialing = c;
+  if (!a.detector) { // the first dial starts monitoring: a peer never reached is unreachable
+    a.detector.emplace(config.failure_detector);
+    a.detector->heartbeat();
+  }
   dialed.fetch_add(1, std::memory_order_relaxed);
   c->arm_timer(config.handshake_timeout);
   c->socket.async_connect(tcp::endpoint(asio::ip::make_address(host), port),

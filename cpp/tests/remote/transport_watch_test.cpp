@@ -157,6 +157,21 @@ TEST(RemoteTransportWatch, ANewIncarnationStartsWithAFreshDetector) {
   EXPECT_EQ(a.count(event_kind::unreachable, 12), 0u);
 }
 
+TEST(RemoteTransportWatch, APeerThatIsNeverReachedIsReportedUnreachable) {
+  watch_node a(watch_node::config("a"));
+  std::uint16_t port;
+  {
+    watch_node probe(watch_node::config("probe"));
+    port = probe.t().port();
+  }
+  const auto address = format_address("127.0.0.1", port);
+  a.t().send(address, note("/user/x"));
+  ASSERT_TRUE(a.wait_event(event_kind::unreachable));
+  const auto ev = a.events(event_kind::unreachable).front();
+  EXPECT_EQ(ev.address, address);
+  EXPECT_EQ(ev.uid, 0u);
+}
+
 TEST(RemoteTransportWatch, RegularHeartbeatsKeepAPeerReachable) {
   watch_node a(watch_node::config("a"));
   watch_node b(watch_node::config("b"));

@@ -75,7 +75,9 @@ struct transport_config {
   /// peer's heartbeat frames (sent every `heartbeat_interval` on its side,
   /// whatever else flows, so their spacing stays regular); it is checked
   /// every `reachability_check_interval` and reports `unreachable` /
-  /// `reachable` events. A new incarnation at the address starts afresh.
+  /// `reachable` events. The first dial to an address and every association
+  /// count as arrivals too, so a peer that is never reached is reported
+  /// (with uid 0). A new incarnation at the address starts afresh.
   failure_detector_config failure_detector;
   std::chrono::milliseconds reachability_check_interval{1000};
   /// A peer with no connection and nothing queued for it is forgotten after
