@@ -36,8 +36,8 @@ core_sources = [
                                        "record_format"]),
     *component_sources("ddata", ["causal_context", "counters", "lmdb_store", "maps",
                                  "registers", "replicated_data", "sets", "wire"]),
-    *component_sources("remote", ["frame", "inbound_queue", "sim_network", "stream_link",
-                                  "tcp_transport", "transport"]),
+    *component_sources("remote", ["failure_detector", "frame", "inbound_queue", "sim_network",
+                                  "stream_link", "tcp_transport", "transport"]),
 ]
 
 debug = os.environ.get("ATOMR_DEBUG") == "1"

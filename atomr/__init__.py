@@ -60,6 +60,7 @@ from atomr.errors import (
     InvalidRemoteAddressError,
     FrameTooLargeError,
     MalformedFrameError,
+    RemoteAddressTerminatedError,
 )
 
 if TYPE_CHECKING:  # pragma: no cover - what the lazy attributes are, for type checkers
@@ -144,5 +145,6 @@ __all__ = [
     "InvalidRemoteAddressError",
     "FrameTooLargeError",
     "MalformedFrameError",
+    "RemoteAddressTerminatedError",
     "__version__",
 ]

@@ -244,6 +244,22 @@ _BUILTIN_SECTIONS: dict[str, dict[str, Setting]] = {
         "tls.private-key": Setting("str", ""),
         "tls.ca-file": Setting("str", ""),
         "tls.require-peer-certificate": Setting("bool", True),
+        # Remote death watch: a phi-accrual failure detector per peer, fed
+        # by its heartbeats (sent every heartbeat-interval, which overrides
+        # remote.heartbeat-interval when set); past the threshold the peer is
+        # unreachable and every watch of an actor there ends in Terminated.
+        "watch-failure-detector.threshold": Setting("float", 10.0, minimum=0.001),
+        "watch-failure-detector.max-sample-size": Setting("int", 200, minimum=1),
+        "watch-failure-detector.min-std-deviation": Setting("duration", 0.1, minimum=0.001),
+        "watch-failure-detector.acceptable-heartbeat-pause": Setting("duration", 10.0,
+                                                                     minimum=0.0),
+        "watch-failure-detector.heartbeat-interval": Setting("duration", 0.0, minimum=0.0),
+        "watch-failure-detector.first-heartbeat-estimate": Setting("duration", 1.0,
+                                                                   minimum=0.001),
+        "watch-failure-detector.unreachable-nodes-reaper-interval": Setting("duration", 1.0,
+                                                                            minimum=0.001),
+        # A peer with no connection and nothing queued is forgotten after this.
+        "peer-retention": Setting("duration", 300.0, minimum=0.001),
     },
 }
 

@@ -48,6 +48,7 @@ __all__ = [
     "InvalidRemoteAddressError",
     "FrameTooLargeError",
     "MalformedFrameError",
+    "RemoteAddressTerminatedError",
 ]
 
 
@@ -272,6 +273,13 @@ class MalformedFrameError(RemoteError):
     frame of a wire format version this build does not speak."""
 
     native_codes = (("remote", "malformed_frame"), ("remote", "unsupported_version"))
+
+
+class RemoteAddressTerminatedError(RemoteError):
+    """The remote system an ask went to was declared gone -- unreachable
+    by the failure detector, quarantined (a new incarnation replaced it) or
+    shut down -- before the answer came. Raised at once instead of waiting
+    for the ask's timeout."""
 
 
 # Native error codes that surface as a plain built-in exception (an argument

@@ -64,6 +64,14 @@ DEFAULTS = {
     "remote.tls.private-key": "",
     "remote.tls.ca-file": "",
     "remote.tls.require-peer-certificate": True,
+    "remote.watch-failure-detector.threshold": 10.0,
+    "remote.watch-failure-detector.max-sample-size": 200,
+    "remote.watch-failure-detector.min-std-deviation": 0.1,
+    "remote.watch-failure-detector.acceptable-heartbeat-pause": 10.0,
+    "remote.watch-failure-detector.heartbeat-interval": 0.0,
+    "remote.watch-failure-detector.first-heartbeat-estimate": 1.0,
+    "remote.watch-failure-detector.unreachable-nodes-reaper-interval": 1.0,
+    "remote.peer-retention": 300.0,
 }
 
 

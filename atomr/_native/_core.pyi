@@ -1,11 +1,13 @@
 """Type stubs of atomr._native._core (the compiled core)."""
 
 import logging
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Generator, Generic, Hashable, Iterable, Optional, final
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Generator, Generic, Hashable, Iterable, Optional, TypeVar, final
 
 from types import GenericAlias
 
 from atomr._util.typevars import Msg, Reply
+
+_WatchedT = TypeVar("_WatchedT")  # an ActorRef or an atomr.remote.RemoteActorRef
 
 if TYPE_CHECKING:
     from atomr.actor._props import Props
@@ -65,8 +67,8 @@ class Context:
     def stop_child(self, name: str) -> None: ...
     def stop(self, ref: ActorRef) -> None: ...
     def forward(self, ref: Any, msg: Any = ...) -> None: ...
-    def watch(self, ref: ActorRef) -> ActorRef: ...
-    def unwatch(self, ref: ActorRef) -> ActorRef: ...
+    def watch(self, ref: _WatchedT) -> _WatchedT: ...
+    def unwatch(self, ref: _WatchedT) -> _WatchedT: ...
     def stash(self, msg: Any = ...) -> None: ...
     def unstash_all(self) -> None: ...
     @property
@@ -132,6 +134,7 @@ class _System:
     receive_timeout_msg: Any
     events: Any
     events_active: bool
+    on_actor_stopped: Optional[Callable[[str], Any]]
     def __init__(self, name: str, loop: Any, props_class: type, owner_ref: Any,
                  throughput: int = 64, *, terminated_class: Any = None,
                  receive_timeout_msg: Any = None, virtual_time: bool = False,
@@ -346,7 +349,9 @@ class _RemoteTransport:
                  outbound_queue_limit: int = ..., heartbeat_interval: float = ...,
                  idle_timeout: float = ..., handshake_timeout: float = ...,
                  tls: Optional[tuple[str, str, str, bool]] = ...,
-                 advertised_host: str = ...) -> None: ...
+                 advertised_host: str = ...,
+                 failure_detector: Optional[dict[str, float]] = ...,
+                 peer_retention: float = ...) -> None: ...
     def start(self) -> None: ...
     def stop(self) -> None: ...
     @property

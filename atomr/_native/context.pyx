@@ -139,10 +139,19 @@ cdef class Context:
     def watch(self, ref):
         """Watches `ref`: when it stops, this actor receives
         ``atomr.Terminated(path)`` exactly once (at once if it is already
-        dead). Returns `ref`."""
+        dead). Returns `ref`.
+
+        `ref` may be an :class:`atomr.remote.RemoteActorRef`: Terminated
+        then also comes when no actor lives at its path
+        (``existence_confirmed=False``) or when its system is declared
+        gone (``address_terminated=True``)."""
         self._check()
         if not isinstance(ref, ActorRef):
-            raise TypeError(f"watch expects an ActorRef, not {type(ref).__name__}")
+            remote_watch = getattr(ref, "_watched_by", None)  # a RemoteActorRef
+            if remote_watch is None:
+                raise TypeError(f"watch expects an ActorRef, not {type(ref).__name__}")
+            remote_watch(self._cell.ref)
+            return ref
         self._cell._watch((<ActorRef>ref)._cell)
         return ref
 
@@ -150,7 +159,11 @@ cdef class Context:
         """Stops watching `ref`; no Terminated for it is delivered afterwards."""
         self._check()
         if not isinstance(ref, ActorRef):
-            raise TypeError(f"unwatch expects an ActorRef, not {type(ref).__name__}")
+            remote_unwatch = getattr(ref, "_unwatched_by", None)  # a RemoteActorRef
+            if remote_unwatch is None:
+                raise TypeError(f"unwatch expects an ActorRef, not {type(ref).__name__}")
+            remote_unwatch(self._cell.ref)
+            return ref
         self._cell._unwatch((<ActorRef>ref)._cell)
         return ref
 

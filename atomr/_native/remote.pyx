@@ -59,7 +59,8 @@ cdef class _RemoteTransport:
     def __init__(self, str system_name, str host="127.0.0.1", int port=0, *, cookie=None,
                  size_t max_frame_size=4 << 20, size_t outbound_queue_limit=100_000,
                  double heartbeat_interval=1.0, double idle_timeout=10.0,
-                 double handshake_timeout=5.0, tls=None, str advertised_host=""):
+                 double handshake_timeout=5.0, tls=None, str advertised_host="",
+                 failure_detector=None, double peer_retention=300.0):
         """Validates the settings; nothing is bound until :meth:`start`.
 
         Args:
@@ -67,6 +68,16 @@ cdef class _RemoteTransport:
                 ca_file, require_peer_certificate)``.
             advertised_host: The host peers are told to reach this system
                 at ("": `host`).
+            failure_detector: None (the defaults: threshold 10, 200
+                samples, min std deviation 0.1 s, acceptable pause 10 s,
+                first estimate 1 s, checked every second), or a dict with
+                some of the keys ``threshold``, ``max_sample_size``,
+                ``min_std_deviation``, ``acceptable_heartbeat_pause``,
+                ``first_heartbeat_estimate`` and ``check_interval``
+                (durations in seconds). Its arrivals are the peer's
+                heartbeats; it reports ``unreachable`` / ``reachable`` events.
+            peer_retention: seconds after which a peer without a connection
+                or queued envelopes is forgotten.
 
         Raises:
             ValueError: a setting outside its domain (a duration that is not
@@ -95,6 +106,38 @@ cdef class _RemoteTransport:
         c.heartbeat_interval = _millis(heartbeat_interval, "heartbeat_interval")
         c.idle_timeout = _millis(idle_timeout, "idle_timeout")
         c.handshake_timeout = _millis(handshake_timeout, "handshake_timeout")
+        c.peer_retention = _millis(peer_retention, "peer_retention")
+        if failure_detector is not None:
+            fd = dict(failure_detector)
+            unknown = set(fd) - {"threshold", "max_sample_size", "min_std_deviation",
+                                 "acceptable_heartbeat_pause", "first_heartbeat_estimate",
+                                 "check_interval"}
+            if unknown:
+                raise ValueError(f"unknown failure detector settings: {sorted(unknown)}")
+            if "threshold" in fd:
+                if not float(fd["threshold"]) > 0.0 or float(fd["threshold"]) == float("inf"):
+                    raise ValueError(f"failure detector threshold must be a positive "
+                                     f"number, got {fd['threshold']!r}")
+                c.failure_detector.threshold = float(fd["threshold"])
+            if "max_sample_size" in fd:
+                if int(fd["max_sample_size"]) < 1:
+                    raise ValueError(f"failure detector max_sample_size must be at least 1, "
+                                     f"got {fd['max_sample_size']!r}")
+                c.failure_detector.max_sample_size = int(fd["max_sample_size"])
+            if "min_std_deviation" in fd:
+                c.failure_detector.min_std_deviation = _millis(
+                    fd["min_std_deviation"], "min_std_deviation")
+            if "acceptable_heartbeat_pause" in fd:
+                if float(fd["acceptable_heartbeat_pause"]) < 0.0:
+                    raise ValueError(f"acceptable_heartbeat_pause must not be negative, "
+                                     f"got {fd['acceptable_heartbeat_pause']!r}")
+                c.failure_detector.acceptable_heartbeat_pause = CMillis(
+                    <int64_t>(float(fd["acceptable_heartbeat_pause"]) * 1000.0 + 0.5))
+            if "first_heartbeat_estimate" in fd:
+                c.failure_detector.first_heartbeat_estimate = _millis(
+                    fd["first_heartbeat_estimate"], "first_heartbeat_estimate")
+            if "check_interval" in fd:
+                c.reachability_check_interval = _millis(fd["check_interval"], "check_interval")
         if tls is not None:
             chain, key, ca, require = tls
             tc.certificate_chain_file = str(chain).encode()
@@ -197,7 +240,8 @@ cdef class _RemoteTransport:
           manifest, payload, correlation_id)``
         * ``(REMOTE_DROPPED, to_address, recipient, manifest, payload, reason)``
           (reason: "outbound queue full" or "transport stopped")
-        * ``(REMOTE_EVENT, kind, address, uid, detail)``
+        * ``(REMOTE_EVENT, kind, address, uid, detail, system_name)``
+          (system_name: "" until a handshake with the peer completed)
         """
         cdef vector[CInboundItem] items
         cdef size_t i
@@ -220,7 +264,8 @@ cdef class _RemoteTransport:
                             _str_of_view(drop_reason_name(it.reason))))
             else:
                 out.append((REMOTE_EVENT, _str_of_view(event_kind_name(it.event.kind)),
-                            _utf8(it.event.address), it.event.uid, _utf8(it.event.detail)))
+                            _utf8(it.event.address), it.event.uid, _utf8(it.event.detail),
+                            _utf8(it.event.system)))
         return out
 
     def stats(self):
@@ -235,6 +280,7 @@ cdef class _RemoteTransport:
             "writes": s.writes,
             "connections_accepted": s.connections_accepted,
             "connections_dialed": s.connections_dialed,
+            "peers": s.peers,
         }
 
 

@@ -162,6 +162,11 @@ cdef class _System:
         return _monotonic()  # time.monotonic()'s clock, without the call
 
     cdef void publish_lifecycle(self, str kind, _Cell cell, object reason):
+        if self.on_actor_stopped is not None and kind == "stopped":
+            try:
+                self.on_actor_stopped(cell.path)
+            except BaseException as exc:
+                _log.error("an actor-stopped hook failed", exc_info=exc)
         if self.events_active:
             try:
                 self.events.publish_lifecycle(kind, cell.path, reason)

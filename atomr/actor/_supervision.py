@@ -3,7 +3,7 @@ to actors (``Terminated``, ``ReceiveTimeout``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from atomr._native._core import SupervisorStrategy
@@ -27,9 +27,18 @@ class Directive:
 @public_module("atomr.supervision")
 @dataclass(frozen=True)
 class Terminated:
-    """Delivered to watchers of an actor once it has stopped."""
+    """Delivered to watchers of an actor once it has stopped.
+
+    For a watched remote actor (:class:`atomr.remote.RemoteActorRef`),
+    `existence_confirmed` is False when the remote system had no actor at
+    the path, and `address_terminated` is True when the whole remote system
+    was declared gone (unreachable, quarantined or shut down) rather than
+    the actor reported stopped. Neither takes part in equality.
+    """
 
     path: str
+    existence_confirmed: bool = field(default=True, compare=False)
+    address_terminated: bool = field(default=False, compare=False)
 
 
 @public_module("atomr.supervision")

@@ -21,6 +21,7 @@ from atomr.errors import (
     FrameTooLargeError,
     InvalidRemoteAddressError,
     MalformedFrameError,
+    RemoteAddressTerminatedError,
     RemoteError,
     RemoteTransportError,
 )
@@ -30,6 +31,14 @@ from atomr.remote._extension import (
     Remote,
     RemoteActorRef,
     parse_tcp_address,
+)
+from atomr.remote.events import (
+    AssociatedEvent,
+    DisassociatedEvent,
+    QuarantinedEvent,
+    RemoteReachable,
+    RemoteUnreachable,
+    RemotingLifecycleEvent,
 )
 
 __all__ = [
@@ -43,4 +52,11 @@ __all__ = [
     "InvalidRemoteAddressError",
     "FrameTooLargeError",
     "MalformedFrameError",
+    "RemoteAddressTerminatedError",
+    "RemotingLifecycleEvent",
+    "AssociatedEvent",
+    "DisassociatedEvent",
+    "QuarantinedEvent",
+    "RemoteUnreachable",
+    "RemoteReachable",
 ]

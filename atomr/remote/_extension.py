@@ -44,8 +44,11 @@ from atomr.errors import (
     AskTimeoutError,
     AtomrError,
     InvalidRemoteAddressError,
+    RemoteAddressTerminatedError,
     RemoteError,
 )
+from atomr.remote import events as _events
+from atomr.remote._watch import CONTROL_MANIFESTS, RemoteDeathWatch
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from atomr.actor import ActorSystem
@@ -185,7 +188,10 @@ class Remote(Extension):
     _associations: dict[str, int]
     _dropped_inbound: int
     # concurrent futures (asks from other threads) or the loop's own futures
-    _pending: "dict[int, concurrent.futures.Future | asyncio.Future[Any]]"
+    # correlation id -> (future, the transport address the ask went to, the
+    # UID associated there when it was sent or 0)
+    _pending: "dict[int, tuple[concurrent.futures.Future | asyncio.Future[Any], str, int]]"
+    _watch: RemoteDeathWatch
     _correlation: "itertools.count[int]"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -219,9 +225,12 @@ class Remote(Extension):
                 cookie=settings["cookie"] or None,
                 max_frame_size=settings["max-frame-size"],
                 outbound_queue_limit=settings["outbound-queue-size"],
-                heartbeat_interval=settings["heartbeat-interval"],
+                heartbeat_interval=(settings["watch-failure-detector.heartbeat-interval"]
+                                    or settings["heartbeat-interval"]),
                 idle_timeout=settings["idle-timeout"],
-                tls=tls)
+                tls=tls,
+                failure_detector=_detector_settings(settings),
+                peer_retention=settings["peer-retention"])
         self._transport.start()
         self._system = system
         self._codecs = system.codecs  # the registry is the system's for its lifetime
@@ -236,6 +245,7 @@ class Remote(Extension):
         self._dropped_inbound = 0
         self._pending = {}
         self._correlation = itertools.count(1)
+        self._watch = RemoteDeathWatch(self)
         loop = system.loop
         if _get_running_loop() is loop:
             self._add_reader()
@@ -496,7 +506,8 @@ class Remote(Extension):
         correlation id."""
         manifest, blob = self._encode(msg)
         correlation = next(self._correlation)
-        self._pending[correlation] = fut
+        hostport = self._hostport(address)
+        self._pending[correlation] = (fut, hostport, self._associations.get(hostport, 0))
         try:
             self.send(address, path, manifest, blob, sender=self._address + _ASK_PATH,
                       correlation_id=correlation)
@@ -548,14 +559,16 @@ class Remote(Extension):
             kind = item[0]
             try:
                 if kind == REMOTE_ENVELOPE:
-                    if item[7] is None:
+                    if item[5] in CONTROL_MANIFESTS:
+                        self._watch.control(item[5], item[3], item[4], item[6])
+                    elif item[7] is None:
                         self._deliver(item[3], item[5], item[6], item[4])
                     else:
                         self._deliver_ask(item[3], item[4], item[5], item[6], item[7])
                 elif kind == REMOTE_DROPPED:
                     self._dropped(item[1], item[2], item[3], item[4], item[5])
                 else:
-                    self._event(item[1], item[2], item[3], item[4])
+                    self._event(*item[1:])
             except Exception as exc:
                 if kind == REMOTE_ENVELOPE:
                     self._dropped_inbound += 1
@@ -686,7 +699,8 @@ class Remote(Extension):
             _log.warning("could not answer an ask from %s: %s", to, exc)
 
     def _complete(self, correlation: int, manifest: str, payload: bytes) -> None:
-        cf = self._pending.pop(correlation, None)
+        entry = self._pending.pop(correlation, None)
+        cf = None if entry is None else entry[0]
         if cf is None or cf.done():
             _log.debug("an answer to ask %d came after it ended", correlation)
             return
@@ -717,7 +731,8 @@ class Remote(Extension):
         _log.debug("message for %s not sent to %s (%s)", recipient, to, reason)
         _remote_dead_letter(self._system._core, msg, recipient)
 
-    def _event(self, kind: str, address: str, uid: int, detail: str) -> None:
+    def _event(self, kind: str, address: str, uid: int, detail: str, system: str = "") -> None:
+        self._lifecycle(kind, address, uid, detail, system)
         if kind == "associated":
             self._associations[address] = uid
         elif kind in _GONE_EVENTS and self._associations.get(address) in (uid, 0, None):
@@ -726,6 +741,67 @@ class Remote(Extension):
         if _log.isEnabledFor(level):
             _log.log(level, "remote %s: %s%s", kind.replace("_", " "), address,
                      f" ({detail})" if detail else "")
+
+    def _lifecycle(self, kind: str, hostport: str, uid: int, detail: str, system: str) -> None:
+        """Publishes the remote lifecycle event of a transport event; a
+        system declared gone ends the watches of its actors and the asks
+        waiting for it."""
+        address = f"{TCP_SCHEME}://{system or self._system_name_at(hostport)}@{hostport}"
+        event: Optional[_events.RemotingLifecycleEvent] = None
+        gone = None
+        gone_uid = 0
+        if kind == "associated":
+            self._watch.set_reachable(hostport, True)
+            event = _events.AssociatedEvent(address, uid, inbound=detail == "inbound")
+        elif kind in ("disassociated", "heartbeat_timeout"):
+            event = _events.DisassociatedEvent(address, uid, reason=detail)
+            if detail.startswith("closed by peer: shutdown"):
+                gone = "it shut down"
+        elif kind == "quarantined":
+            event = _events.QuarantinedEvent(address, uid, reason=detail)
+            gone = f"it was quarantined ({detail})"
+            gone_uid = uid  # asks and watches sent to the new incarnation stay
+        elif kind == "unreachable":
+            self._watch.set_reachable(hostport, False)
+            event = _events.RemoteUnreachable(address, uid, detail=detail)
+            gone = f"the failure detector declared it unreachable ({detail})"
+        elif kind == "reachable":
+            self._watch.set_reachable(hostport, True)
+            event = _events.RemoteReachable(address, uid)
+        if gone is not None:
+            self._address_terminated(hostport, gone_uid, address, gone)
+        if event is not None:
+            self._system.event_stream.publish(event)
+
+    def _system_name_at(self, hostport: str) -> str:
+        """The name of the system this side addressed at `hostport`
+        (before any handshake told it), or "?"."""
+        for address, at in list(self._hostports.items()):
+            if at == hostport:
+                return parse_tcp_address(address)[0]
+        return "?"
+
+    def _address_terminated(self, hostport: str, uid: int, address: str, why: str) -> None:
+        """The system at `hostport` (its incarnation `uid` only, if not 0)
+        is gone: Terminated to the watchers of its actors,
+        RemoteAddressTerminatedError to the asks waiting for it."""
+        ended = self._watch.address_terminated(hostport, uid)
+        failed = 0
+        for correlation, (fut, at, sent_uid) in list(self._pending.items()):
+            if at != hostport or (uid != 0 and sent_uid != uid):
+                continue
+            del self._pending[correlation]
+            if fut.done():
+                continue
+            try:
+                fut.set_exception(RemoteAddressTerminatedError(
+                    f"the remote system {address} is gone before answering: {why}"))
+                failed += 1
+            except (concurrent.futures.InvalidStateError, asyncio.InvalidStateError):
+                pass
+        if ended or failed:
+            _log.warning("remote system %s is gone (%s): %d watches ended, %d asks failed",
+                         address, why, ended, failed)
 
     def shutdown(self) -> None:
         """Stops the transport (on the system's loop thread, once its actors
@@ -742,14 +818,32 @@ class Remote(Extension):
         self._on_readable()
         self._refs.clear()
         self._associations.clear()
+        self._watch.clear()
         pending, self._pending = self._pending, {}
-        for cf in pending.values():
+        for cf, _, _ in pending.values():
             if not cf.done():
                 try:
                     cf.set_exception(RemoteError("the remote transport stopped before the "
                                                  "answer came"))
                 except (concurrent.futures.InvalidStateError, asyncio.InvalidStateError):
                     pass
+
+
+def _detector_settings(settings: dict[str, Any]) -> dict[str, float]:
+    """The failure detector's settings from the ``remote`` section."""
+    key = "watch-failure-detector."
+    threshold = settings[key + "threshold"]
+    if threshold != threshold or threshold == float("inf"):
+        raise ValueError(f"remote.{key}threshold must be a finite positive number, "
+                         f"got {threshold!r}")
+    return {
+        "threshold": threshold,
+        "max_sample_size": settings[key + "max-sample-size"],
+        "min_std_deviation": settings[key + "min-std-deviation"],
+        "acceptable_heartbeat_pause": settings[key + "acceptable-heartbeat-pause"],
+        "first_heartbeat_estimate": settings[key + "first-heartbeat-estimate"],
+        "check_interval": settings[key + "unreachable-nodes-reaper-interval"],
+    }
 
 
 def _expire(fut: "asyncio.Future[Any]", path: str, timeout: float) -> None:
@@ -892,6 +986,16 @@ class RemoteActorRef:
                 reply.tell(done.result())
 
         fut.add_done_callback(answered)
+
+    def _watched_by(self, watcher: ActorRef) -> None:
+        """``ctx.watch(self)`` in the actor `watcher`: it gets
+        :class:`atomr.Terminated` for this path once the remote actor stops,
+        is found not to exist, or its system is declared gone."""
+        self._remote._watch.watch(watcher, self)
+
+    def _unwatched_by(self, watcher: ActorRef) -> None:
+        """``ctx.unwatch(self)`` in the actor `watcher`."""
+        self._remote._watch.unwatch(watcher, self)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, RemoteActorRef):

@@ -50,7 +50,7 @@ def test_an_envelope_arrives_with_its_fields(pair):
     envelope = next(i for i in items if i[0] == _core.REMOTE_ENVELOPE)
     assert envelope == (_core.REMOTE_ENVELOPE, a.address, a.uid, "akka.tcp://b@x/user/inbox",
                         "akka.tcp://a@y/user/me", "builtins.str", b"\x00payload", 7)
-    assert (_core.REMOTE_EVENT, "associated", a.address, a.uid, "inbound") in items
+    assert (_core.REMOTE_EVENT, "associated", a.address, a.uid, "inbound", "a") in items
 
 
 def test_stop_reports_what_was_still_queued_as_dropped():

@@ -44,6 +44,16 @@ cdef extern from "atomr/remote/frame.hpp" namespace "atomr::remote" nogil:
         optional[uint64_t] correlation_id
 
 
+cdef extern from "atomr/remote/failure_detector.hpp" namespace "atomr::remote" nogil:
+    cdef cppclass CFailureDetectorConfig "atomr::remote::failure_detector_config":
+        CFailureDetectorConfig()
+        double threshold
+        size_t max_sample_size
+        CMillis min_std_deviation
+        CMillis acceptable_heartbeat_pause
+        CMillis first_heartbeat_estimate
+
+
 cdef extern from "atomr/remote/tcp_transport.hpp" namespace "atomr::remote" nogil:
     cdef cppclass CTlsConfig "atomr::remote::tls_config":
         CTlsConfig()
@@ -68,6 +78,9 @@ cdef extern from "atomr/remote/tcp_transport.hpp" namespace "atomr::remote" nogi
         CMillis reconnect_min_backoff
         CMillis reconnect_max_backoff
         optional[CTlsConfig] tls
+        CFailureDetectorConfig failure_detector
+        CMillis reachability_check_interval
+        CMillis peer_retention
 
     cdef cppclass CInboundEnvelope "atomr::remote::inbound_envelope":
         string from_ "from"
@@ -86,6 +99,7 @@ cdef extern from "atomr/remote/tcp_transport.hpp" namespace "atomr::remote" nogi
         string address
         uint64_t uid
         string detail
+        string system
 
     cdef cppclass CTransportCallbacks "atomr::remote::transport_callbacks":
         pass
@@ -99,6 +113,7 @@ cdef extern from "atomr/remote/tcp_transport.hpp" namespace "atomr::remote" nogi
         uint64_t writes
         uint64_t connections_accepted
         uint64_t connections_dialed
+        uint64_t peers
 
     cdef cppclass CTcpTransport "atomr::remote::tcp_transport":
         CTcpTransport(CTransportConfig config, CTransportCallbacks callbacks) except +translate_error

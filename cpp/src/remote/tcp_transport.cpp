@@ -11,6 +11,7 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
+#include <cstdio>
 #include <deque>
 #include <mutex>
 #include <random>
@@ -53,6 +54,10 @@ std::string_view to_string(event_kind kind) noexcept {
     return "connect_failed";
   case event_kind::heartbeat_timeout:
     return "heartbeat_timeout";
+  case event_kind::unreachable:
+    return "unreachable";
+  case event_kind::reachable:
+    return "reachable";
   }
   return "unknown";
 }
@@ -142,6 +147,12 @@ struct association {
   unsigned attempts = 0;
   bool reconnect_scheduled = false;
   asio::steady_timer reconnect_timer;
+  // Fed by the peer's heartbeats; reset for a new incarnation.
+  std::optional<phi_accrual_failure_detector> detector;
+  bool unreachable = false;
+  // Since when the peer has had no connection (unset while it has one).
+  std::optional<steady::time_point> idle_since;
+  std::string system_name; // from the last handshake
 };
 
 struct tcp_transport::impl {
@@ -149,7 +160,8 @@ struct tcp_transport::impl {
     : config(std::move(c))
     , callbacks(std::move(cb))
     , acceptor(io)
-    , accept_retry(io) {
+    , accept_retry(io)
+    , check_timer(io) {
   }
 
   transport_config config;
@@ -157,6 +169,7 @@ struct tcp_transport::impl {
   asio::io_context io;
   tcp::acceptor acceptor;
   asio::steady_timer accept_retry;
+  asio::steady_timer check_timer;  // reachability and peer-table sweeps
   std::optional<ssl::context> tls; // set when TLS is configured
   std::thread thread;
   std::uint64_t uid = 0;
@@ -178,8 +191,12 @@ struct tcp_transport::impl {
       bytes_written{0}, bytes_read{0}, writes{0}, accepted{0}, dialed{0};
 
   void emit(event_kind kind, std::string address, std::uint64_t peer_uid, std::string detail) {
-    if (callbacks.on_event)
-      callbacks.on_event(transport_event{kind, std::move(address), peer_uid, std::move(detail)});
+    if (!callbacks.on_event)
+      return;
+    auto found = assocs.find(address);
+    std::string system = found != assocs.end() ? found->second->system_name : std::string();
+    callbacks.on_event(
+        transport_event{kind, std::move(address), peer_uid, std::move(detail), std::move(system)});
   }
 
   association& assoc_for(const std::string& address) {
@@ -211,6 +228,9 @@ struct tcp_transport::impl {
   std::optional<std::chrono::milliseconds> detach(const std::shared_ptr<connection>& c,
                                                   bool reconnect);
   void stop_on_io();
+  void on_heartbeat(const std::string& address, std::uint64_t peer_uid);
+  void check_peers();
+  void arm_check();
   // The outbound entry of an address, created if missing (out_mu held).
   outbound& out_for(const std::string& address) {
     return out[address];
@@ -237,6 +257,7 @@ struct connection : std::enable_shared_from_this<connection> {
   std::string peer_address; // key of the association, once known
   std::string endpoint;     // the remote endpoint, for events before the handshake
   std::uint64_t peer_uid = 0;
+  std::string peer_system;
   frame_decoder decoder;
   std::array<char, 64 * 1024> rbuf;
   std::string control; // control frames to write next
@@ -502,6 +523,7 @@ void connection::on_frame(frame&& f) {
   case frame_kind::heartbeat:
     if (state != conn_state::established)
       return protocol_error("heartbeat before the handshake");
+    t.on_heartbeat(peer_address, peer_uid);
     send_control(heartbeat_ack{std::get<heartbeat>(f).sequence});
     return;
   case frame_kind::heartbeat_ack:
@@ -525,6 +547,7 @@ void connection::on_handshake(handshake&& hs) {
   const std::string address = format_address(hs.host, hs.port);
   auto& a = t.assoc_for(address);
   peer_uid = hs.uid;
+  peer_system = hs.system_name;
   if (a.uid != 0 && a.uid != hs.uid)
     t.quarantine(address, a, hs.uid);
   // The same system, connected twice: keep the connection whose initiator
@@ -570,6 +593,7 @@ void connection::on_handshake_ack(handshake_ack&& hs) {
     return;
   }
   peer_uid = hs.uid;
+  peer_system = hs.system_name;
   if (a.uid != 0 && a.uid != hs.uid)
     t.quarantine(peer_address, a, hs.uid);
   t.establish(shared_from_this(), a);
@@ -586,6 +610,78 @@ void tcp_transport::impl::quarantine(const std::string& address, association& a,
       old->close_with(close_reason::quarantined, "a new incarnation replaced this one", false);
   }
   a.uid = 0;
+  a.detector.reset();
+  a.unreachable = false;
+}
+
+void tcp_transport::impl::on_heartbeat(const std::string& address, std::uint64_t peer_uid) {
+  auto it = assocs.find(address);
+  if (it == assocs.end() || it->second->uid != peer_uid)
+    return;
+  auto& a = *it->second;
+  if (!a.detector)
+    a.detector.emplace(config.failure_detector);
+  a.detector->heartbeat();
+}
+
+void tcp_transport::impl::arm_check() {
+  check_timer.expires_after(config.reachability_check_interval);
+  check_timer.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || closing)
+      return;
+    check_peers();
+    arm_check();
+  });
+}
+
+// Reports peers whose phi crossed the threshold (or came back under it) and
+// forgets peers without a connection or queued envelopes past the retention.
+void tcp_transport::impl::check_peers() {
+  const auto now = steady::now();
+  for (auto it = assocs.begin(); it != assocs.end();) {
+    const std::string& address = it->first;
+    auto& a = *it->second;
+    if (a.detector && a.detector->is_monitoring()) {
+      const double phi = a.detector->phi_at(now);
+      if (!a.unreachable && phi >= config.failure_detector.threshold) {
+        a.unreachable = true;
+        const auto silent = std::chrono::duration_cast<std::chrono::milliseconds>(
+            now - a.detector->last_heartbeat());
+        char text[96];
+        std::snprintf(text, sizeof text, "phi %.1f >= threshold %.1f; no heartbeat for %lld ms",
+                      phi, config.failure_detector.threshold,
+                      static_cast<long long>(silent.count()));
+        emit(event_kind::unreachable, address, a.uid, text);
+      } else if (a.unreachable && phi < config.failure_detector.threshold) {
+        a.unreachable = false;
+        emit(event_kind::reachable, address, a.uid, "heartbeats resumed");
+      }
+    }
+    if (a.active || a.dialing) {
+      a.idle_since.reset();
+      ++it;
+      continue;
+    }
+    if (!a.idle_since)
+      a.idle_since = now;
+    bool forget = now - *a.idle_since >= config.peer_retention;
+    if (forget) {
+      std::lock_guard lock(out_mu);
+      auto found = out.find(address);
+      if (found != out.end()) {
+        const auto& ob = found->second;
+        forget = ob.count == 0 && ob.pending.empty() && !ob.writable && !ob.flush_posted;
+        if (forget)
+          out.erase(found);
+      }
+    }
+    if (!forget) {
+      ++it;
+      continue;
+    }
+    a.reconnect_timer.cancel();
+    it = assocs.erase(it);
+  }
 }
 
 void tcp_transport::impl::establish(const std::shared_ptr<connection>& c, association& a) {
@@ -598,6 +694,10 @@ void tcp_transport::impl::establish(const std::shared_ptr<connection>& c, associ
   }
   a.active = c;
   a.uid = c->peer_uid;
+  a.system_name = c->peer_system;
+  if (!a.detector)
+    a.detector.emplace(config.failure_detector);
+  a.detector->heartbeat(); // an association counts as a heartbeat
   a.attempts = 0;
   a.reconnect_scheduled = false;
   a.reconnect_timer.cancel();
@@ -693,7 +793,12 @@ void tcp_transport::impl::dial(const std::string& address) {
   c->peer_address = address;
   c->endpoint = address;
   conns.insert(c);
-  assoc_for(address).dialing = c;
+  auto& a = assoc_for(address);
+  a.dialing = c;
+  if (!a.detector) { // the first dial starts monitoring: a peer never reached is unreachable
+    a.detector.emplace(config.failure_detector);
+    a.detector->heartbeat();
+  }
   dialed.fetch_add(1, std::memory_order_relaxed);
   c->arm_timer(config.handshake_timeout);
   c->socket.async_connect(tcp::endpoint(asio::ip::make_address(host), port),
@@ -752,6 +857,7 @@ void tcp_transport::impl::stop_on_io() {
   boost::system::error_code ignored;
   acceptor.close(ignored);
   accept_retry.cancel();
+  check_timer.cancel();
   for (auto& [address, a] : assocs) {
     a->reconnect_timer.cancel();
   }
@@ -796,6 +902,11 @@ tcp_transport::tcp_transport(transport_config config, transport_callbacks callba
     throw invalid_config_error("reconnect max backoff is below the min backoff");
   if (config.idle_timeout <= config.heartbeat_interval)
     throw invalid_config_error("idle timeout must exceed the heartbeat interval");
+  validate(config.failure_detector);
+  if (config.reachability_check_interval <= ms::zero())
+    throw invalid_config_error("reachability check interval must be positive");
+  if (config.peer_retention <= ms::zero())
+    throw invalid_config_error("peer retention must be positive");
   boost::system::error_code ec;
   const auto bind_ip = asio::ip::make_address(config.bind_host, ec);
   if (ec)
@@ -858,6 +969,7 @@ void tcp_transport::start() {
   t.bound_port = t.acceptor.local_endpoint().port();
   t.self_address = format_address(t.advertised_host, t.bound_port);
   t.accept_next();
+  t.arm_check();
   {
     std::lock_guard lock(t.out_mu);
     t.started = true;
@@ -984,6 +1096,10 @@ transport_stats tcp_transport::stats() const {
   s.writes = t.writes.load(std::memory_order_relaxed);
   s.connections_accepted = t.accepted.load(std::memory_order_relaxed);
   s.connections_dialed = t.dialed.load(std::memory_order_relaxed);
+  {
+    std::lock_guard lock(impl_->out_mu);
+    s.peers = impl_->out.size();
+  }
   return s;
 }
 

@@ -45,7 +45,7 @@ TEST(InboundQueue, CallbacksQueueEveryKindInOrder) {
   envelope dropped;
   dropped.recipient = "akka://b/user/z";
   cb.on_dropped("127.0.0.1:3", std::move(dropped), drop_reason::queue_full);
-  cb.on_event(transport_event{event_kind::associated, "127.0.0.1:2", 7, ""});
+  cb.on_event(transport_event{event_kind::associated, "127.0.0.1:2", 7, "", ""});
   auto items = q->drain();
   ASSERT_EQ(items.size(), 3u);
   EXPECT_EQ(items[0].kind, inbound_item::kind_t::envelope);

@@ -29,7 +29,7 @@ struct inbound_item {
   kind_t kind = kind_t::envelope;
   inbound_envelope in;
   drop_reason reason = drop_reason::queue_full;
-  transport_event event{event_kind::associated, {}, 0, {}};
+  transport_event event{event_kind::associated, {}, 0, {}, {}};
 };
 
 class inbound_queue {

@@ -14,6 +14,7 @@
 //   malformed frames) go to `on_event`, also on the io thread. A callback
 //   must return quickly, must not throw and must not call `stop`.
 
+#include "atomr/remote/failure_detector.hpp"
 #include "atomr/remote/frame.hpp"
 
 #include <chrono>
@@ -70,6 +71,18 @@ struct transport_config {
   std::chrono::milliseconds reconnect_max_backoff{5000};
   /// TLS on every connection, if set (else plain TCP).
   std::optional<tls_config> tls;
+  /// The phi-accrual detector kept per peer address. Its arrivals are the
+  /// peer's heartbeat frames (sent every `heartbeat_interval` on its side,
+  /// whatever else flows, so their spacing stays regular); it is checked
+  /// every `reachability_check_interval` and reports `unreachable` /
+  /// `reachable` events. The first dial to an address and every association
+  /// count as arrivals too, so a peer that is never reached is reported
+  /// (with uid 0). A new incarnation at the address starts afresh.
+  failure_detector_config failure_detector;
+  std::chrono::milliseconds reachability_check_interval{1000};
+  /// A peer with no connection and nothing queued for it is forgotten after
+  /// this long (its detector too); the next `send` to it starts afresh.
+  std::chrono::milliseconds peer_retention{300'000};
 };
 
 /// An envelope that arrived, with the peer it came from.
@@ -112,6 +125,11 @@ enum class event_kind {
   connect_failed,
   /// Nothing arrived on a connection for `idle_timeout`; it was closed.
   heartbeat_timeout,
+  /// The failure detector's phi for the peer (`uid`) crossed its threshold:
+  /// its heartbeats stopped (`detail` says for how long).
+  unreachable,
+  /// Heartbeats from a peer reported `unreachable` resumed.
+  reachable,
 };
 
 std::string_view to_string(event_kind kind) noexcept;
@@ -125,6 +143,8 @@ struct transport_event {
   /// The peer's UID, when known (0 otherwise).
   std::uint64_t uid = 0;
   std::string detail;
+  /// The peer's system name, when a handshake with it has completed.
+  std::string system;
 };
 
 struct transport_callbacks {
@@ -148,6 +168,9 @@ struct transport_stats {
   std::uint64_t writes = 0;
   std::uint64_t connections_accepted = 0;
   std::uint64_t connections_dialed = 0;
+  /// Peer addresses the transport keeps state for (connected, connecting
+  /// or with queued envelopes, or not yet past `peer_retention`).
+  std::uint64_t peers = 0;
 };
 
 class tcp_transport {
