@@ -1,7 +1,19 @@
 """Type stubs of atomr._native._core (the compiled core)."""
 
 import logging
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Generator, Generic, Hashable, Iterable, Optional, TypeVar, final
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Awaitable,
+    Callable,
+    Generator,
+    Generic,
+    Hashable,
+    Iterable,
+    Optional,
+    TypeVar,
+    final,
+)
 
 from types import GenericAlias
 

@@ -52,7 +52,7 @@ struct scheduled {
   std::string bytes;
   // event
   std::shared_ptr<sim_node> observer;
-  transport_event event{event_kind::associated, {}, 0, {}};
+  transport_event event{event_kind::associated, {}, 0, {}, {}};
 };
 
 // Heap order: the earliest due first, then the earliest scheduled.
@@ -144,7 +144,7 @@ struct sim_state {
     item.due = now;
     item.is_event = true;
     item.observer = observer;
-    item.event = transport_event{kind, peer.address, peer.uid, std::move(detail)};
+    item.event = transport_event{kind, peer.address, peer.uid, std::move(detail), {}};
     push(std::move(item));
   }
 
@@ -243,8 +243,9 @@ delivery resolve(sim_state& st, scheduled&& item) {
     decoded = decode(item.bytes, node->max_frame_size);
   } catch (const error& e) {
     ++link.stats.undeliverable;
-    d.events.push_back({node->callbacks, transport_event{event_kind::malformed_frame, item.from,
-                                                         item.from_uid, e.what()}});
+    d.events.push_back(
+        {node->callbacks,
+         transport_event{event_kind::malformed_frame, item.from, item.from_uid, e.what(), {}}});
     return d;
   }
   auto* env = std::get_if<envelope>(&decoded);
@@ -266,11 +267,12 @@ delivery resolve(sim_state& st, scheduled&& item) {
     if (st.associations.insert({node.get(), sender.get()}).second) {
       d.events.push_back(
           {node->callbacks,
-           transport_event{event_kind::associated, sender->address, sender->uid, {}}});
+           transport_event{event_kind::associated, sender->address, sender->uid, {}, {}}});
     }
     if (st.associations.insert({sender.get(), node.get()}).second) {
-      d.events.push_back({sender->callbacks,
-                          transport_event{event_kind::associated, node->address, node->uid, {}}});
+      d.events.push_back(
+          {sender->callbacks,
+           transport_event{event_kind::associated, node->address, node->uid, {}, {}}});
     }
   }
   d.receiver = node->callbacks;
