@@ -59,12 +59,16 @@ cdef class _RemoteTransport:
     def __init__(self, str system_name, str host="127.0.0.1", int port=0, *, cookie=None,
                  size_t max_frame_size=4 << 20, size_t outbound_queue_limit=100_000,
                  double heartbeat_interval=1.0, double idle_timeout=10.0,
-                 double handshake_timeout=5.0, tls=None):
+                 double handshake_timeout=5.0, tls=None, size_t inbound_queue_limit=0):
         """Validates the settings; nothing is bound until :meth:`start`.
 
         Args:
             tls: None, or ``(certificate_chain_file, private_key_file,
                 ca_file, require_peer_certificate)``.
+            inbound_queue_limit: Items waiting for :meth:`drain` at which
+                the transport stops reading from its sockets (TCP then
+                holds the senders back) until a drain takes them; 0: no
+                limit.
 
         Raises:
             ValueError: a setting outside its domain (a duration that is not
@@ -101,6 +105,7 @@ cdef class _RemoteTransport:
             c.tls = tc
         if self.queue.get() == NULL:
             self.queue.reset(new CInboundQueue())
+        self.queue.get().set_limit(inbound_queue_limit)
         self.t.reset(new CTcpTransport(c, queue_callbacks(self.queue)))
 
     def __dealloc__(self):
@@ -199,7 +204,12 @@ cdef class _RemoteTransport:
         cdef vector[CInboundItem] items
         cdef size_t i
         cdef CInboundItem* it
+        cdef size_t limit = self.queue.get().limit()
         items = self.queue.get().drain()
+        if limit != 0 and items.size() >= limit and self.t.get() != NULL:
+            # Reading may have paused on this backlog: it is gone now.
+            with nogil:
+                self.t.get().resume_reading()
         out = []
         for i in range(items.size()):
             it = &items[i]
@@ -220,6 +230,11 @@ cdef class _RemoteTransport:
                             _utf8(it.event.address), it.event.uid, _utf8(it.event.detail)))
         return out
 
+    @property
+    def inbound_queued(self):
+        """The items waiting for :meth:`drain` (any thread)."""
+        return self.queue.get().size()
+
     def stats(self):
         """The transport's counters since start, as a dict."""
         cdef CTransportStats s = self._live().stats()
@@ -232,6 +247,7 @@ cdef class _RemoteTransport:
             "writes": s.writes,
             "connections_accepted": s.connections_accepted,
             "connections_dialed": s.connections_dialed,
+            "read_pauses": s.read_pauses,
         }
 
 

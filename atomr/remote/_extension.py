@@ -155,7 +155,8 @@ class Remote(Extension):
             outbound_queue_limit=settings["outbound-queue-size"],
             heartbeat_interval=settings["heartbeat-interval"],
             idle_timeout=settings["idle-timeout"],
-            tls=tls)
+            tls=tls,
+            inbound_queue_limit=settings["inbound-queue-size"])
         self._transport.start()
         self._system = system
         self._codecs = system.codecs  # the registry is the system's for its lifetime
