@@ -248,7 +248,6 @@ cdef class _RemoteTransport:
             "connections_accepted": s.connections_accepted,
             "connections_dialed": s.connections_dialed,
             "read_pauses": s.read_pauses,
-            "direct_writes": s.direct_writes,
         }
 
 

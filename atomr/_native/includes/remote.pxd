@@ -100,7 +100,6 @@ cdef extern from "atomr/remote/tcp_transport.hpp" namespace "atomr::remote" nogi
         uint64_t connections_accepted
         uint64_t connections_dialed
         uint64_t read_pauses
-        uint64_t direct_writes
 
     cdef cppclass CTcpTransport "atomr::remote::tcp_transport":
         CTcpTransport(CTransportConfig config, CTransportCallbacks callbacks) except +translate_error

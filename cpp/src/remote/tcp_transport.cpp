@@ -14,8 +14,6 @@
 #include <deque>
 #include <mutex>
 #include <random>
-#include <sys/socket.h>
-#include <sys/types.h>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -120,9 +118,6 @@ std::uint64_t random_uid() {
 
 enum class conn_state { connecting, handshaking, established, closed };
 
-// See outbound::last_direct.
-constexpr auto direct_gap = std::chrono::microseconds(50);
-
 } // namespace
 
 struct connection;
@@ -135,24 +130,6 @@ struct outbound {
   bool writable = false; // an established connection takes `pending`
   bool flush_posted = false;
   bool needs_dial = true; // no connection, dial or reconnect in progress
-  // Direct writes (plain TCP): `send` writes on the caller's thread when the
-  // connection is idle instead of waking the io thread. `direct` is the
-  // established connection whose socket `direct_fd` is, set and cleared by
-  // the io thread under out_mu, always cleared before that socket closes;
-  // `io_writing` is true while the io thread has a write in flight on it.
-  // A caller writes only under out_mu with `direct` set, `io_writing` false
-  // and nothing queued (`pending`, `tail` empty, no flush posted), so its
-  // bytes and the io thread's never interleave and never reach a closed or
-  // reused fd. What a caller could not write goes to `tail` (the rest of a
-  // partly written frame, bound to this connection) or `pending`.
-  // Only a message after a pause writes directly: one sent within
-  // `direct_gap` of the last direct write is queued, so a burst costs one
-  // io-thread write per batch, not one system call per message.
-  const connection* direct = nullptr;
-  int direct_fd = -1;
-  bool io_writing = false;
-  std::string tail;
-  steady::time_point last_direct{};
 };
 
 // The io thread's view of a peer address.
@@ -200,8 +177,7 @@ struct tcp_transport::impl {
   std::vector<std::weak_ptr<connection>> paused; // reading paused by inbound_full
 
   std::atomic<std::uint64_t> envelopes_queued{0}, envelopes_received{0}, envelopes_dropped{0},
-      bytes_written{0}, bytes_read{0}, writes{0}, accepted{0}, dialed{0}, read_pauses{0},
-      direct_writes{0};
+      bytes_written{0}, bytes_read{0}, writes{0}, accepted{0}, dialed{0}, read_pauses{0};
 
   void emit(event_kind kind, std::string address, std::uint64_t peer_uid, std::string detail) {
     if (callbacks.on_event)
@@ -374,45 +350,30 @@ struct connection : std::enable_shared_from_this<connection> {
     if (writing || state == conn_state::closed)
       return;
     wbuf.clear();
-    std::unique_lock lock(t.out_mu, std::defer_lock);
-    outbound* ob = nullptr;
+    if (!control.empty())
+      wbuf.swap(control);
     if (state == conn_state::established && !close_after_write) {
-      lock.lock();
-      ob = &t.out_for(peer_address);
-      if (ob->direct == this && !ob->tail.empty()) {
-        wbuf.swap(ob->tail); // the rest of a frame a caller began writing
-        ob->tail.clear();
-      }
-    }
-    wbuf.append(control);
-    control.clear();
-    if (ob) {
-      ob->flush_posted = false;
-      if (!ob->pending.empty()) {
+      std::lock_guard lock(t.out_mu);
+      auto& ob = t.out_for(peer_address);
+      ob.flush_posted = false;
+      if (!ob.pending.empty()) {
         if (wbuf.empty())
-          wbuf.swap(ob->pending);
+          wbuf.swap(ob.pending);
         else
-          wbuf.append(ob->pending);
-        ob->pending.clear();
-        ob->count = 0;
+          wbuf.append(ob.pending);
+        ob.pending.clear();
+        ob.count = 0;
       }
     }
     if (wbuf.empty()) {
-      if (lock.owns_lock())
-        lock.unlock();
       if (close_after_write)
         shut();
       return;
     }
     writing = true;
-    if (ob && ob->direct == this)
-      ob->io_writing = true; // before the write starts: no caller writes now
-    if (lock.owns_lock())
-      lock.unlock();
     t.writes.fetch_add(1, std::memory_order_relaxed);
     auto on_done = [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
       self->writing = false;
-      self->write_done();
       if (self->state == conn_state::closed)
         return;
       if (ec) {
@@ -426,30 +387,6 @@ struct connection : std::enable_shared_from_this<connection> {
       asio::async_write(*tls, asio::buffer(wbuf), std::move(on_done));
     else
       asio::async_write(socket, asio::buffer(wbuf), std::move(on_done));
-  }
-
-  // The io thread's write ended: callers may write directly again.
-  void write_done() {
-    if (peer_address.empty())
-      return;
-    std::lock_guard lock(t.out_mu);
-    auto it = t.out.find(peer_address);
-    if (it != t.out.end() && it->second.direct == this)
-      it->second.io_writing = false;
-  }
-
-  // No caller writes to this socket from now on (before it closes).
-  void end_direct() {
-    if (peer_address.empty())
-      return;
-    std::lock_guard lock(t.out_mu);
-    auto it = t.out.find(peer_address);
-    if (it != t.out.end() && it->second.direct == this) {
-      it->second.direct = nullptr;
-      it->second.direct_fd = -1;
-      it->second.io_writing = false;
-      it->second.tail.clear(); // lost with the connection, as a write in flight is
-    }
   }
 
   void arm_timer(std::chrono::milliseconds after) {
@@ -530,7 +467,6 @@ struct connection : std::enable_shared_from_this<connection> {
     if (state == conn_state::closed && !socket.is_open())
       return;
     state = conn_state::closed;
-    end_direct();
     boost::system::error_code ignored;
     socket.shutdown(tcp::socket::shutdown_both, ignored);
     socket.close(ignored);
@@ -684,12 +620,6 @@ void tcp_transport::impl::establish(const std::shared_ptr<connection>& c, associ
     auto& ob = out_for(c->peer_address);
     ob.writable = true;
     ob.needs_dial = false;
-    if (!c->tls && c->socket.is_open()) {
-      ob.direct = c.get();
-      ob.direct_fd = c->socket.native_handle();
-      ob.io_writing = c->writing;
-      ob.tail.clear();
-    }
   }
   emit(event_kind::associated, c->peer_address, c->peer_uid, c->initiator ? "outbound" : "inbound");
   c->timer.cancel();
@@ -712,14 +642,7 @@ tcp_transport::impl::detach(const std::shared_ptr<connection>& c, bool reconnect
     a.active.reset();
     was_ours = true;
     std::lock_guard lock(out_mu);
-    auto& ob = out_for(c->peer_address);
-    ob.writable = false;
-    if (ob.direct == c.get()) {
-      ob.direct = nullptr;
-      ob.direct_fd = -1;
-      ob.io_writing = false;
-      ob.tail.clear();
-    }
+    out_for(c->peer_address).writable = false;
   }
   if (a.dialing == c) {
     a.dialing.reset();
@@ -1049,34 +972,6 @@ bool tcp_transport::send(std::string_view to, const envelope& env) {
       t.callbacks.on_dropped(std::string(to), envelope(env), drop_reason::queue_full);
     return false;
   }
-  const auto now = ob.direct ? steady::now() : steady::time_point{};
-  if (ob.direct && !ob.io_writing && !ob.flush_posted && ob.pending.empty() && ob.tail.empty() &&
-      now - ob.last_direct >= direct_gap) {
-    // The connection is idle: write on this thread (see `outbound`).
-    ob.last_direct = now;
-    thread_local std::string frame_bytes;
-    frame_bytes.clear();
-    encode_envelope(env, frame_bytes, t.config.max_frame_size);
-    t.envelopes_queued.fetch_add(1, std::memory_order_relaxed);
-    const ssize_t n =
-        ::send(ob.direct_fd, frame_bytes.data(), frame_bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n > 0) {
-      t.writes.fetch_add(1, std::memory_order_relaxed);
-      t.direct_writes.fetch_add(1, std::memory_order_relaxed);
-      t.bytes_written.fetch_add(static_cast<std::uint64_t>(n), std::memory_order_relaxed);
-    }
-    if (n == static_cast<ssize_t>(frame_bytes.size()))
-      return true;
-    if (n > 0) {
-      ob.tail.assign(frame_bytes, static_cast<std::size_t>(n));
-    } else { // nothing written (a full socket buffer, or an error the io thread will see)
-      ob.pending.append(frame_bytes);
-      ++ob.count;
-    }
-    ob.flush_posted = true;
-    asio::post(t.io, [&t, address = it->first] { t.flush(address); });
-    return true;
-  }
   encode_envelope(env, ob.pending, t.config.max_frame_size);
   ++ob.count;
   t.envelopes_queued.fetch_add(1, std::memory_order_relaxed);
@@ -1102,7 +997,6 @@ transport_stats tcp_transport::stats() const {
   s.connections_accepted = t.accepted.load(std::memory_order_relaxed);
   s.connections_dialed = t.dialed.load(std::memory_order_relaxed);
   s.read_pauses = t.read_pauses.load(std::memory_order_relaxed);
-  s.direct_writes = t.direct_writes.load(std::memory_order_relaxed);
   return s;
 }
 

@@ -155,9 +155,6 @@ struct transport_stats {
   std::uint64_t connections_dialed = 0;
   /// Times a connection stopped reading because `inbound_full` said so.
   std::uint64_t read_pauses = 0;
-  /// Writes made on the sending thread (the connection was idle); included
-  /// in `writes`.
-  std::uint64_t direct_writes = 0;
 };
 
 class tcp_transport {
