@@ -8,7 +8,7 @@ FUZZ_DIR ?= build/fuzz
 # Seconds each fuzz target runs in `make test` (a smoke run; raise it to hunt).
 FUZZ_SECONDS ?= 20
 
-.PHONY: deps build demo lint lint-static lint-stubs test test-cpp test-cpp-sanitize test-fuzz test-py bench clean
+.PHONY: deps build demo lint lint-static lint-stubs test test-cpp test-cpp-sanitize test-fuzz test-py soak bench clean
 
 deps:
 	bash scripts/install-system-deps.sh
@@ -45,6 +45,11 @@ test-fuzz: deps
 
 test-py: build
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
+
+# Longer robustness runs than `make test` affords: one million random and
+# mutated frames fired at a live system's port (tests/remote/test_garbage_frames.py).
+soak: build
+	ATOMR_GARBAGE_FRAMES=1000000 $(PYTHON) -m pytest -q -s tests/remote/test_garbage_frames.py
 
 # The lint gate (scripts/lint.sh): the static checks first, so a lint error
 # fails `make test` before anything is built; stubtest needs the built extension.

@@ -232,6 +232,10 @@ _BUILTIN_SECTIONS: dict[str, dict[str, Setting]] = {
         "max-frame-size": Setting("int", 4 << 20, minimum=1024, maximum=1 << 30),
         # Envelopes per peer waiting to be written before sends are dropped.
         "outbound-queue-size": Setting("int", 100_000, minimum=1),
+        # Inbound items waiting for the loop at which the transport stops
+        # reading its sockets until the loop drains them (TCP then holds
+        # the senders back; their outbound queues overflow to dead letters).
+        "inbound-queue-size": Setting("int", 100_000, minimum=1),
         "heartbeat-interval": Setting("duration", 1.0, minimum=0.001),
         # A connection on which nothing arrives for this long is closed.
         "idle-timeout": Setting("duration", 10.0, minimum=0.001),

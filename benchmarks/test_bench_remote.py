@@ -15,8 +15,13 @@ always ended on exit); the sender is this process. Scenarios:
 * ``remote-ask-100``: asks of the echo in waves of 100 in flight at once
   (``asyncio.gather`` of 100 asks, then the next 100).
 
-Run: ``python3 -m pytest benchmarks/test_bench_remote.py``. Not raced here:
-Ray actors (not installed).
+Also raced: Ray actors (remote_ray.py; ``ray.init(num_cpus=2)`` on this
+machine, the actors in Ray worker processes): ``tell`` calls without
+waiting then one awaited call; ``await actor.echo.remote(i)`` one at a time
+and 100 at a time. The Ray rows skip with the reason when Ray is not
+installed or cannot start.
+
+Run: ``python3 -m pytest benchmarks/test_bench_remote.py``.
 """
 
 from __future__ import annotations
@@ -38,14 +43,15 @@ import atomr
 from atomr import ActorSystem, Config
 from atomr.remote import Remote
 from remote_baseline import AsyncioTcpClient
+from remote_ray import RayUnavailable, ray_actors
 
 HERE = pathlib.Path(__file__).resolve().parent
 RECEIVER = HERE / "remote_receiver.py"
-IMPLEMENTATIONS = ("atomr", "asyncio")
+IMPLEMENTATIONS = ("atomr", "asyncio", "ray")
 SIZES = {
-    "remote-tell": {"atomr": 100_000, "asyncio": 100_000},
-    "remote-ask-seq": {"atomr": 2_000, "asyncio": 5_000},
-    "remote-ask-100": {"atomr": 10_000, "asyncio": 20_000},
+    "remote-tell": {"atomr": 100_000, "asyncio": 100_000, "ray": 2_000},
+    "remote-ask-seq": {"atomr": 2_000, "asyncio": 5_000, "ray": 500},
+    "remote-ask-100": {"atomr": 10_000, "asyncio": 20_000, "ray": 1_000},
 }
 ROUNDS = 5
 WAVE = 100
@@ -137,6 +143,22 @@ def asyncio_sender() -> Iterator[tuple[asyncio.Runner, AsyncioTcpClient]]:
             runner.run(client.close())
 
 
+@contextlib.contextmanager
+def ray_sender() -> Iterator[tuple[asyncio.Runner, object, object]]:
+    """A local Ray instance's counter and echo actors and a loop here;
+    skips the benchmark with the reason when Ray cannot run."""
+    try:
+        actors = ray_actors()
+        counter, echo = actors.__enter__()
+    except RayUnavailable as exc:
+        pytest.skip(str(exc))
+    try:
+        with asyncio.Runner() as runner:
+            yield runner, counter, echo
+    finally:
+        actors.__exit__(None, None, None)
+
+
 def _checked_delta(expected: int):
     """A check that successive running counts grow by exactly `expected`."""
     last: list = [None]
@@ -183,12 +205,26 @@ def _tell_asyncio(n: int):
         yield (lambda: check(runner.run(one_round()))), None
 
 
+@contextlib.contextmanager
+def _tell_ray(n: int):
+    with ray_sender() as (runner, counter, _):
+        check = _checked_delta(n + 1)
+
+        async def one_round():
+            tell = counter.tell.remote
+            for i in range(n):
+                tell({"n": i})
+            return await counter.count.remote()
+
+        yield (lambda: check(runner.run(one_round()))), None
+
+
 @pytest.mark.parametrize("impl", IMPLEMENTATIONS)
 def test_remote_tell(race, impl):
     """One-way tells of a small msgpack message to a counter in another
     process; the rate counts a round's tells up to the counter's answer to
     the ask sent after the last one."""
-    factory = {"atomr": _tell_atomr, "asyncio": _tell_asyncio}[impl]
+    factory = {"atomr": _tell_atomr, "asyncio": _tell_asyncio, "ray": _tell_ray}[impl]
     race("remote-tell", impl, SIZES["remote-tell"][impl], ROUNDS, factory)
 
 
@@ -220,6 +256,10 @@ def _ask_seq(n: int, impl: str, latencies: "list[list[float]]"):
     if impl == "atomr":
         with atomr_sender("echo") as (runner, ref):
             yield rounds(runner, lambda m: ref.ask(m, timeout=WAIT)), None
+    elif impl == "ray":
+        with ray_sender() as (runner, _, echo):
+            yield rounds(runner, lambda m: asyncio.wait_for(_awaited(echo.echo.remote(m)),
+                                                            WAIT)), None
     else:
         with asyncio_sender() as (runner, client):
             yield rounds(runner, lambda m: asyncio.wait_for(client.ask("echo", m), WAIT)), None
@@ -258,6 +298,10 @@ def _ask_wave(n: int, impl: str):
     if impl == "atomr":
         with atomr_sender("echo") as (runner, ref):
             yield rounds(runner, lambda m: ref.ask(m, timeout=WAIT)), None
+    elif impl == "ray":
+        with ray_sender() as (runner, _, echo):
+            yield rounds(runner, lambda m: asyncio.wait_for(_awaited(echo.echo.remote(m)),
+                                                            WAIT)), None
     else:
         with asyncio_sender() as (runner, client):
             yield rounds(runner, lambda m: asyncio.wait_for(client.ask("echo", m), WAIT)), None
@@ -269,3 +313,8 @@ def test_remote_ask_in_flight(race, impl):
     next wave is sent when the whole previous one was answered)."""
     race("remote-ask-100", impl, SIZES["remote-ask-100"][impl], ROUNDS,
          lambda n: _ask_wave(n, impl))
+
+
+async def _awaited(ref):
+    """Awaits a Ray object ref (a coroutine for asyncio.wait_for)."""
+    return await ref

@@ -57,6 +57,7 @@ DEFAULTS = {
     "remote.cookie": "",
     "remote.max-frame-size": 4 << 20,
     "remote.outbound-queue-size": 100_000,
+    "remote.inbound-queue-size": 100_000,
     "remote.heartbeat-interval": 1.0,
     "remote.idle-timeout": 10.0,
     "remote.allow-pickle": False,

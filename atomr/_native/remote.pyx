@@ -60,7 +60,8 @@ cdef class _RemoteTransport:
                  size_t max_frame_size=4 << 20, size_t outbound_queue_limit=100_000,
                  double heartbeat_interval=1.0, double idle_timeout=10.0,
                  double handshake_timeout=5.0, tls=None, str advertised_host="",
-                 failure_detector=None, double peer_retention=300.0):
+                 failure_detector=None, double peer_retention=300.0,
+                 size_t inbound_queue_limit=0):
         """Validates the settings; nothing is bound until :meth:`start`.
 
         Args:
@@ -78,6 +79,10 @@ cdef class _RemoteTransport:
                 heartbeats; it reports ``unreachable`` / ``reachable`` events.
             peer_retention: seconds after which a peer without a connection
                 or queued envelopes is forgotten.
+            inbound_queue_limit: Items waiting for :meth:`drain` at which
+                the transport stops reading from its sockets (TCP then
+                holds the senders back) until a drain takes them; 0: no
+                limit.
 
         Raises:
             ValueError: a setting outside its domain (a duration that is not
@@ -147,6 +152,7 @@ cdef class _RemoteTransport:
             c.tls = tc
         if self.queue.get() == NULL:
             self.queue.reset(new CInboundQueue())
+        self.queue.get().set_limit(inbound_queue_limit)
         self.t.reset(new CTcpTransport(c, queue_callbacks(self.queue)))
 
     def __dealloc__(self):
@@ -246,7 +252,12 @@ cdef class _RemoteTransport:
         cdef vector[CInboundItem] items
         cdef size_t i
         cdef CInboundItem* it
+        cdef size_t limit = self.queue.get().limit()
         items = self.queue.get().drain()
+        if limit != 0 and items.size() >= limit and self.t.get() != NULL:
+            # Reading may have paused on this backlog: it is gone now.
+            with nogil:
+                self.t.get().resume_reading()
         out = []
         for i in range(items.size()):
             it = &items[i]
@@ -268,6 +279,11 @@ cdef class _RemoteTransport:
                             _utf8(it.event.system)))
         return out
 
+    @property
+    def inbound_queued(self):
+        """The items waiting for :meth:`drain` (any thread)."""
+        return self.queue.get().size()
+
     def stats(self):
         """The transport's counters since start, as a dict."""
         cdef CTransportStats s = self._live().stats()
@@ -281,6 +297,7 @@ cdef class _RemoteTransport:
             "connections_accepted": s.connections_accepted,
             "connections_dialed": s.connections_dialed,
             "peers": s.peers,
+            "read_pauses": s.read_pauses,
         }
 
 

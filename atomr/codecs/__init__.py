@@ -386,16 +386,42 @@ def _load_msgpack() -> types.ModuleType:
     return msgpack
 
 
+class _PackerSlot(threading.local):
+    """This thread's idle msgpack packer (None while one is in use)."""
+
+    packer: Any = None
+
+
+_packer_slot = _PackerSlot()
+_modules = sys.modules
+_unpackb: Any = None
+
+
 def _msgpack_encode(obj: Any) -> bytes:
-    msgpack = _load_msgpack()
+    # A packer per thread, reused: making one per call costs more than the
+    # packing of a small message. Taken out of the slot while it packs, so
+    # a nested call on this thread (a dict subclass's items()) makes its own;
+    # a packer whose pack raised is not put back.
+    # The output is packb(obj, use_bin_type=True)'s.
+    slot = _packer_slot
+    packer = slot.packer
+    if packer is None or _modules.get("msgpack") is None:  # (gone: the import's error)
+        packer = _load_msgpack().Packer(use_bin_type=True)
+    slot.packer = None
     try:
-        return msgpack.packb(obj, use_bin_type=True)
+        out = packer.pack(obj)
     except TypeError:  # perhaps actor refs (atomr.codecs._refs): retry with the hook
-        return msgpack.packb(obj, use_bin_type=True, default=_refs.msgpack_default)
+        return _load_msgpack().packb(obj, use_bin_type=True, default=_refs.msgpack_default)
+    slot.packer = packer
+    return out
 
 
 def _msgpack_decode(blob: bytes) -> Any:
-    return _load_msgpack().unpackb(blob, raw=False, ext_hook=_refs.msgpack_ext_hook)
+    global _unpackb
+    unpackb = _unpackb
+    if unpackb is None or _modules.get("msgpack") is None:
+        unpackb = _unpackb = _load_msgpack().unpackb
+    return unpackb(blob, raw=False, ext_hook=_refs.msgpack_ext_hook)
 
 
 def _msgpack_decode_tuple(blob: bytes) -> Any:
@@ -469,6 +495,14 @@ def _check_codec_args(name: Any, encoder: Any, decoder: Any) -> None:
 
 def _is_dataclass_instance(obj: Any) -> bool:
     return hasattr(type(obj), "__dataclass_fields__")
+
+
+# The manifests of the built-in types (which cannot carry
+# ``__atomr_manifest__``), looked up by exact type on the hot path.
+_BUILTIN_MANIFESTS: dict[type, str] = {
+    t: f"{t.__module__}.{t.__qualname__}"
+    for t in (bool, bytes, dict, float, int, list, type(None), str, tuple)
+}
 
 
 def _as_bytes(value: Any) -> Optional[bytes]:
@@ -876,7 +910,9 @@ class PyCodecRegistry:
                 raised (chained as ``__cause__``).
             TypeError: `manifest` is not a str or `blob` is not bytes-like.
         """
-        codec = self._lookup(manifest)
+        codec = self._state.codecs.get(manifest) if type(manifest) is str else None
+        if codec is None:
+            codec = self._lookup(manifest)
         return self._decode_with(codec, manifest, blob)
 
     def roundtrip(self, manifest: str, obj: Any) -> Any:
@@ -913,10 +949,15 @@ class PyCodecRegistry:
         Raises:
             AtomrError: As for :meth:`encode`.
         """
-        manifest = manifest_of(obj)
-        if manifest.startswith("__main__."):
-            _warn_if_unstable(manifest)
-        return manifest, self.encode(manifest, obj)
+        manifest = _BUILTIN_MANIFESTS.get(type(obj))
+        if manifest is None:
+            manifest = manifest_of(obj)
+            if manifest.startswith("__main__."):
+                _warn_if_unstable(manifest)
+        codec = self._state.codecs.get(manifest)
+        if codec is None:
+            codec = self._lookup(manifest)
+        return manifest, self._encode_with(codec, manifest, obj)
 
     def decode_message(self, manifest: str, blob: bytes) -> Any:
         """Decodes a ``(manifest, blob)`` pair made by :meth:`encode_message`.

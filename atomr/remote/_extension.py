@@ -187,6 +187,8 @@ class Remote(Extension):
     _resolve: bool
     _associations: dict[str, int]
     _dropped_inbound: int
+    _wire_state: object  # the registry state `_wire_ok` was checked against
+    _wire_ok: set[str]  # manifests not encoded with pickle
     # concurrent futures (asks from other threads) or the loop's own futures
     # correlation id -> (future, the transport address the ask went to, the
     # UID associated there when it was sent or 0)
@@ -230,7 +232,8 @@ class Remote(Extension):
                 idle_timeout=settings["idle-timeout"],
                 tls=tls,
                 failure_detector=_detector_settings(settings),
-                peer_retention=settings["peer-retention"])
+                peer_retention=settings["peer-retention"],
+                inbound_queue_limit=settings["inbound-queue-size"])
         self._transport.start()
         self._system = system
         self._codecs = system.codecs  # the registry is the system's for its lifetime
@@ -243,6 +246,8 @@ class Remote(Extension):
         self._hostports = {}
         self._associations = {}
         self._dropped_inbound = 0
+        self._wire_state = None
+        self._wire_ok = set()
         self._pending = {}
         self._correlation = itertools.count(1)
         self._watch = RemoteDeathWatch(self)
@@ -395,11 +400,26 @@ class Remote(Extension):
     def _send_to(self, hostport: str, path: str, manifest: str, payload: bytes,
                  sender: Optional[str], correlation_id: Optional[int]) -> None:
         """:meth:`send` to a transport address (``host:port``) already parsed."""
-        if not self._allow_pickle and self._codecs.codec_for(manifest) == "pickle":
+        if not self._allow_pickle and self._pickled(manifest):
             raise RemoteError(f"manifest `{manifest}` is encoded with pickle, which may not "
                               f"cross the wire unless remote.allow-pickle is set")
         if not self._transport.send(hostport, path, manifest, payload, sender, correlation_id):
             _log.debug("message for %s dropped (outbound queue full)", path)
+
+    def _pickled(self, manifest: str) -> bool:
+        """Whether `manifest` is encoded with the pickle codec; the answers
+        are kept until the registry changes (its state is replaced then)."""
+        state = self._codecs._state
+        if state is not self._wire_state:
+            self._wire_state = state
+            self._wire_ok = set()
+        elif manifest in self._wire_ok:
+            return False
+        if self._codecs.codec_for(manifest) == "pickle":
+            return True
+        if len(self._wire_ok) < _REF_CACHE_SIZE:
+            self._wire_ok.add(manifest)
+        return False
 
     def actor_selection(self, path: str) -> "RemoteActorRef":
         """A ref to the actor at `path` on another system
@@ -590,7 +610,7 @@ class Remote(Extension):
     def _deliver(self, recipient: str, manifest: str, payload: bytes,
                  sender: Optional[str] = None) -> None:
         codecs = self._codecs
-        if not self._allow_pickle and codecs.codec_for(manifest) == "pickle":
+        if not self._allow_pickle and self._pickled(manifest):
             self._dropped_inbound += 1
             _log.warning("refused a message for %s: manifest `%s` is encoded with pickle and "
                          "remote.allow-pickle is off", recipient, manifest)

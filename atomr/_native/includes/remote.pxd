@@ -114,6 +114,7 @@ cdef extern from "atomr/remote/tcp_transport.hpp" namespace "atomr::remote" nogi
         uint64_t connections_accepted
         uint64_t connections_dialed
         uint64_t peers
+        uint64_t read_pauses
 
     cdef cppclass CTcpTransport "atomr::remote::tcp_transport":
         CTcpTransport(CTransportConfig config, CTransportCallbacks callbacks) except +translate_error
@@ -124,6 +125,7 @@ cdef extern from "atomr/remote/tcp_transport.hpp" namespace "atomr::remote" nogi
         uint64_t uid()
         cbool send(const string& to, const CRemoteEnvelope& env) except +translate_error
         CTransportStats stats() except +translate_error
+        void resume_reading() except +translate_error
 
     string_view drop_reason_name "atomr::remote::to_string"(CDropReason reason)
     string_view event_kind_name "atomr::remote::to_string"(CEventKind kind)
@@ -145,5 +147,8 @@ cdef extern from "atomr/remote/inbound_queue.hpp" namespace "atomr::remote" nogi
         CInboundQueue() except +translate_error
         int fd()
         vector[CInboundItem] drain() except +translate_error
+        void set_limit(size_t limit)
+        size_t limit()
+        size_t size() except +translate_error
 
     CTransportCallbacks queue_callbacks(shared_ptr[CInboundQueue] queue) except +translate_error

@@ -36,6 +36,19 @@ void inbound_queue::push(inbound_item&& item) {
   }
 }
 
+bool inbound_queue::full() const {
+  const std::size_t limit = limit_.load(std::memory_order_relaxed);
+  if (limit == 0)
+    return false;
+  std::lock_guard<std::mutex> lock(mutex_);
+  return items_.size() >= limit;
+}
+
+std::size_t inbound_queue::size() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return items_.size();
+}
+
 std::vector<inbound_item> inbound_queue::drain() {
   std::uint64_t count = 0;
   [[maybe_unused]] auto n = ::read(fd_, &count, sizeof count);
@@ -67,6 +80,7 @@ transport_callbacks queue_callbacks(std::shared_ptr<inbound_queue> queue) {
     item.event = e;
     queue->push(std::move(item));
   };
+  cb.inbound_full = [queue] { return queue->full(); };
   return cb;
 }
 

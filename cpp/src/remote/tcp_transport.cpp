@@ -18,6 +18,7 @@
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 namespace atomr::remote {
 
@@ -186,9 +187,10 @@ struct tcp_transport::impl {
   bool closing = false;
   std::unordered_map<std::string, std::unique_ptr<association>> assocs;
   std::unordered_set<std::shared_ptr<connection>> conns;
+  std::vector<std::weak_ptr<connection>> paused; // reading paused by inbound_full
 
   std::atomic<std::uint64_t> envelopes_queued{0}, envelopes_received{0}, envelopes_dropped{0},
-      bytes_written{0}, bytes_read{0}, writes{0}, accepted{0}, dialed{0};
+      bytes_written{0}, bytes_read{0}, writes{0}, accepted{0}, dialed{0}, read_pauses{0};
 
   void emit(event_kind kind, std::string address, std::uint64_t peer_uid, std::string detail) {
     if (!callbacks.on_event)
@@ -264,6 +266,7 @@ struct connection : std::enable_shared_from_this<connection> {
   std::string wbuf;    // the bytes of the write in flight
   bool writing = false;
   bool close_after_write = false;
+  bool read_paused = false; // no read in flight: the consumer is over its limit
   steady::time_point last_rx = steady::now();
   std::uint64_t heartbeat_seq = 0;
 
@@ -322,8 +325,17 @@ struct connection : std::enable_shared_from_this<connection> {
       close_with(close_reason::protocol_error, e.what(), false);
       return;
     }
-    if (state != conn_state::closed && !close_after_write)
-      start_reading();
+    if (state == conn_state::closed || close_after_write)
+      return;
+    if (t.callbacks.inbound_full && t.callbacks.inbound_full()) {
+      // The consumer is behind: read nothing until it drains (resume_reading,
+      // posted to this thread, runs after this handler and so sees us here).
+      read_paused = true;
+      t.read_pauses.fetch_add(1, std::memory_order_relaxed);
+      t.paused.push_back(shared_from_this());
+      return;
+    }
+    start_reading();
   }
 
   void protocol_error(const std::string& what) {
@@ -413,7 +425,7 @@ struct connection : std::enable_shared_from_this<connection> {
       fail(event_kind::connect_failed, "handshake timed out");
       return;
     }
-    if (steady::now() - last_rx > t.config.idle_timeout) {
+    if (!read_paused && steady::now() - last_rx > t.config.idle_timeout) {
       fail(event_kind::heartbeat_timeout,
            "nothing received for " + std::to_string(t.config.idle_timeout.count()) + " ms");
       return;
@@ -1100,7 +1112,31 @@ transport_stats tcp_transport::stats() const {
     std::lock_guard lock(impl_->out_mu);
     s.peers = impl_->out.size();
   }
+  s.read_pauses = t.read_pauses.load(std::memory_order_relaxed);
   return s;
+}
+
+void tcp_transport::resume_reading() {
+  auto& t = *impl_;
+  {
+    std::lock_guard lock(t.out_mu);
+    if (!t.started || t.stopped)
+      return;
+  }
+  asio::post(t.io, [&t] {
+    auto paused = std::move(t.paused);
+    t.paused.clear();
+    for (auto& weak : paused) {
+      auto c = weak.lock();
+      if (!c || !c->read_paused)
+        continue;
+      c->read_paused = false;
+      if (c->state == conn_state::closed || c->close_after_write)
+        continue;
+      c->last_rx = steady::now(); // the peer was not silent: we were not reading
+      c->start_reading();
+    }
+  });
 }
 
 } // namespace atomr::remote

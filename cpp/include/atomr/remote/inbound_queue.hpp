@@ -8,6 +8,8 @@
 
 #include "atomr/remote/tcp_transport.hpp"
 
+#include <atomic>
+#include <cstddef>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -48,14 +50,27 @@ public:
   /// Queues `item`; signals the fd when the queue was empty. @threadsafe
   void push(inbound_item&& item);
 
+  /// The backlog at which `full` turns true (0: never). @threadsafe
+  void set_limit(std::size_t limit) noexcept {
+    limit_.store(limit, std::memory_order_relaxed);
+  }
+  std::size_t limit() const noexcept {
+    return limit_.load(std::memory_order_relaxed);
+  }
+  /// Whether the items queued reached the limit. @threadsafe
+  bool full() const;
+  /// The items queued now. @threadsafe
+  std::size_t size() const;
+
   /// Every queued item, oldest first; clears the fd's readiness. Only the
   /// thread that watches `fd()` calls it.
   std::vector<inbound_item> drain();
 
 private:
   int fd_ = -1;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::vector<inbound_item> items_;
+  std::atomic<std::size_t> limit_{0};
 };
 
 /// Transport callbacks that push everything onto `queue` (kept alive by the

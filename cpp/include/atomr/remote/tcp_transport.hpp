@@ -155,6 +155,11 @@ struct transport_callbacks {
   std::function<void(const std::string& to, envelope&&, drop_reason)> on_dropped;
   /// Transport events (io thread).
   std::function<void(const transport_event&)> on_event;
+  /// Whether the consumer of `on_envelope` is over its backlog limit
+  /// (optional; io thread, after each socket read). When it returns true
+  /// that connection reads nothing more (the kernel's buffers fill and TCP
+  /// holds the sender back) until `tcp_transport::resume_reading`.
+  std::function<bool()> inbound_full;
 };
 
 /// Counters since `start` (approximate while traffic flows).
@@ -171,6 +176,8 @@ struct transport_stats {
   /// Peer addresses the transport keeps state for (connected, connecting
   /// or with queued envelopes, or not yet past `peer_retention`).
   std::uint64_t peers = 0;
+  /// Times a connection stopped reading because `inbound_full` said so.
+  std::uint64_t read_pauses = 0;
 };
 
 class tcp_transport {
@@ -208,6 +215,11 @@ public:
   bool send(std::string_view to, const envelope& env);
 
   transport_stats stats() const;
+
+  /// Restarts reading on every connection paused by `inbound_full` (the
+  /// consumer drained its backlog). Thread-safe; a no-op when none is
+  /// paused or the transport is not running.
+  void resume_reading();
 
   struct impl;
 
