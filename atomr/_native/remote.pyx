@@ -48,6 +48,63 @@ cdef inline CMillis _millis(double seconds, str what) except *:
     return CMillis(<int64_t>max(1.0, seconds * 1000.0 + 0.5))
 
 
+cdef list _inbound_tuples(vector[CInboundItem]& items):
+    """The drained `items` as the tuples of ``_RemoteTransport.drain``."""
+    cdef size_t i
+    cdef CInboundItem* it
+    out = []
+    for i in range(items.size()):
+        it = &items[i]
+        if it.kind == CInboundKind.envelope:
+            out.append((
+                REMOTE_ENVELOPE, _utf8(it.in_.from_), it.in_.from_uid,
+                _utf8(it.in_.env.recipient),
+                _utf8(it.in_.env.sender.value()) if it.in_.env.sender.has_value() else None,
+                _utf8(it.in_.env.manifest), _bytes_of(it.in_.env.payload),
+                it.in_.env.correlation_id.value()
+                if it.in_.env.correlation_id.has_value() else None))
+        elif it.kind == CInboundKind.dropped:
+            out.append((REMOTE_DROPPED, _utf8(it.in_.from_), _utf8(it.in_.env.recipient),
+                        _utf8(it.in_.env.manifest), _bytes_of(it.in_.env.payload),
+                        _str_of_view(drop_reason_name(it.reason))))
+        else:
+            out.append((REMOTE_EVENT, _str_of_view(event_kind_name(it.event.kind)),
+                        _utf8(it.event.address), it.event.uid, _utf8(it.event.detail),
+                        _utf8(it.event.system)))
+    return out
+
+
+cdef dict _stats_dict(const CTransportStats& s):
+    """A transport's counters as the dict of ``_RemoteTransport.stats``."""
+    return {
+        "envelopes_queued": s.envelopes_queued,
+        "envelopes_received": s.envelopes_received,
+        "envelopes_dropped": s.envelopes_dropped,
+        "bytes_written": s.bytes_written,
+        "bytes_read": s.bytes_read,
+        "writes": s.writes,
+        "connections_accepted": s.connections_accepted,
+        "connections_dialed": s.connections_dialed,
+        "peers": s.peers,
+        "read_pauses": s.read_pauses,
+    }
+
+
+cdef int _fill_envelope(CRemoteEnvelope& env, str recipient, str manifest, object payload,
+                        object sender, object correlation_id) except -1:
+    """Sets the fields of `env` from the Python arguments of a send."""
+    cdef string c_sender
+    env.recipient = recipient.encode()
+    env.manifest = manifest.encode()
+    env.payload = _string_of(payload)
+    if sender is not None:
+        c_sender = (<str?>sender).encode()
+        env.sender = c_sender
+    if correlation_id is not None:
+        env.correlation_id = <uint64_t>correlation_id
+    return 0
+
+
 cdef class _RemoteTransport:
     """One system's TCP transport: listens once started, keeps one
     connection per peer system and moves envelopes.
@@ -224,16 +281,8 @@ cdef class _RemoteTransport:
         cdef CTcpTransport* t = self._live()
         cdef CRemoteEnvelope env
         cdef string c_to = to.encode()
-        cdef string c_sender
         cdef cbool ok
-        env.recipient = recipient.encode()
-        env.manifest = manifest.encode()
-        env.payload = _string_of(payload)
-        if sender is not None:
-            c_sender = (<str?>sender).encode()
-            env.sender = c_sender
-        if correlation_id is not None:
-            env.correlation_id = <uint64_t>correlation_id
+        _fill_envelope(env, recipient, manifest, payload, sender, correlation_id)
         with nogil:
             ok = t.send(c_to, env)
         return ok
@@ -250,34 +299,13 @@ cdef class _RemoteTransport:
           (system_name: "" until a handshake with the peer completed)
         """
         cdef vector[CInboundItem] items
-        cdef size_t i
-        cdef CInboundItem* it
         cdef size_t limit = self.queue.get().limit()
         items = self.queue.get().drain()
         if limit != 0 and items.size() >= limit and self.t.get() != NULL:
             # Reading may have paused on this backlog: it is gone now.
             with nogil:
                 self.t.get().resume_reading()
-        out = []
-        for i in range(items.size()):
-            it = &items[i]
-            if it.kind == CInboundKind.envelope:
-                out.append((
-                    REMOTE_ENVELOPE, _utf8(it.in_.from_), it.in_.from_uid,
-                    _utf8(it.in_.env.recipient),
-                    _utf8(it.in_.env.sender.value()) if it.in_.env.sender.has_value() else None,
-                    _utf8(it.in_.env.manifest), _bytes_of(it.in_.env.payload),
-                    it.in_.env.correlation_id.value()
-                    if it.in_.env.correlation_id.has_value() else None))
-            elif it.kind == CInboundKind.dropped:
-                out.append((REMOTE_DROPPED, _utf8(it.in_.from_), _utf8(it.in_.env.recipient),
-                            _utf8(it.in_.env.manifest), _bytes_of(it.in_.env.payload),
-                            _str_of_view(drop_reason_name(it.reason))))
-            else:
-                out.append((REMOTE_EVENT, _str_of_view(event_kind_name(it.event.kind)),
-                            _utf8(it.event.address), it.event.uid, _utf8(it.event.detail),
-                            _utf8(it.event.system)))
-        return out
+        return _inbound_tuples(items)
 
     @property
     def inbound_queued(self):
@@ -286,19 +314,7 @@ cdef class _RemoteTransport:
 
     def stats(self):
         """The transport's counters since start, as a dict."""
-        cdef CTransportStats s = self._live().stats()
-        return {
-            "envelopes_queued": s.envelopes_queued,
-            "envelopes_received": s.envelopes_received,
-            "envelopes_dropped": s.envelopes_dropped,
-            "bytes_written": s.bytes_written,
-            "bytes_read": s.bytes_read,
-            "writes": s.writes,
-            "connections_accepted": s.connections_accepted,
-            "connections_dialed": s.connections_dialed,
-            "peers": s.peers,
-            "read_pauses": s.read_pauses,
-        }
+        return _stats_dict(self._live().stats())
 
 
 def _remote_lookup(object system, str path):

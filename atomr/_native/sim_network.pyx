@@ -286,16 +286,8 @@ cdef class _SimTransport:
         cdef CSimTransport* t = self._live()
         cdef CRemoteEnvelope env
         cdef string c_to = to.encode()
-        cdef string c_sender
         cdef cbool ok
-        env.recipient = recipient.encode()
-        env.manifest = manifest.encode()
-        env.payload = _string_of(payload)
-        if sender is not None:
-            c_sender = (<str?>sender).encode()
-            env.sender = c_sender
-        if correlation_id is not None:
-            env.correlation_id = <uint64_t>correlation_id
+        _fill_envelope(env, recipient, manifest, payload, sender, correlation_id)
         with nogil:
             ok = t.send(c_to, env)
         return ok
@@ -304,39 +296,9 @@ cdef class _SimTransport:
         """Everything delivered to this transport since the last drain,
         oldest first, as the tuples of ``_RemoteTransport.drain``."""
         cdef vector[CInboundItem] items = self.queue.get().drain()
-        cdef size_t i
-        cdef CInboundItem* it
-        out = []
-        for i in range(items.size()):
-            it = &items[i]
-            if it.kind == CInboundKind.envelope:
-                out.append((
-                    REMOTE_ENVELOPE, _utf8(it.in_.from_), it.in_.from_uid,
-                    _utf8(it.in_.env.recipient),
-                    _utf8(it.in_.env.sender.value()) if it.in_.env.sender.has_value() else None,
-                    _utf8(it.in_.env.manifest), _bytes_of(it.in_.env.payload),
-                    it.in_.env.correlation_id.value()
-                    if it.in_.env.correlation_id.has_value() else None))
-            elif it.kind == CInboundKind.dropped:
-                out.append((REMOTE_DROPPED, _utf8(it.in_.from_), _utf8(it.in_.env.recipient),
-                            _utf8(it.in_.env.manifest), _bytes_of(it.in_.env.payload),
-                            _str_of_view(drop_reason_name(it.reason))))
-            else:
-                out.append((REMOTE_EVENT, _str_of_view(event_kind_name(it.event.kind)),
-                            _utf8(it.event.address), it.event.uid, _utf8(it.event.detail)))
-        return out
+        return _inbound_tuples(items)
 
     def stats(self):
         """This transport's counters, with the keys of
         ``_RemoteTransport.stats``."""
-        cdef CTransportStats s = self._live().stats()
-        return {
-            "envelopes_queued": s.envelopes_queued,
-            "envelopes_received": s.envelopes_received,
-            "envelopes_dropped": s.envelopes_dropped,
-            "bytes_written": s.bytes_written,
-            "bytes_read": s.bytes_read,
-            "writes": s.writes,
-            "connections_accepted": s.connections_accepted,
-            "connections_dialed": s.connections_dialed,
-        }
+        return _stats_dict(self._live().stats())

@@ -211,15 +211,7 @@ def _stream_envelope(str recipient, str manifest, payload, sender=None, correlat
     """
     cdef CRemoteEnvelope env
     cdef string out
-    cdef string c_sender
-    env.recipient = recipient.encode()
-    env.manifest = manifest.encode()
-    env.payload = _string_of(payload)
-    if sender is not None:
-        c_sender = (<str?>sender).encode()
-        env.sender = c_sender
-    if correlation_id is not None:
-        env.correlation_id = <uint64_t>correlation_id
+    _fill_envelope(env, recipient, manifest, payload, sender, correlation_id)
     encode_envelope(env, out, max_frame_size)
     return _bytes_of(out)
 

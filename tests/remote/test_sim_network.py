@@ -18,6 +18,7 @@ from atomr import (
     props,
 )
 from atomr.remote import Remote, RemoteActorRef
+from atomr._native import _core
 from atomr.remote.testing import SimNetwork
 from atomr.testkit import TestScheduler
 
@@ -260,3 +261,30 @@ async def test_bad_arguments_raise_at_the_call():
     assert net.faults("b:1", "a:1")["drop"] == 0.5
     net.clear_link("b:1", "a:1")
     assert net.faults("b:1", "a:1")["drop"] == 0.0
+
+
+def test_a_bare_transport_reports_in_the_shapes_of_the_tcp_transport():
+    # Remote drains both kinds of transport alike: the same tuples (an event
+    # carries the peer's system name, empty on the simulated network) and
+    # the same counters.
+    tcp = _core._RemoteTransport("tcp")
+    tcp.start()
+    try:
+        tcp_keys = tcp.stats().keys()
+    finally:
+        tcp.stop()
+    net = SimNetwork()
+    a, b = net.transport("a:1"), net.transport("b:1")
+    a.start()
+    b.start()
+    try:
+        assert a.send("b:1", "/user/x", "m.M", b"p", sender="/user/y", correlation_id=7)
+        net.run_until_idle()
+        items = b.drain()
+        assert (_core.REMOTE_EVENT, "associated", "a:1", a.uid, "", "") in items
+        assert (_core.REMOTE_ENVELOPE, "a:1", a.uid, "/user/x", "/user/y", "m.M", b"p",
+                7) in items
+        assert a.stats().keys() == tcp_keys
+    finally:
+        a.stop()
+        b.stop()
