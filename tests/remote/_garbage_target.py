@@ -13,38 +13,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-import threading
 
-from atomr import Actor, ActorSystem, Config, props
-from atomr.remote import Remote
+from atomr import Actor, ActorSystem, props
+
+from _procs import run_peer
 
 
-async def main() -> None:
-    lifetime = float(sys.argv[1])
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
-                        format="%(levelname)s %(name)s %(message)s")
-    system = await ActorSystem.create("target", Config.from_dict({"remote": {"port": 0}}))
-    Remote.get(system)
-    loop = asyncio.get_running_loop()
-    done = asyncio.Event()
-
+def actors(system: ActorSystem, done: asyncio.Event) -> None:
     class Echo(Actor):
         def handle(self, ctx, msg):
             return msg["double"] * 2
 
     system.actor_of(props(Echo), "echo")
 
-    def watch_stdin() -> None:
-        sys.stdin.read()  # returns when the parent closes the pipe or dies
-        loop.call_soon_threadsafe(done.set)
-
-    threading.Thread(target=watch_stdin, daemon=True).start()
-    print(system.address, flush=True)
-    try:
-        await asyncio.wait_for(done.wait(), lifetime)
-    finally:
-        await asyncio.wait_for(system.terminate(), 10.0)
-
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                        format="%(levelname)s %(name)s %(message)s")
+    run_peer("target", {"port": 0}, actors, lifetime=float(sys.argv[1]))

@@ -27,18 +27,14 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-import threading
 
-from atomr import Actor, ActorSystem, Config, props
+from atomr import Actor, ActorSystem, props
 
-LIFETIME = 60.0
+from _procs import run_peer
 
 
-async def main() -> None:
-    name = sys.argv[1]
-    system = await ActorSystem.create(name, Config.from_dict({"remote": {"enabled": True}}))
-    loop = asyncio.get_running_loop()
-    done = asyncio.Event()
+def actors(system: ActorSystem, done: asyncio.Event) -> None:
+    name = system.name
     pid = os.getpid()
 
     class Node(Actor):
@@ -65,17 +61,6 @@ async def main() -> None:
 
     system.actor_of(props(Node), "node")
 
-    def watch_stdin() -> None:
-        sys.stdin.read()  # returns when the parent closes the pipe or dies
-        loop.call_soon_threadsafe(done.set)
-
-    threading.Thread(target=watch_stdin, daemon=True).start()
-    print(system.address, flush=True)
-    try:
-        await asyncio.wait_for(done.wait(), LIFETIME)
-    finally:
-        await asyncio.wait_for(system.terminate(), 10.0)
-
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    run_peer(sys.argv[1], {"enabled": True}, actors)

@@ -13,21 +13,13 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-import threading
 
-from atomr import Actor, ActorSystem, Config, props
-from atomr.remote import Remote
+from atomr import Actor, ActorSystem, props
 
-LIFETIME = 60.0
+from _procs import run_peer
 
 
-async def main() -> None:
-    port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
-    system = await ActorSystem.create("peer", Config.from_dict({"remote": {"port": port}}))
-    Remote.get(system)
-    loop = asyncio.get_running_loop()
-    done = asyncio.Event()
-
+def actors(system: ActorSystem, done: asyncio.Event) -> None:
     class Echo(Actor):
         def handle(self, ctx, msg):
             if msg == "stop":
@@ -40,17 +32,6 @@ async def main() -> None:
 
     system.actor_of(props(Echo), "echo")
 
-    def watch_stdin() -> None:
-        sys.stdin.read()  # returns when the parent closes the pipe or dies
-        loop.call_soon_threadsafe(done.set)
-
-    threading.Thread(target=watch_stdin, daemon=True).start()
-    print(system.address, flush=True)
-    try:
-        await asyncio.wait_for(done.wait(), LIFETIME)
-    finally:
-        await asyncio.wait_for(system.terminate(), 10.0)
-
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    run_peer("peer", {"port": int(sys.argv[1]) if len(sys.argv) > 1 else 0}, actors)

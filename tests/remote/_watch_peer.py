@@ -13,12 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import threading
 
-from atomr import Actor, ActorSystem, Config, props
-from atomr.remote import Remote
-
-LIFETIME = 60.0
+from atomr import Actor, ActorSystem, props
 
 #: The ``remote`` settings both sides of the kill -9 test use.
 FAST_WATCH = {
@@ -33,14 +29,7 @@ FAST_WATCH = {
 }
 
 
-async def main() -> None:
-    port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
-    system = await ActorSystem.create(
-        "peer", Config.from_dict({"remote": dict(FAST_WATCH, port=port)}))
-    remote = Remote.get(system)
-    loop = asyncio.get_running_loop()
-    done = asyncio.Event()
-
+def actors(system: ActorSystem, done: asyncio.Event) -> None:
     class Echo(Actor):
         def handle(self, ctx, msg):
             return msg
@@ -52,17 +41,10 @@ async def main() -> None:
     system.actor_of(props(Echo), "echo")
     system.actor_of(props(Sink), "sink")
 
-    def watch_stdin() -> None:
-        sys.stdin.read()  # returns when the parent closes the pipe or dies
-        loop.call_soon_threadsafe(done.set)
-
-    threading.Thread(target=watch_stdin, daemon=True).start()
-    print(system.address, remote.uid, flush=True)
-    try:
-        await asyncio.wait_for(done.wait(), LIFETIME)
-    finally:
-        await asyncio.wait_for(system.terminate(), 10.0)
-
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    # Here only: test_kill9.py imports this module, where _procs is remote._procs.
+    from _procs import run_peer
+
+    run_peer("peer", dict(FAST_WATCH, port=int(sys.argv[1]) if len(sys.argv) > 1 else 0),
+             actors, print_uid=True)

@@ -15,12 +15,10 @@ import asyncio
 import contextlib
 import os
 import pathlib
-import queue
 import random
 import socket
 import struct
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -29,9 +27,10 @@ from typing import Iterator
 from atomr import ActorSystem
 from atomr.remote import Remote
 
+from remote._procs import launched
+
 HERE = pathlib.Path(__file__).resolve().parent
 TARGET = HERE / "_garbage_target.py"
-STARTUP_DEADLINE = 60.0  # a Python process starting on a loaded 2-core machine
 DEADLINE = 60.0
 FRAMES = int(os.environ.get("ATOMR_GARBAGE_FRAMES", "100000"))
 FRAMES_PER_CONNECTION = 10
@@ -155,46 +154,12 @@ def _fds(pid: int) -> int:
 
 @contextlib.contextmanager
 def target_process(lifetime: float) -> Iterator[tuple[subprocess.Popen, str, pathlib.Path]]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(HERE.parent.parent) + os.pathsep + env.get("PYTHONPATH", "")
     with tempfile.TemporaryDirectory() as tmp:
         log = pathlib.Path(tmp) / "stderr.log"
         with open(log, "w") as err:
-            proc = subprocess.Popen([sys.executable, str(TARGET), str(lifetime)],
-                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
-                                    text=True, env=env)
-        lines: queue.Queue = queue.Queue()
-
-        def read() -> None:
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                lines.put(line.strip())
-            lines.put(None)
-
-        reader = threading.Thread(target=read, daemon=True)
-        reader.start()
-        try:
-            try:
-                address = lines.get(timeout=STARTUP_DEADLINE)
-            except queue.Empty:
-                address = None
-            assert address, f"the target did not start; stderr:\n{log.read_text()}"
-            yield proc, address, log
-        finally:
-            if proc.poll() is None:
-                assert proc.stdin is not None
-                with contextlib.suppress(OSError):
-                    proc.stdin.close()
-                try:
-                    proc.wait(timeout=DEADLINE)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=DEADLINE)
-            reader.join(timeout=DEADLINE)
-            for stream in (proc.stdout, proc.stdin):
-                if stream is not None:
-                    with contextlib.suppress(OSError):
-                        stream.close()
+            with launched(TARGET, lifetime, stderr=err,
+                          failure_detail=log.read_text) as (target, address):
+                yield target.proc, address, log
 
 
 async def _wait_for(pred, timeout: float, what: str) -> None:

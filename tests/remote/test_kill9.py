@@ -8,11 +8,8 @@ from __future__ import annotations
 import contextlib
 import os
 import pathlib
-import queue
 import signal
 import subprocess
-import sys
-import threading
 import time
 from typing import Iterator
 
@@ -30,12 +27,11 @@ from atomr.remote import (
 )
 
 from _helpers import DEADLINE, wait_until
+from remote._procs import STARTUP_DEADLINE, launched
 from remote._watch_peer import FAST_WATCH
 
 HERE = pathlib.Path(__file__).resolve().parent
 PEER = HERE / "_watch_peer.py"
-#: Generous: a Python process starting on a loaded 2-core machine.
-STARTUP_DEADLINE = 60.0
 #: With 100 ms heartbeats and a 1 s acceptable pause, phi crosses 10 about
 #: 1.6 s after the last heartbeat; allow for a loaded machine.
 DETECTION_DEADLINE = 15.0
@@ -49,39 +45,9 @@ pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SI
 def peer_process(port: int = 0) -> Iterator[tuple[subprocess.Popen, str, int]]:
     """Starts the peer (on `port`; 0: any); yields it with its address and
     UID. The process is always gone on exit."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(HERE.parent.parent) + os.pathsep + env.get("PYTHONPATH", "")
-    proc = subprocess.Popen([sys.executable, str(PEER), str(port)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    lines: queue.Queue = queue.Queue()
-
-    def read() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.put(line.strip())
-        lines.put(None)
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    try:
-        try:
-            first = lines.get(timeout=STARTUP_DEADLINE)
-        except queue.Empty:
-            first = None
-        if not first:
-            proc.kill()
-            _, err = proc.communicate(timeout=DEADLINE)
-            raise AssertionError(f"the peer did not report its address; stderr:\n{err}")
+    with launched(PEER, port, kill_at_exit=True) as (peer, first):
         address, uid = first.split()
-        yield proc, address, int(uid)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(timeout=DEADLINE)
-        reader.join(timeout=DEADLINE)
-        for stream in (proc.stdout, proc.stderr, proc.stdin):
-            if stream is not None:
-                stream.close()
+        yield peer.proc, address, int(uid)
 
 
 class Watcher(Actor):

@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import pathlib
-import queue
 import subprocess
-import sys
 import threading
 import time
 from typing import Iterator
@@ -21,10 +18,11 @@ from atomr import ActorSystem, Config
 from atomr.remote import Remote
 
 from _helpers import wait_until
+from remote import _procs
+from remote._procs import STARTUP_DEADLINE
 
 HERE = pathlib.Path(__file__).resolve().parent
 RECEIVER = HERE / "_slow_receiver.py"
-STARTUP_DEADLINE = 60.0  # a Python process starting on a loaded 2-core machine
 DEADLINE = 60.0
 LIMIT = 2_000
 # One socket read (64 KiB) of small envelopes may land past the limit.
@@ -33,35 +31,33 @@ PAD = "x" * 200
 
 
 class _Receiver:
-    def __init__(self, proc: subprocess.Popen) -> None:
-        self.proc = proc
-        self.lines: queue.Queue = queue.Queue()
+    def __init__(self) -> None:
+        self.peer: _procs.Peer
         self.max_queued = 0
         self.pauses = 0
         self._lock = threading.Lock()
 
-    def read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            line = line.strip()
-            if line.startswith("q "):
-                _, queued, pauses = line.split()
-                with self._lock:
-                    self.max_queued = max(self.max_queued, int(queued))
-                    self.pauses = int(pauses)
-            else:
-                self.lines.put(line)
-        self.lines.put(None)
+    def figure(self, line: str) -> bool:
+        """Takes the ``q <queued> <pauses>`` lines of the peer's stdout."""
+        if not line.startswith("q "):
+            return False
+        _, queued, pauses = line.split()
+        with self._lock:
+            self.max_queued = max(self.max_queued, int(queued))
+            self.pauses = int(pauses)
+        return True
+
+    @property
+    def proc(self) -> subprocess.Popen:
+        return self.peer.proc
 
     def expect(self, wanted: str) -> str:
-        line = self.lines.get(timeout=STARTUP_DEADLINE)
+        line = self.peer.next_line(STARTUP_DEADLINE)
         assert line is not None and line.startswith(wanted), (line, wanted)
         return line
 
     def command(self, line: str) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(line + "\n")
-        self.proc.stdin.flush()
+        self.peer.command(line)
 
     def rss(self) -> int:
         with open(f"/proc/{self.proc.pid}/status") as f:
@@ -77,31 +73,12 @@ class _Receiver:
 
 @contextlib.contextmanager
 def slow_receiver(limit: int) -> Iterator[tuple[_Receiver, str]]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(HERE.parent.parent) + os.pathsep + env.get("PYTHONPATH", "")
-    proc = subprocess.Popen([sys.executable, str(RECEIVER), str(limit)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                            env=env)
-    receiver = _Receiver(proc)
-    reader = threading.Thread(target=receiver.read, daemon=True)
-    reader.start()
-    try:
-        yield receiver, receiver.expect("akka.tcp://")
-    finally:
-        if proc.poll() is None:
-            assert proc.stdin is not None
-            with contextlib.suppress(OSError):
-                proc.stdin.close()
-            try:
-                proc.wait(timeout=DEADLINE)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=DEADLINE)
-        reader.join(timeout=DEADLINE)
-        for stream in (proc.stdout, proc.stdin):
-            if stream is not None:
-                with contextlib.suppress(OSError):
-                    stream.close()
+    receiver = _Receiver()
+    with _procs.launched(RECEIVER, limit, stderr=subprocess.DEVNULL,
+                         on_line=receiver.figure) as (peer, address):
+        receiver.peer = peer
+        assert address.startswith("akka.tcp://"), address
+        yield receiver, address
 
 
 async def test_a_blocked_receiver_stops_reading_and_the_sender_drops_to_dead_letters():

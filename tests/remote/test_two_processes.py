@@ -5,23 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import pathlib
-import queue
 import subprocess
-import sys
-import threading
 from typing import Iterator, Optional
 
 from atomr import ActorSystem, props
 from atomr.remote import Remote, parse_tcp_address
 
 from _helpers import DEADLINE, GET, Recorder, wait_until
+from remote._procs import STARTUP_DEADLINE, launched
 
 HERE = pathlib.Path(__file__).resolve().parent
 PEER = HERE / "_remote_peer.py"
-#: Generous: a Python process starting on a loaded 2-core machine.
-STARTUP_DEADLINE = 60.0
 
 
 @contextlib.contextmanager
@@ -30,46 +25,8 @@ def peer_process(port: int = 0, script: pathlib.Path = PEER,
     """Starts the peer (listening on `port`; 0: any), or `script` with
     `args`; yields it with the address it printed. The process is always
     gone on exit (stdin closed, then killed if it lingers)."""
-    env = dict(os.environ)
-    root = str(HERE.parent.parent)
-    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
-    argv = [str(port)] if args is None else args
-    proc = subprocess.Popen([sys.executable, str(script), *argv], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    lines: queue.Queue = queue.Queue()
-
-    def read() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.put(line.strip())
-        lines.put(None)
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    try:
-        try:
-            address = lines.get(timeout=STARTUP_DEADLINE)
-        except queue.Empty:
-            address = None
-        if not address:
-            proc.kill()
-            _, err = proc.communicate(timeout=DEADLINE)
-            raise AssertionError(f"the peer did not report its address; stderr:\n{err}")
-        yield proc, address
-    finally:
-        if proc.poll() is None:
-            assert proc.stdin is not None
-            with contextlib.suppress(OSError):
-                proc.stdin.close()
-            try:
-                proc.wait(timeout=DEADLINE)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=DEADLINE)
-        reader.join(timeout=DEADLINE)
-        for stream in (proc.stdout, proc.stderr, proc.stdin):
-            if stream is not None:
-                stream.close()
+    with launched(script, *([port] if args is None else args)) as (peer, address):
+        yield peer.proc, address
 
 
 async def test_two_processes_exchange_tells_and_asks_over_tcp():
