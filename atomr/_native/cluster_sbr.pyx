@@ -6,7 +6,7 @@
 from libcpp.optional cimport optional
 
 from atomr._native.includes.cluster_sbr cimport (
-    CSbrDecision, CSbrDecisionKind, CSbrLease, CSbrLeaseOutcome, CSbrMember, CSbrNanos,
+    CSbrDecision, CSbrLease, CSbrLeaseOutcome, CSbrMember, CSbrNanos,
     CSbrRecord, CSbrResolver, CSbrSettings, CSbrView, sbr_decide, sbr_indirectly_connected,
     sbr_kind_name, sbr_make_lease, sbr_parse_status, sbr_parse_strategy, sbr_validate,
 )
