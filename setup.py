@@ -38,6 +38,7 @@ core_sources = [
                                  "registers", "replicated_data", "sets", "wire"]),
     *component_sources("remote", ["failure_detector", "frame", "inbound_queue", "sim_network",
                                   "stream_link", "tcp_transport", "transport"]),
+    *component_sources("cluster", ["sbr"]),
 ]
 
 debug = os.environ.get("ATOMR_DEBUG") == "1"

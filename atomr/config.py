@@ -265,6 +265,27 @@ _BUILTIN_SECTIONS: dict[str, dict[str, Setting]] = {
         # A peer with no connection and nothing queued is forgotten after this.
         "peer-retention": Setting("duration", 300.0, minimum=0.001),
     },
+    # atomr.cluster: the split brain resolver (atomr.cluster.sbr; docs/sbr.md).
+    "cluster": {
+        # "": no split brain resolver; down-all-when-unstable is an alias of
+        # down-all.
+        "sbr.strategy": Setting("str", "", choices=(
+            "", "keep-majority", "static-quorum", "keep-oldest", "down-all", "lease-majority",
+            "down-all-when-unstable")),
+        # Membership and reachability must be unchanged this long before
+        # the resolver decides.
+        "sbr.stable-after": Setting("duration", 20.0, minimum=0.001),
+        # static-quorum: members a side needs to survive.
+        "sbr.quorum-size": Setting("int", 1, minimum=1, maximum=1_000_000),
+        # keep-oldest: the oldest member, alone on its side, downs itself.
+        "sbr.down-if-alone": Setting("bool", True),
+        # lease-majority: whether this node's lease attempt succeeds.
+        "sbr.lease-acquired": Setting("bool", False),
+        # lease-majority: the minority side waits this long before trying.
+        "sbr.acquire-lease-delay-for-minority": Setting("duration", 2.0, minimum=0.0),
+        # Only members with this role count ("": all).
+        "sbr.role": Setting("str", ""),
+    },
 }
 
 _SCHEMA: dict[str, dict[str, Setting]] = {

@@ -34,6 +34,8 @@ OUT_DIR = ROOT / "docs" / "reference"
 MODULES = (
     "atomr",
     "atomr.actor",
+    "atomr.cluster.events",
+    "atomr.cluster.sbr",
     "atomr.codecs",
     "atomr.config",
     "atomr.core",

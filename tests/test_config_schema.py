@@ -73,6 +73,13 @@ DEFAULTS = {
     "remote.watch-failure-detector.first-heartbeat-estimate": 1.0,
     "remote.watch-failure-detector.unreachable-nodes-reaper-interval": 1.0,
     "remote.peer-retention": 300.0,
+    "cluster.sbr.strategy": "",
+    "cluster.sbr.stable-after": 20.0,
+    "cluster.sbr.quorum-size": 1,
+    "cluster.sbr.down-if-alone": True,
+    "cluster.sbr.lease-acquired": False,
+    "cluster.sbr.acquire-lease-delay-for-minority": 2.0,
+    "cluster.sbr.role": "",
 }
 
 
@@ -329,7 +336,7 @@ def test_every_built_in_section_is_known_without_importing_its_subsystem():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.splitlines()
     assert out[0] == f"5 False inmemory {16 << 30} lmdb ['*'] {64 << 20} 64 real 10"
-    assert out[1] == str(["actor", "dead-letters", "distributed-data", "persistence",
+    assert out[1] == str(["actor", "cluster", "dead-letters", "distributed-data", "persistence",
                           "remote", "scheduler"])
 
 

@@ -19,6 +19,8 @@ PURE_MODULES = (
     "atomr",
     "atomr._props",
     "atomr.actor",
+    "atomr.cluster.events",
+    "atomr.cluster.sbr",
     "atomr.codecs",
     "atomr.config",
     "atomr.core",
