@@ -196,6 +196,7 @@ include "ddata.pyx"
 include "remote.pyx"
 include "sim_network.pyx"
 include "stream_link.pyx"
+include "cluster.pyx"
 
 
 def is_valid_actor_name(str name):

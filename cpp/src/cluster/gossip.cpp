@@ -77,6 +77,13 @@ void gossip::put(const member& m) {
   }
 }
 
+void gossip::replace_address(const member& m) {
+  members_.erase(std::remove_if(members_.begin(), members_.end(),
+                                [&](const member& x) { return x.node.address == m.node.address; }),
+                 members_.end());
+  members_.insert(std::lower_bound(members_.begin(), members_.end(), m, address_less), m);
+}
+
 void gossip::remove(const unique_address& node) {
   members_.erase(std::remove_if(members_.begin(), members_.end(),
                                 [&](const member& m) { return m.node == node; }),

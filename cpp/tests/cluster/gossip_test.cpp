@@ -371,3 +371,12 @@ TEST(GossipCodec, RejectsDuplicatesAndDisorder) {
   dup[members_at + 13] = 0; // second member's node index -> 0
   EXPECT_THROW(decode_gossip(dup), malformed_gossip_error);
 }
+
+TEST(Gossip, ReplaceAddressSwapsAnyIncarnationWithoutChecks) {
+  gossip g = cluster_of({with(node(2), member_status::up, 1), with(node(1, 5), member_status::up, 2)});
+  g.replace_address(with(node(1, 6), member_status::joining));
+  ASSERT_EQ(g.members().size(), 2u);
+  EXPECT_EQ(g.members()[0].node, node(1, 6));
+  EXPECT_EQ(g.members()[0].status, member_status::joining);
+  EXPECT_EQ(g.find_address(node(2).address)->up_number, 1);
+}

@@ -49,6 +49,10 @@ public:
   /// cannot come back (invalid_transition_error); the status change from
   /// the present member must be allowed (invalid_transition_error).
   void put(const member& m);
+  /// Adds `m` in place of any member with the same address (whatever its
+  /// uid or status), without life cycle checks: for views assembled from
+  /// outside the gossip protocol (a membership snapshot).
+  void replace_address(const member& m);
   /// Removes `node` for good: drops it from the members, the seen set, the
   /// reachability table and the vector clock, and tombstones it.
   void remove(const unique_address& node);
