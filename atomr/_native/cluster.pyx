@@ -251,10 +251,7 @@ cdef class LeaderHandover:
     election applies (docs/cluster.md).
     """
 
-    cdef object _current
-
-    def __init__(self):
-        self._current = None
+    cdef object _current  # None until a leader is observed
 
     @property
     def current(self):

@@ -54,7 +54,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (encode_gossip(decode_gossip(once)) != once)
       fail("encoding is not canonical");
     const unique_address self =
-      g.members().empty() ? unique_address{"akka://fuzz", 1} : g.members().front().node;
+        g.members().empty() ? unique_address{"akka://fuzz", 1} : g.members().front().node;
     const gossip m = gossip::merge(g, g, self);
     if (!(gossip::merge(m, m, self) == m))
       fail("merge is not idempotent");

@@ -28,8 +28,8 @@ std::set<unique_address> down_nodes(const gossip& g) {
 // Members (other than self) that some non-down observer sees as unreachable.
 std::vector<const member*> unreachable_members(const gossip& g, const unique_address& self) {
   std::vector<const member*> out;
-  for (const auto& node : g.overview().reachability.all_unreachable_or_terminated_excluding(
-         down_nodes(g))) {
+  for (const auto& node :
+       g.overview().reachability.all_unreachable_or_terminated_excluding(down_nodes(g))) {
     if (node == self)
       continue;
     if (const member* m = g.find(node))
@@ -48,10 +48,9 @@ bool all_seen(const gossip& g) {
 } // namespace
 
 const member* gossip::find(const unique_address& node) const noexcept {
-  const auto it = std::lower_bound(members_.begin(), members_.end(), node,
-                                   [](const member& m, const unique_address& n) {
-                                     return m.node < n;
-                                   });
+  const auto it =
+      std::lower_bound(members_.begin(), members_.end(), node,
+                       [](const member& m, const unique_address& n) { return m.node < n; });
   return it != members_.end() && it->node == node ? &*it : nullptr;
 }
 
@@ -149,7 +148,7 @@ gossip gossip::merge(const gossip& a, const gossip& b, const unique_address& sel
     version = version.prune(node.node_name());
   out.version_ = std::move(version);
   out.overview_.reachability =
-    a.overview_.reachability.merge(b.overview_.reachability).remove(out.tombstones_);
+      a.overview_.reachability.merge(b.overview_.reachability).remove(out.tombstones_);
   out.overview_.seen = {self};
   return out;
 }

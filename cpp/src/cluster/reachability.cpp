@@ -1,8 +1,24 @@
 #include "atomr/cluster/reachability.hpp"
 
 #include <algorithm>
+#include <tuple>
 
 namespace atomr::cluster {
+
+namespace {
+
+using row_type = std::map<unique_address, reachability_record>;
+
+// A row as a comparable value: its (subject, status, version) triples.
+std::vector<std::tuple<unique_address, reachability_status, std::uint64_t>>
+row_key(const row_type& row) {
+  std::vector<std::tuple<unique_address, reachability_status, std::uint64_t>> out;
+  for (const auto& [s, rec] : row)
+    out.emplace_back(s, rec.status, rec.version);
+  return out;
+}
+
+} // namespace
 
 reachability reachability::change(const unique_address& observer, const unique_address& subject,
                                   reachability_status status) const {
@@ -58,31 +74,17 @@ reachability reachability::merge(const reachability& other) const {
     const reachability& src = a >= b ? *this : other;
     out.versions_[o] = std::max(a, b);
     if (a == b) {
-      // Only the observer writes its rows, so equal versions mean equal rows;
-      // pick the larger to stay symmetric even if that was ever broken.
+      // Only the observer writes its rows, so equal versions mean equal
+      // rows; should they ever differ, the larger wins, so merge stays
+      // commutative.
       const auto ra = rows_.find(o);
       const auto rb = other.rows_.find(o);
-      const bool has_a = ra != rows_.end();
-      const bool has_b = rb != other.rows_.end();
-      if (has_a && has_b) {
-        std::vector<reachability_record> xa, xb;
-        for (const auto& kv : ra->second)
-          xa.push_back(kv.second);
-        for (const auto& kv : rb->second)
-          xb.push_back(kv.second);
-        const auto key = [](const reachability_record& r) {
-          return std::tie(r.subject, r.status, r.version);
-        };
-        const bool a_wins = std::lexicographical_compare(
-                              xb.begin(), xb.end(), xa.begin(), xa.end(),
-                              [&](const auto& l, const auto& r) { return key(l) < key(r); }) ||
-                            !std::lexicographical_compare(
-                              xa.begin(), xa.end(), xb.begin(), xb.end(),
-                              [&](const auto& l, const auto& r) { return key(l) < key(r); });
-        out.rows_[o] = a_wins ? ra->second : rb->second;
-      } else if (has_a || has_b) {
-        out.rows_[o] = has_a ? ra->second : rb->second;
-      }
+      const row_type none;
+      const row_type& xa = ra == rows_.end() ? none : ra->second;
+      const row_type& xb = rb == other.rows_.end() ? none : rb->second;
+      const row_type& win = row_key(xa) >= row_key(xb) ? xa : xb;
+      if (!win.empty())
+        out.rows_[o] = win;
       continue;
     }
     const auto r = src.rows_.find(o);

@@ -3,7 +3,6 @@
 #include "atomr/cluster/gossip_codec.hpp"
 
 #include <gtest/gtest.h>
-
 #include <random>
 
 using namespace atomr::cluster;
@@ -50,7 +49,8 @@ TEST(Gossip, MembersStayInAddressOrderAndPutChecksTransitions) {
 
 TEST(Gossip, MergePicksHighestPriorityStatusAndUnionOfMembers) {
   const auto self = node(1);
-  gossip base = cluster_of({with(node(1), member_status::up, 1), with(node(2), member_status::up, 2)});
+  gossip base =
+      cluster_of({with(node(1), member_status::up, 1), with(node(2), member_status::up, 2)});
   base.tick(node(1));
   gossip a = base, b = base;
   a.put(with(node(2), member_status::leaving, 2));
@@ -70,7 +70,8 @@ TEST(Gossip, MergePicksHighestPriorityStatusAndUnionOfMembers) {
 }
 
 TEST(Gossip, MergeKeepsTombstonedMembersRemoved) {
-  gossip base = cluster_of({with(node(1), member_status::up, 1), with(node(2), member_status::down, 2)});
+  gossip base =
+      cluster_of({with(node(1), member_status::up, 1), with(node(2), member_status::down, 2)});
   base.tick(node(2));
   gossip a = base, b = base;
   a.remove(node(2));
@@ -148,8 +149,9 @@ TEST(Gossip, RandomizedConcurrentHistoriesMergeCommutativelyAndIdempotently) {
 }
 
 TEST(Convergence, NeedsEveryUpOrLeavingMemberToHaveSeenTheVersion) {
-  gossip g = cluster_of({with(node(1), member_status::up, 1), with(node(2), member_status::leaving, 2),
-                         with(node(3), member_status::joining)});
+  gossip g =
+      cluster_of({with(node(1), member_status::up, 1), with(node(2), member_status::leaving, 2),
+                  with(node(3), member_status::joining)});
   g.tick(node(1));
   EXPECT_FALSE(converged(g, node(1)));
   g.see(node(2));
@@ -189,8 +191,9 @@ TEST(Leader, FirstUpOrLeavingReachableMemberByAddress) {
   g.set_reachability(g.overview().reachability.unreachable(node(1), node(2)));
   EXPECT_EQ(leader(g, node(1)), node(3));
   EXPECT_EQ(leader(g, node(2)), node(2)); // self counts as reachable for itself
-  gossip j = cluster_of({with(node(5), member_status::exiting), with(node(7), member_status::joining),
-                         with(node(6), member_status::down)});
+  gossip j =
+      cluster_of({with(node(5), member_status::exiting), with(node(7), member_status::joining),
+                  with(node(6), member_status::down)});
   EXPECT_EQ(leader(j, node(7)), node(7)); // no up member: joining before exiting
   EXPECT_FALSE(leader(gossip{}, node(1)));
 }
@@ -208,13 +211,9 @@ TEST(LeaderActions, MovesJoiningUpWithIncreasingUpNumbersOnConvergence) {
   EXPECT_EQ(r->next.overview().seen, std::set<unique_address>{node(1)});
   EXPECT_EQ(r->next.version().compare(g.version()), clock_order::after);
   EXPECT_FALSE(leader_actions(g, node(2))); // not the leader
-  EXPECT_FALSE(leader_actions(r->next.members().size() ? [&] {
-    gossip n = r->next;
-    see_all(n);
-    return n;
-  }()
-                                                       : r->next,
-                              node(1))); // nothing left to do
+  gossip n = r->next;
+  see_all(n);
+  EXPECT_FALSE(leader_actions(n, node(1))); // nothing left to do
 }
 
 TEST(LeaderActions, FirstNodeMovesItselfUpWithUpNumberOne) {
@@ -226,8 +225,9 @@ TEST(LeaderActions, FirstNodeMovesItselfUpWithUpNumberOne) {
 }
 
 TEST(LeaderActions, LeavingExitsThenExitingAndDownAreRemoved) {
-  gossip g = cluster_of({with(node(1), member_status::up, 1), with(node(2), member_status::leaving, 2),
-                         with(node(3), member_status::down, 3)});
+  gossip g =
+      cluster_of({with(node(1), member_status::up, 1), with(node(2), member_status::leaving, 2),
+                  with(node(3), member_status::down, 3)});
   see_all(g);
   auto r = leader_actions(g, node(1));
   ASSERT_TRUE(r);
@@ -245,17 +245,19 @@ TEST(LeaderActions, LeavingExitsThenExitingAndDownAreRemoved) {
 }
 
 TEST(LeaderActions, NothingMovesWithoutConvergence) {
-  gossip g = cluster_of({with(node(1), member_status::up, 1), with(node(2), member_status::up, 2),
-                         with(node(3), member_status::joining), with(node(4), member_status::leaving, 3)});
+  gossip g =
+      cluster_of({with(node(1), member_status::up, 1), with(node(2), member_status::up, 2),
+                  with(node(3), member_status::joining), with(node(4), member_status::leaving, 3)});
   g.tick(node(1)); // node 2 and 4 have not seen it, and are reachable
   EXPECT_FALSE(leader_actions(g, node(1)));
 }
 
 TEST(LeaderActions, JoiningBecomesWeaklyUpWhenOnlyUnreachableMembersBlock) {
-  gossip g = cluster_of({with(node(1), member_status::up, 1), with(node(2), member_status::up, 2),
-                         with(node(3), member_status::joining), with(node(4), member_status::joining)});
-  g.set_reachability(g.overview().reachability.unreachable(node(1), node(2)).unreachable(node(1),
-                                                                                          node(4)));
+  gossip g =
+      cluster_of({with(node(1), member_status::up, 1), with(node(2), member_status::up, 2),
+                  with(node(3), member_status::joining), with(node(4), member_status::joining)});
+  g.set_reachability(
+      g.overview().reachability.unreachable(node(1), node(2)).unreachable(node(1), node(4)));
   g.see(node(1));
   ASSERT_TRUE(blocked_only_by_unreachable(g, node(1)));
   auto r = leader_actions(g, node(1));
@@ -276,8 +278,9 @@ TEST(LeaderActions, JoiningBecomesWeaklyUpWhenOnlyUnreachableMembersBlock) {
 }
 
 TEST(LeaderActions, WeaklyUpNeedsReachableMembersToHaveSeen) {
-  gossip g = cluster_of({with(node(1), member_status::up, 1), with(node(2), member_status::up, 2),
-                         with(node(3), member_status::up, 3), with(node(4), member_status::joining)});
+  gossip g =
+      cluster_of({with(node(1), member_status::up, 1), with(node(2), member_status::up, 2),
+                  with(node(3), member_status::up, 3), with(node(4), member_status::joining)});
   g.set_reachability(g.overview().reachability.unreachable(node(1), node(2)));
   g.see(node(1)); // node 3 is reachable and has not seen it
   EXPECT_FALSE(blocked_only_by_unreachable(g, node(1)));
@@ -285,7 +288,8 @@ TEST(LeaderActions, WeaklyUpNeedsReachableMembersToHaveSeen) {
 }
 
 TEST(LeaderActions, MinNrOfMembersHoldsJoiningBack) {
-  gossip g = cluster_of({with(node(1), member_status::joining), with(node(2), member_status::joining)});
+  gossip g =
+      cluster_of({with(node(1), member_status::joining), with(node(2), member_status::joining)});
   EXPECT_FALSE(leader_actions(g, node(1), leader_settings{true, 3}));
   EXPECT_TRUE(leader_actions(g, node(1), leader_settings{true, 2}));
 }
@@ -293,14 +297,15 @@ TEST(LeaderActions, MinNrOfMembersHoldsJoiningBack) {
 namespace {
 
 gossip sample_gossip() {
-  gossip g = cluster_of({with(node(1), member_status::up, 1), with(node(2), member_status::leaving, 2),
-                         with(node(3), member_status::joining)});
+  gossip g =
+      cluster_of({with(node(1), member_status::up, 1), with(node(2), member_status::leaving, 2),
+                  with(node(3), member_status::joining)});
   member r = member::joining(node(4, 99), {"backend", "frontend"});
   g.put(r);
   g.tick(node(1));
   g.see(node(2));
-  g.set_reachability(g.overview().reachability.unreachable(node(1), node(3)).terminated(node(2),
-                                                                                         node(4, 99)));
+  g.set_reachability(
+      g.overview().reachability.unreachable(node(1), node(3)).terminated(node(2), node(4, 99)));
   g.put(with(node(5), member_status::down));
   g.remove(node(5));
   return g;
@@ -342,13 +347,13 @@ TEST(GossipCodec, RejectsBadFields) {
     b[at] = value;
     return b;
   };
-  EXPECT_THROW(decode_gossip(corrupt(member_at, 5)), malformed_gossip_error);     // node index
-  EXPECT_THROW(decode_gossip(corrupt(member_at + 4, 7)), malformed_gossip_error); // status
-  EXPECT_THROW(decode_gossip(corrupt(member_at + 4, 6)), malformed_gossip_error); // removed
+  EXPECT_THROW(decode_gossip(corrupt(member_at, 5)), malformed_gossip_error);          // node index
+  EXPECT_THROW(decode_gossip(corrupt(member_at + 4, 7)), malformed_gossip_error);      // status
+  EXPECT_THROW(decode_gossip(corrupt(member_at + 4, 6)), malformed_gossip_error);      // removed
   EXPECT_THROW(decode_gossip(corrupt(member_at + 8, '\x80')), malformed_gossip_error); // up < 0
-  EXPECT_THROW(decode_gossip(corrupt(4 + 4 + 4 + 8, 'x')), malformed_gossip_error); // no ://
-  EXPECT_THROW(decode_gossip(corrupt(4 + 4 + 4, '\xff')), malformed_gossip_error); // not UTF-8
-  EXPECT_THROW(decode_gossip(corrupt(4, '\xff')), malformed_gossip_error); // node count
+  EXPECT_THROW(decode_gossip(corrupt(4 + 4 + 4 + 8, 'x')), malformed_gossip_error);    // no ://
+  EXPECT_THROW(decode_gossip(corrupt(4 + 4 + 4, '\xff')), malformed_gossip_error);     // not UTF-8
+  EXPECT_THROW(decode_gossip(corrupt(4, '\xff')), malformed_gossip_error);             // node count
   try {
     decode_gossip(corrupt(member_at, 5));
   } catch (const atomr::error& e) {
@@ -358,12 +363,13 @@ TEST(GossipCodec, RejectsBadFields) {
 }
 
 TEST(GossipCodec, RejectsDuplicatesAndDisorder) {
-  gossip two = cluster_of({with(node(1), member_status::up, 1), with(node(2), member_status::up, 2)});
+  gossip two =
+      cluster_of({with(node(1), member_status::up, 1), with(node(2), member_status::up, 2)});
   std::string b = encode_gossip(two);
   // Swap the two node table entries (same length addresses): out of order.
   const std::size_t entry = 4 + node(1).address.size() + 8;
-  std::string swapped = b.substr(0, 8) + b.substr(8 + entry, entry) + b.substr(8, entry) +
-                        b.substr(8 + 2 * entry);
+  std::string swapped =
+      b.substr(0, 8) + b.substr(8 + entry, entry) + b.substr(8, entry) + b.substr(8 + 2 * entry);
   EXPECT_THROW(decode_gossip(swapped), malformed_gossip_error);
   // Two member entries naming the same node.
   const std::size_t members_at = 8 + 2 * entry + 4;
@@ -373,7 +379,8 @@ TEST(GossipCodec, RejectsDuplicatesAndDisorder) {
 }
 
 TEST(Gossip, ReplaceAddressSwapsAnyIncarnationWithoutChecks) {
-  gossip g = cluster_of({with(node(2), member_status::up, 1), with(node(1, 5), member_status::up, 2)});
+  gossip g =
+      cluster_of({with(node(2), member_status::up, 1), with(node(1, 5), member_status::up, 2)});
   g.replace_address(with(node(1, 6), member_status::joining));
   ASSERT_EQ(g.members().size(), 2u);
   EXPECT_EQ(g.members()[0].node, node(1, 6));

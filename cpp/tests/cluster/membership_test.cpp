@@ -4,7 +4,6 @@
 #include "atomr/cluster/vector_clock.hpp"
 
 #include <gtest/gtest.h>
-
 #include <random>
 
 using namespace atomr::cluster;
@@ -44,20 +43,20 @@ TEST(ClusterAddress, OrdersByProtocolHostPortNumerically) {
 TEST(MemberStatus, AllowsAkkasTransitionsOnly) {
   using s = member_status;
   const std::vector<std::pair<s, std::vector<s>>> allowed = {
-    {s::joining, {s::weakly_up, s::up, s::leaving, s::down, s::removed}},
-    {s::weakly_up, {s::up, s::leaving, s::down, s::removed}},
-    {s::up, {s::leaving, s::down, s::removed}},
-    {s::leaving, {s::exiting, s::down, s::removed}},
-    {s::exiting, {s::removed, s::down}},
-    {s::down, {s::removed}},
-    {s::removed, {}},
+      {s::joining, {s::weakly_up, s::up, s::leaving, s::down, s::removed}},
+      {s::weakly_up, {s::up, s::leaving, s::down, s::removed}},
+      {s::up, {s::leaving, s::down, s::removed}},
+      {s::leaving, {s::exiting, s::down, s::removed}},
+      {s::exiting, {s::removed, s::down}},
+      {s::down, {s::removed}},
+      {s::removed, {}},
   };
   for (const auto& [from, tos] : allowed) {
     for (int i = 0; i < member_status_count; ++i) {
       const auto to = static_cast<s>(i);
       const bool expect = to == from || std::find(tos.begin(), tos.end(), to) != tos.end();
       EXPECT_EQ(transition_allowed(from, to), expect)
-        << status_name(from) << " -> " << status_name(to);
+          << status_name(from) << " -> " << status_name(to);
     }
   }
   const member m = member::joining(node("h:1"));
