@@ -218,3 +218,18 @@ def test_leader_ignores_joining_weakly_up_exiting_and_removed_members():
     assert h.observe(state).to == "akka://e"
     with pytest.raises(TypeError):
         h.observe(None)
+
+
+def test_cluster_guide_example_runs():
+    import pathlib
+    import re
+    import subprocess
+    import sys
+
+    root = pathlib.Path(__file__).resolve().parents[2]
+    match = re.search(r"```python\n(.*?)```", (root / "docs" / "cluster.md").read_text(), re.S)
+    assert match
+    result = subprocess.run([sys.executable, "-c", match.group(1)], cwd=root,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == "ok"
