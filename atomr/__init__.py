@@ -61,18 +61,21 @@ from atomr.errors import (
     FrameTooLargeError,
     MalformedFrameError,
     RemoteAddressTerminatedError,
+    ClusterError,
+    MalformedGossipError,
+    InvalidMemberTransitionError,
 )
 
 if TYPE_CHECKING:  # pragma: no cover - what the lazy attributes are, for type checkers
     from atomr import (  # noqa: F401
-        core, ddata, ddata_lmdb, fsm, pattern, persistence, remote, remote_serial, routing,
-        testkit,
+        cluster, core, ddata, ddata_lmdb, fsm, pattern, persistence, remote, remote_serial,
+        routing, testkit,
     )
 
 #: Submodules imported on first attribute access (PEP 562).
 _LAZY_SUBMODULES = frozenset({
-    "core", "ddata", "ddata_lmdb", "fsm", "pattern", "persistence", "remote", "remote_serial",
-    "routing", "testkit"})
+    "cluster", "core", "ddata", "ddata_lmdb", "fsm", "pattern", "persistence", "remote",
+    "remote_serial", "routing", "testkit"})
 
 
 def __getattr__(name: str) -> Any:
@@ -117,6 +120,7 @@ __all__ = [
     "ddata_lmdb",
     "remote",
     "remote_serial",
+    "cluster",
     "AtomrError",
     "ActorSystemError",
     "ActorSystemTerminatedError",
@@ -146,5 +150,8 @@ __all__ = [
     "FrameTooLargeError",
     "MalformedFrameError",
     "RemoteAddressTerminatedError",
+    "ClusterError",
+    "MalformedGossipError",
+    "InvalidMemberTransitionError",
     "__version__",
 ]

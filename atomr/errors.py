@@ -7,7 +7,7 @@ built-in exception it specialises, so ``except ValueError`` and
 A class that C++ errors surface as names their codes in ``native_codes``:
 ``(component, code)`` pairs, where `component` is a member of
 ``atomr::component`` (``core``, ``storage``, ``persistence``, ``ddata``,
-``remote``) and
+``remote``, ``cluster``) and
 `code` a member of that component's ``errc`` enum. Only a class's own
 declaration counts (subclasses do not inherit it). The native layer builds
 its one translation table from these declarations (see
@@ -49,6 +49,9 @@ __all__ = [
     "FrameTooLargeError",
     "MalformedFrameError",
     "RemoteAddressTerminatedError",
+    "ClusterError",
+    "MalformedGossipError",
+    "InvalidMemberTransitionError",
 ]
 
 
@@ -282,6 +285,26 @@ class RemoteAddressTerminatedError(RemoteError):
     for the ask's timeout."""
 
 
+class ClusterError(AtomrError):
+    """Base class of the cluster's failures (membership, gossip)."""
+
+    native_codes: ClassVar[tuple[_NativeCode, ...]] = (("cluster", "generic"),)
+
+
+class MalformedGossipError(ClusterError):
+    """Bytes that are not a valid serialized gossip, or a gossip of a format
+    version this build does not read."""
+
+    native_codes = (("cluster", "malformed_gossip"), ("cluster", "unsupported_version"))
+
+
+class InvalidMemberTransitionError(ClusterError, ValueError):
+    """A member status change the membership life cycle does not allow
+    (``removed -> up``), or a removed member coming back."""
+
+    native_codes = (("cluster", "invalid_transition"),)
+
+
 # Native error codes that surface as a plain built-in exception (an argument
 # outside its domain is a ValueError, as for any Python function).
 _NATIVE_BUILTINS: dict[_NativeCode, type[BaseException]] = {
@@ -289,6 +312,7 @@ _NATIVE_BUILTINS: dict[_NativeCode, type[BaseException]] = {
     ("storage", "invalid_argument"): ValueError,
     ("ddata", "type_mismatch"): ValueError,
     ("remote", "invalid_config"): ValueError,
+    ("cluster", "invalid_argument"): ValueError,
 }
 
 

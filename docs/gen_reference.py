@@ -34,6 +34,7 @@ OUT_DIR = ROOT / "docs" / "reference"
 MODULES = (
     "atomr",
     "atomr.actor",
+    "atomr.cluster",
     "atomr.cluster.events",
     "atomr.cluster.sbr",
     "atomr.codecs",

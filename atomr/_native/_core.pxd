@@ -19,6 +19,7 @@ from atomr._native.includes.ddata cimport COrMap, CReplicatedData, CTypeTag, CLm
 from atomr._native.includes.persistence cimport CCompletionPort, CJournal, CSnapshotStore
 from atomr._native.includes.remote cimport CInboundQueue, CTcpTransport
 from atomr._native.includes.sim_network cimport CSimNetwork, CSimTransport
+from atomr._native.includes.cluster cimport CGossip, CMember, CVectorClock
 from atomr._native.includes.stream_link cimport CStreamDecoder
 from atomr._native.includes.remote cimport CRemoteEnvelope
 from libcpp.string cimport string
@@ -46,3 +47,4 @@ include "ddata.pxd"
 include "remote.pxd"
 include "sim_network.pxd"
 include "stream_link.pxd"
+include "cluster.pxd"

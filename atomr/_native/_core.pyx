@@ -197,6 +197,7 @@ include "remote.pyx"
 include "sim_network.pyx"
 include "stream_link.pyx"
 include "cluster_sbr.pyx"
+include "cluster.pyx"
 
 
 def is_valid_actor_name(str name):

@@ -1,12 +1,26 @@
-"""Cluster membership: events and the split brain resolver.
+"""The cluster: actor systems that form one membership and agree on it.
 
-:mod:`atomr.cluster.events` holds the membership events a subscriber
-receives; :mod:`atomr.cluster.sbr` the split brain resolver that decides,
-when members become unreachable, which side of a partition survives.
+The membership core (docs/cluster.md): :class:`Member` (an address, a status
+in Akka's life cycle, roles and an up number), :class:`MembershipState` (a
+snapshot, one member per address), :class:`VectorClock` and
+:class:`LeaderHandover`, values backed by the C++ types of
+cpp/include/atomr/cluster, which also hold the gossip merge, convergence, the
+leader's actions and the gossip wire format. :mod:`atomr.cluster.events`
+holds the membership events a subscriber receives; :mod:`atomr.cluster.sbr`
+the split brain resolver that decides, when members become unreachable,
+which side of a partition survives (docs/sbr.md).
 """
 
 from __future__ import annotations
 
+from atomr._native._core import (
+    LeaderHandover,
+    LeaderHandoverEvent,
+    Member,
+    MembershipState,
+    VectorClock,
+    member_weakly_up,
+)
 from atomr.cluster.events import (
     ClusterShuttingDown,
     Convergence,
@@ -31,8 +45,18 @@ from atomr.cluster.sbr import (
     SbrSettings,
     SplitBrainResolver,
 )
+from atomr.errors import ClusterError, InvalidMemberTransitionError, MalformedGossipError
 
 __all__ = [
+    "Member",
+    "member_weakly_up",
+    "MembershipState",
+    "VectorClock",
+    "LeaderHandover",
+    "LeaderHandoverEvent",
+    "ClusterError",
+    "MalformedGossipError",
+    "InvalidMemberTransitionError",
     "ClusterShuttingDown",
     "Convergence",
     "EventSubscription",

@@ -17,6 +17,7 @@ cdef extern from "atomr/error.hpp" namespace "atomr" nogil:
         persistence "atomr::component::persistence"
         ddata "atomr::component::ddata"
         remote "atomr::component::remote"
+        cluster "atomr::component::cluster"
 
 
 cdef extern from "atomr/bridge/error.hpp" namespace "atomr::bridge" nogil:

@@ -13,14 +13,14 @@ namespace atomr {
 
 /// The component an error comes from. The numbers cross into Python (each
 /// exception class of `atomr/errors.py` names its component and code) and
-/// must never be reused. Reserved for components to come: cluster = 6,
-/// streams = 7.
+/// must never be reused. Reserved for components to come: streams = 7.
 enum class component : int {
   core = 1,
   storage = 2,
   persistence = 3,
   ddata = 4,
   remote = 5,
+  cluster = 6,
 };
 
 /// Base class of every error a component raises.
