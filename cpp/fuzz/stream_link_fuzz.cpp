@@ -103,8 +103,8 @@ void check_tail(const std::vector<stream_item>& items, const char* what) {
   const stream_item& hs = items[items.size() - 2];
   const stream_item& env = items.back();
   if (hs.type != static_cast<std::uint8_t>(frame_kind::handshake_ack) ||
-      !(hs.hs == peer_handshake()) ||
-      env.type != static_cast<std::uint8_t>(frame_kind::envelope) || !(env.env == peer_envelope()))
+      !(hs.hs == peer_handshake()) || env.type != static_cast<std::uint8_t>(frame_kind::envelope) ||
+      !(env.env == peer_envelope()))
     fail(what);
 }
 
