@@ -45,6 +45,14 @@ def _check_int(what: str, value: object) -> int:
     return value
 
 
+def _check_seconds(what: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{what} must be a number of seconds, not {type(value).__name__}")
+    if not 0 < value < float("inf"):
+        raise ValueError(f"{what} must be a positive number of seconds, got {value!r}")
+    return float(value)
+
+
 def _check_frame_size(what: str, value: object) -> int:
     size = _check_int(what, value)
     if not _MIN_FRAME <= size <= _MAX_FRAME:
@@ -155,12 +163,14 @@ class SerialTransport:
     """
 
     __slots__ = ("_system_name", "_device", "_label", "_baud", "_max_frame_size",
-                 "_outbound_limit", "_peer", "_handshake_interval", "_bound", "_fd", "_lock",
+                 "_outbound_limit", "_peer", "_handshake_interval", "_heartbeat_interval",
+                 "_idle_timeout", "_bound", "_fd", "_lock",
                  "__weakref__")
 
     def __init__(self, system_name: str, device: Union[str, int], baud: int = 115200,
                  max_frame_size: int = 4 << 20, *, outbound_buffer_size: Optional[int] = None,
-                 peer: Optional[str] = None, handshake_interval: float = 0.5) -> None:
+                 peer: Optional[str] = None, handshake_interval: float = 0.5,
+                 heartbeat_interval: float = 1.0, idle_timeout: float = 10.0) -> None:
         """Validates the settings; nothing is opened yet.
 
         Args:
@@ -181,6 +191,16 @@ class SerialTransport:
                 the handshake.
             handshake_interval: Seconds between handshakes repeated until
                 the peer answers (after start and after a bad frame).
+            heartbeat_interval: Once the peer has answered, a heartbeat
+                frame is sent whenever nothing else was sent for this many
+                seconds (the peer answers each one), so a healthy but quiet
+                line still carries bytes both ways.
+            idle_timeout: Once the peer has answered, the link is declared
+                down when nothing at all was received for this many
+                seconds (checked every `heartbeat_interval`): a peer whose
+                system hangs or whose device stays open but silent. It goes
+                down as at end of stream; its messages become dead letters.
+                Must exceed `heartbeat_interval`.
 
         Raises:
             TypeError: an argument of the wrong type.
@@ -218,12 +238,19 @@ class SerialTransport:
         if not 0 < handshake_interval < float("inf"):
             raise ValueError(f"handshake_interval must be a positive number of seconds, "
                              f"got {handshake_interval!r}")
+        heartbeat_interval = _check_seconds("heartbeat_interval", heartbeat_interval)
+        idle_timeout = _check_seconds("idle_timeout", idle_timeout)
+        if idle_timeout <= heartbeat_interval:
+            raise ValueError(f"idle_timeout ({idle_timeout!r} s) must exceed heartbeat_interval "
+                             f"({heartbeat_interval!r} s)")
         self._device = device
         self._label = label
         self._baud = baud
         self._outbound_limit = outbound_buffer_size
         self._peer = peer
         self._handshake_interval = float(handshake_interval)
+        self._heartbeat_interval = heartbeat_interval
+        self._idle_timeout = idle_timeout
         self._bound = False
         self._fd: Optional[int] = device if isinstance(device, int) else None
         self._lock = threading.Lock()
@@ -269,6 +296,16 @@ class SerialTransport:
         return self._peer
 
     @property
+    def heartbeat_interval(self) -> float:
+        """Seconds of sending nothing after which a heartbeat is sent."""
+        return self._heartbeat_interval
+
+    @property
+    def idle_timeout(self) -> float:
+        """Seconds of receiving nothing after which the link is down."""
+        return self._idle_timeout
+
+    @property
     def bound(self) -> bool:
         """Whether a :class:`RemoteSystem` has started on this transport."""
         return self._bound
@@ -292,14 +329,16 @@ class SerialTransport:
 
     @staticmethod
     def duplex_pair(system_a: str, system_b: str, buffer: int = 8192,
-                    max_frame: int = 65536) -> tuple["SerialTransport", "SerialTransport"]:
+                    max_frame: int = 65536, *, heartbeat_interval: float = 1.0,
+                    idle_timeout: float = 10.0) -> tuple["SerialTransport", "SerialTransport"]:
         """Two transports joined back to back in memory (an AF_UNIX stream
         socket pair whose kernel buffers hold about `buffer` bytes each
         way), for tests and for two systems of one process. Each expects
-        the other system as its peer.
+        the other system as its peer. `heartbeat_interval` and
+        `idle_timeout` are both transports' (see :class:`SerialTransport`).
 
         Raises:
-            TypeError, ValueError: bad names or sizes.
+            TypeError, ValueError: bad names, sizes or intervals.
         """
         _check_name("system_a", system_a)
         _check_name("system_b", system_b)
@@ -316,9 +355,11 @@ class SerialTransport:
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, buffer)
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, buffer)
                 s.setblocking(False)
-            a = SerialTransport(system_a, left.fileno(), max_frame_size=max_frame, peer=system_b)
+            a = SerialTransport(system_a, left.fileno(), max_frame_size=max_frame, peer=system_b,
+                                heartbeat_interval=heartbeat_interval, idle_timeout=idle_timeout)
             b = SerialTransport(system_b, right.fileno(), max_frame_size=max_frame,
-                                peer=system_a)
+                                peer=system_a, heartbeat_interval=heartbeat_interval,
+                                idle_timeout=idle_timeout)
         except BaseException:
             left.close()
             right.close()

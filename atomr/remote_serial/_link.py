@@ -109,6 +109,13 @@ class RemoteSystem:
     at most once). A link that hits end of stream or an I/O error (the
     device went away) stays down: its messages become dead letters.
 
+    Once the peer has answered, each end sends a heartbeat whenever it sent
+    nothing for the transport's ``heartbeat_interval`` (the peer answers
+    it), and declares the link down, as at end of stream, when it received
+    nothing at all for ``idle_timeout``: a peer whose system hangs, or a
+    device kept open but silent, is detected within about ``idle_timeout +
+    heartbeat_interval`` seconds.
+
     Example:
         >>> a_end, b_end = SerialTransport.duplex_pair("a", "b")
         >>> link_a = await RemoteSystem.start_serial(system_a, a_end)  # doctest: +SKIP
@@ -183,6 +190,10 @@ class RemoteSystem:
         self._connected = False
         self._want_handshake = True
         self._timer: Optional[asyncio.TimerHandle] = None
+        self._heartbeat_timer: Optional[asyncio.TimerHandle] = None
+        self._heartbeat_sequence = 0
+        self._last_sent = 0.0  # loop time of the last frame queued
+        self._last_received = 0.0  # loop time of the last bytes read
         self._out = bytearray()
         self._writer = False
         self._flush_scheduled = False
@@ -200,7 +211,8 @@ class RemoteSystem:
         self._stale = False  # frames after a resync of this side are ignored until a handshake
         self._stats = dict.fromkeys(
             ("bytes_read", "bytes_written", "envelopes_sent", "envelopes_received",
-             "envelopes_dropped", "handshakes_sent", "handshakes_received", "decode_errors"), 0)
+             "envelopes_dropped", "handshakes_sent", "handshakes_received", "decode_errors",
+             "heartbeats_sent", "heartbeats_received"), 0)
 
     # -- what users see ---------------------------------------------------------------
 
@@ -256,8 +268,8 @@ class RemoteSystem:
 
     def stats(self) -> dict[str, int]:
         """Counters since start: bytes read and written, envelopes sent,
-        received and dropped, handshakes sent and received, decode errors
-        and the bytes discarded while resynchronising."""
+        received and dropped, handshakes and heartbeats sent and received,
+        decode errors and the bytes discarded while resynchronising."""
         out = dict(self._stats)
         out["bytes_discarded"] = self._decoder.bytes_discarded
         return out
@@ -415,6 +427,7 @@ class RemoteSystem:
         if self._lost is not None or self._finished:
             return
         self._out += data
+        self._last_sent = self._system.loop.time()
         if not self._flush_scheduled and not self._writer:
             self._flush_scheduled = True
             self._system.loop.call_soon(self._flush)
@@ -502,6 +515,7 @@ class RemoteSystem:
             self._link_lost("end of stream")
             return
         self._stats["bytes_read"] += len(data)
+        self._last_received = self._system.loop.time()
         for item in self._decoder.feed(data):
             try:
                 self._handle(item)
@@ -537,6 +551,7 @@ class RemoteSystem:
                 self._send_handshake(ack=False)
                 self._schedule_handshake()
         elif kind == STREAM_HEARTBEAT:
+            self._stats["heartbeats_received"] += 1
             self._write(_stream_heartbeat(item[1], True))
         elif kind == STREAM_CLOSE:
             _log.info("serial link %s: the peer %s closed the link (%s%s)", self._label,
@@ -579,7 +594,34 @@ class RemoteSystem:
         self._peer_name, self._peer_uid, self._peer_label = name, uid, label
         self._connected = True
         _log.info("serial link %s associated with %s", self._label, self.peer_address)
+        self._start_heartbeats()
         self._flush_pending()
+
+    def _start_heartbeats(self) -> None:
+        if self._heartbeat_timer is None and not self._finished:
+            self._last_received = self._system.loop.time()
+            self._heartbeat_timer = self._system.loop.call_later(
+                self._transport.heartbeat_interval, self._heartbeat)
+
+    def _heartbeat(self) -> None:
+        """Every heartbeat interval once associated: down if the peer was
+        silent too long, else a heartbeat if this side was quiet."""
+        self._heartbeat_timer = None
+        if self._finished or self._closing or self._lost is not None or not self._connected:
+            return  # the next association starts them again
+        loop = self._system.loop
+        now = loop.time()
+        interval = self._transport.heartbeat_interval
+        idle = now - self._last_received
+        if idle >= self._transport.idle_timeout:
+            self._link_lost(f"nothing received for {idle:.1f} s (idle_timeout "
+                            f"{self._transport.idle_timeout:g} s)")
+            return
+        if now - self._last_sent >= interval * 0.9:
+            self._heartbeat_sequence += 1
+            self._stats["heartbeats_sent"] += 1
+            self._write(_stream_heartbeat(self._heartbeat_sequence, False))
+        self._heartbeat_timer = loop.call_later(interval, self._heartbeat)
 
     def _deliver(self, recipient: str, manifest: str, payload: bytes) -> None:
         self._stats["envelopes_received"] += 1
@@ -668,10 +710,10 @@ class RemoteSystem:
         self._finished = True
         self._closing = True
         self._connected = False
-        for timer in (self._timer, self._flush_timer):
+        for timer in (self._timer, self._flush_timer, self._heartbeat_timer):
             if timer is not None:
                 timer.cancel()
-        self._timer = self._flush_timer = None
+        self._timer = self._flush_timer = self._heartbeat_timer = None
         self._remove_reader()
         self._remove_writer()
         if self._out and self._lost is None:
