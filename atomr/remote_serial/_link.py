@@ -191,6 +191,7 @@ class RemoteSystem:
         self._want_handshake = True
         self._timer: Optional[asyncio.TimerHandle] = None
         self._heartbeat_timer: Optional[asyncio.TimerHandle] = None
+        self._heartbeat_due = 0.0
         self._heartbeat_sequence = 0
         self._last_sent = 0.0  # loop time of the last frame queued
         self._last_received = 0.0  # loop time of the last bytes read
@@ -599,9 +600,11 @@ class RemoteSystem:
 
     def _start_heartbeats(self) -> None:
         if self._heartbeat_timer is None and not self._finished:
-            self._last_received = self._system.loop.time()
-            self._heartbeat_timer = self._system.loop.call_later(
-                self._transport.heartbeat_interval, self._heartbeat)
+            loop = self._system.loop
+            self._last_received = loop.time()
+            self._heartbeat_due = self._last_received + self._transport.heartbeat_interval
+            self._heartbeat_timer = loop.call_later(self._transport.heartbeat_interval,
+                                                    self._heartbeat)
 
     def _heartbeat(self) -> None:
         """Every heartbeat interval once associated: down if the peer was
@@ -612,7 +615,17 @@ class RemoteSystem:
         loop = self._system.loop
         now = loop.time()
         interval = self._transport.heartbeat_interval
+        late = now - self._heartbeat_due
+        if late > interval:
+            # This side's own loop was stalled: a silence measured while it
+            # could not read says nothing of the peer, so it does not count.
+            self._last_received += late
         idle = now - self._last_received
+        if idle >= self._transport.idle_timeout:
+            self._on_readable()  # bytes waiting since the last turn count too
+            if self._finished or self._lost is not None:
+                return
+            idle = now - self._last_received
         if idle >= self._transport.idle_timeout:
             self._link_lost(f"nothing received for {idle:.1f} s (idle_timeout "
                             f"{self._transport.idle_timeout:g} s)")
@@ -621,6 +634,7 @@ class RemoteSystem:
             self._heartbeat_sequence += 1
             self._stats["heartbeats_sent"] += 1
             self._write(_stream_heartbeat(self._heartbeat_sequence, False))
+        self._heartbeat_due = now + interval
         self._heartbeat_timer = loop.call_later(interval, self._heartbeat)
 
     def _deliver(self, recipient: str, manifest: str, payload: bytes) -> None:

@@ -167,6 +167,24 @@ async def test_a_quiet_healthy_link_stays_up_well_past_the_idle_timeout(over, ca
             os.close(slave)
 
 
+async def test_a_stall_of_this_sides_own_loop_does_not_take_the_link_down(caplog):
+    """Both ends share this test's loop: while it is blocked neither can read
+    nor send, and the silence it measured then says nothing of the peer."""
+    caplog.set_level(logging.INFO, "atomr.remote_serial")
+    ta, tb = SerialTransport.duplex_pair("a", "b", heartbeat_interval=HEARTBEAT,
+                                         idle_timeout=IDLE)
+    async with linked(ta, tb) as (ra, rb, log_a, log_b):
+        await wait_until(lambda: ra.stats()["heartbeats_received"] >= 2
+                         and rb.stats()["heartbeats_received"] >= 2)
+        time.sleep(3 * IDLE)  # the stall under test, not a wait
+        before = (ra.stats()["heartbeats_received"], rb.stats()["heartbeats_received"])
+        await wait_until(lambda: ra.stats()["heartbeats_received"] >= before[0] + 3
+                         and rb.stats()["heartbeats_received"] >= before[1] + 3,
+                         message=f"{ra.stats()}, {rb.stats()}")
+        assert ra.connected and rb.connected
+        assert "lost" not in caplog.text
+
+
 async def test_a_peer_process_that_is_stopped_is_detected(caplog):
     """The child's system is frozen (SIGSTOP) with its tty open: this end
     hears nothing more and declares the link down."""
