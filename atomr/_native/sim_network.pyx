@@ -8,7 +8,9 @@
 # (`_SimNetwork.advance` / `run_until_idle`, without the GIL); they go onto
 # each transport's inbound queue, whose eventfd the system's loop watches.
 
-from atomr._native.includes.sim_network cimport CLinkFaults, CLinkStats, CNanos
+from atomr._native.includes.sim_network cimport (
+    CLinkFaults, CLinkStats, CNanos, CSimHeartbeatConfig,
+)
 from libcpp.map cimport map as cmap
 from libcpp.optional cimport optional
 from libcpp.utility cimport pair
@@ -57,6 +59,49 @@ cdef dict _link_stats_dict(const CLinkStats& s):
     return {"sent": s.sent, "delivered": s.delivered, "dropped": s.dropped,
             "blocked": s.blocked, "undeliverable": s.undeliverable,
             "duplicated": s.duplicated, "reordered": s.reordered, "bytes": s.bytes}
+
+
+cdef CSimHeartbeatConfig _heartbeats_of(object heartbeat_interval,
+                                        object failure_detector) except *:
+    # The settings dict of `_RemoteTransport(failure_detector=...)`, with the
+    # same keys, domains and errors; None: heartbeats off.
+    cdef CSimHeartbeatConfig c
+    cdef dict fd
+    c.heartbeat_interval = _millis(heartbeat_interval, "heartbeat_interval")
+    if failure_detector is None:
+        c.enabled = False
+        return c
+    fd = dict(failure_detector)
+    unknown = set(fd) - {"threshold", "max_sample_size", "min_std_deviation",
+                         "acceptable_heartbeat_pause", "first_heartbeat_estimate",
+                         "check_interval"}
+    if unknown:
+        raise ValueError(f"unknown failure detector settings: {sorted(unknown)}")
+    if "threshold" in fd:
+        if not float(fd["threshold"]) > 0.0 or float(fd["threshold"]) == float("inf"):
+            raise ValueError(f"failure detector threshold must be a positive number, "
+                             f"got {fd['threshold']!r}")
+        c.failure_detector.threshold = float(fd["threshold"])
+    if "max_sample_size" in fd:
+        if int(fd["max_sample_size"]) < 1:
+            raise ValueError(f"failure detector max_sample_size must be at least 1, "
+                             f"got {fd['max_sample_size']!r}")
+        c.failure_detector.max_sample_size = int(fd["max_sample_size"])
+    if "min_std_deviation" in fd:
+        c.failure_detector.min_std_deviation = _millis(fd["min_std_deviation"],
+                                                       "min_std_deviation")
+    if "acceptable_heartbeat_pause" in fd:
+        if float(fd["acceptable_heartbeat_pause"]) < 0.0:
+            raise ValueError(f"acceptable_heartbeat_pause must not be negative, "
+                             f"got {fd['acceptable_heartbeat_pause']!r}")
+        c.failure_detector.acceptable_heartbeat_pause = CMillis(
+            <int64_t>(float(fd["acceptable_heartbeat_pause"]) * 1000.0 + 0.5))
+    if "first_heartbeat_estimate" in fd:
+        c.failure_detector.first_heartbeat_estimate = _millis(fd["first_heartbeat_estimate"],
+                                                              "first_heartbeat_estimate")
+    if "check_interval" in fd:
+        c.reachability_check_interval = _millis(fd["check_interval"], "check_interval")
+    return c
 
 
 cdef string _address_arg(object address, str what) except *:
@@ -189,22 +234,31 @@ cdef class _SimNetwork:
         """The addresses of the transports attached and not stopped, sorted."""
         return [_utf8(a) for a in self._live().addresses()]
 
-    def attach(self, str address, uid=0, size_t max_frame_size=4 << 20):
+    def attach(self, str address, uid=0, size_t max_frame_size=4 << 20,
+               heartbeat_interval=1.0, failure_detector=None):
         """A transport at `address`, delivering into its own inbound queue.
+
+        With `failure_detector` (a dict with the keys of
+        ``_RemoteTransport(failure_detector=...)``, ``{}`` for the defaults),
+        it heartbeats its peers every `heartbeat_interval` virtual seconds
+        and reports ``unreachable`` / ``reachable`` events; None: no
+        heartbeats.
 
         Raises:
             InvalidRemoteAddressError: `address` is empty, too long or has
                 spaces or control characters.
             RemoteTransportError: a transport that has not stopped holds it.
-            ValueError: `max_frame_size` is outside 1 KiB..1 GiB.
+            ValueError: `max_frame_size` is outside 1 KiB..1 GiB, or a
+                heartbeat or detector setting is outside its domain.
         """
         cdef _SimTransport t = _SimTransport.__new__(_SimTransport)
+        cdef CSimHeartbeatConfig hb = _heartbeats_of(heartbeat_interval, failure_detector)
         cdef string c_address = address.encode()
         if isinstance(uid, bool) or not isinstance(uid, int) or not 0 <= uid < 2 ** 64:
             raise ValueError(f"uid must be an int within 0..2**64-1, got {uid!r}")
         t.queue.reset(new CInboundQueue())
         t.t = self._live().attach(c_address, queue_callbacks(t.queue), <uint64_t>uid,
-                                  max_frame_size)
+                                  max_frame_size, hb)
         t.network = self
         return t
 

@@ -33,7 +33,13 @@ from atomr._native._core import _SimNetwork, _SimTransport
 from atomr._util import public_module
 from atomr.actor._system import _address_of
 from atomr.errors import InvalidRemoteAddressError
-from atomr.remote._extension import Remote, RemoteActorRef, parse_tcp_address
+from atomr.remote._extension import (
+    _REMOTE,
+    Remote,
+    RemoteActorRef,
+    _detector_settings,
+    parse_tcp_address,
+)
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from atomr.actor import ActorSystem
@@ -94,17 +100,31 @@ class SimNetwork:
 
     # -- attaching --------------------------------------------------------------------
 
-    def attach(self, system: "ActorSystem", address: Optional[str] = None) -> Remote:
+    def attach(self, system: "ActorSystem", address: Optional[str] = None, *,
+               failure_detector: Optional[dict[str, float]] = None) -> Remote:
         """Starts `system`'s :class:`~atomr.remote.Remote` extension over
         this network, at `address` (default ``"<system name>:<port>"``,
         ports counting up from 2552). The system's address becomes
         ``akka.tcp://<name>@<address>``.
+
+        The transport heartbeats its peers and runs the phi-accrual failure
+        detector on the virtual clock, as over TCP: with the system's
+        ``remote.watch-failure-detector.*`` settings (and its heartbeat
+        interval), each overridden by a key of `failure_detector`
+        (``threshold``, ``max_sample_size``, ``min_std_deviation``,
+        ``acceptable_heartbeat_pause``, ``first_heartbeat_estimate``,
+        ``check_interval``; durations in seconds). A peer whose heartbeats
+        stop (a partition, a stopped system) is reported
+        :class:`~atomr.remote.RemoteUnreachable`, its watches end with
+        ``Terminated`` and asks to it fail, as over TCP.
 
         Raises:
             InvalidRemoteAddressError: `address` is malformed (empty, spaces,
                 ``/`` or ``@``).
             RemoteTransportError: another live transport holds `address`.
             RuntimeError: `system` already has a remote transport.
+            ValueError: a `failure_detector` key is unknown or its value
+                outside its domain.
         """
         if address is None:
             address = f"{system.name}:{next(self._ports)}"
@@ -113,7 +133,14 @@ class SimNetwork:
         if "/" in address or "@" in address:
             raise InvalidRemoteAddressError(
                 f"`{address}` cannot follow `akka.tcp://<system>@` (no `/` or `@` allowed)")
-        transport = self._net.attach(address)
+        settings = _REMOTE.settings(system)
+        detector = _detector_settings(settings)
+        if failure_detector is not None:
+            detector.update(failure_detector)
+        transport = self._net.attach(
+            address, heartbeat_interval=(settings["watch-failure-detector.heartbeat-interval"]
+                                         or settings["heartbeat-interval"]),
+            failure_detector=detector)
         try:
             return Remote._start_with(system, transport)
         except BaseException:

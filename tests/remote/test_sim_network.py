@@ -13,11 +13,20 @@ from atomr import (
     Actor,
     ActorSystem,
     AskTimeoutError,
+    Config,
     InvalidRemoteAddressError,
     RemoteTransportError,
+    Terminated,
     props,
 )
-from atomr.remote import Remote, RemoteActorRef
+from atomr.remote import (
+    QuarantinedEvent,
+    Remote,
+    RemoteActorRef,
+    RemoteAddressTerminatedError,
+    RemoteReachable,
+    RemoteUnreachable,
+)
 from atomr._native import _core
 from atomr.remote.testing import SimNetwork
 from atomr.testkit import TestScheduler
@@ -288,3 +297,100 @@ def test_a_bare_transport_reports_in_the_shapes_of_the_tcp_transport():
     finally:
         a.stop()
         b.stop()
+
+
+class _Watcher(Actor):
+    def __init__(self, seen: list) -> None:
+        self.seen = seen
+
+    def handle(self, ctx: Any, msg: Any) -> Any:
+        if isinstance(msg, Terminated):
+            self.seen.append(msg)
+            return None
+        ctx.watch(msg)
+        return "watching"
+
+
+class _Silent(Actor):
+    def handle(self, ctx: Any, msg: Any) -> Any:
+        return "up" if msg == "up" else asyncio.sleep(3600)  # never answers
+
+
+@pytest.mark.parametrize("how", ["attach", "config"])
+async def test_a_partition_ends_a_remote_watch_and_fails_a_pending_ask(how):
+    """The simulated transport heartbeats and runs the failure detector on
+    the virtual clock: cut off, the peer is declared unreachable after the
+    acceptable pause (2 s, from attach's `failure_detector` or the system's
+    config), its watches end with Terminated(address_terminated) and asks to
+    it fail; after the heal its heartbeats make it reachable again."""
+    net = SimNetwork(seed=7)
+    fast = {"acceptable_heartbeat_pause": 2.0, "check_interval": 0.25}
+    config = Config.from_dict({"remote": {"watch-failure-detector": {
+        "acceptable-heartbeat-pause": 2.0, "unreachable-nodes-reaper-interval": 0.25}}})
+    a = await ActorSystem.create("a", config if how == "config" else None)
+    b = await ActorSystem.create("b")
+    try:
+        net.attach(a, failure_detector=fast if how == "attach" else None)
+        net.attach(b)
+        events: list = []
+        a.event_stream.subscribe(events.append, RemoteUnreachable)
+        a.event_stream.subscribe(events.append, RemoteReachable)
+        target = b.actor_of(props(_Silent), "target")
+        assert await target.ask("up") == "up"
+        seen: list = []
+        w = a.actor_of(props(_Watcher, factory=lambda: _Watcher(seen)), "watcher")
+        remote = a.actor_selection(b.address + "/user/target")
+        assert await w.ask(remote) == "watching"
+        await net.pump(lambda: Remote.get(b)._watch.watcher_count() == 1)
+        pending = asyncio.ensure_future(remote.ask("no answer", timeout=600.0))
+        await net.pump(lambda: net.stats(a, b)["delivered"] >= 2)
+        net.advance(5.0)  # a few heartbeats: nothing is suspected
+        await asyncio.sleep(0.01)
+        assert events == [] and seen == [] and not pending.done()
+
+        cut = net.now()
+        net.partition(a, b)
+        await net.pump(lambda: len(seen) == 1, step=0.25)
+        # 1 s interval + 2 s pause + ~6 deviations of 0.1 s after the last
+        # heartbeat, which came at most 1 s before the cut.
+        assert 2.0 < net.now() - cut < 5.0
+        assert seen[0] == Terminated(remote.path) and seen[0].address_terminated
+        with pytest.raises(RemoteAddressTerminatedError, match="unreachable"):
+            await asyncio.wait_for(pending, DEADLINE)
+        assert [(type(e), e.address, e.uid) for e in events] == \
+            [(RemoteUnreachable, b.address, Remote.get(b).uid)]
+
+        net.heal()
+        await net.pump(lambda: len(events) == 2, step=0.25)
+        assert (type(events[1]), events[1].address) == (RemoteReachable, b.address)
+    finally:
+        for system in (a, b):
+            await asyncio.wait_for(system.terminate(), DEADLINE)
+
+
+async def test_a_new_incarnation_at_an_address_quarantines_the_old_one():
+    net = SimNetwork(seed=8)
+    async with sim_systems(net, "a") as (a,):
+        events: list = []
+        a.event_stream.subscribe(events.append, QuarantinedEvent)
+        async with sim_systems(net, "b") as (b,):
+            _, log = await recorder(b, "inbox")
+            a.tell_remote(b.address + "/user/inbox", "hi")
+            await net.pump(lambda: log == ["hi"])
+            old_uid = Remote.get(b).uid
+        b2 = await ActorSystem.create("b")
+        try:
+            net.attach(b2, "b:2553")
+            await net.pump(lambda: len(events) == 1)
+            assert (events[0].address, events[0].uid) == ("akka.tcp://b@b:2553", old_uid)
+            assert Remote.get(b2).uid != old_uid
+        finally:
+            await asyncio.wait_for(b2.terminate(), DEADLINE)
+
+
+def test_attach_rejects_bad_failure_detector_settings():
+    net = SimNetwork()
+    with pytest.raises(ValueError, match="unknown failure detector"):
+        net._net.attach("x:1", failure_detector={"nope": 1})
+    with pytest.raises(ValueError, match="threshold"):
+        net._net.attach("x:1", failure_detector={"threshold": 0.0})

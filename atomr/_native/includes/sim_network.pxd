@@ -12,7 +12,9 @@ from libcpp.utility cimport pair
 from libcpp.vector cimport vector
 
 from atomr._native._core cimport translate_error
-from atomr._native.includes.remote cimport CRemoteEnvelope, CTransportCallbacks, CTransportStats
+from atomr._native.includes.remote cimport (
+    CFailureDetectorConfig, CMillis, CRemoteEnvelope, CTransportCallbacks, CTransportStats,
+)
 
 
 cdef extern from "<chrono>" nogil:
@@ -41,6 +43,13 @@ cdef extern from "atomr/remote/sim_network.hpp" namespace "atomr::remote" nogil:
         uint64_t reordered
         uint64_t bytes
 
+    cdef cppclass CSimHeartbeatConfig "atomr::remote::sim_heartbeat_config":
+        CSimHeartbeatConfig()
+        cbool enabled
+        CMillis heartbeat_interval
+        CMillis reachability_check_interval
+        CFailureDetectorConfig failure_detector
+
     cdef cppclass CSimTransport "atomr::remote::sim_transport":
         void start() except +translate_error
         void stop() except +translate_error
@@ -52,8 +61,8 @@ cdef extern from "atomr/remote/sim_network.hpp" namespace "atomr::remote" nogil:
     cdef cppclass CSimNetwork "atomr::remote::sim_network":
         CSimNetwork(uint64_t seed) except +translate_error
         unique_ptr[CSimTransport] attach(string address, CTransportCallbacks callbacks,
-                                         uint64_t uid, size_t max_frame_size) \
-            except +translate_error
+                                         uint64_t uid, size_t max_frame_size,
+                                         CSimHeartbeatConfig heartbeats) except +translate_error
         uint64_t seed()
         CNanos now() except +translate_error
         size_t advance(CNanos by) except +translate_error

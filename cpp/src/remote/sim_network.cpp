@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <mutex>
 #include <random>
@@ -33,24 +34,36 @@ struct sim_node {
   std::uint64_t uid = 0;
   std::size_t max_frame_size = default_max_frame_size;
   std::shared_ptr<const transport_callbacks> callbacks;
+  sim_heartbeat_config heartbeats;
   // The rest under sim_state::mu.
   bool started = false;
   bool stopped = false;
   transport_stats stats;
+  // A peer this transport was associated with: heartbeats go to it and its
+  // heartbeats feed the detector. By address; a new incarnation replaces it.
+  struct peer {
+    std::uint64_t uid = 0;
+    std::optional<phi_accrual_failure_detector> detector;
+    bool unreachable = false;
+  };
+  std::map<std::string, peer, std::less<>> peers;
+  std::uint64_t heartbeat_seq = 0;
 };
+
+enum class item_kind { frame, event, heartbeat, heartbeat_timer, check_timer };
 
 // A frame on the wire, or a lifecycle event waiting for the next advance.
 struct scheduled {
   sim_duration due{0};
   std::uint64_t seq = 0;
-  bool is_event = false;
+  item_kind kind = item_kind::frame;
   // frame
   std::string from;
   std::uint64_t from_uid = 0;
   std::string to;
   std::uint64_t link_seq = 0;
   std::string bytes;
-  // event
+  // event, timer
   std::shared_ptr<sim_node> observer;
   transport_event event{event_kind::associated, {}, 0, {}, {}};
 };
@@ -77,7 +90,8 @@ using link_key = std::pair<std::string, std::string>;
 struct sim_state {
   explicit sim_state(std::uint64_t s)
     : seed(s)
-    , rng(s) {
+    , rng(s)
+    , heartbeat_rng(s ^ 0x9e3779b97f4a7c15ULL) {
   }
 
   mutable std::mutex mu;  // everything below
@@ -87,9 +101,14 @@ struct sim_state {
 
   std::uint64_t seed;
   std::mt19937_64 rng;
+  // Heartbeats draw from their own stream, so they do not change the faults
+  // envelopes get.
+  std::mt19937_64 heartbeat_rng;
   sim_duration now{0};
   std::uint64_t next_seq = 0;
   std::vector<scheduled> heap;
+  // Frames and events in `heap` (heartbeats and timers not counted).
+  std::size_t payload = 0;
   link_faults defaults;
   std::map<link_key, link_state> links;
   std::set<link_key> partitions; // (min, max) of the two addresses
@@ -98,24 +117,33 @@ struct sim_state {
   std::set<std::pair<const sim_node*, const sim_node*>> associations;
 
   // Uniform in [0, 1), from the top 53 bits (the same on every platform).
-  double unit() {
-    return static_cast<double>(rng() >> 11) * 0x1.0p-53;
+  static double unit(std::mt19937_64& g) {
+    return static_cast<double>(g() >> 11) * 0x1.0p-53;
   }
   bool chance(double p) {
+    return chance(rng, p);
+  }
+  static bool chance(std::mt19937_64& g, double p) {
     if (p <= 0.0) {
       return false;
     }
     if (p >= 1.0) {
       return true;
     }
-    return unit() < p;
+    return unit(g) < p;
   }
   sim_duration uniform(sim_duration max) {
+    return uniform(rng, max);
+  }
+  static sim_duration uniform(std::mt19937_64& g, sim_duration max) {
     if (max.count() <= 0) {
       return sim_duration{0};
     }
     const auto span = static_cast<std::uint64_t>(max.count()) + 1;
-    return sim_duration{static_cast<sim_duration::rep>(rng() % span)};
+    return sim_duration{static_cast<sim_duration::rep>(g() % span)};
+  }
+  static bool counts(item_kind k) noexcept {
+    return k == item_kind::frame || k == item_kind::event;
   }
 
   static link_key unordered(std::string_view a, std::string_view b) {
@@ -128,6 +156,9 @@ struct sim_state {
 
   void push(scheduled&& item) {
     item.seq = next_seq++;
+    if (counts(item.kind)) {
+      ++payload;
+    }
     heap.push_back(std::move(item));
     std::push_heap(heap.begin(), heap.end(), later{});
   }
@@ -135,6 +166,9 @@ struct sim_state {
     std::pop_heap(heap.begin(), heap.end(), later{});
     scheduled out = std::move(heap.back());
     heap.pop_back();
+    if (counts(out.kind)) {
+      --payload;
+    }
     return out;
   }
 
@@ -142,7 +176,7 @@ struct sim_state {
                       const sim_node& peer, std::string detail) {
     scheduled item;
     item.due = now;
-    item.is_event = true;
+    item.kind = item_kind::event;
     item.observer = observer;
     item.event = transport_event{kind, peer.address, peer.uid, std::move(detail), {}};
     push(std::move(item));
@@ -151,6 +185,65 @@ struct sim_state {
   std::shared_ptr<sim_node> live(std::string_view address) const {
     auto it = nodes.find(address);
     return it == nodes.end() ? nullptr : it->second;
+  }
+
+  std::chrono::steady_clock::time_point virtual_time() const {
+    return std::chrono::steady_clock::time_point(
+        std::chrono::duration_cast<std::chrono::steady_clock::duration>(now));
+  }
+
+  // `observer` heard from `peer` (an association or a heartbeat) now.
+  void arrival(sim_node& observer, const sim_node& peer) {
+    if (!observer.heartbeats.enabled) {
+      return;
+    }
+    auto& p = observer.peers[peer.address];
+    if (p.uid != peer.uid) {
+      p.uid = peer.uid;
+      p.detector.reset();
+      p.unreachable = false;
+    }
+    if (!p.detector) {
+      p.detector.emplace(observer.heartbeats.failure_detector, [this] { return virtual_time(); });
+    }
+    p.detector->heartbeat();
+  }
+
+  void schedule_timer(const std::shared_ptr<sim_node>& node, item_kind kind,
+                      std::chrono::milliseconds after) {
+    scheduled item;
+    item.due = now + after;
+    item.kind = kind;
+    item.observer = node;
+    push(std::move(item));
+  }
+
+  // Puts a heartbeat from `from` to each of its peers on the network.
+  void send_heartbeats(sim_node& from) {
+    for (const auto& [address, p] : from.peers) {
+      std::string bytes;
+      encode(frame{heartbeat{++from.heartbeat_seq}}, bytes, from.max_frame_size);
+      if (is_partitioned(from.address, address)) {
+        continue;
+      }
+      auto it = links.find(link_key{from.address, address});
+      const link_faults& f = it != links.end() && it->second.faults ? *it->second.faults : defaults;
+      if (chance(heartbeat_rng, f.drop)) {
+        continue;
+      }
+      const int copies = chance(heartbeat_rng, f.duplicate) ? 2 : 1;
+      for (int copy = 0; copy < copies; ++copy) {
+        scheduled item;
+        item.kind = item_kind::heartbeat;
+        item.due =
+            now + f.delay + uniform(heartbeat_rng, f.jitter) + uniform(heartbeat_rng, f.reorder);
+        item.from = from.address;
+        item.from_uid = from.uid;
+        item.to = address;
+        item.bytes = bytes;
+        push(std::move(item));
+      }
+    }
   }
 
   // Ends the association of `a` and `b` (if either side knows of it),
@@ -219,14 +312,93 @@ struct delivery {
   std::optional<inbound_envelope> envelope;
 };
 
+// Reports the peers of `node` whose phi crossed the threshold (or came back
+// under it).
+void check_peers(sim_state& st, sim_node& node, delivery& d) {
+  const auto now = st.virtual_time();
+  const double threshold = node.heartbeats.failure_detector.threshold;
+  for (auto& [address, p] : node.peers) {
+    if (!p.detector || !p.detector->is_monitoring()) {
+      continue;
+    }
+    const double phi = p.detector->phi_at(now);
+    if (!p.unreachable && phi >= threshold) {
+      p.unreachable = true;
+      const auto silent =
+          std::chrono::duration_cast<std::chrono::milliseconds>(now - p.detector->last_heartbeat());
+      char text[96];
+      std::snprintf(text, sizeof text, "phi %.1f >= threshold %.1f; no heartbeat for %lld ms", phi,
+                    threshold, static_cast<long long>(silent.count()));
+      d.events.push_back(
+          {node.callbacks, transport_event{event_kind::unreachable, address, p.uid, text, {}}});
+    } else if (p.unreachable && phi < threshold) {
+      p.unreachable = false;
+      d.events.push_back(
+          {node.callbacks,
+           transport_event{event_kind::reachable, address, p.uid, "heartbeats resumed", {}}});
+    }
+  }
+}
+
+// A heartbeat frame due now: lost to a partition made since it was sent,
+// else it feeds the receiver's detector for the sender's incarnation.
+void receive_heartbeat(sim_state& st, const scheduled& item) {
+  if (st.is_partitioned(item.from, item.to)) {
+    return;
+  }
+  const auto node = st.live(item.to);
+  if (!node || !node->started || !node->heartbeats.enabled) {
+    return;
+  }
+  frame decoded;
+  try {
+    decoded = decode(item.bytes, node->max_frame_size);
+  } catch (const error&) {
+    return;
+  }
+  if (std::get_if<heartbeat>(&decoded) == nullptr) {
+    return;
+  }
+  auto it = node->peers.find(item.from);
+  if (it != node->peers.end() && it->second.uid == item.from_uid) {
+    it->second.detector->heartbeat();
+    return;
+  }
+  // From an incarnation not (yet) known here: only a live one counts.
+  const auto sender = st.live(item.from);
+  if (sender && sender->uid == item.from_uid && !sender->stopped) {
+    st.arrival(*node, *sender);
+  }
+}
+
 // Resolves a popped item under the state lock.
 delivery resolve(sim_state& st, scheduled&& item) {
   delivery d;
-  if (item.is_event) {
+  switch (item.kind) {
+  case detail::item_kind::event:
     if (!item.observer->stopped) {
       d.events.push_back({item.observer->callbacks, std::move(item.event)});
     }
     return d;
+  case detail::item_kind::heartbeat_timer:
+    if (!item.observer->stopped) {
+      st.send_heartbeats(*item.observer);
+      st.schedule_timer(item.observer, detail::item_kind::heartbeat_timer,
+                        item.observer->heartbeats.heartbeat_interval);
+    }
+    return d;
+  case detail::item_kind::check_timer:
+    if (!item.observer->stopped) {
+      check_peers(st, *item.observer, d);
+      st.schedule_timer(item.observer, detail::item_kind::check_timer,
+                        item.observer->heartbeats.reachability_check_interval);
+    }
+    return d;
+  case detail::item_kind::heartbeat:
+    receive_heartbeat(st, item);
+    return d;
+  case detail::item_kind::frame:
+    break;
   }
   auto& link = st.links[{item.from, item.to}];
   if (st.is_partitioned(item.from, item.to)) {
@@ -265,11 +437,13 @@ delivery resolve(sim_state& st, scheduled&& item) {
   const auto sender = st.live(item.from);
   if (sender && sender->uid == item.from_uid && !sender->stopped) {
     if (st.associations.insert({node.get(), sender.get()}).second) {
+      st.arrival(*node, *sender);
       d.events.push_back(
           {node->callbacks,
            transport_event{event_kind::associated, sender->address, sender->uid, {}, {}}});
     }
     if (st.associations.insert({sender.get(), node.get()}).second) {
+      st.arrival(*sender, *node);
       d.events.push_back(
           {sender->callbacks,
            transport_event{event_kind::associated, node->address, node->uid, {}, {}}});
@@ -322,7 +496,8 @@ std::size_t deliver(sim_state& st, std::optional<sim_duration> target, std::size
     delivery d;
     {
       std::lock_guard<std::mutex> lock(st.mu);
-      if (st.heap.empty() || (target && st.heap.front().due > *target)) {
+      if (st.heap.empty() || (target && st.heap.front().due > *target) ||
+          (!target && st.payload == 0)) {
         break;
       }
       scheduled item = st.pop();
@@ -364,6 +539,12 @@ void sim_transport::start() {
     throw transport_stopped_error("the simulated transport at " + self_->address + " has stopped");
   }
   self_->started = true;
+  if (self_->heartbeats.enabled) {
+    net_->schedule_timer(self_, detail::item_kind::heartbeat_timer,
+                         self_->heartbeats.heartbeat_interval);
+    net_->schedule_timer(self_, detail::item_kind::check_timer,
+                         self_->heartbeats.reachability_check_interval);
+  }
 }
 
 void sim_transport::stop() {
@@ -489,16 +670,23 @@ sim_network::~sim_network() = default;
 
 std::unique_ptr<sim_transport> sim_network::attach(std::string address,
                                                    transport_callbacks callbacks, std::uint64_t uid,
-                                                   std::size_t max_frame_size) {
+                                                   std::size_t max_frame_size,
+                                                   sim_heartbeat_config heartbeats) {
   check_address(address);
   if (max_frame_size < min_max_frame_size || max_frame_size > max_max_frame_size) {
     throw invalid_config_error("max_frame_size must lie within 1 KiB..1 GiB, got " +
                                std::to_string(max_frame_size));
   }
+  if (heartbeats.heartbeat_interval.count() <= 0 ||
+      heartbeats.reachability_check_interval.count() <= 0) {
+    throw invalid_config_error("the heartbeat and reachability check intervals must be positive");
+  }
+  validate(heartbeats.failure_detector);
   auto node = std::make_shared<sim_node>();
   node->address = address;
   node->max_frame_size = max_frame_size;
   node->callbacks = std::make_shared<const transport_callbacks>(std::move(callbacks));
+  node->heartbeats = heartbeats;
   auto& st = *state_;
   std::lock_guard<std::mutex> lock(st.mu);
   if (st.nodes.count(address) != 0) {
@@ -508,6 +696,21 @@ std::unique_ptr<sim_transport> sim_network::attach(std::string address,
     uid = st.rng();
   }
   node->uid = uid;
+  // Peers that knew an earlier incarnation here quarantine it.
+  for (const auto& [other_address, other] : st.nodes) {
+    auto known = other->peers.find(address);
+    if (known != other->peers.end() && known->second.uid != uid) {
+      const std::uint64_t old_uid = known->second.uid;
+      other->peers.erase(known);
+      scheduled item;
+      item.due = st.now;
+      item.kind = detail::item_kind::event;
+      item.observer = other;
+      item.event = transport_event{
+          event_kind::quarantined, address, old_uid, "a new incarnation replaced this one", {}};
+      st.push(std::move(item));
+    }
+  }
   st.nodes.emplace(std::move(address), node);
   return std::unique_ptr<sim_transport>(new sim_transport(state_, std::move(node)));
 }
@@ -542,15 +745,18 @@ std::size_t sim_network::run_until_idle(std::size_t max_deliveries) {
 
 std::size_t sim_network::in_flight() const {
   std::lock_guard<std::mutex> lock(state_->mu);
-  return state_->heap.size();
+  return state_->payload;
 }
 
 std::optional<sim_duration> sim_network::next_due() const {
   std::lock_guard<std::mutex> lock(state_->mu);
-  if (state_->heap.empty()) {
-    return std::nullopt;
+  std::optional<sim_duration> due;
+  for (const auto& item : state_->heap) {
+    if (sim_state::counts(item.kind) && (!due || item.due < *due)) {
+      due = item.due;
+    }
   }
-  return state_->heap.front().due;
+  return due;
 }
 
 void sim_network::set_default_faults(const link_faults& faults) {

@@ -26,8 +26,17 @@
 //   events go to both ends when the first frame between two incarnations is
 //   delivered; when a transport stops, its associated peers get
 //   `disassociated` at the next advance and its address can be attached again
-//   (a new incarnation, new UID).
+//   (a new incarnation, new UID); peers that knew the old UID get
+//   `quarantined` for it at the next advance.
+// * Failure detection as on TCP, on the virtual clock: every started
+//   transport sends a heartbeat frame every `heartbeat_interval` to each peer
+//   it has been associated with (through the network, so faults and
+//   partitions hit them; they use their own RNG stream and are not counted
+//   in `link_stats`, `in_flight` or `run_until_idle`), feeds a
+//   `phi_accrual_failure_detector` per peer with their arrivals, and every
+//   `reachability_check_interval` reports `unreachable` / `reachable`.
 
+#include "atomr/remote/failure_detector.hpp"
 #include "atomr/remote/transport.hpp"
 
 #include <chrono>
@@ -83,6 +92,19 @@ struct link_stats {
 
   link_stats& operator+=(const link_stats& o) noexcept;
   bool operator==(const link_stats&) const = default;
+};
+
+/// Heartbeats and failure detection of one `sim_transport` (the same
+/// defaults as `tcp_transport_config`).
+struct sim_heartbeat_config {
+  /// Off: no heartbeats are sent and no detector runs.
+  bool enabled = true;
+  /// How often a heartbeat goes to each associated peer (virtual time, > 0).
+  std::chrono::milliseconds heartbeat_interval{1000};
+  /// How often phi is checked against the threshold (virtual time, > 0).
+  std::chrono::milliseconds reachability_check_interval{1000};
+  /// The detector kept per peer; the association counts as its first arrival.
+  failure_detector_config failure_detector;
 };
 
 class sim_network;
@@ -143,10 +165,12 @@ public:
   /// `uid` 0 picks one from the RNG. Throws `invalid_address_error` for a
   /// malformed address, `bind_error` if a transport that has not stopped
   /// holds it, `invalid_config_error` for a frame limit outside
-  /// [min_max_frame_size, max_max_frame_size].
+  /// [min_max_frame_size, max_max_frame_size] or `heartbeats` outside
+  /// their domains (intervals > 0, `validate` for the detector).
   std::unique_ptr<sim_transport> attach(std::string address, transport_callbacks callbacks,
                                         std::uint64_t uid = 0,
-                                        std::size_t max_frame_size = default_max_frame_size);
+                                        std::size_t max_frame_size = default_max_frame_size,
+                                        sim_heartbeat_config heartbeats = {});
 
   std::uint64_t seed() const noexcept;
   /// The virtual clock.
@@ -159,9 +183,11 @@ public:
   /// until nothing is left or `max_deliveries` envelopes were delivered;
   /// returns the envelopes delivered.
   std::size_t run_until_idle(std::size_t max_deliveries = 10'000'000);
-  /// Frames and events scheduled and not yet delivered or lost.
+  /// Frames and events scheduled and not yet delivered or lost (heartbeats
+  /// and timers excluded).
   std::size_t in_flight() const;
-  /// When the next frame or event is due, if any.
+  /// When the next frame or event is due, if any (heartbeats and timers
+  /// excluded).
   std::optional<sim_duration> next_due() const;
 
   /// The faults of every link without its own (`set_link`). Throws
