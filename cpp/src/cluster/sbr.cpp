@@ -1,10 +1,11 @@
 #include "atomr/cluster/sbr.hpp"
 
+#include "atomr/cluster/member.hpp"
+
 #include <algorithm>
 #include <map>
 #include <set>
 #include <stdexcept>
-#include <tuple>
 #include <utility>
 
 namespace atomr::cluster::sbr {
@@ -25,33 +26,10 @@ bool has_role(const view_member& m, const std::string& role) {
   return role.empty() || std::find(m.roles.begin(), m.roles.end(), role) != m.roles.end();
 }
 
-// Akka orders addresses by host, then port; the whole string breaks ties
-// (and orders addresses without a host part, "akka://name").
-std::tuple<std::string, long, const std::string&> address_key(const std::string& a) {
-  const auto at = a.find('@');
-  if (at == std::string::npos) {
-    return {std::string(), 0L, a};
-  }
-  std::string rest = a.substr(at + 1);
-  const auto slash = rest.find('/');
-  if (slash != std::string::npos) {
-    rest.resize(slash);
-  }
-  long port = 0;
-  const auto colon = rest.rfind(':');
-  if (colon != std::string::npos) {
-    try {
-      port = std::stol(rest.substr(colon + 1));
-    } catch (const std::exception&) {
-      port = 0;
-    }
-    rest.resize(colon);
-  }
-  return {rest, port, a};
-}
-
+// The members' address order (atomr/cluster/member.hpp), so the side that
+// "holds the lowest address" is the one the leader election would pick.
 bool address_less(const std::string& a, const std::string& b) {
-  return address_key(a) < address_key(b);
+  return atomr::cluster::compare_addresses(a, b) < 0;
 }
 
 bool age_less(const view_member& a, const view_member& b) {
