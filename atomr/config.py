@@ -203,6 +203,12 @@ _BUILTIN_SECTIONS: dict[str, dict[str, Setting]] = {
         "lmdb.map-size": Setting("int", 64 << 20, minimum=65536),
         "lmdb.max-map-size": Setting("int", 16 << 30, minimum=65536),
         "lmdb.sync": Setting("bool", True),
+        # The PostgreSQL journal (atomr.persistence.postgres): a
+        # postgresql:// URI, the schema holding the tables, the pool size.
+        "postgres.dsn": Setting("str", ""),
+        "postgres.schema": Setting("str", "public"),
+        "postgres.pool-size": Setting("int", 8, minimum=1),
+        "postgres.connect-timeout": Setting("duration", 10.0),
     },
     # atomr.ddata
     "distributed-data": {

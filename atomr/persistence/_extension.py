@@ -128,8 +128,14 @@ class Persistence(Extension):
         return self._store
 
     def shutdown(self) -> None:
-        """Closes the recovery permitter (the system has terminated)."""
+        """Closes the recovery permitter (the system has terminated), and the
+        connection pools of the journal and snapshot store built from the
+        config, when they have any (PostgreSQL)."""
         self._permitter.close()
+        for built in (self._journal, self._store):
+            close = getattr(built, "_close_with_system", None)
+            if close is not None:
+                close()
 
     def __repr__(self) -> str:
         return f"<Persistence journal={self._settings['persistence.journal']!r}>"

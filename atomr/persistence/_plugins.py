@@ -68,8 +68,20 @@ def _lmdb_store_from(settings: dict) -> SnapshotStore:
     return LmdbSnapshotStore(path, **kw)
 
 
+def _postgres_journal_from(settings: dict) -> Journal:
+    from atomr.persistence.postgres import PostgresJournal  # needs asyncpg: only when chosen
+    return PostgresJournal._from_settings(settings)
+
+
+def _postgres_store_from(settings: dict) -> SnapshotStore:
+    from atomr.persistence.postgres import PostgresSnapshotStore
+    return PostgresSnapshotStore._from_settings(settings)
+
+
 register_journal("inmemory", lambda settings: InMemoryJournal())
 register_journal("lmdb", _lmdb_journal_from)
+register_journal("postgres", _postgres_journal_from)
 register_snapshot_store("inmemory", lambda settings: InMemorySnapshotStore())
 register_snapshot_store("lmdb", _lmdb_store_from)
+register_snapshot_store("postgres", _postgres_store_from)
 register_snapshot_store("none", lambda settings: None)
