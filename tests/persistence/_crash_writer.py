@@ -1,6 +1,7 @@
 """The writer that test_crash.py kills with SIGKILL.
 
-It recovers an event-sourced actor from the LMDB journal at ``argv[1]``,
+It recovers an event-sourced actor from the journal at ``argv[1]`` (an LMDB
+directory, or a ``postgresql://`` URI for the PostgreSQL journal),
 prints ``recovered <seq>``, then persists numbered events forever (batches
 of 1 to 3 through ``persist_all``) and prints each acknowledged sequence
 number as soon as the ask that persisted it returns. Event ``n`` carries
@@ -40,7 +41,11 @@ class Writer(EventSourcedActor):
 
 async def main(path: str, seed: int) -> int:
     rng = random.Random(seed)
-    journal = LmdbJournal(path, map_size=1 << 20)
+    if path.startswith("postgresql://"):
+        from atomr.persistence.postgres import PostgresJournal
+        journal = PostgresJournal(path)
+    else:
+        journal = LmdbJournal(path, map_size=1 << 20)
     system = await ActorSystem.create("crash")
     ref = system.actor_of(props(Writer, factory=lambda: Writer(journal=journal)), "writer")
     try:

@@ -1,9 +1,10 @@
-"""Crash safety of the LMDB journal: a writer process is killed with SIGKILL
-at random points, many times; every event it saw acknowledged must be
-recovered, in order, with no gap and no duplicate."""
+"""Crash safety of the LMDB and PostgreSQL journals: a writer process is
+killed with SIGKILL at random points, many times; every event it saw
+acknowledged must be recovered, in order, with no gap and no duplicate."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import pathlib
 import queue
@@ -29,7 +30,7 @@ def _reader(stream, lines: queue.Queue) -> None:
     lines.put(None)  # end of output
 
 
-def _start(path: pathlib.Path, seed: int) -> tuple[subprocess.Popen, queue.Queue]:
+def _start(path, seed: int) -> tuple[subprocess.Popen, queue.Queue]:
     env = dict(os.environ)
     root = str(HERE.parent.parent)
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
@@ -59,12 +60,35 @@ def _drain(lines: queue.Queue) -> list[str]:
 
 
 def test_acknowledged_events_survive_sigkill_at_random_points(tmp_path):
-    rng = random.Random(0xA70B)
     path = tmp_path / "journal"
+    acked = _kill_writers(path, KILLS)
+    _check_recovered(LmdbJournal(path).replay_events("crash-writer"), acked)
+
+
+def test_acknowledged_events_survive_sigkill_on_postgres(postgres_cluster):
+    from atomr.persistence.postgres import PostgresJournal, migrate
+    postgres_cluster.psql("CREATE DATABASE crash")
+    dsn = postgres_cluster.dsn("crash")
+    try:
+        asyncio.run(migrate(dsn))
+        acked = _kill_writers(dsn, KILLS)
+        journal = PostgresJournal(dsn)
+        try:
+            _check_recovered(journal.replay_events("crash-writer"), acked)
+        finally:
+            journal.close()
+    finally:
+        postgres_cluster.psql("DROP DATABASE crash WITH (FORCE)")
+
+
+def _kill_writers(path, kills: int) -> int:
+    """Runs and kills `kills` writers on the journal at `path`; returns the
+    highest sequence number any of them saw acknowledged."""
+    rng = random.Random(0xA70B)
     acked = 0  # the highest sequence number any writer saw acknowledged
     recoveries = []
     started = time.monotonic()
-    for round_no in range(KILLS):
+    for round_no in range(kills):
         proc, lines = _start(path, rng.randrange(1 << 30))
         early = round_no % 3 == 0  # a third of the kills land during start-up or recovery
         printed: list[str] = []
@@ -100,14 +124,16 @@ def test_acknowledged_events_survive_sigkill_at_random_points(tmp_path):
             assert acks[0] > acked
             acked = acks[-1]
 
-    assert len(recoveries) >= KILLS // 2
+    assert len(recoveries) >= kills // 2
     assert acked > 0
-    journal = LmdbJournal(path)
-    events = journal.replay_events("crash-writer")
+    assert time.monotonic() - started < 60
+    return acked
+
+
+def _check_recovered(events: list, acked: int) -> None:
     numbers = [seq for seq, *_ in events]
     assert numbers == list(range(1, len(numbers) + 1)), "a gap or a duplicate"
     assert len(numbers) >= acked, f"acknowledged {acked}, recovered {len(numbers)}"
     codecs = new_system_registry()
     for seq, payload, manifest, _ in events:
         assert codecs.decode(manifest, payload) == {"seq": seq}
-    assert time.monotonic() - started < 60

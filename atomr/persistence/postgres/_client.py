@@ -222,8 +222,15 @@ class _Client:
         # Batches go in persistence id order (stable: the batches of one id
         # keep theirs), so concurrent writers lock the ids in one order.
         order = sorted(range(len(flat)), key=lambda i: flat[i][0])
-        pids, firsts, counts = [], [], []
-        manifests, payloads, stamps, tag_starts, tag_counts, tags = [], [], [], [], [], []
+        pids: list[str] = []
+        firsts: list[int] = []
+        counts: list[int] = []
+        manifests: list[str] = []
+        payloads: list[bytes] = []
+        stamps: list[int] = []
+        tag_starts: list[int] = []
+        tag_counts: list[int] = []
+        tags: list[str] = []
         for i in order:
             pid, first, events = flat[i]
             pids.append(pid)
