@@ -61,6 +61,11 @@ SCENARIOS = {
     "persist-1": Scenario("events/s"),
     "persist-100": Scenario("events/s", (Target(baseline="jsonl-fsync", min_ratio=1.0),)),
     "recover": Scenario("events/s", (Target(baseline="jsonl-fsync", min_ratio=1.0),)),
+    # PostgreSQL journal (test_bench_persistence_postgres.py), raced against
+    # the LMDB journal and a plain asyncpg insert loop; the ratios are reported.
+    "pg-persist-1": Scenario("events/s"),
+    "pg-persist-100": Scenario("events/s"),
+    "pg-recover": Scenario("events/s"),
     # Codecs (test_bench_codecs.py): no targets, the ratios are reported.
     "codec-json-encode": Scenario("msg/s"),
     "codec-json-decode": Scenario("msg/s"),

@@ -368,8 +368,14 @@ class EventSourcedActor(Actor):
         journal = self._journal
         highest = await journal.read_highest_sequence_nr(pid)
         next_seq = seq + 1
-        native = (isinstance(journal, _NativeBackedJournal)
-                  and type(journal).replay_messages is _NativeBackedJournal.replay_messages)
+        # Row tuples straight from the journal (no PersistentRecord per
+        # event): the built-ins, and plugins whose `_replay_rows` mirrors
+        # their replay_messages (`_replay_rows_mirrors`), unless a subclass
+        # replaced replay_messages.
+        native = ((isinstance(journal, _NativeBackedJournal)
+                   and type(journal).replay_messages is _NativeBackedJournal.replay_messages)
+                  or getattr(type(journal), "_replay_rows_mirrors", None)
+                  is type(journal).replay_messages)
         decode = _Decoder(codecs)
         try:
             state = await self._replay(journal, native, decode, state, next_seq, highest)

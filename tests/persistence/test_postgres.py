@@ -444,3 +444,27 @@ async def test_the_postgres_journal_needs_a_dsn():
             Persistence.get(system).journal()
     finally:
         await system.terminate()
+
+
+async def test_an_actor_recovers_thousands_of_events_and_its_snapshot(postgres_schema):
+    """Recovery reads the journal in chunks (more events than one chunk
+    here), after the snapshot the store kept."""
+    dsn, schema = postgres_schema
+    journal = PostgresJournal(dsn, schema=schema)
+    system = await ActorSystem.create("recovering")
+    try:
+        codecs = system.codecs
+        manifest, payload = codecs.encode_message({"by": 1})
+        records = [PersistentRecord("big", seq, manifest, payload) for seq in range(1, 9001)]
+        for start in range(0, 9000, 1500):
+            assert await journal.write_messages([records[start:start + 1500]]) == [None]
+        ref = system.actor_of(props(Tally, factory=lambda: Tally("big", journal)), "a")
+        assert await ref.ask("get", timeout=DEADLINE) == 9000
+        snap_manifest, snap_payload = codecs.encode_message(100_000)
+        await journal.snapshot_store().save_snapshot(
+            SnapshotRecord("big", 8000, 1, snap_manifest, snap_payload))
+        again = system.actor_of(props(Tally, factory=lambda: Tally("big", journal)), "b")
+        assert await again.ask("get", timeout=DEADLINE) == 100_000 + 1000
+    finally:
+        await system.terminate()
+        journal.close()

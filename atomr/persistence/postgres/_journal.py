@@ -24,10 +24,19 @@ from atomr.persistence.postgres._schema import _check_schema
 #: are rejected; bounds beyond it are clamped).
 _MAX_BIGINT = 2**63 - 1
 
+# Empty tag arrays come back as NULL: cheaper to decode.
 _SELECT_EVENTS = (
-    "SELECT sequence_nr, manifest, payload, timestamp_ms, tags FROM atomr_journal "
+    "SELECT sequence_nr, manifest, payload, timestamp_ms, NULLIF(tags, '{}') FROM atomr_journal "
     "WHERE persistence_id = $1 AND sequence_nr BETWEEN $2 AND $3 "
     "ORDER BY sequence_nr LIMIT $4")
+
+
+# What recovery reads: rows indexed (pid, seq, manifest, payload) as the
+# built-in journals' row tuples, with the id left NULL (it is not read).
+_SELECT_ROWS = (
+    "SELECT NULL::text, sequence_nr, manifest, payload FROM atomr_journal "
+    "WHERE persistence_id = $4 AND sequence_nr BETWEEN $1 AND $2 "
+    "ORDER BY sequence_nr LIMIT $3")
 
 
 def _options(dsn: Any, schema: Any, pool_size: Any, connect_timeout: Any) -> tuple:
@@ -83,9 +92,27 @@ def _bounds(from_seq: int, to_seq: int, max: int) -> tuple[int, int, int]:
 # -- the operations, run on the client's loop ---------------------------------------------
 
 
+def _record(pid: str, seq: int, manifest: str, payload: bytes, ts: int,
+            tags: Optional[list]) -> PersistentRecord:
+    """A PersistentRecord of trusted values, made without the dataclass's
+    (frozen, so slower) __init__: replays make many."""
+    record = _new(PersistentRecord)
+    record.__dict__.update(persistence_id=pid, sequence_nr=seq, manifest=manifest,
+                           payload=payload, timestamp_ms=ts, tags=tuple(tags) if tags else ())
+    return record
+
+
+_new = object.__new__
+
+
+async def _op_replay_rows(conn: Any, pid: str, lo: int, hi: int, limit: int) -> list:
+    # Rows indexed as the built-in journals' row tuples (the id unused).
+    return await conn.fetch(_SELECT_ROWS, lo, hi, limit, pid)
+
+
 async def _op_replay(conn: Any, pid: str, lo: int, hi: int, limit: int) -> list[PersistentRecord]:
     rows = await conn.fetch(_SELECT_EVENTS, pid, lo, hi, limit)
-    return [PersistentRecord(pid, r[0], r[1], r[2], r[3], tuple(r[4])) for r in rows]
+    return [_record(pid, *r) for r in rows]
 
 
 async def _op_highest(conn: Any, pid: str) -> int:
@@ -112,7 +139,7 @@ async def _op_by_tag(conn: Any, tag: str, after: int, limit: int) -> list:
         "j.timestamp_ms, j.tags FROM atomr_event_tag t JOIN atomr_journal j "
         "ON j.ordering = t.ordering WHERE t.tag = $1 AND t.ordering > $2 "
         "ORDER BY t.ordering LIMIT $3", tag, after, limit)
-    return [(r[0], PersistentRecord(r[1], r[2], r[3], r[4], r[5], tuple(r[6]))) for r in rows]
+    return [(r[0], _record(r[1], r[2], r[3], r[4], r[5], r[6])) for r in rows]
 
 
 async def _op_save_snapshot(conn: Any, args: tuple) -> None:
@@ -248,6 +275,14 @@ class PostgresJournal(Journal):
             return []
         return await self._run(_op_replay, pid, lo, hi, limit)
 
+    async def _replay_rows(self, pid: str, from_seq: int, to_seq: int, max: int) -> list:
+        """What recovery reads instead of :meth:`replay_messages`: rows
+        indexed ``(unused, seq, manifest, payload)``."""
+        lo, hi, limit = _bounds(from_seq, to_seq, max)
+        if lo > hi or limit == 0:
+            return []
+        return await self._run(_op_replay_rows, _check_pid(pid), lo, hi, limit)
+
     async def read_highest_sequence_nr(self, persistence_id: str) -> int:
         return await self._run(_op_highest, _check_pid(persistence_id))
 
@@ -341,6 +376,10 @@ class PostgresJournal(Journal):
 
     def __repr__(self) -> str:
         return f"<PostgresJournal schema={self._client.schema!r}>"
+
+
+# Recovery may read _replay_rows while replay_messages is this one.
+PostgresJournal._replay_rows_mirrors = PostgresJournal.replay_messages  # type: ignore[attr-defined]
 
 
 @public_module("atomr.persistence.postgres")
