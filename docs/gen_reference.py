@@ -46,6 +46,7 @@ MODULES = (
     "atomr.event_stream",
     "atomr.pattern",
     "atomr.persistence",
+    "atomr.persistence.postgres",
     "atomr.persistence.tck",
     "atomr.remote",
     "atomr.remote.testing",

@@ -1,19 +1,12 @@
 """The PostgreSQL journal and snapshot store (asyncpg).
 
 LMDB is the embedded default; a journal in PostgreSQL is one that every
-node of a cluster reaches. Create the tables once per database::
-
-    python -m atomr.persistence.postgres migrate --dsn postgresql://app@db/events
-
-then select the backend in the ``persistence`` config section::
-
-    [persistence]
-    journal = "postgres"
-    postgres.dsn = "postgresql://app@db/events"
-
-or pass a :class:`PostgresJournal` to an actor (``journal=``). Importing this
-module needs asyncpg (``pip install asyncpg``); :mod:`atomr.persistence`
-does not.
+node of a cluster reaches. Create the tables once per database with
+``python -m atomr.persistence.postgres migrate --dsn DSN`` (or
+:func:`migrate`), then select the backend in the config (``journal =
+"postgres"`` and ``postgres.dsn`` in the ``persistence`` section) or pass a
+:class:`PostgresJournal` to an actor (``journal=``). Importing this module
+does not need asyncpg; making a journal does (``pip install asyncpg``).
 
 Tables (in the configured schema): ``atomr_journal`` (the events, with the
 global ``ordering`` column), ``atomr_journal_highest`` (each id's highest
