@@ -174,19 +174,19 @@ async def test_concurrent_writes_share_commits_and_get_a_global_order(postgres_s
         await asyncio.wait_for(asyncio.gather(*(writer(n) for n in range(100))), DEADLINE)
         rounds = journal._client.rounds
         assert rounds < 1000 / 4, f"{rounds} commits for 1000 writes: no group commit"
-        tagged = await journal.events_by_tag("all", 0, 2000)
+        tagged = await journal.tagged_events("all", 0, 2000)
         orderings = [o for o, _ in tagged]
         assert len(tagged) == 1000 and orderings == sorted(set(orderings))
         # Each writer's events are in its own order within the global one.
         for n in range(100):
             assert [r.sequence_nr for _, r in tagged if r.persistence_id == f"w{n}"] == \
                 list(range(1, 11))
-        page = await journal.events_by_tag("w7", 0, 3)
+        page = await journal.tagged_events("w7", 0, 3)
         assert [r.sequence_nr for _, r in page] == [1, 3, 5]
-        rest = await journal.events_by_tag("w7", page[-1][0])
+        rest = await journal.tagged_events("w7", page[-1][0])
         assert [r.sequence_nr for _, r in rest] == [7, 9]
         await journal.delete_messages_to("w7", 5)
-        assert [r.sequence_nr for _, r in await journal.events_by_tag("w7")] == [7, 9]
+        assert [r.sequence_nr for _, r in await journal.tagged_events("w7")] == [7, 9]
     finally:
         journal.close()
 

@@ -206,7 +206,7 @@ class PostgresJournal(Journal):
     works again once the server does.
 
     Every event has a place in the journal's global order (the
-    ``ordering`` column); :meth:`events_by_tag` reads tagged events by it.
+    ``ordering`` column); :meth:`tagged_events` reads tagged events by it.
 
     The pool lives on an event loop thread of its own (``atomr-postgres``,
     one per process, shared by every journal); the journal can be used
@@ -294,15 +294,17 @@ class PostgresJournal(Journal):
         """Every persistence id written so far (in no promised order)."""
         return await self._run(_op_ids)
 
-    async def events_by_tag(self, tag: str, offset: int = 0,
+    async def tagged_events(self, tag: str, offset: int = 0,
                             max: int = 1000) -> list[tuple[int, PersistentRecord]]:
         """The events tagged `tag` after `offset` in the journal's global
         order, oldest first, at most `max`: ``(ordering, record)`` pairs
         (pass the last ordering as the next `offset`).
 
-        The ordering is assigned when a transaction inserts the events;
-        transactions of other processes that commit later may still add
-        events with a lower one.
+        The ordering is assigned when a transaction inserts the events, so
+        a commit of another journal object or process that is still in
+        flight may yet add events below the highest ordering read: a
+        reader that follows the journal live should stay a moment behind
+        its head.
         """
         if not isinstance(tag, str):
             raise TypeError(f"tag must be a str, not {type(tag).__name__}")
