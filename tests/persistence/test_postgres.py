@@ -468,3 +468,27 @@ async def test_an_actor_recovers_thousands_of_events_and_its_snapshot(postgres_s
     finally:
         await system.terminate()
         journal.close()
+
+
+async def test_recovery_uses_a_subclass_replay_messages(postgres_schema):
+    """Recovery reads rows directly only while replay_messages is the
+    journal's own: a subclass that replaces it is called."""
+    dsn, schema = postgres_schema
+    calls = []
+
+    class Counting(PostgresJournal):
+        async def replay_messages(self, persistence_id, *args):
+            calls.append(args)
+            return await super().replay_messages(persistence_id, *args)
+
+    journal = Counting(dsn, schema=schema)
+    system = await ActorSystem.create("subclassed")
+    try:
+        ref = system.actor_of(props(Tally, factory=lambda: Tally("sub", journal)), "a")
+        assert await ref.ask(2, timeout=DEADLINE) == 1
+        again = system.actor_of(props(Tally, factory=lambda: Tally("sub", journal)), "b")
+        assert await again.ask("get", timeout=DEADLINE) == 2
+        assert calls, "recovery bypassed the subclass's replay_messages"
+    finally:
+        await system.terminate()
+        journal.close()
