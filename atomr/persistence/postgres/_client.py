@@ -92,8 +92,8 @@ _io = _IoThread()
 
 def _driver_errors() -> tuple[type[BaseException], ...]:
     import asyncpg
-    return (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError,
-            asyncio.TimeoutError)
+    return (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError,
+            TimeoutError, asyncio.TimeoutError)
 
 
 class _Client:
@@ -110,6 +110,7 @@ class _Client:
         self.pool_size = pool_size
         self.connect_timeout = connect_timeout
         self._pool: Any = None
+        self._pool_lock: Optional[asyncio.Lock] = None
         self._pending: collections.deque[tuple[list, asyncio.Future]] = collections.deque()
         self._writing = False
         #: Group commits made (one round trip each).
@@ -147,9 +148,14 @@ class _Client:
 
     async def _get_pool(self) -> Any:
         if self._pool is None:
-            self._pool = await self._asyncpg.create_pool(
-                self.dsn, min_size=0, max_size=self.pool_size, timeout=self.connect_timeout,
-                server_settings={"search_path": self.schema})
+            if self._pool_lock is None:
+                self._pool_lock = asyncio.Lock()
+            async with self._pool_lock:  # one pool, however many first calls wait
+                if self._pool is None:
+                    self._pool = await self._asyncpg.create_pool(
+                        self.dsn, min_size=0, max_size=self.pool_size,
+                        timeout=self.connect_timeout,
+                        server_settings={"search_path": self.schema})
         return self._pool
 
     async def run(self, op: Callable[..., Awaitable[T]], *args: Any) -> T:
