@@ -13,6 +13,7 @@ import glob
 import os
 import pwd
 import shutil
+import stat
 import subprocess
 import tempfile
 from typing import Any, Optional
@@ -50,6 +51,24 @@ def _server_account() -> Optional[pwd.struct_passwd]:
     return pwd.getpwnam("atomr-pg")
 
 
+def _parent_dir(account: Optional[pwd.struct_passwd]) -> str:
+    """Where to make the cluster's directory: the temporary directory, unless
+    the server's account could not reach it or the socket path would be too
+    long for a Unix socket; then /tmp."""
+    parent = tempfile.gettempdir()
+    if len(parent) > 60:
+        return "/tmp"
+    if account is not None:
+        path = os.path.realpath(parent)
+        while True:
+            if not os.stat(path).st_mode & stat.S_IXOTH:
+                return "/tmp"
+            if path == "/":
+                break
+            path = os.path.dirname(path)
+    return parent
+
+
 class TemporaryCluster:
     """A PostgreSQL cluster in a temporary directory.
 
@@ -64,7 +83,7 @@ class TemporaryCluster:
             raise FileNotFoundError("PostgreSQL's initdb was not found (install `postgresql`)")
         self.bin_dir = bin_dir
         self.account = _server_account()
-        self.base = tempfile.mkdtemp(prefix="atomr-pg-")
+        self.base = tempfile.mkdtemp(prefix="atomr-pg-", dir=_parent_dir(self.account))
         os.chmod(self.base, 0o700)
         if self.account is not None:
             os.chown(self.base, self.account.pw_uid, self.account.pw_gid)
