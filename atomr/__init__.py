@@ -64,6 +64,9 @@ from atomr.errors import (
     ClusterError,
     MalformedGossipError,
     InvalidMemberTransitionError,
+    LeaseError,
+    LeaseTimeoutError,
+    DiscoveryError,
 )
 
 if TYPE_CHECKING:  # pragma: no cover - what the lazy attributes are, for type checkers
@@ -71,11 +74,12 @@ if TYPE_CHECKING:  # pragma: no cover - what the lazy attributes are, for type c
         cluster, core, ddata, ddata_lmdb, fsm, pattern, persistence, remote, remote_serial,
         routing, testkit,
     )
+    from atomr import coordination  # noqa: F401
 
 #: Submodules imported on first attribute access (PEP 562).
 _LAZY_SUBMODULES = frozenset({
     "cluster", "core", "ddata", "ddata_lmdb", "fsm", "pattern", "persistence", "remote",
-    "remote_serial", "routing", "testkit"})
+    "remote_serial", "routing", "testkit", "coordination"})
 
 
 def __getattr__(name: str) -> Any:
@@ -121,6 +125,7 @@ __all__ = [
     "remote",
     "remote_serial",
     "cluster",
+    "coordination",
     "AtomrError",
     "ActorSystemError",
     "ActorSystemTerminatedError",
@@ -153,5 +158,8 @@ __all__ = [
     "ClusterError",
     "MalformedGossipError",
     "InvalidMemberTransitionError",
+    "LeaseError",
+    "LeaseTimeoutError",
+    "DiscoveryError",
     "__version__",
 ]

@@ -286,6 +286,17 @@ _BUILTIN_SECTIONS: dict[str, dict[str, Setting]] = {
         # Only members with this role count ("": all).
         "sbr.role": Setting("str", ""),
     },
+    # atomr.coordination: the leases LeaseProvider builds.
+    "coordination": {
+        # in-memory: shared within the process; file: by the processes of one machine.
+        "lease.implementation": Setting("str", "in-memory", choices=("in-memory", "file")),
+        # file: the directory of the lease files ("": <tmp>/atomr-leases).
+        "lease.directory": Setting("str", ""),
+        "lease.heartbeat-interval": Setting("duration", 12.0, minimum=0.001),
+        # A holding's time to live without a heartbeat.
+        "lease.heartbeat-timeout": Setting("duration", 120.0, minimum=0.001),
+        "lease.lease-operation-timeout": Setting("duration", 5.0, minimum=0.001),
+    },
 }
 
 _SCHEMA: dict[str, dict[str, Setting]] = {

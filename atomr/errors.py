@@ -52,6 +52,9 @@ __all__ = [
     "ClusterError",
     "MalformedGossipError",
     "InvalidMemberTransitionError",
+    "LeaseError",
+    "LeaseTimeoutError",
+    "DiscoveryError",
 ]
 
 
@@ -303,6 +306,22 @@ class InvalidMemberTransitionError(ClusterError, ValueError):
     (``removed -> up``), or a removed member coming back."""
 
     native_codes = (("cluster", "invalid_transition"),)
+
+
+class LeaseError(AtomrError):
+    """A lease operation refused: the lease is held by another owner, or
+    the caller released a lease it does not hold (:mod:`atomr.coordination`)."""
+
+
+class LeaseTimeoutError(LeaseError, TimeoutError):
+    """A lease operation did not complete within the lease's operation
+    timeout, or a held lease's heartbeat fell behind its heartbeat timeout."""
+
+
+class DiscoveryError(AtomrError):
+    """A service discovery lookup failed for another reason than the
+    service being unknown (a DNS server that does not answer, a malformed
+    answer) (:mod:`atomr.discovery`)."""
 
 
 # Native error codes that surface as a plain built-in exception (an argument

@@ -39,6 +39,7 @@ MODULES = (
     "atomr.cluster.sbr",
     "atomr.codecs",
     "atomr.config",
+    "atomr.coordination",
     "atomr.core",
     "atomr.ddata",
     "atomr.ddata_lmdb",
