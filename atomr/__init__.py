@@ -67,6 +67,7 @@ from atomr.errors import (
     LeaseError,
     LeaseTimeoutError,
     DiscoveryError,
+    DependencyError,
 )
 
 if TYPE_CHECKING:  # pragma: no cover - what the lazy attributes are, for type checkers
@@ -74,12 +75,12 @@ if TYPE_CHECKING:  # pragma: no cover - what the lazy attributes are, for type c
         cluster, core, ddata, ddata_lmdb, fsm, pattern, persistence, remote, remote_serial,
         routing, testkit,
     )
-    from atomr import coordination  # noqa: F401
+    from atomr import coordination, di  # noqa: F401
 
 #: Submodules imported on first attribute access (PEP 562).
 _LAZY_SUBMODULES = frozenset({
     "cluster", "core", "ddata", "ddata_lmdb", "fsm", "pattern", "persistence", "remote",
-    "remote_serial", "routing", "testkit", "coordination"})
+    "remote_serial", "routing", "testkit", "coordination", "di"})
 
 
 def __getattr__(name: str) -> Any:
@@ -126,6 +127,7 @@ __all__ = [
     "remote_serial",
     "cluster",
     "coordination",
+    "di",
     "AtomrError",
     "ActorSystemError",
     "ActorSystemTerminatedError",
@@ -161,5 +163,6 @@ __all__ = [
     "LeaseError",
     "LeaseTimeoutError",
     "DiscoveryError",
+    "DependencyError",
     "__version__",
 ]

@@ -55,6 +55,7 @@ __all__ = [
     "LeaseError",
     "LeaseTimeoutError",
     "DiscoveryError",
+    "DependencyError",
 ]
 
 
@@ -322,6 +323,11 @@ class DiscoveryError(AtomrError):
     """A service discovery lookup failed for another reason than the
     service being unknown (a DNS server that does not answer, a malformed
     answer) (:mod:`atomr.discovery`)."""
+
+
+class DependencyError(AtomrError, LookupError):
+    """A service the dependency injection container (:mod:`atomr.di`) was
+    asked for is not registered, or its factory needs the service itself."""
 
 
 # Native error codes that surface as a plain built-in exception (an argument

@@ -43,6 +43,7 @@ MODULES = (
     "atomr.core",
     "atomr.ddata",
     "atomr.ddata_lmdb",
+    "atomr.di",
     "atomr.errors",
     "atomr.event_stream",
     "atomr.pattern",
