@@ -80,7 +80,7 @@ if TYPE_CHECKING:  # pragma: no cover - what the lazy attributes are, for type c
 #: Submodules imported on first attribute access (PEP 562).
 _LAZY_SUBMODULES = frozenset({
     "cluster", "core", "ddata", "ddata_lmdb", "fsm", "pattern", "persistence", "remote",
-    "remote_serial", "routing", "testkit", "coordination", "di"})
+    "remote_serial", "routing", "testkit", "coordination", "di", "hosting"})
 
 
 def __getattr__(name: str) -> Any:
@@ -128,6 +128,7 @@ __all__ = [
     "cluster",
     "coordination",
     "di",
+    "hosting",
     "AtomrError",
     "ActorSystemError",
     "ActorSystemTerminatedError",

@@ -46,6 +46,7 @@ MODULES = (
     "atomr.di",
     "atomr.errors",
     "atomr.event_stream",
+    "atomr.hosting",
     "atomr.pattern",
     "atomr.persistence",
     "atomr.persistence.tck",
