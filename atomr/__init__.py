@@ -75,12 +75,12 @@ if TYPE_CHECKING:  # pragma: no cover - what the lazy attributes are, for type c
         cluster, core, ddata, ddata_lmdb, fsm, pattern, persistence, remote, remote_serial,
         routing, testkit,
     )
-    from atomr import coordination, di  # noqa: F401
+    from atomr import coordination, di, discovery  # noqa: F401
 
 #: Submodules imported on first attribute access (PEP 562).
 _LAZY_SUBMODULES = frozenset({
     "cluster", "core", "ddata", "ddata_lmdb", "fsm", "pattern", "persistence", "remote",
-    "remote_serial", "routing", "testkit", "coordination", "di", "hosting"})
+    "remote_serial", "routing", "testkit", "coordination", "di", "discovery", "hosting"})
 
 
 def __getattr__(name: str) -> Any:
@@ -128,6 +128,7 @@ __all__ = [
     "cluster",
     "coordination",
     "di",
+    "discovery",
     "hosting",
     "AtomrError",
     "ActorSystemError",

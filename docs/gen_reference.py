@@ -44,6 +44,7 @@ MODULES = (
     "atomr.ddata",
     "atomr.ddata_lmdb",
     "atomr.di",
+    "atomr.discovery",
     "atomr.errors",
     "atomr.event_stream",
     "atomr.hosting",
