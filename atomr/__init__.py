@@ -75,12 +75,13 @@ if TYPE_CHECKING:  # pragma: no cover - what the lazy attributes are, for type c
         cluster, core, ddata, ddata_lmdb, fsm, pattern, persistence, remote, remote_serial,
         routing, testkit,
     )
-    from atomr import coordination, di, discovery  # noqa: F401
+    from atomr import coordination, di, discovery, telemetry  # noqa: F401
 
 #: Submodules imported on first attribute access (PEP 562).
 _LAZY_SUBMODULES = frozenset({
     "cluster", "core", "ddata", "ddata_lmdb", "fsm", "pattern", "persistence", "remote",
-    "remote_serial", "routing", "testkit", "coordination", "di", "discovery", "hosting"})
+    "remote_serial", "routing", "testkit", "coordination", "di", "discovery", "hosting",
+    "telemetry"})
 
 
 def __getattr__(name: str) -> Any:
@@ -130,6 +131,7 @@ __all__ = [
     "di",
     "discovery",
     "hosting",
+    "telemetry",
     "AtomrError",
     "ActorSystemError",
     "ActorSystemTerminatedError",

@@ -57,6 +57,7 @@ MODULES = (
     "atomr.routing",
     "atomr.supervision",
     "atomr.system",
+    "atomr.telemetry",
     "atomr.testkit",
 )
 
