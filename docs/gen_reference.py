@@ -51,6 +51,7 @@ MODULES = (
     "atomr.pattern",
     "atomr.persistence",
     "atomr.persistence.tck",
+    "atomr.profiler",
     "atomr.remote",
     "atomr.remote.testing",
     "atomr.remote_serial",
