@@ -131,6 +131,8 @@ class CoordinatedShutdown(Extension):
         self._reason: Optional[str] = None
         self._done: Optional[concurrent.futures.Future[bool]] = None
         self._current: Optional[str] = None
+        self._position = -1  # index of the phase started last
+        self._finished = False
         self._failures: list[str] = []
 
     # -- set-up ---------------------------------------------------------------------
@@ -149,8 +151,7 @@ class CoordinatedShutdown(Extension):
             raise TypeError(f"a shutdown task must be callable, not {type(task).__name__}")
         handle = ShutdownTask(self, phase, name, task)
         with self._lock:
-            if self._done is not None and (self._current is None or
-                                           PHASES.index(phase) <= PHASES.index(self._current)):
+            if self._finished or PHASES.index(phase) <= self._position:
                 raise RuntimeError(f"coordinated shutdown is past phase {phase!r}")
             self._tasks[phase].append(handle)
         return handle
@@ -242,14 +243,17 @@ class CoordinatedShutdown(Extension):
             _log.error("coordinated shutdown of %s failed", self._system.name, exc_info=exc)
             ok = False
         finally:
-            self._current = None
+            with self._lock:
+                self._current = None
+                self._finished = True
         done.set_result(ok)
 
     async def _phases(self) -> bool:
         _log.info("coordinated shutdown of %s: %s", self._system.name, self._reason)
-        for phase in PHASES:
+        for position, phase in enumerate(PHASES):
             with self._lock:
                 self._current = phase
+                self._position = position
                 tasks = list(self._tasks[phase])
                 timeout = self._timeouts[phase]
             if phase == "actor-system-terminate":

@@ -111,6 +111,9 @@ class Lease:
         self._store = store
         self._settings = settings
         self._lock = threading.Lock()
+        # Serialises this handle's store operations, so a renewal in
+        # flight cannot re-take the lease after a release.
+        self._op_lock = threading.Lock()
         self._held = False
         self._renewed_at = 0.0
         self._stop: Optional[threading.Event] = None
@@ -218,12 +221,19 @@ class Lease:
 
     # -- internals -------------------------------------------------------------------
 
-    def _renew(self) -> None:
-        self._store.acquire(self._settings.owner_name,
-                            ttl=self._settings.timeout_settings.heartbeat_timeout)
+    def _renew(self, stop: Optional[threading.Event] = None) -> bool:
+        """Takes or renews the holding; False (and nothing done) when
+        `stop` was set, i.e. the heartbeat was stopped meanwhile."""
+        with self._op_lock:
+            if stop is not None and stop.is_set():
+                return False
+            self._store.acquire(self._settings.owner_name,
+                                ttl=self._settings.timeout_settings.heartbeat_timeout)
+            return True
 
     def _give_up(self) -> None:
-        self._store.release(self._settings.owner_name)
+        with self._op_lock:
+            self._store.release(self._settings.owner_name)
 
     def _within_timeout(self, what: str, call: Callable[[], T]) -> T:
         """Runs `call` on a helper thread and waits at most the operation timeout."""
@@ -257,7 +267,8 @@ class Lease:
         while not stop.wait(timing.heartbeat_interval):
             started = time.monotonic()
             try:
-                self._renew()
+                if not self._renew(stop):
+                    return
             except LeaseError as exc:
                 # Another owner holds it: the holding expired in between.
                 self._lost(stop, exc, release=False)

@@ -338,6 +338,37 @@ def test_an_operation_that_takes_too_long_is_a_lease_timeout_error(tmp_path):
         os.close(fd)
 
 
+def test_a_renewal_in_flight_does_not_take_the_lease_back_after_a_release(tmp_path):
+    renewing, gate = threading.Event(), threading.Event()
+
+    class Gated(InMemoryLease):
+        """Holds a renewal (an acquire by the heartbeat) at the gate."""
+
+        def _take(self, owner, ttl):
+            if threading.current_thread().name.startswith("atomr-lease-l") and \
+                    not threading.current_thread().name.endswith("-acquire"):
+                renewing.set()
+                gate.wait(DEADLINE)
+            return super()._take(owner, ttl)
+
+    store = Gated()
+    lease = Lease(store, LeaseSettings("l", "a", fast(interval=0.05, timeout=5.0,
+                                                      operation=10.0)))
+    assert lease.acquire_blocking()
+    assert renewing.wait(DEADLINE)  # a renewal is in flight, held at the gate
+    (heartbeat,) = [t for t in threading.enumerate() if t.name == "atomr-lease-l"]
+    released: list[bool] = []
+    releaser = threading.Thread(target=lambda: released.append(lease.release_blocking()))
+    releaser.start()
+    releaser.join(0.5)  # a release that does not wait for the renewal is done by now
+    gate.set()
+    releaser.join(DEADLINE)
+    heartbeat.join(DEADLINE)  # the renewal is over and the heartbeat has stopped
+    assert not heartbeat.is_alive()
+    assert released == [True]
+    assert store.check() is None
+
+
 def test_lease_settings_are_checked():
     with pytest.raises(ValueError, match="below"):
         TimeoutSettings(heartbeat_interval=5.0, heartbeat_timeout=5.0)

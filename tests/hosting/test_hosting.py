@@ -210,6 +210,25 @@ def test_shutdown_tasks_are_checked_and_can_be_cancelled():
         system.terminate_blocking(10.0)
 
 
+def test_tasks_may_join_later_phases_while_the_shutdown_runs():
+    system = ActorSystem.create_blocking("joining")
+    shutdown = COORDINATED_SHUTDOWN.get(system)
+    gate = threading.Event()
+    ran: list[str] = []
+    shutdown.add_task("service-unbind", "gate", lambda: gate.wait(10.0))
+    try:
+        outcome = shutdown.run("test")
+        shutdown.add_task("service-stop", "late-comer", lambda: ran.append("late-comer"))
+        gate.set()
+        assert outcome.result(30.0) is True
+        assert ran == ["late-comer"]
+        with pytest.raises(RuntimeError, match="past phase"):
+            shutdown.add_task("actor-system-terminate", "too-late", lambda: None)
+    finally:
+        gate.set()
+        system.terminate_blocking(10.0)
+
+
 # -- the host command --------------------------------------------------------------------------
 
 
