@@ -119,6 +119,7 @@ class Lease:
         self._stop: Optional[threading.Event] = None
         self._heartbeat: Optional[threading.Thread] = None
         self._on_lost: Optional[LeaseLostCallback] = None
+        self._pending: Optional[concurrent.futures.Future[bool]] = None
 
     @property
     def settings(self) -> LeaseSettings:
@@ -179,6 +180,45 @@ class Lease:
                 name=f"atomr-lease-{self._settings.lease_name}")
             self._heartbeat.start()
         return True
+
+    def acquire_nowait(self) -> Optional[bool]:
+        """Tries to take the lease without blocking, for callers polled on
+        a timer (the split brain resolver's lease callable: True, False or
+        None for "not known yet, ask again").
+
+        Returns:
+            True when this owner holds the lease. Otherwise it starts an
+            acquisition in the background (unless one is running) and
+            returns None until its outcome is known, then that outcome once
+            (True or False); the call after that starts a new attempt.
+
+        Raises:
+            Exception: what the finished attempt raised (once).
+        """
+        if self.check_lease():
+            return True
+        with self._lock:
+            pending = self._pending
+            if pending is None:
+                pending = self._pending = concurrent.futures.Future()
+                start = True
+            else:
+                start = False
+        if start:
+            def attempt() -> None:
+                try:
+                    pending.set_result(self.acquire_blocking())
+                except BaseException as exc:
+                    pending.set_exception(exc)
+
+            threading.Thread(target=attempt, daemon=True,
+                             name=f"atomr-lease-{self._settings.lease_name}-try").start()
+            return None
+        if not pending.done():
+            return None
+        with self._lock:
+            self._pending = None
+        return pending.result()
 
     async def release(self) -> bool:
         """Gives the lease up (see :meth:`release_blocking`)."""

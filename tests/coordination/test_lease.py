@@ -278,6 +278,37 @@ def test_an_acquired_lease_is_held_until_released_and_refused_to_other_owners():
     assert store.check() is None
 
 
+def test_acquire_nowait_answers_none_until_the_attempt_is_decided():
+    store = InMemoryLease()
+    a = Lease(store, LeaseSettings("l", "a", fast()))
+    b = Lease(store, LeaseSettings("l", "b", fast()))
+    assert a.acquire_nowait() is None  # started in the background
+    wait_until_blocking(lambda: a.acquire_nowait() is not None)
+    assert a.acquire_nowait() is True and a.check_lease()
+    outcomes = []
+    wait_until_blocking(lambda: outcomes.append(b.acquire_nowait()) or outcomes[-1] is not None)
+    assert outcomes[0] is None and outcomes[-1] is False
+    a.release_blocking()
+
+
+def test_acquire_nowait_raises_what_the_attempt_raised_once(tmp_path):
+    store = FileLease(tmp_path / "missing-dir" / "l")  # every operation fails
+    lease = Lease(store, LeaseSettings("l", "a", fast()))
+    assert lease.acquire_nowait() is None
+    errors: list[BaseException] = []
+
+    def decided() -> bool:
+        try:
+            return lease.acquire_nowait() is not None
+        except FileNotFoundError as exc:
+            errors.append(exc)
+            return True
+
+    wait_until_blocking(decided)
+    assert len(errors) == 1
+    assert lease.acquire_nowait() is None  # a new attempt
+
+
 def test_the_heartbeat_renews_the_holding_beyond_its_ttl():
     store = InMemoryLease()
     lease = Lease(store, LeaseSettings("l", "a", fast(interval=0.05, timeout=0.5)))
