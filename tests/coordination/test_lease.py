@@ -462,3 +462,47 @@ def test_a_bad_lease_config_fails_at_system_creation():
     with pytest.raises(Exception, match="implementation"):
         ActorSystem.create_blocking("bad", Config.from_dict(
             {"coordination": {"lease": {"implementation": "zookeeper"}}}))
+
+
+# -- with the split brain resolver --------------------------------------------------------------
+
+
+def test_two_sides_of_a_partition_settle_through_one_shared_lease():
+    from atomr.cluster import SbrMember, SbrSettings, SplitBrainResolver
+
+    def addr(i: int) -> str:
+        return f"akka.tcp://sys@10.0.0.1:{2550 + i}"
+
+    def members(reachable: set[int]) -> list[SbrMember]:
+        return [SbrMember(addr(i), "up", i + 1, (), i in reachable, 100 + i) for i in range(5)]
+
+    store = InMemoryLease()
+    settings = SbrSettings("lease-majority", stable_after=1.0,
+                           acquire_lease_delay_for_minority=2.0)
+    sides = {}
+    for name, me, reachable in (("majority", 0, {0, 1, 2}), ("minority", 3, {3, 4})):
+        lease = Lease(store, LeaseSettings("sbr", addr(me), fast()))
+        resolver = SplitBrainResolver(settings, lease=lease.acquire_nowait)
+        resolver.update(addr(me), members(reachable), 0.0)
+        sides[name] = (resolver, lease)
+    decisions: dict = {}
+
+    def settle(name: str, now: float, step: float) -> None:
+        resolver = sides[name][0]
+        deadline = time.monotonic() + DEADLINE
+        while name not in decisions:
+            assert time.monotonic() < deadline, f"{name} undecided at {now}"
+            decision = resolver.tick(now)
+            if decision is not None:
+                decisions[name] = decision
+            now += step
+            time.sleep(0.005)  # the lease attempt runs on a thread of its own
+
+    # The majority tries the lease as soon as the view is stable; the
+    # minority waits acquire-lease-delay-for-minority longer, then loses it.
+    settle("majority", 1.0, 0.0)
+    settle("minority", 1.0, 0.1)
+    assert decisions["majority"].kind == "down-unreachable"
+    assert decisions["minority"].kind == "down-reachable"
+    assert store.check() == addr(0)
+    sides["majority"][1].release_blocking()
