@@ -43,6 +43,7 @@ import weakref
 from typing import TYPE_CHECKING, Any, Optional
 
 from atomr._util.validate import check_int, check_non_negative
+from atomr.telemetry._prometheus import PrometheusExporter
 from atomr.event_stream import (
     ActorFailed,
     ActorRestarted,
@@ -54,7 +55,7 @@ from atomr.event_stream import (
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from atomr.actor import ActorSystem
 
-__all__ = ["TOPICS", "all_topics", "TelemetryBus", "TopicSubscriber"]
+__all__ = ["TOPICS", "all_topics", "TelemetryBus", "TopicSubscriber", "PrometheusExporter"]
 
 #: The topics, in the original's order.
 TOPICS = ("actors", "dead_letters", "cluster", "sharding", "persistence", "remote", "streams",
