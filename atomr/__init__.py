@@ -64,6 +64,10 @@ from atomr.errors import (
     ClusterError,
     MalformedGossipError,
     InvalidMemberTransitionError,
+    LeaseError,
+    LeaseTimeoutError,
+    DiscoveryError,
+    DependencyError,
 )
 
 if TYPE_CHECKING:  # pragma: no cover - what the lazy attributes are, for type checkers
@@ -71,11 +75,13 @@ if TYPE_CHECKING:  # pragma: no cover - what the lazy attributes are, for type c
         cluster, core, ddata, ddata_lmdb, fsm, pattern, persistence, remote, remote_serial,
         routing, testkit,
     )
+    from atomr import coordination, di, discovery, telemetry  # noqa: F401
 
 #: Submodules imported on first attribute access (PEP 562).
 _LAZY_SUBMODULES = frozenset({
     "cluster", "core", "ddata", "ddata_lmdb", "fsm", "pattern", "persistence", "remote",
-    "remote_serial", "routing", "testkit"})
+    "remote_serial", "routing", "testkit", "coordination", "di", "discovery", "hosting",
+    "telemetry"})
 
 
 def __getattr__(name: str) -> Any:
@@ -121,6 +127,11 @@ __all__ = [
     "remote",
     "remote_serial",
     "cluster",
+    "coordination",
+    "di",
+    "discovery",
+    "hosting",
+    "telemetry",
     "AtomrError",
     "ActorSystemError",
     "ActorSystemTerminatedError",
@@ -153,5 +164,9 @@ __all__ = [
     "ClusterError",
     "MalformedGossipError",
     "InvalidMemberTransitionError",
+    "LeaseError",
+    "LeaseTimeoutError",
+    "DiscoveryError",
+    "DependencyError",
     "__version__",
 ]

@@ -292,6 +292,28 @@ _BUILTIN_SECTIONS: dict[str, dict[str, Setting]] = {
         # Only members with this role count ("": all).
         "sbr.role": Setting("str", ""),
     },
+    # atomr.coordination: the leases LeaseProvider builds.
+    "coordination": {
+        # in-memory: shared within the process; file: by the processes of one machine.
+        "lease.implementation": Setting("str", "in-memory", choices=("in-memory", "file")),
+        # file: the directory of the lease files ("": <tmp>/atomr-leases).
+        "lease.directory": Setting("str", ""),
+        "lease.heartbeat-interval": Setting("duration", 12.0, minimum=0.001),
+        # A holding's time to live without a heartbeat.
+        "lease.heartbeat-timeout": Setting("duration", 120.0, minimum=0.001),
+        "lease.lease-operation-timeout": Setting("duration", 5.0, minimum=0.001),
+    },
+    # atomr.discovery: the provider the DISCOVERY extension builds.
+    "discovery": {
+        "method": Setting("str", "config", choices=("config", "dns", "aggregate")),
+        # config: [[discovery.services]] tables of name and endpoints ("host:port").
+        "services": Setting("any", ()),
+        # dns: servers to ask ("ip" or "ip:port"; empty: /etc/resolv.conf).
+        "dns.nameservers": Setting("any", ()),
+        "dns.timeout": Setting("duration", 5.0, minimum=0.001),
+        # aggregate: the methods asked in order; the first non-empty answer wins.
+        "aggregate.methods": Setting("any", ("config", "dns")),
+    },
 }
 
 _SCHEMA: dict[str, dict[str, Setting]] = {

@@ -52,6 +52,10 @@ __all__ = [
     "ClusterError",
     "MalformedGossipError",
     "InvalidMemberTransitionError",
+    "LeaseError",
+    "LeaseTimeoutError",
+    "DiscoveryError",
+    "DependencyError",
 ]
 
 
@@ -303,6 +307,27 @@ class InvalidMemberTransitionError(ClusterError, ValueError):
     (``removed -> up``), or a removed member coming back."""
 
     native_codes = (("cluster", "invalid_transition"),)
+
+
+class LeaseError(AtomrError):
+    """A lease operation refused: the lease is held by another owner, or
+    the caller released a lease it does not hold (:mod:`atomr.coordination`)."""
+
+
+class LeaseTimeoutError(LeaseError, TimeoutError):
+    """A lease operation did not complete within the lease's operation
+    timeout, or a held lease's heartbeat fell behind its heartbeat timeout."""
+
+
+class DiscoveryError(AtomrError):
+    """A service discovery lookup failed for another reason than the
+    service being unknown (a DNS server that does not answer, a malformed
+    answer) (:mod:`atomr.discovery`)."""
+
+
+class DependencyError(AtomrError, LookupError):
+    """A service the dependency injection container (:mod:`atomr.di`) was
+    asked for is not registered, or its factory needs the service itself."""
 
 
 # Native error codes that surface as a plain built-in exception (an argument

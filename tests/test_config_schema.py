@@ -84,6 +84,16 @@ DEFAULTS = {
     "cluster.sbr.lease-acquired": False,
     "cluster.sbr.acquire-lease-delay-for-minority": 2.0,
     "cluster.sbr.role": "",
+    "coordination.lease.implementation": "in-memory",
+    "coordination.lease.directory": "",
+    "coordination.lease.heartbeat-interval": 12.0,
+    "coordination.lease.heartbeat-timeout": 120.0,
+    "coordination.lease.lease-operation-timeout": 5.0,
+    "discovery.method": "config",
+    "discovery.services": (),
+    "discovery.dns.nameservers": (),
+    "discovery.dns.timeout": 5.0,
+    "discovery.aggregate.methods": ("config", "dns"),
 }
 
 
@@ -340,8 +350,8 @@ def test_every_built_in_section_is_known_without_importing_its_subsystem():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.splitlines()
     assert out[0] == f"5 False inmemory {16 << 30} lmdb ['*'] {64 << 20} 64 real 10"
-    assert out[1] == str(["actor", "cluster", "dead-letters", "distributed-data", "persistence",
-                          "remote", "scheduler"])
+    assert out[1] == str(["actor", "cluster", "coordination", "dead-letters", "discovery",
+                          "distributed-data", "persistence", "remote", "scheduler"])
 
 
 def test_built_in_sections_still_reject_bad_values():
