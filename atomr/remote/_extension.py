@@ -526,7 +526,10 @@ class Remote(Extension):
         correlation = self._send_correlated(address, path, msg, fut, target)
         if timeout is not None:
             deadline = loop.time() + timeout
-            heappush(self._deadlines, (deadline, correlation, path, timeout))
+            heap = self._deadlines
+            heappush(heap, (deadline, correlation, path, timeout))
+            if len(heap) > 2 * len(self._pending) + 1024:
+                self._compact_deadlines()
             if deadline < self._deadline_at:
                 self._arm_deadlines(loop, deadline)
         else:
@@ -553,11 +556,18 @@ class Remote(Extension):
             entry = pending.pop(correlation, None)
             if entry is not None:
                 _expire(entry[0], path, timeout)
-        if len(heap) > 2 * len(pending) + 1024:  # mostly answered asks: compact
-            heap[:] = [item for item in heap if item[1] in pending]
-            heapify(heap)
+        if len(heap) > 2 * len(pending) + 1024:
+            self._compact_deadlines()
         if heap:
             self._arm_deadlines(loop, heap[0][0])
+
+    def _compact_deadlines(self) -> None:
+        """Drops the deadlines of asks no longer pending (answered): the
+        heap stays within twice the pending asks plus a constant."""
+        pending = self._pending
+        heap = self._deadlines
+        heap[:] = [item for item in heap if item[1] in pending]
+        heapify(heap)
 
     def _ask_blocking(self, address: str, path: str, msg: Any,
                       timeout: Optional[float]) -> Any:
