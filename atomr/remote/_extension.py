@@ -982,7 +982,8 @@ def _detector_settings(settings: dict[str, Any]) -> dict[str, float]:
     }
 
 
-def _expire(fut: "asyncio.Future[Any]", path: str, timeout: float) -> None:
+def _expire(fut: "asyncio.Future[Any] | concurrent.futures.Future[Any]", path: str,
+            timeout: float) -> None:
     if not fut.done():
         fut.set_exception(AskTimeoutError(f"ask to {path} timed out after {timeout}s"))
 

@@ -135,7 +135,7 @@ struct outbound {
   bool writable = false; // an established connection takes `pending`
   bool flush_posted = false;
   bool flush_deferred = false; // listed in impl::deferred, not posted yet
-  bool needs_dial = true; // no connection, dial or reconnect in progress
+  bool needs_dial = true;      // no connection, dial or reconnect in progress
 };
 
 // The io thread's view of a peer address.
