@@ -21,6 +21,7 @@ import logging
 import socket
 import threading
 import weakref
+from heapq import heapify, heappop, heappush
 from asyncio.events import _get_running_loop
 from typing import TYPE_CHECKING, Any, Awaitable, Optional
 
@@ -31,7 +32,9 @@ from atomr._native._core import (
     _remote_dead_letter,
     _remote_lookup,
     _remote_tell,
+    _RemoteTarget,
     _RemoteTransport,
+    _RemoteWire,
     _SimTransport,
 )
 from atomr._util import public_module
@@ -74,6 +77,7 @@ _ASK_FAILURE = "atomr.remote.AskFailure"
 # Where the answers to this system's remote asks are addressed (below its
 # address); the correlation id picks the ask.
 _ASK_PATH = "/temp/ask"
+_INF = float("inf")
 # Transports handed to Remote._start_with, taken by the system's first
 # Remote.get instead of a TCP transport from its settings.
 _GIVEN_TRANSPORTS: "weakref.WeakKeyDictionary[ActorSystem, _SimTransport]" = \
@@ -195,6 +199,15 @@ class Remote(Extension):
     _pending: "dict[int, tuple[concurrent.futures.Future | asyncio.Future[Any], str, int]]"
     _watch: RemoteDeathWatch
     _correlation: "itertools.count[int]"
+    # The C hot paths (TCP only; None over a simulated network).
+    _wire: Optional[_RemoteWire]
+    # The deadlines of the asks awaited on the system's loop, a heap of
+    # (loop time, correlation id, path, timeout): one loop timer, for the
+    # earliest, instead of one per ask; an answered ask's entry stays until
+    # its deadline (then finds nothing pending) or a compaction.
+    _deadlines: "list[tuple[float, int, str, float]]"
+    _deadline_timer: "Optional[asyncio.TimerHandle]"
+    _deadline_at: float
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         raise TypeError("use Remote.get(system)")
@@ -251,6 +264,12 @@ class Remote(Extension):
         self._pending = {}
         self._correlation = itertools.count(1)
         self._watch = RemoteDeathWatch(self)
+        self._deadlines = []
+        self._deadline_timer = None
+        self._deadline_at = _INF
+        self._wire = (_RemoteWire(self._transport, self._codecs, self._refs, _current_transport,
+                                  self, self._allow_pickle, self._address + _ASK_PATH)
+                      if isinstance(self._transport, _RemoteTransport) else None)
         loop = system.loop
         if _get_running_loop() is loop:
             self._add_reader()
@@ -447,9 +466,12 @@ class Remote(Extension):
         """``(manifest, bytes)`` of `msg`, refs inside written as their wire paths."""
         token = _current_transport.set(self)
         try:
-            return self._codecs.encode_message(msg)
+            manifest, blob = self._codecs.encode_message(msg)
         finally:
             _current_transport.reset(token)
+        if self._wire is not None:
+            self._wire.learn_encoder(type(msg), manifest)
+        return manifest, blob
 
     def _decode(self, manifest: str, payload: bytes) -> Any:
         """`payload` decoded, refs inside bound to this system."""
@@ -491,17 +513,61 @@ class Remote(Extension):
                 return ref
         return RemoteActorRef(self, address, path)
 
-    def _ask(self, address: str, path: str, msg: Any,
-             timeout: Optional[float]) -> Awaitable[Any]:
+    def _ask(self, address: str, path: str, msg: Any, timeout: Optional[float],
+             target: Optional[_RemoteTarget] = None) -> Awaitable[Any]:
         loop = self._system.loop
         if _get_running_loop() is not loop:
             cf, correlation = self._send_ask(address, path, msg)
             return self._await_answer(cf, correlation, path, timeout)
         # On the system's loop, which also completes the answer: a plain
-        # loop future (no thread-safe hand-over, no extra wake-up).
+        # loop future (no thread-safe hand-over, no extra wake-up, and no
+        # task for asyncio.gather to wrap it in); its timer ends with it.
         fut = loop.create_future()
-        correlation = self._send_correlated(address, path, msg, fut)
-        return self._await_loop_answer(loop, fut, correlation, path, timeout)
+        correlation = self._send_correlated(address, path, msg, fut, target)
+        if timeout is not None:
+            deadline = loop.time() + timeout
+            heap = self._deadlines
+            heappush(heap, (deadline, correlation, path, timeout))
+            if len(heap) > 2 * len(self._pending) + 1024:
+                self._compact_deadlines()
+            if deadline < self._deadline_at:
+                self._arm_deadlines(loop, deadline)
+        else:
+            fut.add_done_callback(lambda _: self._pending.pop(correlation, None))
+        return fut
+
+    def _arm_deadlines(self, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
+        if self._deadline_timer is not None:
+            self._deadline_timer.cancel()
+        self._deadline_at = deadline
+        self._deadline_timer = loop.call_at(deadline, self._expire_asks)
+
+    def _expire_asks(self) -> None:
+        """Fails the asks past their deadline with AskTimeoutError; re-arms
+        the timer for the next deadline."""
+        loop = self._system.loop
+        self._deadline_timer = None
+        self._deadline_at = _INF
+        heap = self._deadlines
+        pending = self._pending
+        now = loop.time()
+        while heap and heap[0][0] <= now:
+            _, correlation, path, timeout = heappop(heap)
+            entry = pending.pop(correlation, None)
+            if entry is not None:
+                _expire(entry[0], path, timeout)
+        if len(heap) > 2 * len(pending) + 1024:
+            self._compact_deadlines()
+        if heap:
+            self._arm_deadlines(loop, heap[0][0])
+
+    def _compact_deadlines(self) -> None:
+        """Drops the deadlines of asks no longer pending (answered): the
+        heap stays within twice the pending asks plus a constant."""
+        pending = self._pending
+        heap = self._deadlines
+        heap[:] = [item for item in heap if item[1] in pending]
+        heapify(heap)
 
     def _ask_blocking(self, address: str, path: str, msg: Any,
                       timeout: Optional[float]) -> Any:
@@ -521,11 +587,21 @@ class Remote(Extension):
         cf: concurrent.futures.Future = concurrent.futures.Future()
         return cf, self._send_correlated(address, path, msg, cf)
 
-    def _send_correlated(self, address: str, path: str, msg: Any, fut: Any) -> int:
+    def _send_correlated(self, address: str, path: str, msg: Any, fut: Any,
+                         target: Optional[_RemoteTarget] = None) -> int:
         """Sends `msg` as an ask whose answer completes `fut`; returns its
         correlation id."""
-        manifest, blob = self._encode(msg)
         correlation = next(self._correlation)
+        if target is not None:  # the C path: a known type to a known peer
+            hostport = self._hostport(address)
+            self._pending[correlation] = (fut, hostport, self._associations.get(hostport, 0))
+            try:
+                if target.ask(msg, correlation):
+                    return correlation
+            except BaseException:
+                self._pending.pop(correlation, None)
+                raise
+        manifest, blob = self._encode(msg)
         hostport = self._hostport(address)
         self._pending[correlation] = (fut, hostport, self._associations.get(hostport, 0))
         try:
@@ -564,6 +640,8 @@ class Remote(Extension):
             return
         self._system.loop.add_reader(self._transport.fd, self._on_readable)
         self._reader = True
+        if self._wire is not None:
+            self._wire.bind_loop(self._system.loop)
 
     def _on_readable(self) -> None:
         """Drains the transport's queue on the loop thread. A failure on
@@ -575,24 +653,32 @@ class Remote(Extension):
             _current_transport.reset(token)
 
     def _drain(self) -> None:
+        if self._wire is not None:
+            self._wire.drain(self._drain_item, self._pending)
+            return
         for item in self._transport.drain():
-            kind = item[0]
-            try:
-                if kind == REMOTE_ENVELOPE:
-                    if item[5] in CONTROL_MANIFESTS:
-                        self._watch.control(item[5], item[3], item[4], item[6])
-                    elif item[7] is None:
-                        self._deliver(item[3], item[5], item[6], item[4])
-                    else:
-                        self._deliver_ask(item[3], item[4], item[5], item[6], item[7])
-                elif kind == REMOTE_DROPPED:
-                    self._dropped(item[1], item[2], item[3], item[4], item[5])
+            self._drain_item(item)
+
+    def _drain_item(self, item: tuple[Any, ...]) -> None:
+        """Handles one item the transport reported (see
+        ``_RemoteTransport.drain``); a failure is logged and costs that item only."""
+        kind = item[0]
+        try:
+            if kind == REMOTE_ENVELOPE:
+                if item[5] in CONTROL_MANIFESTS:
+                    self._watch.control(item[5], item[3], item[4], item[6])
+                elif item[7] is None:
+                    self._deliver(item[3], item[5], item[6], item[4])
                 else:
-                    self._event(*item[1:])
-            except Exception as exc:
-                if kind == REMOTE_ENVELOPE:
-                    self._dropped_inbound += 1
-                _log.error("remote: could not handle an item from the transport", exc_info=exc)
+                    self._deliver_ask(item[3], item[4], item[5], item[6], item[7])
+            elif kind == REMOTE_DROPPED:
+                self._dropped(item[1], item[2], item[3], item[4], item[5])
+            else:
+                self._event(*item[1:])
+        except Exception as exc:
+            if kind == REMOTE_ENVELOPE:
+                self._dropped_inbound += 1
+            _log.error("remote: could not handle an item from the transport", exc_info=exc)
 
     def _lookup(self, recipient: str) -> Optional[ActorRef]:
         ref = self._refs.get(recipient)
@@ -621,6 +707,8 @@ class Remote(Extension):
             self._dropped_inbound += 1
             _log.warning("dropped a message for %s: %s", recipient, exc)
             return
+        if self._wire is not None and sender is None:
+            self._wire.learn_decoder(manifest)
         ref = self._lookup(recipient)
         if ref is None:
             _remote_dead_letter(self._system._core, msg, recipient)
@@ -633,6 +721,18 @@ class Remote(Extension):
         except AtomrError as exc:  # a full mailbox that fails the sender
             self._dropped_inbound += 1
             _log.warning("dropped a message for %s: %s", recipient, exc)
+
+    def _post_failed(self, recipient: str, exc: BaseException) -> None:
+        """A decoded tell the recipient's mailbox refused (the C path)."""
+        self._dropped_inbound += 1
+        if isinstance(exc, AtomrError):  # a full mailbox that fails the sender
+            _log.warning("dropped a message for %s: %s", recipient, exc)
+        else:
+            _log.error("remote: could not handle an item from the transport", exc_info=exc)
+
+    def _send_dropped(self, path: str) -> None:
+        """A tell the transport dropped (the C path)."""
+        _log.debug("message for %s dropped (outbound queue full)", path)
 
     def _sender_ref(self, path: str) -> Any:
         """The ref a handler sees as ``ctx.sender`` for a sender path: a
@@ -674,6 +774,12 @@ class Remote(Extension):
             self._dropped_inbound += 1
             self._answer_failure(sender, correlation, exc)
             return
+        if self._wire is not None:
+            asker = _address_of(sender)
+            hostport = None if asker is None else self._known_hostport(asker)
+            if hostport is not None and hostport not in self._own_hostports:
+                self._wire.learn_decoder(manifest)
+                self._wire.learn_asker(sender, hostport)
         ref = self._lookup(recipient)
         if ref is None:
             _remote_dead_letter(self._system._core, msg, recipient)
@@ -695,8 +801,12 @@ class Remote(Extension):
         if exc is not None:
             self._answer_failure(to, correlation, exc)
             return
+        self._answer_value(to, correlation, fut.result())
+
+    def _answer_value(self, to: str, correlation: int, value: Any) -> None:
+        """Sends `value` to the asker `to` as the answer to its ask `correlation`."""
         try:
-            manifest, blob = self._encode(fut.result())
+            manifest, blob = self._encode(value)
             if not self._allow_pickle and self._codecs.codec_for(manifest) == "pickle":
                 raise RemoteError(f"the answer's manifest `{manifest}` is encoded with pickle "
                                   f"and remote.allow-pickle is off")
@@ -734,6 +844,8 @@ class Remote(Extension):
                 cf.set_exception(error)
                 return
             cf.set_result(self._codecs.decode(manifest, payload))
+            if self._wire is not None:
+                self._wire.learn_decoder(manifest)
         except (concurrent.futures.InvalidStateError, asyncio.InvalidStateError):
             pass  # the asker gave up at this very moment
         except (AtomrError, ValueError) as exc:
@@ -840,6 +952,10 @@ class Remote(Extension):
         self._associations.clear()
         self._watch.clear()
         pending, self._pending = self._pending, {}
+        if self._deadline_timer is not None:
+            self._deadline_timer.cancel()
+            self._deadline_timer = None
+        self._deadlines.clear()
         for cf, _, _ in pending.values():
             if not cf.done():
                 try:
@@ -866,7 +982,8 @@ def _detector_settings(settings: dict[str, Any]) -> dict[str, float]:
     }
 
 
-def _expire(fut: "asyncio.Future[Any]", path: str, timeout: float) -> None:
+def _expire(fut: "asyncio.Future[Any] | concurrent.futures.Future[Any]", path: str,
+            timeout: float) -> None:
     if not fut.done():
         fut.set_exception(AskTimeoutError(f"ask to {path} timed out after {timeout}s"))
 
@@ -890,7 +1007,7 @@ class RemoteActorRef:
     equal when their paths are.
     """
 
-    __slots__ = ("_remote", "_address", "_hostport", "_path")
+    __slots__ = ("_remote", "_address", "_hostport", "_path", "_target")
 
     def __init__(self, remote: Remote, address: str, path: str) -> None:
         self._remote = remote
@@ -902,6 +1019,9 @@ class RemoteActorRef:
         if self._hostport in remote._own_hostports:
             self._hostport = None
         self._path = path
+        wire = remote._wire
+        self._target: Optional[_RemoteTarget] = (
+            None if wire is None or self._hostport is None else wire.target(self._hostport, path))
 
     @property
     def path(self) -> str:
@@ -928,6 +1048,10 @@ class RemoteActorRef:
             InvalidRemoteAddressError: the path's host name does not resolve.
             FrameTooLargeError: `msg` encodes to more than ``remote.max-frame-size``.
         """
+        if sender is None:
+            target = self._target
+            if target is not None and target.tell(msg):
+                return
         remote = self._remote
         sender_path = None if sender is None else remote._wire_path(sender)
         manifest, blob = remote._encode(msg)
@@ -949,7 +1073,7 @@ class RemoteActorRef:
                 names the exception's type and text.
         """
         _check_timeout(timeout)
-        return self._remote._ask(self._address, self._path, msg, timeout)
+        return self._remote._ask(self._address, self._path, msg, timeout, self._target)
 
     def ask_blocking(self, msg: Any, timeout: Optional[float] = 5.0) -> Any:
         """:meth:`ask` for a thread without a running loop: blocks (without

@@ -124,6 +124,8 @@ cdef extern from "atomr/remote/tcp_transport.hpp" namespace "atomr::remote" nogi
         string address() except +translate_error
         uint64_t uid()
         cbool send(const string& to, const CRemoteEnvelope& env) except +translate_error
+        cbool send_deferred(const string& to, const CRemoteEnvelope& env) except +translate_error
+        void flush_deferred() except +translate_error
         CTransportStats stats() except +translate_error
         void resume_reading() except +translate_error
 

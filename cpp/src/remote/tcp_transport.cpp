@@ -134,7 +134,8 @@ struct outbound {
   std::size_t count = 0; // envelopes in `pending`
   bool writable = false; // an established connection takes `pending`
   bool flush_posted = false;
-  bool needs_dial = true; // no connection, dial or reconnect in progress
+  bool flush_deferred = false; // listed in impl::deferred, not posted yet
+  bool needs_dial = true;      // no connection, dial or reconnect in progress
 };
 
 // The io thread's view of a peer address.
@@ -180,6 +181,7 @@ struct tcp_transport::impl {
 
   std::mutex out_mu;
   std::unordered_map<std::string, outbound> out; // guarded by out_mu
+  std::vector<std::string> deferred;             // flushes send_deferred owes (out_mu)
   bool started = false;                          // guarded by out_mu
   bool stopped = false;                          // guarded by out_mu
 
@@ -1052,6 +1054,42 @@ std::uint64_t tcp_transport::uid() const noexcept {
 }
 
 bool tcp_transport::send(std::string_view to, const envelope& env) {
+  return send_impl(to, env, false);
+}
+
+bool tcp_transport::send_deferred(std::string_view to, const envelope& env) {
+  return send_impl(to, env, true);
+}
+
+void tcp_transport::flush_deferred() {
+  auto& t = *impl_;
+  std::vector<std::string> owed;
+  {
+    std::lock_guard lock(t.out_mu);
+    if (t.deferred.empty() || !t.started || t.stopped)
+      return;
+    for (auto& address : t.deferred) {
+      auto found = t.out.find(address);
+      if (found == t.out.end())
+        continue;
+      auto& ob = found->second;
+      ob.flush_deferred = false;
+      if (ob.writable && !ob.flush_posted && !ob.pending.empty()) {
+        ob.flush_posted = true;
+        owed.push_back(std::move(address));
+      }
+    }
+    t.deferred.clear();
+  }
+  if (owed.empty())
+    return;
+  asio::post(t.io, [&t, owed = std::move(owed)] {
+    for (const auto& address : owed)
+      t.flush(address);
+  });
+}
+
+bool tcp_transport::send_impl(std::string_view to, const envelope& env, bool defer) {
   auto& t = *impl_;
   std::unique_lock lock(t.out_mu);
   if (!t.started)
@@ -1088,8 +1126,15 @@ bool tcp_transport::send(std::string_view to, const envelope& env) {
   ++ob.count;
   t.envelopes_queued.fetch_add(1, std::memory_order_relaxed);
   if (ob.writable && !ob.flush_posted) {
-    ob.flush_posted = true;
-    asio::post(t.io, [&t, address = it->first] { t.flush(address); });
+    if (defer && ob.pending.size() < deferred_flush_bytes) {
+      if (!ob.flush_deferred) {
+        ob.flush_deferred = true;
+        t.deferred.push_back(it->first);
+      }
+    } else {
+      ob.flush_posted = true;
+      asio::post(t.io, [&t, address = it->first] { t.flush(address); });
+    }
   } else if (!ob.writable && ob.needs_dial) {
     ob.needs_dial = false;
     asio::post(t.io, [&t, address = it->first] { t.ensure_connected(address); });

@@ -671,5 +671,44 @@ TEST(RemoteTransport, AHandshakeThatNeverComesTimesOut) {
   EXPECT_TRUE(reply.empty());
 }
 
+TEST(RemoteTransport, DeferredSendsWaitForTheFlushUnlessTheyFillTheThreshold) {
+  auto quiet = [](std::string name) {
+    auto c = node::config(std::move(name));
+    c.heartbeat_interval = 600s; // no heartbeat write during the test
+    c.idle_timeout = 1200s;
+    return c;
+  };
+  node a(quiet("a"));
+  node b(quiet("b"));
+  // Associate first: deferral applies to an established connection.
+  ASSERT_TRUE(a.t().send(b.t().address(), numbered(0)));
+  ASSERT_TRUE(b.wait_received(1));
+  const auto writes = a.t().stats().writes;
+  // Small deferred sends: nothing is written until flush_deferred (the io
+  // thread is never woken for them; heartbeats are a second away).
+  for (std::size_t i = 1; i <= 5; ++i)
+    ASSERT_TRUE(a.t().send_deferred(b.t().address(), numbered(i)));
+  EXPECT_EQ(a.t().stats().writes, writes);
+  a.t().flush_deferred();
+  ASSERT_TRUE(b.wait_received(6));
+  // Deferred sends that queue the threshold's worth go out without a flush.
+  const std::string big(tcp_transport::deferred_flush_bytes / 4, 'x');
+  for (std::size_t i = 6; i < 12; ++i) {
+    envelope env = numbered(i);
+    env.payload = std::to_string(i);
+    env.manifest = big;
+    ASSERT_TRUE(a.t().send_deferred(b.t().address(), env));
+  }
+  ASSERT_TRUE(b.wait_received(10));
+  // The rest comes with the flush, in order.
+  a.t().flush_deferred();
+  ASSERT_TRUE(b.wait_received(12));
+  expect_in_order(b.received(), 12);
+  // A flush with nothing owed, and one after stop, do nothing.
+  a.t().flush_deferred();
+  a.stop();
+  a.t().flush_deferred();
+}
+
 } // namespace
 } // namespace atomr::remote

@@ -214,6 +214,18 @@ public:
   /// limit, and `transport_stopped_error` before `start`.
   bool send(std::string_view to, const envelope& env);
 
+  /// `send`, except that the io thread is not woken for it (unless the
+  /// peer's queue holds `deferred_flush_bytes` or more): the caller
+  /// promises to call `flush_deferred` soon after, so that a burst of sends
+  /// from one thread (one turn of an event loop) wakes the io thread once.
+  bool send_deferred(std::string_view to, const envelope& env);
+
+  /// Wakes the io thread for everything `send_deferred` queued. Thread-safe.
+  void flush_deferred();
+
+  /// The queued bytes at which `send_deferred` wakes the io thread anyway.
+  static constexpr std::size_t deferred_flush_bytes = 64 * 1024;
+
   transport_stats stats() const;
 
   /// Restarts reading on every connection paused by `inbound_full` (the
@@ -224,6 +236,7 @@ public:
   struct impl;
 
 private:
+  bool send_impl(std::string_view to, const envelope& env, bool defer);
   std::unique_ptr<impl> impl_;
 };
 
