@@ -321,17 +321,19 @@ cdef class _ClusterDaemon:
 
     def self_status(self):
         """This node's status in its own view (the event spelling), or None
-        when it is not a member (removed)."""
+        once the daemon stopped (removed, or shut down)."""
         cdef CDaemonHost* h = self._live()
-        cdef CGossip g
-        cdef const CMember* m
-        cdef string a = h.daemon().self_().address
+        cdef optional[CMember] m
         with nogil:
-            g = h.daemon().state()
-        m = g.find_address(string_view(a.data(), a.size()))
-        if m == NULL:
+            m = h.daemon().self_member()
+        if not m.has_value():
             return None
-        return _event_status(m.status)
+        return _event_status(m.value().status)
+
+    @property
+    def running(self):
+        """False once the daemon stopped (removed, downed, shut down)."""
+        return self._live().daemon().running()
 
     @property
     def leader(self):
@@ -353,8 +355,12 @@ cdef class _ClusterDaemon:
         cdef CDaemonStats s = self._live().daemon().stats()
         return {"gossip_sent": s.gossip_sent, "gossip_received": s.gossip_received,
                 "gossip_merged": s.gossip_merged, "status_sent": s.status_sent,
-                "heartbeats_sent": s.heartbeats_sent, "malformed": s.malformed,
-                "ticks": s.ticks}
+                "status_received": s.status_received, "heartbeats_sent": s.heartbeats_sent,
+                "heartbeat_responses": s.heartbeat_responses, "malformed": s.malformed,
+                "ignored": s.ignored, "send_failures": s.send_failures,
+                "init_joins_sent": s.init_joins_sent, "joins_sent": s.joins_sent,
+                "sbr_decisions": s.sbr_decisions, "ticks": s.ticks,
+                "gossip_rounds": s.gossip_rounds}
 
     def shutdown(self):
         """Shuts the daemon down and detaches it from its transport (the

@@ -67,9 +67,17 @@ cdef extern from "atomr/cluster/daemon.hpp" namespace "atomr::cluster" nogil:
         uint64_t gossip_received
         uint64_t gossip_merged
         uint64_t status_sent
+        uint64_t status_received
         uint64_t heartbeats_sent
+        uint64_t heartbeat_responses
         uint64_t malformed
+        uint64_t ignored
+        uint64_t send_failures
+        uint64_t init_joins_sent
+        uint64_t joins_sent
+        uint64_t sbr_decisions
         uint64_t ticks
+        uint64_t gossip_rounds
 
     cdef cppclass CClusterDaemon "atomr::cluster::cluster_daemon":
         void tick() except +translate_error
@@ -82,6 +90,8 @@ cdef extern from "atomr/cluster/daemon.hpp" namespace "atomr::cluster" nogil:
         optional[string] leader() except +translate_error
         cbool converged() except +translate_error
         size_t member_count() except +translate_error
+        optional[CMember] self_member() except +translate_error
+        cbool running() except +translate_error
         CDaemonStats stats() except +translate_error
 
 

@@ -2,7 +2,6 @@
 
 #include "atomr/remote/error.hpp"
 
-#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -65,64 +64,22 @@ sim_bus::~sim_bus() {
   stop_driver();
 }
 
-void sim_bus::add(const std::shared_ptr<cluster_daemon>& daemon, remote::sim_duration interval) {
-  const auto now = net_.now();
-  std::lock_guard<std::mutex> lock(mu_);
-  daemons_.push_back(ticked{daemon, daemon.get(), interval, now + interval});
+std::uint64_t sim_bus::add(const std::shared_ptr<cluster_daemon>& daemon,
+                           remote::sim_duration interval) {
+  std::weak_ptr<cluster_daemon> weak = daemon;
+  return net_.every(interval, [weak] {
+    if (auto d = weak.lock()) {
+      d->tick();
+    }
+  });
 }
 
-void sim_bus::remove(const cluster_daemon* daemon) {
-  std::lock_guard<std::mutex> lock(mu_);
-  std::erase_if(daemons_, [daemon](const ticked& t) { return t.key == daemon; });
+void sim_bus::remove(std::uint64_t id) {
+  net_.cancel(id);
 }
 
 std::size_t sim_bus::advance(remote::sim_duration by) {
-  if (by.count() < 0) {
-    throw remote::invalid_config_error("cannot advance virtual time by a negative duration");
-  }
-  std::lock_guard<std::mutex> advancing(advance_mu_);
-  const auto end = net_.now() + by;
-  std::size_t delivered = 0;
-  for (;;) {
-    // The earliest tick due by `end`, and the daemons due then.
-    std::optional<remote::sim_duration> next;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      std::erase_if(daemons_, [](const ticked& t) { return t.daemon.expired(); });
-      for (const auto& t : daemons_) {
-        if (t.due <= end && (!next || t.due < *next)) {
-          next = t.due;
-        }
-      }
-    }
-    if (!next) {
-      break;
-    }
-    const auto now = net_.now();
-    if (*next > now) {
-      delivered += net_.advance(*next - now);
-    }
-    std::vector<std::shared_ptr<cluster_daemon>> due;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      for (auto& t : daemons_) {
-        if (t.due <= *next) {
-          t.due = std::max(t.due + t.interval, *next + remote::sim_duration(1));
-          if (auto d = t.daemon.lock()) {
-            due.push_back(std::move(d));
-          }
-        }
-      }
-    }
-    for (const auto& d : due) {
-      d->tick();
-    }
-  }
-  const auto now = net_.now();
-  if (end > now) {
-    delivered += net_.advance(end - now);
-  }
-  return delivered;
+  return net_.advance(by);
 }
 
 void sim_bus::start_driver(std::chrono::milliseconds step) {
@@ -216,12 +173,11 @@ std::unique_ptr<daemon_host> daemon_host::standalone(daemon_config config) {
   if (config.self.uid == 0) {
     config.self.uid = random_uid();
   }
-  const auto interval = config.gossip_interval;
   daemon_callbacks cb;
   cb.send = [](std::string_view, const remote::envelope&) { return false; };
   cb.on_event = [events = h->events_](const cluster_event& ev) { events->push(ev); };
   h->daemon_ = std::make_shared<cluster_daemon>(std::move(config), steady_now, std::move(cb));
-  h->start_ticker(interval);
+  h->start_ticker(h->daemon_->tick_interval());
   return h;
 }
 
@@ -232,7 +188,6 @@ std::unique_ptr<daemon_host> daemon_host::on_tcp(daemon_config config, remote::t
   if (config.self.uid == 0) {
     config.self.uid = t.uid();
   }
-  const auto interval = config.gossip_interval;
   daemon_callbacks cb;
   cb.send = sender(&t);
   cb.on_event = [events = h->events_](const cluster_event& ev) { events->push(ev); };
@@ -258,7 +213,7 @@ std::unique_ptr<daemon_host> daemon_host::on_tcp(daemon_config config, remote::t
   };
   queue->set_tap(std::move(tap));
   h->tapped_ = std::move(queue);
-  h->start_ticker(interval);
+  h->start_ticker(h->daemon_->tick_interval());
   return h;
 }
 
@@ -301,7 +256,6 @@ std::unique_ptr<daemon_host> daemon_host::on_sim(daemon_config config, sim_bus& 
   std::shared_ptr<remote::sim_transport> t =
     net.attach(at, std::move(tcb), 0, remote::default_max_frame_size, heartbeats);
   config.self.uid = t->uid();
-  const auto interval = config.gossip_interval;
   daemon_callbacks cb;
   cb.send = [t](std::string_view to, const remote::envelope& env) {
     try {
@@ -321,7 +275,7 @@ std::unique_ptr<daemon_host> daemon_host::on_sim(daemon_config config, sim_bus& 
   t->start();
   h->sim_transport_ = t;
   h->bus_ = &bus;
-  bus.add(h->daemon_, interval);
+  h->timer_ = bus.add(h->daemon_, h->daemon_->tick_interval());
   return h;
 }
 
@@ -356,7 +310,7 @@ void daemon_host::stop() {
   std::thread ticker;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_ && !ticker_.joinable() && !tapped_ && !sim_transport_) {
+    if (stopping_ && !ticker_.joinable() && !tapped_ && !sim_transport_ && bus_ == nullptr) {
       return;
     }
     stopping_ = true;
@@ -373,8 +327,8 @@ void daemon_host::stop() {
     tapped_->set_tap(nullptr);
     tapped_.reset();
   }
-  if (bus_ != nullptr && daemon_) {
-    bus_->remove(daemon_.get());
+  if (bus_ != nullptr) {
+    bus_->remove(timer_);
     bus_ = nullptr;
   }
   if (sim_transport_) {

@@ -10,10 +10,10 @@
 //   `cluster_daemon::receive` on the io thread, transport events to
 //   `transport_event` (and on to the loop as before); everything else is
 //   queued for the loop as usual. A thread ticks the daemon every
-//   `gossip_interval`.
+//   `cluster_daemon::tick_interval()`.
 // * On a `sim_bus` (a simulated network several systems share): the host
-//   attaches its own simulated transport at the daemon's address; the bus
-//   delivers its frames and ticks it every `gossip_interval` of virtual time.
+//   attaches its own simulated transport at the daemon's address; a timer of
+//   the network ticks it every `tick_interval()` of virtual time.
 // * On no transport: a one-node cluster; a thread ticks it.
 //
 // The daemon's events are queued here and signalled on an eventfd that the
@@ -26,6 +26,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -61,10 +62,10 @@ private:
 class daemon_host;
 
 /// A simulated network shared by the daemons of several systems in one
-/// process (atomr.cluster.ClusterRegistry). `advance` moves the network's
-/// virtual clock and ticks every daemon on it each `gossip_interval` of
-/// virtual time, interleaved in time order with the frames; `start_driver`
-/// runs a thread that advances it with the wall clock (real-time mode).
+/// process (atomr.cluster.ClusterRegistry). Each daemon on it is ticked by a
+/// virtual-time timer of the network (`sim_network::every`), so frames and
+/// ticks interleave in time order whoever advances; `start_driver` runs a
+/// thread that advances the network with the wall clock (real-time mode).
 class sim_bus {
 public:
   /// `net` must outlive the bus.
@@ -78,10 +79,8 @@ public:
     return net_;
   }
 
-  /// Moves virtual time by `by`: frames and ticks due by then, in due
-  /// order (a frame and a tick due at the same instant: the frame first).
-  /// Returns the envelopes delivered. Serialized with the driver; must not
-  /// be called from a daemon's callback.
+  /// Moves virtual time by `by` (`sim_network::advance`); returns the
+  /// envelopes delivered. Not from a daemon's callback.
   std::size_t advance(remote::sim_duration by);
 
   /// Starts a thread that advances virtual time as the wall clock moves,
@@ -91,23 +90,15 @@ public:
   void stop_driver();
   bool driving() const;
 
-  /// Ticks `daemon` every `interval` of virtual time from now on, until the
-  /// daemon is destroyed or `remove`d.
-  void add(const std::shared_ptr<cluster_daemon>& daemon, remote::sim_duration interval);
-  void remove(const cluster_daemon* daemon);
+  /// Ticks `daemon` every `interval` of virtual time until `remove` or
+  /// its destruction; returns the timer's id.
+  std::uint64_t add(const std::shared_ptr<cluster_daemon>& daemon,
+                    remote::sim_duration interval);
+  void remove(std::uint64_t id);
 
 private:
-  struct ticked {
-    std::weak_ptr<cluster_daemon> daemon;
-    const cluster_daemon* key;
-    remote::sim_duration interval;
-    remote::sim_duration due;
-  };
-
   remote::sim_network& net_;
-  std::mutex advance_mu_;
   mutable std::mutex mu_;
-  std::vector<ticked> daemons_;
   std::condition_variable cv_;
   bool stopping_ = false;
   std::thread driver_;
@@ -159,6 +150,7 @@ private:
   std::shared_ptr<remote::inbound_queue> tapped_;
   std::shared_ptr<remote::transport> sim_transport_;
   sim_bus* bus_ = nullptr;
+  std::uint64_t timer_ = 0;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
