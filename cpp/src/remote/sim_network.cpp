@@ -324,7 +324,7 @@ struct delivery {
   std::vector<note> events;
   std::shared_ptr<const transport_callbacks> receiver;
   std::optional<inbound_envelope> envelope;
-  std::shared_ptr<sim_timer> timer;
+  std::shared_ptr<detail::sim_timer> timer;
 };
 
 // Reports the peers of `node` whose phi crossed the threshold (or came back
