@@ -43,7 +43,8 @@ bool readable(int fd) {
 
 std::size_t up_count(const cluster_daemon& d) {
   std::size_t n = 0;
-  for (const auto& m : d.state().members())
+  const auto g = d.state();
+  for (const auto& m : g.members())
     n += m.status == member_status::up ? 1 : 0;
   return n;
 }
