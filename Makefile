@@ -8,7 +8,7 @@ FUZZ_DIR ?= build/fuzz
 # Seconds each fuzz target runs in `make test` (a smoke run; raise it to hunt).
 FUZZ_SECONDS ?= 20
 
-.PHONY: deps build demo lint lint-static lint-stubs test test-cpp test-cpp-sanitize test-fuzz test-py soak bench clean
+.PHONY: deps build demo lint lint-static lint-stubs test test-cpp test-cpp-sanitize test-fuzz test-py soak soak-cluster-sim bench clean
 
 deps:
 	bash scripts/install-system-deps.sh
@@ -56,6 +56,14 @@ test-py: build
 # mutated frames fired at a live system's port (tests/remote/test_garbage_frames.py).
 soak: build
 	ATOMR_GARBAGE_FRAMES=1000000 $(PYTHON) -m pytest -q -s tests/remote/test_garbage_frames.py
+
+# A simulated 1,000-node cluster under virtual time (cpp/tests/cluster_soak):
+# rounds to convergence against log2(N) and the wall time. SOAK_NODES sets N.
+SOAK_NODES ?= 1000
+soak-cluster-sim: deps
+	cmake -S cpp -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build $(BUILD_DIR) -j2 --target cluster_sim_soak
+	$(BUILD_DIR)/cluster_sim_soak $(SOAK_NODES)
 
 # The lint gate (scripts/lint.sh): the static checks first, so a lint error
 # fails `make test` before anything is built; stubtest needs the built extension.

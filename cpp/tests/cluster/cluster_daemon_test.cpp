@@ -8,6 +8,7 @@
 #include "sim_cluster.hpp"
 
 #include <gtest/gtest.h>
+#include <random>
 
 namespace atomr::cluster {
 namespace {
@@ -488,6 +489,50 @@ TEST(ClusterDaemon, ShutdownReportsAndStops) {
   EXPECT_EQ(c[2].daemon->stats().gossip_sent + c[2].daemon->stats().status_sent, sent);
 }
 
+// The address order compared with a reference that parses both sides.
+TEST(ClusterAddressOrder, FastComparisonAgreesWithParsingBothAddresses) {
+  const auto reference = [](const std::string& a, const std::string& b) {
+    if (a == b)
+      return std::strong_ordering::equal;
+    const auto pa = parse_address(a);
+    const auto pb = parse_address(b);
+    if (pa && pb) {
+      if (auto c = pa->protocol <=> pb->protocol; c != 0)
+        return c;
+      if (auto c = pa->host <=> pb->host; c != 0)
+        return c;
+      if (auto c = pa->port <=> pb->port; c != 0)
+        return c;
+      if (auto c = pa->system <=> pb->system; c != 0)
+        return c;
+    } else if (pa || pb) {
+      return pa ? std::strong_ordering::less : std::strong_ordering::greater;
+    }
+    return a <=> b;
+  };
+  std::mt19937_64 rng(5);
+  const std::vector<std::string> protocols = {"akka", "akka.tcp", "a", ""};
+  const std::vector<std::string> systems = {"sys", "sy", "s@x", "", "a:b", "sys2"};
+  const std::vector<std::string> hosts = {"10.0.0.1", "10.0.0.12", "10.0.0.2", "::1",
+                                          "h",        "h:1",       "",         "10.0.0.1x"};
+  const std::vector<std::string> ports = {"2552", "25520", "02552", "9", "", "65536", "x", "0"};
+  const auto pick = [&](const std::vector<std::string>& v) { return v[rng() % v.size()]; };
+  const auto make = [&] {
+    switch (rng() % 4) {
+    case 0:
+      return pick(protocols) + "://" + pick(systems);
+    case 1:
+      return pick(protocols) + "//" + pick(systems) + "@" + pick(hosts);
+    default:
+      return pick(protocols) + "://" + pick(systems) + "@" + pick(hosts) + ":" + pick(ports);
+    }
+  };
+  for (int k = 0; k < 20000; ++k) {
+    const std::string a = make(), b = make();
+    ASSERT_EQ(compare_addresses(a, b), reference(a, b)) << a << " vs " << b;
+  }
+}
+
 // -- the protocol codec -------------------------------------------------------------
 
 std::vector<protocol::message> sample_messages() {
@@ -517,6 +562,15 @@ TEST(ClusterProtocol, EveryMessageRoundTrips) {
     EXPECT_EQ(env.recipient, daemon_path);
     EXPECT_EQ(env.manifest.rfind("atomr.cluster.", 0), 0u);
     EXPECT_EQ(protocol::decode(env.manifest, env.payload), m) << env.manifest;
+  }
+}
+
+TEST(ClusterProtocol, PreEncodedGossipEnvelopeIsTheSameBytes) {
+  for (const auto& m : sample_messages()) {
+    if (const auto* e = std::get_if<protocol::gossip_envelope>(&m)) {
+      const auto built = protocol::gossip_envelope_with(e->from, e->to, encode_gossip(e->state));
+      EXPECT_EQ(built, protocol::to_envelope(m));
+    }
   }
 }
 
