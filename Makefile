@@ -37,9 +37,10 @@ test-fuzz: deps
 	cmake -S cpp -B $(FUZZ_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
 		-DATOMR_FUZZ=ON -DBUILD_TESTING=OFF
 	cmake --build $(FUZZ_DIR) -j2 --target ddata_wire_fuzz remote_frame_fuzz cluster_gossip_fuzz \
-		stream_link_fuzz
+		stream_link_fuzz cluster_protocol_fuzz
 	mkdir -p $(FUZZ_DIR)/corpus-ddata_wire $(FUZZ_DIR)/corpus-remote_frame \
-		$(FUZZ_DIR)/corpus-cluster_gossip $(FUZZ_DIR)/corpus-stream_link
+		$(FUZZ_DIR)/corpus-cluster_gossip $(FUZZ_DIR)/corpus-stream_link \
+		$(FUZZ_DIR)/corpus-cluster_protocol
 	$(FUZZ_DIR)/ddata_wire_fuzz -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
 		-print_final_stats=1 $(FUZZ_DIR)/corpus-ddata_wire cpp/fuzz/corpus/ddata_wire
 	$(FUZZ_DIR)/remote_frame_fuzz -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
@@ -48,6 +49,8 @@ test-fuzz: deps
 		-print_final_stats=1 $(FUZZ_DIR)/corpus-cluster_gossip cpp/fuzz/corpus/cluster_gossip
 	$(FUZZ_DIR)/stream_link_fuzz -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
 		-print_final_stats=1 $(FUZZ_DIR)/corpus-stream_link cpp/fuzz/corpus/stream_link
+	$(FUZZ_DIR)/cluster_protocol_fuzz -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+		-print_final_stats=1 $(FUZZ_DIR)/corpus-cluster_protocol cpp/fuzz/corpus/cluster_protocol
 
 test-py: build
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
