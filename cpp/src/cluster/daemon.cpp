@@ -662,10 +662,8 @@ struct cluster_daemon::impl {
   // Down members that are unreachable are removed by the leader even when
   // other unreachable members block convergence.
   void reap_unreachable_down() {
-    if (cluster::converged(g, cfg.self))
-      return;
     const auto lead = cluster::leader(g, cfg.self);
-    if (!lead || !(*lead == cfg.self))
+    if (!lead || !(*lead == cfg.self) || cluster::converged(g, cfg.self))
       return;
     const auto unreachable = unreachable_set(g, cfg.self);
     std::vector<unique_address> gone;
