@@ -8,6 +8,8 @@
 #include "sim_cluster.hpp"
 
 #include <gtest/gtest.h>
+#include <memory>
+#include <optional>
 #include <random>
 
 namespace atomr::cluster {
@@ -345,6 +347,40 @@ TEST(ClusterDaemon, KeepOldestKeepsTheSideOfTheOldest) {
 TEST(ClusterDaemon, DownAllStopsEveryNode) {
   partition_and_resolve(17, resolver_settings(sbr::strategy_kind::down_all), {1, 2, 3}, {4, 5}, {},
                         {1, 2, 3, 4, 5});
+}
+
+TEST(ClusterDaemon, LeaseMajorityTheSideThatGetsTheLeaseSurvives) {
+  // One lease for the cluster: the first side's leader to ask holds it.
+  // The minority waits acquire_lease_delay_for_minority, so the majority
+  // asks first.
+  auto holder = std::make_shared<std::optional<std::string>>();
+  auto s = resolver_settings(sbr::strategy_kind::lease_majority);
+  s.acquire_lease_delay_for_minority = 3s;
+  daemon_config cfg = testing::test_config();
+  cfg.sbr = s;
+  sim_cluster c(25, cfg);
+  for (int i = 1; i <= 5; ++i)
+    c.start(i, 0, [holder, i](daemon_config& d) {
+      d.lease = [holder, i] {
+        if (!*holder)
+          *holder = address_of(i);
+        return **holder == address_of(i) ? sbr::lease_outcome::acquired
+                                         : sbr::lease_outcome::denied;
+      };
+    });
+  for (int i = 1; i <= 5; ++i)
+    c[i].daemon->join_seed_nodes(c.seeds({1, 2, 3, 4, 5}));
+  ASSERT_TRUE(c.run_until([&] { return c.all_up({1, 2, 3, 4, 5}); }, 60s));
+  c.net.partition_groups(
+      {testing::transport_of(1), testing::transport_of(2)},
+      {testing::transport_of(3), testing::transport_of(4), testing::transport_of(5)});
+  ASSERT_TRUE(c.run_until(
+      [&] {
+        return !c[1].daemon->running() && !c[2].daemon->running() && c.all_up({3, 4, 5});
+      },
+      120s));
+  ASSERT_TRUE(holder->has_value());
+  EXPECT_EQ(**holder, address_of(3)); // the leader of the majority side
 }
 
 TEST(ClusterDaemon, ResolverDownsACrashedMember) {

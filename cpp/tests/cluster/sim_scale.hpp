@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <ctime>
 
 namespace atomr::cluster::testing {
 
@@ -23,8 +24,9 @@ struct scale_result {
   double down_converged_rounds = 0;
   bool removed = false;
   double log2_n = 0;
-  /// Wall-clock seconds for the whole run.
+  /// Wall-clock and CPU seconds (this process) for the whole run.
   double wall_s = 0;
+  double cpu_s = 0;
   std::uint64_t envelopes = 0;
 };
 
@@ -45,6 +47,11 @@ inline bool converged_everywhere(sim_cluster& c, const std::vector<int>& ids, st
 
 inline scale_result run_scale(int n, std::uint64_t seed) {
   const auto wall0 = std::chrono::steady_clock::now();
+  const std::clock_t cpu0 = std::clock();
+  const auto finish = [&](scale_result& out) {
+    out.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+    out.cpu_s = static_cast<double>(std::clock() - cpu0) / CLOCKS_PER_SEC;
+  };
   scale_result r;
   r.nodes = n;
   r.log2_n = std::log2(static_cast<double>(n));
@@ -62,7 +69,7 @@ inline scale_result run_scale(int n, std::uint64_t seed) {
   r.formed = c.run_until([&] { return converged_everywhere(c, ids, ids.size()); }, 600s, 1s);
   r.formation_virtual_s = std::chrono::duration<double>(c.net.now() - start).count();
   if (!r.formed) {
-    r.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+    finish(r);
     return r;
   }
   // One change: a member crashes and a node downs it. Count gossip rounds
@@ -91,17 +98,17 @@ inline scale_result run_scale(int n, std::uint64_t seed) {
   r.removed = c.run_until([&] { return converged_everywhere(c, rest, rest.size()); }, 120s, 500ms);
   r.down_converged_rounds = std::chrono::duration<double>(c.net.now() - down_at).count();
   r.envelopes = c.net.total_stats().delivered;
-  r.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+  finish(r);
   return r;
 }
 
 inline void print(const scale_result& r) {
   std::printf("cluster sim scale: %d nodes: formed=%s in %.1f s virtual; a down reached every node "
               "in %.1f gossip rounds and was removed with convergence everywhere after %.1f rounds "
-              "(log2 N = %.2f); %llu envelopes delivered; wall time %.2f s\n",
+              "(log2 N = %.2f); %llu envelopes delivered; wall time %.2f s (CPU %.2f s)\n",
               r.nodes, r.formed ? "yes" : "NO", r.formation_virtual_s, r.down_spread_rounds,
               r.down_converged_rounds, r.log2_n, static_cast<unsigned long long>(r.envelopes),
-              r.wall_s);
+              r.wall_s, r.cpu_s);
   std::fflush(stdout);
 }
 
