@@ -224,7 +224,14 @@ struct cluster_daemon::impl {
   void send_to(const unique_address& node, const proto::message& m) {
     if (node.address == cfg.self.address)
       return;
-    send_raw(cfg.transport_address(node.address), m);
+    std::string to;
+    try {
+      to = cfg.transport_address(node.address);
+    } catch (...) {
+      ++stats.send_failures;
+      return;
+    }
+    send_raw(to, m);
   }
 
   // The current gossip's encoding, made once per change.
@@ -240,7 +247,8 @@ struct cluster_daemon::impl {
       return;
     try {
       const auto env = proto::gossip_envelope_with(cfg.self, to, encoded());
-      if (!cb.send || !cb.send(cfg.transport_address(to.address), env))
+      const std::string address = cfg.transport_address(to.address);
+      if (!cb.send || !cb.send(address, env))
         ++stats.send_failures;
     } catch (...) {
       ++stats.send_failures;
@@ -250,6 +258,18 @@ struct cluster_daemon::impl {
   void send_status(const unique_address& to) {
     ++stats.status_sent;
     send_to(to, proto::gossip_status{cfg.self, g.version()});
+  }
+
+  void send_init_join(const std::string& seed) {
+    ++stats.init_joins_sent;
+    std::string to;
+    try {
+      to = cfg.transport_address(seed);
+    } catch (...) {
+      ++stats.send_failures;
+      return;
+    }
+    send_raw(to, proto::init_join{cfg.self});
   }
 
   // The events of going from `old` to `next` (the view as published).
@@ -433,7 +453,7 @@ struct cluster_daemon::impl {
   }
 
   void on_join(const proto::join& j) {
-    if (!accepts_joins() || j.node == cfg.self || g.tombstones().count(j.node)) {
+    if (!accepts_joins() || j.node.address == cfg.self.address || g.tombstones().count(j.node)) {
       ++stats.ignored;
       return;
     }
@@ -637,10 +657,8 @@ struct cluster_daemon::impl {
         ph = phase::idle;
         return;
       }
-      for (const auto& seed : seeds) {
-        ++stats.init_joins_sent;
-        send_raw(cfg.transport_address(seed), proto::init_join{cfg.self});
-      }
+      for (const auto& seed : seeds)
+        send_init_join(seed);
       return;
     }
   }
@@ -913,7 +931,13 @@ void cluster_daemon::tick() {
   auto& d = *impl_;
   {
     std::lock_guard<std::mutex> lock(d.mu);
-    d.tick();
+    try {
+      d.tick();
+    } catch (...) {
+      // A round that failed half-way (a view the rules reject) is counted;
+      // the next tick starts afresh from the committed view.
+      ++d.stats.round_errors;
+    }
   }
   d.dispatch();
 }
@@ -943,10 +967,8 @@ void cluster_daemon::join_seed_nodes(std::vector<std::string> seeds) {
     }
     d.ph = impl::phase::seeking;
     d.seek_started = d.now();
-    for (const auto& seed : d.seeds) {
-      ++d.stats.init_joins_sent;
-      d.send_raw(d.cfg.transport_address(seed), protocol::init_join{d.cfg.self});
-    }
+    for (const auto& seed : d.seeds)
+      d.send_init_join(seed);
   }
   d.dispatch();
 }
