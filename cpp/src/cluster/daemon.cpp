@@ -224,7 +224,14 @@ struct cluster_daemon::impl {
   void send_to(const unique_address& node, const proto::message& m) {
     if (node.address == cfg.self.address)
       return;
-    send_raw(cfg.transport_address(node.address), m);
+    std::string to;
+    try {
+      to = cfg.transport_address(node.address);
+    } catch (...) {
+      ++stats.send_failures;
+      return;
+    }
+    send_raw(to, m);
   }
 
   // The current gossip's encoding, made once per change.
@@ -240,7 +247,8 @@ struct cluster_daemon::impl {
       return;
     try {
       const auto env = proto::gossip_envelope_with(cfg.self, to, encoded());
-      if (!cb.send || !cb.send(cfg.transport_address(to.address), env))
+      const std::string address = cfg.transport_address(to.address);
+      if (!cb.send || !cb.send(address, env))
         ++stats.send_failures;
     } catch (...) {
       ++stats.send_failures;
@@ -252,22 +260,21 @@ struct cluster_daemon::impl {
     send_to(to, proto::gossip_status{cfg.self, g.version()});
   }
 
+  void send_init_join(const std::string& seed) {
+    ++stats.init_joins_sent;
+    std::string to;
+    try {
+      to = cfg.transport_address(seed);
+    } catch (...) {
+      ++stats.send_failures;
+      return;
+    }
+    send_raw(to, proto::init_join{cfg.self});
+  }
+
   // The events of going from `old` to `next` (the view as published).
   void diff(const gossip& old, const gossip& next) {
-    for (const auto& m : next.members()) {
-      const member* before = old.find(m.node);
-      if (before == nullptr || before->status != m.status)
-        push(make_event(event_of(m.status), m));
-    }
-    for (const auto& m : old.members()) {
-      if (next.find(m.node) == nullptr) {
-        member gone = m;
-        gone.status = member_status::removed;
-        cluster_event ev = make_event(cluster_event::kind_t::member_removed, gone);
-        ev.previous_status = m.status;
-        push(std::move(ev));
-      }
-    }
+    member_events(old, next, /*with_self=*/true);
     const auto was = unreachable_set(old, cfg.self);
     const auto is = unreachable_set(next, cfg.self);
     for (const auto& node : is)
@@ -340,18 +347,37 @@ struct cluster_daemon::impl {
   // Events for the other members' changes from the current view to `next`
   // (which lacks self), without self's removal.
   void diff_others_only(const gossip& next) {
-    for (const auto& m : next.members()) {
-      const member* before = g.find(m.node);
-      if (before == nullptr || before->status != m.status)
+    member_events(g, next, /*with_self=*/false);
+  }
+
+  // The member events from `old` to `next`: a status event per member that
+  // appeared or changed status, then member_removed per member gone (self's
+  // removal only `with_self`). Both lists are in node order: one walk.
+  void member_events(const gossip& old, const gossip& next, bool with_self) {
+    std::vector<const member*> gone;
+    const auto& a = old.members();
+    const auto& b = next.members();
+    auto x = a.begin();
+    for (const auto& m : b) {
+      while (x != a.end() && x->node < m.node)
+        gone.push_back(&*x++);
+      if (x != a.end() && x->node == m.node) {
+        if (x->status != m.status)
+          push(make_event(event_of(m.status), m));
+        ++x;
+      } else {
         push(make_event(event_of(m.status), m));
+      }
     }
-    for (const auto& m : g.members()) {
-      if (m.node == cfg.self || next.find(m.node) != nullptr)
+    for (; x != a.end(); ++x)
+      gone.push_back(&*x);
+    for (const member* m : gone) {
+      if (!with_self && m->node == cfg.self)
         continue;
-      member gone = m;
-      gone.status = member_status::removed;
-      cluster_event ev = make_event(cluster_event::kind_t::member_removed, gone);
-      ev.previous_status = m.status;
+      member removed = *m;
+      removed.status = member_status::removed;
+      cluster_event ev = make_event(cluster_event::kind_t::member_removed, removed);
+      ev.previous_status = m->status;
       push(std::move(ev));
     }
   }
@@ -427,7 +453,7 @@ struct cluster_daemon::impl {
   }
 
   void on_join(const proto::join& j) {
-    if (!accepts_joins() || j.node == cfg.self || g.tombstones().count(j.node)) {
+    if (!accepts_joins() || j.node.address == cfg.self.address || g.tombstones().count(j.node)) {
       ++stats.ignored;
       return;
     }
@@ -631,10 +657,8 @@ struct cluster_daemon::impl {
         ph = phase::idle;
         return;
       }
-      for (const auto& seed : seeds) {
-        ++stats.init_joins_sent;
-        send_raw(cfg.transport_address(seed), proto::init_join{cfg.self});
-      }
+      for (const auto& seed : seeds)
+        send_init_join(seed);
       return;
     }
   }
@@ -687,10 +711,16 @@ struct cluster_daemon::impl {
         candidates.push_back(&m);
     if (candidates.empty())
       return;
+    // Candidates and the seen set are in node order: one walk.
     std::vector<const member*> unseen;
-    for (const member* m : candidates)
-      if (!g.seen_by(m->node))
+    const auto& seen = g.overview().seen;
+    auto sit = seen.begin();
+    for (const member* m : candidates) {
+      while (sit != seen.end() && *sit < m->node)
+        ++sit;
+      if (sit == seen.end() || !(*sit == m->node))
         unseen.push_back(m);
+    }
     const double p = cfg.gossip_different_view_probability;
     std::uniform_real_distribution<double> unit(0.0, 1.0);
     const auto& pool = !unseen.empty() && unit(rng) < p ? unseen : candidates;
@@ -901,7 +931,13 @@ void cluster_daemon::tick() {
   auto& d = *impl_;
   {
     std::lock_guard<std::mutex> lock(d.mu);
-    d.tick();
+    try {
+      d.tick();
+    } catch (...) {
+      // A round that failed half-way (a view the rules reject) is counted;
+      // the next tick starts afresh from the committed view.
+      ++d.stats.round_errors;
+    }
   }
   d.dispatch();
 }
@@ -931,10 +967,8 @@ void cluster_daemon::join_seed_nodes(std::vector<std::string> seeds) {
     }
     d.ph = impl::phase::seeking;
     d.seek_started = d.now();
-    for (const auto& seed : d.seeds) {
-      ++d.stats.init_joins_sent;
-      d.send_raw(d.cfg.transport_address(seed), protocol::init_join{d.cfg.self});
-    }
+    for (const auto& seed : d.seeds)
+      d.send_init_join(seed);
   }
   d.dispatch();
 }

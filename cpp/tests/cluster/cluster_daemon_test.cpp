@@ -490,6 +490,20 @@ TEST(ClusterDaemon, MalformedEnvelopesAreCountedAndDropped) {
   raw->stop();
 }
 
+TEST(ClusterDaemon, AJoinWithTheNodesOwnAddressIsIgnored) {
+  sim_cluster c(26);
+  form(c, 2);
+  remote::transport_callbacks none;
+  auto raw = c.net.attach("10.9.9.9:1", std::move(none));
+  raw->start();
+  const unique_address impostor{address_of(1), c[1].daemon->self().uid + 1};
+  raw->send(testing::transport_of(1), protocol::to_envelope(protocol::join{impostor, {}}));
+  c.net.advance(3s);
+  EXPECT_TRUE(c.all_up({1, 2}));
+  EXPECT_GE(c[1].daemon->stats().ignored, 1u);
+  raw->stop();
+}
+
 TEST(ClusterDaemon, RejectsBadArguments) {
   sim_cluster c(23);
   auto& a = c.start(1);

@@ -207,6 +207,9 @@ public:
     std::uint64_t ticks = 0;
     /// Gossip rounds run (ticks at which the gossip round was due).
     std::uint64_t gossip_rounds = 0;
+    /// Ticks that failed part-way with an error (never thrown out of
+    /// `tick`; the view stays as last committed).
+    std::uint64_t round_errors = 0;
   };
   stats_t stats() const;
 
