@@ -357,7 +357,7 @@ cdef class _ClusterDaemon:
                 "ignored": s.ignored, "send_failures": s.send_failures,
                 "init_joins_sent": s.init_joins_sent, "joins_sent": s.joins_sent,
                 "sbr_decisions": s.sbr_decisions, "ticks": s.ticks,
-                "gossip_rounds": s.gossip_rounds}
+                "gossip_rounds": s.gossip_rounds, "round_errors": s.round_errors}
 
     def shutdown(self):
         """Shuts the daemon down and detaches it from its transport (the

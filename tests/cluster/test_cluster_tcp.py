@@ -187,3 +187,29 @@ async def test_provider_cluster_with_an_async_system():
     finally:
         await system.terminate()
     assert sub.closed
+
+
+def test_remote_watch_ends_when_the_member_leaves():
+    with systems("la", "lb") as (a, b):
+        ca, cb = (Cluster.with_tcp_transport(s, "127.0.0.1:0") for s in (a, b))
+        b.actor_of(props(Echo), "target")
+        seen: list = []
+        w = a.actor_of(props(Collector, factory=lambda: Collector(seen)), "watcher")
+
+        async def main():
+            await ca.join_seed_nodes([ca.self_address])
+            await cb.join_seed_nodes([ca.self_address])
+            await _converged([ca, cb])
+            target = a.actor_selection(b.address + "/user/target")
+            assert await target.ask("up", timeout=10) == "up"
+            assert await w.ask(("watch", target), timeout=10) == "watching"
+            await cb.leave()
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 15
+            while not seen:
+                assert loop.time() < deadline, "no Terminated after the member left"
+                await asyncio.sleep(0.01)
+            assert isinstance(seen[0], Terminated) and seen[0].address_terminated
+            assert seen[0].path == target.path
+
+        asyncio.run(main())

@@ -78,6 +78,7 @@ cdef extern from "atomr/cluster/daemon.hpp" namespace "atomr::cluster" nogil:
         uint64_t sbr_decisions
         uint64_t ticks
         uint64_t gossip_rounds
+        uint64_t round_errors
 
     cdef cppclass CClusterDaemon "atomr::cluster::cluster_daemon":
         void tick() except +translate_error
