@@ -39,9 +39,17 @@ std::vector<const member*> unreachable_members(const gossip& g, const unique_add
 }
 
 bool all_seen(const gossip& g) {
-  for (const auto& m : g.members())
-    if (is_up_or_leaving(m.status) && !g.seen_by(m.node))
+  // Members and the seen set are both in node order: one walk.
+  const auto& seen = g.overview().seen;
+  auto s = seen.begin();
+  for (const auto& m : g.members()) {
+    if (!is_up_or_leaving(m.status))
+      continue;
+    while (s != seen.end() && *s < m.node)
+      ++s;
+    if (s == seen.end() || !(*s == m.node))
       return false;
+  }
   return true;
 }
 
@@ -62,8 +70,12 @@ const member* gossip::find_address(std::string_view address) const noexcept {
 }
 
 void gossip::put(const member& m) {
-  if (tombstones_.count(m.node))
+  if (!tombstones_.empty() && tombstones_.count(m.node))
     throw invalid_transition_error("member " + m.node.address + " was removed from the cluster");
+  if (members_.empty() || members_.back().node < m.node) {
+    members_.push_back(m); // after every member (decoding adds them in order)
+    return;
+  }
   const auto it = std::lower_bound(members_.begin(), members_.end(), m, address_less);
   if (it != members_.end() && it->node == m.node) {
     if (!transition_allowed(it->status, m.status))

@@ -3,7 +3,9 @@
 #include "atomr/cluster/error.hpp"
 
 #include <cstring>
+#include <iterator>
 #include <map>
+#include <optional>
 #include <vector>
 
 namespace atomr::cluster {
@@ -144,7 +146,13 @@ std::string text(reader& r, const char* what) {
 std::string encode_gossip(const gossip& g) {
   // The node table: every node any field names, in node order.
   std::map<unique_address, std::uint32_t> index;
-  const auto note = [&](const unique_address& n) { index.emplace(n, 0); };
+  // Most nodes come in node order (members first): insert at the end then.
+  const auto note = [&](const unique_address& n) {
+    if (index.empty() || std::prev(index.end())->first < n)
+      index.emplace_hint(index.end(), n, 0);
+    else
+      index.emplace(n, 0);
+  };
   for (const auto& m : g.members())
     note(m.node);
   for (const auto& n : g.overview().seen)
@@ -171,18 +179,28 @@ std::string encode_gossip(const gossip& g) {
     w.str(n.address);
     w.u64(n.uid);
   }
+  // Members and the seen set are in node order, like the table: walk it.
+  const auto walker = [&index]() {
+    return [&index, it = index.begin()](const unique_address& n) mutable {
+      while (it != index.end() && it->first < n)
+        ++it;
+      return it->second;
+    };
+  };
+  auto member_index = walker();
   w.count(g.members().size());
   for (const auto& m : g.members()) {
-    w.u32(index.at(m.node));
+    w.u32(member_index(m.node));
     w.u8(static_cast<std::uint8_t>(m.status));
     w.u32(static_cast<std::uint32_t>(m.up_number));
     w.count(m.roles.size());
     for (const auto& role : m.roles)
       w.str(role);
   }
+  auto seen_index = walker();
   w.count(g.overview().seen.size());
   for (const auto& n : g.overview().seen)
-    w.u32(index.at(n));
+    w.u32(seen_index(n));
   const auto& versions = g.overview().reachability.versions();
   w.count(versions.size());
   for (const auto& [o, v] : versions) {
@@ -222,6 +240,7 @@ gossip decode_gossip(std::string_view bytes) {
                                     " is not supported (this build reads version " +
                                     std::to_string(gossip_format_version) + ")");
   std::vector<unique_address> nodes;
+  std::uint32_t last_index = 0; // of the last `node` read
   const std::uint32_t n_nodes = r.count(12, "node table");
   nodes.reserve(n_nodes);
   for (std::uint32_t i = 0; i < n_nodes; ++i) {
@@ -239,15 +258,19 @@ gossip decode_gossip(std::string_view bytes) {
     if (i >= nodes.size())
       throw malformed_gossip_error(std::string(what) + " index " + std::to_string(i) +
                                    " out of range");
+    last_index = i;
     return nodes[i];
   };
 
   gossip g;
   std::vector<member> members;
+  // The table is in node order: node order of two entries is index order.
+  std::optional<std::uint32_t> previous_member;
   const std::uint32_t n_members = r.count(13, "members");
   for (std::uint32_t i = 0; i < n_members; ++i) {
     member m;
     m.node = node("member node");
+    const std::uint32_t member_index = last_index;
     const std::uint8_t status = r.u8("member status");
     if (status >= member_status_count)
       throw malformed_gossip_error("unknown member status " + std::to_string(status));
@@ -265,15 +288,23 @@ gossip decode_gossip(std::string_view bytes) {
         throw malformed_gossip_error("member roles not in strictly increasing order");
       m.roles.push_back(std::move(role));
     }
-    if (!members.empty() && !(members.back().node < m.node))
+    if (previous_member && !(*previous_member < member_index))
       throw malformed_gossip_error("members not in strictly increasing node order");
+    previous_member = member_index;
     members.push_back(std::move(m));
   }
   std::set<unique_address> seen;
+  std::optional<std::uint32_t> previous_seen;
   const std::uint32_t n_seen = r.count(4, "seen set");
-  for (std::uint32_t i = 0; i < n_seen; ++i)
-    if (!seen.insert(node("seen node")).second)
+  for (std::uint32_t i = 0; i < n_seen; ++i) {
+    const unique_address& n = node("seen node");
+    if (previous_seen && *previous_seen < last_index) {
+      seen.emplace_hint(seen.end(), n); // in order, as encode writes it
+    } else if (!seen.insert(n).second) {
       throw malformed_gossip_error("duplicate node in the seen set");
+    }
+    previous_seen = last_index;
+  }
   std::map<unique_address, std::uint64_t> versions;
   const std::uint32_t n_versions = r.count(12, "reachability versions");
   for (std::uint32_t i = 0; i < n_versions; ++i) {
