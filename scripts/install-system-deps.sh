@@ -6,7 +6,8 @@ packages=(g++ cmake make libboost-fiber-dev libboost-context-dev libboost-dev
           libcereal-dev liblmdb-dev libgtest-dev
           libssl-dev     # TLS for the remote transport (OpenSSL through Asio)
           clang-format   # the lint gate's C++ format check (scripts/lint.sh)
-          clang libclang-rt-dev)  # libFuzzer for the fuzz targets (make test-fuzz)
+          clang libclang-rt-dev   # libFuzzer for the fuzz targets (make test-fuzz)
+          iproute2 nftables)      # network namespace labs of tests/multinode (ip, nft)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
