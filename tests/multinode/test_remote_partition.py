@@ -165,3 +165,24 @@ def test_messages_during_a_short_cut_are_at_most_once_in_order(netns_lab, nodes)
     for node in (a, b):
         assert "Traceback" not in node.stderr_tail(100_000)
     print(f"\n{len(seen) - 1000} of the 1000 messages sent during the cut arrived")
+
+
+def test_a_cut_between_two_nodes_leaves_a_third_talking_to_both(netns_lab, nodes):
+    lab = netns_lab(3)
+    a, b, c = nodes.start_all(
+        NodeProcess(name, host=lab.addresses[i], config={"remote": FAST_WATCH},
+                    wrap=lambda argv, i=i: lab.command(i, argv))
+        for i, name in enumerate(("alpha", "beta", "gamma")))
+    for x, y in ((a, b), (a, c), (b, c)):
+        assert answers(x, y, "hello", timeout=30.0) and answers(y, x, "hello", timeout=30.0)
+    lab.partition([0], [1])  # gamma is in neither group: it reaches both
+    a.wait_event(is_remote("RemoteUnreachable", b), DETECTION_DEADLINE, "b unreachable")
+    b.wait_event(is_remote("RemoteUnreachable", a), DETECTION_DEADLINE, "a unreachable")
+    for x, y in ((a, c), (c, a), (b, c), (c, b)):
+        assert answers(x, y, "still here", timeout=5.0), (x.name, y.name)
+    assert not c.events_where(lambda e: e.get("event") == "remote"
+                              and e["type"] == "RemoteUnreachable")
+    assert not a.events_where(is_remote("RemoteUnreachable", c))
+    assert not b.events_where(is_remote("RemoteUnreachable", c))
+    lab.heal()
+    wait_until(lambda: answers(a, b, "healed"), RECOVERY_DEADLINE, "a reaches b again")
