@@ -38,8 +38,9 @@ core_sources = [
                                  "registers", "replicated_data", "sets", "wire"]),
     *component_sources("remote", ["failure_detector", "frame", "inbound_queue", "sim_network",
                                   "stream_link", "tcp_transport", "transport"]),
-    *component_sources("cluster", ["gossip", "gossip_codec", "member", "reachability", "sbr",
-                                   "vector_clock"]),
+    *component_sources("cluster", ["daemon", "gossip", "gossip_codec", "member", "protocol",
+                                   "reachability", "sbr", "vector_clock"]),
+    *component_sources("cluster", ["daemon_host"]),
 ]
 
 debug = os.environ.get("ATOMR_DEBUG") == "1"

@@ -184,8 +184,9 @@ _BUILTIN_SECTIONS: dict[str, dict[str, Setting]] = {
         # upper bound, and growth through AdjustPoolSize).
         "router.max-pool-size": Setting("int", 10_000, minimum=1, maximum=_INT32_MAX),
         # "remote": the system starts its TCP transport when it is created
-        # (as `remote.enabled = true` does).
-        "provider": Setting("str", "local", choices=("local", "remote")),
+        # (as `remote.enabled = true` does); "cluster": that, and it joins
+        # the cluster (atomr.cluster.Cluster, cluster.seed-nodes).
+        "provider": Setting("str", "local", choices=("local", "remote", "cluster")),
     },
     "scheduler": {
         "clock": Setting("str", "real", choices=("real", "virtual")),
@@ -265,8 +266,32 @@ _BUILTIN_SECTIONS: dict[str, dict[str, Setting]] = {
         # A peer with no connection and nothing queued is forgotten after this.
         "peer-retention": Setting("duration", 300.0, minimum=0.001),
     },
-    # atomr.cluster: the split brain resolver (atomr.cluster.sbr; docs/sbr.md).
+    # atomr.cluster: the cluster daemon (atomr.cluster.Cluster; docs/cluster.md)
+    # and the split brain resolver (atomr.cluster.sbr; docs/sbr.md).
     "cluster": {
+        # Cluster addresses joined when the cluster starts (empty: join by
+        # hand with Cluster.join_seed_nodes).
+        "seed-nodes": Setting("any", []),
+        "roles": Setting("any", []),
+        # A gossip round, the leader's actions and the SBR's tick.
+        "gossip-interval": Setting("duration", 1.0, minimum=0.001),
+        "gossip-different-view-probability": Setting("float", 0.8, minimum=0.0, maximum=1.0),
+        # The first seed forms the cluster alone when no other answers in time.
+        "seed-node-timeout": Setting("duration", 5.0, minimum=0.001),
+        "retry-unsuccessful-join-after": Setting("duration", 10.0, minimum=0.001),
+        # Joining members are not moved up before the cluster has this many.
+        "min-nr-of-members": Setting("int", 1, minimum=1, maximum=1_000_000),
+        # Joining members become weakly up while unreachable members block
+        # convergence.
+        "allow-weakly-up-members": Setting("bool", True),
+        # Cluster heartbeats: each member is monitored by this many others.
+        "heartbeat-interval": Setting("duration", 1.0, minimum=0.001),
+        "monitored-by-nr-of-members": Setting("int", 5, minimum=1, maximum=1_000_000),
+        "failure-detector.threshold": Setting("float", 8.0, minimum=0.001),
+        "failure-detector.max-sample-size": Setting("int", 1000, minimum=1),
+        "failure-detector.min-std-deviation": Setting("duration", 0.1, minimum=0.001),
+        "failure-detector.acceptable-heartbeat-pause": Setting("duration", 3.0, minimum=0.0),
+        "failure-detector.first-heartbeat-estimate": Setting("duration", 1.0, minimum=0.001),
         # "": no split brain resolver; down-all-when-unstable is an alias of
         # down-all.
         "sbr.strategy": Setting("str", "", choices=(

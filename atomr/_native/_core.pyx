@@ -198,6 +198,7 @@ include "sim_network.pyx"
 include "stream_link.pyx"
 include "cluster_sbr.pyx"
 include "cluster.pyx"
+include "cluster_daemon.pyx"
 
 
 def is_valid_actor_name(str name):

@@ -87,8 +87,10 @@ def _start_remoting(system: "ActorSystem") -> None:
     layer is loaded by name, as Akka loads configured extensions: it sits
     above the actor layer."""
     settings = system._settings
-    if settings["remote.enabled"] or settings["actor.provider"] == "remote":
+    if settings["remote.enabled"] or settings["actor.provider"] in ("remote", "cluster"):
         importlib.import_module("atomr.remote").Remote.get(system)
+    if settings["actor.provider"] == "cluster":
+        importlib.import_module("atomr.cluster").Cluster.get(system)
 
 
 async def _await_cf(cf: concurrent.futures.Future) -> Any:

@@ -1,5 +1,11 @@
 """The cluster: actor systems that form one membership and agree on it.
 
+:class:`Cluster` is one actor system's membership in a cluster (its C++
+daemon gossips with the other nodes' over TCP, over a
+:class:`ClusterRegistry` in one process, or runs alone), with
+:meth:`~Cluster.join_seed_nodes`, :meth:`~Cluster.leave`,
+:meth:`~Cluster.down` and event subscriptions.
+
 The membership core (docs/cluster.md): :class:`Member` (an address, a status
 in Akka's life cycle, roles and an up number), :class:`MembershipState` (a
 snapshot, one member per address), :class:`VectorClock` and
@@ -21,6 +27,7 @@ from atomr._native._core import (
     VectorClock,
     member_weakly_up,
 )
+from atomr.cluster._extension import Cluster, ClusterRegistry
 from atomr.cluster.events import (
     ClusterShuttingDown,
     Convergence,
@@ -48,6 +55,8 @@ from atomr.cluster.sbr import (
 from atomr.errors import ClusterError, InvalidMemberTransitionError, MalformedGossipError
 
 __all__ = [
+    "Cluster",
+    "ClusterRegistry",
     "Member",
     "member_weakly_up",
     "MembershipState",

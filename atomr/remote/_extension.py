@@ -79,6 +79,10 @@ _ASK_PATH = "/temp/ask"
 _GIVEN_TRANSPORTS: "weakref.WeakKeyDictionary[ActorSystem, _SimTransport]" = \
     weakref.WeakKeyDictionary()
 _GIVEN_LOCK = threading.Lock()
+# `remote.*` settings handed to Remote._start_at, overriding the system's own
+# for its first Remote.get.
+_GIVEN_SETTINGS: "weakref.WeakKeyDictionary[ActorSystem, dict[str, Any]]" = \
+    weakref.WeakKeyDictionary()
 # How long a forwarded ask waits for the remote answer before giving up
 # (the original asker's own timeout applies as well).
 _FORWARDED_ASK_TIMEOUT = 60.0
@@ -141,7 +145,10 @@ class _RemoteId(ExtensionId["Remote"]):
         """A started :class:`Remote` for `system`, from its ``remote`` settings."""
         with _GIVEN_LOCK:
             transport = _GIVEN_TRANSPORTS.pop(system, None)
-        return Remote._create(system, self.settings(system), transport)
+            overrides = _GIVEN_SETTINGS.pop(system, None)
+        settings = self.settings(system)
+        settings.update(overrides or {})
+        return Remote._create(system, settings, transport)
 
 
 _REMOTE = _RemoteId()
@@ -291,6 +298,31 @@ class Remote(Extension):
                 _GIVEN_TRANSPORTS.pop(system, None)
         if remote._transport is not transport:
             raise RuntimeError(f"actor system {system.name} already has a remote transport")
+        return remote
+
+    @staticmethod
+    def _start_at(system: "ActorSystem", hostname: str, port: int,
+                  canonical_hostname: str = "") -> "Remote":
+        """Starts the remote extension of `system` listening at
+        `hostname`:`port` (advertising `canonical_hostname` if set) instead
+        of its ``remote.hostname`` / ``remote.port`` / ``remote.canonical-hostname``
+        (atomr.cluster's ``Cluster.with_tcp_transport``). Returns once listening.
+
+        Raises:
+            RuntimeError: `system` already has its remote extension.
+            RemoteTransportError: the address cannot be bound.
+            InvalidRemoteAddressError: `hostname` does not resolve.
+        """
+        with _GIVEN_LOCK:
+            if system._remote is not None or system in _GIVEN_SETTINGS:
+                raise RuntimeError(f"actor system {system.name} already has a remote transport")
+            _GIVEN_SETTINGS[system] = {"hostname": hostname, "port": port,
+                                       "canonical-hostname": canonical_hostname}
+        try:
+            remote = _REMOTE.get(system)
+        finally:
+            with _GIVEN_LOCK:
+                _GIVEN_SETTINGS.pop(system, None)
         return remote
 
     # -- what the system sees -------------------------------------------------------

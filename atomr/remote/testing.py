@@ -372,5 +372,8 @@ def _addr(x: Any) -> str:
                             f"not {type(x).__name__}")
         x = address
     if "://" in x:
-        return parse_tcp_address(_address_of(x) or x)[1]
+        address = _address_of(x) or x
+        if "@" not in address:
+            return address  # a local address: a cluster daemon's on a ClusterRegistry
+        return parse_tcp_address(address)[1]
     return x

@@ -4,6 +4,7 @@
 from libc.stdint cimport int32_t, uint64_t
 from libcpp cimport bool as cbool
 from libcpp.optional cimport optional
+from libcpp.set cimport set as cset
 from libcpp.string cimport string
 from libcpp.string_view cimport string_view
 from libcpp.vector cimport vector
@@ -77,9 +78,18 @@ cdef extern from "atomr/cluster/vector_clock.hpp" namespace "atomr::cluster" nog
         CClockOrder compare(const CVectorClock& other)
 
 
+cdef extern from "atomr/cluster/reachability.hpp" namespace "atomr::cluster" nogil:
+    cdef cppclass CReachability "atomr::cluster::reachability":
+        cset[CUniqueAddress] all_unreachable()
+
+
 cdef extern from "atomr/cluster/gossip.hpp" namespace "atomr::cluster" nogil:
+    cdef cppclass CGossipOverview "atomr::cluster::gossip_overview":
+        CReachability reachability
+
     cdef cppclass CGossip "atomr::cluster::gossip":
         CGossip()
+        const CGossipOverview& overview()
         const vector[CMember]& members()
         const CMember* find_address(string_view address)
         void replace_address(const CMember& m) except +translate_error

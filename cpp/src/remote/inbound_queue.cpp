@@ -58,15 +58,25 @@ std::vector<inbound_item> inbound_queue::drain() {
   return out;
 }
 
+void inbound_queue::set_tap(std::shared_ptr<const inbound_tap> tap) {
+  const bool set = tap != nullptr;
+  tap_.store(std::move(tap), std::memory_order_release);
+  has_tap_.store(set, std::memory_order_release);
+}
+
 transport_callbacks queue_callbacks(std::shared_ptr<inbound_queue> queue) {
   transport_callbacks cb;
   cb.on_envelope = [queue](inbound_envelope&& in) {
+    if (auto tap = queue->tap(); tap && tap->on_envelope && tap->on_envelope(in))
+      return;
     inbound_item item;
     item.kind = inbound_item::kind_t::envelope;
     item.in = std::move(in);
     queue->push(std::move(item));
   };
   cb.on_dropped = [queue](const std::string& to, envelope&& env, drop_reason reason) {
+    if (auto tap = queue->tap(); tap && tap->on_dropped && tap->on_dropped(to, env, reason))
+      return;
     inbound_item item;
     item.kind = inbound_item::kind_t::dropped;
     item.in.from = to;
@@ -75,6 +85,8 @@ transport_callbacks queue_callbacks(std::shared_ptr<inbound_queue> queue) {
     queue->push(std::move(item));
   };
   cb.on_event = [queue](const transport_event& e) {
+    if (auto tap = queue->tap(); tap && tap->on_event)
+      tap->on_event(e);
     inbound_item item;
     item.kind = inbound_item::kind_t::event;
     item.event = e;

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <limits>
 #include <mutex>
 #include <random>
@@ -50,7 +51,15 @@ struct sim_node {
   std::uint64_t heartbeat_seq = 0;
 };
 
-enum class item_kind { frame, event, heartbeat, heartbeat_timer, check_timer };
+enum class item_kind { frame, event, heartbeat, heartbeat_timer, check_timer, user_timer };
+
+// A timer of `sim_network::every`.
+struct sim_timer {
+  std::uint64_t id = 0;
+  sim_duration interval{0};
+  std::function<void()> fn;
+  bool cancelled = false; // under sim_state::mu
+};
 
 // A frame on the wire, or a lifecycle event waiting for the next advance.
 struct scheduled {
@@ -66,6 +75,8 @@ struct scheduled {
   // event, timer
   std::shared_ptr<sim_node> observer;
   transport_event event{event_kind::associated, {}, 0, {}, {}};
+  // user_timer
+  std::shared_ptr<sim_timer> timer;
 };
 
 // Heap order: the earliest due first, then the earliest scheduled.
@@ -115,6 +126,9 @@ struct sim_state {
   std::map<std::string, std::shared_ptr<sim_node>, std::less<>> nodes;
   // (observer, peer): `observer` was told it is associated with `peer`.
   std::set<std::pair<const sim_node*, const sim_node*>> associations;
+  // The live timers of `every`, by id.
+  std::map<std::uint64_t, std::shared_ptr<sim_timer>> timers;
+  std::uint64_t next_timer_id = 1;
 
   // Uniform in [0, 1), from the top 53 bits (the same on every platform).
   static double unit(std::mt19937_64& g) {
@@ -310,6 +324,7 @@ struct delivery {
   std::vector<note> events;
   std::shared_ptr<const transport_callbacks> receiver;
   std::optional<inbound_envelope> envelope;
+  std::shared_ptr<detail::sim_timer> timer;
 };
 
 // Reports the peers of `node` whose phi crossed the threshold (or came back
@@ -397,6 +412,16 @@ delivery resolve(sim_state& st, scheduled&& item) {
   case detail::item_kind::heartbeat:
     receive_heartbeat(st, item);
     return d;
+  case detail::item_kind::user_timer:
+    if (!item.timer->cancelled) {
+      scheduled next;
+      next.due = st.now + item.timer->interval;
+      next.kind = detail::item_kind::user_timer;
+      next.timer = item.timer;
+      st.push(std::move(next));
+      d.timer = std::move(item.timer);
+    }
+    return d;
   case detail::item_kind::frame:
     break;
   }
@@ -458,7 +483,20 @@ delivery resolve(sim_state& st, scheduled&& item) {
 }
 
 // Runs the callbacks of one delivery; a throwing callback loses only its item.
-void run(delivery& d) {
+void run(sim_state& st, delivery& d) {
+  if (d.timer) {
+    {
+      std::lock_guard<std::mutex> lock(st.mu);
+      if (d.timer->cancelled) {
+        return;
+      }
+    }
+    try {
+      d.timer->fn();
+    } catch (...) {
+    }
+    return;
+  }
   for (auto& n : d.events) {
     if (n.callbacks->on_event) {
       try {
@@ -507,7 +545,7 @@ std::size_t deliver(sim_state& st, std::optional<sim_duration> target, std::size
     if (d.envelope) {
       ++delivered;
     }
-    run(d);
+    run(st, d);
   }
   if (target) {
     std::lock_guard<std::mutex> lock(st.mu);
@@ -757,6 +795,35 @@ std::optional<sim_duration> sim_network::next_due() const {
     }
   }
   return due;
+}
+
+std::uint64_t sim_network::every(sim_duration interval, std::function<void()> fn,
+                                 std::optional<sim_duration> first) {
+  if (interval.count() <= 0 || (first && first->count() < 0)) {
+    throw invalid_config_error("a timer needs a positive interval and a non-negative first delay");
+  }
+  auto timer = std::make_shared<detail::sim_timer>();
+  timer->interval = interval;
+  timer->fn = std::move(fn);
+  auto& st = *state_;
+  std::lock_guard<std::mutex> lock(st.mu);
+  timer->id = st.next_timer_id++;
+  scheduled item;
+  item.due = st.now + first.value_or(interval);
+  item.kind = detail::item_kind::user_timer;
+  item.timer = timer;
+  st.push(std::move(item));
+  st.timers.emplace(timer->id, timer);
+  return timer->id;
+}
+
+void sim_network::cancel(std::uint64_t id) {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  auto it = state_->timers.find(id);
+  if (it != state_->timers.end()) {
+    it->second->cancelled = true;
+    state_->timers.erase(it);
+  }
 }
 
 void sim_network::set_default_faults(const link_faults& faults) {

@@ -34,7 +34,10 @@
 // not call back into the daemon); callbacks (`on_event`) are called without
 // the mutex held, in the order the changes happened, on the thread that
 // called the member causing them (the transport's io thread for inbound
-// messages, the ticking thread for ticks).
+// messages, the ticking thread for ticks); when two threads cause changes
+// at once, one of them may deliver the other's events too, still in order.
+// `on_event` may call the daemon's members; events those cause are
+// delivered after it returns.
 
 #include "atomr/cluster/gossip.hpp"
 #include "atomr/cluster/sbr.hpp"
@@ -65,15 +68,18 @@ struct daemon_config {
   /// else the whole address string (the simulated network's addresses).
   std::function<std::string(const std::string& address)> transport_address;
 
+  /// How often a gossip round runs (with leader actions, reaping of
+  /// unreachable members, the join process and the SBR tick). The host
+  /// calls `tick` every `cluster_daemon::tick_interval()`; each kind of
+  /// round runs on the ticks at which it is due.
   std::chrono::milliseconds gossip_interval{1000};
-  /// Leader actions, reaping of unreachable members and SBR ticks run on
-  /// every `tick`; the host calls `tick` every `gossip_interval`.
   double gossip_different_view_probability = 0.8;
   std::chrono::milliseconds seed_node_timeout{5000};
   std::chrono::milliseconds retry_unsuccessful_join_after{10'000};
   leader_settings leader;
 
-  /// Cluster heartbeats (the ring) and their detectors.
+  /// Cluster heartbeats (the ring) and their detectors: a heartbeat round
+  /// (send, then check the detectors) runs on the ticks at which it is due.
   std::chrono::milliseconds heartbeat_interval{1000};
   int monitored_by_nr_of_members = 5;
   remote::failure_detector_config failure_detector;
@@ -133,23 +139,37 @@ public:
   /// not the daemon's). Malformed messages are counted and dropped, never
   /// thrown. Called by the transport's inbound path.
   bool receive(const remote::inbound_envelope& in);
-  /// Handles a transport event (quarantine of a member's uid downs it).
+  /// Handles a transport event: `quarantined` for the uid of a member at
+  /// that transport address downs that member (its incarnation is gone
+  /// for good). Other events are ignored: reachability comes from the
+  /// daemon's own ring heartbeats.
   void transport_event(const remote::transport_event& ev);
 
-  /// One round: gossip, heartbeats, reachability checks, leader actions,
-  /// SBR. Called every `gossip_interval` by the host.
+  /// One round: the heartbeat round when due (heartbeats, reachability
+  /// checks), the gossip round when due (join process, leader actions,
+  /// gossip, SBR, shutdown of a downed self). Called every
+  /// `tick_interval()` by the host; the first call runs both.
   void tick();
+  /// How often the host calls `tick`: the smaller of `gossip_interval` and
+  /// `heartbeat_interval`.
+  std::chrono::milliseconds tick_interval() const;
 
   /// Starts joining the cluster of `seeds` (cluster addresses). Seeds equal
   /// to self are skipped, except that a first seed equal to self forms the
   /// cluster when no other seed answers. No-op when already a member of a
-  /// cluster of more than one node.
+  /// cluster of more than one node. Throws `invalid_argument_error` for an
+  /// empty list or an address that does not parse.
   void join_seed_nodes(std::vector<std::string> seeds);
-  /// Marks `address` leaving (self or another member).
+  /// Marks `address` leaving (self or another member); a no-op for an
+  /// address that is not a member or is already leaving or further.
+  /// Throws `invalid_argument_error` for an address that does not parse.
   void leave(const std::string& address);
-  /// Marks `address` down (up, weakly up, leaving, joining, exiting).
+  /// Marks `address` down (up, weakly up, leaving, joining, exiting); a
+  /// no-op otherwise. Throws `invalid_argument_error` for an address that
+  /// does not parse.
   void down(const std::string& address);
-  /// Stops gossiping and heartbeating (the node is gone); idempotent.
+  /// Stops gossiping and heartbeating (the node is gone) and reports
+  /// cluster_shutting_down; idempotent.
   void shutdown();
 
   /// A copy of the current view.
@@ -159,11 +179,34 @@ public:
   bool converged() const;
   /// Members in the view (0 once self was removed).
   std::size_t member_count() const;
+  /// Self as the view has it (nullopt once the daemon stopped).
+  std::optional<member> self_member() const;
+  /// False once the daemon stopped: removed, shut down after being downed,
+  /// or `shutdown`.
+  bool running() const;
 
   struct stats_t {
+    /// GossipEnvelopes (and Welcomes) sent and received; received gossips
+    /// that were concurrent with the local one and merged.
     std::uint64_t gossip_sent = 0, gossip_received = 0, gossip_merged = 0;
-    std::uint64_t status_sent = 0, heartbeats_sent = 0, malformed = 0;
+    /// GossipStatus messages sent and received.
+    std::uint64_t status_sent = 0, status_received = 0;
+    /// Ring heartbeats sent, responses received.
+    std::uint64_t heartbeats_sent = 0, heartbeat_responses = 0;
+    /// Daemon envelopes that did not decode (dropped).
+    std::uint64_t malformed = 0;
+    /// Well-formed messages ignored (for another incarnation, from a
+    /// node that is not a member, while stopped).
+    std::uint64_t ignored = 0;
+    /// `send` calls that failed (returned false or threw).
+    std::uint64_t send_failures = 0;
+    /// InitJoin and Join messages sent.
+    std::uint64_t init_joins_sent = 0, joins_sent = 0;
+    /// Split brain resolver decisions applied by this node as leader.
+    std::uint64_t sbr_decisions = 0;
     std::uint64_t ticks = 0;
+    /// Gossip rounds run (ticks at which the gossip round was due).
+    std::uint64_t gossip_rounds = 0;
   };
   stats_t stats() const;
 

@@ -19,6 +19,9 @@ enum class errc : int {
   invalid_argument = 3,
   /// A member status change that the membership life cycle does not allow.
   invalid_transition = 4,
+  /// A cluster protocol message (daemon envelope) that does not decode:
+  /// an unknown manifest, a truncated or out-of-range field, trailing bytes.
+  malformed_message = 5,
 };
 
 /// Base class of the cluster's errors.
@@ -51,6 +54,14 @@ class invalid_argument_error : public error {
 public:
   explicit invalid_argument_error(const std::string& what)
     : error(what, errc::invalid_argument) {
+  }
+};
+
+/// A cluster protocol message that does not decode (the daemon drops it).
+class malformed_message_error : public error {
+public:
+  explicit malformed_message_error(const std::string& what)
+    : error("malformed cluster message: " + what, errc::malformed_message) {
   }
 };
 

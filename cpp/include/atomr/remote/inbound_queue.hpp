@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -32,6 +33,19 @@ struct inbound_item {
   inbound_envelope in;
   drop_reason reason = drop_reason::queue_full;
   transport_event event{event_kind::associated, {}, 0, {}, {}};
+};
+
+/// A consumer served before the queue, on the producing thread (the io
+/// thread), e.g. the cluster daemon taking its own envelopes. Installed and
+/// replaced at any time (`inbound_queue::set_tap`); each member is optional
+/// and must return quickly without throwing.
+struct inbound_tap {
+  /// Takes an envelope (true) or leaves it to the queue (false).
+  std::function<bool(const inbound_envelope&)> on_envelope;
+  /// Takes an envelope that could not be sent (true) or leaves it to the queue.
+  std::function<bool(const std::string& to, const envelope&, drop_reason)> on_dropped;
+  /// Sees each transport event before it is queued.
+  std::function<void(const transport_event&)> on_event;
 };
 
 class inbound_queue {
@@ -66,11 +80,24 @@ public:
   /// thread that watches `fd()` calls it.
   std::vector<inbound_item> drain();
 
+  /// Installs (or, with null, removes) the tap `queue_callbacks` consults
+  /// first. A producer already inside the previous tap may finish with it.
+  /// @threadsafe
+  void set_tap(std::shared_ptr<const inbound_tap> tap);
+  /// The tap installed now (null: none). @threadsafe
+  std::shared_ptr<const inbound_tap> tap() const {
+    if (!has_tap_.load(std::memory_order_acquire))
+      return nullptr;
+    return tap_.load(std::memory_order_acquire);
+  }
+
 private:
   int fd_ = -1;
   mutable std::mutex mutex_;
   std::vector<inbound_item> items_;
   std::atomic<std::size_t> limit_{0};
+  std::atomic<bool> has_tap_{false};
+  std::atomic<std::shared_ptr<const inbound_tap>> tap_;
 };
 
 /// Transport callbacks that push everything onto `queue` (kept alive by the

@@ -42,6 +42,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -189,6 +190,18 @@ public:
   /// When the next frame or event is due, if any (heartbeats and timers
   /// excluded).
   std::optional<sim_duration> next_due() const;
+
+  /// Calls `fn` every `interval` (> 0) of virtual time, first at `now() +
+  /// first` (default: `interval`), on the advancing thread like a delivery
+  /// callback (it may send; a throw is swallowed). Timers are not counted
+  /// by `in_flight`, `next_due` or `run_until_idle`. Returns the timer's id
+  /// for `cancel`. Throws `invalid_config_error` for a non-positive interval
+  /// or a negative `first`.
+  std::uint64_t every(sim_duration interval, std::function<void()> fn,
+                      std::optional<sim_duration> first = std::nullopt);
+  /// Stops the timer `id` (from `every`): it is not called again, also
+  /// when cancelled from a callback. Unknown or cancelled ids: no-op.
+  void cancel(std::uint64_t id);
 
   /// The faults of every link without its own (`set_link`). Throws
   /// `invalid_config_error` for a probability outside 0..1 or a negative
