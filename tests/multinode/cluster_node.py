@@ -26,7 +26,8 @@ other commands run meanwhile); ``tell {path, msg}``; ``tell_seq {path,
 start, count}`` (tells ``{"seq": i}`` for each i); ``watch {path}``;
 ``recorded`` (the seq numbers the recorder got, in arrival order); ``stop``.
 With ``--cluster``: ``join {seeds, timeout}``, ``leave {timeout}``, ``down
-{address}``, ``state`` (members, leader, member_count, unreachable).
+{address}``, ``state`` (members, leader, member_count, unreachable, self_status,
+converged).
 
 Every node runs ``/user/echo`` (answers an ask with the message),
 ``/user/sink`` (never answers) and ``/user/recorder`` (records the ``seq``
@@ -110,7 +111,6 @@ class Node:
         self.args = args
         self.system: Optional[ActorSystem] = None
         self.cluster: Any = None
-        self.unreachable: set[str] = set()
         self.done = asyncio.Event()
         self.tasks: set[asyncio.Task] = set()
 
@@ -141,7 +141,8 @@ class Node:
         system.actor_of(props(Sink), "sink")
         system.actor_of(props(Recorder), "recorder")
         self.watcher = system.actor_of(props(Watcher), "watcher")
-        emit({"event": "ready", "address": address, "uid": Remote.get(system).uid,
+        uid = self.cluster.self_uid if self.cluster is not None else Remote.get(system).uid
+        emit({"event": "ready", "address": address, "uid": uid,
               "pid": os.getpid()})
 
     def _remote_event(self, ev: Any) -> None:
@@ -151,14 +152,8 @@ class Node:
 
     async def _pump_cluster_events(self) -> None:
         async for ev in self.cluster.subscribe():
-            fields = _member_fields(ev)
-            kind = type(ev).__name__
-            address = fields.get("address")
-            if kind == "UnreachableMember":
-                self.unreachable.add(address)
-            elif kind in ("ReachableMember", "MemberRemoved"):
-                self.unreachable.discard(address)
-            emit(dict(event="cluster", type=kind, t=time.time(), **fields))
+            emit(dict(event="cluster", type=type(ev).__name__, t=time.time(),
+                      **_member_fields(ev)))
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -229,7 +224,8 @@ class Node:
                        for m in cluster.membership_snapshot().members()]
             return {"members": members, "leader": cluster.leader,
                     "member_count": cluster.member_count(),
-                    "unreachable": sorted(self.unreachable)}
+                    "unreachable": cluster.unreachable_members(),
+                    "self_status": cluster.self_status(), "converged": cluster.converged}
         raise ValueError(f"unknown command {cmd!r}")
 
     async def serve(self) -> None:
