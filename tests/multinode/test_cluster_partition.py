@@ -4,6 +4,8 @@ exactly one side survives. The majority side downs and removes the
 minority and converges on its three members; each minority node downs
 itself. The partition is drawn so that the leader (the lowest address) is
 on the minority side: the majority must find a new leader of its own.
+A cut healed before the resolver's stable-after passes leaves all five
+members: unreachable, then reachable again, nobody downed.
 """
 
 from __future__ import annotations
@@ -82,3 +84,37 @@ def test_a_3_2_partition_leaves_exactly_the_majority(netns_lab, nodes, sbr):
     assert all(n.request("state")["member_count"] == 0 for n in minority)
     print(f"\n{sbr['strategy']}: majority converged {majority_done:.2f} s after the cut, "
           f"minority down after {minority_done:.2f} s")
+
+
+def test_a_partition_healed_before_the_resolver_decides_leaves_all_five(netns_lab, nodes):
+    lab = netns_lab(5)
+    # The resolver waits 60 s of stability: far beyond this test's cut.
+    config = cluster_config(sbr={"strategy": "keep-majority", "stable-after": 60.0})
+    members = nodes.start_all(
+        NodeProcess(f"node{i}", host=lab.addresses[i], config=config, cluster=True,
+                    wrap=lambda argv, i=i: lab.command(i, argv))
+        for i in range(5))
+    join_all(members, [members[0].address], timeout=FORM_DEADLINE)
+    leader = wait_agreed(members, FORM_DEADLINE, "five nodes form one cluster")
+    marks = [len(n.events) for n in members]
+    sides = [members[:2], members[2:]]
+    lab.partition([0, 1], [2, 3, 4])
+    for side, other in (sides, sides[::-1]):
+        for n in side:
+            for o in other:
+                n.wait_event(lambda e: e.get("event") == "cluster"
+                             and e["type"] == "UnreachableMember" and e["address"] == o.address,
+                             DECIDE_DEADLINE, f"{o.name} unreachable",
+                             start=marks[members.index(n)])
+    lab.heal()
+    for side, other in (sides, sides[::-1]):
+        for n in side:
+            for o in other:
+                n.wait_event(lambda e: e.get("event") == "cluster"
+                             and e["type"] == "ReachableMember" and e["address"] == o.address,
+                             DECIDE_DEADLINE, f"{o.name} reachable again",
+                             start=marks[members.index(n)])
+    assert wait_agreed(members, DECIDE_DEADLINE, "all five agree again") == leader
+    for n in members:
+        assert not n.events_where(lambda e: e.get("event") == "cluster"
+                                  and e["type"] in ("MemberDowned", "MemberRemoved")), n.name

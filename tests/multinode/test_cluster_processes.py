@@ -23,7 +23,9 @@ DOWN_DEADLINE = 45.0
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
 
 
-def test_five_processes_form_a_cluster_survive_a_kill_and_take_the_restarted_node_back(nodes):
+@pytest.mark.parametrize("kill", ["member", "leader"])
+def test_five_processes_form_a_cluster_survive_a_kill_and_take_the_restarted_node_back(
+        nodes, kill):
     config = cluster_config(sbr={"strategy": "keep-majority", "stable-after": 2.0})
     members = nodes.start_all(NodeProcess(f"node{i}", config=config, cluster=True)
                               for i in range(5))
@@ -33,8 +35,12 @@ def test_five_processes_form_a_cluster_survive_a_kill_and_take_the_restarted_nod
     leader = wait_agreed(members, FORM_DEADLINE, "five nodes form one cluster")
     formed = time.monotonic() - started
 
-    # Kill a node that is not the leader: the survivors' leader acts.
-    victim = next(n for n in reversed(members) if n.address != leader)
+    # Kill a member that is not the leader (the leader stays and acts), or
+    # the leader (the next one takes over and acts).
+    if kill == "leader":
+        victim = next(n for n in members if n.address == leader)
+    else:
+        victim = next(n for n in reversed(members) if n.address != leader)
     survivors = [n for n in members if n is not victim]
     old_uid = victim.uid
     os.kill(victim.pid, signal.SIGKILL)
@@ -43,13 +49,14 @@ def test_five_processes_form_a_cluster_survive_a_kill_and_take_the_restarted_nod
     for n in survivors:
         n.wait_event(lambda e: e.get("event") == "cluster" and e["type"] == "UnreachableMember"
                      and e["address"] == victim.address, DOWN_DEADLINE, "the victim unreachable")
-    wait_agreed(survivors, DOWN_DEADLINE, "the four survivors converge")
+    new_leader = wait_agreed(survivors, DOWN_DEADLINE, "the four survivors converge")
     converged_four = time.monotonic() - killed
-    # The leader (the same: the victim was not it) applied the resolver's
-    # decision: it downed the victim, then removed it; every survivor saw the
-    # removal. (The others may learn of the down only with the removal: the
-    # leader removes an unreachable down member without waiting for them.)
-    lead = next(n for n in survivors if n.address == leader)
+    assert (new_leader == leader) == (kill == "member")
+    # The survivors' leader applied the resolver's decision: it downed the
+    # victim, then removed it; every survivor saw the removal. (The others
+    # may learn of the down only with the removal: the leader removes an
+    # unreachable down member without waiting for them to see the down.)
+    lead = next(n for n in survivors if n.address == new_leader)
     seen = [(e["type"], e.get("previous_status")) for e in lead.events_where(
         lambda e: e.get("event") == "cluster" and e.get("address") == victim.address
         and e["type"] in ("MemberDowned", "MemberRemoved"))]
@@ -66,6 +73,6 @@ def test_five_processes_form_a_cluster_survive_a_kill_and_take_the_restarted_nod
                    reply_timeout=FORM_DEADLINE + 30.0)
     wait_agreed(members, FORM_DEADLINE, "the restarted node rejoins")
     rejoined = time.monotonic() - rejoin_started
-    print(f"\nformed in {formed:.2f} s; kill -9 -> 4 converged after {converged_four:.2f} s; "
+    print(f"\n{kill} killed: formed in {formed:.2f} s; kill -9 -> 4 converged after {converged_four:.2f} s; "
           f"rejoined in {rejoined:.2f} s")
     assert all(len(state(n)["members"]) == 5 for n in members)
