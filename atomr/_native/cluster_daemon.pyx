@@ -182,9 +182,6 @@ cdef class _ClusterDaemon:
     comment. Build it with :meth:`standalone`, :meth:`on_tcp` or
     :meth:`on_sim`."""
 
-    def __init__(self):
-        raise TypeError("use _ClusterDaemon.standalone / on_tcp / on_sim")
-
     def __dealloc__(self):
         if self.host.get() != NULL:
             with nogil:
@@ -338,8 +335,8 @@ cdef class _ClusterDaemon:
     @property
     def leader(self):
         """The leader's address in this node's view, or None."""
-        cdef optional[string] l = self._live().daemon().leader()
-        return _utf8(l.value()) if l.has_value() else None
+        cdef optional[string] found = self._live().daemon().leader()
+        return _utf8(found.value()) if found.has_value() else None
 
     @property
     def converged(self):

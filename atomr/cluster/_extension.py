@@ -599,9 +599,9 @@ class Cluster(Extension):
                 if make is not None:
                     sub.publish(make(info))
             for address in sorted(self._unreachable):
-                info = self._members.get(address)
-                if info is not None:
-                    sub.publish(UnreachableMember(info))
+                unreachable = self._members.get(address)
+                if unreachable is not None:
+                    sub.publish(UnreachableMember(unreachable))
             if self._leader_seen is not None:
                 sub.publish(LeaderChanged(None, self._leader_seen))
             if self._closed:

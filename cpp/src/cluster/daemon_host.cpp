@@ -134,7 +134,7 @@ namespace {
 
 std::chrono::nanoseconds steady_now() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
-    std::chrono::steady_clock::now().time_since_epoch());
+      std::chrono::steady_clock::now().time_since_epoch());
 }
 
 bool for_daemon(const remote::envelope& env) {
@@ -164,7 +164,8 @@ std::uint64_t random_uid() {
 } // namespace
 
 sbr::lease_fn fixed_lease(bool acquired) {
-  return [acquired] { return acquired ? sbr::lease_outcome::acquired : sbr::lease_outcome::denied; };
+  return
+      [acquired] { return acquired ? sbr::lease_outcome::acquired : sbr::lease_outcome::denied; };
 }
 
 std::unique_ptr<daemon_host> daemon_host::standalone(daemon_config config) {
@@ -201,7 +202,7 @@ std::unique_ptr<daemon_host> daemon_host::on_tcp(daemon_config config, remote::t
     if (auto d = weak.lock()) {
       d->receive(in);
     }
-    return true;  // the daemon's, even once it is gone
+    return true; // the daemon's, even once it is gone
   };
   tap->on_dropped = [](const std::string&, const remote::envelope& env, remote::drop_reason) {
     return for_daemon(env);
@@ -254,7 +255,7 @@ std::unique_ptr<daemon_host> daemon_host::on_sim(daemon_config config, sim_bus& 
     at = remote::format_address(parts->host, static_cast<std::uint16_t>(parts->port));
   }
   std::shared_ptr<remote::sim_transport> t =
-    net.attach(at, std::move(tcb), 0, remote::default_max_frame_size, heartbeats);
+      net.attach(at, std::move(tcb), 0, remote::default_max_frame_size, heartbeats);
   config.self.uid = t->uid();
   daemon_callbacks cb;
   cb.send = [t](std::string_view to, const remote::envelope& env) {
@@ -267,7 +268,7 @@ std::unique_ptr<daemon_host> daemon_host::on_sim(daemon_config config, sim_bus& 
   cb.on_event = [events = h->events_](const cluster_event& ev) { events->push(ev); };
   remote::sim_network* netp = &net;
   h->daemon_ = std::make_shared<cluster_daemon>(
-    std::move(config), [netp] { return netp->now(); }, std::move(cb));
+      std::move(config), [netp] { return netp->now(); }, std::move(cb));
   {
     std::lock_guard<std::mutex> lock(s->mu);
     s->daemon = h->daemon_;
@@ -291,7 +292,7 @@ void daemon_host::start_ticker(std::chrono::milliseconds interval) {
       next += interval;
       const auto now = std::chrono::steady_clock::now();
       if (next < now) {
-        next = now + interval;  // fell behind (a stalled machine): no burst
+        next = now + interval; // fell behind (a stalled machine): no burst
       }
       lock.unlock();
       if (auto d = weak.lock()) {

@@ -92,8 +92,7 @@ public:
 
   /// Ticks `daemon` every `interval` of virtual time until `remove` or
   /// its destruction; returns the timer's id.
-  std::uint64_t add(const std::shared_ptr<cluster_daemon>& daemon,
-                    remote::sim_duration interval);
+  std::uint64_t add(const std::shared_ptr<cluster_daemon>& daemon, remote::sim_duration interval);
   void remove(std::uint64_t id);
 
 private:
