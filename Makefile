@@ -8,7 +8,7 @@ FUZZ_DIR ?= build/fuzz
 # Seconds each fuzz target runs in `make test` (a smoke run; raise it to hunt).
 FUZZ_SECONDS ?= 20
 
-.PHONY: deps build demo lint lint-static lint-stubs test test-cpp test-cpp-sanitize test-fuzz test-py soak soak-cluster bench clean
+.PHONY: deps build demo lint lint-static lint-stubs test test-cpp test-cpp-sanitize test-fuzz test-py soak soak-cluster soak-cluster-sim bench clean
 
 deps:
 	bash scripts/install-system-deps.sh
@@ -37,9 +37,10 @@ test-fuzz: deps
 	cmake -S cpp -B $(FUZZ_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
 		-DATOMR_FUZZ=ON -DBUILD_TESTING=OFF
 	cmake --build $(FUZZ_DIR) -j2 --target ddata_wire_fuzz remote_frame_fuzz cluster_gossip_fuzz \
-		stream_link_fuzz
+		stream_link_fuzz cluster_protocol_fuzz
 	mkdir -p $(FUZZ_DIR)/corpus-ddata_wire $(FUZZ_DIR)/corpus-remote_frame \
-		$(FUZZ_DIR)/corpus-cluster_gossip $(FUZZ_DIR)/corpus-stream_link
+		$(FUZZ_DIR)/corpus-cluster_gossip $(FUZZ_DIR)/corpus-stream_link \
+		$(FUZZ_DIR)/corpus-cluster_protocol
 	$(FUZZ_DIR)/ddata_wire_fuzz -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
 		-print_final_stats=1 $(FUZZ_DIR)/corpus-ddata_wire cpp/fuzz/corpus/ddata_wire
 	$(FUZZ_DIR)/remote_frame_fuzz -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
@@ -48,6 +49,8 @@ test-fuzz: deps
 		-print_final_stats=1 $(FUZZ_DIR)/corpus-cluster_gossip cpp/fuzz/corpus/cluster_gossip
 	$(FUZZ_DIR)/stream_link_fuzz -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
 		-print_final_stats=1 $(FUZZ_DIR)/corpus-stream_link cpp/fuzz/corpus/stream_link
+	$(FUZZ_DIR)/cluster_protocol_fuzz -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+		-print_final_stats=1 $(FUZZ_DIR)/corpus-cluster_protocol cpp/fuzz/corpus/cluster_protocol
 
 test-py: build
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
@@ -57,11 +60,19 @@ test-py: build
 soak: build
 	ATOMR_GARBAGE_FRAMES=1000000 $(PYTHON) -m pytest -q -s tests/remote/test_garbage_frames.py
 
-# SOAK_NODES real processes on this machine form one cluster over loopback
+# SOAK_PROCESSES real processes on this machine form one cluster over loopback
 # (scripts/cluster_soak.py): time to convergence and memory per node.
-SOAK_NODES ?= 50
+SOAK_PROCESSES ?= 50
 soak-cluster: build
-	$(PYTHON) scripts/cluster_soak.py --nodes $(SOAK_NODES)
+	$(PYTHON) scripts/cluster_soak.py --nodes $(SOAK_PROCESSES)
+
+# A simulated 1,000-node cluster under virtual time (cpp/tests/cluster_soak):
+# rounds to convergence against log2(N) and the wall time. SOAK_NODES sets N.
+SOAK_NODES ?= 1000
+soak-cluster-sim: deps
+	cmake -S cpp -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build $(BUILD_DIR) -j2 --target cluster_sim_soak
+	$(BUILD_DIR)/cluster_sim_soak $(SOAK_NODES)
 
 # The lint gate (scripts/lint.sh): the static checks first, so a lint error
 # fails `make test` before anything is built; stubtest needs the built extension.

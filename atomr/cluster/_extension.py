@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import math
 import threading
 import time
 import weakref
@@ -508,6 +509,11 @@ class Cluster(Extension):
         _check_timeout(timeout)
         me = self.self_address
         others = [s for s in seeds if s != me]
+        # Gossip rounds after which a first seed equal to self has formed
+        # the cluster alone (no other seed answered within seed-node-timeout).
+        settings = self._system.settings
+        rounds = self._daemon.stats()["gossip_rounds"] + 2 + math.ceil(
+            settings["cluster.seed-node-timeout"] / settings["cluster.gossip-interval"])
         self._daemon.join_seed_nodes(seeds)
 
         def joined() -> bool:
@@ -517,23 +523,11 @@ class Cluster(Extension):
                 return True
             members = {m.address for m in self._daemon.state().members()}
             return any(s in members for s in others) or \
-                (seeds[0] == me and self._daemon.member_count() >= 1 and self._formed())
+                (seeds[0] == me and self._daemon.stats()["gossip_rounds"] >= rounds)
 
-        started = time.monotonic()
-        self._join_started = started
         await self._wait(joined, timeout, f"{me} did not join the cluster of {seeds} "
                                           f"within {timeout}s")
         await self._sync_events()
-
-    def _formed(self) -> bool:
-        """Whether the first seed (this node) formed the cluster alone: it
-        waited a seed-node timeout for the other seeds."""
-        started = getattr(self, "_join_started", None)
-        return started is not None and \
-            time.monotonic() - started >= self._seed_node_timeout()
-
-    def _seed_node_timeout(self) -> float:
-        return float(self._system.settings["cluster.seed-node-timeout"])
 
     async def leave(self, timeout: float = 30.0) -> None:
         """Leaves the cluster gracefully: waits for this node to be up,

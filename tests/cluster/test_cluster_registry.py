@@ -325,3 +325,15 @@ def test_left_and_exited_are_distinct_statuses(registry):
             assert (left.member.status, exited.member.status) == ("leaving", "exiting")
 
         asyncio.run(main())
+
+
+def test_first_seed_forms_the_cluster_when_no_other_seed_answers(registry):
+    with systems("fs", "fo") as (a, b):
+        ca = Cluster.with_test_transport(a, registry)
+        cb = Cluster.with_test_transport(b, registry)
+        # The other seed is not there: after seed-node-timeout a forms the cluster.
+        asyncio.run(ca.join_seed_nodes([ca.self_address, "akka://ghost"], timeout=30))
+        assert ca.self_status() == "up" and ca.leader == ca.self_address
+        # A seed list naming a live node first: b joins a's cluster.
+        asyncio.run(cb.join_seed_nodes(["akka://ghost", ca.self_address], timeout=30))
+        assert {m.address for m in cb.membership_snapshot().members()} >= {"akka://fs", "akka://fo"}

@@ -171,3 +171,19 @@ def test_get_uses_the_remoting_the_system_already_runs():
     with systems("rr", remote={"enabled": True, "port": 0}) as (s,):
         c = Cluster.get(s)
         assert c.self_address == s.address == Remote.get(s).address
+
+
+async def test_provider_cluster_with_an_async_system():
+    system = await ActorSystem.create("pasync", config(actor={"provider": "cluster"},
+                                                       remote={"port": 0}))
+    try:
+        c = Cluster.get(system)
+        assert c.self_address == system.address
+        await c.join_seed_nodes([c.self_address])
+        assert c.self_status() == "up" and c.leader == c.self_address
+        sub = c.subscribe(["MemberUp"])
+        replay = await asyncio.wait_for(sub.__anext__(), 10)
+        assert replay.member.address == c.self_address
+    finally:
+        await system.terminate()
+    assert sub.closed

@@ -166,6 +166,7 @@ struct cluster_daemon::impl {
   std::deque<cluster_event> queue;
 
   gossip g;
+  std::optional<std::string> encoded_gossip; // encode_gossip(g), when made
   bool stopped = false;
   std::optional<std::string> last_leader;
   bool last_converged = false;
@@ -226,9 +227,24 @@ struct cluster_daemon::impl {
     send_raw(cfg.transport_address(node.address), m);
   }
 
+  // The current gossip's encoding, made once per change.
+  const std::string& encoded() {
+    if (!encoded_gossip)
+      encoded_gossip = encode_gossip(g);
+    return *encoded_gossip;
+  }
+
   void send_gossip(const unique_address& to) {
     ++stats.gossip_sent;
-    send_to(to, proto::gossip_envelope{cfg.self, to, g});
+    if (to.address == cfg.self.address)
+      return;
+    try {
+      const auto env = proto::gossip_envelope_with(cfg.self, to, encoded());
+      if (!cb.send || !cb.send(cfg.transport_address(to.address), env))
+        ++stats.send_failures;
+    } catch (...) {
+      ++stats.send_failures;
+    }
   }
 
   void send_status(const unique_address& to) {
@@ -289,6 +305,7 @@ struct cluster_daemon::impl {
         !(g.members() == next.members()) ||
         !(g.overview().reachability == next.overview().reachability);
     g = std::move(next);
+    encoded_gossip.reset();
     if (resolver && membership_or_reachability_changed && self_in(g) != nullptr)
       resolver->update(decision_view(), now());
   }
@@ -645,10 +662,8 @@ struct cluster_daemon::impl {
   // Down members that are unreachable are removed by the leader even when
   // other unreachable members block convergence.
   void reap_unreachable_down() {
-    if (cluster::converged(g, cfg.self))
-      return;
     const auto lead = cluster::leader(g, cfg.self);
-    if (!lead || !(*lead == cfg.self))
+    if (!lead || !(*lead == cfg.self) || cluster::converged(g, cfg.self))
       return;
     const auto unreachable = unreachable_set(g, cfg.self);
     std::vector<unique_address> gone;

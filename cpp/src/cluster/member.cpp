@@ -7,28 +7,37 @@
 
 namespace atomr::cluster {
 
-std::optional<address_parts> parse_address(std::string_view address) {
+namespace {
+
+// The parts of an address as views into it (no allocation: addresses are
+// compared on every ordered lookup of a node).
+struct address_view {
+  std::string_view protocol, system, host;
+  std::uint32_t port = 0;
+};
+
+std::optional<address_view> parse_view(std::string_view address) {
   const auto sep = address.find("://");
   if (sep == std::string_view::npos || sep == 0)
     return std::nullopt;
-  address_parts out;
-  out.protocol = std::string(address.substr(0, sep));
+  address_view out;
+  out.protocol = address.substr(0, sep);
   std::string_view rest = address.substr(sep + 3);
   const auto at = rest.find('@');
   if (at == std::string_view::npos) {
     if (rest.empty() || rest.find_first_of(":/") != std::string_view::npos)
       return std::nullopt;
-    out.system = std::string(rest);
+    out.system = rest;
     return out;
   }
   if (at == 0)
     return std::nullopt;
-  out.system = std::string(rest.substr(0, at));
+  out.system = rest.substr(0, at);
   std::string_view hp = rest.substr(at + 1);
   const auto colon = hp.rfind(':');
   if (colon == std::string_view::npos || colon == 0 || colon + 1 == hp.size())
     return std::nullopt;
-  out.host = std::string(hp.substr(0, colon));
+  out.host = hp.substr(0, colon);
   std::string_view port = hp.substr(colon + 1);
   std::uint32_t value = 0;
   auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
@@ -38,11 +47,80 @@ std::optional<address_parts> parse_address(std::string_view address) {
   return out;
 }
 
+} // namespace
+
+std::optional<address_parts> parse_address(std::string_view address) {
+  const auto v = parse_view(address);
+  if (!v)
+    return std::nullopt;
+  address_parts out;
+  out.protocol = std::string(v->protocol);
+  out.system = std::string(v->system);
+  out.host = std::string(v->host);
+  out.port = v->port;
+  return out;
+}
+
+namespace {
+
+// The port in `tail` (the bytes after the host's ':'), if valid: what
+// from_chars into a u32 accepts, at most 65535.
+std::optional<std::uint32_t> port_of(std::string_view tail) {
+  if (tail.empty())
+    return std::nullopt;
+  std::uint32_t value = 0;
+  for (const char c : tail) {
+    if (c < '0' || c > '9')
+      return std::nullopt;
+    value = value * 10 + static_cast<std::uint32_t>(c - '0');
+    if (value > 65535)
+      return std::nullopt;
+  }
+  return value;
+}
+
+// The common case without parsing both addresses from the start: when the
+// two share their protocol and system (the common prefix reaches past the
+// '@'), only the hosts and ports are compared. nullopt: not that case.
+std::optional<std::strong_ordering> compare_same_system(std::string_view a, std::string_view b) {
+  const std::size_t n = std::min(a.size(), b.size());
+  std::size_t i = 0;
+  while (i < n && a[i] == b[i])
+    ++i;
+  const std::string_view common = a.substr(0, i);
+  const auto sep = common.find("://");
+  if (sep == std::string_view::npos || sep == 0)
+    return std::nullopt;
+  const auto at = common.find('@', sep + 3);
+  if (at == std::string_view::npos || at == sep + 3)
+    return std::nullopt;
+  const auto ca = a.rfind(':');
+  const auto cb = b.rfind(':');
+  if (ca == std::string_view::npos || cb == std::string_view::npos || ca <= at + 1 || cb <= at + 1)
+    return std::nullopt;
+  const auto pa = port_of(a.substr(ca + 1));
+  const auto pb = port_of(b.substr(cb + 1));
+  if (!pa || !pb)
+    return std::nullopt;
+  // Hosts a[at+1, ca) and b[at+1, cb), equal up to i.
+  if (i < std::min(ca, cb))
+    return a[i] <=> b[i];
+  if (ca != cb)
+    return ca <=> cb; // one host is a prefix of the other
+  if (auto c = *pa <=> *pb; c != 0)
+    return c;
+  return a <=> b;
+}
+
+} // namespace
+
 std::strong_ordering compare_addresses(std::string_view a, std::string_view b) {
   if (a == b)
     return std::strong_ordering::equal;
-  const auto pa = parse_address(a);
-  const auto pb = parse_address(b);
+  if (const auto fast = compare_same_system(a, b))
+    return *fast;
+  const auto pa = parse_view(a);
+  const auto pb = parse_view(b);
   if (pa && pb) {
     if (auto c = pa->protocol <=> pb->protocol; c != 0)
       return c;

@@ -49,6 +49,9 @@ public:
     const std::string bytes = encode_gossip(g);
     str(bytes, max_gossip_size, "gossip");
   }
+  void reserve(std::size_t n) {
+    out_.reserve(n);
+  }
   std::string take() {
     return std::move(out_);
   }
@@ -308,6 +311,21 @@ remote::envelope to_envelope(const message& m) {
   env.recipient = std::string(daemon_path);
   env.manifest = std::string(manifest_of(m));
   env.payload = encode_payload(m);
+  return env;
+}
+
+remote::envelope gossip_envelope_with(const unique_address& from, const unique_address& to,
+                                      std::string_view gossip_bytes) {
+  writer w;
+  w.reserve(gossip_bytes.size() + from.address.size() + to.address.size() + 32);
+  w.u8(cluster_protocol_version);
+  w.node(from);
+  w.node(to);
+  w.str(gossip_bytes, max_gossip_size, "gossip");
+  remote::envelope env;
+  env.recipient = std::string(daemon_path);
+  env.manifest = std::string(manifests[6]);
+  env.payload = w.take();
   return env;
 }
 

@@ -107,4 +107,10 @@ message decode(std::string_view manifest, std::string_view payload);
 /// An envelope for the daemon at the peer (`daemon_path`).
 remote::envelope to_envelope(const message& m);
 
+/// The envelope of a GossipEnvelope whose gossip is already encoded
+/// (`encode_gossip`), so a sender encodes its gossip once per change, not
+/// once per message. Same bytes as `to_envelope(gossip_envelope{...})`.
+remote::envelope gossip_envelope_with(const unique_address& from, const unique_address& to,
+                                      std::string_view gossip_bytes);
+
 } // namespace atomr::cluster::protocol
