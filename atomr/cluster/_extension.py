@@ -158,14 +158,12 @@ class ClusterRegistry(SimNetwork):
         >>> await b.join_seed_nodes([a.self_address])     # doctest: +SKIP
     """
 
-    __slots__ = ("_bus", "_virtual", "_clusters")
+    __slots__ = ("_bus", "_virtual")
 
     def __init__(self, seed: int = 0, *, virtual_time: bool = False) -> None:
         super().__init__(seed)
         self._bus = _ClusterBus(self._net)
         self._virtual = bool(virtual_time)
-        self._clusters: "weakref.WeakValueDictionary[str, Cluster]" = \
-            weakref.WeakValueDictionary()
         if not self._virtual:
             self._bus.start_driver()
 
@@ -388,6 +386,7 @@ class Cluster(Extension):
     def _create(cls, system: "ActorSystem", settings: dict[str, Any],
                 given: Optional[tuple[Any, ...]]) -> "Cluster":
         daemon_settings = _daemon_settings(system, settings)
+        seeds = _seed_list(settings.get("seed-nodes") or [])
         self = object.__new__(cls)
         self._system = system
         self._remote = None
@@ -426,8 +425,6 @@ class Cluster(Extension):
                 self._daemon = _ClusterDaemon.standalone(f"akka://{system.name}",
                                                          daemon_settings)
         self._transport_address = _transport_address(self._daemon.self_address)
-        if self._registry is not None:
-            self._registry._clusters[self._transport_address] = self
         with _GIVEN_LOCK:
             _CLUSTERS[system] = self
         loop = system.loop
@@ -435,9 +432,8 @@ class Cluster(Extension):
             self._add_reader()
         else:
             loop.call_soon_threadsafe(self._add_reader)
-        seeds = settings.get("seed-nodes") or []
         if seeds:
-            self._daemon.join_seed_nodes(_seed_list(seeds))
+            self._daemon.join_seed_nodes(seeds)
         _log.info("cluster node %s started", self.self_address)
         return self
 

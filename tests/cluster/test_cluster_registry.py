@@ -337,3 +337,12 @@ def test_first_seed_forms_the_cluster_when_no_other_seed_answers(registry):
         # A seed list naming a live node first: b joins a's cluster.
         asyncio.run(cb.join_seed_nodes(["akka://ghost", ca.self_address], timeout=30))
         assert {m.address for m in cb.membership_snapshot().members()} >= {"akka://fs", "akka://fo"}
+
+
+@pytest.mark.parametrize("seeds", ["akka://a", ["akka.tcp://nohost"], [""]])
+def test_bad_seed_nodes_setting_is_a_value_error(seeds):
+    with systems("bs", cluster={"seed-nodes": seeds}) as (s,):
+        with pytest.raises(ValueError):
+            Cluster.get(s)
+        with pytest.raises(ValueError):  # the setting is read again: still refused
+            Cluster.get(s)

@@ -57,7 +57,7 @@ def test_actor_provider_remote_starts_the_transport_of_a_blocking_system(make_bl
 @pytest.mark.parametrize("config", [
     {"remote": {"enabled": "yes"}},
     {"remote": {"enabled": 1}},
-    {"actor": {"provider": "cluster"}},
+    {"actor": {"provider": "clusters"}},
     {"actor": {"provider": 3}},
 ])
 async def test_bad_switch_values_are_value_errors(config):
