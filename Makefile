@@ -8,7 +8,7 @@ FUZZ_DIR ?= build/fuzz
 # Seconds each fuzz target runs in `make test` (a smoke run; raise it to hunt).
 FUZZ_SECONDS ?= 20
 
-.PHONY: deps build demo lint lint-static lint-stubs test test-cpp test-cpp-sanitize test-fuzz test-py soak soak-cluster-sim bench clean
+.PHONY: deps build demo lint lint-static lint-stubs test test-cpp test-cpp-sanitize test-fuzz test-py soak soak-cluster soak-cluster-sim bench clean
 
 deps:
 	bash scripts/install-system-deps.sh
@@ -59,6 +59,12 @@ test-py: build
 # mutated frames fired at a live system's port (tests/remote/test_garbage_frames.py).
 soak: build
 	ATOMR_GARBAGE_FRAMES=1000000 $(PYTHON) -m pytest -q -s tests/remote/test_garbage_frames.py
+
+# SOAK_PROCESSES real processes on this machine form one cluster over loopback
+# (scripts/cluster_soak.py): time to convergence and memory per node.
+SOAK_PROCESSES ?= 50
+soak-cluster: build
+	$(PYTHON) scripts/cluster_soak.py --nodes $(SOAK_PROCESSES)
 
 # A simulated 1,000-node cluster under virtual time (cpp/tests/cluster_soak):
 # rounds to convergence against log2(N) and the wall time. SOAK_NODES sets N.
