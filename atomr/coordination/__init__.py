@@ -3,7 +3,8 @@
 Two shapes, as in the original and in Akka:
 
 * the synchronous one, a :class:`LeaseStore` -- :class:`InMemoryLease`
-  (one process) or :class:`FileLease` (the processes of one machine) --
+  (one process), :class:`FileLease` (the processes of one machine) or
+  :class:`PostgresLease` (processes on any machines sharing a database) --
   with ``acquire(owner) -> True`` (raising
   :class:`~atomr.errors.LeaseError` when another owner holds it),
   ``release(owner)`` and ``check() -> holder | None``; a holding may carry
@@ -34,6 +35,7 @@ from typing import TYPE_CHECKING, Optional
 
 from atomr.actor.extension import Extension, ExtensionId
 from atomr.coordination._lease import Lease, LeaseLostCallback, LeaseSettings, TimeoutSettings
+from atomr.coordination._postgres import PostgresLease
 from atomr.coordination._stores import FileLease, InMemoryLease, LeaseStore
 from atomr.errors import LeaseError, LeaseTimeoutError
 
@@ -44,6 +46,7 @@ __all__ = [
     "LeaseStore",
     "InMemoryLease",
     "FileLease",
+    "PostgresLease",
     "Lease",
     "LeaseSettings",
     "TimeoutSettings",
