@@ -151,6 +151,19 @@ class DashboardHandle:
     (or leaving a ``with`` block) stops it.
     """
 
+    _views: _Views
+    _interval: float
+    _closed: bool
+    _lock: threading.Lock
+    _loop: asyncio.AbstractEventLoop
+    _clients: "set[asyncio.Task[Any]]"
+    _metrics: Optional[Callable[[], bytes]]
+    _exporter: Any
+    _server: asyncio.Server
+    _sampler: "asyncio.Task[None]"
+    _thread: threading.Thread
+    _address: str
+
     def __init__(self) -> None:
         raise TypeError("use atomr.dashboard.serve(...)")
 
@@ -164,9 +177,9 @@ class DashboardHandle:
         self._closed = False
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
-        self._clients: set[asyncio.Task[Any]] = set()
-        self._metrics: Optional[Callable[[], bytes]] = None
-        self._exporter: Any = None
+        self._clients = set()
+        self._metrics = None
+        self._exporter = None
         if prometheus is not None:
             from atomr.telemetry import PrometheusExporter
 
@@ -178,12 +191,10 @@ class DashboardHandle:
             from prometheus_client import generate_latest
 
             self._metrics = lambda: generate_latest(exporter.registry)
-        ready: "asyncio.Future[Any] | None" = None
         started = threading.Event()
         failure: list[BaseException] = []
 
         def run() -> None:
-            nonlocal ready
             asyncio.set_event_loop(self._loop)
             try:
                 self._server = self._loop.run_until_complete(

@@ -150,7 +150,7 @@ class SystemState:
         system = self._live()
         if system is None:
             return
-        handled = sum(int(m["messages_handled"]) for m in system._core.metrics())
+        handled = sum(int(str(m["messages_handled"])) for m in system._core.metrics())
         now = time.time()
         dead = system._core.dead_letter_count
         with self._lock:
