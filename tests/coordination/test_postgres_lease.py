@@ -175,3 +175,40 @@ def test_concurrent_acquirers_get_one_holder(lease_db) -> None:
     finally:
         for s in stores:
             s.close()
+
+
+def test_lease_provider_builds_postgres_leases(lease_db) -> None:
+    from atomr import ActorSystem, Config
+    from atomr.coordination import LEASE_PROVIDER
+
+    dsn, schema = lease_db
+    config = Config.from_dict({"coordination": {"lease": {
+        "implementation": "postgres", "dsn": dsn, "schema": schema,
+        "heartbeat-interval": "200ms", "heartbeat-timeout": "5s"}}})
+    a = ActorSystem.create_blocking("lease-a", config)
+    b = ActorSystem.create_blocking("lease-b", config)
+    try:
+        mine = LEASE_PROVIDER.get(a).get_lease("sbr", owner_name="node-a")
+        theirs = LEASE_PROVIDER.get(b).get_lease("sbr", owner_name="node-b")
+        assert isinstance(mine.store, PostgresLease)
+        assert mine.acquire_blocking()
+        assert not theirs.acquire_blocking()
+        a.terminate_blocking(10.0)  # releases it
+        assert theirs.acquire_blocking()
+    finally:
+        a.terminate_blocking(10.0)
+        b.terminate_blocking(10.0)
+
+
+def test_lease_provider_postgres_needs_a_dsn() -> None:
+    from atomr import ActorSystem, Config
+    from atomr.config import ConfigError
+    from atomr.coordination import LEASE_PROVIDER
+
+    system = ActorSystem.create_blocking("lease-nodsn", Config.from_dict(
+        {"coordination": {"lease": {"implementation": "postgres"}}}))
+    try:
+        with pytest.raises(ConfigError, match="dsn"):
+            LEASE_PROVIDER.get(system)
+    finally:
+        system.terminate_blocking(10.0)
