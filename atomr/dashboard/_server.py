@@ -256,8 +256,8 @@ class DashboardHandle:
             self._thread.join(10.0)
         if self._exporter is not None:
             self._exporter.shutdown()
-        state = self._views.state
-        del state  # the state stays with its system for later dashboards
+        if self._views.state is not None:
+            self._views.state.stop()  # kept with its system for later dashboards
 
     def __enter__(self) -> "DashboardHandle":
         return self

@@ -47,21 +47,28 @@ class SystemState:
         self._samples: collections.deque[dict[str, Any]] = collections.deque(maxlen=SAMPLES_KEPT)
         self._last: Optional[tuple[float, int, int]] = None
         self._listening = False
+        self._users = 0
 
     # --- the event stream -------------------------------------------------
 
     def start(self) -> None:
+        """One more dashboard shows this system: listen while any does."""
         system = self._system_ref()
-        if system is None or self._listening:
-            return
-        self._listening = True
+        with self._lock:
+            self._users += 1
+            if system is None or self._listening:
+                return
+            self._listening = True
         system.event_stream.subscribe(self._on_event)
 
     def stop(self) -> None:
+        """One dashboard fewer; the last one stops listening."""
         system = self._system_ref()
-        if system is None or not self._listening:
-            return
-        self._listening = False
+        with self._lock:
+            self._users = max(self._users - 1, 0)
+            if system is None or not self._listening or self._users:
+                return
+            self._listening = False
         try:
             system.event_stream.unsubscribe(self._on_event)
         except Exception:  # noqa: BLE001 - a terminated system's stream
