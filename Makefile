@@ -8,7 +8,7 @@ FUZZ_DIR ?= build/fuzz
 # Seconds each fuzz target runs in `make test` (a smoke run; raise it to hunt).
 FUZZ_SECONDS ?= 20
 
-.PHONY: deps build demo lint lint-static lint-stubs test test-cpp test-cpp-sanitize test-fuzz test-py soak soak-cluster soak-cluster-sim bench clean
+.PHONY: deps build demo docs lint lint-static lint-stubs test test-cpp test-cpp-sanitize test-fuzz test-py soak soak-cluster soak-cluster-sim bench clean
 
 deps:
 	bash scripts/install-system-deps.sh
@@ -84,7 +84,12 @@ lint-static: deps
 lint-stubs: build
 	PYTHON=$(PYTHON) bash scripts/lint.sh stubtest
 
-test: lint test-cpp test-py test-fuzz
+# The documentation site (mkdocs.yml), strictly: a broken link, a missing
+# page or a missing example snippet fails. Output: build/site.
+docs: deps
+	NO_MKDOCS_2_WARNING=1 $(PYTHON) -m mkdocs build --strict
+
+test: lint test-cpp test-py test-fuzz docs
 
 bench: build
 	$(PYTHON) -m tox -e bench

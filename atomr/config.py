@@ -319,10 +319,17 @@ _BUILTIN_SECTIONS: dict[str, dict[str, Setting]] = {
     },
     # atomr.coordination: the leases LeaseProvider builds.
     "coordination": {
-        # in-memory: shared within the process; file: by the processes of one machine.
-        "lease.implementation": Setting("str", "in-memory", choices=("in-memory", "file")),
+        # in-memory: shared within the process; file: by the processes of one machine;
+        # postgres: by processes on any machines reaching one database.
+        "lease.implementation": Setting("str", "in-memory",
+                                        choices=("in-memory", "file", "postgres")),
         # file: the directory of the lease files ("": <tmp>/atomr-leases).
         "lease.directory": Setting("str", ""),
+        # postgres: the database (a postgresql:// DSN), and the schema and table
+        # of the leases (created when missing).
+        "lease.dsn": Setting("str", ""),
+        "lease.schema": Setting("str", "public"),
+        "lease.table": Setting("str", "atomr_leases"),
         "lease.heartbeat-interval": Setting("duration", 12.0, minimum=0.001),
         # A holding's time to live without a heartbeat.
         "lease.heartbeat-timeout": Setting("duration", 120.0, minimum=0.001),

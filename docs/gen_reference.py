@@ -39,6 +39,7 @@ MODULES = (
     "atomr.cluster.sbr",
     "atomr.codecs",
     "atomr.config",
+    "atomr.dashboard",
     "atomr.coordination",
     "atomr.core",
     "atomr.ddata",

@@ -8,7 +8,8 @@ packages=(g++ cmake make libboost-fiber-dev libboost-context-dev libboost-dev
           clang-format   # the lint gate's C++ format check (scripts/lint.sh)
           clang libclang-rt-dev   # libFuzzer for the fuzz targets (make test-fuzz)
           postgresql              # the server the PostgreSQL journal's tests start (initdb, pg_ctl)
-          iproute2 nftables)      # network namespace labs of tests/multinode (ip, nft)
+          iproute2 nftables       # network namespace labs of tests/multinode (ip, nft)
+          chromium chromium-driver)  # the dashboard's browser test (headless, selenium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

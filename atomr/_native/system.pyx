@@ -243,6 +243,21 @@ cdef class _System:
             })
         return out
 
+    def actor_tree(self):
+        """The live actors, parents before children: one tuple per actor,
+        ``(path, parent path or None, actor class name, mailbox depth,
+        number of children)``."""
+        cdef _Cell cell
+        out = []
+        stack = list(reversed(list(self.guardian.children.values())))
+        while stack:
+            cell = stack.pop()
+            kind = type(cell.actor).__name__ if cell.actor is not None else None
+            parent = None if cell.parent is self.guardian else cell.parent.path
+            out.append((cell.path, parent, kind, cell.c.queued(), len(cell.children)))
+            stack.extend(reversed(list(cell.children.values())))
+        return out
+
     def top_level_refs(self):
         """Refs of the live top-level actors."""
         return [(<_Cell>c).ref for c in self.guardian.children.values()]

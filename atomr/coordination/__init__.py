@@ -3,7 +3,8 @@
 Two shapes, as in the original and in Akka:
 
 * the synchronous one, a :class:`LeaseStore` -- :class:`InMemoryLease`
-  (one process) or :class:`FileLease` (the processes of one machine) --
+  (one process), :class:`FileLease` (the processes of one machine) or
+  :class:`PostgresLease` (processes on any machines sharing a database) --
   with ``acquire(owner) -> True`` (raising
   :class:`~atomr.errors.LeaseError` when another owner holds it),
   ``release(owner)`` and ``check() -> holder | None``; a holding may carry
@@ -34,7 +35,9 @@ from typing import TYPE_CHECKING, Optional
 
 from atomr.actor.extension import Extension, ExtensionId
 from atomr.coordination._lease import Lease, LeaseLostCallback, LeaseSettings, TimeoutSettings
+from atomr.coordination._postgres import PostgresLease
 from atomr.coordination._stores import FileLease, InMemoryLease, LeaseStore
+from atomr.config import ConfigError
 from atomr.errors import LeaseError, LeaseTimeoutError
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -44,6 +47,7 @@ __all__ = [
     "LeaseStore",
     "InMemoryLease",
     "FileLease",
+    "PostgresLease",
     "Lease",
     "LeaseSettings",
     "TimeoutSettings",
@@ -62,7 +66,8 @@ class LeaseProvider(Extension):
     ``[coordination.lease]``: ``implementation`` (``"in-memory"``: the
     process-wide :meth:`InMemoryLease.named` lease; ``"file"``: a
     :class:`FileLease` named ``<lease-name>.lease`` in ``directory``,
-    default ``<tmp>/atomr-leases``), ``heartbeat-interval``,
+    default ``<tmp>/atomr-leases``; ``"postgres"``: a :class:`PostgresLease`
+    in ``dsn``'s database, ``schema`` and ``table``), ``heartbeat-interval``,
     ``heartbeat-timeout`` and ``lease-operation-timeout``.
     Get it with ``LEASE_PROVIDER.get(system)``. Leases its owners still
     hold are released when the system terminates.
@@ -74,6 +79,11 @@ class LeaseProvider(Extension):
         directory = settings["lease.directory"] or os.path.join(tempfile.gettempdir(),
                                                                 "atomr-leases")
         self._directory: str = directory
+        self._postgres = (settings["lease.dsn"], settings["lease.schema"],
+                          settings["lease.table"])
+        if self._implementation == "postgres" and not self._postgres[0]:
+            raise ConfigError("coordination.lease.implementation = \"postgres\" needs "
+                              "coordination.lease.dsn")
         self._timing = TimeoutSettings(
             heartbeat_interval=settings["lease.heartbeat-interval"],
             heartbeat_timeout=settings["lease.heartbeat-timeout"],
@@ -83,7 +93,7 @@ class LeaseProvider(Extension):
 
     @property
     def implementation(self) -> str:
-        """The configured kind of lease (``"in-memory"`` or ``"file"``)."""
+        """The configured kind of lease (``"in-memory"``, ``"file"`` or ``"postgres"``)."""
         return self._implementation
 
     @property
@@ -93,6 +103,10 @@ class LeaseProvider(Extension):
 
     def store(self, lease_name: str) -> LeaseStore:
         """The configured store of the lease `lease_name`."""
+        if self._implementation == "postgres":
+            dsn, schema, table = self._postgres
+            return PostgresLease(dsn, lease_name, schema=schema, table=table,
+                                 timeout=self._timing.operation_timeout)
         if self._implementation == "file":
             os.makedirs(self._directory, exist_ok=True)
             return FileLease(os.path.join(self._directory, _file_name(lease_name)),
@@ -125,6 +139,9 @@ class LeaseProvider(Extension):
                     lease.release_blocking()
                 except Exception:
                     pass  # it expires after its heartbeat timeout anyway
+            store = lease.store
+            if isinstance(store, PostgresLease):
+                store.close()
 
 
 def _file_name(lease_name: str) -> str:
