@@ -40,6 +40,7 @@ core_sources = [
                                   "stream_link", "tcp_transport", "transport"]),
     *component_sources("cluster", ["gossip", "gossip_codec", "member", "reachability", "sbr",
                                    "vector_clock"]),
+    *component_sources("streams", ["interpreter", "stages"]),
 ]
 
 debug = os.environ.get("ATOMR_DEBUG") == "1"
