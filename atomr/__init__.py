@@ -64,18 +64,24 @@ from atomr.errors import (
     ClusterError,
     MalformedGossipError,
     InvalidMemberTransitionError,
+    StreamError,
+    BufferOverflowError,
+    RateExceededError,
+    EmptyStreamError,
+    StreamAbortedError,
+    InvalidGraphError,
 )
 
 if TYPE_CHECKING:  # pragma: no cover - what the lazy attributes are, for type checkers
     from atomr import (  # noqa: F401
         cluster, core, ddata, ddata_lmdb, fsm, pattern, persistence, remote, remote_serial,
-        routing, testkit,
+        routing, streams, testkit,
     )
 
 #: Submodules imported on first attribute access (PEP 562).
 _LAZY_SUBMODULES = frozenset({
     "cluster", "core", "ddata", "ddata_lmdb", "fsm", "pattern", "persistence", "remote",
-    "remote_serial", "routing", "testkit"})
+    "remote_serial", "routing", "streams", "testkit"})
 
 
 def __getattr__(name: str) -> Any:
@@ -121,6 +127,7 @@ __all__ = [
     "remote",
     "remote_serial",
     "cluster",
+    "streams",
     "AtomrError",
     "ActorSystemError",
     "ActorSystemTerminatedError",
@@ -153,5 +160,11 @@ __all__ = [
     "ClusterError",
     "MalformedGossipError",
     "InvalidMemberTransitionError",
+    "StreamError",
+    "BufferOverflowError",
+    "RateExceededError",
+    "EmptyStreamError",
+    "StreamAbortedError",
+    "InvalidGraphError",
     "__version__",
 ]

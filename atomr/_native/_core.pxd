@@ -21,6 +21,7 @@ from atomr._native.includes.remote cimport CInboundQueue, CTcpTransport
 from atomr._native.includes.sim_network cimport CSimNetwork, CSimTransport
 from atomr._native.includes.cluster cimport CGossip, CMember, CVectorClock
 from atomr._native.includes.stream_link cimport CStreamDecoder
+from atomr._native.includes.streams cimport CInterpreter, CKillSwitch, CPyStream
 from atomr._native.includes.remote cimport CRemoteEnvelope
 from libcpp.string cimport string
 
@@ -48,3 +49,4 @@ include "remote.pxd"
 include "sim_network.pxd"
 include "stream_link.pxd"
 include "cluster.pxd"
+include "streams.pxd"

@@ -198,6 +198,7 @@ include "sim_network.pyx"
 include "stream_link.pyx"
 include "cluster_sbr.pyx"
 include "cluster.pyx"
+include "streams.pyx"
 
 
 def is_valid_actor_name(str name):
