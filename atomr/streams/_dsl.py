@@ -783,6 +783,7 @@ class KillSwitch:
         self._state = _core.KillSwitchState()
         self._error: Optional[BaseException] = None
         self._runs = run_set()
+        self._lock = threading.Lock()
 
     def flow(self) -> Flow[Any, Any]:
         """A flow gated by this switch (every run of every graph it is in)."""
@@ -797,7 +798,9 @@ class KillSwitch:
 
     def shutdown(self) -> None:
         """Completes the gated streams."""
-        if self._state.shutdown():
+        with self._lock:
+            flipped = self._state.shutdown()
+        if flipped:
             self._wake()
 
     def abort(self, error: Union[BaseException, str, None] = None) -> None:
@@ -806,11 +809,12 @@ class KillSwitch:
         if error is None:
             error = "aborted"
         exc = error if isinstance(error, BaseException) else StreamAbortedError(str(error))
-        self._error = exc
-        if self._state.abort():
-            self._wake()
-        elif self._state.state() != 2:
-            self._error = None
+        with self._lock:  # the error is set before any island can see the flip
+            if self._state.state() != 0:
+                return
+            self._error = exc
+            self._state.abort()
+        self._wake()
 
     def is_shut_down(self) -> bool:
         """True after shutdown() or abort()."""

@@ -230,6 +230,7 @@ outcome interpreter::run(std::int64_t budget) {
   ctx_.budget = budget;
   ctx_.yielded = false;
   ctx_.wake_at_ns = 0;
+  bool repulled = false;
   for (;;) {
     element x = nullptr;
     status s;
@@ -269,6 +270,10 @@ outcome interpreter::run(std::int64_t budget) {
     case status::pending:
       if (!ctx_.yielded) {
         root_->pump();
+        if (ctx_.failure_pending && !repulled) {
+          repulled = true; // deliver the failure the pump took now
+          continue;
+        }
       }
       state_ = ctx_.yielded ? outcome::yielded : outcome::waiting;
       return state_;

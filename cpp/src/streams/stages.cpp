@@ -814,8 +814,11 @@ public:
 
   status pull(element& out) override {
     for (;;) {
-      // Keep the window full: start calls for as many elements as it allows.
-      while (open_ && slots_.size() < parallelism_) {
+      // Keep the window full: start calls for as many elements as it allows
+      // (and pull once past it when a failure waits upstream).
+      bool extra = ctx_->failure_pending;
+      while (open_ && (slots_.size() < parallelism_ || extra)) {
+        extra = false;
         element x;
         status s = pull_up(x);
         if (s == status::pending || s == status::done) {
@@ -931,6 +934,7 @@ public:
       release_all(ctx_->h, q_);
       out = failure_;
       failure_ = nullptr;
+      ctx_->failure_pending = false;
       return status::failed;
     }
     if (!q_.empty()) {
@@ -961,6 +965,9 @@ public:
         break;
       }
       offer(x);
+    }
+    if (failure_ != nullptr) {
+      ctx_->failure_pending = true;
     }
     if (open_) {
       up_->pump();

@@ -377,6 +377,26 @@ TEST(Interpreter, BufferDropsHeadWhileDownstreamWaits) {
   EXPECT_EQ(h.live, 0);
 }
 
+TEST(Interpreter, ABufferOverflowFailsTheStreamWhileAnAsyncCallIsOutstanding) {
+  int_host h;
+  int token = 0;
+  {
+    interpreter in(h);
+    in.source_iter(iter(h, {1, 2, 3, 4, 5}));
+    in.buffer(2, overflow::fail);
+    in.map_async(&token, 1, true, nullptr);
+    in.sink_seq();
+    ASSERT_EQ(in.run(1000), outcome::failed); // not waiting for the call to finish
+    element f = in.take_failure();
+    EXPECT_EQ(
+        int_host::of(f).error.rfind(std::to_string(static_cast<int>(errc::buffer_overflow)), 0),
+        0u);
+    h.release(f);
+    in.complete_async(h.started.begin()->first, true, h.make(1)); // late: released
+  }
+  EXPECT_EQ(h.live, 0);
+}
+
 TEST(Interpreter, KillSwitchShutdownCompletesAndAbortFails) {
   int_host h;
   {

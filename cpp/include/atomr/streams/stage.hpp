@@ -126,6 +126,10 @@ struct context {
   /// Earliest monotonic time (ns) a stage asked to be pulled again at (0:
   /// none); the host arms a timer for it.
   std::int64_t wake_at_ns = 0;
+  /// A stage took a failure while pumping (downstream was waiting): stages
+  /// that hold back their pulls (a full async window) pull once more so the
+  /// failure reaches the sink now rather than after their calls finish.
+  bool failure_pending = false;
 
   /// Called by a source before it produces: false when the slice's budget
   /// is spent (the source then answers `pending`).
