@@ -20,7 +20,7 @@ from cpython.ref cimport Py_INCREF
 
 from atomr._native.includes.bridge cimport CComponent
 from atomr._native.includes.streams cimport (
-    CInterpreter, CKillState, COutcome, COverflow, CStreamCallbacks, CStreamsErrc,
+    CInterpreter, COutcome, COverflow, CStreamCallbacks, CStreamsErrc,
     make_kill_switch,
 )
 

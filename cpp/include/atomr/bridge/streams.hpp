@@ -10,7 +10,6 @@
 #include "atomr/streams/interpreter.hpp"
 
 #include <Python.h>
-
 #include <cstdint>
 #include <memory>
 
