@@ -51,6 +51,7 @@ MODULES = (
     "atomr.remote.testing",
     "atomr.remote_serial",
     "atomr.routing",
+    "atomr.streams",
     "atomr.supervision",
     "atomr.system",
     "atomr.testkit",

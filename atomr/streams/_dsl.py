@@ -149,6 +149,10 @@ class _Operator:
     def __init__(self, factory: Callable[..., "Flow[Any, Any]"]) -> None:
         self.factory = factory
         self.__doc__ = factory.__doc__
+        self.__wrapped__ = factory  # its signature, for inspect and the reference pages
+
+    def __call__(self, *args: Any, **kwargs: Any) -> "Flow[Any, Any]":
+        return self.factory(*args, **kwargs)
 
     def __get__(self, obj: Any, objtype: Any = None) -> Any:
         if obj is None:

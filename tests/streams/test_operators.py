@@ -269,3 +269,12 @@ def test_the_native_builder_refuses_malformed_graphs():
         island.sink_seq()
     with pytest.raises(ValueError):
         island.grouped(0)
+
+
+def test_the_streams_guide_example_runs():
+    import pathlib
+    import re
+
+    text = (pathlib.Path(__file__).parents[2] / "docs" / "streams.md").read_text()
+    code = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    exec(compile(code, "docs/streams.md", "exec"), {"__name__": "streams_guide"})
