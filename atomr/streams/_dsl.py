@@ -833,8 +833,18 @@ class KillSwitch:
     def _abort_failure(self) -> BaseException:
         return self._error if self._error is not None else StreamAbortedError("aborted")
 
+    def _watch(self, run: Run) -> None:
+        with self._lock:
+            self._runs.add(run)
+
+    def _unwatch(self, run: Run) -> None:
+        with self._lock:
+            self._runs.discard(run)
+
     def _wake(self) -> None:
-        for run in list(self._runs):
+        with self._lock:
+            runs = list(self._runs)
+        for run in runs:
             run.wake()
 
 

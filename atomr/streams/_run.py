@@ -66,7 +66,7 @@ class Run:
     def watch_switch(self, switch: Any) -> None:
         """Wakes this run when `switch` is flipped (an async run may be
         waiting when it is)."""
-        switch._runs.add(self)
+        switch._watch(self)
         self._switches.append(switch)
 
     # -- async runs --------------------------------------------------------------------
@@ -125,14 +125,21 @@ class Run:
         for fut in list(self._inflight):
             fut.cancel()
         self._inflight.clear()
-        for switch in self._switches:
-            switch._runs.discard(self)
+        self._release()
         fut = self.completion
         if isinstance(fut, asyncio.Future) and not fut.done():
             if exc is not None:
                 fut.set_exception(exc)
             else:
                 fut.set_result(result)
+
+    def _release(self) -> None:
+        """Unhooks a finished run from its kill switches and breaks the
+        island -> starter -> run reference cycle."""
+        for switch in self._switches:
+            switch._unwatch(self)
+        self._switches.clear()
+        self.island.starter = None
 
     def _on_completion_done(self, fut: asyncio.Future[Any]) -> None:
         if fut.cancelled() and not self.finished:  # the caller cancelled the stream
@@ -169,10 +176,11 @@ class Run:
     def run_to_end(self) -> Any:
         """Runs a graph without async stages on this thread; its result, or
         raises its failure."""
-        outcome = self.island.run_to_end(SLICE)
-        self.finished = True
-        for switch in self._switches:
-            switch._runs.discard(self)
+        try:
+            outcome = self.island.run_to_end(SLICE)
+        finally:
+            self.finished = True
+            self._release()
         if outcome == _core.ISLAND_COMPLETED:
             return self.island.result()
         if outcome == _core.ISLAND_FAILED:
