@@ -68,20 +68,26 @@ from atomr.errors import (
     LeaseTimeoutError,
     DiscoveryError,
     DependencyError,
+    StreamError,
+    BufferOverflowError,
+    RateExceededError,
+    EmptyStreamError,
+    StreamAbortedError,
+    InvalidGraphError,
 )
 
 if TYPE_CHECKING:  # pragma: no cover - what the lazy attributes are, for type checkers
     from atomr import (  # noqa: F401
         cluster, core, ddata, ddata_lmdb, fsm, pattern, persistence, remote, remote_serial,
-        routing, testkit,
+        routing, streams, testkit,
     )
     from atomr import coordination, di, discovery, telemetry  # noqa: F401
 
 #: Submodules imported on first attribute access (PEP 562).
 _LAZY_SUBMODULES = frozenset({
     "cluster", "core", "ddata", "ddata_lmdb", "fsm", "pattern", "persistence", "remote",
-    "remote_serial", "routing", "testkit", "coordination", "di", "discovery", "hosting",
-    "telemetry"})
+    "remote_serial", "routing", "streams", "testkit", "coordination", "di", "discovery",
+    "hosting", "telemetry"})
 
 
 def __getattr__(name: str) -> Any:
@@ -132,6 +138,7 @@ __all__ = [
     "discovery",
     "hosting",
     "telemetry",
+    "streams",
     "AtomrError",
     "ActorSystemError",
     "ActorSystemTerminatedError",
@@ -168,5 +175,11 @@ __all__ = [
     "LeaseTimeoutError",
     "DiscoveryError",
     "DependencyError",
+    "StreamError",
+    "BufferOverflowError",
+    "RateExceededError",
+    "EmptyStreamError",
+    "StreamAbortedError",
+    "InvalidGraphError",
     "__version__",
 ]

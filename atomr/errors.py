@@ -7,7 +7,7 @@ built-in exception it specialises, so ``except ValueError`` and
 A class that C++ errors surface as names their codes in ``native_codes``:
 ``(component, code)`` pairs, where `component` is a member of
 ``atomr::component`` (``core``, ``storage``, ``persistence``, ``ddata``,
-``remote``, ``cluster``) and
+``remote``, ``cluster``, ``streams``) and
 `code` a member of that component's ``errc`` enum. Only a class's own
 declaration counts (subclasses do not inherit it). The native layer builds
 its one translation table from these declarations (see
@@ -56,6 +56,12 @@ __all__ = [
     "LeaseTimeoutError",
     "DiscoveryError",
     "DependencyError",
+    "StreamError",
+    "BufferOverflowError",
+    "RateExceededError",
+    "EmptyStreamError",
+    "StreamAbortedError",
+    "InvalidGraphError",
 ]
 
 
@@ -328,6 +334,45 @@ class DiscoveryError(AtomrError):
 class DependencyError(AtomrError, LookupError):
     """A service the dependency injection container (:mod:`atomr.di`) was
     asked for is not registered, or its factory needs the service itself."""
+class StreamError(AtomrError):
+    """Base class of the failures of a stream (atomr.streams)."""
+
+    native_codes: ClassVar[tuple[_NativeCode, ...]] = (("streams", "generic"),)
+
+
+class BufferOverflowError(StreamError):
+    """A ``buffer`` with the ``fail`` overflow strategy received an element
+    while full (Akka's BufferOverflowException)."""
+
+    native_codes = (("streams", "buffer_overflow"),)
+
+
+class RateExceededError(StreamError):
+    """A ``throttle`` in enforcing mode received elements faster than its
+    rate (Akka's RateExceededException)."""
+
+    native_codes = (("streams", "rate_exceeded"),)
+
+
+class EmptyStreamError(StreamError, LookupError):
+    """A stage that needs at least one element (``reduce``) saw an empty
+    stream (Akka's NoSuchElementException)."""
+
+    native_codes = (("streams", "empty_stream"),)
+
+
+class StreamAbortedError(StreamError):
+    """A kill switch aborted the stream with a message rather than an
+    exception of the caller's own."""
+
+    native_codes = (("streams", "aborted"),)
+
+
+class InvalidGraphError(StreamError, ValueError):
+    """A graph that cannot be assembled (an operator without an upstream,
+    a sink fed by more than one open source)."""
+
+    native_codes = (("streams", "invalid_graph"),)
 
 
 # Native error codes that surface as a plain built-in exception (an argument
@@ -338,6 +383,7 @@ _NATIVE_BUILTINS: dict[_NativeCode, type[BaseException]] = {
     ("ddata", "type_mismatch"): ValueError,
     ("remote", "invalid_config"): ValueError,
     ("cluster", "invalid_argument"): ValueError,
+    ("streams", "invalid_argument"): ValueError,
 }
 
 

@@ -85,6 +85,13 @@ SCENARIOS = {
     # Serial links (test_bench_remote_serial.py): one process, a socket pair,
     # raced against asyncio streams with length-prefixed frames.
     "serial-tell": Scenario("msg/s"),
+    # Streams (test_bench_streams.py): from_iter -> map -> filter -> fold with
+    # trivial callables, raced against a plain for-loop calling the same
+    # callables, reactivex and aiostream.
+    "stream-map-filter-fold": Scenario("elements/s", (
+        Target(baseline="python-loop", min_ratio=0.5),
+        Target(baseline="reactivex", min_ratio=10.0),
+        Target(baseline="aiostream", min_ratio=10.0))),
 }
 
 

@@ -58,6 +58,7 @@ MODULES = (
     "atomr.remote.testing",
     "atomr.remote_serial",
     "atomr.routing",
+    "atomr.streams",
     "atomr.supervision",
     "atomr.system",
     "atomr.telemetry",

@@ -323,21 +323,21 @@ def test_an_atomr_code_no_class_claims_is_an_atomr_error():
 
 
 def test_a_new_component_maps_its_codes_without_any_edit_to_core(monkeypatch):
-    # What a new C++ component (say streams, component 7) does: its part of
-    # the native module declares its errc members, atomr.errors gets a class
+    # What a new C++ component (say component 98) does: its part of the
+    # native module declares its errc members, atomr.errors gets a class
     # naming one, and the translator picks it up by table.
     class LinkLostError(AtomrError):
-        native_codes = (("streams", "link_lost"),)
+        native_codes = (("future_part", "link_lost"),)
 
     monkeypatch.setattr(_core, "_NATIVE_CODES", dict(_core._NATIVE_CODES))
     monkeypatch.setattr(_core, "_ERROR_TABLE", dict(_core._ERROR_TABLE))
     with pytest.raises(AtomrError) as before:
-        _core._raise_native_error(7, 1, "peer gone")
+        _core._raise_native_error(98, 1, "peer gone")
     assert type(before.value) is AtomrError
-    _core._declare_native_codes("streams", 7, {"link_lost": 1})
-    _core._add_error_classes({("streams", "link_lost"): LinkLostError})
+    _core._declare_native_codes("future_part", 98, {"link_lost": 1})
+    _core._add_error_classes({("future_part", "link_lost"): LinkLostError})
     with pytest.raises(LinkLostError, match="peer gone"):
-        _core._raise_native_error(7, 1, "peer gone")
+        _core._raise_native_error(98, 1, "peer gone")
     # The core's codes are untouched.
     with pytest.raises(InvalidActorNameError):
         _core._raise_native_error(*_core._native_error_codes()[("core", "invalid_actor_name")],

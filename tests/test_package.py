@@ -13,7 +13,7 @@ import pytest
 import atomr
 
 LAZY = ("core", "ddata", "ddata_lmdb", "fsm", "pattern", "persistence", "remote", "routing",
-        "testkit")
+        "streams", "testkit")
 
 
 def _run(code: str) -> dict:

@@ -22,6 +22,7 @@ from atomr._native.includes.sim_network cimport CSimNetwork, CSimTransport
 from atomr._native.includes.cluster cimport CGossip, CMember, CVectorClock
 from atomr._native.includes.cluster_daemon cimport CDaemonHost, CSimBus
 from atomr._native.includes.stream_link cimport CStreamDecoder
+from atomr._native.includes.streams cimport CInterpreter, CKillSwitch, CPyStream
 from atomr._native.includes.remote cimport CRemoteEnvelope
 from libcpp.string cimport string
 
@@ -51,3 +52,4 @@ include "sim_network.pxd"
 include "stream_link.pxd"
 include "cluster.pxd"
 include "cluster_daemon.pxd"
+include "streams.pxd"

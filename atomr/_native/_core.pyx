@@ -200,6 +200,7 @@ include "stream_link.pyx"
 include "cluster_sbr.pyx"
 include "cluster.pyx"
 include "cluster_daemon.pyx"
+include "streams.pyx"
 
 
 def is_valid_actor_name(str name):

@@ -18,6 +18,7 @@ cdef extern from "atomr/error.hpp" namespace "atomr" nogil:
         ddata "atomr::component::ddata"
         remote "atomr::component::remote"
         cluster "atomr::component::cluster"
+        streams "atomr::component::streams"
 
 
 cdef extern from "atomr/bridge/error.hpp" namespace "atomr::bridge" nogil:

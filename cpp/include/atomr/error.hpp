@@ -13,7 +13,7 @@ namespace atomr {
 
 /// The component an error comes from. The numbers cross into Python (each
 /// exception class of `atomr/errors.py` names its component and code) and
-/// must never be reused. Reserved for components to come: streams = 7.
+/// must never be reused.
 enum class component : int {
   core = 1,
   storage = 2,
@@ -21,6 +21,7 @@ enum class component : int {
   ddata = 4,
   remote = 5,
   cluster = 6,
+  streams = 7,
 };
 
 /// Base class of every error a component raises.

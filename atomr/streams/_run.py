@@ -1,0 +1,204 @@
+"""Running a materialized island: in slices on an asyncio loop's thread, or
+to its end on the calling thread.
+
+A run owns one :class:`~atomr._native._core.StreamIsland`. On a loop, each
+slice pulls at most :data:`SLICE` elements from the island's sources and
+then gives the loop back (``call_soon``), so other coroutines keep running
+and the loop stays the only thread executing the stream's callables. A
+slice that waits (an async result, a throttle's next token) ends; the
+async call's done callback or a timer schedules the next one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import weakref
+from functools import partial
+from typing import Any, Callable, Optional
+
+from atomr._native import _core
+
+#: Source pulls per slice of a run.
+SLICE = 4096
+
+
+class AsyncNext:
+    """The no-argument async call of an async source: ``it.__anext__()``.
+    Its ``StopAsyncIteration`` ends the source rather than failing it."""
+
+    __slots__ = ("it",)
+
+    def __init__(self, it: Any) -> None:
+        self.it = it
+
+    def __call__(self) -> Any:
+        return self.it.__anext__()
+
+
+class Completion:
+    """The placeholder a sink materializes to in a blocking run: replaced by
+    the stream's result when the run ends."""
+
+    __slots__ = ()
+
+
+class Run:
+    """One materialization of a graph and the state of its execution.
+
+    Built on the thread that runs it; `loop` is the running loop for an
+    async run, None for a blocking one (then no async stage may be in it).
+    """
+
+    def __init__(self, loop: Optional[asyncio.AbstractEventLoop]) -> None:
+        self.island = _core.StreamIsland()
+        self.island.starter = self._start_async
+        self.loop = loop
+        self.completion: Any = loop.create_future() if loop is not None else Completion()
+        self.finished = False
+        self._scheduled = False
+        self._timer: Optional[asyncio.TimerHandle] = None
+        self._inflight: set[asyncio.Future[Any]] = set()
+        self._switches: list[Any] = []
+
+    # -- building ----------------------------------------------------------------------
+
+    def watch_switch(self, switch: Any) -> None:
+        """Wakes this run when `switch` is flipped (an async run may be
+        waiting when it is)."""
+        switch._watch(self)
+        self._switches.append(switch)
+
+    # -- async runs --------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Starts an async run (the first slice runs from the loop)."""
+        assert self.loop is not None
+        self.completion.add_done_callback(self._on_completion_done)
+        self._schedule()
+
+    def wake(self) -> None:
+        """Schedules a slice from any thread (a kill switch was flipped)."""
+        loop = self.loop
+        if loop is None or self.finished:
+            return
+        try:
+            loop.call_soon_threadsafe(self._schedule)
+        except RuntimeError:  # the loop is closed: nothing runs this stream any more
+            pass
+
+    def _schedule(self) -> None:
+        if self._scheduled or self.finished:
+            return
+        self._scheduled = True
+        assert self.loop is not None
+        self.loop.call_soon(self._step)
+
+    def _step(self) -> None:
+        self._scheduled = False
+        if self.finished:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        try:
+            outcome = self.island.run(SLICE)
+        except BaseException as exc:  # a C++ error, or a signal's exception
+            self.island.cancel()
+            self._finish(exc=exc)
+            return
+        if outcome == _core.ISLAND_YIELDED:
+            self._schedule()
+        elif outcome == _core.ISLAND_WAITING:
+            wake_at = self.island.wake_at()
+            if wake_at is not None:
+                assert self.loop is not None
+                delay = max(0.0, wake_at - time.monotonic())
+                self._timer = self.loop.call_later(delay, self._schedule)
+        elif outcome == _core.ISLAND_COMPLETED:
+            self._finish(result=self.island.result())
+        elif outcome == _core.ISLAND_FAILED:
+            self._finish(exc=self.island.failure())
+
+    def _finish(self, result: Any = None, exc: Optional[BaseException] = None) -> None:
+        self.finished = True
+        for fut in list(self._inflight):
+            fut.cancel()
+        self._inflight.clear()
+        self._release()
+        fut = self.completion
+        if isinstance(fut, asyncio.Future) and not fut.done():
+            if exc is not None:
+                fut.set_exception(exc)
+            else:
+                fut.set_result(result)
+
+    def _release(self) -> None:
+        """Unhooks a finished run from its kill switches and breaks the
+        island -> starter -> run reference cycle."""
+        for switch in self._switches:
+            switch._unwatch(self)
+        self._switches.clear()
+        self.island.starter = None
+
+    def _on_completion_done(self, fut: asyncio.Future[Any]) -> None:
+        if fut.cancelled() and not self.finished:  # the caller cancelled the stream
+            self.island.cancel()
+            self._finish()
+
+    def _start_async(self, fn: Callable[..., Any], arg: Any, ticket: int) -> None:
+        if self.loop is None:
+            raise RuntimeError("an async stage needs an event loop: run the graph with "
+                               "`await graph.run()` or `graph.run_blocking()`")
+        awaitable = fn() if arg is _core.STREAM_NO_ARG else fn(arg)
+        fut = asyncio.ensure_future(awaitable, loop=self.loop)
+        self._inflight.add(fut)
+        fut.add_done_callback(partial(self._async_done, ticket, isinstance(fn, AsyncNext)))
+
+    def _async_done(self, ticket: int, is_source: bool, fut: asyncio.Future[Any]) -> None:
+        self._inflight.discard(fut)
+        if self.finished:
+            return
+        if fut.cancelled():
+            self.island.complete_async(ticket, False, asyncio.CancelledError())
+        else:
+            exc = fut.exception()
+            if exc is None:
+                self.island.complete_async(ticket, True, fut.result())
+            elif is_source and isinstance(exc, StopAsyncIteration):
+                self.island.complete_async(ticket, True, None, True)
+            else:
+                self.island.complete_async(ticket, False, exc)
+        self._schedule()
+
+    # -- blocking runs -----------------------------------------------------------------
+
+    def run_to_end(self) -> Any:
+        """Runs a graph without async stages on this thread; its result, or
+        raises its failure."""
+        try:
+            outcome = self.island.run_to_end(SLICE)
+        finally:
+            self.finished = True
+            self._release()
+        if outcome == _core.ISLAND_COMPLETED:
+            return self.island.result()
+        if outcome == _core.ISLAND_FAILED:
+            raise self.island.failure()
+        self.island.cancel()
+        raise RuntimeError("the stream waits for an async stage but has no event loop")
+
+
+def resolve(mat: Any, completion: Any, result: Any) -> Any:
+    """`mat` with `completion` replaced by `result` (also inside tuples)."""
+    if mat is completion:
+        return result
+    if isinstance(mat, tuple):
+        return tuple(resolve(m, completion, result) for m in mat)
+    return mat
+
+
+#: Runs of kill switches are held weakly: a finished run drops out by itself.
+def run_set() -> "weakref.WeakSet[Run]":
+    """An empty weak set of runs."""
+    return weakref.WeakSet()

@@ -1,0 +1,213 @@
+#pragma once
+
+// The building blocks of a fused island: elements, the host that gives the
+// engine its element operations, and the stage and sink interfaces.
+//
+// An island is a tree of stages pulled by one sink on one thread. A pull
+// asks a stage for its next element (demand of one); a stage pulls its
+// upstream only when it needs an element, so nothing runs ahead of demand
+// except what a bounded buffer or an async stage's window allows. A stage
+// that cannot answer yet (an async result outstanding, a throttle waiting for
+// its next token, the slice's budget spent) answers `pending`; the pull is
+// repeated later and the stage resumes from the state it kept.
+
+#include <cstddef>
+#include <cstdint>
+
+namespace atomr::streams {
+
+/// An element: an opaque handle whose lifetime the host manages (a
+/// `PyObject*` owned reference in production, a heap integer in tests). A
+/// stage that receives an element owns it and must pass it on or release it.
+using element = void*;
+
+/// An opaque callable of the host (borrowed: the host keeps it alive for as
+/// long as the island exists).
+using callable = void*;
+
+/// The answer of a pull.
+enum class status : std::uint8_t {
+  /// `out` holds the next element (owned by the caller).
+  element,
+  /// The stage completed; no element follows.
+  done,
+  /// The stage failed; `out` holds the failure (owned by the caller).
+  failed,
+  /// No element yet: pull again after an external event (an async result,
+  /// a timer, the next slice).
+  pending,
+};
+
+/// What a supervision decider says about a failure.
+enum class directive : std::uint8_t {
+  /// Fail the stream (Akka's stop).
+  stop,
+  /// Drop the failing element and go on.
+  resume,
+  /// Drop the failing element, reset the stage's state and go on.
+  restart,
+};
+
+/// Overflow strategies of `buffer`.
+enum class overflow : std::uint8_t {
+  backpressure,
+  drop_head,
+  drop_tail,
+  drop_buffer,
+  drop_new,
+  fail,
+};
+
+/// The element operations the engine calls. Every method is called on the
+/// island's thread, with whatever the host needs held (the GIL).
+class host {
+public:
+  virtual ~host() = default;
+
+  /// Calls `fn(x)` (x borrowed). On success stores the result (owned) in
+  /// `out` and returns true; on failure stores the failure (owned) in `out`
+  /// and returns false.
+  virtual bool call1(callable fn, element x, element& out) = 0;
+
+  /// Calls `fn(a, b)` (both borrowed), as `call1`.
+  virtual bool call2(callable fn, element a, element b, element& out) = 0;
+
+  /// The truth of `x` (borrowed): 1, 0, or -1 with the failure in `failure`.
+  virtual int truth(element x, element& failure) = 0;
+
+  /// A new reference to `x`.
+  virtual element retain(element x) = 0;
+
+  /// Releases an owned element.
+  virtual void release(element x) = 0;
+
+  /// The next element of the iterator `it` (borrowed): `element`, `done`
+  /// or `failed` (with the failure in `out`).
+  virtual status next(element it, element& out) = 0;
+
+  /// An iterator over `iterable` (borrowed), owned, in `out`; false with the
+  /// failure in `out`.
+  virtual bool iterate(element iterable, element& out) = 0;
+
+  /// Closes an iterator the island stops reading early (cancellation).
+  virtual void close(element it) = 0;
+
+  /// A sequence of `n` elements (a list; a tuple when `tuple`), taking
+  /// over their ownership.
+  virtual element make_sequence(element* xs, std::size_t n, bool tuple) = 0;
+
+  /// The host's "no value" (None), owned.
+  virtual element nothing() = 0;
+
+  /// A failure of the engine's own (`errc` code of atomr::streams, message).
+  virtual element make_failure(int code, const char* message) = 0;
+
+  /// The decider `decider`'s directive for `failure` (borrowed). A decider
+  /// that fails itself answers stop.
+  virtual directive decide(callable decider, element failure) = 0;
+
+  /// Starts the asynchronous call `fn(x)` (x borrowed; `x` null: `fn()`).
+  /// Its outcome is delivered later through `interpreter::complete_async`
+  /// with `ticket`. Returns false, with the failure in `failure`, when the
+  /// call fails before it starts.
+  virtual bool start_async(callable fn, element x, std::uint64_t ticket, element& failure) = 0;
+
+  /// The failure of an aborted kill switch (`handle` as given to the stage).
+  virtual element abort_failure(void* handle) = 0;
+};
+
+/// Per-run state every stage of one island shares.
+struct context {
+  host* h = nullptr;
+  /// Source pulls left in this slice; at zero a source answers `pending`
+  /// and sets `yielded`.
+  std::int64_t budget = 0;
+  bool yielded = false;
+  /// Earliest monotonic time (ns) a stage asked to be pulled again at (0:
+  /// none); the host arms a timer for it.
+  std::int64_t wake_at_ns = 0;
+  /// A stage took a failure while pumping (downstream was waiting): stages
+  /// that hold back their pulls (a full async window) pull once more so the
+  /// failure reaches the sink now rather than after their calls finish.
+  bool failure_pending = false;
+
+  /// Called by a source before it produces: false when the slice's budget
+  /// is spent (the source then answers `pending`).
+  bool step() noexcept {
+    if (budget <= 0) {
+      yielded = true;
+      return false;
+    }
+    --budget;
+    return true;
+  }
+
+  /// Asks to be pulled again at `at_ns` (monotonic ns).
+  void wake_at(std::int64_t at_ns) noexcept {
+    if (wake_at_ns == 0 || at_ns < wake_at_ns) {
+      wake_at_ns = at_ns;
+    }
+  }
+};
+
+/// A node of the island. Only the island's thread calls its methods.
+class stage {
+public:
+  virtual ~stage() = default;
+
+  /// The next element (see `status`).
+  virtual status pull(element& out) = 0;
+
+  /// Downstream needs no more elements: release what is held and cancel
+  /// upstream. Called at most once; no pull follows.
+  virtual void cancel() = 0;
+
+  /// Downstream is waiting for an external event: stages that keep pulling
+  /// regardless of demand (a buffer) pull upstream now, within the budget.
+  virtual void pump() {
+  }
+
+  /// An async outcome for this stage (see `host::start_async`).
+  virtual void complete_async(std::uint64_t /*seq*/, bool /*ok*/, element value) {
+    ctx_->h->release(value);
+  }
+
+  /// The island's shared state (set when the stage joins an island).
+  void attach(context* ctx) noexcept {
+    ctx_ = ctx;
+  }
+
+protected:
+  context* ctx_ = nullptr;
+};
+
+/// The consumer at the end of an island. Only the island's thread calls it.
+class sink {
+public:
+  virtual ~sink() = default;
+
+  /// Consumes `x` (owned). False when the stream must fail, with the
+  /// failure in `failure`.
+  virtual bool on_element(element x, element& failure) = 0;
+
+  /// False once the sink needs no more elements (upstream is cancelled).
+  virtual bool wants_more() const {
+    return true;
+  }
+
+  /// Upstream completed: the materialized value (owned), or false with the
+  /// failure in `out`.
+  virtual bool on_complete(element& out) = 0;
+
+  /// Releases what the sink holds (the stream failed or was torn down).
+  virtual void discard() = 0;
+
+  void attach(context* ctx) noexcept {
+    ctx_ = ctx;
+  }
+
+protected:
+  context* ctx_ = nullptr;
+};
+
+} // namespace atomr::streams
