@@ -34,6 +34,10 @@ _DEFAULT_THROUGHPUT = 64
 _CLOSE_GRACE = 1.0
 #: Every system created in this process (they leave it when collected).
 _CREATED: "weakref.WeakSet[ActorSystem]" = weakref.WeakSet()
+#: The systems that have not terminated yet, held strongly: a running system
+#: stays alive (as a running thread does) until it terminates, so that the
+#: interpreter-exit hook finds it whatever references its creator dropped.
+_RUNNING: "set[ActorSystem]" = set()
 #: Seconds the interpreter-exit hook waits for each system to terminate.
 _EXIT_WAIT = 5.0
 
@@ -192,12 +196,14 @@ class ActorSystem:
         self._core.max_pool_size = settings["actor.router.max-pool-size"]
         self._core.on_terminated = self._on_terminated
         _CREATED.add(self)
+        _RUNNING.add(self)
         return self
 
     def _on_terminated(self) -> None:
         """Runs on the loop thread once the system has terminated: shuts
         the extensions down (newest first), then runs the termination
         callbacks (in registration order)."""
+        _RUNNING.discard(self)
         self._detach_log_handler()
         with self._extensions_lock:
             self._extensions_closed = True
