@@ -85,6 +85,12 @@ SCENARIOS = {
     # Serial links (test_bench_remote_serial.py): one process, a socket pair,
     # raced against asyncio streams with length-prefixed frames.
     "serial-tell": Scenario("msg/s"),
+    # Interpreter pools (test_bench_pools.py): CPU-bound handlers on 4 actors
+    # in a 2-worker process pool against python-pinned (one loop, one GIL);
+    # "threads" is 4 threads sharing the GIL, the reference design.
+    "pool-cpu": Scenario("handlers/s", (Target(baseline="python-pinned", min_ratio=1.7),)),
+    "pool-tell": Scenario("msg/s"),
+    "pool-ask": Scenario("asks/s"),
 }
 
 
