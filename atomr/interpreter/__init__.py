@@ -185,7 +185,7 @@ def interpreter_metrics() -> list[dict[str, Any]]:
 
 
 def _hosted(label: str) -> int:
-    return sum(m["actors_hosted"] for m in _native.interpreter_metrics()  # type: ignore[misc]
+    return sum(int(m["actors_hosted"]) for m in _native.interpreter_metrics()  # type: ignore[call-overload]
                if m["label"] == label)
 
 
@@ -194,7 +194,7 @@ def _spawn(system: ActorSystem, props: Any, name: Optional[str]) -> Any:
     a process pool, or checks the quota of an in-process pool. None: the
     actor layer spawns as usual."""
     label = getattr(props, "interpreter_role", None)
-    pool = _POOLS.get(label) if label is not None else None  # type: ignore[arg-type]
+    pool = _POOLS.get(label) if label is not None else None
     if pool is None:
         if getattr(props, "dispatcher", None) == PROCESS_POOL and label is not None:
             configure_interpreter(label, PROCESS_POOL)  # auto-created: one worker

@@ -79,7 +79,8 @@ def apply_quota(quota: dict[str, Any]) -> None:
 
 
 def main(argv: list[str]) -> None:
-    from atomr import Actor, ActorSystem, Config, Terminated, props
+    from atomr.actor import Actor, ActorSystem, Terminated, props
+    from atomr.config import Config
     from atomr._native import interpreter_metrics
     from atomr.remote import Remote
 
