@@ -176,3 +176,11 @@ def test_classes_a_worker_cannot_import_are_refused_at_the_call(system):
         system.actor_of(props(Local, interpreter_role="cpu"), "l")
     with pytest.raises(TypeError, match="actor class"):
         system.actor_of(props(lambda: Echo(), interpreter_role="cpu"), "l")
+
+
+def test_an_unknown_label_with_the_process_pool_dispatcher_creates_a_one_worker_pool(system):
+    ref = system.actor_of(props(Echo, dispatcher="python-process-pool",
+                                interpreter_role="auto"), "e")
+    assert ref.ask_blocking("pid", DEADLINE) != os.getpid()
+    cfg = interp.pool_config("auto")
+    assert cfg is not None and (cfg["kind"], cfg["count"]) == ("python-process-pool", 1)
