@@ -25,8 +25,8 @@ from atomr import Actor, ActorSystem, props
 
 ACTORS = 4
 #: CPU-bound messages per actor per round.
-PER_ACTOR = 50
-ROUNDS = 3
+PER_ACTOR = 200
+ROUNDS = 5
 TELLS = 5_000
 ASKS = 500
 WAIT = 120.0
