@@ -30,7 +30,9 @@ from atomr.actor import (
     Terminated,
     props,
 )
+from atomr.compat import compat_flags, compat_list, declare_compat
 from atomr.config import Config
+from atomr.interpreter import InterpreterQuota, nogil_supported, subinterpreters_supported
 from atomr.errors import (
     ActorNameTakenError,
     ActorSystemError,
@@ -149,6 +151,12 @@ __all__ = [
     "AskTimeoutError",
     "ActorTerminatedError",
     "InterpreterOverloaded",
+    "InterpreterQuota",
+    "subinterpreters_supported",
+    "nogil_supported",
+    "declare_compat",
+    "compat_flags",
+    "compat_list",
     "InterpreterCompatError",
     "CircuitBreakerOpen",
     "CallTimeoutError",

@@ -92,6 +92,12 @@ SCENARIOS = {
         Target(baseline="python-loop", min_ratio=0.5),
         Target(baseline="reactivex", min_ratio=10.0),
         Target(baseline="aiostream", min_ratio=10.0))),
+    # Interpreter pools (test_bench_pools.py): CPU-bound handlers on 4 actors
+    # in a 2-worker process pool against python-pinned (one loop, one GIL);
+    # "threads" is 4 threads sharing the GIL, the reference design.
+    "pool-cpu": Scenario("handlers/s", (Target(baseline="python-pinned", min_ratio=1.7),)),
+    "pool-tell": Scenario("msg/s"),
+    "pool-ask": Scenario("asks/s"),
 }
 
 

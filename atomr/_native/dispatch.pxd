@@ -16,6 +16,8 @@ cdef class _PoolStats:
     cdef readonly uint64_t messages_handled
     cdef readonly uint64_t busy_ns
     cdef readonly uint64_t handler_panics
+    cdef readonly uint64_t long_handlers
+    cdef public uint64_t long_handler_ns  # InterpreterQuota.max_handler_ms (0: not counted)
 
 
 # final: no subclasses, so C methods are called directly

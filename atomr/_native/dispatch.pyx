@@ -204,6 +204,7 @@ cdef class _Dispatcher:
         cdef double started
         cdef double turn_started
         cdef double turn_ended
+        cdef uint64_t turn_ns
         if self.draining:
             return
         self.draining = True
@@ -232,6 +233,7 @@ cdef class _Dispatcher:
                     continue
                 if c.user_data != NULL:
                     cell = <_Cell>c.user_data
+                    handled = 0
                     try:
                         handled = cell._run_turn()
                         self.messages_handled += handled
@@ -242,7 +244,12 @@ cdef class _Dispatcher:
                     # One clock read per turn: a turn starts where the
                     # previous one ended (the queue pop between is noise).
                     turn_ended = _monotonic()
-                    cell.pool.busy_ns += <uint64_t>((turn_ended - turn_started) * 1e9)
+                    turn_ns = <uint64_t>((turn_ended - turn_started) * 1e9)
+                    cell.pool.busy_ns += turn_ns
+                    if (cell.pool.long_handler_ns != 0
+                            and turn_ns > cell.pool.long_handler_ns * <uint64_t>(
+                                handled if handled > 1 else 1)):
+                        cell.pool.long_handlers += 1
                     turn_started = turn_ended
                 c.release()
         finally:

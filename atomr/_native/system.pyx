@@ -50,6 +50,30 @@ cdef unsigned _usable_cpus():
         return os.cpu_count() or 1
 
 
+# interpreter_role label -> InterpreterQuota.max_handler_ms in ns (see
+# set_long_handler_limit); process-wide, as pools are.
+_LONG_HANDLER_NS = {}
+
+
+def set_long_handler_limit(str label, object ms):
+    """Counts, in the `long_handlers` metric of every system's pool
+    `label`, each turn whose handlers took longer than `ms` milliseconds
+    on average (None: stop counting)."""
+    cdef uint64_t ns = 0
+    cdef _PoolStats pool
+    if ms is not None:
+        if ms <= 0:
+            raise ValueError(f"max_handler_ms must be positive, not {ms!r}")
+        ns = <uint64_t>(ms * 1e6)
+        _LONG_HANDLER_NS[label] = ns
+    else:
+        _LONG_HANDLER_NS.pop(label, None)
+    for s in list(_LIVE_SYSTEMS):
+        pool = (<_System>s).pools.get(label)
+        if pool is not None:
+            pool.long_handler_ns = ns
+
+
 def interpreter_metrics():
     """One dict per interpreter pool of every live actor system.
 
@@ -209,6 +233,7 @@ cdef class _System:
         cdef _PoolStats pool = self.pools.get(label)
         if pool is None:
             pool = _PoolStats(label)
+            pool.long_handler_ns = _LONG_HANDLER_NS.get(label, 0)
             self.pools[label] = pool
         if pool.kind is None and props is not None:
             pool.kind = props.dispatcher
@@ -239,7 +264,7 @@ cdef class _System:
                 "gil_hold_ns_total": pool.busy_ns,
                 "mailbox_depth_total": depth[pool.label],
                 "handler_panics": pool.handler_panics,
-                "long_handlers": 0,
+                "long_handlers": pool.long_handlers,
             })
         return out
 

@@ -12,14 +12,16 @@ _MAX_THROUGHPUT = 2**31 - 1
 
 __all__ = ["DISPATCHERS", "DispatcherConfig"]
 
-#: Dispatcher names the API accepts. Only ``python-pinned`` exists in this
-#: build; the others run as ``python-pinned``.
+#: Dispatcher names the API accepts. ``python-pinned`` runs actors on their
+#: system's loop; ``python-process-pool`` in worker processes (see
+#: :mod:`atomr.interpreter`); the others run as ``python-pinned``.
 DISPATCHERS = (
     "python-pinned",
     "python-subinterpreter-pool",
     "python-nogil",
     "python-subprocess",
     "python-process",
+    "python-process-pool",
 )
 
 

@@ -97,6 +97,12 @@ def _start_remoting(system: "ActorSystem") -> None:
         importlib.import_module("atomr.cluster").Cluster.get(system)
 
 
+#: ``actor_of``'s pool step, installed by :mod:`atomr.interpreter` (which
+#: sits above this layer): ``(system, props, name)`` -> a ref, or None to
+#: spawn here as usual.
+_pool_spawn: Optional[Callable[[Any, Any, Optional[str]], Any]] = None
+
+
 async def _await_cf(cf: concurrent.futures.Future) -> Any:
     return await asyncio.wrap_future(cf)
 
@@ -525,8 +531,28 @@ class ActorSystem:
             ActorNameTakenError: a live top-level actor already has `name`.
             ActorSystemTerminatedError: the system is terminated.
             TypeError: `props` is not a :class:`Props`.
+            InterpreterOverloaded: the pool `props` names is at its
+                ``max_actors`` (see :mod:`atomr.interpreter`).
         """
+        hook = _pool_spawn
+        if hook is not None:
+            ref = hook(self, props, name)
+            if ref is not None:
+                return ref  # type: ignore[no-any-return]
         return self._core.spawn(props, name)
+
+    def configure_interpreter(self, label: str, dispatcher: str = "python-pinned",
+                              count: int = 1, quota: Any = None) -> None:
+        """Creates the interpreter pool `label` unless it exists (pools are
+        process-wide; the first configuration wins). See
+        :func:`atomr.interpreter.configure_interpreter`.
+
+        Raises:
+            TypeError, ValueError: a bad argument.
+            NotImplementedError: a kind this build cannot run.
+        """
+        importlib.import_module("atomr.interpreter").configure_interpreter(
+            label, dispatcher, count, quota)
 
     def top_level(self, name: str) -> Optional[ActorRef]:
         """The live top-level actor called `name`, or None."""

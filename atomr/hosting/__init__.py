@@ -8,9 +8,10 @@ process that stops gracefully on SIGTERM or SIGINT through the system's
 coordinated shutdown (:mod:`atomr.actor.coordinated_shutdown`), see
 :func:`run_host`.
 
-Interpreter pools are not built in this version of atomr: the requests
-:meth:`~ActorSystemBuilder.configure_interpreter` records are kept (see
-:func:`interpreter_requests`) and every actor runs on the system's loop.
+The interpreter pools :meth:`~ActorSystemBuilder.configure_interpreter`
+asks for are configured when the system is built (see
+:mod:`atomr.interpreter`), and the requests are kept (see
+:func:`interpreter_requests`).
 
 Example:
     >>> # system = (Builder("orders")
@@ -28,6 +29,7 @@ import threading
 from typing import Any, Callable, Mapping, Optional, TypeVar, Union
 
 from atomr._util.validate import check_int, check_nonempty_str
+from atomr.interpreter import SUBINTERPRETER_POOL, subinterpreters_supported
 from atomr.actor import DISPATCHERS, ActorSystem, Extension, ExtensionId
 from atomr.actor.coordinated_shutdown import (
     COORDINATED_SHUTDOWN,
@@ -72,8 +74,9 @@ B = TypeVar("B", bound="ActorSystemBuilder")
 
 @dataclasses.dataclass(frozen=True)
 class InterpreterRequest:
-    """An interpreter pool a builder was asked for (recorded, not built:
-    this version of atomr has no interpreter pools).
+    """An interpreter pool a builder was asked for (configured by
+    :meth:`ActorSystemBuilder.build` through
+    :meth:`atomr.ActorSystem.configure_interpreter`).
 
     Attributes:
         label: The pool's label (what ``Props.with_interpreter_role`` names).
@@ -162,18 +165,25 @@ class ActorSystemBuilder:
 
     def configure_interpreter(self: B, label: str, dispatcher: str = "python-pinned",
                               count: int = 1, quota: Any = None) -> B:
-        """Records a request for an interpreter pool (kept, not built: see
-        the module's documentation).
+        """Asks for an interpreter pool, configured by :meth:`build` (pools
+        are process-wide: a label configured before keeps its first
+        configuration).
 
         Raises:
             TypeError, ValueError: `label` is not a non-empty str, `dispatcher`
                 not one of :data:`atomr.actor.DISPATCHERS`, or `count` not an
                 int >= 1.
+            NotImplementedError: a kind this build cannot run (see
+                :func:`atomr.interpreter.configure_interpreter`).
         """
         label = check_nonempty_str("label", label)
         if dispatcher not in DISPATCHERS:
             raise ValueError(f"unknown dispatcher {dispatcher!r}; expected one of "
                              f"{', '.join(DISPATCHERS)}")
+        if dispatcher == SUBINTERPRETER_POOL and not subinterpreters_supported():
+            raise NotImplementedError(
+                "python-subinterpreter-pool is not built in this version of atomr "
+                "(subinterpreters_supported() is False)")
         count = check_int("count", count, 1)
         self._interpreters.append(InterpreterRequest(label, dispatcher, count, quota))
         return self
@@ -204,7 +214,7 @@ class ActorSystemBuilder:
 
     def build(self) -> ActorSystem:
         """Creates the system (running its own loop, as
-        ``ActorSystem.create_blocking``), records the interpreter requests,
+        ``ActorSystem.create_blocking``), configures the interpreter pools,
         installs the services, then runs the start callbacks in order.
 
         Raises:
@@ -214,6 +224,9 @@ class ActorSystemBuilder:
         system = ActorSystem.create_blocking(self._name, self._config)
         try:
             _HOSTING.get(system).requests = tuple(self._interpreters)
+            for request in self._interpreters:
+                system.configure_interpreter(request.label, request.dispatcher, request.count,
+                                             request.quota)
             if self._services is not None:
                 SERVICES.get(system).use(self._services)
             for callback in self._on_start:

@@ -96,17 +96,31 @@ def test_a_failing_start_callback_terminates_the_system_and_raises():
     assert made and made[0].is_terminated
 
 
-def test_interpreter_requests_are_recorded_in_order_not_built():
+def test_interpreter_requests_are_recorded_in_order_and_configured():
+    import atomr.interpreter as interp
+    from atomr import InterpreterQuota
+
+    quota = InterpreterQuota(max_actors=3)
     system = (Builder("pools")
-              .configure_interpreter("ml", "python-subinterpreter-pool", count=4)
+              .configure_interpreter("ml", "python-nogil", count=4, quota=quota)
               .configure_interpreter("io")
               .build())
     try:
         assert interpreter_requests(system) == (
-            InterpreterRequest("ml", "python-subinterpreter-pool", 4, None),
+            InterpreterRequest("ml", "python-nogil", 4, quota),
             InterpreterRequest("io", "python-pinned", 1, None))
+        ml = interp.pool_config("ml")
+        assert ml is not None and (ml["kind"], ml["count"], ml["quota"]) == (
+            "python-nogil", 4, quota)
+        assert interp.pool_config("io") is not None
     finally:
+        interp.shutdown_pools()
         system.terminate_blocking(10.0)
+
+
+def test_a_subinterpreter_pool_is_refused_while_this_build_has_none():
+    with pytest.raises(NotImplementedError, match="subinterpreter"):
+        Builder().configure_interpreter("ml", "python-subinterpreter-pool", count=4)
 
 
 def test_with_services_installs_the_container_before_the_start_callbacks():
