@@ -179,6 +179,18 @@ struct cluster_daemon::impl {
   nanos seek_started{0};
   nanos join_sent_at{0};
   unique_address join_target;
+  // Whether this node ever joined or formed a cluster (welcomed, formed as
+  // the first seed, admitted a joiner). A node that did not and is alone is
+  // uninitialized: its InitJoinAcks say so.
+  bool initialized = false;
+  // The latest answer of each seed to this seek's InitJoins (by address):
+  // an ack from an uninitialized seed, or a nack.
+  struct seed_answer {
+    unique_address from;
+    bool uninitialized_ack = false;
+    nanos at{0};
+  };
+  std::map<std::string, seed_answer> answers;
 
   // Ring heartbeats: one detector per monitored node.
   std::map<unique_address, remote::phi_accrual_failure_detector> detectors;
@@ -275,8 +287,11 @@ struct cluster_daemon::impl {
   // The events of going from `old` to `next` (the view as published).
   void diff(const gossip& old, const gossip& next) {
     member_events(old, next, /*with_self=*/true);
-    const auto was = unreachable_set(old, cfg.self);
-    const auto is = unreachable_set(next, cfg.self);
+    // Self's own observations count even once self is down (the others'
+    // do not then): a downed self still cut off from the other side must
+    // not report it reachable again.
+    const auto was = observed_unreachable(old);
+    const auto is = observed_unreachable(next);
     for (const auto& node : is)
       if (!was.count(node))
         if (const member* m = next.find(node))
@@ -289,7 +304,11 @@ struct cluster_daemon::impl {
     std::optional<std::string> lead_address;
     if (lead)
       lead_address = lead->address;
-    if (lead_address != last_leader) {
+    // A downed self is on its way out: the leader it last reported stays
+    // (its view loses every leader candidate only because it is down).
+    const member* next_self = self_in(next);
+    const bool self_down = next_self != nullptr && next_self->status == member_status::down;
+    if (!self_down && lead_address != last_leader) {
       cluster_event ev = make_event(cluster_event::kind_t::leader_changed);
       ev.from_address = last_leader;
       ev.to_address = lead_address;
@@ -303,6 +322,16 @@ struct cluster_daemon::impl {
       push(std::move(ev));
       last_converged = conv;
     }
+  }
+
+  // The members unreachable in `x` for the events: as `unreachable_set`,
+  // but with self's observations kept when self is down.
+  std::set<unique_address> observed_unreachable(const gossip& x) const {
+    auto downs = down_nodes(x);
+    downs.erase(cfg.self);
+    auto out = x.overview().reachability.all_unreachable_or_terminated_excluding(downs);
+    out.erase(cfg.self);
+    return out;
   }
 
   // Makes `next` the view: events, and the resolver's view.
@@ -399,6 +428,8 @@ struct cluster_daemon::impl {
   void adopt(gossip next) {
     next.see(cfg.self);
     ph = phase::idle;
+    initialized = true;
+    answers.clear();
     detectors.clear();
     self_down_ticks = 0;
     commit(std::move(next));
@@ -424,7 +455,7 @@ struct cluster_daemon::impl {
     } else if (const auto* x = std::get_if<proto::init_join>(&m)) {
       (void)x;
       if (accepts_joins())
-        send_raw(reply_to, proto::init_join_ack{cfg.self});
+        send_raw(reply_to, proto::init_join_ack{cfg.self, initialized || !alone()});
       else
         send_raw(reply_to, proto::init_join_nack{cfg.self});
     } else if (const auto* x = std::get_if<proto::init_join_ack>(&m)) {
@@ -432,14 +463,14 @@ struct cluster_daemon::impl {
         ++stats.ignored;
         return;
       }
-      ph = phase::joining;
-      join_target = x->from;
-      join_sent_at = now();
-      ++stats.joins_sent;
-      send_to(x->from, proto::join{cfg.self, self_in(g) != nullptr ? self_in(g)->roles
-                                                                   : std::vector<std::string>{}});
-    } else if (std::get_if<proto::init_join_nack>(&m) != nullptr) {
+      if (x->initialized)
+        send_join(x->from);
+      else // the join process picks among these after seed_node_timeout
+        answers[x->from.address] = seed_answer{x->from, true, now()};
+    } else if (const auto* x = std::get_if<proto::init_join_nack>(&m)) {
       // The seed cannot take joins now: the next round asks again.
+      if (ph == phase::seeking && !(x->from == cfg.self))
+        answers[x->from.address] = seed_answer{x->from, false, now()};
     } else if (const auto* x = std::get_if<proto::join>(&m)) {
       on_join(*x);
     } else if (const auto* x = std::get_if<proto::welcome>(&m)) {
@@ -450,6 +481,32 @@ struct cluster_daemon::impl {
       ++stats.gossip_received;
       adopt(x->state);
     }
+  }
+
+  void send_join(const unique_address& to) {
+    ph = phase::joining;
+    join_target = to;
+    join_sent_at = now();
+    answers.clear();
+    ++stats.joins_sent;
+    send_to(to, proto::join{cfg.self, self_in(g) != nullptr ? self_in(g)->roles
+                                                           : std::vector<std::string>{}});
+  }
+
+  // After seed_node_timeout without an initialized seed: the first seed in
+  // this node's list that answered lately, when that was an uninitialized
+  // ack (nodes with the same seed list pick the same one); nullopt while
+  // that first answer is a nack (the seed is busy joining: wait for it).
+  std::optional<unique_address> uninitialized_seed_to_join(nanos t) const {
+    for (const auto& seed : seeds) {
+      const auto it = answers.find(seed);
+      if (it == answers.end() || t - it->second.at >= cfg.seed_node_timeout)
+        continue;
+      if (!it->second.uninitialized_ack)
+        return std::nullopt;
+      return it->second.from;
+    }
+    return std::nullopt;
   }
 
   void on_join(const proto::join& j) {
@@ -476,6 +533,7 @@ struct cluster_daemon::impl {
       }
       return;
     }
+    initialized = true;
     gossip next = g;
     member joining = member::joining(j.node, j.roles);
     next.put(joining);
@@ -650,12 +708,21 @@ struct cluster_daemon::impl {
         return;
       ph = phase::seeking;
       seek_started = t;
+      answers.clear();
       [[fallthrough]];
     case phase::seeking:
-      if (self_first && t - seek_started >= cfg.seed_node_timeout) {
-        // No other seed answered: this node is (stays) the cluster.
-        ph = phase::idle;
-        return;
+      if (t - seek_started >= cfg.seed_node_timeout) {
+        if (self_first) {
+          // No initialized seed answered: this node is (stays) the cluster.
+          ph = phase::idle;
+          initialized = true;
+          answers.clear();
+          return;
+        }
+        if (const auto target = uninitialized_seed_to_join(t)) {
+          send_join(*target);
+          return;
+        }
       }
       for (const auto& seed : seeds)
         send_init_join(seed);
@@ -684,10 +751,12 @@ struct cluster_daemon::impl {
   }
 
   // Down members that are unreachable are removed by the leader even when
-  // other unreachable members block convergence.
+  // other unreachable members block convergence -- only then: while a
+  // reachable member has not seen the current version (the down itself,
+  // say) they stay, so every member observes the down before the removal.
   void reap_unreachable_down() {
     const auto lead = cluster::leader(g, cfg.self);
-    if (!lead || !(*lead == cfg.self) || cluster::converged(g, cfg.self))
+    if (!lead || !(*lead == cfg.self) || !cluster::blocked_only_by_unreachable(g, cfg.self))
       return;
     const auto unreachable = unreachable_set(g, cfg.self);
     std::vector<unique_address> gone;
@@ -957,12 +1026,14 @@ void cluster_daemon::join_seed_nodes(std::vector<std::string> seeds) {
     if (d.stopped || d.g.members().size() > 1)
       return;
     d.self_first = seeds.front() == d.cfg.self.address;
+    d.answers.clear();
     d.seeds.clear();
     for (const auto& s : seeds)
       if (s != d.cfg.self.address && std::find(d.seeds.begin(), d.seeds.end(), s) == d.seeds.end())
         d.seeds.push_back(s);
     if (d.seeds.empty()) {
       d.ph = impl::phase::idle;
+      d.initialized = true;
       return;
     }
     d.ph = impl::phase::seeking;
@@ -1021,6 +1092,8 @@ void cluster_daemon::shutdown() {
 
 gossip cluster_daemon::state() const {
   std::lock_guard<std::mutex> lock(impl_->mu);
+  if (impl_->stopped)
+    return gossip{};
   return impl_->g;
 }
 

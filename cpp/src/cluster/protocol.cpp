@@ -198,10 +198,16 @@ std::string_view manifest_of(const message& m) noexcept {
 
 std::string encode_payload(const message& m) {
   writer w;
-  w.u8(cluster_protocol_version);
+  const auto* ack = std::get_if<init_join_ack>(&m);
+  const bool flagged = ack != nullptr && !ack->initialized;
+  w.u8(flagged ? std::uint8_t{2} : min_cluster_protocol_version);
   std::visit(overloaded{
                  [&](const init_join& x) { w.node(x.from); },
-                 [&](const init_join_ack& x) { w.node(x.from); },
+                 [&](const init_join_ack& x) {
+                   w.node(x.from);
+                   if (flagged)
+                     w.u8(x.initialized ? 1 : 0);
+                 },
                  [&](const init_join_nack& x) { w.node(x.from); },
                  [&](const join& x) {
                    w.node(x.node);
@@ -243,7 +249,7 @@ message decode(std::string_view manifest, std::string_view payload) {
                                   std::string(manifest.substr(0, max_address_size)) + "`");
   reader r(payload);
   const std::uint8_t version = r.u8("protocol version");
-  if (version != cluster_protocol_version)
+  if (version < min_cluster_protocol_version || version > cluster_protocol_version)
     throw unsupported_version_error("cluster protocol version " + std::to_string(version) +
                                     " is not supported (this build speaks " +
                                     std::to_string(cluster_protocol_version) + ")");
@@ -252,9 +258,18 @@ message decode(std::string_view manifest, std::string_view payload) {
   case 0:
     out = init_join{r.node("from")};
     break;
-  case 1:
-    out = init_join_ack{r.node("from")};
+  case 1: {
+    init_join_ack a{r.node("from")};
+    if (version >= 2) {
+      const std::uint8_t flag = r.u8("initialized");
+      if (flag > 1)
+        throw malformed_message_error("InitJoinAck's initialized flag is " +
+                                      std::to_string(flag) + " (must be 0 or 1)");
+      a.initialized = flag == 1;
+    }
+    out = a;
     break;
+  }
   case 2:
     out = init_join_nack{r.node("from")};
     break;
@@ -318,7 +333,7 @@ remote::envelope gossip_envelope_with(const unique_address& from, const unique_a
                                       std::string_view gossip_bytes) {
   writer w;
   w.reserve(gossip_bytes.size() + from.address.size() + to.address.size() + 32);
-  w.u8(cluster_protocol_version);
+  w.u8(min_cluster_protocol_version);
   w.node(from);
   w.node(to);
   w.str(gossip_bytes, max_gossip_size, "gossip");

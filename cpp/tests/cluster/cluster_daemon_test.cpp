@@ -115,6 +115,43 @@ TEST(ClusterDaemon, JoinerKeepsRetryingUntilASeedComesUp) {
   EXPECT_EQ(j.daemon->leader(), address_of(2));
 }
 
+TEST(ClusterDaemon, SeedsThatStartJoiningLastDoNotSplitTheCluster) {
+  // Every node starts as a one-node cluster; seeds 2 and 3 call
+  // join_seed_nodes last, after the others have asked them.
+  sim_cluster c(33);
+  for (int i = 1; i <= 6; ++i)
+    c.start(i);
+  c.net.advance(1500ms);
+  for (int i : {1, 4, 5, 6, 2, 3}) {
+    c[i].daemon->join_seed_nodes(c.seeds({1, 2, 3}));
+    c.net.advance(700ms);
+  }
+  ASSERT_TRUE(c.run_until([&] { return c.all_up({1, 2, 3, 4, 5, 6}); }, 60s))
+      << "sizes " << c[1].daemon->member_count() << " " << c[2].daemon->member_count() << " "
+      << c[3].daemon->member_count();
+  EXPECT_EQ(c[6].daemon->leader(), address_of(1));
+}
+
+TEST(ClusterDaemon, UninitializedSeedsAreJoinedOnlyAfterTheTimeoutFirstInTheSeedList) {
+  // Seeds 2 and 3 never call join_seed_nodes (plain one-node clusters):
+  // joiners wait seed_node_timeout, then all join the first of their list.
+  sim_cluster c(34);
+  for (int i = 2; i <= 6; ++i)
+    c.start(i);
+  c.net.advance(1500ms);
+  for (int i : {4, 5, 6}) {
+    c[i].daemon->join_seed_nodes(c.seeds({1, 2, 3}));
+    c.net.advance(300ms);
+  }
+  c.net.advance(1500ms); // not yet seed_node_timeout (3s) for anyone
+  for (int i : {4, 5, 6}) {
+    EXPECT_EQ(c[i].daemon->member_count(), 1u) << i;
+    EXPECT_EQ(c[i].daemon->stats().joins_sent, 0u) << i;
+  }
+  ASSERT_TRUE(c.run_until([&] { return c.all_up({2, 4, 5, 6}); }, 60s));
+  EXPECT_EQ(c[3].daemon->member_count(), 1u);
+}
+
 TEST(ClusterDaemon, LeaveGoesLeftExitedRemovedAndTheLeaverShutsDown) {
   sim_cluster c(5);
   form(c, 3);
@@ -394,6 +431,51 @@ TEST(ClusterDaemon, ResolverDownsACrashedMember) {
   EXPECT_EQ(events_of(c[3], kind::member_downed, address_of(2)).size(), 1u);
 }
 
+TEST(ClusterDaemon, EverySurvivorSeesTheDownOfACrashedMemberBeforeItsRemoval) {
+  daemon_config cfg = testing::test_config();
+  cfg.sbr = resolver_settings(sbr::strategy_kind::keep_majority);
+  sim_cluster c(31, cfg);
+  form(c, 5);
+  for (int i = 1; i <= 5; ++i)
+    c[i].events.clear();
+  c.crash(3);
+  ASSERT_TRUE(c.run_until([&] { return c.all_up({1, 2, 4, 5}); }, 60s));
+  for (int i : {1, 2, 4, 5}) {
+    const long downed = index_of(c[i], kind::member_downed, address_of(3));
+    const long removed = index_of(c[i], kind::member_removed, address_of(3));
+    ASSERT_GE(downed, 0) << "node " << i << " never saw the down";
+    ASSERT_GT(removed, downed) << "node " << i;
+    const auto removals = events_of(c[i], kind::member_removed, address_of(3));
+    ASSERT_EQ(removals.size(), 1u) << i;
+    EXPECT_EQ(removals[0].previous_status, member_status::down) << i;
+  }
+}
+
+TEST(ClusterDaemon, DownedMinorityReportsNoSpuriousReachabilityAndForgetsItsView) {
+  daemon_config cfg = testing::test_config();
+  cfg.sbr = resolver_settings(sbr::strategy_kind::keep_majority);
+  sim_cluster c(32, cfg);
+  form(c, 5);
+  for (int i = 1; i <= 5; ++i)
+    c[i].events.clear();
+  c.net.partition_groups(
+      {testing::transport_of(1), testing::transport_of(2), testing::transport_of(3)},
+      {testing::transport_of(4), testing::transport_of(5)});
+  ASSERT_TRUE(c.run_until(
+      [&] { return !c[4].daemon->running() && !c[5].daemon->running() && c.all_up({1, 2, 3}); },
+      120s));
+  for (int i : {4, 5}) {
+    // The partition never healed: the other side stayed unreachable.
+    EXPECT_GE(index_of(c[i], kind::member_downed, c[i].address), 0) << i;
+    EXPECT_TRUE(events_of(c[i], kind::reachable_member).empty()) << i;
+    for (const auto& e : events_of(c[i], kind::leader_changed))
+      EXPECT_TRUE(e.to_address.has_value()) << "node " << i << " reported no leader";
+    // After shutdown the view is empty, as member_count says.
+    EXPECT_EQ(c[i].daemon->member_count(), 0u);
+    EXPECT_TRUE(c[i].daemon->state().members().empty()) << i;
+  }
+}
+
 TEST(ClusterDaemon, RestartedNodeWithANewUidRejoinsAndTheOldIncarnationIsRemoved) {
   sim_cluster c(19);
   form(c, 3);
@@ -533,6 +615,7 @@ TEST(ClusterDaemon, ShutdownReportsAndStops) {
   c[2].daemon->shutdown();
   EXPECT_FALSE(c[2].daemon->running());
   EXPECT_EQ(c[2].daemon->member_count(), 0u);
+  EXPECT_TRUE(c[2].daemon->state().members().empty());
   EXPECT_EQ(events_of(c[2], kind::cluster_shutting_down).size(), 1u);
   const auto sent = c[2].daemon->stats().gossip_sent + c[2].daemon->stats().status_sent;
   c.net.advance(5s);
@@ -597,6 +680,7 @@ std::vector<protocol::message> sample_messages() {
   v.tick("n2");
   return {protocol::init_join{a},
           protocol::init_join_ack{b},
+          protocol::init_join_ack{b, false},
           protocol::init_join_nack{b},
           protocol::join{a, {"backend", "frontend"}},
           protocol::welcome{b, g},
@@ -641,8 +725,21 @@ TEST(ClusterProtocol, EveryTruncationAndTrailingByteIsMalformed) {
 TEST(ClusterProtocol, RejectsBadFieldsAndOtherVersions) {
   const auto env = protocol::to_envelope(protocol::join{{address_of(1), 1}, {"a"}});
   auto p = env.payload;
-  p[0] = 2;
+  p[0] = protocol::cluster_protocol_version + 1;
   EXPECT_THROW(protocol::decode(env.manifest, p), unsupported_version_error);
+  p[0] = 0;
+  EXPECT_THROW(protocol::decode(env.manifest, p), unsupported_version_error);
+  // Version 2 reads version 1 (an InitJoinAck then is from an initialized
+  // node); only an uninitialized ack needs version 2, with a 0/1 flag.
+  const protocol::init_join_ack ack{{address_of(1), 1}, true};
+  EXPECT_EQ(protocol::encode_payload(ack)[0], 1);
+  const auto v1 = protocol::to_envelope(ack);
+  EXPECT_EQ(protocol::decode(v1.manifest, v1.payload), protocol::message(ack));
+  auto unflagged = protocol::to_envelope(protocol::init_join_ack{{address_of(1), 1}, false});
+  EXPECT_EQ(unflagged.payload[0], 2);
+  EXPECT_EQ(unflagged.payload.back(), 0);
+  unflagged.payload.back() = 2;
+  EXPECT_THROW(protocol::decode(unflagged.manifest, unflagged.payload), malformed_message_error);
   EXPECT_THROW(protocol::decode("atomr.cluster.Other", env.payload), malformed_message_error);
   // uid 0, an unparseable address, unsorted roles cannot even be encoded.
   EXPECT_THROW(protocol::encode_payload(protocol::init_join{{address_of(1), 0}}),

@@ -5,7 +5,15 @@
 // peer, with the message's manifest (`atomr.cluster.InitJoin`, ...) and a
 // binary payload:
 //
-//   u8 protocol version (= cluster_protocol_version), then the fields
+//   u8 protocol version, then the fields
+//
+// A message is written with the lowest version that carries it: version 1
+// for all of them except an InitJoinAck from an uninitialized node, which is
+// version 2 (version 1's fields plus a u8 flag: 1 initialized, 0 not). A
+// decoder accepts versions 1 to `cluster_protocol_version`; a version 1
+// InitJoinAck is from an initialized node. (So a node of version 1 reads
+// everything but the uninitialized acks, which it drops like Akka's
+// uninitialized nodes' silence.)
 //
 // Integers are little-endian; str = u32 length + bytes; a unique address is
 // str address (at most 1024 bytes, must parse as `proto://system[@host:port]`)
@@ -27,7 +35,10 @@
 
 namespace atomr::cluster::protocol {
 
-inline constexpr std::uint8_t cluster_protocol_version = 1;
+/// The newest protocol version this build reads and writes.
+inline constexpr std::uint8_t cluster_protocol_version = 2;
+/// The oldest protocol version this build reads.
+inline constexpr std::uint8_t min_cluster_protocol_version = 1;
 /// The longest address a message carries, in bytes.
 inline constexpr std::size_t max_address_size = 1024;
 /// The most roles a Join carries, and the longest role.
@@ -42,9 +53,14 @@ struct init_join {
   unique_address from;
   friend bool operator==(const init_join&, const init_join&) = default;
 };
-/// The seed at `from.address` is up and admits joins.
+/// The seed at `from.address` is up and admits joins. `initialized`: it
+/// has joined or formed a cluster; false for a node that never did (alone in
+/// the one-node cluster every daemon starts as): a joiner joins such a node
+/// only after `seed_node_timeout`, and then the first of them in its own
+/// seed list (daemon.hpp).
 struct init_join_ack {
   unique_address from;
+  bool initialized = true;
   friend bool operator==(const init_join_ack&, const init_join_ack&) = default;
 };
 /// The seed cannot take joins now (not up, joining elsewhere, stopping).
