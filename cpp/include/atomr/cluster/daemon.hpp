@@ -6,10 +6,15 @@
 // simulated network under virtual time) through a `send` function:
 //
 // * Seed-node join: InitJoin to every seed, Join to the first that answers
-//   InitJoinAck, Welcome (the joiner's first gossip) back. The first seed in
-//   the list joins itself when no other seed answers within
-//   `seed_node_timeout`. A node that is alone in its own one-node cluster
-//   (every daemon starts as one) abandons it to join.
+//   InitJoinAck as initialized, Welcome (the joiner's first gossip) back. A
+//   node that never joined or formed a cluster and is alone (every daemon
+//   starts as a one-node cluster) is uninitialized and acks as such; those
+//   acks are joined only once `seed_node_timeout` has passed, and then only
+//   the first seed in the joiner's own list that answered, if its answer was
+//   such an ack (a nack: wait for it), so nodes with one seed list converge
+//   on one cluster. The first seed in the list joins itself when no
+//   initialized seed answers within `seed_node_timeout`. A node that is
+//   alone in its own one-node cluster abandons it to join.
 // * Push-pull gossip every `gossip_interval`: a GossipStatus (the version)
 //   to a peer chosen at random (preferring members that have not seen the
 //   current version with `gossip_different_view_probability`); the side
@@ -156,7 +161,8 @@ public:
 
   /// Starts joining the cluster of `seeds` (cluster addresses). Seeds equal
   /// to self are skipped, except that a first seed equal to self forms the
-  /// cluster when no other seed answers. No-op when already a member of a
+  /// cluster when no other initialized seed answers (a list of just self
+  /// forms it at once). No-op when already a member of a
   /// cluster of more than one node. Throws `invalid_argument_error` for an
   /// empty list or an address that does not parse.
   void join_seed_nodes(std::vector<std::string> seeds);
@@ -172,7 +178,8 @@ public:
   /// cluster_shutting_down; idempotent.
   void shutdown();
 
-  /// A copy of the current view.
+  /// A copy of the current view; empty (no members, like `member_count()`)
+  /// once the daemon stopped.
   gossip state() const;
   unique_address self() const;
   std::optional<std::string> leader() const;
