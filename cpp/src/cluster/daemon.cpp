@@ -490,7 +490,7 @@ struct cluster_daemon::impl {
     answers.clear();
     ++stats.joins_sent;
     send_to(to, proto::join{cfg.self, self_in(g) != nullptr ? self_in(g)->roles
-                                                           : std::vector<std::string>{}});
+                                                            : std::vector<std::string>{}});
   }
 
   // After seed_node_timeout without an initialized seed: the first seed in

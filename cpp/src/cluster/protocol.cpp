@@ -263,8 +263,8 @@ message decode(std::string_view manifest, std::string_view payload) {
     if (version >= 2) {
       const std::uint8_t flag = r.u8("initialized");
       if (flag > 1)
-        throw malformed_message_error("InitJoinAck's initialized flag is " +
-                                      std::to_string(flag) + " (must be 0 or 1)");
+        throw malformed_message_error("InitJoinAck's initialized flag is " + std::to_string(flag) +
+                                      " (must be 0 or 1)");
       a.initialized = flag == 1;
     }
     out = a;

@@ -126,7 +126,11 @@ TEST(ClusterDaemon, SeedsThatStartJoiningLastDoNotSplitTheCluster) {
     c[i].daemon->join_seed_nodes(c.seeds({1, 2, 3}));
     c.net.advance(700ms);
   }
-  ASSERT_TRUE(c.run_until([&] { return c.all_up({1, 2, 3, 4, 5, 6}); }, 60s))
+  ASSERT_TRUE(c.run_until(
+      [&] {
+        return c.all_up({1, 2, 3, 4, 5, 6});
+      },
+      60s))
       << "sizes " << c[1].daemon->member_count() << " " << c[2].daemon->member_count() << " "
       << c[3].daemon->member_count();
   EXPECT_EQ(c[6].daemon->leader(), address_of(1));
@@ -462,7 +466,9 @@ TEST(ClusterDaemon, DownedMinorityReportsNoSpuriousReachabilityAndForgetsItsView
       {testing::transport_of(1), testing::transport_of(2), testing::transport_of(3)},
       {testing::transport_of(4), testing::transport_of(5)});
   ASSERT_TRUE(c.run_until(
-      [&] { return !c[4].daemon->running() && !c[5].daemon->running() && c.all_up({1, 2, 3}); },
+      [&] {
+        return !c[4].daemon->running() && !c[5].daemon->running() && c.all_up({1, 2, 3});
+      },
       120s));
   for (int i : {4, 5}) {
     // The partition never healed: the other side stayed unreachable.
