@@ -134,6 +134,11 @@ def main(argv: list[str]) -> None:
         deliver(recipient, manifest, payload, sender)
 
     remote._deliver = spawn_on_arrival  # type: ignore[method-assign]
+    # The C drain delivers plain tells to recipients it already knows without
+    # calling _deliver, which would let a second spawn request reach the
+    # manager's turn after the first mail for that actor: the worker takes
+    # the Python path for everything it receives.
+    remote._wire = None
     apply_quota(quota)
     print(remote.address, flush=True)
     try:
