@@ -18,7 +18,8 @@ A thread (or the registry's virtual clock) ticks it every
 ``cluster.gossip-interval``. Its events are queued in C++ and signalled on
 an eventfd that the system's loop watches; :meth:`Cluster._on_events`
 converts them to the dataclasses of :mod:`atomr.cluster.events` there and
-hands them to the subscriptions.
+hands them to the subscriptions and publishes them on the system's event
+stream (``system.event_stream``), as Akka's cluster events are.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable, Optional, 
 
 from atomr._native._core import MembershipState, _ClusterBus, _ClusterDaemon, _RemoteTransport
 from atomr._util import public_module
+from atomr.actor.coordinated_shutdown import COORDINATED_SHUTDOWN
 from atomr.actor.extension import Extension, ExtensionId
 from atomr.cluster.events import (
     EventSubscription,
@@ -434,6 +436,7 @@ class Cluster(Extension):
             loop.call_soon_threadsafe(self._add_reader)
         if seeds:
             self._daemon.join_seed_nodes(seeds)
+        self._register_shutdown_tasks()
         _log.info("cluster node %s started", self.self_address)
         return self
 
@@ -627,9 +630,13 @@ class Cluster(Extension):
                 events.append(event)
                 if isinstance(event, MemberRemoved):
                     removed.append((event.member.address, uid))
+        stream = self._system.event_stream
         for event in events:
             for sub in subs:
                 sub.publish(event)
+            # As Akka's cluster events, on the system's event stream too
+            # (the telemetry bus's "cluster" topic, the dashboard).
+            stream.publish(event)
         for address, uid in removed:
             self._member_gone(address, uid)
 
@@ -693,6 +700,54 @@ class Cluster(Extension):
             await asyncio.sleep(_POLL)
 
     # -- shutdown ---------------------------------------------------------------------
+
+    def _register_shutdown_tasks(self) -> None:
+        """Adds the graceful leave to the system's coordinated shutdown, as
+        Akka's cluster does: ``cluster-leave`` marks this node ``leaving``,
+        ``cluster-exiting`` waits until it is ``exiting``,
+        ``cluster-exiting-done`` until it was removed. Each waits at most
+        its phase's timeout; the daemon itself stops as the system
+        terminates (``actor-system-terminate``)."""
+        shutdown = COORDINATED_SHUTDOWN.get(self._system)
+        shutdown.add_task("cluster-leave", "leave", self._shutdown_leave)
+        shutdown.add_task("cluster-exiting", "wait-exiting", self._shutdown_wait_exiting)
+        shutdown.add_task("cluster-exiting-done", "exiting-completed",
+                          self._shutdown_wait_removed)
+
+    def _phase_budget(self, phase: str) -> float:
+        """What a shutdown task of `phase` may wait: a little less than the
+        phase's timeout, so that it ends before the phase gives up on it."""
+        timeout = COORDINATED_SHUTDOWN.get(self._system).phase_timeout(phase)
+        return max(timeout * 0.9, min(timeout, _POLL))
+
+    async def _shutdown_leave(self) -> None:
+        if self._closed or self._daemon.member_count() == 0:
+            return
+        budget = self._phase_budget("cluster-leave")
+        me = self.self_address
+        await self._wait(lambda: self._daemon.self_status() != "joining", budget,
+                         f"{me} was not up within {budget:.1f}s, so it cannot leave")
+        if self._daemon.self_status() in ("up", "weakly_up"):
+            self._daemon.leave(me)
+        await self._wait(lambda: self._daemon.self_status() not in ("up", "weakly_up"),
+                         budget, f"{me} was not leaving within {budget:.1f}s")
+        await self._sync_events()
+
+    async def _shutdown_wait_exiting(self) -> None:
+        if self._closed:
+            return
+        budget = self._phase_budget("cluster-exiting")
+        await self._wait(lambda: self._daemon.self_status() in ("exiting", "down", None),
+                         budget, f"{self.self_address} was not exiting within {budget:.1f}s")
+        await self._sync_events()
+
+    async def _shutdown_wait_removed(self) -> None:
+        if self._closed:
+            return
+        budget = self._phase_budget("cluster-exiting-done")
+        await self._wait(lambda: self._daemon.member_count() == 0, budget,
+                         f"{self.self_address} was not removed within {budget:.1f}s")
+        await self._sync_events()
 
     def shutdown(self) -> None:
         """Stops the daemon (on the system's loop thread, as the system
