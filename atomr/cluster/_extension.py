@@ -34,7 +34,13 @@ import weakref
 from asyncio.events import _get_running_loop
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable, Optional, TypeVar, Union
 
-from atomr._native._core import MembershipState, _ClusterBus, _ClusterDaemon, _RemoteTransport
+from atomr._native._core import (
+    MembershipState,
+    _ClusterBus,
+    _ClusterDaemon,
+    _ClusterLease,
+    _RemoteTransport,
+)
 from atomr._util import public_module
 from atomr.actor.coordinated_shutdown import COORDINATED_SHUTDOWN
 from atomr.actor.extension import Extension, ExtensionId
@@ -313,6 +319,10 @@ class Cluster(Extension):
     _members: dict[str, MemberInfo]
     _unreachable: set[str]
     _leader_seen: Optional[str]
+    _lease: Any
+    _lease_state: Optional[_ClusterLease]
+    _lease_attempting: bool
+    _lease_timer: Optional[asyncio.TimerHandle]
     _reader: bool
     _closed: bool
 
@@ -400,6 +410,14 @@ class Cluster(Extension):
         self._leader_seen = None
         self._reader = False
         self._closed = False
+        self._lease = None
+        self._lease_state = None
+        self._lease_attempting = False
+        self._lease_timer = None
+        lease_name = settings["sbr.lease-name"]
+        if lease_name and daemon_settings.get("sbr") is not None and \
+                daemon_settings["sbr"][0] == "lease-majority":
+            self._lease_state = daemon_settings["lease"] = _ClusterLease()
         if given is not None and given[0] == "test":
             _, registry, address = given
             self._registry = registry
@@ -427,6 +445,11 @@ class Cluster(Extension):
                 self._daemon = _ClusterDaemon.standalone(f"akka://{system.name}",
                                                          daemon_settings)
         self._transport_address = _transport_address(self._daemon.self_address)
+        if self._lease_state is not None:
+            # Imported here: atomr.coordination is only needed with a lease.
+            from atomr.coordination import LEASE_PROVIDER
+            self._lease = LEASE_PROVIDER.get(system).get_lease(lease_name,
+                                                                self._daemon.self_address)
         with _GIVEN_LOCK:
             _CLUSTERS[system] = self
         loop = system.loop
@@ -608,6 +631,30 @@ class Cluster(Extension):
             return
         self._system.loop.add_reader(self._daemon.fd, self._on_events)
         self._reader = True
+        if self._lease_state is not None:
+            self._poll_lease()
+
+    def _poll_lease(self) -> None:
+        """On the loop thread, every ``_POLL`` seconds: when the daemon's
+        lease-majority resolver asked for the lease, tries it
+        (``Lease.acquire_nowait``) and stores the outcome the daemon's next
+        attempt takes; the daemon's thread never calls Python."""
+        self._lease_timer = None
+        if self._closed:
+            return
+        state, lease = self._lease_state, self._lease
+        assert state is not None and lease is not None
+        if state.take_request() or self._lease_attempting:
+            try:
+                outcome = lease.acquire_nowait()
+            except Exception as exc:  # noqa: BLE001 - a failed attempt is a denial
+                _log.warning("cluster: acquiring the SBR lease %s failed: %s",
+                             lease.settings.lease_name, exc)
+                outcome = False
+            self._lease_attempting = outcome is None
+            if outcome is not None:
+                state.set_outcome(outcome)
+        self._lease_timer = self._system.loop.call_later(_POLL, self._poll_lease)
 
     def _on_events(self) -> None:
         """Drains the daemon's events on the loop thread: updates the view
@@ -758,6 +805,9 @@ class Cluster(Extension):
         with _GIVEN_LOCK:
             if _CLUSTERS.get(self._system) is self:
                 del _CLUSTERS[self._system]
+        if self._lease_timer is not None:
+            self._lease_timer.cancel()
+            self._lease_timer = None
         if self._reader:
             self._reader = False
             try:

@@ -9,6 +9,7 @@ import json
 import threading
 import time
 import urllib.request
+import uuid
 from typing import Any
 
 import pytest
@@ -25,6 +26,7 @@ from atomr.cluster import (
     MemberUp,
     UnreachableMember,
 )
+from atomr.coordination import InMemoryLease
 from atomr.telemetry import TelemetryBus
 from tests.cluster._cluster_util import events_until, kinds, systems
 from tests.conftest import wait_until_blocking
@@ -131,3 +133,52 @@ def test_coordinated_shutdown_leaves_the_cluster_gracefully(registry):
         assert kinds(events, "akka://gb") == ["MemberLeft", "MemberExited", "MemberRemoved"]
         assert b.is_terminated
         assert ca.member_count() == 1
+
+
+def test_lease_majority_side_holding_the_coordination_lease_survives():
+    lease_name = f"sbr-{uuid.uuid4().hex}"
+    shared = InMemoryLease.named(lease_name)
+    # The minority side's leader already holds the lease: it wins it
+    # (after acquire-lease-delay-for-minority), the majority side is denied.
+    assert shared.acquire("akka://lc")
+    sbr = {"sbr": {"strategy": "lease-majority", "stable-after": 2.0,
+                   "lease-name": lease_name, "acquire-lease-delay-for-minority": 1.0}}
+    registry = ClusterRegistry(seed=7, virtual_time=True)
+    try:
+        with systems("la", "lb", "lc", cluster=sbr) as (a, b, c):
+            ca, cb, cc = (Cluster.with_test_transport(s, registry) for s in (a, b, c))
+
+            def addresses(x: Cluster) -> set[str]:
+                return {m.address for m in x.membership_snapshot().members()}
+
+            async def main() -> None:
+                seed = ca.self_address
+                await registry.drive(asyncio.gather(*(x.join_seed_nodes([seed])
+                                                      for x in (ca, cb, cc))),
+                                     step=0.05, timeout=30)
+                await registry.pump(lambda: all(len(addresses(x)) == 3 for x in (ca, cb, cc)),
+                                    step=0.05, timeout=30)
+                sub = cc.subscribe(["UnreachableMember", "MemberDowned", "MemberRemoved"])
+                registry.partition_groups([a, b], [c])
+                await registry.pump(lambda: addresses(cc) == {"akka://lc"}
+                                    and ca.self_status() is None
+                                    and cb.self_status() is None, step=0.05, timeout=60)
+                events = await events_until(sub, lambda e: isinstance(e, MemberRemoved)
+                                            and e.member.address == "akka://lb")
+                assert "MemberDowned" in kinds(events, "akka://la")
+                assert cc.self_status() == "up"
+                assert shared.check() == "akka://lc"
+
+            asyncio.run(main())
+    finally:
+        registry.close()
+
+
+def test_a_lease_outcome_is_true_false_or_none():
+    from atomr._native._core import _ClusterLease
+
+    lease = _ClusterLease()
+    assert lease.take_request() is False
+    lease.set_outcome(None)
+    with pytest.raises(TypeError):
+        lease.set_outcome(1)
