@@ -141,7 +141,7 @@ cdef class _ClusterLease:
     stored last (pending until one is stored). No Python runs on that
     thread; only two atomics are shared."""
 
-    def __init__(self):
+    def __cinit__(self):
         self.state = make_shared[CPolledLeaseState]()
 
     def take_request(self):
