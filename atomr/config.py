@@ -312,6 +312,10 @@ _BUILTIN_SECTIONS: dict[str, dict[str, Setting]] = {
         "sbr.down-if-alone": Setting("bool", True),
         # lease-majority: whether this node's lease attempt succeeds.
         "sbr.lease-acquired": Setting("bool", False),
+        # lease-majority: the name of the lease (atomr.coordination's
+        # LEASE_PROVIDER, of coordination.lease.implementation) the sides
+        # contend for; "": the fixed outcome of lease-acquired.
+        "sbr.lease-name": Setting("str", ""),
         # lease-majority: the minority side waits this long before trying.
         "sbr.acquire-lease-delay-for-minority": Setting("duration", 2.0, minimum=0.0),
         # Only members with this role count ("": all).

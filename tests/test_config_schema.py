@@ -97,6 +97,7 @@ DEFAULTS = {
     "cluster.sbr.quorum-size": 1,
     "cluster.sbr.down-if-alone": True,
     "cluster.sbr.lease-acquired": False,
+    "cluster.sbr.lease-name": "",
     "cluster.sbr.acquire-lease-delay-for-minority": 2.0,
     "cluster.sbr.role": "",
     "coordination.lease.implementation": "in-memory",

@@ -20,7 +20,7 @@ from atomr._native.includes.persistence cimport CCompletionPort, CJournal, CSnap
 from atomr._native.includes.remote cimport CInboundQueue, CTcpTransport
 from atomr._native.includes.sim_network cimport CSimNetwork, CSimTransport
 from atomr._native.includes.cluster cimport CGossip, CMember, CVectorClock
-from atomr._native.includes.cluster_daemon cimport CDaemonHost, CSimBus
+from atomr._native.includes.cluster_daemon cimport CDaemonHost, CPolledLeaseState, CSimBus
 from atomr._native.includes.stream_link cimport CStreamDecoder
 from atomr._native.includes.streams cimport CInterpreter, CKillSwitch, CPyStream
 from atomr._native.includes.remote cimport CRemoteEnvelope

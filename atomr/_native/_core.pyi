@@ -559,6 +559,10 @@ class LeaderHandover:
 
 # -- cluster daemon (atomr/_native/cluster_daemon.pyx) ------------------------------------
 
+class _ClusterLease:
+    def take_request(self) -> bool: ...
+    def set_outcome(self, outcome: Optional[bool]) -> None: ...
+
 class _ClusterBus:
     network: _SimNetwork
     def __init__(self, network: _SimNetwork) -> None: ...

@@ -12,3 +12,7 @@ cdef class _ClusterDaemon:
     cdef unique_ptr[CDaemonHost] host
     cdef readonly object transport
     cdef CDaemonHost* _live(self) except NULL
+
+
+cdef class _ClusterLease:
+    cdef shared_ptr[CPolledLeaseState] state

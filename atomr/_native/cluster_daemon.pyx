@@ -10,10 +10,11 @@
 # are queued in C++ and signalled on an eventfd the system's loop watches;
 # `drain` converts them on the loop's thread.
 
+from libcpp.memory cimport make_shared
 from libcpp.set cimport set as cset
 from atomr._native.includes.cluster_daemon cimport (
-    CClusterEvent, CClusterEventKind, CDaemonConfig, CDaemonHost, CDaemonStats, CSimBus,
-    fixed_lease,
+    CClusterEvent, CClusterEventKind, CDaemonConfig, CDaemonHost, CDaemonStats,
+    CPolledLeaseState, CSimBus, fixed_lease, polled_lease,
 )
 
 
@@ -82,7 +83,7 @@ cdef CDaemonConfig _daemon_config(str address, dict settings) except *:
     known = {"roles", "gossip_interval", "gossip_different_view_probability",
              "seed_node_timeout", "retry_unsuccessful_join_after", "allow_weakly_up",
              "min_nr_of_members", "heartbeat_interval", "monitored_by_nr_of_members",
-             "failure_detector", "sbr", "lease_acquired"}
+             "failure_detector", "sbr", "lease_acquired", "lease"}
     unknown = set(settings) - known
     if unknown:
         raise ValueError(f"unknown cluster daemon settings: {sorted(unknown)}")
@@ -123,8 +124,40 @@ cdef CDaemonConfig _daemon_config(str address, dict settings) except *:
     if settings.get("sbr") is not None:
         sbr = _sbr_settings(settings["sbr"])
         c.sbr = optional[CSbrSettings](sbr)
-        c.lease = fixed_lease(bool(settings.get("lease_acquired", False)))
+        lease = settings.get("lease")
+        if lease is None:
+            c.lease = fixed_lease(bool(settings.get("lease_acquired", False)))
+        elif isinstance(lease, _ClusterLease):
+            c.lease = polled_lease((<_ClusterLease>lease).state)
+        else:
+            raise TypeError(f"lease must be a _ClusterLease, not {type(lease).__name__}")
     return c
+
+
+cdef class _ClusterLease:
+    """The lease of a daemon's lease-majority resolver, acquired on the
+    Python side: the daemon's ticking thread marks each attempt
+    (:meth:`take_request`) and takes the outcome :meth:`set_outcome`
+    stored last (pending until one is stored). No Python runs on that
+    thread; only two atomics are shared."""
+
+    def __cinit__(self):
+        self.state = make_shared[CPolledLeaseState]()
+
+    def take_request(self):
+        """Whether the daemon attempted the lease since the last call."""
+        return self.state.get().take_request()
+
+    def set_outcome(self, outcome):
+        """The outcome the daemon's next attempt takes: True (acquired),
+        False (denied) or None (not known yet)."""
+        if outcome is None:
+            self.state.get().set_outcome(CSbrLeaseOutcome.pending)
+        elif isinstance(outcome, bool):
+            self.state.get().set_outcome(CSbrLeaseOutcome.acquired if outcome
+                                         else CSbrLeaseOutcome.denied)
+        else:
+            raise TypeError(f"a lease outcome is True, False or None, not {outcome!r}")
 
 
 cdef class _ClusterBus:

@@ -18,7 +18,8 @@ A thread (or the registry's virtual clock) ticks it every
 ``cluster.gossip-interval``. Its events are queued in C++ and signalled on
 an eventfd that the system's loop watches; :meth:`Cluster._on_events`
 converts them to the dataclasses of :mod:`atomr.cluster.events` there and
-hands them to the subscriptions.
+hands them to the subscriptions and publishes them on the system's event
+stream (``system.event_stream``), as Akka's cluster events are.
 """
 
 from __future__ import annotations
@@ -33,8 +34,15 @@ import weakref
 from asyncio.events import _get_running_loop
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable, Optional, TypeVar, Union
 
-from atomr._native._core import MembershipState, _ClusterBus, _ClusterDaemon, _RemoteTransport
+from atomr._native._core import (
+    MembershipState,
+    _ClusterBus,
+    _ClusterDaemon,
+    _ClusterLease,
+    _RemoteTransport,
+)
 from atomr._util import public_module
+from atomr.actor.coordinated_shutdown import COORDINATED_SHUTDOWN
 from atomr.actor.extension import Extension, ExtensionId
 from atomr.cluster.events import (
     EventSubscription,
@@ -311,6 +319,10 @@ class Cluster(Extension):
     _members: dict[str, MemberInfo]
     _unreachable: set[str]
     _leader_seen: Optional[str]
+    _lease: Any
+    _lease_state: Optional[_ClusterLease]
+    _lease_attempting: bool
+    _lease_timer: Optional[asyncio.TimerHandle]
     _reader: bool
     _closed: bool
 
@@ -398,6 +410,14 @@ class Cluster(Extension):
         self._leader_seen = None
         self._reader = False
         self._closed = False
+        self._lease = None
+        self._lease_state = None
+        self._lease_attempting = False
+        self._lease_timer = None
+        lease_name = settings["sbr.lease-name"]
+        if lease_name and daemon_settings.get("sbr") is not None and \
+                daemon_settings["sbr"][0] == "lease-majority":
+            self._lease_state = daemon_settings["lease"] = _ClusterLease()
         if given is not None and given[0] == "test":
             _, registry, address = given
             self._registry = registry
@@ -425,6 +445,11 @@ class Cluster(Extension):
                 self._daemon = _ClusterDaemon.standalone(f"akka://{system.name}",
                                                          daemon_settings)
         self._transport_address = _transport_address(self._daemon.self_address)
+        if self._lease_state is not None:
+            # Imported here: atomr.coordination is only needed with a lease.
+            from atomr.coordination import LEASE_PROVIDER
+            self._lease = LEASE_PROVIDER.get(system).get_lease(lease_name,
+                                                                self._daemon.self_address)
         with _GIVEN_LOCK:
             _CLUSTERS[system] = self
         loop = system.loop
@@ -434,6 +459,7 @@ class Cluster(Extension):
             loop.call_soon_threadsafe(self._add_reader)
         if seeds:
             self._daemon.join_seed_nodes(seeds)
+        self._register_shutdown_tasks()
         _log.info("cluster node %s started", self.self_address)
         return self
 
@@ -605,6 +631,30 @@ class Cluster(Extension):
             return
         self._system.loop.add_reader(self._daemon.fd, self._on_events)
         self._reader = True
+        if self._lease_state is not None:
+            self._poll_lease()
+
+    def _poll_lease(self) -> None:
+        """On the loop thread, every ``_POLL`` seconds: when the daemon's
+        lease-majority resolver asked for the lease, tries it
+        (``Lease.acquire_nowait``) and stores the outcome the daemon's next
+        attempt takes; the daemon's thread never calls Python."""
+        self._lease_timer = None
+        if self._closed:
+            return
+        state, lease = self._lease_state, self._lease
+        assert state is not None and lease is not None
+        if state.take_request() or self._lease_attempting:
+            try:
+                outcome = lease.acquire_nowait()
+            except Exception as exc:  # noqa: BLE001 - a failed attempt is a denial
+                _log.warning("cluster: acquiring the SBR lease %s failed: %s",
+                             lease.settings.lease_name, exc)
+                outcome = False
+            self._lease_attempting = outcome is None
+            if outcome is not None:
+                state.set_outcome(outcome)
+        self._lease_timer = self._system.loop.call_later(_POLL, self._poll_lease)
 
     def _on_events(self) -> None:
         """Drains the daemon's events on the loop thread: updates the view
@@ -627,9 +677,13 @@ class Cluster(Extension):
                 events.append(event)
                 if isinstance(event, MemberRemoved):
                     removed.append((event.member.address, uid))
+        stream = self._system.event_stream
         for event in events:
             for sub in subs:
                 sub.publish(event)
+            # As Akka's cluster events, on the system's event stream too
+            # (the telemetry bus's "cluster" topic, the dashboard).
+            stream.publish(event)
         for address, uid in removed:
             self._member_gone(address, uid)
 
@@ -694,6 +748,54 @@ class Cluster(Extension):
 
     # -- shutdown ---------------------------------------------------------------------
 
+    def _register_shutdown_tasks(self) -> None:
+        """Adds the graceful leave to the system's coordinated shutdown, as
+        Akka's cluster does: ``cluster-leave`` marks this node ``leaving``,
+        ``cluster-exiting`` waits until it is ``exiting``,
+        ``cluster-exiting-done`` until it was removed. Each waits at most
+        its phase's timeout; the daemon itself stops as the system
+        terminates (``actor-system-terminate``)."""
+        shutdown = COORDINATED_SHUTDOWN.get(self._system)
+        shutdown.add_task("cluster-leave", "leave", self._shutdown_leave)
+        shutdown.add_task("cluster-exiting", "wait-exiting", self._shutdown_wait_exiting)
+        shutdown.add_task("cluster-exiting-done", "exiting-completed",
+                          self._shutdown_wait_removed)
+
+    def _phase_budget(self, phase: str) -> float:
+        """What a shutdown task of `phase` may wait: a little less than the
+        phase's timeout, so that it ends before the phase gives up on it."""
+        timeout = COORDINATED_SHUTDOWN.get(self._system).phase_timeout(phase)
+        return max(timeout * 0.9, min(timeout, _POLL))
+
+    async def _shutdown_leave(self) -> None:
+        if self._closed or self._daemon.member_count() == 0:
+            return
+        budget = self._phase_budget("cluster-leave")
+        me = self.self_address
+        await self._wait(lambda: self._daemon.self_status() != "joining", budget,
+                         f"{me} was not up within {budget:.1f}s, so it cannot leave")
+        if self._daemon.self_status() in ("up", "weakly_up"):
+            self._daemon.leave(me)
+        await self._wait(lambda: self._daemon.self_status() not in ("up", "weakly_up"),
+                         budget, f"{me} was not leaving within {budget:.1f}s")
+        await self._sync_events()
+
+    async def _shutdown_wait_exiting(self) -> None:
+        if self._closed:
+            return
+        budget = self._phase_budget("cluster-exiting")
+        await self._wait(lambda: self._daemon.self_status() in ("exiting", "down", None),
+                         budget, f"{self.self_address} was not exiting within {budget:.1f}s")
+        await self._sync_events()
+
+    async def _shutdown_wait_removed(self) -> None:
+        if self._closed:
+            return
+        budget = self._phase_budget("cluster-exiting-done")
+        await self._wait(lambda: self._daemon.member_count() == 0, budget,
+                         f"{self.self_address} was not removed within {budget:.1f}s")
+        await self._sync_events()
+
     def shutdown(self) -> None:
         """Stops the daemon (on the system's loop thread, as the system
         terminates, before its remote transport stops); subscriptions end."""
@@ -703,6 +805,9 @@ class Cluster(Extension):
         with _GIVEN_LOCK:
             if _CLUSTERS.get(self._system) is self:
                 del _CLUSTERS[self._system]
+        if self._lease_timer is not None:
+            self._lease_timer.cancel()
+            self._lease_timer = None
         if self._reader:
             self._reader = False
             try:

@@ -11,7 +11,7 @@ from libcpp.vector cimport vector
 
 from atomr._native._core cimport translate_error
 from atomr._native.includes.cluster cimport CGossip, CMember, CMemberStatus, CUniqueAddress
-from atomr._native.includes.cluster_sbr cimport CSbrLease, CSbrSettings
+from atomr._native.includes.cluster_sbr cimport CSbrLease, CSbrLeaseOutcome, CSbrSettings
 from atomr._native.includes.remote cimport (
     CFailureDetectorConfig, CInboundQueue, CMillis, CTcpTransport,
 )
@@ -110,6 +110,12 @@ cdef extern from "atomr/cluster/daemon_host.hpp" namespace "atomr::cluster" nogi
         cbool driving() except +translate_error
 
     CSbrLease fixed_lease(cbool acquired) except +translate_error
+
+    cdef cppclass CPolledLeaseState "atomr::cluster::polled_lease_state":
+        cbool take_request()
+        void set_outcome(CSbrLeaseOutcome o)
+
+    CSbrLease polled_lease(shared_ptr[CPolledLeaseState] state) except +translate_error
 
     cdef cppclass CDaemonHost "atomr::cluster::daemon_host":
         @staticmethod

@@ -168,6 +168,17 @@ sbr::lease_fn fixed_lease(bool acquired) {
       [acquired] { return acquired ? sbr::lease_outcome::acquired : sbr::lease_outcome::denied; };
 }
 
+sbr::lease_fn polled_lease(std::shared_ptr<polled_lease_state> state) {
+  return [state = std::move(state)] {
+    const auto pending = static_cast<std::uint8_t>(sbr::lease_outcome::pending);
+    const auto outcome = state->outcome.exchange(pending, std::memory_order_acq_rel);
+    if (outcome == pending) {
+      state->requested.store(true, std::memory_order_release);
+    }
+    return static_cast<sbr::lease_outcome>(outcome);
+  };
+}
+
 std::unique_ptr<daemon_host> daemon_host::standalone(daemon_config config) {
   std::unique_ptr<daemon_host> h(new daemon_host());
   h->events_ = std::make_shared<event_queue>();

@@ -187,3 +187,23 @@ TEST(SimBus, TheDriverMovesVirtualTimeWithTheWallClock) {
 
 } // namespace
 } // namespace atomr::cluster
+
+TEST(PolledLease, AnAttemptTakesTheStoredOutcomeOrMarksARequest) {
+  using atomr::cluster::polled_lease_state;
+  using atomr::cluster::sbr::lease_outcome;
+  auto state = std::make_shared<polled_lease_state>();
+  auto lease = atomr::cluster::polled_lease(state);
+  EXPECT_FALSE(state->take_request());
+  // Nothing stored yet: pending, and the acquiring side sees a request once.
+  EXPECT_EQ(lease(), lease_outcome::pending);
+  EXPECT_TRUE(state->take_request());
+  EXPECT_FALSE(state->take_request());
+  // A stored outcome is taken by the next attempt only, with no new request.
+  state->set_outcome(lease_outcome::acquired);
+  EXPECT_EQ(lease(), lease_outcome::acquired);
+  EXPECT_FALSE(state->take_request());
+  EXPECT_EQ(lease(), lease_outcome::pending);
+  EXPECT_TRUE(state->take_request());
+  state->set_outcome(lease_outcome::denied);
+  EXPECT_EQ(lease(), lease_outcome::denied);
+}

@@ -23,6 +23,7 @@
 #include "atomr/remote/inbound_queue.hpp"
 #include "atomr/remote/sim_network.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -106,6 +107,31 @@ private:
 /// A lease whose every attempt has the same outcome (the lease-majority
 /// strategy before a shared lease backend exists).
 sbr::lease_fn fixed_lease(bool acquired);
+
+/// The state a lease attempt of the ticking thread shares with the thread
+/// that really acquires the lease (the system's loop, polling `requested`):
+/// no call crosses between them, only these two atomics.
+struct polled_lease_state {
+  /// The outcome of the last attempt (an `sbr::lease_outcome`), consumed by
+  /// the next attempt of the daemon (pending until it is known).
+  std::atomic<std::uint8_t> outcome{static_cast<std::uint8_t>(sbr::lease_outcome::pending)};
+  /// Set by an attempt of the daemon that found no outcome; cleared by the
+  /// acquiring side.
+  std::atomic<bool> requested{false};
+
+  /// Whether the daemon attempted the lease since the last call.
+  bool take_request() noexcept {
+    return requested.exchange(false, std::memory_order_acq_rel);
+  }
+  /// Stores the outcome the next attempt of the daemon takes.
+  void set_outcome(sbr::lease_outcome o) noexcept {
+    outcome.store(static_cast<std::uint8_t>(o), std::memory_order_release);
+  }
+};
+
+/// A lease whose attempts ask `state`: each one takes the outcome the
+/// acquiring side stored, or finds none (pending) and marks it `requested`.
+sbr::lease_fn polled_lease(std::shared_ptr<polled_lease_state> state);
 
 /// Which transport a host runs its daemon over.
 class daemon_host {
