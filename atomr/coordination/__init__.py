@@ -16,7 +16,7 @@ Two shapes, as in the original and in Akka:
 
 :class:`LeaseProvider` (an actor system extension) builds the configured
 kind from the ``[coordination.lease]`` section, for the cluster's split
-brain resolver (lease-majority; not wired to it yet) and applications.
+brain resolver (lease-majority, with ``cluster.sbr.lease-name``) and applications.
 
 Example:
     >>> lease = InMemoryLease()
