@@ -1,6 +1,7 @@
 #include "atomr/cluster/gossip_codec.hpp"
 
 #include "atomr/cluster/error.hpp"
+#include "byte_io.hpp"
 
 #include <cstring>
 #include <iterator>
@@ -14,19 +15,8 @@ namespace {
 
 constexpr char magic[3] = {'A', 'K', 'G'};
 
-class writer {
+class writer : public detail::byte_writer {
 public:
-  void u8(std::uint8_t v) {
-    out_.push_back(static_cast<char>(v));
-  }
-  void u32(std::uint32_t v) {
-    for (int i = 0; i < 4; ++i)
-      u8(static_cast<std::uint8_t>(v >> (8 * i)));
-  }
-  void u64(std::uint64_t v) {
-    for (int i = 0; i < 8; ++i)
-      u8(static_cast<std::uint8_t>(v >> (8 * i)));
-  }
   void count(std::size_t n) {
     if (n > 0xffffffffu)
       throw invalid_argument_error("gossip too large to encode");
@@ -34,41 +24,13 @@ public:
   }
   void str(const std::string& s) {
     count(s.size());
-    out_.append(s);
+    raw(s);
   }
-  std::string take() {
-    return std::move(out_);
-  }
-
-private:
-  std::string out_;
 };
 
-class reader {
+class reader : public detail::byte_reader<malformed_gossip_error> {
 public:
-  explicit reader(std::string_view in)
-    : in_(in) {
-  }
-  std::uint8_t u8(const char* what) {
-    need(1, what);
-    return static_cast<std::uint8_t>(in_[pos_++]);
-  }
-  std::uint32_t u32(const char* what) {
-    need(4, what);
-    std::uint32_t v = 0;
-    for (int i = 0; i < 4; ++i)
-      v |= std::uint32_t{static_cast<std::uint8_t>(in_[pos_ + i])} << (8 * i);
-    pos_ += 4;
-    return v;
-  }
-  std::uint64_t u64(const char* what) {
-    need(8, what);
-    std::uint64_t v = 0;
-    for (int i = 0; i < 8; ++i)
-      v |= std::uint64_t{static_cast<std::uint8_t>(in_[pos_ + i])} << (8 * i);
-    pos_ += 8;
-    return v;
-  }
+  using byte_reader::byte_reader;
   /// A count of items each at least `min_item` bytes long: never more than
   /// the bytes left can hold.
   std::uint32_t count(std::size_t min_item, const char* what) {
@@ -79,22 +41,8 @@ public:
   }
   std::string str(const char* what) {
     const std::uint32_t n = u32(what);
-    need(n, what);
-    std::string s(in_.substr(pos_, n));
-    pos_ += n;
-    return s;
+    return std::string(raw(n, what));
   }
-  std::size_t remaining() const {
-    return in_.size() - pos_;
-  }
-
-private:
-  void need(std::size_t n, const char* what) {
-    if (remaining() < n)
-      throw malformed_gossip_error(std::string("truncated ") + what);
-  }
-  std::string_view in_;
-  std::size_t pos_ = 0;
 };
 
 bool valid_utf8(std::string_view s) {

@@ -3,6 +3,7 @@
 #include "atomr/cluster/daemon.hpp"
 #include "atomr/cluster/error.hpp"
 #include "atomr/cluster/gossip_codec.hpp"
+#include "byte_io.hpp"
 
 #include <array>
 
@@ -16,19 +17,8 @@ constexpr std::array<std::string_view, 9> manifests = {
     "atomr.cluster.GossipEnvelope", "atomr.cluster.Heartbeat",   "atomr.cluster.HeartbeatRsp",
 };
 
-class writer {
+class writer : public detail::byte_writer {
 public:
-  void u8(std::uint8_t v) {
-    out_.push_back(static_cast<char>(v));
-  }
-  void u32(std::uint32_t v) {
-    for (int i = 0; i < 4; ++i)
-      u8(static_cast<std::uint8_t>(v >> (8 * i)));
-  }
-  void u64(std::uint64_t v) {
-    for (int i = 0; i < 8; ++i)
-      u8(static_cast<std::uint8_t>(v >> (8 * i)));
-  }
   void count(std::size_t n, std::size_t max, const char* what) {
     if (n > max)
       throw invalid_argument_error(std::string(what) + " too large to encode");
@@ -36,7 +26,7 @@ public:
   }
   void str(std::string_view s, std::size_t max, const char* what) {
     count(s.size(), max, what);
-    out_.append(s);
+    raw(s);
   }
   void node(const unique_address& a) {
     if (a.uid == 0 || a.address.size() > max_address_size || !parse_address(a.address))
@@ -49,42 +39,11 @@ public:
     const std::string bytes = encode_gossip(g);
     str(bytes, max_gossip_size, "gossip");
   }
-  void reserve(std::size_t n) {
-    out_.reserve(n);
-  }
-  std::string take() {
-    return std::move(out_);
-  }
-
-private:
-  std::string out_;
 };
 
-class reader {
+class reader : public detail::byte_reader<malformed_message_error> {
 public:
-  explicit reader(std::string_view in)
-    : in_(in) {
-  }
-  std::uint8_t u8(const char* what) {
-    need(1, what);
-    return static_cast<std::uint8_t>(in_[pos_++]);
-  }
-  std::uint32_t u32(const char* what) {
-    need(4, what);
-    std::uint32_t v = 0;
-    for (int i = 0; i < 4; ++i)
-      v |= std::uint32_t{static_cast<std::uint8_t>(in_[pos_ + i])} << (8 * i);
-    pos_ += 4;
-    return v;
-  }
-  std::uint64_t u64(const char* what) {
-    need(8, what);
-    std::uint64_t v = 0;
-    for (int i = 0; i < 8; ++i)
-      v |= std::uint64_t{static_cast<std::uint8_t>(in_[pos_ + i])} << (8 * i);
-    pos_ += 8;
-    return v;
-  }
+  using byte_reader::byte_reader;
   /// A count of items at least `min_item` bytes long, at most `max`.
   std::uint32_t count(std::size_t min_item, std::size_t max, const char* what) {
     const std::uint32_t n = u32(what);
@@ -96,10 +55,7 @@ public:
     const std::uint32_t n = u32(what);
     if (n > max)
       throw malformed_message_error(std::string(what) + " longer than " + std::to_string(max));
-    need(n, what);
-    const std::string_view s = in_.substr(pos_, n);
-    pos_ += n;
-    return s;
+    return raw(n, what);
   }
   unique_address node(const char* what) {
     unique_address a;
@@ -125,17 +81,6 @@ public:
     if (remaining() != 0)
       throw malformed_message_error(std::to_string(remaining()) + " trailing bytes");
   }
-  std::size_t remaining() const {
-    return in_.size() - pos_;
-  }
-
-private:
-  void need(std::size_t n, const char* what) {
-    if (remaining() < n)
-      throw malformed_message_error(std::string("truncated ") + what);
-  }
-  std::string_view in_;
-  std::size_t pos_ = 0;
 };
 
 template <class... F> struct overloaded : F... { using F::operator()...; };
