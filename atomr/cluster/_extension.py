@@ -237,50 +237,15 @@ class ClusterRegistry(SimNetwork):
             raise
         return task.result()
 
-    def _key(self, x: Any) -> Any:
+    def _addr(self, x: Any) -> str:
+        """Also accepts a :class:`Cluster` or a system with one: its
+        daemon's transport address."""
         if isinstance(x, Cluster):
             return x._transport_address
         cluster = _CLUSTERS.get(x) if hasattr(x, "_core") else None
         if cluster is not None:
             return cluster._transport_address
-        return x
-
-    def set_link(self, a: Any, b: Any, *, drop: float = 0.0, duplicate: float = 0.0,
-                 delay: float = 0.0, jitter: float = 0.0, reorder: float = 0.0,
-                 both_ways: bool = False) -> None:
-        """The faults of the link `a` -> `b` (see :class:`SimNetwork`)."""
-        super().set_link(self._key(a), self._key(b), drop=drop, duplicate=duplicate,
-                         delay=delay, jitter=jitter, reorder=reorder, both_ways=both_ways)
-
-    def clear_link(self, a: Any, b: Any) -> None:
-        """Makes `a` -> `b` use the default faults again."""
-        super().clear_link(self._key(a), self._key(b))
-
-    def faults(self, a: Any, b: Any) -> dict[str, float]:
-        """The faults `a` -> `b` runs with."""
-        return super().faults(self._key(a), self._key(b))
-
-    def partition(self, a: Any, b: Any) -> None:
-        """Blocks both directions between `a` and `b` until healed."""
-        super().partition(self._key(a), self._key(b))
-
-    def partition_groups(self, a: Iterable[Any], b: Iterable[Any]) -> None:
-        """Blocks every pair of a member of `a` and a member of `b`."""
-        super().partition_groups([self._key(x) for x in a], [self._key(y) for y in b])
-
-    def heal(self, a: Any = None, b: Any = None) -> None:
-        """Lifts every partition, or with both `a` and `b` the one between them."""
-        super().heal(self._key(a) if a is not None else None,
-                     self._key(b) if b is not None else None)
-
-    def partitioned(self, a: Any, b: Any) -> bool:
-        """Whether `a` and `b` are partitioned."""
-        return super().partitioned(self._key(a), self._key(b))
-
-    def stats(self, a: Any = None, b: Any = None) -> dict[str, int]:
-        """The counters of the link `a` -> `b`, or summed over every link."""
-        return super().stats(self._key(a) if a is not None else None,
-                             self._key(b) if b is not None else None)
+        return super()._addr(x)
 
     def __repr__(self) -> str:
         mode = "virtual" if self._virtual else "real"

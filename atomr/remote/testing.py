@@ -283,6 +283,10 @@ class SimNetwork:
 
     # -- faults -----------------------------------------------------------------------
 
+    def _addr(self, x: Any) -> str:
+        """The transport address a link or partition argument names."""
+        return _addr(x)
+
     def set_default(self, *, drop: float = 0.0, duplicate: float = 0.0, delay: float = 0.0,
                     jitter: float = 0.0, reorder: float = 0.0) -> None:
         """The faults of every link without its own.
@@ -301,28 +305,28 @@ class SimNetwork:
         Raises:
             ValueError: a probability outside 0..1 or a negative duration.
         """
-        x, y = _addr(a), _addr(b)
+        x, y = self._addr(a), self._addr(b)
         self._net.set_link(x, y, drop, duplicate, delay, jitter, reorder)
         if both_ways:
             self._net.set_link(y, x, drop, duplicate, delay, jitter, reorder)
 
     def clear_link(self, a: Any, b: Any) -> None:
         """Makes `a` -> `b` use the default faults again."""
-        self._net.clear_link(_addr(a), _addr(b))
+        self._net.clear_link(self._addr(a), self._addr(b))
 
     def faults(self, a: Any, b: Any) -> dict[str, float]:
         """The faults `a` -> `b` runs with (``drop``, ``duplicate``,
         ``delay``, ``jitter``, ``reorder``)."""
-        return self._net.faults(_addr(a), _addr(b))
+        return self._net.faults(self._addr(a), self._addr(b))
 
     def partition(self, a: Any, b: Any) -> None:
         """Blocks both directions between `a` and `b` until healed; frames
         in flight between them are lost too."""
-        self._net.partition(_addr(a), _addr(b))
+        self._net.partition(self._addr(a), self._addr(b))
 
     def partition_groups(self, a: Iterable[Any], b: Iterable[Any]) -> None:
         """Blocks every pair of a member of `a` and a member of `b`."""
-        self._net.partition_groups([_addr(x) for x in a], [_addr(y) for y in b])
+        self._net.partition_groups([self._addr(x) for x in a], [self._addr(y) for y in b])
 
     def heal(self, a: Any = None, b: Any = None) -> None:
         """Lifts every partition, or with both `a` and `b` the one between them."""
@@ -331,11 +335,11 @@ class SimNetwork:
         elif a is None or b is None:
             raise TypeError("heal takes both addresses or neither")
         else:
-            self._net.heal(_addr(a), _addr(b))
+            self._net.heal(self._addr(a), self._addr(b))
 
     def partitioned(self, a: Any, b: Any) -> bool:
         """Whether `a` and `b` are partitioned."""
-        return self._net.partitioned(_addr(a), _addr(b))
+        return self._net.partitioned(self._addr(a), self._addr(b))
 
     # -- counters ---------------------------------------------------------------------
 
@@ -350,7 +354,7 @@ class SimNetwork:
             return self._net.total_stats()
         if a is None or b is None:
             raise TypeError("stats takes both addresses or neither")
-        return self._net.link_stats(_addr(a), _addr(b))
+        return self._net.link_stats(self._addr(a), self._addr(b))
 
     def link_stats(self) -> dict[tuple[str, str], dict[str, int]]:
         """The counters of every link with traffic, by ``(from, to)``."""
