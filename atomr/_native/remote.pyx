@@ -8,7 +8,7 @@
 # envelope into the peer's outbound buffer.
 
 from atomr._native.includes.remote cimport (
-    CInboundItem, CInboundKind, CInboundQueue, CMillis, CRemoteEnvelope,
+    CFailureDetectorConfig, CInboundItem, CInboundKind, CInboundQueue, CMillis, CRemoteEnvelope,
     CRemoteErrc, CTcpTransport, CTlsConfig, CTransportConfig, CTransportStats, drop_reason_name,
     event_kind_name, queue_callbacks,
 )
@@ -105,6 +105,41 @@ cdef int _fill_envelope(CRemoteEnvelope& env, str recipient, str manifest, objec
     return 0
 
 
+cdef void _failure_detector_settings(object failure_detector, CFailureDetectorConfig* out,
+                                    CMillis* check_interval) except *:
+    # The settings dict of `failure_detector=` (transports, simulated
+    # networks): only the keys given change the defaults in `out`.
+    cdef dict fd = dict(failure_detector)
+    unknown = set(fd) - {"threshold", "max_sample_size", "min_std_deviation",
+                         "acceptable_heartbeat_pause", "first_heartbeat_estimate",
+                         "check_interval"}
+    if unknown:
+        raise ValueError(f"unknown failure detector settings: {sorted(unknown)}")
+    if "threshold" in fd:
+        if not float(fd["threshold"]) > 0.0 or float(fd["threshold"]) == float("inf"):
+            raise ValueError(f"failure detector threshold must be a positive number, "
+                             f"got {fd['threshold']!r}")
+        out.threshold = float(fd["threshold"])
+    if "max_sample_size" in fd:
+        if int(fd["max_sample_size"]) < 1:
+            raise ValueError(f"failure detector max_sample_size must be at least 1, "
+                             f"got {fd['max_sample_size']!r}")
+        out.max_sample_size = int(fd["max_sample_size"])
+    if "min_std_deviation" in fd:
+        out.min_std_deviation = _millis(fd["min_std_deviation"], "min_std_deviation")
+    if "acceptable_heartbeat_pause" in fd:
+        if float(fd["acceptable_heartbeat_pause"]) < 0.0:
+            raise ValueError(f"acceptable_heartbeat_pause must not be negative, "
+                             f"got {fd['acceptable_heartbeat_pause']!r}")
+        out.acceptable_heartbeat_pause = CMillis(
+            <int64_t>(float(fd["acceptable_heartbeat_pause"]) * 1000.0 + 0.5))
+    if "first_heartbeat_estimate" in fd:
+        out.first_heartbeat_estimate = _millis(fd["first_heartbeat_estimate"],
+                                               "first_heartbeat_estimate")
+    if "check_interval" in fd:
+        check_interval[0] = _millis(fd["check_interval"], "check_interval")
+
+
 cdef class _RemoteTransport:
     """One system's TCP transport: listens once started, keeps one
     connection per peer system and moves envelopes.
@@ -170,36 +205,8 @@ cdef class _RemoteTransport:
         c.handshake_timeout = _millis(handshake_timeout, "handshake_timeout")
         c.peer_retention = _millis(peer_retention, "peer_retention")
         if failure_detector is not None:
-            fd = dict(failure_detector)
-            unknown = set(fd) - {"threshold", "max_sample_size", "min_std_deviation",
-                                 "acceptable_heartbeat_pause", "first_heartbeat_estimate",
-                                 "check_interval"}
-            if unknown:
-                raise ValueError(f"unknown failure detector settings: {sorted(unknown)}")
-            if "threshold" in fd:
-                if not float(fd["threshold"]) > 0.0 or float(fd["threshold"]) == float("inf"):
-                    raise ValueError(f"failure detector threshold must be a positive "
-                                     f"number, got {fd['threshold']!r}")
-                c.failure_detector.threshold = float(fd["threshold"])
-            if "max_sample_size" in fd:
-                if int(fd["max_sample_size"]) < 1:
-                    raise ValueError(f"failure detector max_sample_size must be at least 1, "
-                                     f"got {fd['max_sample_size']!r}")
-                c.failure_detector.max_sample_size = int(fd["max_sample_size"])
-            if "min_std_deviation" in fd:
-                c.failure_detector.min_std_deviation = _millis(
-                    fd["min_std_deviation"], "min_std_deviation")
-            if "acceptable_heartbeat_pause" in fd:
-                if float(fd["acceptable_heartbeat_pause"]) < 0.0:
-                    raise ValueError(f"acceptable_heartbeat_pause must not be negative, "
-                                     f"got {fd['acceptable_heartbeat_pause']!r}")
-                c.failure_detector.acceptable_heartbeat_pause = CMillis(
-                    <int64_t>(float(fd["acceptable_heartbeat_pause"]) * 1000.0 + 0.5))
-            if "first_heartbeat_estimate" in fd:
-                c.failure_detector.first_heartbeat_estimate = _millis(
-                    fd["first_heartbeat_estimate"], "first_heartbeat_estimate")
-            if "check_interval" in fd:
-                c.reachability_check_interval = _millis(fd["check_interval"], "check_interval")
+            _failure_detector_settings(failure_detector, &c.failure_detector,
+                                       &c.reachability_check_interval)
         if tls is not None:
             chain, key, ca, require = tls
             tc.certificate_chain_file = str(chain).encode()

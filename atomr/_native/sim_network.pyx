@@ -66,41 +66,12 @@ cdef CSimHeartbeatConfig _heartbeats_of(object heartbeat_interval,
     # The settings dict of `_RemoteTransport(failure_detector=...)`, with the
     # same keys, domains and errors; None: heartbeats off.
     cdef CSimHeartbeatConfig c
-    cdef dict fd
     c.heartbeat_interval = _millis(heartbeat_interval, "heartbeat_interval")
     if failure_detector is None:
         c.enabled = False
         return c
-    fd = dict(failure_detector)
-    unknown = set(fd) - {"threshold", "max_sample_size", "min_std_deviation",
-                         "acceptable_heartbeat_pause", "first_heartbeat_estimate",
-                         "check_interval"}
-    if unknown:
-        raise ValueError(f"unknown failure detector settings: {sorted(unknown)}")
-    if "threshold" in fd:
-        if not float(fd["threshold"]) > 0.0 or float(fd["threshold"]) == float("inf"):
-            raise ValueError(f"failure detector threshold must be a positive number, "
-                             f"got {fd['threshold']!r}")
-        c.failure_detector.threshold = float(fd["threshold"])
-    if "max_sample_size" in fd:
-        if int(fd["max_sample_size"]) < 1:
-            raise ValueError(f"failure detector max_sample_size must be at least 1, "
-                             f"got {fd['max_sample_size']!r}")
-        c.failure_detector.max_sample_size = int(fd["max_sample_size"])
-    if "min_std_deviation" in fd:
-        c.failure_detector.min_std_deviation = _millis(fd["min_std_deviation"],
-                                                       "min_std_deviation")
-    if "acceptable_heartbeat_pause" in fd:
-        if float(fd["acceptable_heartbeat_pause"]) < 0.0:
-            raise ValueError(f"acceptable_heartbeat_pause must not be negative, "
-                             f"got {fd['acceptable_heartbeat_pause']!r}")
-        c.failure_detector.acceptable_heartbeat_pause = CMillis(
-            <int64_t>(float(fd["acceptable_heartbeat_pause"]) * 1000.0 + 0.5))
-    if "first_heartbeat_estimate" in fd:
-        c.failure_detector.first_heartbeat_estimate = _millis(fd["first_heartbeat_estimate"],
-                                                              "first_heartbeat_estimate")
-    if "check_interval" in fd:
-        c.reachability_check_interval = _millis(fd["check_interval"], "check_interval")
+    _failure_detector_settings(failure_detector, &c.failure_detector,
+                               &c.reachability_check_interval)
     return c
 
 
