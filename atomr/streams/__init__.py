@@ -47,6 +47,19 @@ from atomr.streams._dsl import (
     UniqueKillSwitch,
     make_decider,
 )
+from atomr.streams._graph import (
+    Balance,
+    BidiFlow,
+    Broadcast,
+    Concat,
+    GraphDsl,
+    Interleave,
+    Junction,
+    Merge,
+    Partition,
+    Zip,
+    ZipWith,
+)
 
 __all__ = [
     "Source",
@@ -59,6 +72,17 @@ __all__ = [
     "UniqueKillSwitch",
     "SharedKillSwitch",
     "make_decider",
+    "GraphDsl",
+    "Junction",
+    "Broadcast",
+    "Balance",
+    "Partition",
+    "Merge",
+    "Concat",
+    "Zip",
+    "ZipWith",
+    "Interleave",
+    "BidiFlow",
     "pipeline",
     "run_pipeline",
     "collect",

@@ -15,6 +15,7 @@ import threading
 from typing import Any, Callable, Generic, Iterable, Optional, TypeVar, Union
 
 from atomr.errors import StreamAbortedError
+from atomr.streams import _graph
 from atomr.streams._run import AsyncNext, Run, resolve, run_set
 
 T = TypeVar("T")
@@ -146,8 +147,10 @@ class _Operator:
     """An operator spelled both ways: ``Flow.map(fn)`` builds a Flow, and
     ``source.map(fn)`` / ``flow.map(fn)`` appends it (``.via(Flow.map(fn))``)."""
 
-    def __init__(self, factory: Callable[..., "Flow[Any, Any]"]) -> None:
+    def __init__(self, factory: Callable[..., "Flow[Any, Any]"],
+                 combine: Optional[Callable[[Any, Any], Any]] = None) -> None:
         self.factory = factory
+        self.combine = combine  # appending keeps the flow's value too (via_mat)
         self.__doc__ = factory.__doc__
         self.__wrapped__ = factory  # its signature, for inspect and the reference pages
 
@@ -157,9 +160,11 @@ class _Operator:
     def __get__(self, obj: Any, objtype: Any = None) -> Any:
         if obj is None:
             return self.factory
-        factory = self.factory
+        factory, combine = self.factory, self.combine
 
         def append(*args: Any, **kwargs: Any) -> Any:
+            if combine is not None:
+                return obj.via_mat(factory(*args, **kwargs), combine)
             return obj.via(factory(*args, **kwargs))
 
         append.__doc__ = factory.__doc__
@@ -426,6 +431,10 @@ class Flow(_Blueprint, Generic[T, U]):
     zip = _Operator(_zip)
     zip_with = _Operator(_zip_with)
     interleave = _Operator(_interleave)
+    also_to = _Operator(_graph.also_to)
+    wire_tap = _Operator(_graph.wire_tap)
+    #: Appended, the future is the materialized value (``Keep.right``).
+    watch_termination = _Operator(_graph.watch_termination, Keep.right)
 
     def via(self, flow: "Flow[Any, Any]") -> "Flow[Any, Any]":
         """This flow followed by `flow` (materialized value: this one's)."""
@@ -559,6 +568,10 @@ class Source(_Blueprint, Generic[T]):
     zip = _Operator(_zip)
     zip_with = _Operator(_zip_with)
     interleave = _Operator(_interleave)
+    also_to = _Operator(_graph.also_to)
+    wire_tap = _Operator(_graph.wire_tap)
+    #: Appended, the future is the materialized value (``Keep.right``).
+    watch_termination = _Operator(_graph.watch_termination, Keep.right)
 
     def via(self, flow: Flow[Any, Any]) -> "Source[Any]":
         """This source followed by `flow` (materialized value: the source's)."""
@@ -763,8 +776,15 @@ class RunnableGraph(_Blueprint, Generic[M]):
         loop = asyncio.get_running_loop()
         run, mat = self._materialize(loop)
         run.start()
-        result = await run.completion
-        return resolve(mat, run.completion, result)
+        try:
+            result = await run.completion
+        finally:
+            # The other islands of the graph (side sinks, fan-out branches)
+            # finish too: a blocking run returns when all of them have.
+            others = [other.completion for other in run.family]
+            if others:
+                await asyncio.wait(others)
+        return resolve(mat, run.completion, result, run.family)
 
     def with_supervision(self, decider: Any = None, default: Any = "stop") -> "RunnableGraph[M]":
         """This graph with a supervision decider for every stage that has
