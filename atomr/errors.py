@@ -61,6 +61,7 @@ __all__ = [
     "RateExceededError",
     "EmptyStreamError",
     "StreamAbortedError",
+    "StreamTimeoutError",
     "InvalidGraphError",
 ]
 
@@ -366,6 +367,11 @@ class StreamAbortedError(StreamError):
     exception of the caller's own."""
 
     native_codes = (("streams", "aborted"),)
+
+
+class StreamTimeoutError(StreamError, TimeoutError):
+    """A stream's idle, initial or completion timeout passed (Akka's
+    StreamTimeoutException)."""
 
 
 class InvalidGraphError(StreamError, ValueError):

@@ -242,11 +242,12 @@ def watch_consumer(run: Run, chan: Channel) -> None:
     run.finishers.append(chan.cancel)
 
 
-def cut(run: Run, capacity: int = CAPACITY) -> Channel:
+def cut(run: Run, capacity: int = CAPACITY, chan: Optional[Channel] = None) -> Channel:
     """Splits `run`'s island at this point of the build: what is built so
     far moves to a new island of the materialization that feeds a channel,
     and `run`'s island starts again, empty. Returns the channel (the caller
-    pushes a source reading it)."""
+    pushes a source reading it). `chan`: the channel to feed (default: a
+    new one of `capacity`)."""
     if run.loop is None:
         raise RuntimeError("this stage needs an event loop: run the graph with "
                            "`await graph.run()` or `graph.run_blocking()`")
@@ -259,7 +260,8 @@ def cut(run: Run, capacity: int = CAPACITY) -> Channel:
     for switch in switches:
         switch._unwatch(run)
         up.watch_switch(switch)
-    chan = Channel(run.loop, capacity)
+    if chan is None:
+        chan = Channel(run.loop, capacity)
     feed(up, single_offer(up, chan), [chan])
     watch_consumer(run, chan)
     return chan
