@@ -15,7 +15,7 @@ import threading
 from typing import Any, Callable, Generic, Iterable, Optional, TypeVar, Union
 
 from atomr.errors import StreamAbortedError
-from atomr.streams import _graph, _timed
+from atomr.streams import _graph, _sources, _timed
 from atomr.streams._run import AsyncNext, Run, resolve, run_set
 
 T = TypeVar("T")
@@ -613,6 +613,37 @@ class Source(_Blueprint, _Operators, Generic[T]):
         return Source(lambda run, decider: run.island.source_repeat(element))
 
     @staticmethod
+    def tick(initial_delay: float, interval: float, element: Any) -> "Source[Any]":
+        """Emits `element` after `initial_delay` seconds, then every
+        `interval` seconds while downstream keeps up (a tick it was not
+        ready for is dropped). Materializes a Cancellable (``cancel()``
+        completes the stream)."""
+        return _sources.tick(initial_delay, interval, element)
+
+    @staticmethod
+    def from_queue(buffer_size: Optional[int] = None, overflow_strategy: str = "dropnew"
+                   ) -> "tuple[Source[Any], _sources.SourceQueue]":
+        """``(source, queue)``: a Source emitting what is offered to the
+        :class:`SourceQueue` (from any thread; unbounded by default), run once."""
+        return _sources.from_queue(buffer_size, overflow_strategy)
+
+    @staticmethod
+    def queue(buffer_size: int, overflow_strategy: str = "dropnew") -> "Source[Any]":
+        """A Source whose every run materializes its own
+        :class:`SourceQueue` of `buffer_size` (Akka's Source.queue)."""
+        return _sources.queue_source(buffer_size, overflow_strategy)
+
+    @staticmethod
+    def actor_ref(buffer_size: int, overflow_strategy: str = "dropnew",
+                  completion_matcher: Optional[Callable[[Any], bool]] = None,
+                  failure_matcher: Optional[Callable[[Any], Optional[BaseException]]] = None
+                  ) -> "Source[Any]":
+        """A Source whose every run materializes an ActorSourceRef: what is
+        told to it is emitted (see :func:`atomr.streams.ActorSourceRef`)."""
+        return _sources.actor_ref_source(buffer_size, overflow_strategy, completion_matcher,
+                                         failure_matcher)
+
+    @staticmethod
     def failed(exc: BaseException) -> "Source[Any]":
         """Fails at once with `exc`."""
         if not isinstance(exc, BaseException):
@@ -757,6 +788,24 @@ class Sink(_Blueprint, Generic[T, M]):
         """Drains the stream; None at completion."""
         return Sink._completing(lambda isl: isl.sink_ignore())
 
+    @staticmethod
+    def queue(source: "Optional[Source[Any]]" = None, buffer_size: int = 16) -> Any:
+        """``Sink.queue()``: a Sink materializing a :class:`SinkQueue`
+        (``await q.pull()`` / ``q.pull_blocking()``, None at the end).
+        ``Sink.queue(source)`` runs `source` into one now and returns it."""
+        return _sources.queue_sink(source, buffer_size)
+
+    @staticmethod
+    def actor_ref_with_backpressure(ref: Any, on_complete: Any = None,
+                                    on_failure: Optional[Callable[[BaseException], Any]] = None,
+                                    timeout: float = 5.0) -> "Sink[Any, Any]":
+        """Asks the actor `ref` with every element and waits for its reply
+        (the acknowledgement) before sending the next; tells it
+        `on_complete` at the end, ``on_failure(exc)`` on failure."""
+        return _sources.actor_ref_sink(ref, on_complete, on_failure, timeout)
+
+    actor_ref_with_ack = actor_ref_with_backpressure
+
     def with_supervision(self, decider: Any = None, default: Any = "stop") -> "Sink[T, M]":
         """This sink with a supervision decider (see :meth:`Flow.with_supervision`)."""
         return Sink(self._with_decider(decider, default), self._async)
@@ -828,10 +877,10 @@ class RunnableGraph(_Blueprint, Generic[M]):
         finally:
             # The other islands of the graph (side sinks, fan-out branches)
             # finish too: a blocking run returns when all of them have.
-            others = [other.completion for other in run.family]
+            others = [other.completion for other in run.family] + run.background
             if others:
                 await asyncio.wait(others)
-        return resolve(mat, run.completion, result, run.family)
+        return resolve(mat, run.completion, result, others)
 
     def with_supervision(self, decider: Any = None, default: Any = "stop") -> "RunnableGraph[M]":
         """This graph with a supervision decider for every stage that has

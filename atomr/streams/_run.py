@@ -71,12 +71,17 @@ class Run:
         #: Called with the failure (None: completed or cancelled) when this
         #: run finishes.
         self.finishers: list[Callable[[Optional[BaseException]], None]] = []
+        #: Tasks of the materialization that drive its islands (a restarted
+        #: sink's incarnations), shared like `family`: a blocking run waits
+        #: for them too.
+        self.background: list[asyncio.Future[Any]] = []
 
     def spawn(self) -> "Run":
         """Another island of this materialization, on the same loop; it
         starts with this one."""
         child = Run(self.loop)
         child.family = self.family
+        child.background = self.background
         if isinstance(child.completion, asyncio.Future):
             child.completion.add_done_callback(_retrieve)
         self.family.append(child)
@@ -232,16 +237,17 @@ def _retrieve(fut: "asyncio.Future[Any]") -> None:
         fut.exception()
 
 
-def resolve(mat: Any, completion: Any, result: Any, others: Optional[list[Run]] = None) -> Any:
+def resolve(mat: Any, completion: Any, result: Any,
+            others: "Optional[list[asyncio.Future[Any]]]" = None) -> Any:
     """`mat` with `completion` replaced by `result` (also inside tuples),
-    and the completions of the runs in `others` by their results (their
-    failures raised)."""
+    and the (done) futures in `others` by their results (their failures
+    raised)."""
     if mat is completion:
         return result
     if others:
         for other in others:
-            if mat is other.completion:
-                return other.completion.result()
+            if mat is other:
+                return other.result()
     if isinstance(mat, tuple):
         return tuple(resolve(m, completion, result, others) for m in mat)
     return mat
