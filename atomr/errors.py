@@ -62,6 +62,8 @@ __all__ = [
     "EmptyStreamError",
     "StreamAbortedError",
     "StreamTimeoutError",
+    "FramingError",
+    "StreamIOError",
     "InvalidGraphError",
 ]
 
@@ -372,6 +374,16 @@ class StreamAbortedError(StreamError):
 class StreamTimeoutError(StreamError, TimeoutError):
     """A stream's idle, initial or completion timeout passed (Akka's
     StreamTimeoutException)."""
+
+
+class FramingError(StreamError, ValueError):
+    """A framing stage met a frame over its maximum length or a stream
+    ending inside a frame (Akka's FramingException)."""
+
+
+class StreamIOError(StreamError, RuntimeError):
+    """A file or TCP stage failed to open, read or write (its OSError is
+    the cause)."""
 
 
 class InvalidGraphError(StreamError, ValueError):

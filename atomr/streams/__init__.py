@@ -32,8 +32,11 @@ from atomr.errors import (
     EmptyStreamError,
     InvalidGraphError,
     RateExceededError,
+    FramingError,
     StreamAbortedError,
     StreamError,
+    StreamIOError,
+    StreamTimeoutError,
 )
 from atomr.streams._dsl import (
     Flow,
@@ -47,6 +50,7 @@ from atomr.streams._dsl import (
     UniqueKillSwitch,
     make_decider,
 )
+from atomr.streams._io import FileIO, Framing, IncomingConnection, ServerBinding, Tcp
 from atomr.streams._sources import (
     ActorSourceRef,
     BroadcastHub,
@@ -107,6 +111,11 @@ __all__ = [
     "RestartSettings",
     "Cancellable",
     "ActorSourceRef",
+    "Framing",
+    "FileIO",
+    "Tcp",
+    "IncomingConnection",
+    "ServerBinding",
     "pipeline",
     "run_pipeline",
     "collect",
@@ -116,6 +125,9 @@ __all__ = [
     "EmptyStreamError",
     "StreamAbortedError",
     "InvalidGraphError",
+    "StreamTimeoutError",
+    "FramingError",
+    "StreamIOError",
 ]
 
 
