@@ -65,12 +65,20 @@ from atomr.streams._helpers import (
     via_select_error,
     via_split_after_count,
 )
-from atomr.streams._io import FileIO, Framing, IncomingConnection, ServerBinding, Tcp
+from atomr.streams._io import (
+    FileIO,
+    Framing,
+    IncomingConnection,
+    ServerBinding,
+    Tcp,
+    TcpOutgoing,
+)
 from atomr.streams._sources import (
     ActorSourceRef,
     BroadcastHub,
     Cancellable,
     MergeHub,
+    PartitionHub,
     QueueOfferResult,
     RestartFlow,
     RestartSettings,
@@ -120,6 +128,7 @@ __all__ = [
     "QueueOfferResult",
     "BroadcastHub",
     "MergeHub",
+    "PartitionHub",
     "RestartSource",
     "RestartFlow",
     "RestartSink",
@@ -131,6 +140,7 @@ __all__ = [
     "Tcp",
     "IncomingConnection",
     "ServerBinding",
+    "TcpOutgoing",
     "pipeline",
     "run_pipeline",
     "collect",

@@ -386,7 +386,21 @@ class ServerBinding:
 
 
 class Tcp:
-    """TCP connections as flows, on asyncio (Akka's Tcp)."""
+    """TCP connections as flows, on asyncio (Akka's Tcp), and the
+    original's ``outgoing`` / ``incoming`` shapes."""
+
+    @staticmethod
+    def outgoing(host: str, port: int) -> "TcpOutgoing":
+        """Connects to `host` (an IP address literal; another string is a
+        ValueError) and `port` now; a failure raises RuntimeError."""
+        return TcpOutgoing(host, port)
+
+    @staticmethod
+    def incoming(bind_addr: str) -> "_dsl.Source[Any]":
+        """Binds ``"ip:port"`` now (RuntimeError when it cannot); a Source,
+        run once, of ``(remote_addr, data)`` for every chunk any client
+        sends (back-pressured per client)."""
+        return _incoming(bind_addr)
 
     @staticmethod
     def outgoing_connection(host: str, port: int) -> "_dsl.Flow[Any, Any]":
@@ -449,3 +463,156 @@ class Tcp:
             return binding
 
         return _dsl.Source(build, True)
+
+
+# --------------------------------------------------------------------------- the original's shapes
+
+
+def _parse_ip(host: str) -> str:
+    import ipaddress
+
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        raise ValueError(f"expected an IP address literal, got {host!r}") from None
+
+
+class TcpOutgoing:
+    """A client connection made at once (``Tcp.outgoing``): ``send(data)``
+    from any thread, ``close()`` (the write side), ``source()`` (what the
+    peer sends, a Source that runs once), ``remote_addr``."""
+
+    def __init__(self, host: str, port: int) -> None:
+        import socket
+
+        ip = _parse_ip(host)
+        p = _dsl._check_count(port, "port", 1)
+        try:
+            self._sock = socket.create_connection((ip, p), timeout=10.0)
+        except OSError as exc:
+            raise RuntimeError(f"cannot connect to {ip}:{p}: {exc}") from exc
+        self._sock.settimeout(None)
+        self._lock = threading.Lock()
+        self._closed = False
+        self._source_taken = False
+        self.remote_addr = f"{ip}:{p}"
+
+    def send(self, data: bytes) -> bool:
+        """Writes `data` (blocking until the socket takes it); False once
+        closed or when the connection failed."""
+        payload = _as_bytes(data)
+        with self._lock:
+            if self._closed:
+                return False
+            try:
+                self._sock.sendall(payload)
+                return True
+            except OSError:
+                return False
+
+    def close(self) -> None:
+        """Closes the write side (the peer sees the end of the stream)."""
+        import socket
+
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            try:
+                self._sock.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+
+    def source(self) -> "_dsl.Source[Any]":
+        """The bytes the peer sends, as they come; completes when it closes.
+        Runs once."""
+        if self._source_taken:
+            raise RuntimeError("the connection's source has already been taken")
+        self._source_taken = True
+        sock = self._sock
+
+        async def gen() -> AsyncIterator[list[Any]]:
+            loop = asyncio.get_running_loop()
+            try:
+                while True:
+                    data = await loop.run_in_executor(None, sock.recv, READ_SIZE)
+                    if not data:
+                        return
+                    yield [data]
+            finally:
+                sock.close()
+
+        def build(run: Run, decider: Optional[_Decider]) -> Any:
+            consume(run, gen())
+            return None
+
+        return _dsl.Source(build, True)
+
+
+def _incoming(bind_addr: str) -> "_dsl.Source[Any]":
+    import socket
+
+    if not isinstance(bind_addr, str) or ":" not in bind_addr:
+        raise ValueError(f"the bind address is 'ip:port', got {bind_addr!r}")
+    host, _, port_text = bind_addr.rpartition(":")
+    ip = _parse_ip(host.strip("[]"))
+    try:
+        port = int(port_text)
+    except ValueError:
+        raise ValueError(f"the bind address's port is a number, got {port_text!r}") from None
+    family = socket.AF_INET6 if ":" in ip else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((ip, port))
+        listener.listen(100)
+    except OSError as exc:
+        listener.close()
+        raise RuntimeError(f"cannot bind {bind_addr}: {exc}") from exc
+    listener.setblocking(False)
+    used = threading.Lock()
+
+    def build(run: Run, decider: Optional[_Decider]) -> Any:
+        if not used.acquire(blocking=False):
+            raise RuntimeError("Tcp.incoming's Source runs once")
+        loop = run.loop
+        assert loop is not None
+        from atomr.streams._channel import Channel
+
+        chan = Channel(loop, 16)
+        readers: set[asyncio.Task[Any]] = set()
+
+        async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            peer = writer.get_extra_info("peername")
+            addr = f"{peer[0]}:{peer[1]}" if peer else ""
+            try:
+                while not chan.cancelled:
+                    data = await reader.read(READ_SIZE)
+                    if not data:
+                        break
+                    await chan.wait_room()
+                    chan.put((addr, data))
+            finally:
+                writer.close()
+
+        def accepted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            task = loop.create_task(client(reader, writer))
+            readers.add(task)
+            task.add_done_callback(readers.discard)
+
+        async def gen() -> AsyncIterator[list[Any]]:
+            server = await asyncio.start_server(accepted, sock=listener)
+            try:
+                async for batch in chan:
+                    yield batch
+            finally:
+                server.close()
+                for task in list(readers):
+                    task.cancel()
+
+        consume(run, gen())
+        run.finishers.append(chan.cancel)
+        return None
+
+    return _dsl.Source(build, True)
+

@@ -507,6 +507,67 @@ class BroadcastHub:
         return offer
 
 
+class PartitionHub(BroadcastHub):
+    """A running source whose every element goes to one consumer:
+    ``partitioner(consumer_count, element)`` gives its index among the
+    consumers running at the time (in the order they started). The source
+    is back-pressured until `start_after_nr_of_consumers` consumers run,
+    then by the chosen consumer's buffer; an index outside the consumers
+    fails the stream with IndexError."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, buffer_size: int,
+                 partitioner: Callable[[int, Any], int], start_after: int) -> None:
+        super().__init__(loop, buffer_size)
+        self._partitioner = partitioner
+        self._start_after = start_after
+        self._started = False
+
+    @staticmethod
+    def attach(source: "_dsl.Source[Any]", buffer_size: int = CAPACITY,
+               partitioner: Optional[Callable[[int, Any], int]] = None,
+               start_after_nr_of_consumers: int = 1) -> "PartitionHub":
+        """Starts `source` into a new hub on the running loop (`partitioner`
+        is required)."""
+        if not isinstance(source, _dsl.Source):
+            raise TypeError(f"PartitionHub.attach needs a Source, not {type(source).__name__}")
+        if partitioner is None:
+            raise TypeError("PartitionHub.attach needs a partitioner")
+        _dsl._check_callable(partitioner, "the partitioner")
+        size = _dsl._check_count(buffer_size, "the hub's buffer size", 1)
+        start = _dsl._check_count(start_after_nr_of_consumers, "start_after_nr_of_consumers")
+        loop = asyncio.get_running_loop()
+        hub = PartitionHub(loop, size, partitioner, start)
+        run = Run(loop)
+        source._build(run, None)
+        feed(run, hub._offer(), [])
+        run.finishers.append(hub._close)
+        run.start()
+        return hub
+
+    def _offer(self) -> Callable[[Any], Any]:
+        async def offer(x: Any) -> Any:
+            while True:
+                self._chans = [c for c in self._chans if not c.cancelled]
+                if not self._started and len(self._chans) >= max(1, self._start_after):
+                    self._started = True
+                if not self._started or not self._chans:
+                    self._joined = self._loop.create_future()
+                    await self._joined
+                    continue
+                i = self._partitioner(len(self._chans), x)
+                if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < len(self._chans):
+                    raise IndexError(f"the partitioner gave {i!r}, not a consumer index in "
+                                     f"range({len(self._chans)})")
+                chan = self._chans[i]
+                if chan.room() <= 0:
+                    await chan.wait_room()
+                    continue
+                chan.put(x)
+                return None
+
+        return offer
+
+
 class MergeHub:
     """Merges any number of attached sources into one Source (``source()``,
     run once). Back-pressured as one stream: the attached sources wait

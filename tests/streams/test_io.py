@@ -124,3 +124,40 @@ async def test_tcp_peer_backpressures_the_writer():
     client.cancel()
     binding.unbind()
     await asyncio.wait_for(done, 10)
+
+
+def _free_port():
+    import socket
+
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    return port
+
+
+async def test_tcp_outgoing_and_incoming_in_the_original_shape():
+    port = _free_port()
+    incoming = Tcp.incoming(f"127.0.0.1:{port}")  # listening from now on
+    addrs = []
+    got = (incoming.map(lambda pair: addrs.append(pair[0]) or pair[1])
+           .scan(b"", lambda acc, data: acc + data)
+           .take_while(lambda acc: len(acc) < 10, inclusive=True).run_collect_async())
+    conn = await asyncio.get_running_loop().run_in_executor(
+        None, Tcp.outgoing, "127.0.0.1", port)
+    assert conn.remote_addr == f"127.0.0.1:{port}"
+    assert conn.send(b"hello")
+    assert conn.send(b"world")
+    received = await asyncio.wait_for(got, 10)
+    assert received[-1] == b"helloworld"
+    assert addrs and all(addr.startswith("127.0.0.1:") for addr in addrs)
+    conn.close()
+    assert not conn.send(b"late")
+    # the server closes its side once it read the end: the read side completes
+    assert await asyncio.wait_for(conn.source().run_collect_async(), 10) == []
+    with pytest.raises(ValueError):
+        Tcp.outgoing("not-an-ip", 1)
+    with pytest.raises(RuntimeError):
+        Tcp.outgoing("127.0.0.1", _free_port())  # nobody listens there
+    with pytest.raises(ValueError):
+        Tcp.incoming("no-port")

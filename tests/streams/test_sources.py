@@ -251,3 +251,20 @@ async def test_actor_sink_waits_for_acks_and_actor_source_emits(system):
                    .to_mat(Sink.seq(), Keep.both).run())
     ref.tell(("feed", target))
     assert await asyncio.wait_for(out, 10) == [0, 1, 2]
+
+
+async def test_partition_hub_routes_each_element_to_one_consumer():
+    from atomr.streams import PartitionHub
+
+    hub = PartitionHub.attach(Source.from_iter(range(40)), partitioner=lambda n, x: x % n,
+                              start_after_nr_of_consumers=2)
+    first = hub.consumer().run_collect_async()
+    await asyncio.sleep(0.02)
+    assert not first.done()  # waits for the second consumer
+    second = hub.consumer().run_collect_async()
+    a, b = await asyncio.wait_for(asyncio.gather(first, second), 10)
+    assert a == list(range(0, 40, 2)) and b == list(range(1, 40, 2))
+
+    bad = PartitionHub.attach(Source.from_iter(range(3)), partitioner=lambda n, x: 7)
+    with pytest.raises(IndexError):
+        await asyncio.wait_for(bad.consumer().run_collect_async(), 10)
