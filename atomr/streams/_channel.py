@@ -190,43 +190,93 @@ def consume(run: Run, source: Any) -> None:
     run.island.map_concat(_same, None)
 
 
+#: What a `try_put` of :func:`ordered_offer` answers when it cannot put yet.
+BLOCKED = object()
+
+#: Offers a producing island keeps in flight (they complete in one loop
+#: callback when the channel has room, so a slice moves this many elements).
+OFFERS_IN_FLIGHT = 16
+
+
+def ordered_offer(run: Run, try_put: Callable[[Any], Any],
+                  wait: Callable[[], Any]) -> Callable[[Any], Any]:
+    """An offer call that keeps the elements' order with several offers in
+    flight: ``try_put(x)`` puts `x` now and answers the offer's result (or
+    raises), or answers :data:`BLOCKED`; then `x` and every later element
+    queue behind it, and a task puts them in order, awaiting ``wait()``
+    (something changed: room, a cancellation) between tries."""
+    assert run.loop is not None
+    loop = run.loop
+    pending: deque[tuple[Any, asyncio.Future[Any]]] = deque()
+    drainer: list[Optional[asyncio.Task[Any]]] = [None]
+
+    async def drain() -> None:
+        while pending:
+            x, fut = pending[0]
+            if fut.done():  # cancelled: the island ended
+                pending.popleft()
+                continue
+            try:
+                r = try_put(x)
+            except Exception as exc:
+                pending.popleft()
+                fut.set_exception(exc)
+                continue
+            if r is BLOCKED:
+                await wait()
+                continue
+            pending.popleft()
+            fut.set_result(r)
+
+    def offer(x: Any) -> Any:
+        if not pending:
+            r = try_put(x)
+            if r is not BLOCKED:
+                return done_future(loop, r)
+        fut = loop.create_future()
+        pending.append((x, fut))
+        task = drainer[0]
+        if task is None or task.done():
+            drainer[0] = loop.create_task(drain())
+        return fut
+
+    def stop(exc: Optional[BaseException]) -> None:
+        task = drainer[0]
+        if task is not None:
+            task.cancel()
+
+    run.finishers.append(stop)
+    return offer
+
+
 def single_offer(run: Run, chan: Channel, fail_on_cause: bool = False
                  ) -> Callable[[Any], Any]:
     """The async call that puts one element into `chan`: completes with the
     element once it is in, with :data:`END` when the consumer is gone (or
     fails with the consumer's failure when `fail_on_cause`)."""
-    assert run.loop is not None
-    loop = run.loop
 
-    async def wait_and_put(x: Any) -> Any:
-        await chan.wait_room()
+    def try_put(x: Any) -> Any:
         if chan.cancelled:
-            return gone()
-        chan.put(x)
-        return x
-
-    def gone() -> Any:
-        if fail_on_cause and chan.cause is not None:
-            raise chan.cause
-        return END
-
-    def offer(x: Any) -> Any:
-        if chan.cancelled:
-            return done_future(loop, gone())
+            if fail_on_cause and chan.cause is not None:
+                raise chan.cause
+            return END
         if chan.room() > 0:
             chan.put(x)
-            return done_future(loop, x)
-        return wait_and_put(x)
+            return x
+        return BLOCKED
 
-    return offer
+    return ordered_offer(run, try_put, chan.wait_room)
 
 
-def feed(run: Run, offer: Callable[[Any], Any], closes: list[Channel]) -> None:
-    """Ends `run`'s island with `offer` (an async call per element, one at
-    a time) and a sink that drains; an offer answering :data:`END` completes
-    the island. When the island finishes, the channels in `closes` are
-    closed with its failure (or completed)."""
-    run.island.map_async(offer, 1, True, None)
+def feed(run: Run, offer: Callable[[Any], Any], closes: list[Channel],
+         parallelism: int = 1) -> None:
+    """Ends `run`'s island with `offer` (an async call per element, up to
+    `parallelism` at once: more than one only for an offer that keeps the
+    order itself, see :func:`ordered_offer`) and a sink that drains; an
+    offer answering :data:`END` completes the island. When the island
+    finishes, the channels in `closes` are closed with its failure (or
+    completed)."""
+    run.island.map_async(offer, parallelism, True, None)
     run.island.take_while(_not_end, None, False)
     run.island.sink_ignore()
 
@@ -262,6 +312,6 @@ def cut(run: Run, capacity: int = CAPACITY, chan: Optional[Channel] = None) -> C
         up.watch_switch(switch)
     if chan is None:
         chan = Channel(run.loop, capacity)
-    feed(up, single_offer(up, chan), [chan])
+    feed(up, single_offer(up, chan), [chan], OFFERS_IN_FLIGHT)
     watch_consumer(run, chan)
     return chan

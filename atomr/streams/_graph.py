@@ -18,12 +18,14 @@ from typing import Any, Callable, Optional, Union
 
 from atomr.streams import _dsl
 from atomr.streams._channel import (
+    BLOCKED,
     CAPACITY,
     END,
+    OFFERS_IN_FLIGHT,
     Channel,
     consume,
-    done_future,
     feed,
+    ordered_offer,
     single_offer,
     watch_consumer,
 )
@@ -56,7 +58,8 @@ def also_to(sink: "_dsl.Sink[Any, Any]") -> "_dsl.Flow[Any, Any]":
 
     def build(run: Run, decider: Optional[_Decider]) -> Any:
         chan = _side_sink(run, sink, decider, CAPACITY)
-        run.island.map_async(single_offer(run, chan, fail_on_cause=True), 1, True, None)
+        run.island.map_async(single_offer(run, chan, fail_on_cause=True), OFFERS_IN_FLIGHT, True,
+                             None)
         run.island.take_while(_not_end, None, False)
         return None
 
@@ -170,40 +173,31 @@ class Broadcast(Junction):
         self.eager_cancel = bool(eager_cancel)
         self.buffer_size = _dsl._check_count(buffer_size, "Broadcast's buffer size", 1)
 
-    def offer(self, loop: asyncio.AbstractEventLoop, chans: list[Channel]) -> Callable[[Any], Any]:
-        none = done_future(loop, None)
-        end = done_future(loop, END)
+    def offer(self, run: Run, chans: list[Channel]) -> Callable[[Any], Any]:
         eager = self.eager_cancel
+        blocking: list[Channel] = []
 
-        async def wait_and_put(x: Any) -> Any:
-            while True:
-                live = [c for c in chans if not c.cancelled]
-                if not live or (eager and len(live) < len(chans)):
-                    return END
-                full = [c for c in live if c.room() <= 0]
-                if not full:
-                    for c in live:
-                        c.put(x)
-                    return None
-                await full[0].wait_room()
-
-        def offer(x: Any) -> Any:
+        def try_put(x: Any) -> Any:
             live = 0
             for c in chans:
                 if c.cancelled:
                     if eager:
-                        return end
+                        return END
                     continue
                 if c.room() <= 0:
-                    return wait_and_put(x)
+                    blocking[:] = [c]
+                    return BLOCKED
                 live += 1
             if live == 0:
-                return end
+                return END
             for c in chans:
                 c.put(x)
-            return none
+            return None
 
-        return offer
+        def wait() -> Any:
+            return blocking[0].wait_room()
+
+        return ordered_offer(run, try_put, wait)
 
 
 class Balance(Junction):
@@ -217,42 +211,34 @@ class Balance(Junction):
         super().__init__(outputs)
         self.buffer_size = _dsl._check_count(buffer_size, "Balance's buffer size", 1)
 
-    def offer(self, loop: asyncio.AbstractEventLoop, chans: list[Channel]) -> Callable[[Any], Any]:
-        none = done_future(loop, None)
-        end = done_future(loop, END)
+    def offer(self, run: Run, chans: list[Channel]) -> Callable[[Any], Any]:
         turn = itertools.count()
 
-        def pick() -> Optional[Channel]:
+        def try_put(x: Any) -> Any:
             start = next(turn) % len(chans)
             best: Optional[Channel] = None
+            live = False
             for i in range(len(chans)):
                 c = chans[(start + i) % len(chans)]
-                if not c.cancelled and c.room() > 0 and (best is None or c.room() > best.room()):
+                if c.cancelled:
+                    continue
+                live = True
+                if c.room() > 0 and (best is None or c.room() > best.room()):
                     best = c
-            return best
+            if not live:
+                return END
+            if best is None:
+                return BLOCKED
+            best.put(x)
+            return None
 
-        async def wait_and_put(x: Any) -> Any:
-            while True:
-                live = [c for c in chans if not c.cancelled]
-                if not live:
-                    return END
-                chosen = pick()
-                if chosen is not None:
-                    chosen.put(x)
-                    return None
+        async def wait() -> None:
+            live = [c for c in chans if not c.cancelled]
+            if live:
                 await asyncio.wait([c.room_waiter() for c in live],
                                    return_when=asyncio.FIRST_COMPLETED)
 
-        def offer(x: Any) -> Any:
-            chosen = pick()
-            if chosen is not None:
-                chosen.put(x)
-                return none
-            if all(c.cancelled for c in chans):
-                return end
-            return wait_and_put(x)
-
-        return offer
+        return ordered_offer(run, try_put, wait)
 
 
 class Partition(Junction):
@@ -270,30 +256,33 @@ class Partition(Junction):
         self.partitioner = partitioner
         self.buffer_size = _dsl._check_count(buffer_size, "Partition's buffer size", 1)
 
-    def offer(self, loop: asyncio.AbstractEventLoop, chans: list[Channel]) -> Callable[[Any], Any]:
-        none = done_future(loop, None)
-        end = done_future(loop, END)
+    def offer(self, run: Run, chans: list[Channel]) -> Callable[[Any], Any]:
         fn = self.partitioner
         n = len(chans)
+        blocking: list[Channel] = []
 
-        async def wait_and_put(c: Channel, x: Any) -> Any:
-            await c.wait_room()
-            if not c.cancelled:
-                c.put(x)
+        def try_put(pair: tuple[int, Any]) -> Any:
+            i, x = pair
+            c = chans[i]
+            if c.cancelled:
+                return END if all(o.cancelled for o in chans) else None
+            if c.room() <= 0:
+                blocking[:] = [c]
+                return BLOCKED
+            c.put(x)
             return None
+
+        def wait() -> Any:
+            return blocking[0].wait_room()
+
+        inner = ordered_offer(run, try_put, wait)
 
         def offer(x: Any) -> Any:
             i = fn(x)
             if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < n:
                 raise IndexError(f"the partitioner gave {i!r} for {x!r}, not an output "
                                  f"index in range({n})")
-            c = chans[i]
-            if c.cancelled:
-                return end if all(o.cancelled for o in chans) else none
-            if c.room() > 0:
-                c.put(x)
-                return none
-            return wait_and_put(c, x)
+            return inner((i, x))
 
         return offer
 
@@ -492,9 +481,8 @@ class GraphDsl:
                 assert isinstance(junction, (Broadcast, Balance, Partition))
                 producer = run.spawn()
                 emit(producer, ins[f][0], f)
-                assert run.loop is not None
                 targets = [chans[(f, k)] for k in range(len(outs[f]))]
-                feed(producer, junction.offer(run.loop, targets), targets)
+                feed(producer, junction.offer(producer, targets), targets, OFFERS_IN_FLIGHT)
             return mats[0] if len(mats) == 1 else tuple(mats)
 
         return _dsl.RunnableGraph(build, is_async)

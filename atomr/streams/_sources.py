@@ -18,6 +18,7 @@ from typing import Any, AsyncIterator, Callable, Optional
 from atomr.streams import _dsl
 from atomr.streams._channel import (
     CAPACITY,
+    OFFERS_IN_FLIGHT,
     END,
     Channel,
     consume,
@@ -600,8 +601,7 @@ class MergeHub:
         run = Run(self._loop)
         source._build(run, None)
         self._active += 1
-        offer = single_offer(run, chan)
-        feed(run, offer, [])
+        feed(run, single_offer(run, chan), [], OFFERS_IN_FLIGHT)
         run.finishers.append(self._detached)
         run.start()
 

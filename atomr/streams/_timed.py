@@ -20,6 +20,7 @@ from atomr.errors import StreamTimeoutError
 from atomr.streams import _dsl
 from atomr.streams._channel import (
     CAPACITY,
+    OFFERS_IN_FLIGHT,
     Channel,
     consume,
     cut,
@@ -106,7 +107,7 @@ def start_source(run: Run, source: Any, capacity: int = CAPACITY, start: bool = 
     chan = Channel(run.loop, capacity)
     child = run.spawn()
     source._build(child, None)
-    feed(child, single_offer(child, chan), [chan])
+    feed(child, single_offer(child, chan), [chan], OFFERS_IN_FLIGHT)
     if start:
         child.start()
     return chan

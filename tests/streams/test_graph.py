@@ -24,6 +24,8 @@ from atomr.streams import (
     ZipWith,
 )
 
+from atomr.streams._channel import OFFERS_IN_FLIGHT
+
 from .test_backpressure import Counted
 
 
@@ -65,7 +67,8 @@ def test_broadcast_waits_for_the_slowest_output():
                          Sink.ignore(), buffer_size=4)
     g.run_blocking()
     assert len(ahead) == 200
-    assert max(ahead) <= 4 + 4  # its channel's buffer plus a batch in hand
+    # its channel's buffer, a batch in hand and the junction's offers in flight
+    assert max(ahead) <= 4 + 4 + OFFERS_IN_FLIGHT
 
 
 def test_broadcast_cancels_upstream_once_every_output_cancelled():
@@ -212,7 +215,7 @@ def test_also_to_backpressures_and_its_failure_fails_the_stream():
     out = (Source.from_iter(src).also_to(Flow.map_async(slow).to(Sink.ignore()))
            .to(Sink.seq()).run_blocking())
     assert out == list(range(100))
-    assert max(ahead) <= 16 + 16 + 1
+    assert max(ahead) <= 16 + 16 + OFFERS_IN_FLIGHT
 
     def boom(x):
         raise KeyError(x)
