@@ -176,3 +176,36 @@ async def test_a_slow_consumer_bounds_a_cut_upstream():
 
     await Source.from_iter(src).idle_timeout(10).map_async(record).to(Sink.ignore()).run()
     assert max(ahead) <= 2 * 16 + OFFERS_IN_FLIGHT  # buffer, batch, offers in flight
+
+
+_CUT_OPERATORS = {
+    "initial_delay": lambda s: s.initial_delay(0.0),
+    "keep_alive": lambda s: s.keep_alive(5.0, lambda: None),
+    "idle_timeout": lambda s: s.idle_timeout(5.0),
+    "completion_timeout": lambda s: s.completion_timeout(30.0),
+    "conflate": lambda s: s.conflate(lambda a, b: b),
+    "batch": lambda s: s.batch(4, lambda x: x, lambda a, b: b),
+    "expand": lambda s: s.expand(lambda x: iter([x])),
+    "recover_with_retries": lambda s: s.recover_with_retries(1, lambda e: Source.empty()),
+    "flat_map_concat": lambda s: s.flat_map_concat(Source.single),
+    "flat_map_merge": lambda s: s.flat_map_merge(2, Source.single),
+    "merge_sorted": lambda s: s.merge_sorted(Source.empty()),
+    "merge_prioritized": lambda s: s.merge_prioritized(Source.empty(), 1, 1),
+    "also_to": lambda s: s.also_to(Sink.ignore()),
+    "wire_tap": lambda s: s.wire_tap(Sink.ignore()),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_CUT_OPERATORS))
+def test_downstream_cancellation_reaches_the_source(name):
+    src = Counted()
+    out = _CUT_OPERATORS[name](Source.from_iter(src)).take(3).run_blocking_collect()
+    assert len(out) == 3
+    assert src.closed
+
+
+@pytest.mark.parametrize("name", sorted(set(_CUT_OPERATORS) - {"recover_with_retries"}))
+def test_an_upstream_failure_fails_the_stream(name):
+    failing = Source.from_iter([1, 2]).map(lambda x: 1 // (x - 2))
+    with pytest.raises(ZeroDivisionError):
+        _CUT_OPERATORS[name](failing).run_blocking_collect()
