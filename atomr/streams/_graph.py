@@ -173,7 +173,7 @@ class Broadcast(Junction):
         self.eager_cancel = bool(eager_cancel)
         self.buffer_size = _dsl._check_count(buffer_size, "Broadcast's buffer size", 1)
 
-    def offer(self, run: Run, chans: list[Channel]) -> Callable[[Any], Any]:
+    def _offer(self, run: Run, chans: list[Channel]) -> Callable[[Any], Any]:
         eager = self.eager_cancel
         blocking: list[Channel] = []
 
@@ -211,7 +211,7 @@ class Balance(Junction):
         super().__init__(outputs)
         self.buffer_size = _dsl._check_count(buffer_size, "Balance's buffer size", 1)
 
-    def offer(self, run: Run, chans: list[Channel]) -> Callable[[Any], Any]:
+    def _offer(self, run: Run, chans: list[Channel]) -> Callable[[Any], Any]:
         turn = itertools.count()
 
         def try_put(x: Any) -> Any:
@@ -256,7 +256,7 @@ class Partition(Junction):
         self.partitioner = partitioner
         self.buffer_size = _dsl._check_count(buffer_size, "Partition's buffer size", 1)
 
-    def offer(self, run: Run, chans: list[Channel]) -> Callable[[Any], Any]:
+    def _offer(self, run: Run, chans: list[Channel]) -> Callable[[Any], Any]:
         fn = self.partitioner
         n = len(chans)
         blocking: list[Channel] = []
@@ -295,7 +295,7 @@ class Merge(Junction):
         super().__init__(inputs)
         self.eager_complete = bool(eager_complete)
 
-    def combine(self, run: Run, count: int) -> None:
+    def _combine(self, run: Run, count: int) -> None:
         for _ in range(count - 1):
             run.island.merge(self.eager_complete)
 
@@ -304,7 +304,7 @@ class Concat(Junction):
     """Fan-in: the elements of each input in edge order, one input after
     the other."""
 
-    def combine(self, run: Run, count: int) -> None:
+    def _combine(self, run: Run, count: int) -> None:
         for _ in range(count - 1):
             run.island.concat()
 
@@ -319,7 +319,7 @@ class Zip(Junction):
             _dsl._check_callable(fn, "Zip's function")
         self.fn = fn
 
-    def combine(self, run: Run, count: int) -> None:
+    def _combine(self, run: Run, count: int) -> None:
         run.island.zip(self.fn)
 
 
@@ -338,7 +338,7 @@ class Interleave(Junction):
         super().__init__(2)
         self.segment_size = _dsl._check_count(segment_size, "Interleave's segment size", 1)
 
-    def combine(self, run: Run, count: int) -> None:
+    def _combine(self, run: Run, count: int) -> None:
         run.island.interleave(self.segment_size)
 
 
@@ -466,7 +466,7 @@ class GraphDsl:
                     assert isinstance(node, (Merge, Concat, Zip, Interleave))
                     for j in ins[i]:
                         emit(target, j, i)
-                    node.combine(target, len(ins[i]))
+                    node._combine(target, len(ins[i]))
 
             used: dict[tuple[int, int], int] = {}
             mats = []
@@ -482,7 +482,7 @@ class GraphDsl:
                 producer = run.spawn()
                 emit(producer, ins[f][0], f)
                 targets = [chans[(f, k)] for k in range(len(outs[f]))]
-                feed(producer, junction.offer(producer, targets), targets, OFFERS_IN_FLIGHT)
+                feed(producer, junction._offer(producer, targets), targets, OFFERS_IN_FLIGHT)
             return mats[0] if len(mats) == 1 else tuple(mats)
 
         return _dsl.RunnableGraph(build, is_async)
