@@ -75,6 +75,9 @@ from atomr.errors import (
     RateExceededError,
     EmptyStreamError,
     StreamAbortedError,
+    StreamTimeoutError,
+    FramingError,
+    StreamIOError,
     InvalidGraphError,
 )
 
@@ -188,6 +191,9 @@ __all__ = [
     "RateExceededError",
     "EmptyStreamError",
     "StreamAbortedError",
+    "StreamTimeoutError",
+    "FramingError",
+    "StreamIOError",
     "InvalidGraphError",
     "__version__",
 ]

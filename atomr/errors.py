@@ -61,6 +61,9 @@ __all__ = [
     "RateExceededError",
     "EmptyStreamError",
     "StreamAbortedError",
+    "StreamTimeoutError",
+    "FramingError",
+    "StreamIOError",
     "InvalidGraphError",
 ]
 
@@ -366,6 +369,21 @@ class StreamAbortedError(StreamError):
     exception of the caller's own."""
 
     native_codes = (("streams", "aborted"),)
+
+
+class StreamTimeoutError(StreamError, TimeoutError):
+    """A stream's idle, initial or completion timeout passed (Akka's
+    StreamTimeoutException)."""
+
+
+class FramingError(StreamError, ValueError):
+    """A framing stage met a frame over its maximum length or a stream
+    ending inside a frame (Akka's FramingException)."""
+
+
+class StreamIOError(StreamError, RuntimeError):
+    """A file or TCP stage failed to open, read or write (its OSError is
+    the cause)."""
 
 
 class InvalidGraphError(StreamError, ValueError):

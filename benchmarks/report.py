@@ -92,6 +92,11 @@ SCENARIOS = {
         Target(baseline="python-loop", min_ratio=0.5),
         Target(baseline="reactivex", min_ratio=10.0),
         Target(baseline="aiostream", min_ratio=10.0))),
+    # map_async(parallelism=8) over a trivial coroutine against asyncio.gather
+    # in batches of 8, and a length-framed TCP echo (bytes echoed) against
+    # the same protocol on asyncio streams: the ratios are reported.
+    "stream-map-async": Scenario("elements/s"),
+    "stream-tcp-echo": Scenario("bytes/s"),
     # Interpreter pools (test_bench_pools.py): CPU-bound handlers on 4 actors
     # in a 2-worker process pool against python-pinned (one loop, one GIL);
     # "threads" is 4 threads sharing the GIL, the reference design.

@@ -124,3 +124,176 @@ def _aiostream(n: int):
 def test_stream_map_filter_fold(race, impl, factory):
     """from_iter -> map -> filter -> fold, elements per second, on each implementation."""
     race(SCENARIO, impl, SIZES[impl], ROUNDS, factory)
+
+
+# ---------------------------------------------------------------------------------------
+# Scenario ``stream-map-async``: ``map_async(h, parallelism=8)`` over a trivial
+# coroutine (``await asyncio.sleep(0); return x + 1``) into a fold, against
+# ``asyncio.gather`` over batches of 8 calls. One operation is one element.
+
+ASYNC_SIZE = 20_000
+
+
+async def h(x):
+    await asyncio.sleep(0)
+    return x + 1
+
+
+def _async_expected(n: int) -> int:
+    return sum(range(1, n + 1))
+
+
+@contextmanager
+def _atomr_map_async(n: int):
+    graph = Source.from_iter(range(n)).map_async(h, parallelism=8).to(Sink.fold(0, g))
+    want = _async_expected(n)
+    loop = asyncio.new_event_loop()
+
+    async def go():
+        return await graph.run()
+
+    def one_round():
+        assert loop.run_until_complete(go()) == want
+
+    try:
+        yield one_round, None
+    finally:
+        loop.close()
+
+
+@contextmanager
+def _gather_batches(n: int):
+    want = _async_expected(n)
+    loop = asyncio.new_event_loop()
+
+    async def go():
+        acc = 0
+        for start in range(0, n, 8):
+            for y in await asyncio.gather(*(h(x) for x in range(start, min(n, start + 8)))):
+                acc += y
+        return acc
+
+    def one_round():
+        assert loop.run_until_complete(go()) == want
+
+    try:
+        yield one_round, None
+    finally:
+        loop.close()
+
+
+@pytest.mark.parametrize("impl, factory", [
+    ("atomr", _atomr_map_async),
+    ("asyncio-gather", _gather_batches),
+])
+def test_stream_map_async(race, impl, factory):
+    """map_async(parallelism=8) against asyncio.gather in batches of 8."""
+    race("stream-map-async", impl, ASYNC_SIZE, ROUNDS, factory)
+
+
+# ---------------------------------------------------------------------------------------
+# Scenario ``stream-tcp-echo``: a client sends FRAMES frames of FRAME bytes, each
+# prefixed with its 4-byte little-endian length, over loopback TCP to a server
+# that reframes and echoes them; the client reads the frames back. One
+# operation is one byte echoed (the rate is bytes/s).
+#
+# * ``atomr``: server ``Tcp.bind(...)`` handling each connection with
+#   ``Framing.length_field -> Framing.length_prefix``; client
+#   ``from_iter(frames) -> length_prefix -> Tcp.outgoing_connection ->
+#   length_field -> fold``.
+# * ``asyncio-streams``: ``asyncio.start_server`` / ``open_connection``, the
+#   server ``readexactly``-ing header and body and writing them back, the
+#   client writing every frame from one task and reading them back in another.
+
+FRAME = 16384
+FRAMES = 512
+
+
+@contextmanager
+def _atomr_tcp(n: int):
+    from atomr.streams import Framing, Keep, Tcp
+
+    frames = [bytes([i % 256]) * FRAME for i in range(FRAMES)]
+    loop = asyncio.new_event_loop()
+    echo = Framing.length_field(1 << 20).via(Framing.length_prefix())
+
+    async def start():
+        binding, done = (Tcp.bind("127.0.0.1", 0)
+                         .to_mat(Sink.foreach(lambda c: c.handle_with(echo)), Keep.both).run())
+        return binding, done, await binding.local_port()
+
+    binding, done, port = loop.run_until_complete(start())
+    client = (Source.from_iter(frames).via(Framing.length_prefix())
+              .via(Tcp.outgoing_connection("127.0.0.1", port))
+              .via(Framing.length_field(1 << 20))
+              .to(Sink.fold(0, lambda a, fr: a + len(fr))))
+
+    async def go():
+        return await client.run()
+
+    def one_round():
+        assert loop.run_until_complete(go()) == n
+
+    try:
+        yield one_round, None
+    finally:
+        binding.unbind()
+        loop.run_until_complete(asyncio.wait_for(done, 10))
+        loop.close()
+
+
+@contextmanager
+def _asyncio_tcp(n: int):
+    frames = [bytes([i % 256]) * FRAME for i in range(FRAMES)]
+    loop = asyncio.new_event_loop()
+
+    async def serve(reader, writer):
+        try:
+            while True:
+                header = await reader.readexactly(4)
+                body = await reader.readexactly(int.from_bytes(header, "little"))
+                writer.write(header + body)
+                await writer.drain()
+        except asyncio.IncompleteReadError:
+            pass
+        writer.close()
+
+    server = loop.run_until_complete(asyncio.start_server(serve, "127.0.0.1", 0))
+    port = server.sockets[0].getsockname()[1]
+
+    async def go():
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+
+        async def send():
+            for fr in frames:
+                writer.write(len(fr).to_bytes(4, "little") + fr)
+                await writer.drain()
+            writer.write_eof()
+
+        task = asyncio.ensure_future(send())
+        total = 0
+        for _ in frames:
+            header = await reader.readexactly(4)
+            total += len(await reader.readexactly(int.from_bytes(header, "little")))
+        await task
+        writer.close()
+        return total
+
+    def one_round():
+        assert loop.run_until_complete(go()) == n
+
+    try:
+        yield one_round, None
+    finally:
+        server.close()
+        loop.run_until_complete(server.wait_closed())
+        loop.close()
+
+
+@pytest.mark.parametrize("impl, factory", [
+    ("atomr", _atomr_tcp),
+    ("asyncio-streams", _asyncio_tcp),
+])
+def test_stream_tcp_echo(race, impl, factory):
+    """A length-framed TCP echo over loopback, bytes echoed per second."""
+    race("stream-tcp-echo", impl, FRAME * FRAMES, ROUNDS, factory)

@@ -15,6 +15,7 @@ import threading
 from typing import Any, Callable, Generic, Iterable, Optional, TypeVar, Union
 
 from atomr.errors import StreamAbortedError
+from atomr.streams import _graph, _sources, _timed
 from atomr.streams._run import AsyncNext, Run, resolve, run_set
 
 T = TypeVar("T")
@@ -146,8 +147,10 @@ class _Operator:
     """An operator spelled both ways: ``Flow.map(fn)`` builds a Flow, and
     ``source.map(fn)`` / ``flow.map(fn)`` appends it (``.via(Flow.map(fn))``)."""
 
-    def __init__(self, factory: Callable[..., "Flow[Any, Any]"]) -> None:
+    def __init__(self, factory: Callable[..., "Flow[Any, Any]"],
+                 combine: Optional[Callable[[Any, Any], Any]] = None) -> None:
         self.factory = factory
+        self.combine = combine  # appending keeps the flow's value too (via_mat)
         self.__doc__ = factory.__doc__
         self.__wrapped__ = factory  # its signature, for inspect and the reference pages
 
@@ -157,9 +160,11 @@ class _Operator:
     def __get__(self, obj: Any, objtype: Any = None) -> Any:
         if obj is None:
             return self.factory
-        factory = self.factory
+        factory, combine = self.factory, self.combine
 
         def append(*args: Any, **kwargs: Any) -> Any:
+            if combine is not None:
+                return obj.via_mat(factory(*args, **kwargs), combine)
             return obj.via(factory(*args, **kwargs))
 
         append.__doc__ = factory.__doc__
@@ -272,6 +277,53 @@ def _recover(fn: Callable[[BaseException], Any]) -> "Flow[Any, Any]":
     return _linear(lambda isl, d: isl.recover(fn))
 
 
+_ERROR_TAG = "__atomr_stream_error__"
+
+
+def _error_class_path(exc: BaseException) -> str:
+    cls = type(exc)
+    return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _try_map(fn: Callable[[Any], Any]) -> "Flow[Any, Any]":
+    """As map, for callables expected to fail: under a supervision decider
+    (``with_supervision``) a failure is decided as for any stage (resume
+    and restart drop the element, stop fails the stream); without one, the
+    failure becomes the element ``("__atomr_stream_error__", class_path)``
+    (the bare class name for builtins, else ``module.qualname``)."""
+    _check_callable(fn, "try_map's function")
+
+    def tagged(x: Any) -> Any:
+        try:
+            return fn(x)
+        except Exception as exc:
+            return (_ERROR_TAG, _error_class_path(exc))
+
+    def build(run: Run, decider: Optional[_Decider]) -> Any:
+        if decider is None:
+            run.island.map(tagged, None)
+        else:
+            run.island.map(fn, decider)
+        return None
+
+    return Flow(build)
+
+
+def _select_error(fn: Callable[[BaseException], BaseException]) -> "Flow[Any, Any]":
+    """Replaces an upstream failure with the exception ``fn(exc)`` (Akka's
+    mapError); elements pass unchanged."""
+    _check_callable(fn, "select_error's function")
+
+    def rethrow(exc: BaseException) -> Any:
+        replacement = fn(exc)
+        if not isinstance(replacement, BaseException):
+            raise TypeError(f"select_error's function must return an exception, "
+                            f"not {type(replacement).__name__}")
+        raise replacement from exc
+
+    return _linear(lambda isl, d: isl.recover(rethrow))
+
+
 def _map_async(fn: Callable[[Any], Any], parallelism: int = 1, ordered: bool = True
                ) -> "Flow[Any, Any]":
     """Calls ``fn(x)`` (returning an awaitable) for up to `parallelism`
@@ -382,25 +434,11 @@ class _Blueprint:
         return build
 
 
-class Flow(_Blueprint, Generic[T, U]):
-    """A processing step with one input and one output: a reusable blueprint.
-
-    Build one with the operators (``Flow.map(fn)``, ``Flow.filter(p)``, ...)
-    and chain more onto it (``Flow.map(f).filter(p)``); ``flow.via(other)``
-    composes two.
-    """
+class _Operators:
+    """The operators Source and Flow share: ``Flow.map(fn)`` builds a flow,
+    ``source.map(fn)`` / ``flow.map(fn)`` appends one."""
 
     __slots__ = ()
-
-    @staticmethod
-    def identity() -> "Flow[Any, Any]":
-        """A flow that passes every element."""
-        return Flow(lambda run, decider: None)
-
-    @staticmethod
-    def from_fn(fn: Callable[[Any], Any]) -> "Flow[Any, Any]":
-        """The same as ``Flow.map(fn)``."""
-        return _map(fn)
 
     map = _Operator(_map)
     filter = _Operator(_filter)
@@ -426,6 +464,52 @@ class Flow(_Blueprint, Generic[T, U]):
     zip = _Operator(_zip)
     zip_with = _Operator(_zip_with)
     interleave = _Operator(_interleave)
+    also_to = _Operator(_graph.also_to)
+    wire_tap = _Operator(_graph.wire_tap)
+    #: Appended, the future is the materialized value (``Keep.right``).
+    watch_termination = _Operator(_graph.watch_termination, Keep.right)
+    try_map = _Operator(_try_map)
+    select_error = _Operator(_select_error)
+    recover_with_retries = _Operator(_timed.recover_with_retries)
+    initial_delay = _Operator(_timed.initial_delay)
+    keep_alive = _Operator(_timed.keep_alive)
+    idle_timeout = _Operator(_timed.idle_timeout)
+    initial_timeout = _Operator(_timed.initial_timeout)
+    completion_timeout = _Operator(_timed.completion_timeout)
+    grouped_within = _Operator(_timed.grouped_within)
+    conflate = _Operator(_timed.conflate)
+    conflate_with_seed = _Operator(_timed.conflate_with_seed)
+    batch = _Operator(_timed.batch)
+    expand = _Operator(_timed.expand)
+    merge_sorted = _Operator(_timed.merge_sorted)
+    merge_prioritized = _Operator(_timed.merge_prioritized)
+    flat_map_concat = _Operator(_timed.flat_map_concat)
+    flat_map_merge = _Operator(_timed.flat_map_merge)
+    prefix_and_tail = _Operator(_timed.prefix_and_tail)
+    split_when = _Operator(_timed.split_when)
+    split_after = _Operator(_timed.split_after)
+
+
+class Flow(_Blueprint, _Operators, Generic[T, U]):
+    """A processing step with one input and one output: a reusable blueprint.
+
+    Build one with the operators (``Flow.map(fn)``, ``Flow.filter(p)``, ...)
+    and chain more onto it (``Flow.map(f).filter(p)``); ``flow.via(other)``
+    composes two.
+    """
+
+    __slots__ = ()
+
+    @staticmethod
+    def identity() -> "Flow[Any, Any]":
+        """A flow that passes every element."""
+        return Flow(lambda run, decider: None)
+
+    @staticmethod
+    def from_fn(fn: Callable[[Any], Any]) -> "Flow[Any, Any]":
+        """The same as ``Flow.map(fn)``."""
+        return _map(fn)
+
 
     def via(self, flow: "Flow[Any, Any]") -> "Flow[Any, Any]":
         """This flow followed by `flow` (materialized value: this one's)."""
@@ -469,7 +553,7 @@ class Flow(_Blueprint, Generic[T, U]):
         return Flow(self._with_decider(decider, default), self._async)
 
 
-class Source(_Blueprint, Generic[T]):
+class Source(_Blueprint, _Operators, Generic[T]):
     """A stage with one output: a reusable blueprint of where elements come from."""
 
     __slots__ = ()
@@ -529,36 +613,43 @@ class Source(_Blueprint, Generic[T]):
         return Source(lambda run, decider: run.island.source_repeat(element))
 
     @staticmethod
+    def tick(initial_delay: float, interval: float, element: Any) -> "Source[Any]":
+        """Emits `element` after `initial_delay` seconds, then every
+        `interval` seconds while downstream keeps up (a tick it was not
+        ready for is dropped). Materializes a Cancellable (``cancel()``
+        completes the stream)."""
+        return _sources.tick(initial_delay, interval, element)
+
+    @staticmethod
+    def from_queue(buffer_size: Optional[int] = None, overflow_strategy: str = "dropnew"
+                   ) -> "tuple[Source[Any], _sources.SourceQueue]":
+        """``(source, queue)``: a Source emitting what is offered to the
+        :class:`SourceQueue` (from any thread; unbounded by default), run once."""
+        return _sources.from_queue(buffer_size, overflow_strategy)
+
+    @staticmethod
+    def queue(buffer_size: int, overflow_strategy: str = "dropnew") -> "Source[Any]":
+        """A Source whose every run materializes its own
+        :class:`SourceQueue` of `buffer_size` (Akka's Source.queue)."""
+        return _sources.queue_source(buffer_size, overflow_strategy)
+
+    @staticmethod
+    def actor_ref(buffer_size: int, overflow_strategy: str = "dropnew",
+                  completion_matcher: Optional[Callable[[Any], bool]] = None,
+                  failure_matcher: Optional[Callable[[Any], Optional[BaseException]]] = None
+                  ) -> "Source[Any]":
+        """A Source whose every run materializes an ActorSourceRef: what is
+        told to it is emitted (see :func:`atomr.streams.ActorSourceRef`)."""
+        return _sources.actor_ref_source(buffer_size, overflow_strategy, completion_matcher,
+                                         failure_matcher)
+
+    @staticmethod
     def failed(exc: BaseException) -> "Source[Any]":
         """Fails at once with `exc`."""
         if not isinstance(exc, BaseException):
             raise TypeError(f"failed needs an exception, not {type(exc).__name__}")
         return Source(lambda run, decider: run.island.source_failed(exc))
 
-    map = _Operator(_map)
-    filter = _Operator(_filter)
-    filter_not = _Operator(_filter_not)
-    take = _Operator(_take)
-    skip = _Operator(_skip)
-    drop = _Operator(_skip)
-    take_while = _Operator(_take_while)
-    drop_while = _Operator(_drop_while)
-    map_concat = _Operator(_map_concat)
-    scan = _Operator(_scan)
-    fold = _Operator(_fold)
-    reduce = _Operator(_reduce)
-    grouped = _Operator(_grouped)
-    sliding = _Operator(_sliding)
-    recover = _Operator(_recover)
-    map_async = _Operator(_map_async)
-    map_async_unordered = _Operator(_map_async_unordered)
-    buffer = _Operator(_buffer)
-    throttle = _Operator(_throttle)
-    concat = _Operator(_concat)
-    merge = _Operator(_merge)
-    zip = _Operator(_zip)
-    zip_with = _Operator(_zip_with)
-    interleave = _Operator(_interleave)
 
     def via(self, flow: Flow[Any, Any]) -> "Source[Any]":
         """This source followed by `flow` (materialized value: the source's)."""
@@ -697,6 +788,24 @@ class Sink(_Blueprint, Generic[T, M]):
         """Drains the stream; None at completion."""
         return Sink._completing(lambda isl: isl.sink_ignore())
 
+    @staticmethod
+    def queue(source: "Optional[Source[Any]]" = None, buffer_size: int = 16) -> Any:
+        """``Sink.queue()``: a Sink materializing a :class:`SinkQueue`
+        (``await q.pull()`` / ``q.pull_blocking()``, None at the end).
+        ``Sink.queue(source)`` runs `source` into one now and returns it."""
+        return _sources.queue_sink(source, buffer_size)
+
+    @staticmethod
+    def actor_ref_with_backpressure(ref: Any, on_complete: Any = None,
+                                    on_failure: Optional[Callable[[BaseException], Any]] = None,
+                                    timeout: float = 5.0) -> "Sink[Any, Any]":
+        """Asks the actor `ref` with every element and waits for its reply
+        (the acknowledgement) before sending the next; tells it
+        `on_complete` at the end, ``on_failure(exc)`` on failure."""
+        return _sources.actor_ref_sink(ref, on_complete, on_failure, timeout)
+
+    actor_ref_with_ack = actor_ref_with_backpressure
+
     def with_supervision(self, decider: Any = None, default: Any = "stop") -> "Sink[T, M]":
         """This sink with a supervision decider (see :meth:`Flow.with_supervision`)."""
         return Sink(self._with_decider(decider, default), self._async)
@@ -763,8 +872,15 @@ class RunnableGraph(_Blueprint, Generic[M]):
         loop = asyncio.get_running_loop()
         run, mat = self._materialize(loop)
         run.start()
-        result = await run.completion
-        return resolve(mat, run.completion, result)
+        try:
+            result = await run.completion
+        finally:
+            # The other islands of the graph (side sinks, fan-out branches)
+            # finish too: a blocking run returns when all of them have.
+            others = [other.completion for other in run.family] + run.background
+            if others:
+                await asyncio.wait(others)
+        return resolve(mat, run.completion, result, others)
 
     def with_supervision(self, decider: Any = None, default: Any = "stop") -> "RunnableGraph[M]":
         """This graph with a supervision decider for every stage that has

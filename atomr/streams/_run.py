@@ -12,6 +12,7 @@ async call's done callback or a timer schedules the next one.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import weakref
 from functools import partial
@@ -21,6 +22,8 @@ from atomr._native import _core
 
 #: Source pulls per slice of a run.
 SLICE = 4096
+
+_log = logging.getLogger("atomr.streams")
 
 
 class AsyncNext:
@@ -60,6 +63,29 @@ class Run:
         self._timer: Optional[asyncio.TimerHandle] = None
         self._inflight: set[asyncio.Future[Any]] = set()
         self._switches: list[Any] = []
+        self._started = False
+        #: The other runs of the same materialization (islands split off by
+        #: async boundaries: fan-out junctions, side sinks, timed stages),
+        #: shared by every run of it; the first run starts them all.
+        self.family: list[Run] = []
+        #: Called with the failure (None: completed or cancelled) when this
+        #: run finishes.
+        self.finishers: list[Callable[[Optional[BaseException]], None]] = []
+        #: Tasks of the materialization that drive its islands (a restarted
+        #: sink's incarnations), shared like `family`: a blocking run waits
+        #: for them too.
+        self.background: list[asyncio.Future[Any]] = []
+
+    def spawn(self) -> "Run":
+        """Another island of this materialization, on the same loop; it
+        starts with this one."""
+        child = Run(self.loop)
+        child.family = self.family
+        child.background = self.background
+        if isinstance(child.completion, asyncio.Future):
+            child.completion.add_done_callback(_retrieve)
+        self.family.append(child)
+        return child
 
     # -- building ----------------------------------------------------------------------
 
@@ -74,8 +100,13 @@ class Run:
     def start(self) -> None:
         """Starts an async run (the first slice runs from the loop)."""
         assert self.loop is not None
+        if self._started:
+            return
+        self._started = True
         self.completion.add_done_callback(self._on_completion_done)
         self._schedule()
+        for other in list(self.family):
+            other.start()
 
     def wake(self) -> None:
         """Schedules a slice from any thread (a kill switch was flipped)."""
@@ -132,6 +163,15 @@ class Run:
                 fut.set_exception(exc)
             else:
                 fut.set_result(result)
+        self._run_finishers(exc)
+
+    def _run_finishers(self, exc: Optional[BaseException]) -> None:
+        finishers, self.finishers = self.finishers, []
+        for finisher in finishers:
+            try:
+                finisher(exc)
+            except Exception:  # a finisher must not break the loop's callback
+                _log.exception("atomr.streams: a stream's finish hook raised")
 
     def _release(self) -> None:
         """Unhooks a finished run from its kill switches and breaks the
@@ -181,6 +221,7 @@ class Run:
         finally:
             self.finished = True
             self._release()
+            self._run_finishers(None)
         if outcome == _core.ISLAND_COMPLETED:
             return self.island.result()
         if outcome == _core.ISLAND_FAILED:
@@ -189,12 +230,26 @@ class Run:
         raise RuntimeError("the stream waits for an async stage but has no event loop")
 
 
-def resolve(mat: Any, completion: Any, result: Any) -> Any:
-    """`mat` with `completion` replaced by `result` (also inside tuples)."""
+def _retrieve(fut: "asyncio.Future[Any]") -> None:
+    """Marks a split-off island's failure as seen: it reaches the graph's
+    sinks through its channels."""
+    if not fut.cancelled():
+        fut.exception()
+
+
+def resolve(mat: Any, completion: Any, result: Any,
+            others: "Optional[list[asyncio.Future[Any]]]" = None) -> Any:
+    """`mat` with `completion` replaced by `result` (also inside tuples),
+    and the (done) futures in `others` by their results (their failures
+    raised)."""
     if mat is completion:
         return result
+    if others:
+        for other in others:
+            if mat is other:
+                return other.result()
     if isinstance(mat, tuple):
-        return tuple(resolve(m, completion, result) for m in mat)
+        return tuple(resolve(m, completion, result, others) for m in mat)
     return mat
 
 
