@@ -14,7 +14,8 @@ cpp/include/atomr/cluster, which also hold the gossip merge, convergence, the
 leader's actions and the gossip wire format. :mod:`atomr.cluster.events`
 holds the membership events a subscriber receives; :mod:`atomr.cluster.sbr`
 the split brain resolver that decides, when members become unreachable,
-which side of a partition survives (docs/sbr.md).
+which side of a partition survives (docs/sbr.md); :mod:`atomr.cluster.bootstrap`
+forms or joins a cluster from service discovery instead of fixed seed nodes.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from atomr._native._core import (
     member_weakly_up,
 )
 from atomr.cluster._extension import Cluster, ClusterRegistry
+from atomr.cluster.bootstrap import BootstrapSettings, ClusterBootstrap
 from atomr.cluster.events import (
     ClusterShuttingDown,
     Convergence,
@@ -57,6 +59,8 @@ from atomr.errors import ClusterError, InvalidMemberTransitionError, MalformedGo
 __all__ = [
     "Cluster",
     "ClusterRegistry",
+    "ClusterBootstrap",
+    "BootstrapSettings",
     "Member",
     "member_weakly_up",
     "MembershipState",

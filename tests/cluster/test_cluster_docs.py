@@ -31,3 +31,16 @@ def test_cluster_api_example_runs(index):
                             capture_output=True, text=True, timeout=180, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip().endswith("ok")
+
+
+def test_bootstrap_example_runs():
+    text = (ROOT / "docs" / "cluster.md").read_text()
+    section = text[text.index("## Bootstrap from service discovery"):
+                   text.index("## Across processes and real network partitions")]
+    (block,) = re.findall(r"```python\n(.*?)```", section, re.S)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    result = subprocess.run([sys.executable, "-c", block], cwd=ROOT,
+                            capture_output=True, text=True, timeout=180, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip().endswith("ok")
