@@ -1,0 +1,242 @@
+"""The Replicator between the members of in-process clusters (ClusterRegistry):
+convergence under faults, consistency levels, partitions, deletes, remote
+subscriptions and malformed peers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from atomr.cluster import Cluster, ClusterRegistry
+from atomr.ddata import (
+    GCounter,
+    GSet,
+    LwwRegister,
+    ORMap,
+    ORSet,
+    PNCounter,
+    ReadConsistency,
+    Replicator,
+    WriteConsistency,
+)
+from atomr.ddata import _replication as rep
+from atomr.errors import DataDeletedError, ReplicationTimeoutError
+from tests.cluster._cluster_util import systems
+
+DDATA = {"gossip-interval": 0.1}
+
+
+@contextlib.contextmanager
+def cluster_of(n: int, prefix: str = "n") -> Iterator[tuple[ClusterRegistry, list[Any],
+                                                            list[Cluster], list[Replicator]]]:
+    """`n` systems on a real-time ClusterRegistry, joined, each with its replicator."""
+    registry = ClusterRegistry(seed=7)
+    try:
+        names = [f"{prefix}{i}" for i in range(n)]
+        with systems(*names, **{"distributed-data": DDATA}) as made:
+            clusters = [Cluster.with_test_transport(s, registry) for s in made]
+            reps = [Replicator.get(s) for s in made]
+
+            async def join() -> None:
+                seed = clusters[0].self_address
+                await asyncio.gather(*(c.join_seed_nodes([seed]) for c in clusters))
+                await wait_until(lambda: all(r.cluster_size == n for r in reps), 20)
+
+            asyncio.run(join())
+            yield registry, made, clusters, reps
+    finally:
+        registry.close()
+
+
+async def wait_until(cond: Callable[[], Any], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        await asyncio.sleep(0.02)
+
+
+def local_value(r: Replicator, key: str, kind: Any) -> Any:
+    value = r._data.get(key)
+    return None if value is None or type(value) is not kind else value.copy()
+
+
+def test_a_node_without_a_cluster_is_node_local():
+    with systems("solo", **{"distributed-data": DDATA}) as (s,):
+        r = Replicator.get(s)
+        assert r.cluster_size == 1
+
+        async def main():
+            inc = lambda c: c.increment(r.node, 1) or c  # noqa: E731
+            assert await r.update("k", GCounter, inc, WriteConsistency.majority(0.5)) == "ok"
+            assert await r.update("k", GCounter, inc, WriteConsistency.all(0.5)) == "ok"
+            got = await r.get_value("k", GCounter, ReadConsistency.all(0.5))
+            assert got.value() == 2
+
+        asyncio.run(main())
+
+
+def test_majority_write_is_held_by_a_majority_at_once_and_converges_everywhere():
+    with cluster_of(3) as (registry, made, clusters, reps):
+        a, b, c = reps
+
+        async def main():
+            res = await a.update("hits", GCounter, lambda g: g.increment(a.node, 5) or g,
+                                 WriteConsistency.majority(3.0))
+            assert res == "ok"
+            # Acknowledged by a majority: at least one other node holds it now.
+            held = [r for r in (b, c) if (v := local_value(r, "hits", GCounter)) is not None
+                    and v.value() == 5]
+            assert held
+            await wait_until(lambda: all(
+                (v := local_value(r, "hits", GCounter)) is not None and v.value() == 5
+                for r in reps))
+            # A read from all replicas sees it too.
+            got = await c.get_value("hits", GCounter, ReadConsistency.all(3.0))
+            assert got.value() == 5
+
+        asyncio.run(main())
+
+
+def test_local_updates_converge_through_deltas_and_gossip_under_faults():
+    with cluster_of(3) as (registry, made, clusters, reps):
+        for x in clusters:
+            for y in clusters:
+                if x is not y:
+                    registry.set_link(x, y, drop=0.3, duplicate=0.3, reorder=0.05)
+
+        async def main():
+            for i in range(20):
+                for r in reps:
+                    await r.update("ctr", PNCounter, lambda c, r=r: c.increment(r.node, 1) or c)
+                    await r.update("set", ORSet, lambda s, r=r, i=i: s.add(f"{r.node}-{i}") or s)
+            expected = {f"{r.node}-{i}" for r in reps for i in range(20)}
+            await wait_until(lambda: all(
+                (c := local_value(r, "ctr", PNCounter)) is not None and c.value() == 60 and
+                (s := local_value(r, "set", ORSet)) is not None and set(s.elements()) == expected
+                for r in reps), 30)
+
+        asyncio.run(main())
+        assert registry.stats()["dropped"] > 0
+
+
+def test_keys_a_node_never_saw_arrive_by_gossip_after_a_partition_heals():
+    with cluster_of(3) as (registry, made, clusters, reps):
+        a, b, c = reps
+        registry.partition_groups([clusters[0]], clusters[1:])
+
+        async def main():
+            for i in range(5):
+                await a.update(f"k{i}", LwwRegister,
+                               lambda reg, i=i: reg.set(f"v{i}".encode()) or reg)
+            await asyncio.sleep(0.3)
+            assert local_value(b, "k0", LwwRegister) is None
+            registry.heal()
+            await wait_until(lambda: all(
+                (v := local_value(r, f"k{i}", LwwRegister)) is not None and
+                v.value() == f"v{i}".encode() for r in (b, c) for i in range(5)), 20)
+
+        asyncio.run(main())
+
+
+def test_majority_across_a_partition_minority_times_out_and_nothing_is_lost():
+    with cluster_of(5, "p") as (registry, made, clusters, reps):
+        registry.partition_groups(clusters[:2], clusters[2:])
+        minority, majority = reps[:2], reps[2:]
+        wc = WriteConsistency.majority(1.0)
+
+        async def main():
+            # The minority side cannot reach 3 of 5 replicas.
+            res = await minority[0].update("s", GSet, lambda s: s.add("minority") or s, wc)
+            assert res == "timeout"
+            with pytest.raises(ReplicationTimeoutError):
+                await minority[1].get_value("s", GSet, ReadConsistency.majority(1.0))
+            # The majority side can.
+            assert await majority[0].update("s", GSet, lambda s: s.add("majority") or s,
+                                            WriteConsistency.majority(3.0)) == "ok"
+            got = await majority[1].get_value("s", GSet, ReadConsistency.majority(3.0))
+            assert got.contains("majority")
+            registry.heal()
+            await wait_until(lambda: all(
+                (v := local_value(r, "s", GSet)) is not None and
+                set(v.elements()) == {"minority", "majority"} for r in reps), 20)
+
+        asyncio.run(main())
+
+
+def test_delete_propagates_and_a_deleted_key_cannot_be_recreated():
+    with cluster_of(3) as (registry, made, clusters, reps):
+        a, b, c = reps
+
+        async def main():
+            assert await a.update("gone", GSet, lambda s: s.add("x") or s,
+                                  WriteConsistency.all(3.0)) == "ok"
+            sub = c.subscribe("gone")
+            assert await b.delete("gone", WriteConsistency.majority(3.0)) == "ok"
+            await wait_until(lambda: all("gone" in r.deleted_keys() for r in reps))
+            assert await asyncio.wait_for(sub.__anext__(), 10) == "gone"
+            sub.close()
+            for r in reps:
+                with pytest.raises(DataDeletedError):
+                    await r.update("gone", GSet, lambda s: s.add("y") or s)
+                with pytest.raises(DataDeletedError):
+                    await r.get("gone", GSet)
+
+        asyncio.run(main())
+
+
+def test_subscriptions_fire_for_changes_made_on_other_nodes():
+    with cluster_of(2) as (registry, made, clusters, reps):
+        a, b = reps
+
+        async def main():
+            sub = b.subscribe("watched")
+            await a.update("watched", ORMap, lambda m: m.put("k", LwwRegister(b"1")) or m)
+            assert await asyncio.wait_for(sub.__anext__(), 10) == "watched"
+            got = await b.get_value("watched", ORMap)
+            assert got is not None and got.get("k").value() == b"1"
+            sub.close()
+
+        asyncio.run(main())
+
+
+def test_a_malformed_state_from_a_peer_is_dropped_and_the_peer_distrusted_for_the_key():
+    with cluster_of(2) as (registry, made, clusters, reps):
+        a, b = reps
+        peer = clusters[0].self_address
+
+        async def main():
+            bad = rep.encode({"t": "gossip", "f": peer, "k": ["k"]}, [b"\x00garbage"])
+            b._on_message(bad)
+            assert ("akka://n0", "k") in b._distrusted
+            before = b.dropped_messages
+            b._on_message(b"not a replicator message")
+            assert b.dropped_messages == before + 1
+            # A well-formed state of that key from the distrusted peer is ignored ...
+            good = GCounter()
+            good.increment("akka://n0", 3)
+            b._on_message(rep.encode({"t": "gossip", "f": peer, "k": ["k"]}, [good.to_bytes()]))
+            assert local_value(b, "k", GCounter) is None
+            # ... while other keys from it still replicate.
+            await a.update("other", GCounter, lambda g: g.increment(a.node, 2) or g)
+            await wait_until(lambda: (v := local_value(b, "other", GCounter)) is not None
+                             and v.value() == 2)
+
+        asyncio.run(main())
+
+
+def test_write_to_more_replicas_than_exist_times_out():
+    with cluster_of(2) as (registry, made, clusters, reps):
+        a, _ = reps
+
+        async def main():
+            assert await a.update("w", GCounter, lambda g: g.increment(a.node, 1) or g,
+                                  WriteConsistency.write_to(2, 2.0)) == "ok"
+            assert await a.update("w", GCounter, lambda g: g.increment(a.node, 1) or g,
+                                  WriteConsistency.write_to(3, 0.5)) == "timeout"
+
+        asyncio.run(main())
