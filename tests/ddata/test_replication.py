@@ -240,3 +240,66 @@ def test_write_to_more_replicas_than_exist_times_out():
                                   WriteConsistency.write_to(3, 0.5)) == "timeout"
 
         asyncio.run(main())
+
+
+def test_jepsen_concurrent_majority_writes_under_partitions_and_a_crash():
+    """Five nodes increment a counter and add to a set concurrently with
+    majority writes while partitions come and go and one node crashes
+    (its system terminated without leaving); after healing, every
+    acknowledged write is visible on every surviving node."""
+    with cluster_of(5, "j") as (registry, made, clusters, reps):
+        acked_incs = [0] * 5
+        acked_adds: set[str] = set()
+        wc = WriteConsistency.majority(0.5)
+        stop = asyncio.Event()
+
+        async def writer(i: int) -> None:
+            r = reps[i]
+            n = 0
+            while not stop.is_set():
+                n += 1
+                element = f"{i}-{n}"
+                res_inc, res_add = await asyncio.gather(
+                    r.update("ctr", GCounter, lambda c: c.increment(r.node, 1) or c, wc),
+                    r.update("set", ORSet, lambda s: s.add(element) or s, wc),
+                    return_exceptions=True)
+                if res_inc == "ok":
+                    acked_incs[i] += 1
+                if res_add == "ok":
+                    acked_adds.add(element)
+
+        async def main() -> None:
+            tasks = [asyncio.ensure_future(writer(i)) for i in range(5)]
+            splits = [([0, 1], [2, 3, 4]), ([0, 4], [1, 2, 3]), ([3], [0, 1, 2, 4])]
+            for left, right in splits:
+                registry.partition_groups([clusters[i] for i in left],
+                                          [clusters[i] for i in right])
+                await asyncio.sleep(0.6)
+                registry.heal()
+                await asyncio.sleep(0.3)
+            stop.set()
+            await asyncio.gather(*tasks)
+
+        asyncio.run(main())
+        # A crash: node 4's system ends without leaving the cluster.
+        made[4].terminate_blocking(10.0)
+        survivors = reps[:4]
+        assert sum(acked_incs) > 0 and acked_adds
+
+        async def check() -> None:
+            def visible() -> bool:
+                for r in survivors:
+                    c = local_value(r, "ctr", GCounter)
+                    s = local_value(r, "set", ORSet)
+                    if c is None or s is None:
+                        return False
+                    entries = c.entries()
+                    if any(entries.get(reps[i].node, 0) < acked_incs[i] for i in range(5)):
+                        return False
+                    if not acked_adds <= set(s.elements()):
+                        return False
+                return True
+
+            await wait_until(visible, 30)
+
+        asyncio.run(check())
