@@ -1,7 +1,7 @@
 """A cluster node with a replicator in a process of its own, for the
 multi-process tests and benchmarks of distributed data.
 
-``python _ddata_node.py <name>`` starts system `name` with a cluster over
+``python _ddata_node.py <name> [no-deltas]`` starts system `name` with a cluster over
 TCP on a kernel-picked loopback port, prints its cluster address, then
 answers one line per command read from stdin:
 
@@ -61,8 +61,10 @@ _OUT = threading.Lock()
 
 def main() -> None:
     name = sys.argv[1]
+    deltas = "no-deltas" not in sys.argv[2:]
     system = ActorSystem.create_blocking(name, Config.from_dict(
-        {"cluster": FAST, "distributed-data": {"gossip-interval": 0.2}}))
+        {"cluster": FAST, "distributed-data": {"gossip-interval": 0.2,
+                                               "delta-crdt.enabled": deltas}}))
     try:
         cluster = Cluster.with_tcp_transport(system, "127.0.0.1:0")
         rep = Replicator.get(system)
