@@ -39,8 +39,10 @@ from atomr.ddata._consistency import (
 )
 from atomr.ddata._crdt import (
     _CRDT_CLASSES,
+    GCounter,
     LwwRegister,
     ORMap,
+    PNCounter,
     ReplicatedData,
     _Deleted,
     _kind_name,
@@ -48,6 +50,7 @@ from atomr.ddata._crdt import (
 )
 from atomr.ddata import _replication as _rep
 from atomr.ddata._durable import DurableStore, FileDurableStore, NoopDurableStore
+from atomr.ddata._pruning import PruningState, pruning_phases
 from atomr.errors import (
     ActorSystemTerminatedError,
     DataDeletedError,
@@ -100,6 +103,48 @@ def _batches(items: list[tuple[str, str, bytes]]) -> list[list[tuple[str, str, b
     if run:
         out.append(run)
     return out
+
+
+def _prunable(value: ReplicatedData, node: str) -> bool:
+    """Whether `value` holds entries of `node` that pruning collapses (the
+    counters' per-node counts)."""
+    if isinstance(value, GCounter):
+        return node in value.entries()
+    if isinstance(value, PNCounter):
+        incs, decs = value.entries()
+        return node in incs or node in decs
+    return False
+
+
+def _prune(value: ReplicatedData, node: str, owner: Optional[str]) -> ReplicatedData:
+    """`value` without `node`'s entries: added to `owner`'s (pruning), or
+    dropped (`owner` None: the cleanup once pruning was performed). The same
+    object when there is nothing to prune."""
+    if not _prunable(value, node):
+        return value
+    if isinstance(value, GCounter):
+        counts = dict(value.entries())
+        moved = counts.pop(node)
+        if owner is not None:
+            counts[owner] = counts.get(owner, 0) + moved
+        out = GCounter(codecs=value._codecs)
+        for n, v in counts.items():
+            if v:
+                out.increment(n, v)
+        out.reset_delta()
+        return out
+    assert isinstance(value, PNCounter)
+    incs, decs = (dict(d) for d in value.entries())
+    pn = PNCounter(codecs=value._codecs)
+    for counts, add in ((incs, pn.increment), (decs, pn.decrement)):
+        moved = counts.pop(node, 0)
+        if owner is not None and moved:
+            counts[owner] = counts.get(owner, 0) + moved
+        for n, v in counts.items():
+            if v:
+                add(n, v)
+    pn.reset_delta()
+    return pn
 
 
 def _log_persist_failure(fut: "concurrent.futures.Future[Any]") -> None:
@@ -438,6 +483,9 @@ class Replicator:
     _timer: Optional[asyncio.TimerHandle]
     _gossip_interval: float
     _deltas_enabled: bool
+    _pruning: dict[str, PruningState]
+    _pruning_now: set[tuple[str, str]]
+    _members_seen: set[str]
     #: Messages from peers dropped as malformed (or states not trusted).
     dropped_messages: int
 
@@ -470,6 +518,9 @@ class Replicator:
         self._round = 0
         self._random = random.Random()
         self._timer = None
+        self._pruning = {}
+        self._pruning_now = set()
+        self._members_seen = set()
         self.dropped_messages = 0
         settings = system.settings
         self._gossip_interval = float(settings["distributed-data.gossip-interval"])
@@ -794,6 +845,12 @@ class Replicator:
     def _send(self, link: _rep.Link, to: str, header: dict[str, Any],
               blobs: Sequence[bytes] = ()) -> None:
         header["f"] = self._self_address()
+        if self._pruning and blobs:
+            keys = header.get("k")
+            markers = {k: m for k in ([keys] if isinstance(keys, str) else keys or ())
+                       for m in (self._markers(k),) if m is not None}
+            if markers:
+                header["p"] = markers
         link.send(to, _rep.encode(header, list(blobs)))
 
     def _self_address(self) -> str:
@@ -816,7 +873,11 @@ class Replicator:
             if key in self._deleted:
                 d = "D"
             else:
-                d = hashlib.blake2b(self._data[key].to_bytes(), digest_size=8).hexdigest()
+                h = hashlib.blake2b(self._data[key].to_bytes(), digest_size=8)
+                markers = self._markers(key)
+                if markers is not None:
+                    h.update(repr(markers).encode())
+                d = h.hexdigest()
             self._digests[key] = d
         return d
 
@@ -972,6 +1033,7 @@ class Replicator:
         if self._closed:
             return
         try:
+            self._check_removed()
             self._gossip()
         except Exception as exc:  # noqa: BLE001 - the next round tries again
             _log.warning("ddata: a gossip round failed: %s", exc, exc_info=True)
@@ -992,6 +1054,105 @@ class Replicator:
         peer = self._random.choice(peers)
         self._send(link, peer, {"t": "status", "d": digests, "c": chunk, "n": chunks})
 
+    # -- pruning the entries of removed nodes --------------------------------------------
+
+    def _markers(self, key: str) -> Optional[list[list[Any]]]:
+        state = self._pruning.get(key)
+        if state is None or not state._m:
+            return None
+        return [[node, phase, owner, at] for node, (phase, owner, at) in sorted(state._m.items())]
+
+    def _merge_pruning(self, peer: str, markers: Any) -> None:
+        """Joins the pruning markers `peer` sent (``{key: [[removed node,
+        phase, owner, obsolete_at], ...]}``) and cleans the removed nodes'
+        entries out of the values whose pruning was performed."""
+        if not isinstance(markers, dict):
+            raise MalformedDataError("malformed pruning markers")
+        for key, entries in markers.items():
+            if not isinstance(key, str) or not isinstance(entries, list):
+                raise MalformedDataError("malformed pruning markers")
+            theirs = PruningState()
+            for e in entries:
+                if not (isinstance(e, list) and len(e) == 4 and isinstance(e[0], str) and
+                        e[1] in pruning_phases() and isinstance(e[2], str) and
+                        isinstance(e[3], int) and e[0] and e[2]):
+                    raise MalformedDataError("a malformed pruning marker")
+                theirs._m[e[0]] = (e[1], e[2], e[3])
+            mine = self._pruning.setdefault(key, PruningState())
+            before = dict(mine._m)
+            mine.merge(theirs)
+            if mine._m != before:
+                self._digests.pop(key, None)
+                self._cleanup(key)
+
+    def _performed(self, key: str) -> list[str]:
+        state = self._pruning.get(key)
+        if state is None:
+            return []
+        return [n for n, (phase, _, _) in state._m.items() if phase == "performed"]
+
+    def _cleanup(self, key: str) -> None:
+        """Drops the entries of the nodes whose pruning of `key` was performed."""
+        value = self._data.get(key)
+        if value is None:
+            return
+        cleaned = value
+        for node in self._performed(key):
+            cleaned = _prune(cleaned, node, None)
+        if cleaned is not value:
+            self._set(key, cleaned.with_node(self._node))
+            if self.is_durable(key):
+                self._persist_later(key, cleaned.to_bytes())
+
+    def _check_removed(self) -> None:
+        """Each gossip round: the members removed since the last round start
+        the pruning of their entries, by the leader (as in Akka); the
+        owner performs it once every reachable member's state is merged."""
+        cluster, _ = self._ext._cluster_link()
+        if cluster is None:
+            return
+        members = {m.address for m in cluster.membership_snapshot().members()}
+        removed = self._members_seen - members
+        self._members_seen |= members
+        me = cluster.self_address
+        if removed and cluster.leader == me:
+            for key, value in self._data.items():
+                for node in removed:
+                    if _prunable(value, node):
+                        state = self._pruning.setdefault(key, PruningState())
+                        if state.phase(node) is None:
+                            state.initialize(node, me)
+                            self._digests.pop(key, None)
+        for key, state in list(self._pruning.items()):
+            for node, (phase, owner, _) in list(state._m.items()):
+                if phase == "initialized" and owner == me and (key, node) not in self._pruning_now:
+                    self._pruning_now.add((key, node))
+                    asyncio.ensure_future(self._perform_pruning(key, node))
+
+    async def _perform_pruning(self, key: str, node: str) -> None:
+        try:
+            # Every reachable member's state first: the removed node's last
+            # increments may have reached only some of them.
+            await self._await_reads(ReadConsistency.all(max(0.5, 2 * self._gossip_interval)), key)
+            async with self._lock(key):
+                state = self._pruning.get(key)
+                value = self._data.get(key)
+                if state is None or state.phase(node) != "initialized" or value is None:
+                    return
+                pruned = _prune(value, node, self._node)
+                state.mark_performed(node, self._round)
+                self._set(key, pruned.with_node(self._node))
+                if self.is_durable(key):
+                    await self._persist(key, pruned.to_bytes())
+            link, others, _ = self._peers()
+            if link is not None:
+                for peer in self._reachable(others):
+                    self._send_states(peer, [key], [])
+        except (ReplicationTimeoutError, asyncio.CancelledError, ActorSystemTerminatedError):
+            pass  # tried again next round
+        finally:
+            self._pruning_now.discard((key, node))
+
     # -- receiving -------------------------------------------------------------------
 
     def _on_message(self, payload: Any) -> None:
@@ -1000,6 +1161,8 @@ class Replicator:
             handler = self._handlers.get(header["t"])
             if handler is None:
                 raise MalformedDataError(f"unknown replicator message type {header['t']!r}")
+            if "p" in header:
+                self._merge_pruning(header["f"], header["p"])
             handler(self, header, blobs)
         except (MalformedDataError, KeyError, TypeError, ValueError, IndexError) as exc:
             self.dropped_messages += 1
@@ -1040,6 +1203,8 @@ class Replicator:
                          "trusted for that key again)", peer, _kind_name(_value_kind(value)),
                          key, _kind_name(_value_kind(current)))
             return False
+        for node in self._performed(key):
+            value = _prune(value, node, None)
         if current is None:
             new = value
             new._codecs = self._codecs
@@ -1143,6 +1308,8 @@ class Replicator:
         pending = self._pending.get(h["r"])
         if pending is None or h["f"] not in pending.waiting:
             return  # late, duplicate, or not asked
+        if not isinstance(pending.aggregator, WriteAggregator):
+            return  # an ack naming a read's id
         pending.waiting.discard(h["f"])
         pending.aggregator.ack()
         if pending.aggregator.is_satisfied() and not pending.done.done():
@@ -1170,7 +1337,8 @@ class Replicator:
     def _h_rres(self, h: dict[str, Any], blobs: list[bytes]) -> None:
         pending = self._pending.get(h["r"])
         peer = h["f"]
-        if pending is None or peer not in pending.waiting or h.get("k") != pending.key:
+        if pending is None or peer not in pending.waiting or h.get("k") != pending.key or \
+                not isinstance(pending.aggregator, ReadAggregator):
             return
         if len(blobs) > 1:
             raise MalformedDataError("a read reply with more than one state")
@@ -1180,7 +1348,6 @@ class Replicator:
                 return  # not counted: a malformed reply
             self._merge_in(peer, pending.key, value)  # read repair
         pending.waiting.discard(peer)
-        assert isinstance(pending.aggregator, ReadAggregator)
         pending.aggregator.reply()
         if pending.aggregator.is_satisfied() and not pending.done.done():
             pending.done.set_result(None)

@@ -303,3 +303,47 @@ def test_jepsen_concurrent_majority_writes_under_partitions_and_a_crash():
             await wait_until(visible, 30)
 
         asyncio.run(check())
+
+
+def test_a_removed_nodes_counter_entries_are_pruned_into_the_leaders():
+    with cluster_of(3, "r") as (registry, made, clusters, reps):
+        a, b, c = reps
+        gone = clusters[2].self_address
+
+        async def main():
+            assert await a.update("ctr", PNCounter, lambda x: x.increment(a.node, 2) or x,
+                                  WriteConsistency.all(3.0)) == "ok"
+            assert await c.update("ctr", PNCounter, lambda x: (x.increment(c.node, 10),
+                                                               x.decrement(c.node, 3)) and x,
+                                  WriteConsistency.all(3.0)) == "ok"
+            stale = local_value(b, "ctr", PNCounter)
+            assert stale.value() == 9 and gone in stale.entries()[0]
+            await clusters[2].leave(20)
+            leader = clusters[0].leader
+            assert leader == clusters[0].self_address
+
+            def pruned() -> bool:
+                for r in (a, b):
+                    v = local_value(r, "ctr", PNCounter)
+                    state = r._pruning.get("ctr")
+                    if v is None or state is None or state.phase(gone) != "performed":
+                        return False
+                    if v.value() != 9 or gone in v.entries()[0] or gone in v.entries()[1]:
+                        return False
+                return True
+
+            await wait_until(pruned, 30)
+            assert a._pruning["ctr"].owner(gone) == leader
+            # The removed node's count moved to the owner's entry.
+            assert local_value(a, "ctr", PNCounter).entries()[0][leader] == 12
+            # A stale state that still holds the removed node's entries does
+            # not bring them back (nor count them twice).
+            b._on_message(rep.encode({"t": "gossip", "f": clusters[1].self_address,
+                                      "k": ["ctr"]}, [stale.to_bytes()]))
+            a._on_message(rep.encode({"t": "gossip", "f": clusters[1].self_address,
+                                      "k": ["ctr"]}, [stale.to_bytes()]))
+            for r in (a, b):
+                v = local_value(r, "ctr", PNCounter)
+                assert v.value() == 9 and gone not in v.entries()[0]
+
+        asyncio.run(main())
