@@ -450,12 +450,25 @@ class Replicator:
 
     One per system (:meth:`get`). Operations run on the system's event loop
     (as Akka's replicator actor would) and can be awaited from any loop;
-    updates of one key are serialized. This is a one-node cluster: the
-    consistency levels are honoured for one replica -- ``local``,
-    ``majority`` and ``all`` are met at once; ``write_to(n)`` /
+    updates of one key are serialized.
+
+    When the system is a member of a cluster (:class:`atomr.cluster.Cluster`
+    over TCP or a :class:`~atomr.cluster.ClusterRegistry`) the replicator
+    replicates with the other members' replicators, as Akka's does: every
+    ``distributed-data.gossip-interval`` it sends the digests of its keys to
+    a random reachable member, which answers with the states that differ;
+    each update is disseminated at once as a delta (or full state); the
+    consistency levels send the write (or read) to the other members and
+    wait for their acknowledgements (replies) up to their timeout; deletes
+    propagate as tombstones; subscriptions fire for changes from other
+    nodes; the counter entries of removed members are pruned. The replicas
+    counted are the members from ``weakly_up`` to ``exiting`` (reachable or
+    not). Without a cluster, or alone in one, the replicator is one replica:
+    ``local``, ``majority`` and ``all`` are met at once; ``write_to(n)`` /
     ``read_from(n)`` with ``n > 1`` cannot be met and time out after their
     timeout. With a durable store, writes of durable keys are on disk
-    before the update answers, and the values are loaded at start-up.
+    before the update (or a peer's write) is acknowledged, and the values
+    are loaded at start-up.
     """
 
     _system: "ActorSystem"

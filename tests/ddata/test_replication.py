@@ -347,3 +347,32 @@ def test_a_removed_nodes_counter_entries_are_pruned_into_the_leaders():
                 assert v.value() == 9 and gone not in v.entries()[0]
 
         asyncio.run(main())
+
+
+def test_durable_keys_restored_at_start_replicate_to_the_other_members(tmp_path):
+    durable = {**DDATA, "durable": {"store-actor-class": "lmdb",
+                                    "path": str(tmp_path / "dd.mdb")}}
+    with systems("before", **{"distributed-data": durable}) as (s,):
+        r = Replicator.get(s)
+
+        async def write():
+            await r.update("kept", ORSet, lambda x: x.add("survives") or x)
+
+        asyncio.run(write())
+    registry = ClusterRegistry(seed=3)
+    try:
+        with systems("d0", **{"distributed-data": durable}) as (s0,), \
+                systems("d1", **{"distributed-data": DDATA}) as (s1,):
+            c0, c1 = (Cluster.with_test_transport(x, registry) for x in (s0, s1))
+            r0, r1 = Replicator.get(s0), Replicator.get(s1)
+            assert local_value(r0, "kept", ORSet).elements() == ["survives"]
+
+            async def main():
+                await asyncio.gather(c0.join_seed_nodes([c0.self_address]),
+                                     c1.join_seed_nodes([c0.self_address]))
+                await wait_until(lambda: (v := local_value(r1, "kept", ORSet)) is not None
+                                 and v.elements() == ["survives"], 20)
+
+            asyncio.run(main())
+    finally:
+        registry.close()
