@@ -345,6 +345,7 @@ class DistributedData(Extension):
     _replicator: Optional["Replicator"]
     _link: Optional[_rep.Link]
     _link_cluster: Any
+    _link_lock: threading.Lock
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         raise TypeError("use DistributedData.get(system)")
@@ -357,6 +358,7 @@ class DistributedData(Extension):
         self._replicator = None
         self._link = None
         self._link_cluster = None
+        self._link_lock = threading.Lock()
         return self
 
     def _cluster_link(self) -> tuple[Any, Optional[_rep.Link]]:
@@ -368,16 +370,22 @@ class DistributedData(Extension):
         cluster = _CLUSTERS.get(self._system)
         if cluster is None or cluster._closed:
             return None, None
-        if self._link_cluster is not cluster:
+        if self._link_cluster is cluster:
+            return cluster, self._link
+        with self._link_lock:
+            if self._link_cluster is cluster:
+                return cluster, self._link
             if self._link is not None:
                 self._link.close()
                 self._link = None
-            self._link_cluster = cluster
+            link: Optional[_rep.Link] = None
             if cluster._registry is not None:
-                self._link = _rep.SimLink(self._system, cluster, self._deliver)
+                link = _rep.SimLink(self._system, cluster, self._deliver)
             elif cluster._remote is not None:
-                self._link = _rep.TcpLink(self._system, cluster._remote, self._deliver)
-        return cluster, self._link
+                link = _rep.TcpLink(self._system, cluster._remote, self._deliver)
+            self._link = link
+            self._link_cluster = cluster  # after the link: the unlocked read above
+        return cluster, link
 
     def _deliver(self, payload: Any) -> None:
         rep = self._replicator
