@@ -220,6 +220,11 @@ _BUILTIN_SECTIONS: dict[str, dict[str, Setting]] = {
         # Globs of the keys that are durable (when a store is configured).
         "durable.keys": Setting("any", ["*"]),
         "durable.lmdb.map-size": Setting("int", 64 * 1024 * 1024, minimum=1024 * 1024),
+        # Between the members of a cluster: how often each replicator sends
+        # the digests of its keys to a random member, and whether updates
+        # are disseminated as deltas (else as full states).
+        "gossip-interval": Setting("duration", 2.0, minimum=0.001),
+        "delta-crdt.enabled": Setting("bool", True),
     },
     # atomr.remote: the TCP transport (started by atomr.remote.Remote.get, or
     # at system creation with remote.enabled / actor.provider = "remote")

@@ -77,6 +77,11 @@ SCENARIOS = {
     "gcounter-merge": Scenario("merges/s", (Target(baseline="python", min_ratio=1.0),)),
     "orset-merge": Scenario("merges/s", (Target(baseline="python", min_ratio=1.0),)),
     "ormap-merge": Scenario("merges/s", (Target(baseline="python", min_ratio=1.0),)),
+    # Distributed data between three processes (test_bench_ddata_cluster.py):
+    # majority updates raced against local ones; an ORMap's 10K key changes
+    # converging through deltas raced against full states.
+    "ddata-majority-update": Scenario("updates/s"),
+    "ddata-ormap-converge": Scenario("keys/s"),
     # Remoting (test_bench_remote.py): two processes on loopback, raced
     # against a pure-asyncio TCP actor; the ratios are reported.
     "remote-tell": Scenario("msg/s", (Target(min_rate=5e5),)),

@@ -54,6 +54,8 @@ DEFAULTS = {
     "distributed-data.durable.path": "",
     "distributed-data.durable.keys": ["*"],
     "distributed-data.durable.lmdb.map-size": 64 * 1024 * 1024,
+    "distributed-data.gossip-interval": 2.0,
+    "distributed-data.delta-crdt.enabled": True,
     "remote.enabled": False,
     "remote.hostname": "127.0.0.1",
     "remote.canonical-hostname": "",

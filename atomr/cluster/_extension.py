@@ -166,12 +166,15 @@ class ClusterRegistry(SimNetwork):
         >>> await b.join_seed_nodes([a.self_address])     # doctest: +SKIP
     """
 
-    __slots__ = ("_bus", "_virtual")
+    __slots__ = ("_bus", "_virtual", "_companions")
 
     def __init__(self, seed: int = 0, *, virtual_time: bool = False) -> None:
         super().__init__(seed)
         self._bus = _ClusterBus(self._net)
         self._virtual = bool(virtual_time)
+        # cluster transport address -> the addresses of the endpoints other
+        # parts of that node attached (their links share the node's faults)
+        self._companions: dict[str, list[str]] = {}
         if not self._virtual:
             self._bus.start_driver()
 
@@ -246,6 +249,64 @@ class ClusterRegistry(SimNetwork):
         if cluster is not None:
             return cluster._transport_address
         return super()._addr(x)
+
+    def _companion(self, cluster: "Cluster", name: str) -> Any:
+        """A bare transport (not started) at ``<node address>#<name>`` for
+        a part of `cluster`'s node that talks to its peers on its own
+        (the replicator): partitions and link faults between two nodes
+        apply to their companions as well."""
+        base = cluster._transport_address
+        address = f"{base}#{name}"
+        transport = self._net.attach(address)
+        peers = self._companions.setdefault(base, [])
+        if address not in peers:
+            peers.append(address)
+        return transport
+
+    def _pairs(self, a: Any, b: Any) -> list[tuple[str, str]]:
+        ka, kb = self._addr(a), self._addr(b)
+        xs = [ka] + self._companions.get(ka, [])
+        ys = [kb] + self._companions.get(kb, [])
+        return [(ka, kb)] + [(x, y) for x in xs for y in ys if (x, y) != (ka, kb)]
+
+    def set_link(self, a: Any, b: Any, *, drop: float = 0.0, duplicate: float = 0.0,
+                 delay: float = 0.0, jitter: float = 0.0, reorder: float = 0.0,
+                 both_ways: bool = False) -> None:
+        """The faults of the link `a` -> `b` (see :class:`SimNetwork`), and
+        of the links between the two nodes' companions."""
+        for x, y in self._pairs(a, b):
+            super().set_link(x, y, drop=drop, duplicate=duplicate, delay=delay,
+                             jitter=jitter, reorder=reorder, both_ways=both_ways)
+
+    def clear_link(self, a: Any, b: Any) -> None:
+        """Makes `a` -> `b` (and their companions' links) use the default
+        faults again."""
+        for x, y in self._pairs(a, b):
+            super().clear_link(x, y)
+
+    def partition(self, a: Any, b: Any) -> None:
+        """Blocks both directions between `a` and `b` (and between their
+        companions) until healed."""
+        for x, y in self._pairs(a, b):
+            super().partition(x, y)
+
+    def partition_groups(self, a: Iterable[Any], b: Iterable[Any]) -> None:
+        """Blocks every pair of a member of `a` and a member of `b`."""
+        xs, ys = [self._addr(x) for x in a], [self._addr(y) for y in b]
+        super().partition_groups(xs, ys)
+        for x in xs:
+            for y in ys:
+                for p, q in self._pairs(x, y)[1:]:
+                    super().partition(p, q)
+
+    def heal(self, a: Any = None, b: Any = None) -> None:
+        """Lifts every partition, or with both `a` and `b` the one between
+        them (and their companions')."""
+        if a is None or b is None:
+            super().heal(a, b)
+            return
+        for x, y in self._pairs(a, b):
+            super().heal(x, y)
 
     def __repr__(self) -> str:
         mode = "virtual" if self._virtual else "real"

@@ -219,6 +219,8 @@ class Node:
         if cmd == "down":
             await cluster.down(req["address"])
             return None
+        if cmd in ("ddata_load", "ddata_read"):
+            return await self._ddata_command(cmd, req)
         if cmd == "state":
             members = [{"address": m.address, "status": m.status, "up_number": m.up_number}
                        for m in cluster.membership_snapshot().members()]
@@ -227,6 +229,38 @@ class Node:
                     "unreachable": cluster.unreachable_members(),
                     "self_status": cluster.self_status(), "converged": cluster.converged}
         raise ValueError(f"unknown command {cmd!r}")
+
+    async def _ddata_command(self, cmd: str, req: dict) -> Any:
+        """``ddata_load {seconds, timeout}``: majority increments of the
+        GCounter ``ctr`` and adds of unique elements to the ORSet ``set``
+        for `seconds`, an event ``{"event": "ddata_ack", "what", "element"}``
+        per acknowledged write; ``ddata_read``: this node's counter entries
+        and set elements."""
+        from atomr.ddata import GCounter, ORSet, Replicator, WriteConsistency
+
+        rep = Replicator.get(self.system)
+        if cmd == "ddata_read":
+            ctr = await rep.get_value("ctr", GCounter)
+            elements = await rep.get_value("set", ORSet)
+            return {"entries": {} if ctr is None else ctr.entries(),
+                    "elements": [] if elements is None else sorted(elements.elements())}
+        wc = WriteConsistency.majority(req.get("timeout", 1.0))
+        end = time.monotonic() + req["seconds"]
+        n = 0
+
+        async def inc() -> None:
+            if await rep.update("ctr", GCounter, lambda c: c.increment(rep.node, 1) or c,
+                                wc) == "ok":
+                emit({"event": "ddata_ack", "what": "inc", "element": None})
+
+        async def add(element: str) -> None:
+            if await rep.update("set", ORSet, lambda s: s.add(element) or s, wc) == "ok":
+                emit({"event": "ddata_ack", "what": "add", "element": element})
+
+        while time.monotonic() < end:
+            n += 1
+            await asyncio.gather(inc(), add(f"{self.args.name}-{n}"))
+        return {"attempted": n}
 
     async def serve(self) -> None:
         loop = asyncio.get_running_loop()
