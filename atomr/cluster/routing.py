@@ -784,10 +784,47 @@ class _ClusterRouterHead(Actor):
             return None
         chosen = self._logic.select(msg, routees)
         if isinstance(msg, ConsistentHashableEnvelope):
-            msg = msg.message
+            if len(chosen) == 1:
+                _forward_unwrapped(ctx, chosen[0].ref, msg.message)
+            return None
         if len(chosen) == 1:
             ctx.forward(chosen[0].ref, msg)
         else:
             for r in chosen:
                 r.ref.tell(msg)
         return None
+
+
+# A reply relayed for a routee's answer waits at most this long.
+_RELAY_TIMEOUT = 60.0
+
+
+def _forward_unwrapped(ctx: Any, ref: Any, inner: Any) -> None:
+    """Forwards `inner` (the content of the current message) to `ref` with
+    the current message's sender and pending ask reply, which `ref`'s
+    answer then completes."""
+    reply = ctx.reply_to if ctx.awaiting_reply else None
+    if reply is None:
+        ctx.forward(ref, inner)
+        return
+    hook = getattr(type(ref), "_forward", None)
+    if hook is not None:  # a remote ref relays the remote answer itself
+        hook(ref, inner, ctx.sender, reply)
+        return
+    loop = ctx.system.loop
+
+    async def relay() -> None:
+        try:
+            reply.tell(await ref.ask(inner, timeout=_RELAY_TIMEOUT))
+        except BaseException as exc:  # noqa: BLE001 - the asker gets the failure
+            reply.fail(exc)
+
+    def start() -> None:
+        task = loop.create_task(relay())
+        _RELAYS.add(task)  # held until done: the loop keeps only weak refs
+        task.add_done_callback(_RELAYS.discard)
+
+    loop.call_soon_threadsafe(start)
+
+
+_RELAYS: set[Any] = set()
