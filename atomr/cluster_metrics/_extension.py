@@ -130,7 +130,7 @@ class ClusterMetricsExtension(Extension):
     smoothed by :class:`Ewma` averages of half-life
     ``cluster.metrics.moving-average-half-life``) and pushes the sample to
     the other members' metrics actors; samples of removed members are
-    dropped. Read the table with :meth:`snapshot`, :meth:`get` and
+    dropped. Read the table with :meth:`snapshot`, :meth:`metrics_of` and
     :meth:`metrics`.
     """
 
@@ -224,7 +224,7 @@ class ClusterMetricsExtension(Extension):
         with self._lock:
             return self._table.snapshot()
 
-    def get(self, address: str) -> Optional[NodeMetrics]:  # type: ignore[override]
+    def metrics_of(self, address: str) -> Optional[NodeMetrics]:
         """The latest sample of the member `address`, or None."""
         with self._lock:
             return self._table.get(address)
