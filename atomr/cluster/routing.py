@@ -317,7 +317,7 @@ def _logic(logic: Any) -> RoutingLogic:
     if logic == "adaptive":
         # The metrics layer sits above the cluster: found by name.
         metrics = importlib.import_module("atomr.cluster_metrics")
-        return metrics.AdaptiveLoadBalancingLogic()  # type: ignore[no-any-return]
+        return metrics.AdaptiveLoadBalancingLogic()
     if isinstance(logic, str):
         raise ValueError(f"unknown cluster routing logic {logic!r} (expected one of "
                          f"{', '.join(LOGICS)}, or a RoutingLogic)")

@@ -12,7 +12,7 @@ import pytest
 
 from atomr import ActorSystem, props
 from atomr.cluster import Cluster, ClusterRegistry
-from atomr.cluster.routing import ClusterRouterGroupSettings, ClusterRouting, cluster_router_group
+from atomr.cluster.routing import ClusterRouterGroupSettings, cluster_router_group
 from atomr.cluster_metrics import (
     METRICS_ACTOR,
     AdaptiveLoadBalancingLogic,

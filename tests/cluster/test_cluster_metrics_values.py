@@ -206,3 +206,22 @@ def test_adaptive_logic_rejects_an_unknown_selector():
     with pytest.raises(ValueError):
         AdaptiveLoadBalancingLogic("disk")
     assert AdaptiveLoadBalancingLogic("cpu").selector.name == "cpu"
+
+
+def test_the_docs_examples_run():
+    import os
+    import pathlib
+    import re
+    import subprocess
+    import sys
+
+    root = pathlib.Path(__file__).resolve().parent.parent.parent
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(root) + os.pathsep + env.get("PYTHONPATH", "")
+    for page in ("cluster-metrics.md", "cluster-routing.md"):
+        block = re.search(r"```python\n(.*?)```", (root / "docs" / page).read_text(), re.S)
+        assert block is not None
+        result = subprocess.run([sys.executable, "-c", block.group(1)], cwd=root, env=env,
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert result.stdout.strip().endswith("ok"), page
