@@ -647,19 +647,20 @@ class _ClusterRouterHead(Actor):
         me = self._cluster.self_address
         for member in eligible:
             for path in self._settings.routees_paths:
-                ref = self._refs.get((member, path))
-                if ref is None:
-                    if member == me:
-                        ref = ctx.system.actor_selection(path)
-                        full = ref.path if ref is not None else ""
-                    else:
-                        address = messaging_address(self._cluster, member)
-                        if address is None:
-                            continue
-                        full = address + path
-                        ref = ctx.system.actor_selection(full)
+                if member == me:
+                    # Looked up each time: a local actor that stopped is no
+                    # routee, a new one at the path is.
+                    ref = ctx.system.actor_selection(path)
                     if ref is None:
                         continue  # not started (yet) on this node
+                    routees.append(Routee(member, ref.path, ref))
+                    continue
+                ref = self._refs.get((member, path))
+                if ref is None:
+                    address = messaging_address(self._cluster, member)
+                    if address is None:
+                        continue
+                    ref = ctx.system.actor_selection(address + path)
                     self._refs[(member, path)] = ref
                 routees.append(Routee(member, ref.path, ref))
         self._refs = {k: v for k, v in self._refs.items() if k[0] in eligible}

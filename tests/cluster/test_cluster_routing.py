@@ -203,6 +203,19 @@ def test_group_by_role_without_local_routees_and_broadcast():
         local.tell(Broadcast("x"))  # Broadcast reaches every routee whatever the logic
         poll(lambda: [c.ask_blocking("count") for c in counters] == [0, 6, 6])
 
+        # A local routee that stops is no routee; a new actor at its path is.
+        mine = a.actor_of(cluster_router_group(
+            "round_robin", ClusterRouterGroupSettings(["/user/count"])), "mine")
+        poll(lambda: nodes_of(mine) == {"ra": 1, "rb": 1, "rc": 1})
+        counters[0].stop()
+        poll(lambda: nodes_of(mine) == {"rb": 1, "rc": 1}, what="a's stopped routee out")
+        poll(lambda: a.top_level("count") is None)
+        fresh = a.actor_of(props(Counter), "count")
+        poll(lambda: nodes_of(mine) == {"ra": 1, "rb": 1, "rc": 1}, what="the new one in")
+        for i in range(3):
+            mine.tell(i)
+        poll(lambda: fresh.ask_blocking("count") == 1)
+
 
 def test_consistent_hash_group_keeps_a_key_on_one_routee():
     with cluster_of("ha", "hb", "hc") as (_, systems):
