@@ -87,12 +87,13 @@ if TYPE_CHECKING:  # pragma: no cover - what the lazy attributes are, for type c
         routing, streams, testkit,
     )
     from atomr import coordination, di, discovery, telemetry  # noqa: F401
+    from atomr import cluster_metrics  # noqa: F401
 
 #: Submodules imported on first attribute access (PEP 562).
 _LAZY_SUBMODULES = frozenset({
     "cluster", "core", "ddata", "ddata_lmdb", "fsm", "pattern", "persistence", "remote",
     "remote_serial", "routing", "streams", "testkit", "coordination", "di", "discovery",
-    "hosting", "telemetry"})
+    "hosting", "telemetry", "cluster_metrics"})
 
 
 def __getattr__(name: str) -> Any:

@@ -325,6 +325,11 @@ _BUILTIN_SECTIONS: dict[str, dict[str, Setting]] = {
         "sbr.acquire-lease-delay-for-minority": Setting("duration", 2.0, minimum=0.0),
         # Only members with this role count ("": all).
         "sbr.role": Setting("str", ""),
+        # atomr.cluster_metrics: how often a node samples its CPU load and
+        # memory (and pushes the sample to the others), and the half-life of
+        # the moving averages that smooth the samples.
+        "metrics.collect-interval": Setting("duration", 3.0, minimum=0.01),
+        "metrics.moving-average-half-life": Setting("duration", 12.0, minimum=0.001),
     },
     # atomr.coordination: the leases LeaseProvider builds.
     "coordination": {

@@ -100,6 +100,8 @@ DEFAULTS = {
     "cluster.sbr.down-if-alone": True,
     "cluster.sbr.lease-acquired": False,
     "cluster.sbr.lease-name": "",
+    "cluster.metrics.collect-interval": 3.0,
+    "cluster.metrics.moving-average-half-life": 12.0,
     "cluster.sbr.acquire-lease-delay-for-minority": 2.0,
     "cluster.sbr.role": "",
     "coordination.lease.implementation": "in-memory",
