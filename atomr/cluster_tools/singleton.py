@@ -28,6 +28,7 @@ import collections
 import dataclasses
 import logging
 import threading
+import time
 from typing import TYPE_CHECKING, Any, Optional
 
 from atomr._util import public_module
@@ -108,6 +109,7 @@ class ClusterSingletonManager:
         self._name = ""
         self._role: Optional[str] = None
         self._ref: Any = None
+        self._hand_over_timeout = 3.0
         #: How many singleton instances this node started.
         self.started_count = 0
 
@@ -155,12 +157,18 @@ class ClusterSingletonManager:
 
     @classmethod
     def start(cls, system: "ActorSystem", singleton_props: Props, name: str = "singleton",
-              *, role: Optional[str] = None, buffer_size: int = 1000) -> "ClusterSingletonManager":
+              *, role: Optional[str] = None, buffer_size: int = 1000,
+              hand_over_timeout: float = 3.0) -> "ClusterSingletonManager":
         """Runs the manager of singleton `name` on `system`'s node (its
         cluster is :meth:`atomr.cluster.Cluster.get`'s): the actor
         ``/user/<name>``, whose child ``singleton`` (from `singleton_props`)
         runs while this node is the oldest up member with `role`. Start it
         on every node of the role, with the same name and props.
+
+        `hand_over_timeout` is how long a new oldest still waits for the
+        hand-over of a member that left gracefully once it was removed
+        (it may still run the singleton then); a downed member is waited
+        for until it is removed.
 
         Raises:
             TypeError: `singleton_props` is not a Props; bad argument types.
@@ -174,6 +182,11 @@ class ClusterSingletonManager:
         self._system = system
         self._name = _check_name(name)
         self._role = _check_role(role)
+        if isinstance(hand_over_timeout, bool) or not isinstance(hand_over_timeout, (int, float)) \
+                or not 0 <= hand_over_timeout < float("inf"):
+            raise ValueError(f"hand_over_timeout must be a number of seconds >= 0, "
+                             f"got {hand_over_timeout!r}")
+        self._hand_over_timeout = float(hand_over_timeout)
         peers = _Peers(system)
         self._ref = system.actor_of(
             props(_ManagerActor, factory=lambda: _ManagerActor(self, peers, singleton_props)),
@@ -229,6 +242,10 @@ class _ManagerActor(Actor):
         self._done_from: set[str] = set()
         self._stopping = False
         self._waiting_done: set[str] = set()
+        # Members seen leaving or exiting, and, once removed, until when
+        # their hand-over is still awaited (they may still run it).
+        self._leaving_seen: set[str] = set()
+        self._margin: dict[str, float] = {}
 
     def pre_start(self, ctx: Any) -> None:
         ctx.schedule_periodically(initial=_POLL, interval=_POLL, msg=_Poll())
@@ -242,6 +259,11 @@ class _ManagerActor(Actor):
                 self._running = None
                 self._stopping = False
                 self._m._set_state("handing_over" if self._waiting_done else "inactive")
+                # The requesters, and the oldest as this node sees it, learn
+                # that this instance is gone.
+                the_oldest = oldest(self._peers.members(("up",), self._m._role))
+                if the_oldest is not None and the_oldest.address != self._peers.self_address:
+                    self._waiting_done.add(the_oldest.address)
                 for address in sorted(self._waiting_done):
                     self._send(address, ("hand_over_done", self._peers.self_address))
                 self._waiting_done.clear()
@@ -283,6 +305,8 @@ class _ManagerActor(Actor):
         members = peers.members(("joining", "weaklyup", "up", "leaving", "exiting", "down"),
                                 m._role)
         status = {x.address: x.status for x in members}
+        self._leaving_seen |= {a for a, s in status.items()
+                               if a != me and s in ("leaving", "exiting")}
         the_oldest = oldest([x for x in members if x.status == "up"])
         if self._running is not None:
             if the_oldest is None or the_oldest.address != me:
@@ -300,13 +324,23 @@ class _ManagerActor(Actor):
             self._done_from.clear()
             return
         # This node is the oldest: every member that may still run the
-        # singleton must hand it over (or be gone) before it starts here.
+        # singleton must hand it over (or be gone) before it starts here. A
+        # member that left gracefully may still run it after its removal:
+        # it is asked for up to hand_over_timeout more.
+        now = time.monotonic()
+        for address in list(self._leaving_seen):
+            if address not in status:
+                self._leaving_seen.discard(address)
+                self._margin[address] = now + m._hand_over_timeout
+        self._margin = {a: d for a, d in self._margin.items()
+                        if d > now and a not in self._done_from}
         pending = [a for a, s in status.items()
                    if a != me and s in ("leaving", "exiting", "down") and a not in self._done_from]
+        pending += [a for a in self._margin if a not in status]
         if pending:
             m._set_state("starting")
             for address in pending:
-                if status[address] != "down":
+                if status.get(address) != "down":
                     self._send(address, ("hand_over_to_me", me))
             return
         m._set_state("starting")

@@ -163,14 +163,17 @@ def test_a_stopped_subscriber_and_a_removed_node_are_pruned(registry):
 class Counter(Actor):
     """A singleton that counts what it receives and says where it runs."""
 
-    def __init__(self, log: list, node: str) -> None:
+    def __init__(self, log: list, node: str, stop_delay: float = 0.0) -> None:
         self.log = log
         self.node = node
+        self.stop_delay = stop_delay
 
     def pre_start(self, ctx: Any) -> None:
         self.log.append(("start", self.node))
 
-    def post_stop(self, ctx: Any) -> None:
+    async def post_stop(self, ctx: Any) -> None:
+        # A slow stop: the next instance must still wait for it.
+        await asyncio.sleep(self.stop_delay)
         self.log.append(("stop", self.node))
 
     def handle(self, ctx: Any, msg: Any) -> Any:
@@ -186,7 +189,7 @@ def test_singleton_runs_on_the_oldest_and_moves_on_leave(registry):
         async def main() -> None:
             await _join(clusters)
             managers = [ClusterSingletonManager.start(
-                s, props(Counter, factory=lambda n=s.name: Counter(log, n)), "counter",
+                s, props(Counter, factory=lambda n=s.name: Counter(log, n, 0.5)), "counter",
                 buffer_size=10) for s in nodes]
             # sa formed the cluster: it is the oldest.
             await wait_until(lambda: [m.state for m in managers] ==
