@@ -29,7 +29,7 @@ import logging
 import random
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, Union, cast
 
 from atomr._native._core import ActorRef
 from atomr._util import public_module
@@ -445,7 +445,7 @@ class DistributedPubSub(Extension):
         with self._lock:
             for key in list(self._local):
                 subs = self._local[key]
-                kept = [s for s in subs if not (_is_ref(s) and s.path == path)]
+                kept = [s for s in subs if not (_is_ref(s) and getattr(s, "path", None) == path)]
                 if len(kept) != len(subs):
                     if kept:
                         self._local[key] = kept
@@ -504,7 +504,7 @@ class DistributedPubSub(Extension):
             with self._lock:
                 subs = list(self._local.get(_path_key(path), ()))
             for sub in subs:
-                sub.tell(message)
+                cast(ActorRef, sub).tell(message)
             return bool(subs)
         return self._peers.tell(owner, path, message)
 
@@ -523,13 +523,14 @@ class DistributedPubSub(Extension):
     @staticmethod
     def _deliver_to(sub: Subscriber, message: Any, raising: bool) -> None:
         if _is_ref(sub):
-            sub.tell(message)
+            cast(ActorRef, sub).tell(message)
             return
+        call = cast(Callable[[Any], Any], sub)
         if raising:
-            sub(message)
+            call(message)
             return
         try:
-            sub(message)
+            call(message)
         except Exception:  # noqa: BLE001 - one subscriber must not stop the others
             _log.exception("pub-sub: a subscriber failed on %r", message)
 
@@ -567,8 +568,8 @@ class DistributedPubSub(Extension):
                     delta.append((owner, bucket.version,
                                   {k: v for k, v in bucket.content.items() if v[0] > known}))
             for owner, version in versions.items():
-                bucket = self._buckets.get(owner)
-                if bucket is None or version > bucket.version:
+                known_bucket = self._buckets.get(owner)
+                if known_bucket is None or version > known_bucket.version:
                     newer_there = True
         if delta:
             peers.tell(sender, _MEDIATOR_PATH, ("delta", peers.self_address, delta))

@@ -366,6 +366,17 @@ class ClusterSingletonProxy:
     full the oldest message is dropped (counted in :attr:`drops`).
     """
 
+    _lock: threading.Lock
+    _buffer: "collections.deque[Any]"
+    _buffer_size: int
+    _drops: int
+    _target: Any
+    _location: Optional[str]
+    _singleton_name: str
+    _role: Optional[str]
+    _peers: _Peers
+    _ref: Any
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         raise TypeError("use ClusterSingletonProxy.start(system, name, ...)")
 
@@ -389,11 +400,11 @@ class ClusterSingletonProxy:
                buffer_size: int, name: str, peers: _Peers) -> "ClusterSingletonProxy":
         self = object.__new__(cls)
         self._lock = threading.Lock()
-        self._buffer: collections.deque[Any] = collections.deque()
+        self._buffer = collections.deque()
         self._buffer_size = buffer_size
         self._drops = 0
-        self._target: Any = None
-        self._location: Optional[str] = None
+        self._target = None
+        self._location = None
         self._singleton_name = singleton_name
         self._role = role
         self._peers = peers
