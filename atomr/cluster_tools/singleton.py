@@ -24,6 +24,7 @@ delivers them in order once it is located.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import dataclasses
 import logging
@@ -456,36 +457,62 @@ class ClusterSingletonProxy:
         return f"<ClusterSingletonProxy {self._singleton_name} at={self._location}>"
 
 
+@dataclasses.dataclass(frozen=True)
+class _Identified:
+    address: str
+    path: Optional[str]
+
+
 class _ProxyActor(Actor):
+    """Locates the singleton: asks the oldest's manager, without blocking
+    its mailbox while the answer is awaited."""
+
     def __init__(self, proxy: ClusterSingletonProxy) -> None:
         self._p = proxy
+        self._asking = False
+        self._tasks: set[Any] = set()
 
     def pre_start(self, ctx: Any) -> None:
         ctx.schedule_periodically(initial=_POLL, interval=_POLL, msg=_Poll())
 
+    def _oldest(self) -> Optional[str]:
+        p = self._p
+        the_oldest = oldest(p._peers.members(("up",), p._role))
+        return None if the_oldest is None else the_oldest.address
+
     async def handle(self, ctx: Any, msg: Any) -> Any:
+        p = self._p
+        if isinstance(msg, _Identified):
+            self._asking = False
+            if msg.path is not None and p._target is None and msg.address == self._oldest():
+                target = p._peers.ref(msg.address, _element_path(msg.path))
+                if target is not None:
+                    p._located(msg.address, target)
+            return None
         if not isinstance(msg, _Poll):
             return None
-        p = self._p
-        peers = p._peers
-        the_oldest = oldest([m for m in peers.members(("up",), p._role)])
-        address = None if the_oldest is None else the_oldest.address
-        if address != p.location or address is None:
-            if p.location is not None:
-                p._located(None, None)  # the singleton moves: buffer until located again
-        if address is None or p._target is not None:
+        address = self._oldest()
+        if p.location is not None and address != p.location:
+            p._located(None, None)  # the singleton moves: buffer until located again
+        if address is None or p._target is not None or self._asking:
             return None
-        manager = peers.ref(address, f"/user/{p._singleton_name}")
+        manager = p._peers.ref(address, f"/user/{p._singleton_name}")
         if manager is None:
             return None
-        try:
-            path = await manager.ask(("identify",), timeout=max(1.0, 10 * _POLL))
-        except (AtomrError, TimeoutError) as exc:
-            _log.debug("singleton proxy %s: %s did not answer: %s", p._singleton_name,
-                       address, exc)
-            return None
-        if isinstance(path, str):
-            target = peers.ref(address, _element_path(path))
-            if target is not None:
-                p._located(address, target)
+        self._asking = True
+        me = ctx.self_ref
+        task = asyncio.get_running_loop().create_task(self._identify(manager, address, me))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
         return None
+
+    async def _identify(self, manager: Any, address: str, me: Any) -> None:
+        path = None
+        try:
+            answer = await manager.ask(("identify",), timeout=max(1.0, 10 * _POLL))
+            path = answer if isinstance(answer, str) else None
+        except (AtomrError, TimeoutError) as exc:
+            _log.debug("singleton proxy %s: %s did not answer: %s", self._p._singleton_name,
+                       address, exc)
+        finally:
+            me.tell(_Identified(address, path))
