@@ -58,6 +58,10 @@ __all__ = [
 
 _log = logging.getLogger("atomr.cluster_tools")
 
+#: How long this node keeps the tombstone of a key without subscribers (as
+#: Akka's removed-time-to-live), in microseconds of its versions.
+_REMOVED_TTL_US = 120_000_000
+
 #: The name of every node's mediator actor (under ``/user``).
 MEDIATOR_NAME = "distributedPubSubMediator"
 _MEDIATOR_PATH = "/user/" + MEDIATOR_NAME
@@ -546,10 +550,14 @@ class DistributedPubSub(Extension):
         assert peers is not None
         members = {m.address for m in peers.members(
             ("joining", "weaklyup", "up", "leaving", "exiting"))}
+        horizon = time.time_ns() // 1000 - _REMOVED_TTL_US
         with self._lock:
             for owner in list(self._buckets):
                 if owner != peers.self_address and owner not in members:
                     del self._buckets[owner]
+            own = self._buckets[peers.self_address].content
+            for key in [k for k, (v, alive) in own.items() if not alive and v < horizon]:
+                del own[key]
         others = sorted(members - {peers.self_address})
         if others:
             target = self._rng.choice(others)

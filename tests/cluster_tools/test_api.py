@@ -182,3 +182,26 @@ def test_cluster_client_gives_up_after_max_attempts():
             client.send("/user/x", 1)
     finally:
         system.terminate_blocking()
+
+
+def test_a_tombstone_is_dropped_after_its_time_to_live(monkeypatch):
+    from atomr.cluster_tools import pubsub
+
+    system = ActorSystem.create_blocking("tombstones")
+    try:
+        ps = DistributedPubSub.get(system)
+
+        def cb(m: object) -> None:
+            return None
+
+        ps.subscribe("t", cb)
+        ps.unsubscribe("t", cb)
+        own = ps._buckets[ps.self_address].content
+        assert own["t:t"][1] is False  # the removal is kept, to be gossiped
+        ps._tick()
+        assert "t:t" in own
+        monkeypatch.setattr(pubsub, "_REMOVED_TTL_US", -1_000_000)
+        ps._tick()
+        assert "t:t" not in own
+    finally:
+        system.terminate_blocking()
