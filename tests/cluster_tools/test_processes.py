@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from multinode._cluster import FAST_REMOTE, cluster_config, join_all, wait_agreed
+from multinode._cluster import FAST_REMOTE, cluster_config, join_all, state, wait_agreed
 from multinode._nodes import NodeCommandError, NodeProcess, wait_until
 from tests.cluster_tools import tools_node
 
@@ -106,8 +106,12 @@ def test_singleton_moves_when_the_oldest_process_is_killed(nodes):
     removed = min(e["_at"] for m in survivors for e in m.events_where(
         lambda e: e.get("event") == "cluster" and e["type"] == "MemberRemoved"
         and e["address"] == oldest.address)) - killed
-    # Exactly one survivor runs it: the next oldest.
+    # Exactly one survivor runs it: the next oldest (age ordering: up
+    # number, then the address's port on this one host).
     assert [bool(started(m)) for m in survivors].count(True) == 1
+    ages = {m["address"]: (m["up_number"], int(m["address"].rpartition(":")[2]))
+            for m in state(survivors[0])["members"]}
+    assert new.address == min(ages, key=ages.__getitem__)
     wait_until(lambda: sorted(m.request("singleton_state", name="single") for m in survivors) ==
                ["active_here", "active_remote"], 30.0, "the survivors' states")
     members[2].request("singleton_tell", name="single", msg="after")
