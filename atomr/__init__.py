@@ -83,7 +83,7 @@ from atomr.errors import (
 
 if TYPE_CHECKING:  # pragma: no cover - what the lazy attributes are, for type checkers
     from atomr import (  # noqa: F401
-        cluster, core, ddata, ddata_lmdb, fsm, pattern, persistence, remote, remote_serial,
+        cluster, cluster_tools, core, ddata, ddata_lmdb, fsm, pattern, persistence, remote, remote_serial,
         routing, streams, testkit,
     )
     from atomr import coordination, di, discovery, telemetry  # noqa: F401
@@ -91,7 +91,7 @@ if TYPE_CHECKING:  # pragma: no cover - what the lazy attributes are, for type c
 
 #: Submodules imported on first attribute access (PEP 562).
 _LAZY_SUBMODULES = frozenset({
-    "cluster", "core", "ddata", "ddata_lmdb", "fsm", "pattern", "persistence", "remote",
+    "cluster", "cluster_tools", "core", "ddata", "ddata_lmdb", "fsm", "pattern", "persistence", "remote",
     "remote_serial", "routing", "streams", "testkit", "coordination", "di", "discovery",
     "hosting", "telemetry", "cluster_metrics"})
 
@@ -139,6 +139,7 @@ __all__ = [
     "remote",
     "remote_serial",
     "cluster",
+    "cluster_tools",
     "coordination",
     "di",
     "discovery",

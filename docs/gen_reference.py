@@ -39,6 +39,7 @@ MODULES = (
     "atomr.cluster.routing",
     "atomr.cluster.sbr",
     "atomr.cluster_metrics",
+    "atomr.cluster_tools",
     "atomr.codecs",
     "atomr.compat",
     "atomr.config",
