@@ -80,14 +80,14 @@ from atomr.errors import (
 
 if TYPE_CHECKING:  # pragma: no cover - what the lazy attributes are, for type checkers
     from atomr import (  # noqa: F401
-        cluster, core, ddata, ddata_lmdb, fsm, pattern, persistence, remote, remote_serial,
+        cluster, cluster_sharding, core, ddata, ddata_lmdb, fsm, pattern, persistence, remote, remote_serial,
         routing, streams, testkit,
     )
     from atomr import coordination, di, discovery, telemetry  # noqa: F401
 
 #: Submodules imported on first attribute access (PEP 562).
 _LAZY_SUBMODULES = frozenset({
-    "cluster", "core", "ddata", "ddata_lmdb", "fsm", "pattern", "persistence", "remote",
+    "cluster", "cluster_sharding", "core", "ddata", "ddata_lmdb", "fsm", "pattern", "persistence", "remote",
     "remote_serial", "routing", "streams", "testkit", "coordination", "di", "discovery",
     "hosting", "telemetry"})
 
@@ -135,6 +135,7 @@ __all__ = [
     "remote",
     "remote_serial",
     "cluster",
+    "cluster_sharding",
     "coordination",
     "di",
     "discovery",

@@ -37,6 +37,7 @@ MODULES = (
     "atomr.cluster",
     "atomr.cluster.events",
     "atomr.cluster.sbr",
+    "atomr.cluster_sharding",
     "atomr.codecs",
     "atomr.compat",
     "atomr.config",

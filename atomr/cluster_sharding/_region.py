@@ -584,7 +584,10 @@ class ShardRegion:
         assert self._props is not None
         entity = _Entity(entity_id, shard)
         inner = self._props.factory
-        factory = (lambda: _Shell(inner(), entity))
+
+        def factory() -> Any:
+            return _Shell(inner(), entity)
+
         entity_props = self._props._copy(factory=factory)
         base = _entity_name(self._type_name, entity_id) + self._suffix
         name = base

@@ -13,7 +13,7 @@ import pytest
 
 from atomr import Actor, ActorSystem, Config, props
 from atomr.cluster import Cluster, ClusterRegistry
-from atomr.cluster_sharding import ShardingSettings, ShardRegion
+from atomr.cluster_sharding import ShardRegion
 
 _FAST = Config.from_dict({"cluster": {"gossip-interval": 0.1, "heartbeat-interval": 0.1}})
 
