@@ -120,6 +120,24 @@ class Coordinator:
                 if shard not in self.homes:
                     self.pending.add(shard)
             self._allocate_pending()
+            self._load_remembered()
+
+    def _load_remembered(self) -> None:
+        """With a shared journal: the shards that remember entities are
+        allocated at once (a node that died hosted some of them)."""
+        store = self.node.remember
+        if not store.durable or not self.settings.remember_entities:
+            return
+
+        def loaded(shards: list[str]) -> None:
+            if self.node.coordinators.get(self.type_name) is not self:
+                return
+            self.remembered.update(shards)
+            self.pending.update(s for s in shards
+                                if s not in self.homes and s not in self.rebalancing)
+            self._allocate_pending()
+
+        store.load_shards(self.type_name, lambda shards: self.node.locked(loaded, shards))
 
     def get_home(self, shard: str, requester: str) -> None:
         """A region asks where `shard` lives."""
@@ -189,6 +207,8 @@ class Coordinator:
                 self.pending.add(shard)
         if self.active:
             self._allocate_pending()
+            if shards:
+                self._load_remembered()
 
     def membership_changed(self) -> None:
         alive = self.node.membership.alive

@@ -234,6 +234,12 @@ class _Node:
         for region in list(self.regions.values()):
             region._membership_changed()
 
+    def locked(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Calls ``fn(*args)`` under the node's lock (unless closed)."""
+        with self.lock:
+            if not self.closed:
+                fn(*args)
+
     def close(self) -> None:
         self.closed = True
         if self._timer is not None:
@@ -695,12 +701,23 @@ class ShardRegion:
             if shard not in self._shards:
                 self._shards[shard] = _Shard(shard)
             if self.settings.remember_entities:
-                ids = set(entity_ids or ())
-                ids.update(self._node.remember.entities(self._type_name).get(shard, ()))
-                for entity_id in sorted(ids):
-                    if entity_id not in self._entities:
-                        self._start_entity(shard, entity_id)
+                store = self._node.remember
+                if entity_ids:
+                    store.adopt(self._type_name, shard, entity_ids)
+                self._start_remembered(shard, store.entities(self._type_name).get(shard, []))
+                if store.durable:
+                    store.load(self._type_name, shard,
+                               lambda ids: self._node.locked(self._start_remembered, shard, ids))
         self._flush(shard)
+
+    def _start_remembered(self, shard: str, ids: list[str]) -> None:
+        state = self._shards.get(shard)
+        if self._closed or state is None or state.stopping or self._homes.get(shard) != \
+                self._address:
+            return
+        for entity_id in ids:
+            if entity_id not in self._entities:
+                self._start_entity(shard, entity_id)
 
     def _check_drained(self, state: _Shard) -> None:
         if state.waiting or state.stopping:
