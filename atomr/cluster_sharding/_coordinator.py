@@ -192,10 +192,14 @@ class Coordinator:
         self.pending.add(shard)
         self._allocate_pending(None, {shard: entities} if entities else None)
 
-    def region_gone(self, addr: str) -> None:
-        """The region at `addr` shut down or its node left the cluster."""
+    def region_gone(self, addr: str,
+                    remembered: Optional[dict[str, list[str]]] = None) -> None:
+        """The region at `addr` shut down (with the ids it remembered,
+        by shard) or its node left the cluster."""
         self.proxies.discard(addr)
         shards = self.regions.pop(addr, set())
+        entities = {s: ids for s, ids in (remembered or {}).items() if ids}
+        self.remembered.update(entities)
         for shard in shards:
             if self.homes.get(shard) == addr:
                 del self.homes[shard]
@@ -206,7 +210,7 @@ class Coordinator:
                 del self.rebalancing[shard]
                 self.pending.add(shard)
         if self.active:
-            self._allocate_pending()
+            self._allocate_pending(None, entities)
             if shards:
                 self._load_remembered()
 

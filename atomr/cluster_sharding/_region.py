@@ -19,19 +19,19 @@ import asyncio
 import re
 import threading
 import time
-import weakref
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from atomr._util import public_module
 from atomr.actor import ActorRef, Props
 from atomr.actor.coordinated_shutdown import COORDINATED_SHUTDOWN
+from atomr.actor.extension import Extension, ExtensionId
 from atomr.cluster._extension import _CLUSTERS
 from atomr.cluster_sharding._coordinator import Coordinator
 from atomr.cluster_sharding._placement import Membership, membership_of
 from atomr.cluster_sharding._remember import RememberStore, remember_store
 from atomr.cluster_sharding._settings import ShardingSettings
 from atomr.cluster_sharding._transport import Transport
-from atomr.errors import ActorNameTakenError, AtomrError
+from atomr.errors import ActorNameTakenError
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from atomr.actor import ActorSystem
@@ -44,8 +44,6 @@ _RETRY = 1.0
 # How long a hand-off waits for the other regions' "drained" before it goes on.
 _HANDOFF_TIMEOUT = 10.0
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
-_NODES: "weakref.WeakKeyDictionary[ActorSystem, _Node]" = weakref.WeakKeyDictionary()
-_NODES_LOCK = threading.Lock()
 
 
 class _Stop:
@@ -106,8 +104,19 @@ def _default_shard(entity_id: str) -> str:
     return str(hash(entity_id) % 16)
 
 
-class _Node:
-    """The sharding side of one actor system (see the module comment)."""
+class _NodeId(ExtensionId["_Node"]):
+    """Builds the sharding node of a system."""
+
+    def create_extension(self, system: "ActorSystem") -> "_Node":
+        return _Node(system)
+
+
+_NODE = _NodeId()
+
+
+class _Node(Extension):
+    """The sharding side of one actor system (see the module comment): an
+    extension of the system, closed when it terminates."""
 
     def __init__(self, system: "ActorSystem") -> None:
         self.system = system
@@ -131,11 +140,17 @@ class _Node:
 
     @staticmethod
     def of(system: "ActorSystem") -> "_Node":
-        with _NODES_LOCK:
-            node = _NODES.get(system)
-            if node is None or node.closed:
-                node = _NODES[system] = _Node(system)
-            return node
+        return _NODE.get(system)
+
+    def shard_regions(self) -> list[str]:
+        """The region ids of this system (the dashboard's sharding panel)."""
+        with self.lock:
+            return sorted(r.region_id for r in list(self.regions.values()) + self.detached
+                          if not r._closed)
+
+    def shutdown(self) -> None:
+        """The system terminated."""
+        self.close()
 
     async def _shutdown_regions(self) -> None:
         for region in list(self.regions.values()):
@@ -165,7 +180,7 @@ class _Node:
                 elif kind == "stopped":
                     coord.stopped(sender, msg[2], msg[3])
                 else:
-                    coord.region_gone(sender)
+                    coord.region_gone(sender, msg[2] if len(msg) > 2 else None)
                 return
             region = self.regions.get(type_name)
             if region is not None:
@@ -363,6 +378,7 @@ class ShardRegion:
         self._incarnation = 0
         self._suffix = ""
         self._last_sweep = time.monotonic()
+        self._last_reap = time.monotonic()
         node = _Node.of(system)
         self._node = node
         self._delegate: Optional[ShardRegion] = None
@@ -529,7 +545,10 @@ class ShardRegion:
                 del node.regions[self._type_name]
                 coordinator = node.membership.coordinator
                 if coordinator is not None:
-                    node.send(coordinator, ("region_gone", self._type_name))
+                    remembered = {}
+                    if self.settings.remember_entities and self._props is not None:
+                        remembered = node.remember.entities(self._type_name)
+                    node.send(coordinator, ("region_gone", self._type_name, remembered))
 
     # -- routing -------------------------------------------------------------------
 
@@ -785,6 +804,15 @@ class ShardRegion:
             elif state.waiting and now - state.since >= _HANDOFF_TIMEOUT:
                 state.waiting = set()
                 self._check_drained(state)
+        if now - self._last_reap >= _RETRY:
+            self._last_reap = now
+            for entity in list(self._entities.values()):
+                if entity.ref.is_terminated():
+                    # It stopped by itself (or failed for good).
+                    del self._entities[entity.id]
+                    state = self._shards.get(entity.shard)
+                    if state is not None:
+                        state.entities.discard(entity.id)
         self._sweep(now)
 
     def _sweep(self, now: float) -> None:
@@ -806,8 +834,3 @@ class ShardRegion:
     def __repr__(self) -> str:
         kind = "proxy" if self._props is None else "region"
         return f"<ShardRegion {kind} {self.region_id} entities={len(self._entities)}>"
-
-
-def _check_system(system: Any) -> None:
-    if not hasattr(system, "actor_of"):
-        raise AtomrError("not an actor system")

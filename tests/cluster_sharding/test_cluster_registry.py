@@ -13,7 +13,7 @@ import pytest
 
 from atomr import Actor, ActorSystem, Config, props
 from atomr.cluster import Cluster, ClusterRegistry
-from atomr.cluster_sharding import ShardRegion
+from atomr.cluster_sharding import ShardingSettings, ShardRegion
 
 _FAST = Config.from_dict({"cluster": {"gossip-interval": 0.1, "heartbeat-interval": 0.1}})
 
@@ -119,21 +119,25 @@ def test_a_leaving_node_hands_its_shards_over(cluster3):
             await c.join_seed_nodes([clusters[0].self_address])
         regions = [ShardRegion.start(system=s, type_name="lv", entity_props=_entity(log),
                                      message_extractor=_extract,
-                                     )
+                                     settings=ShardingSettings(remember_entities=True))
                    for s in systems[:2]]
         for e in range(12):
             regions[0].tell((f"e{e}", "x", 0))
         await _until(lambda: sum(r.entity_count() for r in regions) == 12
                      and min(r.shard_count() for r in regions) == 6)
+        moved = regions[1].entity_ids()
         regions[1].shutdown()
         await clusters[1].leave()
+        # its remembered entities start on the survivor without a message
+        await _until(lambda: regions[0].shard_count() == 12
+                     and regions[0].entity_count() == 12)
+        assert set(moved) <= set(regions[0].entity_ids())
         for e in range(12):
             regions[0].tell((f"e{e}", "x", 1))
         await _until(lambda: all(len(log.by_entity[f"e{e}"]) == 2 for e in range(12)))
         return regions
 
     regions = asyncio.run(scenario())
-    assert regions[0].entity_count() == 12 and regions[0].shard_count() == 12
     assert all(log.by_entity[f"e{e}"][-1][2] == "sa" for e in range(12))
 
 
