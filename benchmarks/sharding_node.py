@@ -9,6 +9,7 @@ stdin line, answering one line each:
 * ``region`` -> ``ok`` once the region of type ``bench`` runs (its
   entities count their messages into the same total);
 * ``shards`` -> ``shards <n>`` (how many the region hosts);
+* ``shard_ids`` -> ``shard_ids <id>,<id>,...``;
 * ``leave`` -> ``ok`` once the region shut down and the node left.
 
 It ends when stdin closes.
@@ -79,6 +80,9 @@ def main() -> None:
                 region = start_region(system)
             elif cmd[0] == "shards":
                 print(f"shards {region.shard_count() if region else 0}", flush=True)
+                continue
+            elif cmd[0] == "shard_ids":
+                print("shard_ids " + ",".join(region.shard_ids() if region else []), flush=True)
                 continue
             elif cmd[0] == "leave":
                 if region is not None:

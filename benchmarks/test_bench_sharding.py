@@ -148,10 +148,26 @@ def _tell(impl: str, n: int):
             region.tell({"e": f"e{e}", "n": -1})
         _wait(lambda: [region.shard_count()] + [p.shards() for p in procs] == [10, 10, 10],
               "shards spread 10/10/10")
-        targets = [system.actor_selection("/user/counter")] + [
-            system.actor_selection(f"{p.address}/user/counter") for p in procs]
-        expected = [_total(system, procs)]
         ids = [f"e{e}" for e in range(ENTITIES)]
+        targets: list = []
+        if impl == "direct":
+            # each entity started, then addressed by its path on its host
+            for e in ids:
+                region.tell({"e": e, "n": -1})
+            hosts = {s: "" for s in region.shard_ids()}
+            for p in procs:
+                line = p.command("shard_ids")
+                hosts.update({s: p.address for s in line.split()[1].split(",")})
+            targets = [system.actor_selection(f"{hosts[str(e % 30)]}/user/bench-e{e}")
+                       if hosts[str(e % 30)] else system.actor_selection(f"/user/bench-e{e}")
+                       for e in range(ENTITIES)]
+            assert all(t is not None for t in targets)
+        expected = [0]
+        deadline = time.monotonic() + WAIT
+        while expected[0] != _total(system, procs):
+            expected[0] = _total(system, procs)
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
 
         def one_round() -> None:
             if impl == "atomr":
@@ -160,7 +176,7 @@ def _tell(impl: str, n: int):
                     tell({"e": ids[i % ENTITIES], "n": i})
             else:
                 for i in range(n):
-                    targets[(i % ENTITIES) % 30 % 3].tell({"e": ids[i % ENTITIES], "n": i})
+                    targets[i % ENTITIES].tell({"e": ids[i % ENTITIES], "n": i})
             expected[0] += n
             deadline = time.monotonic() + WAIT
             while _total(system, procs) != expected[0]:

@@ -128,7 +128,7 @@ class _Node(Extension):
         self.coordinators: dict[str, Coordinator] = {}
         self.detached: list[ShardRegion] = []
         self.remember: RememberStore = remember_store(system)
-        self.transport = Transport(system, self.cluster, self.address, self.receive)
+        self.transport = Transport(system, self.cluster, self.address, self.receive_batch)
         self.closed = False
         self._timer: Optional[asyncio.TimerHandle] = None
         system.loop.call_soon_threadsafe(self._tick)
@@ -163,6 +163,24 @@ class _Node(Extension):
             self.receive(to, msg)
         else:
             self.transport.send(to, msg)
+
+    def receive_batch(self, sender: str, batch: list[tuple[Any, ...]]) -> None:
+        """Messages another node sent, in its order."""
+        with self.lock:
+            if self.closed:
+                return
+            regions = self.regions
+            for msg in batch:
+                if msg[0] == "msg":
+                    # the common case: an entity of a shard hosted here
+                    region = regions.get(msg[1])
+                    if region is not None and region._props is not None:
+                        state = region._shards.get(msg[2])
+                        entity = region._entities.get(msg[3])
+                        if state is not None and not state.stopping and entity is not None:
+                            entity.ref.tell(msg[4])
+                            continue
+                self.receive(sender, msg)
 
     def receive(self, sender: str, msg: tuple[Any, ...]) -> None:
         kind, type_name = msg[0], msg[1]
@@ -461,8 +479,10 @@ class ShardRegion:
             payload = self._unwrap(msg) if self._unwrap is not None else msg
             return entity_id, str(shard), payload
         out = self._extract(msg)
-        if isinstance(out, tuple) and len(out) == 3:
-            return str(out[0]), str(out[1]), out[2]
+        if type(out) is tuple and len(out) == 3:
+            entity_id, shard, payload = out
+            return (entity_id if type(entity_id) is str else str(entity_id),
+                    shard if type(shard) is str else str(shard), payload)
         if isinstance(out, tuple) and len(out) == 2:
             entity_id = str(out[0])
             return entity_id, _default_shard(entity_id), out[1]
@@ -481,9 +501,22 @@ class ShardRegion:
         if self._closed:
             raise RuntimeError(f"shard region {self.region_id} was shut down")
         entity_id, shard, payload = self._extract_all(msg)
-        with self._node.lock:
+        node = self._node
+        with node.lock:
             target = self._delegate if self._delegate is not None and \
                 not self._delegate._closed else self
+            home = None if target._detached else target._homes.get(shard)
+            if home is not None and shard not in target._handing and \
+                    shard not in target._buffers:
+                # the common case: the shard's home is known
+                if home != node.address:
+                    node.transport.send(home, ("msg", target._type_name, shard, entity_id,
+                                               payload))
+                    return
+                entity = target._entities.get(entity_id)
+                if entity is not None:
+                    entity.ref.tell(payload)
+                    return
             target._route(shard, entity_id, payload)
 
     def entity_ref(self, entity_id: Any) -> ActorRef:
@@ -742,6 +775,7 @@ class ShardRegion:
         if state.waiting or state.stopping:
             return
         state.stopping = True
+        state.since = time.monotonic()
         state.refs = []
         for entity_id in sorted(state.entities):
             entity = self._entities.pop(entity_id, None)
@@ -751,7 +785,14 @@ class ShardRegion:
         self._check_stopped(state)
 
     def _check_stopped(self, state: _Shard) -> None:
-        if not state.stopping or any(not ref.is_terminated() for ref in state.refs):
+        if not state.stopping:
+            return
+        if any(not ref.is_terminated() for ref in state.refs):
+            if time.monotonic() - state.since >= _HANDOFF_TIMEOUT:
+                # An entity that replaced its handle (ctx.become) never
+                # sees the marker: stopped outright after the timeout.
+                for ref in state.refs:
+                    ref.stop()
             return
         del self._shards[state.id]
         ids = sorted(state.entities) if self.settings.remember_entities else None

@@ -5,21 +5,23 @@
   system's loop, unless the registry partitions the two nodes.
 * Systems over TCP: the message travels through the system's remote
   transport (:class:`atomr.remote.Remote`) to the receiving node's
-  ``/user/atomr-sharding`` actor, encoded as JSON whose user payloads are
+  ``/user/atomr-sharding`` actor, encoded with msgpack, its user payloads
   encoded by the sender's codec registry (and decoded by the receiver's),
   as every remote message is.
 
-Both keep each (sender node, receiver node) link FIFO, which the hand-off
-protocol relies on.
+Messages to one node are batched: those sent before the sending system's
+loop next runs go together (one remote envelope, one hop onto the
+receiving loop). Both ways keep each (sender node, receiver node) link
+FIFO, which the hand-off protocol relies on.
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import threading
 import weakref
 from typing import TYPE_CHECKING, Any, Callable, Optional
+
+import msgpack
 
 from atomr.actor import Actor, props
 
@@ -39,36 +41,39 @@ _PAYLOAD_KINDS = frozenset({"msg"})
 
 
 class Wire:
-    """One sharding message between nodes over TCP (its codec is the
-    node's own)."""
+    """A batch of sharding messages between nodes over TCP (its codec is
+    the node's own)."""
 
-    __slots__ = ("sender", "body")
+    __slots__ = ("sender", "bodies")
 
-    def __init__(self, sender: str, body: tuple[Any, ...]) -> None:
+    def __init__(self, sender: str, bodies: list[tuple[Any, ...]]) -> None:
         self.sender = sender
-        self.body = body
+        self.bodies = bodies
 
 
 _MANIFEST = f"{Wire.__module__}.{Wire.__qualname__}"
 
 
 class _Receiver(Actor):
-    def __init__(self, deliver: Callable[[str, tuple[Any, ...]], None]) -> None:
+    def __init__(self, deliver: Callable[[str, list[tuple[Any, ...]]], None]) -> None:
         self._deliver = deliver
 
     def handle(self, ctx: Any, message: Any) -> None:
         if isinstance(message, Wire):
-            self._deliver(message.sender, message.body)
+            self._deliver(message.sender, message.bodies)
 
 
 class Transport:
     """The sharding link of one node."""
 
     def __init__(self, system: "ActorSystem", cluster: Any, address: str,
-                 deliver: Callable[[str, tuple[Any, ...]], None]) -> None:
+                 deliver: Callable[[str, list[tuple[Any, ...]]], None]) -> None:
         self.system = system
         self.address = address
         self.deliver = deliver
+        self._lock = threading.Lock()
+        self._outbox: dict[str, list[tuple[Any, ...]]] = {}
+        self._scheduled = False
         self.registry = getattr(cluster, "_registry", None) if cluster is not None else None
         self.remote = getattr(cluster, "_remote", None) if cluster is not None else None
         self._key: Optional[tuple[int, str]] = None
@@ -94,35 +99,59 @@ class Transport:
     # -- sending -----------------------------------------------------------------
 
     def send(self, to: str, msg: tuple[Any, ...]) -> None:
-        """Sends `msg` to the node at `to` (at most once; FIFO per link)."""
-        if self.registry is not None:
-            with _DIRECTORY_LOCK:
-                peer = _DIRECTORY.get((id(self.registry), to))
-            if peer is None or self.registry.partitioned(self.address, to):
+        """Sends `msg` to the node at `to` (at most once; FIFO per link),
+        in the batch the loop flushes next."""
+        if self.registry is None and self.remote is None:
+            return
+        with self._lock:
+            self._outbox.setdefault(to, []).append(msg)
+            if self._scheduled:
                 return
-            try:
-                peer.system.loop.call_soon_threadsafe(peer.deliver, self.address, msg)
-            except RuntimeError:  # its loop is closed
-                pass
-        elif self.remote is not None:
-            blob = self._encode(Wire(self.address, msg))
-            try:
-                self.remote.send(to, f"{to}/user/{RECEIVER_NAME}", _MANIFEST, blob)
-            except Exception:  # noqa: BLE001 - an unreachable peer loses the message
-                pass
+            self._scheduled = True
+        try:
+            self.system.loop.call_soon_threadsafe(self._flush)
+        except RuntimeError:  # the loop is closed: nothing goes out any more
+            pass
+
+    def _flush(self) -> None:
+        with self._lock:
+            outbox, self._outbox = self._outbox, {}
+            self._scheduled = False
+        for to, batch in outbox.items():
+            if self.registry is not None:
+                with _DIRECTORY_LOCK:
+                    peer = _DIRECTORY.get((id(self.registry), to))
+                if peer is None or self.registry.partitioned(self.address, to):
+                    continue
+                try:
+                    peer.system.loop.call_soon_threadsafe(peer.deliver, self.address, batch)
+                except RuntimeError:  # its loop is closed
+                    pass
+            elif self.remote is not None:
+                try:
+                    blob = self._encode(Wire(self.address, batch))
+                    self.remote.send(to, f"{to}/user/{RECEIVER_NAME}", _MANIFEST, blob)
+                except Exception:  # noqa: BLE001 - an unreachable peer loses the batch
+                    pass
 
     # -- the codec over TCP ------------------------------------------------------------
 
     def _encode(self, wire: Wire) -> bytes:
-        body = list(wire.body)
-        if body and body[0] in _PAYLOAD_KINDS:
-            manifest, blob = self._remote_encode(body[4])
-            body[4] = [manifest, base64.b64encode(blob).decode("ascii")]
-        return json.dumps([wire.sender, body]).encode()
+        encode = self._remote_encode
+        bodies = []
+        for body in wire.bodies:
+            if body[0] in _PAYLOAD_KINDS:
+                body = (*body[:4], encode(body[4]), *body[5:])
+            bodies.append(body)
+        return msgpack.packb([wire.sender, bodies], use_bin_type=True)
 
     def _decode(self, blob: bytes) -> Wire:
-        sender, body = json.loads(blob)
-        if body and body[0] in _PAYLOAD_KINDS:
-            manifest, data = body[4]
-            body[4] = self._remote_decode(manifest, base64.b64decode(data))
-        return Wire(sender, tuple(body))
+        sender, bodies = msgpack.unpackb(blob, raw=False, strict_map_key=False)
+        decode = self._remote_decode
+        out = []
+        for body in bodies:
+            if body[0] in _PAYLOAD_KINDS:
+                manifest, data = body[4]
+                body[4] = decode(manifest, data)
+            out.append(tuple(body))
+        return Wire(sender, out)
