@@ -161,3 +161,80 @@ def test_unjoined_systems_never_share_shards():
         for s in systems:
             s.terminate_blocking()
         registry.close()
+
+
+def test_a_dead_node_remembered_persistent_entities_recover_elsewhere(tmp_path):
+    from atomr.persistence import Effect, EventSourcedActor, Persistence
+
+    config = Config.from_dict({
+        "cluster": {"gossip-interval": 0.1, "heartbeat-interval": 0.1},
+        "persistence": {"journal": "lmdb",
+                        "lmdb": {"path": str(tmp_path / "journal"), "sync": False}}})
+    states: dict[str, tuple[str, int]] = {}
+    lock = threading.Lock()
+
+    class Account(EventSourcedActor):
+        persistent_id = "unset"
+
+        async def pre_start(self, ctx):
+            self.name = ctx.path.rsplit("/", 1)[1].split("__", 1)[0].partition("-")[2]
+            self.persistent_id = f"acct-{self.name}"
+            self.system_name = ctx.system.name
+            await super().pre_start(ctx)
+            with lock:
+                states[self.name] = (self.system_name, self.state)
+
+        def initial_state(self):
+            return 0
+
+        async def command_handler(self, state, ctx, cmd):
+            return Effect.persist({"type": "deposited", "n": cmd})
+
+        def event_handler(self, state, event, recovery_mode=False):
+            new = state + event["n"]
+            if not recovery_mode:
+                with lock:
+                    states[self.name] = (self.system_name, new)
+            return new
+
+    registry = ClusterRegistry()
+    systems = [ActorSystem.create_blocking(n, config) for n in ("da", "db", "dc")]
+    clusters = [Cluster.with_test_transport(s, registry) for s in systems]
+    settings = ShardingSettings(remember_entities=True)
+    try:
+        async def scenario():
+            for c in clusters:
+                await c.join_seed_nodes([clusters[0].self_address])
+            regions = []
+            for s in systems:
+                journal = Persistence.get(s).journal()
+                regions.append(ShardRegion.start(
+                    system=s, type_name="acct", settings=settings,
+                    entity_props=props(Account, factory=lambda j=journal: Account(journal=j)),
+                    message_extractor=lambda m: (m[0], str(int(m[0][1:]) % 6), m[1])))
+            await _until(lambda: all(c.member_count() == 3 for c in clusters))
+            for e in range(12):
+                for amount in (1, 2, 3):
+                    regions[0].tell((f"a{e}", amount))
+            await _until(lambda: [r.shard_count() for r in regions] == [2, 2, 2]
+                         and len(states) == 12 and all(v == 6 for _, v in states.values()))
+            on_c = regions[2].entity_ids()
+            assert on_c
+            # dc dies: its system stops, the others down it
+            systems[2].terminate_blocking()
+            await clusters[0].down(clusters[2].self_address)
+            await _until(lambda: all(c.member_count() == 2 for c in clusters[:2]))
+            # its remembered entities start on the survivors, without a
+            # message, and recover their three events from the journal
+            await _until(lambda: sorted(regions[0].shard_ids() + regions[1].shard_ids()) ==
+                         [str(i) for i in range(6)]
+                         and all(states[e][0] in ("da", "db") for e in on_c))
+            assert all(states[e][1] == 6 for e in on_c)
+            assert sorted(regions[0].entity_ids() + regions[1].entity_ids()) == sorted(
+                f"a{e}" for e in range(12))
+
+        asyncio.run(scenario())
+    finally:
+        for s in systems:
+            s.terminate_blocking()
+        registry.close()
