@@ -851,9 +851,9 @@ class ShardRegion:
                 if entity.ref.is_terminated():
                     # It stopped by itself (or failed for good).
                     del self._entities[entity.id]
-                    state = self._shards.get(entity.shard)
-                    if state is not None:
-                        state.entities.discard(entity.id)
+                    owner = self._shards.get(entity.shard)
+                    if owner is not None:
+                        owner.entities.discard(entity.id)
         self._sweep(now)
 
     def _sweep(self, now: float) -> None:

@@ -135,9 +135,8 @@ def test_a_leaving_node_hands_its_shards_over(cluster3):
         for e in range(12):
             regions[0].tell((f"e{e}", "x", 1))
         await _until(lambda: all(len(log.by_entity[f"e{e}"]) == 2 for e in range(12)))
-        return regions
 
-    regions = asyncio.run(scenario())
+    asyncio.run(scenario())
     assert all(log.by_entity[f"e{e}"][-1][2] == "sa" for e in range(12))
 
 
