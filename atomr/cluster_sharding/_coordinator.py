@@ -221,6 +221,20 @@ class Coordinator:
                 self.region_gone(addr)
         self.try_activate()
 
+    def readdress(self, old: str, new: str) -> None:
+        """This node's address changed (it got its cluster)."""
+        if old in self.regions:
+            self.regions[new] = self.regions.pop(old)
+        if old in self.proxies:
+            self.proxies.discard(old)
+            self.proxies.add(new)
+        for shard, home in list(self.homes.items()):
+            if home == old:
+                self.homes[shard] = new
+        for shard, home in list(self.rebalancing.items()):
+            if home == old:
+                self.rebalancing[shard] = new
+
     def forget_remembered(self, shard: str) -> None:
         self.remembered.discard(shard)
 

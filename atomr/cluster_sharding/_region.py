@@ -250,7 +250,7 @@ class _Node(Extension):
         if self.cluster is None or self.cluster._closed:
             cluster = _CLUSTERS.get(self.system)
             if cluster is not None and cluster is not self.cluster:
-                self.cluster = cluster
+                self._adopt(cluster)
         if self.cluster is not None and self.cluster._closed:
             self.cluster = None
         membership = membership_of(self.address, self.cluster)
@@ -266,6 +266,23 @@ class _Node(Extension):
             coord.membership_changed()
         for region in list(self.regions.values()):
             region._membership_changed()
+
+    def _adopt(self, cluster: Any) -> None:
+        """The system got its cluster after its first region started: the
+        node moves to the cluster's address and transport."""
+        old = self.address
+        self.cluster = cluster
+        self.address = cluster.self_address
+        if self.transport.registry is None and self.transport.remote is None:
+            self.transport.close()
+            self.transport = Transport(self.system, cluster, self.address, self.receive_batch)
+        if old != self.address:
+            for region in list(self.regions.values()):
+                for shard, home in list(region._homes.items()):
+                    if home == old:
+                        region._homes[shard] = self.address
+            for coord in self.coordinators.values():
+                coord.readdress(old, self.address)
 
     def locked(self, fn: Callable[..., Any], *args: Any) -> None:
         """Calls ``fn(*args)`` under the node's lock (unless closed)."""

@@ -237,3 +237,31 @@ def test_a_dead_node_remembered_persistent_entities_recover_elsewhere(tmp_path):
         for s in systems:
             s.terminate_blocking()
         registry.close()
+
+
+def test_regions_started_before_the_cluster_join_it_later():
+    registry = ClusterRegistry()
+    systems = [ActorSystem.create_blocking(n, _FAST) for n in ("la", "lb")]
+    try:
+        log = _Log()
+        regions = [ShardRegion.start(system=s, type_name="late", entity_props=_entity(log),
+                                     message_extractor=_extract) for s in systems]
+        regions[0].tell(("e0", "x", 0))
+        assert regions[0].shard_ids() == ["0"]
+        clusters = [Cluster.with_test_transport(s, registry, advertised_address=f"n-{s.name}")
+                    for s in systems]
+
+        async def scenario():
+            for c in clusters:
+                await c.join_seed_nodes([clusters[0].self_address])
+            for e in range(12):
+                regions[1].tell((f"e{e}", "y", 0))
+            await _until(lambda: sum(len(v) for v in log.by_entity.values()) == 13
+                         and [r.shard_count() for r in regions] == [6, 6])
+
+        asyncio.run(scenario())
+        assert sum(r.entity_count() for r in regions) == 12
+    finally:
+        for s in systems:
+            s.terminate_blocking()
+        registry.close()
