@@ -265,3 +265,36 @@ def test_regions_started_before_the_cluster_join_it_later():
         for s in systems:
             s.terminate_blocking()
         registry.close()
+
+
+def test_the_coordinator_moves_when_the_oldest_node_leaves(cluster3):
+    systems, clusters = cluster3
+    log = _Log()
+
+    async def scenario():
+        for c in clusters:
+            await c.join_seed_nodes([clusters[0].self_address])
+        regions = [ShardRegion.start(system=s, type_name="mv", entity_props=_entity(log),
+                                     message_extractor=_extract) for s in systems]
+        for e in range(24):
+            regions[1].tell((f"e{e}", "x", 0))
+        await _until(lambda: [r.shard_count() for r in regions] == [4, 4, 4])
+        before = {i: set(r.shard_ids()) for i, r in enumerate(regions)}
+        regions[0].shutdown()
+        await clusters[0].leave()
+        # the next oldest runs the coordinator, rebuilt from the two regions
+        await _until(lambda: regions[1]._node.coordinators.get("mv") is not None
+                     and regions[1]._node.coordinators["mv"].active)
+        for e in range(24):
+            regions[2].tell((f"e{e}", "x", 1))
+        await _until(lambda: all(len(log.by_entity[f"e{e}"]) == 2 for e in range(24)))
+        # the shards the survivors had stayed where they were; the leaver's
+        # went to them; none is hosted twice
+        for i in (1, 2):
+            assert before[i] <= set(regions[i].shard_ids())
+        assert sorted(regions[1].shard_ids() + regions[2].shard_ids()) == sorted(
+            str(i) for i in range(12))
+        assert sorted(regions[1].entity_ids() + regions[2].entity_ids()) == sorted(
+            f"e{e}" for e in range(24))
+
+    asyncio.run(scenario())
