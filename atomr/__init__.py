@@ -83,7 +83,8 @@ from atomr.errors import (
 
 if TYPE_CHECKING:  # pragma: no cover - what the lazy attributes are, for type checkers
     from atomr import (  # noqa: F401
-        cluster, cluster_tools, core, ddata, ddata_lmdb, fsm, pattern, persistence, remote, remote_serial,
+        cluster, cluster_sharding, cluster_tools, core, ddata, ddata_lmdb, fsm, pattern, persistence,
+        remote, remote_serial,
         routing, streams, testkit,
     )
     from atomr import coordination, di, discovery, telemetry  # noqa: F401
@@ -91,7 +92,8 @@ if TYPE_CHECKING:  # pragma: no cover - what the lazy attributes are, for type c
 
 #: Submodules imported on first attribute access (PEP 562).
 _LAZY_SUBMODULES = frozenset({
-    "cluster", "cluster_tools", "core", "ddata", "ddata_lmdb", "fsm", "pattern", "persistence", "remote",
+    "cluster", "cluster_sharding", "cluster_tools", "core", "ddata", "ddata_lmdb", "fsm", "pattern",
+    "persistence", "remote",
     "remote_serial", "routing", "streams", "testkit", "coordination", "di", "discovery",
     "hosting", "telemetry", "cluster_metrics"})
 
@@ -140,6 +142,7 @@ __all__ = [
     "remote_serial",
     "cluster",
     "cluster_tools",
+    "cluster_sharding",
     "coordination",
     "di",
     "discovery",

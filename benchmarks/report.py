@@ -87,6 +87,10 @@ SCENARIOS = {
     "remote-tell": Scenario("msg/s", (Target(min_rate=5e5),)),
     "remote-ask-seq": Scenario("asks/s", (Target(min_rate=2e4),)),
     "remote-ask-100": Scenario("asks/s", (Target(min_rate=1.5e5),)),
+    # Cluster sharding (test_bench_sharding.py): three processes over TCP,
+    # tells through the regions raced against direct remote tells.
+    "sharding-tell-10k": Scenario("msg/s"),
+    "sharding-rebalance": Scenario("rebalances/s"),
     # Serial links (test_bench_remote_serial.py): one process, a socket pair,
     # raced against asyncio streams with length-prefixed frames.
     "serial-tell": Scenario("msg/s"),

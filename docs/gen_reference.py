@@ -40,6 +40,7 @@ MODULES = (
     "atomr.cluster.sbr",
     "atomr.cluster_metrics",
     "atomr.cluster_tools",
+    "atomr.cluster_sharding",
     "atomr.codecs",
     "atomr.compat",
     "atomr.config",

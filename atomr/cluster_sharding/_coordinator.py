@@ -1,0 +1,275 @@
+"""The shard coordinator of one entity type.
+
+It runs on the node :mod:`atomr.cluster_sharding._placement` names (the
+oldest up member) and decides which region hosts each shard:
+
+* a shard asked for the first time goes to the region with the fewest
+  shards (``least-shards``) or to the region that asked (``pinned``);
+* every rebalance tick, while the fullest region has at least
+  ``rebalance_threshold`` (and at least two) more shards than the emptiest,
+  up to ``max_simultaneous_rebalance`` shards are handed off from the
+  fullest regions; each is then allocated again like a new shard;
+* the shards of a node that left the cluster are forgotten; those with
+  remembered entities are allocated again at once.
+
+Its state is not stored: after a move the new coordinator rebuilds it from
+the regions, which register again with the shards they host (and the
+shards whose entities they remember). Until every live node registered
+(or :data:`RECOVERY_WAIT` seconds passed) it allocates nothing, so a shard
+still hosted by a node that has not registered yet is not given to a
+second region.
+
+Hand-off of a shard ``S`` hosted by region ``A``:
+
+1. the coordinator sends ``begin`` to every region and proxy; each buffers
+   further messages for ``S`` and sends ``drained`` to ``A`` behind every
+   message it sent there before (the links are FIFO);
+2. once ``A`` has every ``drained``, each entity of ``S`` has all its
+   messages in its mailbox; ``A`` stops them with a marker queued behind
+   those messages and reports ``stopped`` when they all terminated;
+3. the coordinator allocates ``S`` again and announces the new ``home`` to
+   every region, which sends its buffer there in order.
+
+Every message sent during a hand-off so reaches its entity exactly once,
+in the order each sender sent it.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any, Optional
+
+from atomr.cluster_sharding._settings import ShardingSettings
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from atomr.cluster_sharding._region import _Node
+
+__all__ = ["Coordinator", "RECOVERY_WAIT", "REBALANCE_INTERVAL"]
+
+#: How long a new coordinator waits for live nodes to register.
+RECOVERY_WAIT = 1.0
+#: How often the coordinator looks for shards to rebalance.
+REBALANCE_INTERVAL = 0.5
+
+
+class Coordinator:
+    """The allocation state of one type (used under its node's lock)."""
+
+    def __init__(self, node: "_Node", type_name: str, settings: ShardingSettings) -> None:
+        self.node = node
+        self.type_name = type_name
+        self.settings = settings
+        self.regions: dict[str, set[str]] = {}
+        self.proxies: set[str] = set()
+        self.homes: dict[str, str] = {}
+        # shard -> the region handing it off
+        self.rebalancing: dict[str, str] = {}
+        self.pending: set[str] = set()
+        self.remembered: set[str] = set()
+        self.created = time.monotonic()
+        self.active = False
+        self.last_rebalance = time.monotonic()
+        self.rebalances = 0
+
+    # -- messages ------------------------------------------------------------------
+
+    def _send(self, to: str, msg: tuple[Any, ...]) -> None:
+        self.node.send(to, msg)
+
+    def _everyone(self) -> list[str]:
+        return sorted(set(self.regions) | self.proxies)
+
+    def _broadcast(self, msg: tuple[Any, ...]) -> None:
+        for addr in self._everyone():
+            self._send(addr, msg)
+
+    def register(self, addr: str, proxy: bool, shards: list[str],
+                 remembered: list[str]) -> None:
+        """A region (or proxy) at `addr` registers with what it hosts."""
+        if proxy:
+            self.proxies.add(addr)
+        else:
+            self.proxies.discard(addr)
+            own = self.regions.setdefault(addr, set())
+            for shard in shards:
+                home = self.homes.get(shard)
+                if shard in self.rebalancing:
+                    continue
+                if home is not None and home != addr:
+                    # Two regions host it (two clusters merged): the one
+                    # known first keeps it.
+                    self._send(addr, ("drop", self.type_name, shard))
+                    continue
+                self.homes[shard] = addr
+                own.add(shard)
+            self.remembered.update(remembered)
+        self._send(addr, ("registered", self.type_name, dict(self.homes)))
+        if self.active:
+            self.pending.update(s for s in remembered if s not in self.homes)
+            self._allocate_pending()
+        self.try_activate()
+
+    def try_activate(self) -> None:
+        if self.active:
+            return
+        alive = self.node.membership.alive
+        known = set(self.regions) | self.proxies
+        if alive <= known or time.monotonic() - self.created >= RECOVERY_WAIT:
+            self.active = True
+            for shard in sorted(self.remembered):
+                if shard not in self.homes:
+                    self.pending.add(shard)
+            self._allocate_pending()
+            self._load_remembered()
+
+    def _load_remembered(self) -> None:
+        """With a shared journal: the shards that remember entities are
+        allocated at once (a node that died hosted some of them)."""
+        store = self.node.remember
+        if not store.durable or not self.settings.remember_entities:
+            return
+
+        def loaded(shards: list[str]) -> None:
+            if self.node.coordinators.get(self.type_name) is not self:
+                return
+            self.remembered.update(shards)
+            self.pending.update(s for s in shards
+                                if s not in self.homes and s not in self.rebalancing)
+            self._allocate_pending()
+
+        store.load_shards(self.type_name, lambda shards: self.node.locked(loaded, shards))
+
+    def get_home(self, shard: str, requester: str) -> None:
+        """A region asks where `shard` lives."""
+        home = self.homes.get(shard)
+        if home is not None:
+            self._send(requester, ("home", self.type_name, shard, home, None))
+            return
+        self.pending.add(shard)
+        if self.active and shard not in self.rebalancing:
+            self._allocate_pending(requester)
+
+    def _choose(self, requester: Optional[str]) -> Optional[str]:
+        if not self.regions:
+            return None
+        if self.settings.allocation_strategy == "pinned" and requester in self.regions:
+            return requester
+        counts = self._counts()
+        return min(sorted(self.regions), key=lambda r: counts[r])
+
+    def _counts(self) -> dict[str, int]:
+        counts = {r: len(s) for r, s in self.regions.items()}
+        for shard, home in self.rebalancing.items():
+            if home in counts and shard not in self.regions[home]:
+                counts[home] += 1
+        return counts
+
+    def _allocate_pending(self, requester: Optional[str] = None,
+                          entities: Optional[dict[str, list[str]]] = None) -> None:
+        for shard in sorted(self.pending):
+            if shard in self.rebalancing or shard in self.homes:
+                self.pending.discard(shard)
+                if shard in self.homes:
+                    self._broadcast(("home", self.type_name, shard, self.homes[shard], None))
+                continue
+            region = self._choose(requester)
+            if region is None:
+                return
+            self.pending.discard(shard)
+            self.homes[shard] = region
+            self.regions[region].add(shard)
+            ids = (entities or {}).get(shard)
+            self._broadcast(("home", self.type_name, shard, region, ids))
+
+    def stopped(self, addr: str, shard: str, entities: Optional[list[str]]) -> None:
+        """The region at `addr` stopped `shard` (a hand-off finished)."""
+        if self.rebalancing.get(shard) != addr:
+            return
+        del self.rebalancing[shard]
+        own = self.regions.get(addr)
+        if own is not None:
+            own.discard(shard)
+        self.pending.add(shard)
+        self._allocate_pending(None, {shard: entities} if entities else None)
+
+    def region_gone(self, addr: str,
+                    remembered: Optional[dict[str, list[str]]] = None) -> None:
+        """The region at `addr` shut down (with the ids it remembered,
+        by shard) or its node left the cluster."""
+        self.proxies.discard(addr)
+        shards = self.regions.pop(addr, set())
+        entities = {s: ids for s, ids in (remembered or {}).items() if ids}
+        self.remembered.update(entities)
+        for shard in shards:
+            if self.homes.get(shard) == addr:
+                del self.homes[shard]
+            if shard in self.remembered:
+                self.pending.add(shard)
+        for shard, home in list(self.rebalancing.items()):
+            if home == addr:
+                del self.rebalancing[shard]
+                self.pending.add(shard)
+        if self.active:
+            self._allocate_pending(None, entities)
+            if shards:
+                self._load_remembered()
+
+    def membership_changed(self) -> None:
+        alive = self.node.membership.alive
+        for addr in list(set(self.regions) | self.proxies):
+            if addr not in alive:
+                self.region_gone(addr)
+        self.try_activate()
+
+    def readdress(self, old: str, new: str) -> None:
+        """This node's address changed (it got its cluster)."""
+        if old in self.regions:
+            self.regions[new] = self.regions.pop(old)
+        if old in self.proxies:
+            self.proxies.discard(old)
+            self.proxies.add(new)
+        for shard, home in list(self.homes.items()):
+            if home == old:
+                self.homes[shard] = new
+        for shard, home in list(self.rebalancing.items()):
+            if home == old:
+                self.rebalancing[shard] = new
+
+    def forget_remembered(self, shard: str) -> None:
+        self.remembered.discard(shard)
+
+    # -- rebalancing ---------------------------------------------------------------
+
+    def tick(self, now: float) -> None:
+        self.try_activate()
+        if not self.active:
+            return
+        if self.pending:
+            self._allocate_pending()
+        if now - self.last_rebalance < REBALANCE_INTERVAL:
+            return
+        self.last_rebalance = now
+        if self.settings.allocation_strategy != "least-shards" or len(self.regions) < 2:
+            return
+        budget = self.settings.max_simultaneous_rebalance - len(self.rebalancing)
+        if budget <= 0:
+            return
+        counts = {r: len(s - set(self.rebalancing)) for r, s in self.regions.items()}
+        limit = max(self.settings.rebalance_threshold, 2)
+        participants = self._everyone()
+        while budget > 0:
+            order = sorted(counts, key=lambda r: (counts[r], r))
+            least, most = order[0], order[-1]
+            if counts[most] - counts[least] < limit:
+                break
+            movable = sorted(self.regions[most] - set(self.rebalancing))
+            if not movable:
+                break
+            shard = movable[0]
+            self.rebalancing[shard] = most
+            self.homes.pop(shard, None)
+            counts[most] -= 1
+            counts[least] += 1
+            budget -= 1
+            self.rebalances += 1
+            self._broadcast(("begin", self.type_name, shard, most, participants))
