@@ -99,8 +99,10 @@ def test_migrate_command_creates_the_schema_once(postgres_cluster):
     again = _migrate_cli(dsn, "cli_schema")
     assert again.returncode == 0, again.stderr
     assert "up to date" in again.stdout
-    rows = postgres_cluster.psql("SELECT version FROM cli_schema.atomr_migrations", "atomr_test")
-    assert rows == "1"
+    rows = postgres_cluster.psql(
+        "SELECT string_agg(version::text, ',' ORDER BY version) FROM cli_schema.atomr_migrations",
+        "atomr_test")
+    assert rows == "1,2"
     tables = postgres_cluster.psql(
         "SELECT string_agg(table_name, ',' ORDER BY table_name) FROM information_schema.tables "
         "WHERE table_schema = 'cli_schema'", "atomr_test")

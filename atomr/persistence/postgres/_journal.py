@@ -142,6 +142,11 @@ async def _op_by_tag(conn: Any, tag: str, after: int, limit: int) -> list:
     return [(r[0], _record(r[1], r[2], r[3], r[4], r[5], r[6])) for r in rows]
 
 
+async def _op_max_tag_ordering(conn: Any, tag: str) -> int:
+    value = await conn.fetchval("SELECT max(ordering) FROM atomr_event_tag WHERE tag = $1", tag)
+    return 0 if value is None else value
+
+
 async def _op_save_snapshot(conn: Any, args: tuple) -> None:
     await conn.execute(
         "INSERT INTO atomr_snapshot (persistence_id, sequence_nr, timestamp_ms, manifest, payload) "
@@ -257,7 +262,12 @@ class PostgresJournal(Journal):
                 rows.append(row)
                 slots.append(i)
         if rows:
-            outcomes = await self._client.call(self._client.write, rows)
+            try:
+                outcomes = await self._client.call(self._client.write, rows)
+            finally:
+                signal = self.__dict__.get("_write_signal")  # live queries wait on it
+                if signal is not None:
+                    signal.notify()
             for i, (pid, first, events), highest in zip(slots, rows, outcomes):
                 if highest is not None:
                     results[i] = EventRejectedError(
@@ -313,6 +323,10 @@ class PostgresJournal(Journal):
         if limit == 0:
             return []
         return await self._run(_op_by_tag, tag, after, limit)
+
+    async def _highest_tag_ordering(self, tag: str) -> int:
+        """The ordering of the last event tagged `tag` (0 when none)."""
+        return await self._run(_op_max_tag_ordering, tag)
 
     def snapshot_store(self) -> "PostgresSnapshotStore":
         """A :class:`PostgresSnapshotStore` in the same database and schema,
