@@ -491,7 +491,7 @@ def _wait_lines(proc: subprocess.Popen, output: pathlib.Path, count: int) -> Non
 
 @pytest.mark.parametrize("kind", ["lmdb", "postgres"])
 def test_a_projection_killed_mid_way_resumes_without_losing_events(kind, tmp_path, request):
-    n = 300
+    n = 120
     if kind == "lmdb":
         target, schema = str(tmp_path / "journal"), "public"
         journal = LmdbJournal(target, sync=False)
@@ -508,7 +508,7 @@ def test_a_projection_killed_mid_way_resumes_without_losing_events(kind, tmp_pat
             _write(journal, f"e{i % 5}", _next(i), [b"x"], tags=["t"])
         first = _start_worker(kind, target, schema, output)
         procs.append(first)
-        _wait_lines(first, output, 60)
+        _wait_lines(first, output, 25)
         os.kill(first.pid, signal.SIGKILL)
         first.wait(DEADLINE)
         killed_at = len(_lines(output))
@@ -539,3 +539,18 @@ def test_a_projection_killed_mid_way_resumes_without_losing_events(kind, tmp_pat
 def _next(i: int) -> int:
     """The sequence number of the i-th event (ids e0..e4 in turn)."""
     return (i - 1) // 5 + 1 if i % 5 else i // 5
+
+
+def test_the_query_doc_example_runs(tmp_path):
+    import re
+    doc = HERE.parent.parent / "docs" / "persistence-query.md"
+    code = re.findall(r"```python\n(.*?)```", doc.read_text(), re.S)[0]
+    script = tmp_path / "example.py"
+    script.write_text(code)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(HERE.parent.parent) + os.pathsep + env.get("PYTHONPATH", "")
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                            timeout=120, env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines() == ["[('alice', 10), ('bob', 10)]", "[1]",
+                                          "[('alice', 10), ('bob', 10), ('carol', 5)]"]

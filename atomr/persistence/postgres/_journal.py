@@ -142,6 +142,16 @@ async def _op_by_tag(conn: Any, tag: str, after: int, limit: int) -> list:
     return [(r[0], _record(r[1], r[2], r[3], r[4], r[5], r[6])) for r in rows]
 
 
+async def _op_by_tag_rows(conn: Any, tag: str, after: int, limit: int) -> list:
+    # (ordering, (pid, seq, manifest, payload, ts, tags)): what read journals page through.
+    rows = await conn.fetch(
+        "SELECT j.ordering, j.persistence_id, j.sequence_nr, j.manifest, j.payload, "
+        "j.timestamp_ms, j.tags FROM atomr_event_tag t JOIN atomr_journal j "
+        "ON j.ordering = t.ordering WHERE t.tag = $1 AND t.ordering > $2 "
+        "ORDER BY t.ordering LIMIT $3", tag, after, limit)
+    return [(r[0], (r[1], r[2], r[3], r[4], r[5], r[6])) for r in rows]
+
+
 async def _op_max_tag_ordering(conn: Any, tag: str) -> int:
     value = await conn.fetchval("SELECT max(ordering) FROM atomr_event_tag WHERE tag = $1", tag)
     return 0 if value is None else value
@@ -323,6 +333,11 @@ class PostgresJournal(Journal):
         if limit == 0:
             return []
         return await self._run(_op_by_tag, tag, after, limit)
+
+    async def _tagged_rows(self, tag: str, after: int, limit: int) -> list:
+        """Like :meth:`tagged_events`, as ``(ordering, row tuple)`` pairs."""
+        return await self._run(_op_by_tag_rows, tag, min(after, _MAX_BIGINT),
+                               min(limit, _MAX_BIGINT))
 
     async def _highest_tag_ordering(self, tag: str) -> int:
         """The ordering of the last event tagged `tag` (0 when none)."""

@@ -77,9 +77,7 @@ class _PostgresBackend(_Backend):
     identifier = "postgres"
 
     async def tagged(self, tag: str, after: int, limit: int) -> list[tuple[int, tuple]]:
-        pairs = await self.journal.tagged_events(tag, after, limit)
-        return [(ordering, (r.persistence_id, r.sequence_nr, r.manifest, r.payload,
-                            r.timestamp_ms, r.tags)) for ordering, r in pairs]
+        return await self.journal._tagged_rows(tag, after, limit)
 
     async def head(self, tag: str) -> int:
         return int(await self.journal._highest_tag_ordering(tag))

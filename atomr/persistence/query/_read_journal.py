@@ -23,6 +23,15 @@ _DEFAULT_REFRESH = 1.0
 _DEFAULT_BATCH = 500
 
 
+_new = object.__new__
+
+
+def _sequence(value: int) -> Sequence:
+    offset = _new(Sequence)
+    offset._value = value
+    return offset
+
+
 def _identity(page: list) -> list:
     return page
 
@@ -143,7 +152,13 @@ class ReadJournal:
         except AtomrError as exc:
             raise AtomrError(f"event {row[1]} of `{row[0]}` (manifest `{row[2]}`) does not "
                              f"decode: {exc}") from exc.__cause__
-        return EventEnvelope(Sequence(offset), row[0], row[1], event, row[4], tuple(row[5]))
+        # Trusted values: made without the frozen dataclass's (slower) __init__.
+        envelope = _new(EventEnvelope)
+        tags = row[5]
+        envelope.__dict__.update(offset=_sequence(offset), persistence_id=row[0],
+                                 sequence_nr=row[1], event=event, timestamp=row[4],
+                                 tags=tuple(tags) if tags else ())
+        return envelope
 
     async def _wait(self) -> None:
         await signal_of(self._backend.journal).wait(self._refresh)
