@@ -28,6 +28,7 @@ import inspect
 import logging
 import random
 import struct
+from functools import partial
 from typing import Any, Callable, Optional
 
 from atomr._util import public_module
@@ -176,6 +177,18 @@ def events_by_persistence_id(read_journal: ReadJournal, persistence_id: str) -> 
 # -- the projection ----------------------------------------------------------------------------
 
 
+class _Attempt:
+    """The progress of one run of a projection's query."""
+
+    __slots__ = ("last", "unsaved")
+
+    def __init__(self) -> None:
+        #: The offset of the last envelope handled in this run (None: none yet).
+        self.last: Optional[int] = None
+        #: Envelopes handled since the last save.
+        self.unsaved = 0
+
+
 @public_module("atomr.persistence.projection")
 class Projection:
     """Runs a :class:`SourceProvider`'s query into a handler, at least once.
@@ -272,24 +285,11 @@ class Projection:
         while not self._stopping:
             stored = await self._store.read_offset(self.projection_id)
             offset: Offset = NoOffset if stored is None else Sequence(stored)
-            progress = [0, None]  # handled since the last save, last offset
-            succeeded = [False]
-
-            async def handle(envelope: EventEnvelope) -> None:
-                result = self._handler(envelope)
-                if inspect.isawaitable(result):
-                    await result
-                self.handled += 1
-                succeeded[0] = True
-                progress[0] += 1
-                progress[1] = envelope.offset.value
-                if progress[0] >= self._save_every:
-                    progress[0] = 0
-                    await self._store.save_offset(self.projection_id, progress[1])
-
+            attempt = _Attempt()
             source = self._provider.source(offset)
             switch, done = (source.via_mat(KillSwitches.single(), Keep.right)
-                            .map_async(handle).to_mat(Sink.ignore(), Keep.both).run())
+                            .map_async(partial(self._handle, attempt))
+                            .to_mat(Sink.ignore(), Keep.both).run())
             self._switch = switch
             if self._stopping:
                 switch.shutdown()
@@ -300,11 +300,12 @@ class Projection:
                 failure = exc
             finally:
                 self._switch = None
-            if progress[0] and progress[1] is not None:
-                await self._store.save_offset(self.projection_id, progress[1])
+            if attempt.unsaved and attempt.last is not None:
+                await self._store.save_offset(self.projection_id, attempt.last)
+            succeeded = attempt.last is not None
             if failure is None:
                 return  # stopped, or a current query completed
-            failures = 0 if succeeded[0] else failures
+            failures = 0 if succeeded else failures
             if self._max_restarts is not None and failures >= self._max_restarts:
                 raise failure
             delay = min(self._max_backoff, self._min_backoff * (2 ** min(failures, 30)))
@@ -317,6 +318,17 @@ class Projection:
                 await asyncio.wait_for(self._stop_event.wait(), delay)
             except asyncio.TimeoutError:
                 pass
+
+    async def _handle(self, attempt: "_Attempt", envelope: EventEnvelope) -> None:
+        result = self._handler(envelope)
+        if inspect.isawaitable(result):
+            await result
+        self.handled += 1
+        attempt.last = envelope.offset.value
+        attempt.unsaved += 1
+        if attempt.unsaved >= self._save_every:
+            attempt.unsaved = 0
+            await self._store.save_offset(self.projection_id, attempt.last)
 
     def stop(self) -> None:
         """Stops a running projection (from any thread): the query is shut

@@ -76,10 +76,10 @@ std::vector<ordered_record> events_by_tag_ordered_to_vector(journal& j, const st
                                                             std::uint64_t after,
                                                             std::uint64_t max) {
   std::vector<ordered_record> out;
-  j.events_by_tag_ordered(tag, after, max, [&out](std::uint64_t ordering,
-                                                  const persistent_record& r) {
-    out.push_back(ordered_record{ordering, r});
-  });
+  j.events_by_tag_ordered(tag, after, max,
+                          [&out](std::uint64_t ordering, const persistent_record& r) {
+                            out.push_back(ordered_record{ordering, r});
+                          });
   return out;
 }
 

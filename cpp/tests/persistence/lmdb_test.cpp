@@ -5,9 +5,9 @@
 #include "test_support.hpp"
 
 #include <atomic>
-#include <lmdb.h>
 #include <future>
 #include <gtest/gtest.h>
+#include <lmdb.h>
 #include <string>
 #include <thread>
 #include <vector>

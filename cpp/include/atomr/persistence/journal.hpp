@@ -189,7 +189,6 @@ std::vector<persistent_record> events_by_tag_to_vector(journal& j, const std::st
 
 /// Collects `events_by_tag_ordered` into a vector.
 std::vector<ordered_record> events_by_tag_ordered_to_vector(journal& j, const std::string& tag,
-                                                            std::uint64_t after,
-                                                            std::uint64_t max);
+                                                            std::uint64_t after, std::uint64_t max);
 
 } // namespace atomr::persistence
