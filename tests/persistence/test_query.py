@@ -554,3 +554,61 @@ def test_the_query_doc_example_runs(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.splitlines() == ["[('alice', 10), ('bob', 10)]", "[1]",
                                           "[('alice', 10), ('bob', 10), ('carol', 5)]"]
+
+
+async def _pg_write(conn, pid: str, seq: int) -> None:
+    """One tagged event through the journal's write function, on `conn`."""
+    await conn.fetchval("SELECT atomr_journal_write($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                        [pid], [seq], [1], ["bytes"], [b"x"], [0], [1], [1], ["t"])
+
+
+def test_postgres_tagged_writes_commit_in_ordering_order(postgres_schema):
+    """A transaction that drew a lower ordering but has not committed must
+    keep a later writer's higher ordering invisible: otherwise a reader
+    resuming after the higher offset would skip the lower event for good.
+    The second writer waits for the first one's commit."""
+    asyncpg = pytest.importorskip("asyncpg")
+    from atomr.persistence.postgres import PostgresJournal
+    dsn, schema = postgres_schema
+    journal = PostgresJournal(dsn, schema=schema)
+    rj = ReadJournal(journal)
+
+    async def main():
+        settings = {"search_path": schema}
+        first = await asyncpg.connect(dsn, server_settings=settings)
+        second = await asyncpg.connect(dsn, server_settings=settings)
+        try:
+            tx = first.transaction()
+            await tx.start()
+            await _pg_write(first, "slow", 1)            # draws the lower ordering
+            pid = await second.fetchval("SELECT pg_backend_pid()")
+            later = asyncio.ensure_future(_pg_write(second, "fast", 1))
+
+            waiting = [False]
+
+            async def watch():
+                while not later.done():
+                    waiting[0] = await first.fetchval(
+                        "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1",
+                        pid) is True
+                    if waiting[0]:
+                        return
+                    await asyncio.sleep(0.01)
+
+            # With the lock the second writer waits; without it, it commits.
+            await asyncio.wait_for(watch(), DEADLINE)
+            assert later.done() or waiting[0]
+            seen = await rj.current_events_by_tag("t").run_collect_async()
+            offset = seen[-1].offset.value if seen else 0
+            await tx.commit()
+            await asyncio.wait_for(later, DEADLINE)
+            seen += await rj.current_events_by_tag("t", offset).run_collect_async()
+            return _pairs(seen)
+        finally:
+            await first.close()
+            await second.close()
+
+    try:
+        assert sorted(asyncio.run(main())) == [("fast", 1), ("slow", 1)]
+    finally:
+        journal.close()
