@@ -239,6 +239,27 @@ def test_live_events_by_tag_switches_from_current_to_live_without_gap_or_repeat(
     assert offsets == sorted(set(offsets))
 
 
+def test_a_write_through_the_journal_wakes_a_live_query_before_its_next_poll(store):
+    kind, make = store
+    journal = make()
+    rj = ReadJournal(journal, refresh_interval=3600.0)   # no poll within the test
+
+    async def main():
+        tagged = asyncio.ensure_future(rj.events_by_tag("t").take(1).run_collect_async())
+        by_pid = asyncio.ensure_future(
+            rj.events_by_persistence_id("p").take(1).run_collect_async())
+        def waiters() -> int:
+            signal = journal.__dict__.get("_write_signal")
+            return 0 if signal is None else len(signal._waiters)
+
+        await _until(lambda: waiters() == 2, "both queries to wait")
+        await _awrite(journal, "p", 1, b"1", ["t"])
+        return await asyncio.wait_for(asyncio.gather(tagged, by_pid), DEADLINE)
+
+    tagged, by_pid = asyncio.run(main())
+    assert _pairs(tagged) == _pairs(by_pid) == [("p", 1)]
+
+
 def test_tag_queries_under_concurrent_writers_resume_without_loss_or_duplicates(store):
     """Writers in several threads, each with its own journal object (its own
     PostgreSQL client: concurrent transactions), while a reader keeps
