@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Optional
 
 from atomr._util import public_module
@@ -225,18 +226,30 @@ class ReadJournal:
             decode = self._decoder()
             after = start
             head = MAX_SEQUENCE_NR if live else await backend.head(tag)
-            while True:
-                rows = await backend.tagged(tag, after, batch)
-                if not live:
-                    rows = [r for r in rows if r[0] <= head]
-                if rows:
-                    after = rows[-1][0]
-                    yield [self._envelope(decode, ordering, row) for ordering, row in rows]
-                if len(rows) == batch:
-                    continue
-                if not live:
-                    return
-                await self._wait()
+            # While downstream takes a full page, the next one is already read.
+            fetch = asyncio.ensure_future(backend.tagged(tag, after, batch))
+            try:
+                while True:
+                    rows = await fetch
+                    full = len(rows) == batch
+                    if not live:
+                        rows = [r for r in rows if r[0] <= head]
+                        full = full and len(rows) == batch
+                    if rows:
+                        after = rows[-1][0]
+                    if full:
+                        fetch = asyncio.ensure_future(backend.tagged(tag, after, batch))
+                    if rows:
+                        yield [self._envelope(decode, ordering, row) for ordering, row in rows]
+                    if full:
+                        continue
+                    if not live:
+                        return
+                    await self._wait()
+                    fetch = asyncio.ensure_future(backend.tagged(tag, after, batch))
+            finally:
+                if not fetch.done():
+                    fetch.cancel()
 
         return _source(pages)
 
