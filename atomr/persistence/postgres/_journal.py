@@ -221,7 +221,11 @@ class PostgresJournal(Journal):
     works again once the server does.
 
     Every event has a place in the journal's global order (the
-    ``ordering`` column); :meth:`tagged_events` reads tagged events by it.
+    ``ordering`` column); :meth:`tagged_events` and the read journal of
+    :mod:`atomr.persistence.query` read tagged events by it. Since migration
+    2, writes of tagged events take a transaction-level advisory lock, so
+    their orderings commit in order and a query resuming from an offset
+    misses none.
 
     The pool lives on an event loop thread of its own (``atomr-postgres``,
     one per process, shared by every journal); the journal can be used
