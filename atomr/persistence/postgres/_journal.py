@@ -324,11 +324,10 @@ class PostgresJournal(Journal):
         order, oldest first, at most `max`: ``(ordering, record)`` pairs
         (pass the last ordering as the next `offset`).
 
-        The ordering is assigned when a transaction inserts the events, so
-        a commit of another journal object or process that is still in
-        flight may yet add events below the highest ordering read: a
-        reader that follows the journal live should stay a moment behind
-        its head.
+        Writes of tagged events commit their orderings in order (migration
+        2), so the events below the highest ordering read are all there:
+        passing it back as `offset` misses none. On a schema without
+        migration 2, a commit still in flight could add events below it.
         """
         if not isinstance(tag, str):
             raise TypeError(f"tag must be a str, not {type(tag).__name__}")
