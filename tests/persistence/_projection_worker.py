@@ -29,7 +29,7 @@ async def main(store: str, target: str, schema: str, tag: str, output: str) -> N
     async def handle(envelope) -> None:
         os.write(fd, f"{envelope.persistence_id} {envelope.sequence_nr}\n".encode())
         os.fsync(fd)
-        await asyncio.sleep(0.002)  # slow enough to be killed mid-way
+        await asyncio.sleep(0.005)  # slow enough to be killed mid-way
 
     rj = ReadJournal(journal, refresh_interval=0.05, batch_size=16)
     projection = at_least_once("kill-test", events_by_tag(rj, tag), handle)
