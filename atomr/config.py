@@ -210,6 +210,11 @@ _BUILTIN_SECTIONS: dict[str, dict[str, Setting]] = {
         "postgres.schema": Setting("str", "public"),
         "postgres.pool-size": Setting("int", 8, minimum=1),
         "postgres.connect-timeout": Setting("duration", 10.0),
+        # Persistence queries (atomr.persistence.query): how often a live
+        # query polls the journal when no write of this process woke it,
+        # and how many events one read fetches.
+        "query.refresh-interval": Setting("duration", 1.0),
+        "query.batch-size": Setting("int", 500, minimum=1),
     },
     # atomr.ddata
     "distributed-data": {

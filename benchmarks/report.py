@@ -66,6 +66,9 @@ SCENARIOS = {
     "pg-persist-1": Scenario("events/s"),
     "pg-persist-100": Scenario("events/s"),
     "pg-recover": Scenario("events/s"),
+    # Persistence queries: current events_by_tag over the tag indexes of
+    # PostgreSQL and LMDB, the old LMDB scan, plain asyncpg pages.
+    "events-by-tag": Scenario("events/s"),
     # Codecs (test_bench_codecs.py): no targets, the ratios are reported.
     "codec-json-encode": Scenario("msg/s"),
     "codec-json-decode": Scenario("msg/s"),

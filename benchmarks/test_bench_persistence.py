@@ -26,7 +26,7 @@ from typing import Iterator
 import pytest
 
 from atomr import ActorSystem, props
-from atomr.persistence import Effect, EventSourcedActor, LmdbJournal
+from atomr.persistence import Effect, EventSourcedActor, LmdbJournal, PersistentRecord
 from baselines import stop_asyncio_actors
 from baselines_persistence import JsonlCounter, recover_jsonl, write_jsonl_events
 
@@ -79,54 +79,64 @@ def atomr_system(name: str) -> Iterator[tuple[asyncio.Runner, ActorSystem]]:
 
 
 # -- persist: one actor and 100 actors ------------------------------------------------
+#
+# The harness is shared with test_bench_persistence_postgres.py: `rounds`
+# drives any set of ask functions, `persist_on` runs the Counter actors on
+# any journal, `recover_on` recovers one from any journal.
+
+
+def rounds(runner: asyncio.Runner, asks: list, per_actor: int):
+    """One timed round: each ask function is called `per_actor` times in
+    turn, all of them concurrently; each returns the event count so far."""
+    expected = [0]
+
+    async def drive(ask) -> int:
+        last = 0
+        for _ in range(per_actor):
+            last = await ask(1)
+        return last
+
+    async def one_round() -> None:
+        expected[0] += per_actor
+        assert await asyncio.gather(*(drive(a) for a in asks)) == [expected[0]] * len(asks)
+
+    return lambda: runner.run(one_round())
+
+
+@contextmanager
+def persist_on(make_journal, n: int, actors: int, name: str = "bench-persist"):
+    """Rounds of `actors` Counter actors persisting n events in total on
+    the journal `make_journal()` makes (closed afterwards when it can be)."""
+    with atomr_system(name) as (runner, system):
+        journal = make_journal()
+        try:
+            refs = [system.actor_of(props(Counter, factory=lambda i=i: Counter(
+                journal=journal, persistent_id=f"counter-{i}")), f"counter-{i}")
+                for i in range(actors)]
+            yield rounds(runner, [lambda m, r=r: r.ask(m, timeout=WAIT) for r in refs],
+                         n // actors), None
+        finally:
+            close = getattr(journal, "close", None)
+            if close is not None:
+                close()
 
 
 @contextmanager
 def _persist_atomr(n: int, actors: int):
-    per_actor = n // actors
-    with scratch_dir() as path, atomr_system("bench-persist") as (runner, system):
-        journal = LmdbJournal(path)
-        refs = [system.actor_of(props(Counter, factory=lambda i=i: Counter(
-            journal=journal, persistent_id=f"counter-{i}")), f"counter-{i}")
-            for i in range(actors)]
-        expected = [0]
-
-        async def drive(ref) -> int:
-            last = 0
-            for _ in range(per_actor):
-                last = await ref.ask(1, timeout=WAIT)
-            return last
-
-        async def one_round() -> None:
-            expected[0] += per_actor
-            assert await asyncio.gather(*(drive(r) for r in refs)) == [expected[0]] * actors
-
-        yield (lambda: runner.run(one_round())), None
+    with scratch_dir() as path, persist_on(lambda: LmdbJournal(path), n, actors) as r:
+        yield r
 
 
 @contextmanager
 def _persist_jsonl(n: int, actors: int):
-    per_actor = n // actors
     with scratch_dir() as path, asyncio.Runner() as runner:
         async def make() -> list[JsonlCounter]:
             return [JsonlCounter(os.path.join(path, f"counter-{i}.jsonl"))
                     for i in range(actors)]
 
         counters = runner.run(make())
-        expected = [0]
-
-        async def drive(actor: JsonlCounter) -> int:
-            last = 0
-            for _ in range(per_actor):
-                last = await actor.ask(1)
-            return last
-
-        async def one_round() -> None:
-            expected[0] += per_actor
-            assert await asyncio.gather(*(drive(c) for c in counters)) == [expected[0]] * actors
-
         try:
-            yield (lambda: runner.run(one_round())), None
+            yield rounds(runner, [c.ask for c in counters], n // actors), None
         finally:
             runner.run(stop_asyncio_actors(counters))
             for c in counters:
@@ -155,27 +165,42 @@ def test_persist_100_actors(race, impl):
 
 
 @contextmanager
+def recover_on(make_journal, n: int, name: str = "bench-recover"):
+    """Rounds of one Counter actor recovering n events from the journal
+    `make_journal()` makes (filled first, untimed; closed afterwards when it
+    can be)."""
+    with atomr_system(name) as (runner, system):
+        journal = make_journal()
+        try:
+            payload = system.codecs.encode("builtins.dict", {"type": "Incremented", "by": 1})
+
+            async def fill() -> None:
+                for start in range(1, n + 1, 1000):
+                    batch = [PersistentRecord("counter", seq, "builtins.dict", payload)
+                             for seq in range(start, min(start + 1000, n + 1))]
+                    assert await journal.write_messages([batch]) == [None]
+
+            runner.run(fill())
+            spawned = [0]
+
+            async def one_round() -> None:
+                spawned[0] += 1
+                ref = system.actor_of(props(Counter, factory=lambda: Counter(
+                    journal=journal, persistent_id="counter")), f"recover-{spawned[0]}")
+                assert await ref.ask("get", timeout=WAIT) == n
+                ref.stop()
+
+            yield (lambda: runner.run(one_round())), None
+        finally:
+            close = getattr(journal, "close", None)
+            if close is not None:
+                close()
+
+
+@contextmanager
 def _recover_atomr(n: int):
-    with scratch_dir() as path, atomr_system("bench-recover") as (runner, system):
-        journal = LmdbJournal(path, sync=False)
-        chunk = [{"type": "Incremented", "by": 1}] * 1000
-        codecs = system.codecs
-        rows = 0
-        while rows < n:
-            for i, event in enumerate(chunk):
-                journal.write_event("counter", rows + i + 1, codecs.encode("builtins.dict", event),
-                                    "builtins.dict")
-            rows += len(chunk)
-        spawned = [0]
-
-        async def one_round() -> None:
-            spawned[0] += 1
-            ref = system.actor_of(props(Counter, factory=lambda: Counter(
-                journal=journal, persistent_id="counter")), f"recover-{spawned[0]}")
-            assert await ref.ask("get", timeout=WAIT) == n
-            ref.stop()
-
-        yield (lambda: runner.run(one_round())), None
+    with scratch_dir() as path, recover_on(lambda: LmdbJournal(path, sync=False), n) as r:
+        yield r
 
 
 @contextmanager

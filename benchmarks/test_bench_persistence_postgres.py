@@ -18,6 +18,12 @@ started for this module.
 * pg-recover: one actor recovers N events (replay through its event
   handler) -- a spawn plus the first ask, against a SELECT of the events
   folded by hand.
+* events-by-tag: a current events_by_tag query reads the tagged tenth of a
+  journal (PostgreSQL and LMDB tag indexes), against the old full scan of
+  the LMDB journal and a plain asyncpg paging loop.
+
+The actor harness (``persist_on``, ``recover_on``, ``rounds``) is the LMDB
+benchmark's (test_bench_persistence.py), run on a PostgreSQL journal.
 
 Run: ``python3 -m pytest benchmarks/test_bench_persistence_postgres.py``.
 """
@@ -31,17 +37,17 @@ from typing import Any, Iterator, Optional
 
 import pytest
 
-from atomr import props
 from atomr.persistence.postgres._testing import TemporaryCluster, find_bin_dir
 from baselines import AsyncioActor, stop_asyncio_actors
-from test_bench_persistence import WAIT, Counter, atomr_system
 
 asyncpg = pytest.importorskip("asyncpg")
 if find_bin_dir() is None:
     pytest.skip("PostgreSQL's initdb is not installed", allow_module_level=True)
 
 from atomr.persistence.postgres import PostgresJournal, migrate  # noqa: E402
-from test_bench_persistence import _persist_atomr, _recover_atomr  # noqa: E402
+from test_bench_persistence import (  # noqa: E402
+    _persist_atomr, _recover_atomr, persist_on, recover_on, rounds, scratch_dir,
+)
 
 IMPLS = ("atomr", "atomr-lmdb", "asyncpg-loop")
 SIZES = {
@@ -116,33 +122,13 @@ class PgCounter(AsyncioActor):
 
 @contextmanager
 def _persist_postgres(cluster: TemporaryCluster, n: int, actors: int):
-    per_actor = n // actors
-    with fresh_database(cluster) as dsn, atomr_system("bench-pg-persist") as (runner, system):
-        journal = PostgresJournal(dsn, pool_size=POOL)
-        try:
-            refs = [system.actor_of(props(Counter, factory=lambda i=i: Counter(
-                journal=journal, persistent_id=f"counter-{i}")), f"counter-{i}")
-                for i in range(actors)]
-            expected = [0]
-
-            async def drive(ref) -> int:
-                last = 0
-                for _ in range(per_actor):
-                    last = await ref.ask(1, timeout=WAIT)
-                return last
-
-            async def one_round() -> None:
-                expected[0] += per_actor
-                assert await asyncio.gather(*(drive(r) for r in refs)) == [expected[0]] * actors
-
-            yield (lambda: runner.run(one_round())), None
-        finally:
-            journal.close()
+    with fresh_database(cluster) as dsn, persist_on(lambda: PostgresJournal(dsn, pool_size=POOL),
+                                                    n, actors, "bench-pg-persist") as r:
+        yield r
 
 
 @contextmanager
 def _persist_asyncpg(cluster: TemporaryCluster, n: int, actors: int):
-    per_actor = n // actors
     with fresh_database(cluster) as dsn, asyncio.Runner() as runner:
         async def make_pool() -> Any:
             return await asyncpg.create_pool(dsn, min_size=POOL, max_size=POOL)
@@ -153,20 +139,8 @@ def _persist_asyncpg(cluster: TemporaryCluster, n: int, actors: int):
             return [PgCounter(pool, f"counter-{i}") for i in range(actors)]
 
         counters = runner.run(make())
-        expected = [0]
-
-        async def drive(actor: PgCounter) -> int:
-            last = 0
-            for _ in range(per_actor):
-                last = await actor.ask(1)
-            return last
-
-        async def one_round() -> None:
-            expected[0] += per_actor
-            assert await asyncio.gather(*(drive(c) for c in counters)) == [expected[0]] * actors
-
         try:
-            yield (lambda: runner.run(one_round())), None
+            yield rounds(runner, [c.ask for c in counters], n // actors), None
         finally:
             runner.run(stop_asyncio_actors(counters))
             runner.run(pool.close())
@@ -208,32 +182,9 @@ def _chunks(n: int, size: int = 1000) -> Iterator[range]:
 
 @contextmanager
 def _recover_postgres(cluster: TemporaryCluster, n: int):
-    with fresh_database(cluster) as dsn, atomr_system("bench-pg-recover") as (runner, system):
-        journal = PostgresJournal(dsn, pool_size=POOL)
-        try:
-            from atomr.persistence import PersistentRecord
-            codecs = system.codecs
-            payload = codecs.encode("builtins.dict", {"type": "Incremented", "by": 1})
-
-            async def fill() -> None:
-                for chunk in _chunks(n):
-                    batch = [PersistentRecord("counter", seq, "builtins.dict", payload)
-                             for seq in chunk]
-                    assert await journal.write_messages([batch]) == [None]
-
-            runner.run(fill())
-            spawned = [0]
-
-            async def one_round() -> None:
-                spawned[0] += 1
-                ref = system.actor_of(props(Counter, factory=lambda: Counter(
-                    journal=journal, persistent_id="counter")), f"recover-{spawned[0]}")
-                assert await ref.ask("get", timeout=WAIT) == n
-                ref.stop()
-
-            yield (lambda: runner.run(one_round())), None
-        finally:
-            journal.close()
+    with fresh_database(cluster) as dsn, recover_on(lambda: PostgresJournal(dsn, pool_size=POOL),
+                                                    n, "bench-pg-recover") as r:
+        yield r
 
 
 @contextmanager
@@ -277,3 +228,133 @@ def test_pg_recovery(race, cluster, impl):
     else:
         factory = lambda n: _recover_asyncpg(cluster, n)  # noqa: E731
     race("pg-recover", impl, SIZES["pg-recover"][impl], ROUNDS, factory)
+
+
+# -- events by tag ------------------------------------------------------------------------------
+#
+# A journal of TAG_EVENTS * 10 events of 100 entities, one in ten tagged "t";
+# a round reads the TAG_EVENTS tagged ones. atomr: the read journal's
+# current_events_by_tag (pages from the tag index, decoded into envelopes,
+# through an atomr.streams Source) on PostgreSQL and on LMDB; lmdb-scan: the
+# old way on LMDB, the journal's synchronous events_by_tag helper, which
+# scans every event; asyncpg-select: pages of the same PostgreSQL tables
+# read with plain asyncpg (SELECT ... JOIN on the tag index, LIMIT 500).
+
+TAG_IMPLS = ("atomr", "atomr-lmdb", "lmdb-scan", "asyncpg-select")
+TAG_EVENTS = 10_000
+TAG_PAGE = 500
+
+
+def _fill_tagged(runner: asyncio.Runner, journal: Any) -> None:
+    from atomr.persistence import PersistentRecord
+    per_entity = TAG_EVENTS * 10 // 100
+
+    async def fill() -> None:
+        for e in range(100):
+            batch = [PersistentRecord(f"entity-{e}", seq, "bytes", b"%d" % seq, 0,
+                                      ("t",) if seq % 10 == 0 else ())
+                     for seq in range(1, per_entity + 1)]
+            assert await journal.write_messages([batch]) == [None]
+
+    runner.run(fill())
+
+
+@contextmanager
+def _by_tag_atomr(make_journal: Any):
+    from atomr.persistence.query import ReadJournal
+    from atomr.streams import Sink
+    with asyncio.Runner() as runner:
+        journal = make_journal()
+        try:
+            _fill_tagged(runner, journal)
+            rj = ReadJournal(journal, batch_size=TAG_PAGE)
+            count = Sink.fold(0, lambda n, _: n + 1)
+
+            async def read() -> int:
+                return await rj.current_events_by_tag("t").run_with(count)
+
+            def one_round() -> None:
+                assert runner.run(read()) == TAG_EVENTS
+
+            yield one_round, None
+        finally:
+            close = getattr(journal, "close", None)
+            if close is not None:
+                close()
+
+
+@contextmanager
+def _by_tag_scan(n: int):
+    from atomr.persistence import LmdbJournal
+    with scratch_dir() as path, asyncio.Runner() as runner:
+        journal = LmdbJournal(path, sync=False)
+        _fill_tagged(runner, journal)
+
+        def one_round() -> None:
+            assert len(journal.events_by_tag("t")) == TAG_EVENTS
+
+        yield one_round, None
+
+
+@contextmanager
+def _by_tag_asyncpg(cluster: TemporaryCluster):
+    with fresh_database(cluster) as dsn, asyncio.Runner() as runner:
+        journal = PostgresJournal(dsn)
+        try:
+            _fill_tagged(runner, journal)
+        finally:
+            journal.close()
+        conn = runner.run(asyncpg.connect(dsn))
+
+        async def read() -> int:
+            count, after = 0, 0
+            while True:
+                rows = await conn.fetch(
+                    "SELECT j.ordering, j.persistence_id, j.sequence_nr, j.manifest, j.payload, "
+                    "j.timestamp_ms, j.tags FROM atomr_event_tag t JOIN atomr_journal j "
+                    "ON j.ordering = t.ordering WHERE t.tag = $1 AND t.ordering > $2 "
+                    "ORDER BY t.ordering LIMIT $3", "t", after, TAG_PAGE)
+                for row in rows:
+                    (row[1], row[2], row[4], row[5], tuple(row[6]))
+                count += len(rows)
+                if len(rows) < TAG_PAGE:
+                    return count
+                after = rows[-1][0]
+
+        def one_round() -> None:
+            assert runner.run(read()) == TAG_EVENTS
+
+        try:
+            yield one_round, None
+        finally:
+            runner.run(conn.close())
+
+
+@pytest.mark.parametrize("impl", TAG_IMPLS)
+def test_events_by_tag(race, cluster, impl):
+    """Tagged events/s read by a current events_by_tag query from a journal
+    where one event in ten carries the tag: the tag index (PostgreSQL,
+    LMDB) vs. the old full scan of the LMDB journal and a plain asyncpg
+    paging loop over the same tables."""
+    if impl == "atomr":
+        def factory(n):
+            @contextmanager
+            def scenario():
+                with fresh_database(cluster) as dsn, _by_tag_atomr(
+                        lambda: PostgresJournal(dsn, pool_size=POOL)) as r:
+                    yield r
+            return scenario()
+    elif impl == "atomr-lmdb":
+        def factory(n):
+            @contextmanager
+            def scenario():
+                from atomr.persistence import LmdbJournal
+                with scratch_dir() as path, _by_tag_atomr(
+                        lambda: LmdbJournal(path, sync=False)) as r:
+                    yield r
+            return scenario()
+    elif impl == "lmdb-scan":
+        factory = _by_tag_scan
+    else:
+        factory = lambda n: _by_tag_asyncpg(cluster)  # noqa: E731
+    race("events-by-tag", impl, TAG_EVENTS, ROUNDS, factory)

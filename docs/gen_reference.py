@@ -58,6 +58,8 @@ MODULES = (
     "atomr.pattern",
     "atomr.persistence",
     "atomr.persistence.postgres",
+    "atomr.persistence.projection",
+    "atomr.persistence.query",
     "atomr.persistence.tck",
     "atomr.profiler",
     "atomr.remote",

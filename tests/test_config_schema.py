@@ -50,6 +50,8 @@ DEFAULTS = {
     "persistence.postgres.schema": "public",
     "persistence.postgres.pool-size": 8,
     "persistence.postgres.connect-timeout": 10.0,
+    "persistence.query.refresh-interval": 1.0,
+    "persistence.query.batch-size": 500,
     "distributed-data.durable.store-actor-class": "noop",
     "distributed-data.durable.path": "",
     "distributed-data.durable.keys": ["*"],

@@ -13,8 +13,9 @@
 #   _CompletionPort instead).
 
 from atomr._native.includes.persistence cimport (
-    CCompletionPort, CJournal, CLmdbOptions, CPersistenceErrc, CPersistentRecord, CRecordBatch,
-    CSnapshotCriteria, CSnapshotRecord, CSnapshotStore, CWriteOutcome, events_by_tag_to_vector,
+    CCompletionPort, CJournal, CLmdbOptions, COrderedRecord, CPersistenceErrc, CPersistentRecord,
+    CRecordBatch, CSnapshotCriteria, CSnapshotRecord, CSnapshotStore, CWriteOutcome,
+    events_by_tag_ordered_to_vector, events_by_tag_to_vector,
     lmdb_map_size as _lmdb_map_size, make_in_memory_journal, make_in_memory_snapshot_store,
     make_lmdb_journal, make_lmdb_snapshot_store, replay_to_vector, submit_write,
 )
@@ -185,6 +186,25 @@ cdef class _NativeJournal:
         with nogil:
             records = events_by_tag_to_vector(self.j.get()[0], tag_, from_seq, max_count)
         return _record_tuples(records)
+
+    def events_by_tag_ordered(self, str tag, uint64_t after, uint64_t max_count):
+        """``(ordering, record tuple)`` of the events carrying `tag` whose
+        ordering is above `after`, in that order, at most `max_count` (read
+        from the tag index)."""
+        cdef string tag_ = tag
+        cdef vector[COrderedRecord] records
+        cdef size_t i
+        with nogil:
+            records = events_by_tag_ordered_to_vector(self.j.get()[0], tag_, after, max_count)
+        return [(records[i].ordering, _record_tuple(records[i].record))
+                for i in range(records.size())]
+
+    def highest_ordering(self):
+        """The ordering of the last tagged event written (0 when none)."""
+        cdef uint64_t n
+        with nogil:
+            n = self.j.get().highest_ordering()
+        return n
 
 
 cdef class _NativeSnapshotStore:

@@ -161,9 +161,16 @@ class _NativeBackedJournal(Journal):
     def _write_rows(self, batches: list) -> Any:
         """Writes batches of validated native row tuples; an awaitable of
         one rejection reason (or None) per batch."""
+        signal = self.__dict__.get("_write_signal")  # live queries wait on it
         if self._native.blocking:
-            return _submit_write(self._native, batches)
-        return _ready(self._native.write(batches))
+            fut = _submit_write(self._native, batches)
+            if signal is not None:
+                fut.add_done_callback(signal.notify)
+            return fut
+        result = self._native.write(batches)
+        if signal is not None:
+            signal.notify()
+        return _ready(result)
 
     async def _replay_rows(self, pid: str, from_seq: int, to_seq: int, max_count: int) -> list:
         """Native row tuples of a replay (recovery uses these directly)."""
@@ -219,6 +226,9 @@ class _NativeBackedJournal(Journal):
         except (TypeError, ValueError) as exc:
             raise EventRejectedError(str(exc)) from None
         reason = self._native.write([[row]])[0]
+        signal = self.__dict__.get("_write_signal")
+        if signal is not None:
+            signal.notify()
         if reason is not None:
             raise EventRejectedError(reason)
 

@@ -33,6 +33,10 @@ cdef extern from "atomr/persistence/journal.hpp" namespace "atomr::persistence" 
 
     ctypedef vector[CPersistentRecord] CRecordBatch "atomr::persistence::record_batch"
 
+    cdef cppclass COrderedRecord "atomr::persistence::ordered_record":
+        uint64_t ordering
+        CPersistentRecord record
+
     cdef cppclass CWriteOutcome "atomr::persistence::write_outcome":
         vector[string] rejections
         cbool failed
@@ -43,6 +47,7 @@ cdef extern from "atomr/persistence/journal.hpp" namespace "atomr::persistence" 
         uint64_t highest_sequence_nr(const string& id) except +translate_error
         void delete_to(const string& id, uint64_t to) except +translate_error
         vector[string] persistence_ids() except +translate_error
+        uint64_t highest_ordering() except +translate_error
         cbool blocking()
 
     cdef cppclass CSnapshotRecord "atomr::persistence::snapshot_record":
@@ -76,6 +81,8 @@ cdef extern from "atomr/persistence/journal.hpp" namespace "atomr::persistence" 
     vector[CPersistentRecord] events_by_tag_to_vector(CJournal& j, const string& tag,
                                                       uint64_t from_,
                                                       uint64_t max_) except +translate_error
+    vector[COrderedRecord] events_by_tag_ordered_to_vector(
+        CJournal& j, const string& tag, uint64_t after, uint64_t max_) except +translate_error
     int64_t now_ms()
 
 

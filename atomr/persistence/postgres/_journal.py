@@ -142,6 +142,21 @@ async def _op_by_tag(conn: Any, tag: str, after: int, limit: int) -> list:
     return [(r[0], _record(r[1], r[2], r[3], r[4], r[5], r[6])) for r in rows]
 
 
+async def _op_by_tag_rows(conn: Any, tag: str, after: int, limit: int) -> list:
+    # (ordering, (pid, seq, manifest, payload, ts, tags)): what read journals page through.
+    rows = await conn.fetch(
+        "SELECT j.ordering, j.persistence_id, j.sequence_nr, j.manifest, j.payload, "
+        "j.timestamp_ms, j.tags FROM atomr_event_tag t JOIN atomr_journal j "
+        "ON j.ordering = t.ordering WHERE t.tag = $1 AND t.ordering > $2 "
+        "ORDER BY t.ordering LIMIT $3", tag, after, limit)
+    return [(r[0], (r[1], r[2], r[3], r[4], r[5], r[6])) for r in rows]
+
+
+async def _op_max_tag_ordering(conn: Any, tag: str) -> int:
+    value = await conn.fetchval("SELECT max(ordering) FROM atomr_event_tag WHERE tag = $1", tag)
+    return 0 if value is None else value
+
+
 async def _op_save_snapshot(conn: Any, args: tuple) -> None:
     await conn.execute(
         "INSERT INTO atomr_snapshot (persistence_id, sequence_nr, timestamp_ms, manifest, payload) "
@@ -206,7 +221,11 @@ class PostgresJournal(Journal):
     works again once the server does.
 
     Every event has a place in the journal's global order (the
-    ``ordering`` column); :meth:`tagged_events` reads tagged events by it.
+    ``ordering`` column); :meth:`tagged_events` and the read journal of
+    :mod:`atomr.persistence.query` read tagged events by it. Since migration
+    2, writes of tagged events take a transaction-level advisory lock, so
+    their orderings commit in order and a query resuming from an offset
+    misses none.
 
     The pool lives on an event loop thread of its own (``atomr-postgres``,
     one per process, shared by every journal); the journal can be used
@@ -257,7 +276,12 @@ class PostgresJournal(Journal):
                 rows.append(row)
                 slots.append(i)
         if rows:
-            outcomes = await self._client.call(self._client.write, rows)
+            try:
+                outcomes = await self._client.call(self._client.write, rows)
+            finally:
+                signal = self.__dict__.get("_write_signal")  # live queries wait on it
+                if signal is not None:
+                    signal.notify()
             for i, (pid, first, events), highest in zip(slots, rows, outcomes):
                 if highest is not None:
                     results[i] = EventRejectedError(
@@ -300,11 +324,10 @@ class PostgresJournal(Journal):
         order, oldest first, at most `max`: ``(ordering, record)`` pairs
         (pass the last ordering as the next `offset`).
 
-        The ordering is assigned when a transaction inserts the events, so
-        a commit of another journal object or process that is still in
-        flight may yet add events below the highest ordering read: a
-        reader that follows the journal live should stay a moment behind
-        its head.
+        Writes of tagged events commit their orderings in order (migration
+        2), so the events below the highest ordering read are all there:
+        passing it back as `offset` misses none. On a schema without
+        migration 2, a commit still in flight could add events below it.
         """
         if not isinstance(tag, str):
             raise TypeError(f"tag must be a str, not {type(tag).__name__}")
@@ -313,6 +336,15 @@ class PostgresJournal(Journal):
         if limit == 0:
             return []
         return await self._run(_op_by_tag, tag, after, limit)
+
+    async def _tagged_rows(self, tag: str, after: int, limit: int) -> list:
+        """Like :meth:`tagged_events`, as ``(ordering, row tuple)`` pairs."""
+        return await self._run(_op_by_tag_rows, tag, min(after, _MAX_BIGINT),
+                               min(limit, _MAX_BIGINT))
+
+    async def _highest_tag_ordering(self, tag: str) -> int:
+        """The ordering of the last event tagged `tag` (0 when none)."""
+        return await self._run(_op_max_tag_ordering, tag)
 
     def snapshot_store(self) -> "PostgresSnapshotStore":
         """A :class:`PostgresSnapshotStore` in the same database and schema,

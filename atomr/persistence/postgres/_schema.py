@@ -115,9 +115,26 @@ END
 $fn$;
 """
 
+#: The transaction lock a write of tagged events takes (see _V2_WRITE).
+_TAG_WRITE_LOCK = 0x61746F6D7274  # "atomrt"
+
+# Tag queries resume after the last ordering they delivered, so a reader must
+# never see an ordering before every lower ordering is committed (or rolled
+# back). Writes of tagged events therefore take one transaction-level
+# advisory lock before they insert: their orderings are drawn and committed
+# one transaction after another, and the committed tagged events always form
+# a prefix of the order (gaps are rolled-back orderings, which never fill).
+# Writes without tags take no lock.
+_V2_WRITE = _V1_WRITE.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION").replace(
+    "BEGIN\n    FOR b IN",
+    f"BEGIN\n    IF tagged THEN\n        PERFORM pg_advisory_xact_lock({_TAG_WRITE_LOCK});\n"
+    f"    END IF;\n    FOR b IN")
+assert _V2_WRITE.count("pg_advisory_xact_lock") == 1
+
 #: The migrations, in order: (version, name, SQL statements).
 MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (1, "journal, tags and snapshots", (_V1_TABLES, _V1_WRITE)),
+    (2, "tagged writes commit in ordering order", (_V2_WRITE,)),
 )
 
 

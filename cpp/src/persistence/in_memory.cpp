@@ -34,6 +34,9 @@ public:
       }
       entity& e = it->second;
       for (auto& record : batch) {
+        if (!record.tags.empty()) {
+          index(record);
+        }
         e.highest = record.sequence_nr;
         e.records.emplace(record.sequence_nr, std::move(record));
       }
@@ -106,6 +109,36 @@ public:
     return n;
   }
 
+  std::uint64_t events_by_tag_ordered(const std::string& tag, std::uint64_t after,
+                                      std::uint64_t max,
+                                      const ordered_record_callback& on_record) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto t = tags_.find(tag);
+    if (t == tags_.end() || max == 0 || after == max_sequence_nr) {
+      return 0;
+    }
+    std::uint64_t n = 0;
+    for (auto e = t->second.upper_bound(after); e != t->second.end() && n < max; ++e) {
+      // The index keeps the entries of deleted events: skip them here.
+      auto it = entities_.find(e->second.first);
+      if (it == entities_.end()) {
+        continue;
+      }
+      auto r = it->second.records.find(e->second.second);
+      if (r == it->second.records.end()) {
+        continue;
+      }
+      on_record(e->first, r->second);
+      ++n;
+    }
+    return n;
+  }
+
+  std::uint64_t highest_ordering() override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return ordering_;
+  }
+
   bool blocking() const noexcept override {
     return false;
   }
@@ -116,8 +149,21 @@ private:
     std::uint64_t highest = 0;
   };
 
+  /// Gives a tagged record the next ordering and enters it under each of
+  /// its tags (a tag named twice is entered once).
+  void index(const persistent_record& record) {
+    ++ordering_;
+    for (const auto& tag : record.tags) {
+      tags_[tag].emplace(ordering_, std::make_pair(record.persistence_id, record.sequence_nr));
+    }
+  }
+
   std::mutex mutex_;
   std::unordered_map<std::string, entity> entities_;
+  std::uint64_t ordering_ = 0;
+  /// tag -> ordering -> (persistence id, sequence number)
+  std::unordered_map<std::string, std::map<std::uint64_t, std::pair<std::string, std::uint64_t>>>
+      tags_;
 };
 
 class in_memory_snapshot_store final : public snapshot_store {

@@ -48,6 +48,15 @@ void journal::write_async(std::vector<record_batch> batches, write_callback done
   done(std::move(outcome));
 }
 
+std::uint64_t journal::events_by_tag_ordered(const std::string&, std::uint64_t, std::uint64_t,
+                                             const ordered_record_callback&) {
+  throw journal_error("this journal has no tag index");
+}
+
+std::uint64_t journal::highest_ordering() {
+  throw journal_error("this journal has no tag index");
+}
+
 std::vector<persistent_record> replay_to_vector(journal& j, const std::string& id,
                                                 std::uint64_t from, std::uint64_t to,
                                                 std::uint64_t max) {
@@ -60,6 +69,17 @@ std::vector<persistent_record> events_by_tag_to_vector(journal& j, const std::st
                                                        std::uint64_t from, std::uint64_t max) {
   std::vector<persistent_record> out;
   j.events_by_tag(tag, from, max, [&out](const persistent_record& r) { out.push_back(r); });
+  return out;
+}
+
+std::vector<ordered_record> events_by_tag_ordered_to_vector(journal& j, const std::string& tag,
+                                                            std::uint64_t after,
+                                                            std::uint64_t max) {
+  std::vector<ordered_record> out;
+  j.events_by_tag_ordered(tag, after, max,
+                          [&out](std::uint64_t ordering, const persistent_record& r) {
+                            out.push_back(ordered_record{ordering, r});
+                          });
   return out;
 }
 

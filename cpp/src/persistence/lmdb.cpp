@@ -80,9 +80,28 @@ public:
   MDB_dbi snapshots() const noexcept {
     return snapshots_;
   }
+  /// The tag index: key `record_key(tag, ordering)`, value the event's key.
+  MDB_dbi tags() const noexcept {
+    return tags_;
+  }
+  /// Journal-wide counters (the last ordering given to a tagged event).
+  MDB_dbi global() const noexcept {
+    return global_;
+  }
+
+  /// The last ordering given to a tagged event, read in `txn`.
+  std::uint64_t read_ordering(MDB_txn* txn) const;
+  /// Stores `ordering` as the last one given.
+  void write_ordering(MDB_txn* txn, std::uint64_t ordering) const;
+  /// Enters `record` (stored under `event_key`) in the tag index with
+  /// `ordering`.
+  void index_record(MDB_txn* txn, const persistent_record& record, std::string_view event_key,
+                    std::uint64_t ordering) const;
 
 private:
   enum class outcome { committed, failed, map_full_at_max, txn_full };
+
+  void build_tag_index(MDB_txn* txn);
 
   void run();
   void commit_group(const std::vector<std::shared_ptr<job>>& group);
@@ -92,6 +111,8 @@ private:
   MDB_dbi events_ = 0;
   MDB_dbi meta_ = 0;
   MDB_dbi snapshots_ = 0;
+  MDB_dbi tags_ = 0;
+  MDB_dbi global_ = 0;
 
   std::mutex queue_mutex_;
   std::condition_variable queue_cv_;
@@ -119,6 +140,17 @@ environment::environment(storage::environment& env)
     storage::check("open databases", mdb_dbi_open(txn, "journal", MDB_CREATE, &events_));
     storage::check("open databases", mdb_dbi_open(txn, "journal-meta", MDB_CREATE, &meta_));
     storage::check("open databases", mdb_dbi_open(txn, "snapshots", MDB_CREATE, &snapshots_));
+    int rc = mdb_dbi_open(txn, "journal-global", 0, &global_);
+    if (rc == MDB_NOTFOUND) {
+      // A journal written before the tag index existed (or a new one):
+      // index the events it holds, in key order, in this transaction.
+      storage::check("open databases", mdb_dbi_open(txn, "journal-global", MDB_CREATE, &global_));
+      storage::check("open databases", mdb_dbi_open(txn, "journal-tags", MDB_CREATE, &tags_));
+      build_tag_index(txn);
+    } else {
+      storage::check("open databases", rc);
+      storage::check("open databases", mdb_dbi_open(txn, "journal-tags", MDB_CREATE, &tags_));
+    }
   });
   writer_ = std::thread([this] { run(); });
 }
@@ -136,6 +168,67 @@ environment::~environment() {
       writer_.join();
     }
   }
+}
+
+constexpr std::string_view ordering_key = "ordering";
+
+std::uint64_t environment::read_ordering(MDB_txn* txn) const {
+  MDB_val key = as_val(ordering_key);
+  MDB_val value;
+  int rc = mdb_get(txn, global_, &key, &value);
+  if (rc == MDB_NOTFOUND) {
+    return 0;
+  }
+  storage::check("get", rc);
+  std::string_view bytes = as_view(value);
+  if (bytes.size() != 8) {
+    throw journal_error("the journal's tag index is damaged: its ordering counter holds " +
+                        std::to_string(bytes.size()) + " bytes");
+  }
+  std::uint64_t n = 0;
+  for (unsigned char c : bytes) {
+    n = (n << 8) | c;
+  }
+  return n;
+}
+
+void environment::write_ordering(MDB_txn* txn, std::uint64_t ordering) const {
+  char bytes[8];
+  for (int i = 7; i >= 0; --i) {
+    bytes[i] = static_cast<char>(ordering & 0xff);
+    ordering >>= 8;
+  }
+  MDB_val key = as_val(ordering_key);
+  MDB_val value = as_val(std::string_view(bytes, 8));
+  check_put(mdb_put(txn, global_, &key, &value, 0));
+}
+
+void environment::index_record(MDB_txn* txn, const persistent_record& record,
+                               std::string_view event_key, std::uint64_t ordering) const {
+  for (std::size_t i = 0; i < record.tags.size(); ++i) {
+    const std::string& tag = record.tags[i];
+    if (std::find(record.tags.begin(), record.tags.begin() + static_cast<std::ptrdiff_t>(i), tag) !=
+        record.tags.begin() + static_cast<std::ptrdiff_t>(i)) {
+      continue; // a tag named twice is entered once
+    }
+    std::string key = internal::record_key(tag, ordering);
+    MDB_val k = as_val(key);
+    MDB_val v = as_val(event_key);
+    check_put(mdb_put(txn, tags_, &k, &v, 0));
+  }
+}
+
+void environment::build_tag_index(MDB_txn* txn) {
+  std::uint64_t ordering = 0;
+  cursor c(txn, events_);
+  MDB_val k, v;
+  for (bool found = c.move(MDB_FIRST, k, v); found; found = c.move(MDB_NEXT, k, v)) {
+    persistent_record record = internal::decode_record(as_view(v));
+    if (!record.tags.empty()) {
+      index_record(txn, record, as_view(k), ++ordering);
+    }
+  }
+  write_ordering(txn, ordering);
 }
 
 void environment::submit(std::shared_ptr<job> j) {
@@ -268,6 +361,9 @@ public:
 
   void apply(environment& env, MDB_txn* txn) override {
     rejections_.assign(batches_.size(), std::string());
+    // The tagged events of this write take the orderings after the last
+    // one committed (read once, in this transaction, when first needed).
+    std::uint64_t ordering = 0;
     for (std::size_t i = 0; i < batches_.size(); ++i) {
       const record_batch& batch = batches_[i];
       if (batch.empty()) {
@@ -295,9 +391,18 @@ public:
         MDB_val k = as_val(key);
         MDB_val v = as_val(value);
         check_put(mdb_put(txn, env.events(), &k, &v, 0));
+        if (!record.tags.empty()) {
+          if (ordering == 0) {
+            ordering = env.read_ordering(txn);
+          }
+          env.index_record(txn, record, key, ++ordering);
+        }
       }
       meta.highest = batch.back().sequence_nr;
       write_meta(txn, env.meta(), id, meta);
+    }
+    if (ordering != 0) {
+      env.write_ordering(txn, ordering);
     }
   }
 
@@ -471,6 +576,41 @@ public:
       }
     });
     return n;
+  }
+
+  std::uint64_t events_by_tag_ordered(const std::string& tag, std::uint64_t after,
+                                      std::uint64_t max,
+                                      const ordered_record_callback& on_record) override {
+    std::uint64_t n = 0;
+    if (max == 0 || after == max_sequence_nr) {
+      return 0;
+    }
+    env_->read([&](MDB_txn* txn) {
+      std::string prefix = internal::key_prefix(tag);
+      cursor c(txn, env_->tags());
+      MDB_val k, v;
+      for (bool found = c.seek(internal::record_key(tag, after + 1), k, v);
+           found && n < max && has_prefix(as_view(k), prefix); found = c.move(MDB_NEXT, k, v)) {
+        // The entries of deleted events stay in the index: skip them here.
+        MDB_val event_key = v;
+        MDB_val event;
+        int rc = mdb_get(txn, env_->events(), &event_key, &event);
+        if (rc == MDB_NOTFOUND) {
+          continue;
+        }
+        storage::check("get", rc);
+        persistent_record record = internal::decode_record(as_view(event));
+        on_record(internal::key_sequence_nr(as_view(k)), record);
+        ++n;
+      }
+    });
+    return n;
+  }
+
+  std::uint64_t highest_ordering() override {
+    std::uint64_t ordering = 0;
+    env_->read([&](MDB_txn* txn) { ordering = env_->read_ordering(txn); });
+    return ordering;
   }
 
   bool blocking() const noexcept override {

@@ -205,6 +205,42 @@ TEST_P(JournalConformance, EventsByTagSpanEntitiesAndSkipDeletedRecords) {
   EXPECT_EQ(events_by_tag_to_vector(*journal_, "red", 0, max_sequence_nr).size(), 2u);
 }
 
+TEST_P(JournalConformance, TagIndexOrdersTaggedEventsAcrossEntitiesAndResumesAfterAnOrdering) {
+  EXPECT_EQ(journal_->highest_ordering(), 0u);
+  record_batch a = make_batch("a", 1, 3);
+  a[0].tags = {"red"};
+  a[2].tags = {"red", "blue", "red"};
+  record_batch b = make_batch("b", 1, 2);
+  b[1].tags = {"red"};
+  write_ok(a);
+  write_ok(b);
+  // Three tagged events: orderings 1 (a/1), 2 (a/3), 3 (b/2).
+  EXPECT_EQ(journal_->highest_ordering(), 3u);
+  auto red = events_by_tag_ordered_to_vector(*journal_, "red", 0, max_sequence_nr);
+  ASSERT_EQ(red.size(), 3u);
+  EXPECT_EQ(red[0].ordering, 1u);
+  EXPECT_EQ(red[0].record, a[0]);
+  EXPECT_EQ(red[1].ordering, 2u);
+  EXPECT_EQ(red[1].record, a[2]);
+  EXPECT_EQ(red[2].ordering, 3u);
+  EXPECT_EQ(red[2].record, b[1]);
+  auto after = events_by_tag_ordered_to_vector(*journal_, "red", 2, max_sequence_nr);
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_EQ(after[0].record, b[1]);
+  EXPECT_EQ(events_by_tag_ordered_to_vector(*journal_, "red", 0, 2).size(), 2u);
+  auto blue = events_by_tag_ordered_to_vector(*journal_, "blue", 0, max_sequence_nr);
+  ASSERT_EQ(blue.size(), 1u);
+  EXPECT_EQ(blue[0].ordering, 2u);
+  EXPECT_TRUE(events_by_tag_ordered_to_vector(*journal_, "green", 0, max_sequence_nr).empty());
+  EXPECT_TRUE(events_by_tag_ordered_to_vector(*journal_, "red", max_sequence_nr, 10).empty());
+  journal_->delete_to("a", 1);
+  red = events_by_tag_ordered_to_vector(*journal_, "red", 0, max_sequence_nr);
+  ASSERT_EQ(red.size(), 2u);
+  EXPECT_EQ(red[0].ordering, 2u);
+  write_ok(make_batch("c", 1, 1));
+  EXPECT_EQ(journal_->highest_ordering(), 3u); // untagged events take no ordering
+}
+
 TEST_P(JournalConformance, SnapshotLoadPicksTheLatestMatchingTheCriteria) {
   store_->save(snap("a", 5, 100, "s5"));
   store_->save(snap("a", 10, 200, "s10"));

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <future>
 #include <gtest/gtest.h>
+#include <lmdb.h>
 #include <string>
 #include <thread>
 #include <vector>
@@ -46,6 +47,61 @@ TEST(LmdbJournal, RecordsSurviveClosingAndReopening) {
   snapshot_record out;
   ASSERT_TRUE(s->load("a", snapshot_criteria{}, out));
   EXPECT_EQ(out.payload, "snap");
+}
+
+/// Drops the tag index and its counter, as in a journal written before
+/// they existed.
+void drop_tag_index(const temp_dir& dir) {
+  MDB_env* env = nullptr;
+  ASSERT_EQ(mdb_env_create(&env), 0);
+  ASSERT_EQ(mdb_env_set_maxdbs(env, 8), 0);
+  ASSERT_EQ(mdb_env_set_mapsize(env, 1 << 20), 0);
+  ASSERT_EQ(mdb_env_open(env, dir.str().c_str(), 0, 0644), 0);
+  MDB_txn* txn = nullptr;
+  ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
+  for (const char* name : {"journal-global", "journal-tags"}) {
+    MDB_dbi dbi;
+    ASSERT_EQ(mdb_dbi_open(txn, name, 0, &dbi), 0);
+    ASSERT_EQ(mdb_drop(txn, dbi, 1), 0);
+  }
+  ASSERT_EQ(mdb_txn_commit(txn), 0);
+  mdb_env_close(env);
+}
+
+TEST(LmdbJournal, TheTagIndexSurvivesReopeningAndIsBuiltForAnOlderJournal) {
+  temp_dir dir;
+  record_batch a = make_batch("a", 1, 2);
+  a[1].tags = {"t"};
+  record_batch b = make_batch("b", 1, 1);
+  b[0].tags = {"t", "u"};
+  {
+    auto j = make_lmdb_journal(options_for(dir));
+    ASSERT_EQ(j->write({b})[0], "");
+    ASSERT_EQ(j->write({a})[0], "");
+  }
+  {
+    auto j = make_lmdb_journal(options_for(dir));
+    auto t = events_by_tag_ordered_to_vector(*j, "t", 0, max_sequence_nr);
+    ASSERT_EQ(t.size(), 2u);
+    EXPECT_EQ(t[0].record, b[0]); // written first
+    EXPECT_EQ(t[1].record, a[1]);
+    EXPECT_EQ(j->highest_ordering(), 2u);
+  }
+  drop_tag_index(dir);
+  auto j = make_lmdb_journal(options_for(dir));
+  // Rebuilt from the events, in key order ("a" before "b").
+  EXPECT_EQ(j->highest_ordering(), 2u);
+  auto t = events_by_tag_ordered_to_vector(*j, "t", 0, max_sequence_nr);
+  ASSERT_EQ(t.size(), 2u);
+  EXPECT_EQ(t[0].record, a[1]);
+  EXPECT_EQ(t[1].record, b[0]);
+  EXPECT_EQ(events_by_tag_ordered_to_vector(*j, "u", 0, max_sequence_nr).size(), 1u);
+  record_batch c = make_batch("c", 1, 1);
+  c[0].tags = {"t"};
+  ASSERT_EQ(j->write({c})[0], "");
+  auto last = events_by_tag_ordered_to_vector(*j, "t", 2, max_sequence_nr);
+  ASSERT_EQ(last.size(), 1u);
+  EXPECT_EQ(last[0].ordering, 3u);
 }
 
 TEST(LmdbJournal, JournalsOnOneDirectoryShareTheEnvironment) {

@@ -47,6 +47,14 @@ struct write_outcome {
 
 using write_callback = std::function<void(write_outcome)>;
 using record_callback = std::function<void(const persistent_record&)>;
+/// A record and its place in the journal's global order of tagged events.
+using ordered_record_callback = std::function<void(std::uint64_t, const persistent_record&)>;
+
+/// A tagged event as `events_by_tag_ordered_to_vector` collects it.
+struct ordered_record {
+  std::uint64_t ordering = 0;
+  persistent_record record;
+};
 
 /// Why `batch` cannot follow `highest` (the entity's highest sequence
 /// number), or an empty string when it can: one non-empty persistence id
@@ -95,6 +103,20 @@ public:
   /// number is at least `from`, across entities.
   virtual std::uint64_t events_by_tag(const std::string& tag, std::uint64_t from, std::uint64_t max,
                                       const record_callback& on_record) = 0;
+
+  /// Calls `on_record` for up to `max` live records carrying `tag` whose
+  /// ordering is above `after`, in that order. Each tagged event gets its
+  /// ordering when it is written, in the transaction that writes it: a
+  /// reader never sees a later ordering before an earlier one, so the last
+  /// ordering delivered resumes a query without a gap or a repeat. Read from
+  /// the backend's tag index. The default throws journal_error.
+  virtual std::uint64_t events_by_tag_ordered(const std::string& tag, std::uint64_t after,
+                                              std::uint64_t max,
+                                              const ordered_record_callback& on_record);
+
+  /// The ordering of the last tagged event written (0 when none). The
+  /// default throws journal_error.
+  virtual std::uint64_t highest_ordering();
 
   /// True when calls block on I/O (callers should keep them off event loops).
   virtual bool blocking() const noexcept = 0;
@@ -164,5 +186,9 @@ std::vector<persistent_record> replay_to_vector(journal& j, const std::string& i
 /// Collects `events_by_tag` into a vector.
 std::vector<persistent_record> events_by_tag_to_vector(journal& j, const std::string& tag,
                                                        std::uint64_t from, std::uint64_t max);
+
+/// Collects `events_by_tag_ordered` into a vector.
+std::vector<ordered_record> events_by_tag_ordered_to_vector(journal& j, const std::string& tag,
+                                                            std::uint64_t after, std::uint64_t max);
 
 } // namespace atomr::persistence
