@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures
+import functools
 import io
 import itertools
 import json
@@ -34,7 +35,6 @@ import time
 import weakref
 from typing import Any, Optional
 
-import atomr
 from atomr._native import _subinterp as _chan
 from atomr.actor import ActorRef, ActorSystem, Terminated
 from atomr.errors import (
@@ -72,7 +72,7 @@ def bootstrap(index: int, inbox: int, outbox: int, quota: dict[str, Any]) -> str
     """The script an interpreter of a pool runs: registers empty packages
     for ``atomr`` and the subpackages whose ``__init__`` imports the native
     core, then runs the pool runtime."""
-    root = os.path.dirname(os.path.abspath(atomr.__file__))
+    root = os.path.dirname(os.path.dirname(os.path.abspath(_chan.__file__)))
     packages = {"atomr": root, "atomr._native": os.path.join(root, "_native"),
                 "atomr.actor": os.path.join(root, "actor"),
                 "atomr.interpreter": os.path.join(root, "interpreter")}
@@ -583,7 +583,7 @@ class SubinterpreterPool:
             if system not in self.systems:
                 self.systems.add(system)
                 system.register_on_termination(
-                    lambda s=weakref.ref(system): self._system_ended(s))
+                    functools.partial(self._system_ended, weakref.ref(system)))
             self._push(it.index, "spawn", aid, 0, (module, qualname, path), b"")
         return ref
 

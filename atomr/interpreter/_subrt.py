@@ -80,7 +80,7 @@ def install_face() -> None:
     atomr.Terminated = Terminated  # type: ignore[attr-defined]
     atomr.errors = errors  # type: ignore[attr-defined]
     atomr.supervision = supervision  # type: ignore[attr-defined]
-    atomr.__getattr__ = _face_getattr  # type: ignore[attr-defined]
+    vars(atomr)["__getattr__"] = _face_getattr
     atomr.__all__ = list(_FACE_NAMES)  # type: ignore[attr-defined]
 
 
@@ -224,7 +224,7 @@ class Runtime:
         self.inbox = inbox
         self.outbox = outbox
         self.actors: dict[int, _Cell] = {}
-        self.queue: deque[tuple[Any, ...]] = deque()
+        self.queue: deque[Any] = deque()  # envelopes (bytes) and local mail (tuples)
         limit = quota.get("max_handler_ms")
         self.long_ns = None if limit is None else int(limit * 1_000_000)
         self.known: set[int] = set()  # every actor spawned here

@@ -108,6 +108,11 @@ def test_subinterpreter_pools_are_refused_truthfully(system):
     assert interp.pool_config("sub") is None
 
 
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="own-GIL subinterpreters need 3.12+")
+def test_subinterpreters_are_supported_from_3_12():
+    assert atomr.subinterpreters_supported() is True
+
+
 def test_nogil_detection_follows_sys_is_gil_enabled(monkeypatch):
     expected = hasattr(sys, "_is_gil_enabled") and not sys._is_gil_enabled()
     assert atomr.nogil_supported() is expected
