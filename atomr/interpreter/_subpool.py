@@ -120,11 +120,23 @@ class _Unpickler(pickle.Unpickler):
         return _from_token(pid)
 
 
+#: Messages without refs are plain pickles of protocol 5; those with refs
+#: (persistent ids) are pickled with protocol 4, so the first bytes tell a
+#: decoder whether it needs the persistent loader (and the plain path stays
+#: the C pickler's, without a Python-level Pickler per message).
+PLAIN_PROTOCOL = 5
+REFS_PROTOCOL = 4
+
+
 def encode(msg: Any) -> bytes:
     """`msg` pickled for a pool; TypeError naming it when it cannot be."""
+    try:
+        return pickle.dumps(msg, PLAIN_PROTOCOL)
+    except Exception:  # refs inside (their __reduce__ refuses), or not picklable at all
+        pass
     buf = io.BytesIO()
     try:
-        _Pickler(buf, pickle.HIGHEST_PROTOCOL).dump(msg)
+        _Pickler(buf, REFS_PROTOCOL).dump(msg)
     except Exception as exc:
         raise TypeError(f"a message of type {type(msg).__name__} cannot cross into a "
                         f"subinterpreter (it is pickled): {exc}") from None
@@ -132,6 +144,8 @@ def encode(msg: Any) -> bytes:
 
 
 def decode(data: bytes) -> Any:
+    if data[1] == PLAIN_PROTOCOL:
+        return pickle.loads(data)
     return _Unpickler(io.BytesIO(data)).load()
 
 

@@ -115,6 +115,9 @@ class Ref:
     def __repr__(self) -> str:
         return f"<ActorRef path={self.path}>"
 
+    def __reduce__(self) -> Any:
+        raise TypeError("a ref travels as a persistent id")
+
 
 class _Pickler(pickle.Pickler):
     def persistent_id(self, obj: Any) -> Any:
@@ -130,12 +133,20 @@ class _Unpickler(pickle.Unpickler):
 
 
 def encode(obj: Any) -> bytes:
+    """`obj` pickled: plain (protocol 5) without refs, with persistent ids
+    (protocol 4) with refs; the main interpreter's ``_subpool.encode`` alike."""
+    try:
+        return pickle.dumps(obj, 5)
+    except Exception:  # a Ref inside (its __reduce__ refuses), or not picklable
+        pass
     buf = io.BytesIO()
-    _Pickler(buf, pickle.HIGHEST_PROTOCOL).dump(obj)
+    _Pickler(buf, 4).dump(obj)
     return buf.getvalue()
 
 
 def decode(data: bytes) -> Any:
+    if data[1] == 5:
+        return pickle.loads(data)
     return _Unpickler(io.BytesIO(data)).load()
 
 
