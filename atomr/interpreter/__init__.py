@@ -23,7 +23,7 @@ Kinds built in this version:
 * ``python-subinterpreter-pool`` (Python 3.12+): ``count``
   subinterpreters with their own GIL (PEP 684), each running the actors
   spawned into it on a thread of its own; ``actor_of`` returns a
-  :class:`~atomr.interpreter._subpool.SubinterpreterActorRef` (tell, ask,
+  :class:`SubinterpreterActorRef` (tell, ask,
   ask_blocking, forward, stop, watch). Where
   :func:`subinterpreters_supported` is False, configuring one raises
   :class:`NotImplementedError`. See ``docs/pools.md``.
@@ -41,9 +41,11 @@ from atomr.actor import DISPATCHERS, ActorSystem
 from atomr.actor import _system as _system_mod
 from atomr.errors import InterpreterOverloaded
 from atomr.interpreter._quota import InterpreterQuota
+from atomr.interpreter._subpool import SubinterpreterActorRef
 
 __all__ = [
     "InterpreterQuota",
+    "SubinterpreterActorRef",
     "configure_interpreter",
     "pool_config",
     "shutdown_pools",

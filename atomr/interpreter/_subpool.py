@@ -44,6 +44,7 @@ from atomr.errors import (
     AtomrError,
     InterpreterOverloaded,
 )
+from atomr._util.exports import public_module
 from atomr.interpreter._quota import InterpreterQuota
 
 _log = logging.getLogger("atomr.interpreter")
@@ -159,6 +160,7 @@ def _check_timeout(timeout: Any) -> Optional[float]:
     return float(timeout)
 
 
+@public_module("atomr.interpreter")
 class SubinterpreterActorRef:
     """A ref to an actor in a ``python-subinterpreter-pool``, used from the
     main interpreter as a local ref is: ``tell``, ``ask``,
