@@ -275,3 +275,22 @@ def test_an_unconfigured_label_with_the_pool_dispatcher_is_created(system):
     assert ref.ask_blocking("where", DEADLINE) != 0
     cfg = interp.pool_config("auto")
     assert cfg is not None and (cfg["kind"], cfg["count"]) == (POOL, 1)
+
+
+class Forwarder(Actor):
+    """A main-interpreter actor forwarding every message to a pooled one."""
+
+    def __init__(self, target) -> None:
+        self.target = target
+
+    def handle(self, ctx, msg):
+        ctx.forward(self.target)
+
+
+def test_a_main_actor_forwards_an_ask_into_the_pool(system):
+    system.configure_interpreter("cpu", POOL)
+    ref = system.actor_of(props(Echo, interpreter_role="cpu"), "e")
+    fwd = system.actor_of(props(Forwarder, factory=lambda: Forwarder(ref)), "fwd")
+    assert fwd.ask_blocking("where", DEADLINE) == ref.ask_blocking("where", DEADLINE)
+    with pytest.raises(ValueError, match="boom"):
+        fwd.ask_blocking("boom", DEADLINE)
