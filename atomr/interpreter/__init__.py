@@ -228,9 +228,8 @@ def _spawn(system: ActorSystem, props: Any, name: Optional[str]) -> Any:
     label = getattr(props, "interpreter_role", None)
     pool = _POOLS.get(label) if label is not None else None
     if pool is None:
-        kind = getattr(props, "dispatcher", None)
-        if kind in (PROCESS_POOL, SUBINTERPRETER_POOL) and label is not None:
-            configure_interpreter(label, kind)  # auto-created: one worker
+        if getattr(props, "dispatcher", None) == PROCESS_POOL and label is not None:
+            configure_interpreter(label, PROCESS_POOL)  # auto-created: one worker
             pool = _POOLS.get(label)
         if pool is None:
             return None

@@ -270,11 +270,10 @@ def test_interpreters_are_finalized_when_the_system_terminates():
     assert chan.channel_count() == channels
 
 
-def test_an_unconfigured_label_with_the_pool_dispatcher_is_created(system):
+def test_props_naming_the_pool_kind_without_a_configured_pool_run_in_process(system):
     ref = system.actor_of(props(Echo, interpreter_role="auto", dispatcher=POOL), "e")
-    assert ref.ask_blocking("where", DEADLINE) != 0
-    cfg = interp.pool_config("auto")
-    assert cfg is not None and (cfg["kind"], cfg["count"]) == (POOL, 1)
+    assert ref.ask_blocking("where", DEADLINE) == 0  # the main interpreter
+    assert interp.pool_config("auto") is None
 
 
 class Forwarder(Actor):
