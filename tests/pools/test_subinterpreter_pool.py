@@ -182,7 +182,7 @@ def test_max_handler_ms_counts_long_handlers(system):
     assert ref.ask_blocking("spin", DEADLINE) == "spun"
     assert ref.ask_blocking("spin", DEADLINE) == "spun"
     m = [m for m in interp.interpreter_metrics() if m["label"] == "timed"][0]
-    assert m["long_handlers"] == 2 and m["gil_hold_ns_total"] >= 100_000_000
+    assert m["long_handlers"] >= 2 and m["gil_hold_ns_total"] >= 100_000_000
 
 
 def test_the_import_deny_and_allow_lists_hold_inside_the_interpreter(system):
