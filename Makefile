@@ -61,15 +61,16 @@ test-py: build
 # short) with a venv in build/py312 for its packages, and
 # `test-subinterpreters` runs the pool tests there. SUB_PYTHON names another
 # 3.12+ interpreter; bench-subinterpreters races on 3.12 and on 3.13.
-SUB_PYTHON ?= $(lastword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3))
-SUB_PYTHONS ?= $(SUB_PYTHON) $(lastword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3))
+PYENV_VERSIONS = $(or $(PYENV_ROOT),$(HOME)/.pyenv)/versions
+SUB_PYTHON ?= $(lastword $(wildcard $(PYENV_VERSIONS)/3.12*/bin/python3))
+SUB_PYTHONS ?= $(SUB_PYTHON) $(lastword $(wildcard $(PYENV_VERSIONS)/3.13*/bin/python3))
 SUB_VENV = build/py$(shell $(SUB_PYTHON) -c 'import sys; print("%d%d" % sys.version_info[:2])')
 SUB_PACKAGES = setuptools wheel Cython==3.3.1 "msgpack>=1" "pytest>=8" "pytest-asyncio>=0.23" \
 	"pytest-timeout>=2" "pytest-benchmark>=4"
 SUB_CC = $(if $(shell command -v ccache),CCACHE_NOHASHDIR=1 CCACHE_BASEDIR=$(CURDIR) CC="ccache gcc" CXX="ccache g++")
 
 sub-build: build
-	@test -n "$(SUB_PYTHON)" || { echo "no Python 3.12+ under ~/.pyenv/versions: set SUB_PYTHON"; exit 1; }
+	@test -n "$(SUB_PYTHON)" || { echo "no Python 3.12+ under $(PYENV_VERSIONS): set SUB_PYTHON"; exit 1; }
 	[ -x $(SUB_VENV)/bin/python ] || $(SUB_PYTHON) -m venv $(SUB_VENV)
 	$(SUB_VENV)/bin/python -m pip install -q $(SUB_PACKAGES)
 	$(SUB_CC) $(SUB_VENV)/bin/python setup.py -q build_ext --inplace -j2
