@@ -180,7 +180,8 @@ class SubinterpreterActorRef:
         self._worker = worker
         self._system = weakref.ref(system)
         self._stopped = False
-        self._watchers: set[ActorRef] = set()
+        # main-interpreter ActorRefs and pooled actors' refs (both tell)
+        self._watchers: set[Any] = set()
 
     @property
     def path(self) -> str:
@@ -276,7 +277,7 @@ class SubinterpreterActorRef:
             return ("m", _main_id(sender), sender.path)
         raise TypeError(f"sender must be an actor ref or None, not {type(sender).__name__}")
 
-    def _watched_by(self, watcher: ActorRef) -> None:
+    def _watched_by(self, watcher: Any) -> None:
         """``ctx.watch(self)`` in `watcher`: Terminated(path) once it stops."""
         with self._pool.lock:
             if not self._stopped:
@@ -284,7 +285,7 @@ class SubinterpreterActorRef:
                 return
         watcher.tell(Terminated(self._path))
 
-    def _unwatched_by(self, watcher: ActorRef) -> None:
+    def _unwatched_by(self, watcher: Any) -> None:
         with self._pool.lock:
             self._watchers.discard(watcher)
 
@@ -544,6 +545,18 @@ class SubinterpreterPool:
                        ref.path if ref is not None else aid, decode(payload))
             if ref is not None:
                 self._stopped(ref)
+        elif op in ("watch", "unwatch"):  # a pooled actor watches one in another interpreter
+            watcher_aid, path = sender
+            watcher, watched = _ACTORS.get(watcher_aid), _ACTORS.get(aid)
+            if watcher is None:
+                return
+            if op == "unwatch":
+                if watched is not None:
+                    watched._unwatched_by(watcher)
+            elif watched is None:
+                watcher.tell(Terminated(path, existence_confirmed=False))
+            else:
+                watched._watched_by(watcher)
         elif op == "restarted":
             self.actor_restarts += 1
         elif op == "stop":

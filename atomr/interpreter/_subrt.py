@@ -182,16 +182,21 @@ class Context:
         _RUNTIME.stop_ref(ref)
 
     def watch(self, ref: Ref) -> Ref:
-        """Delivers ``Terminated(ref.path)`` once `ref` stops; `ref` must be
-        an actor of this interpreter (other watches go through the main
-        interpreter: watch there)."""
+        """Delivers ``Terminated(ref.path)`` once `ref` stops; `ref` is an
+        actor of this pool (of this interpreter, or of another one: then
+        through the main interpreter). A main-interpreter actor cannot be
+        watched from here (ValueError)."""
         _RUNTIME.watch(self._cell, ref)
         return ref
 
     def unwatch(self, ref: Ref) -> Ref:
-        target = _RUNTIME.actors.get(ref.id) if ref.kind == "s" else None
+        if ref.kind != "s":
+            return ref
+        target = _RUNTIME.actors.get(ref.id)
         if target is not None:
             target.watchers.discard(self._cell.ref.id)
+        elif ref.id not in _RUNTIME.known:
+            _RUNTIME.send("unwatch", ref.id, 0, (self._cell.aid, ref.path))
         return ref
 
 
@@ -316,13 +321,13 @@ class Runtime:
 
     def watch(self, watcher: _Cell, ref: Ref) -> None:
         if ref.kind != "s":
-            raise ValueError(f"an actor in a subinterpreter can watch only actors of its own "
-                             f"interpreter, not {ref.path}")
+            raise ValueError(f"an actor in a subinterpreter can watch only actors of its "
+                             f"pool, not {ref.path}")
         target = self.actors.get(ref.id)
         if target is None:
-            if ref.id not in self.known:
-                raise ValueError(f"an actor in a subinterpreter can watch only actors of its "
-                                 f"own interpreter, not {ref.path}")
+            if ref.id not in self.known:  # in another interpreter: the main one relays
+                self.send("watch", ref.id, 0, (watcher.aid, ref.path))
+                return
             self.queue.append(("local", watcher.aid, 0, None,
                                Terminated(ref.path, existence_confirmed=False)))
             return

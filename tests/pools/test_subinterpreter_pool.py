@@ -142,6 +142,21 @@ def test_pooled_actors_watch_each_other_in_their_interpreter(system):
     wait_until(lambda: watcher.ask_blocking("seen", DEADLINE) == [target.path])
 
 
+def test_pooled_actors_watch_actors_of_another_interpreter(system):
+    system.configure_interpreter("cpu", POOL, count=2)
+    watcher = system.actor_of(props(Watcher, interpreter_role="cpu"), "w")
+    target = system.actor_of(props(Echo, interpreter_role="cpu"), "t")
+    assert watcher._worker != target._worker  # one in each interpreter
+    assert watcher.ask_blocking(target, DEADLINE) is True
+    # the watch is relayed by the main interpreter: wait until it is registered
+    wait_until(lambda: len(target._watchers) == 1)
+    assert target.ask_blocking("stop", DEADLINE) == "stopping"
+    wait_until(lambda: watcher.ask_blocking("seen", DEADLINE) == [target.path])
+    inbox = system.actor_of(props(Inbox), "inbox")
+    with pytest.raises(ValueError, match="pool"):
+        watcher.ask_blocking(inbox, DEADLINE)  # a main-interpreter actor: refused
+
+
 def test_refs_cross_in_messages_both_ways(system):
     system.configure_interpreter("cpu", POOL, count=2)
     a = system.actor_of(props(Echo, interpreter_role="cpu"), "a")
