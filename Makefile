@@ -8,7 +8,7 @@ FUZZ_DIR ?= build/fuzz
 # Seconds each fuzz target runs in `make test` (a smoke run; raise it to hunt).
 FUZZ_SECONDS ?= 20
 
-.PHONY: deps build demo docs lint lint-static lint-stubs test test-cpp test-cpp-sanitize test-fuzz test-py soak soak-cluster soak-cluster-sim bench clean
+.PHONY: deps build demo docs lint lint-static lint-stubs test test-cpp test-cpp-sanitize test-fuzz test-py sub-build sub-bench test-subinterpreters bench-subinterpreters soak soak-cluster soak-cluster-sim bench clean
 
 deps:
 	bash scripts/install-system-deps.sh
@@ -55,6 +55,40 @@ test-fuzz: deps
 test-py: build
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
+# python-subinterpreter-pool needs Python 3.12+ (own-GIL subinterpreters):
+# `sub-build` builds the tree in place for pyenv's 3.12 (its extensions carry
+# the cpython-312 tag, beside the default build's; ccache keeps rebuilds
+# short) with a venv in build/py312 for its packages, and
+# `test-subinterpreters` runs the pool tests there. SUB_PYTHON names another
+# 3.12+ interpreter; bench-subinterpreters races on 3.12 and on 3.13.
+PYENV_VERSIONS = $(or $(PYENV_ROOT),$(HOME)/.pyenv)/versions
+SUB_PYTHON ?= $(lastword $(wildcard $(PYENV_VERSIONS)/3.12*/bin/python3))
+SUB_PYTHONS ?= $(SUB_PYTHON) $(lastword $(wildcard $(PYENV_VERSIONS)/3.13*/bin/python3))
+SUB_VENV = build/py$(shell $(SUB_PYTHON) -c 'import sys; print("%d%d" % sys.version_info[:2])')
+SUB_PACKAGES = setuptools wheel Cython==3.3.1 "msgpack>=1" "pytest>=8" "pytest-asyncio>=0.23" \
+	"pytest-timeout>=2" "pytest-benchmark>=4"
+SUB_CC = $(if $(shell command -v ccache),CCACHE_NOHASHDIR=1 CCACHE_BASEDIR=$(CURDIR) CC="ccache gcc" CXX="ccache g++")
+
+sub-build: build
+	@test -n "$(SUB_PYTHON)" || { echo "no Python 3.12+ under $(PYENV_VERSIONS): set SUB_PYTHON"; exit 1; }
+	[ -x $(SUB_VENV)/bin/python ] || $(SUB_PYTHON) -m venv $(SUB_VENV)
+	$(SUB_VENV)/bin/python -m pip install -q $(SUB_PACKAGES)
+	$(SUB_CC) $(SUB_VENV)/bin/python setup.py -q build_ext --inplace -j2
+
+test-subinterpreters: sub-build
+	$(SUB_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/pools/test_subinterpreter_pool.py \
+		tests/pools/test_subinterp_channels.py tests/pools/test_interpreter_api.py \
+		tests/pools/test_inference_example.py
+
+bench-subinterpreters: build
+	for py in $(SUB_PYTHONS); do \
+		$(MAKE) --no-print-directory SUB_PYTHON=$$py sub-build && \
+		$(MAKE) --no-print-directory SUB_PYTHON=$$py sub-bench || exit 1; \
+	done
+
+sub-bench:
+	$(SUB_VENV)/bin/python -m pytest -q -p no:cacheprovider benchmarks/test_bench_subpools.py
+
 # Longer robustness runs than `make test` affords: one million random and
 # mutated frames fired at a live system's port (tests/remote/test_garbage_frames.py).
 soak: build
@@ -89,7 +123,7 @@ lint-stubs: build
 docs: deps
 	NO_MKDOCS_2_WARNING=1 $(PYTHON) -m mkdocs build --strict
 
-test: lint test-cpp test-py test-fuzz docs
+test: lint test-cpp test-py test-subinterpreters test-fuzz docs
 
 bench: build
 	$(PYTHON) -m tox -e bench

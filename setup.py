@@ -59,6 +59,15 @@ extensions = [
         language="c++",
         extra_compile_args=extra_compile_args,
     ),
+    # Own-GIL subinterpreters and their byte channels (python-subinterpreter-pool):
+    # a module of its own, multi-phase and without Python state, so that
+    # every subinterpreter can import it (on 3.11 it builds without them).
+    Extension(
+        "atomr._native._subinterp",
+        sources=["atomr/_native/subinterp.cpp"],
+        language="c++",
+        extra_compile_args=extra_compile_args,
+    ),
 ]
 
 setup(

@@ -115,6 +115,11 @@ SCENARIOS = {
     "pool-cpu": Scenario("handlers/s", (Target(baseline="python-pinned", min_ratio=1.7),)),
     "pool-tell": Scenario("msg/s"),
     "pool-ask": Scenario("asks/s"),
+    # The same 4 CPU-bound actors in a pool of 2 own-GIL subinterpreters
+    # (test_bench_subpools.py, Python 3.12+), and the cost of crossing into one.
+    "subpool-cpu": Scenario("handlers/s", (Target(baseline="python-pinned", min_ratio=1.8),)),
+    "subpool-tell": Scenario("msg/s"),
+    "subpool-ask": Scenario("asks/s"),
 }
 
 

@@ -20,9 +20,13 @@ Kinds built in this version:
   See ``docs/pools.md`` for exactly what supervision and the quota do
   there.
 
-``python-subinterpreter-pool`` is not built: :func:`subinterpreters_supported`
-says so and configuring such a pool raises :class:`NotImplementedError`
-(``docs/architecture.md`` has the plan).
+* ``python-subinterpreter-pool`` (Python 3.12+): ``count``
+  subinterpreters with their own GIL (PEP 684), each running the actors
+  spawned into it on a thread of its own; ``actor_of`` returns a
+  :class:`SubinterpreterActorRef` (tell, ask,
+  ask_blocking, forward, stop, watch). Where
+  :func:`subinterpreters_supported` is False, configuring one raises
+  :class:`NotImplementedError`. See ``docs/pools.md``.
 """
 
 from __future__ import annotations
@@ -37,9 +41,11 @@ from atomr.actor import DISPATCHERS, ActorSystem
 from atomr.actor import _system as _system_mod
 from atomr.errors import InterpreterOverloaded
 from atomr.interpreter._quota import InterpreterQuota
+from atomr.interpreter._subpool import SubinterpreterActorRef
 
 __all__ = [
     "InterpreterQuota",
+    "SubinterpreterActorRef",
     "configure_interpreter",
     "pool_config",
     "shutdown_pools",
@@ -47,21 +53,41 @@ __all__ = [
     "subinterpreters_supported",
     "nogil_supported",
     "PROCESS_POOL",
+    "SUBINTERPRETER_POOL",
 ]
 
 #: The dispatcher name of a pool of worker processes.
 PROCESS_POOL = "python-process-pool"
-#: The dispatcher name of a pool of subinterpreters (not built here).
+#: The dispatcher name of a pool of own-GIL subinterpreters.
 SUBINTERPRETER_POOL = "python-subinterpreter-pool"
+
+_SUPPORTED: Optional[bool] = None
 
 
 def subinterpreters_supported() -> bool:
-    """True when this build can run actors in subinterpreters with their
-    own GIL. Always False in this version: the native core keeps
-    process-wide C++ state and single-phase module state, so it cannot
-    load in an isolated subinterpreter (see ``docs/architecture.md``),
-    whatever the Python version."""
-    return False
+    """True when this Python (3.12 or later) and build run actors in
+    subinterpreters with their own GIL: found once by starting one
+    (``atomr._native._subinterp``) and finalizing it."""
+    global _SUPPORTED
+    if _SUPPORTED is None:
+        _SUPPORTED = _probe_subinterpreters()
+    return _SUPPORTED
+
+
+def _probe_subinterpreters() -> bool:
+    try:
+        from atomr._native import _subinterp
+    except ImportError:
+        return False
+    if not _subinterp.OWN_GIL:
+        return False
+    try:
+        ident = _subinterp.interp_start("import sys\n")
+    except Exception:
+        return False
+    if not _subinterp.interp_join(ident, 30.0):
+        return False
+    return True
 
 
 def nogil_supported() -> bool:
@@ -85,7 +111,8 @@ class _Pool:
         self.kind = kind
         self.count = count
         self.quota = quota
-        self.process: Any = None  # the ProcessPool of a process pool
+        # the ProcessPool or SubinterpreterPool hosting the actors elsewhere
+        self.process: Any = None
         self.lock = threading.Lock()
 
 
@@ -128,15 +155,15 @@ def configure_interpreter(label: str, dispatcher: str = "python-pinned", count: 
         TypeError, ValueError: a bad argument (unknown dispatcher, `count`
             below 1, a quota with bad values).
         NotImplementedError: `dispatcher` is ``python-subinterpreter-pool``
-            (not built; :func:`subinterpreters_supported` is False).
-        AtomrError: a worker process did not start.
+            and :func:`subinterpreters_supported` is False (before 3.12).
+        AtomrError: a worker process or subinterpreter did not start.
     """
     quota = _check(label, dispatcher, count, quota)
-    if dispatcher == SUBINTERPRETER_POOL:
+    if dispatcher == SUBINTERPRETER_POOL and not subinterpreters_supported():
         raise NotImplementedError(
-            "python-subinterpreter-pool is not built in this version of atomr "
-            "(subinterpreters_supported() is False); use python-process-pool for "
-            "parallel Python")
+            "python-subinterpreter-pool needs subinterpreters with their own GIL (Python "
+            "3.12 or later; subinterpreters_supported() is False here); use "
+            "python-process-pool for parallel Python")
     with _LOCK:
         if label in _POOLS:
             return
@@ -145,6 +172,11 @@ def configure_interpreter(label: str, dispatcher: str = "python-pinned", count: 
             from atomr.interpreter._process import ProcessPool
 
             pool.process = ProcessPool(label, count, quota)
+            pool.process.start()
+        elif dispatcher == SUBINTERPRETER_POOL:
+            from atomr.interpreter._subpool import SubinterpreterPool
+
+            pool.process = SubinterpreterPool(label, count, quota)
             pool.process.start()
         _POOLS[label] = pool
         set_long_handler_limit(label, quota.max_handler_ms)
@@ -174,9 +206,9 @@ def shutdown_pools(label: Optional[str] = None) -> None:
 
 def interpreter_metrics() -> list[dict[str, Any]]:
     """:func:`atomr._native.interpreter_metrics` (one dict per label of each
-    live system) plus one dict per process pool, summed over its workers'
-    own metrics (``system`` is None there; a worker that does not answer
-    within a second is left out)."""
+    live system) plus one dict per process or subinterpreter pool, summed
+    over its workers' or interpreters' own metrics (``system`` is None
+    there; one that does not answer within a second is left out)."""
     out = list(_native.interpreter_metrics())
     for pool in list(_POOLS.values()):
         if pool.process is not None:

@@ -38,16 +38,20 @@ class InterpreterQuota:
     * `max_actors`: every kind; ``actor_of`` beyond it raises
       :class:`~atomr.InterpreterOverloaded` (a stopped actor frees its slot).
     * `max_handler_ms`: every in-process kind counts ``long_handlers`` (a
-      turn of an actor whose handlers took longer than this on average).
+      turn of an actor whose handlers took longer than this on average;
+      in a subinterpreter pool, a handler call longer than this).
     * `memory_soft_limit_bytes`: a process pool's workers run under it as
       their address-space limit (``RLIMIT_AS``; an allocation beyond fails
-      with MemoryError, an actor failure); advisory in-process.
-    * `module_denylist` / `module_allowlist`: a process pool's workers
-      refuse to import a denied top-level module, or (with an allow list)
-      any module neither allowed, in the standard library nor loaded at
-      start (ImportError); advisory in-process.
-    * `import_policy`: ``"eager"`` has a process pool's workers import the
-      allow list at start; ``"lazy"`` (default) does nothing.
+      with MemoryError, an actor failure); advisory in-process and in
+      subinterpreter pools (one process's memory).
+    * `module_denylist` / `module_allowlist`: a process pool's workers and
+      a subinterpreter pool's interpreters refuse to import a denied
+      top-level module, or (with an allow list) any module neither
+      allowed, in the standard library nor loaded at start (ImportError);
+      advisory in-process.
+    * `import_policy`: ``"eager"`` has a process pool's workers (a
+      subinterpreter pool's interpreters) import the allow list at start;
+      ``"lazy"`` (default) does nothing.
     * `max_mailbox_total`, `cpu_share`: advisory.
     """
 

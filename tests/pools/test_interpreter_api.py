@@ -100,11 +100,17 @@ def test_configure_interpreter_validates_and_the_first_configuration_wins(system
     assert cfg["quota"].max_actors == 5
 
 
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="subinterpreter pools run on 3.12+")
 def test_subinterpreter_pools_are_refused_truthfully(system):
     assert atomr.subinterpreters_supported() is False
     with pytest.raises(NotImplementedError, match="subinterpreter"):
         system.configure_interpreter("sub", "python-subinterpreter-pool", count=2)
     assert interp.pool_config("sub") is None
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="own-GIL subinterpreters need 3.12+")
+def test_subinterpreters_are_supported_from_3_12():
+    assert atomr.subinterpreters_supported() is True
 
 
 def test_nogil_detection_follows_sys_is_gil_enabled(monkeypatch):
