@@ -75,13 +75,30 @@ class _Shell:
 
 
 class _Entity:
-    __slots__ = ("id", "shard", "ref", "last")
+    __slots__ = ("id", "shard", "ref", "last", "held")
 
     def __init__(self, entity_id: str, shard: str) -> None:
         self.id = entity_id
         self.shard = shard
         self.ref: Any = None
         self.last = time.monotonic()
+        # Its messages while its remembered start is being written to the
+        # journal (None once written, or when nothing is written).
+        self.held: Optional[list[Any]] = None
+
+    def tell(self, message: Any) -> None:
+        """Sends `message` to the entity (under the node's lock), after
+        the ones held for it."""
+        if self.held is not None:
+            self.held.append(message)
+        else:
+            self.ref.tell(message)
+
+    def release(self) -> None:
+        """Its remembered start is written: its held messages go, in order."""
+        held, self.held = self.held, None
+        for message in held or ():
+            self.ref.tell(message)
 
 
 class _Shard:
@@ -178,7 +195,7 @@ class _Node(Extension):
                         state = region._shards.get(msg[2])
                         entity = region._entities.get(msg[3])
                         if state is not None and not state.stopping and entity is not None:
-                            entity.ref.tell(msg[4])
+                            entity.tell(msg[4])
                             continue
                 self.receive(sender, msg)
 
@@ -532,7 +549,7 @@ class ShardRegion:
                     return
                 entity = target._entities.get(entity_id)
                 if entity is not None:
-                    entity.ref.tell(payload)
+                    entity.tell(payload)
                     return
             target._route(shard, entity_id, payload)
 
@@ -586,7 +603,7 @@ class ShardRegion:
                 return
             self._closed = True
             for entity in list(self._entities.values()):
-                entity.ref.tell(_STOP)
+                entity.tell(_STOP)
             self._entities.clear()
             self._shards.clear()
             self._buffers.clear()
@@ -626,7 +643,7 @@ class ShardRegion:
             if entity is None:
                 entity = self._start_entity(shard, entity_id)
             if not start_only:
-                entity.ref.tell(payload)
+                entity.tell(payload)
         elif not start_only:
             self._node.send(home, ("msg", self._type_name, shard, entity_id, payload))
 
@@ -679,7 +696,14 @@ class ShardRegion:
             state = self._shards[shard] = _Shard(shard)
         state.entities.add(entity_id)
         if self.settings.remember_entities:
-            self._node.remember.started(self._type_name, shard, entity_id)
+            # With a shared journal the entity handles no message before
+            # its start is written there: were this node to die after it
+            # handled one, the entity would start again elsewhere.
+            entity.held = []
+            node = self._node
+            if not node.remember.started(self._type_name, shard, entity_id,
+                                         lambda: node.locked(entity.release)):
+                entity.release()
         return entity
 
     def _passivate(self, entity: _Entity) -> None:
@@ -687,7 +711,7 @@ class ShardRegion:
         state = self._shards.get(entity.shard)
         if state is not None:
             state.entities.discard(entity.id)
-        entity.ref.tell(_STOP)
+        entity.tell(_STOP)
         if self.settings.remember_entities:
             self._node.remember.stopped(self._type_name, entity.shard, entity.id)
 
@@ -760,7 +784,7 @@ class ShardRegion:
                 for entity_id in state.entities:
                     entity = self._entities.pop(entity_id, None)
                     if entity is not None:
-                        entity.ref.tell(_STOP)
+                        entity.tell(_STOP)
 
     def _on_home(self, shard: str, home: str, entity_ids: Optional[list[str]]) -> None:
         self._homes[shard] = home
@@ -797,7 +821,7 @@ class ShardRegion:
         for entity_id in sorted(state.entities):
             entity = self._entities.pop(entity_id, None)
             if entity is not None:
-                entity.ref.tell(_STOP)
+                entity.tell(_STOP)
                 state.refs.append(entity.ref)
         self._check_stopped(state)
 
@@ -887,7 +911,7 @@ class ShardRegion:
                 state = self._shards.get(entity.shard)
                 if state is not None:
                     state.entities.discard(entity.id)
-                entity.ref.tell(_STOP)
+                entity.tell(_STOP)
 
     def __repr__(self) -> str:
         kind = "proxy" if self._props is None else "region"

@@ -15,7 +15,11 @@ died start their remembered entities again on their new owner:
   remembered an entity (any node may append; a rejected write is retried
   after the highest sequence number is read again).
 
-The writes run in order on the system's loop, one after another.
+The writes run in order on the system's loop, one after another. A region
+holds the messages of an entity it starts until its ``started`` event (and
+the index entry of its shard) is written, so that an entity never handled
+a message before it was remembered: a node that dies right after loses no
+entity the others cannot start again.
 """
 
 from __future__ import annotations
@@ -60,7 +64,7 @@ class RememberStore:
         self._types: dict[str, dict[str, set[str]]] = {}
         self._system = system
         self.journal = journal
-        self._queue: list[tuple[str, str, str]] = []
+        self._queue: list[tuple[str, str, str, Optional[Callable[[], None]]]] = []
         self._writing = False
         self._next: dict[str, int] = {}
         self._indexed: set[tuple[str, str]] = set()
@@ -70,13 +74,18 @@ class RememberStore:
         """Whether the ids are also in a journal the nodes share."""
         return self.journal is not None
 
-    def started(self, type_name: str, shard: str, entity_id: str) -> None:
+    def started(self, type_name: str, shard: str, entity_id: str,
+                done: Optional[Callable[[], None]] = None) -> bool:
+        """Remembers `entity_id`. True when a journal write was queued:
+        `done` is then called on the system's loop once it is written (or
+        failed, logged). False when there is nothing to write (no journal,
+        or the id is remembered already): `done` is not called."""
         with self._lock:
             ids = self._types.setdefault(type_name, {}).setdefault(shard, set())
             if entity_id in ids:
-                return
+                return False
             ids.add(entity_id)
-        self._write(type_name, shard, _STARTED, entity_id)
+        return self._write(type_name, shard, _STARTED, entity_id, done)
 
     def stopped(self, type_name: str, shard: str, entity_id: str) -> None:
         with self._lock:
@@ -107,19 +116,27 @@ class RememberStore:
 
     # -- the journal ---------------------------------------------------------------
 
-    def _write(self, type_name: str, shard: str, manifest: str, entity_id: str) -> None:
+    def _write(self, type_name: str, shard: str, manifest: str, entity_id: str,
+               done: Optional[Callable[[], None]] = None) -> bool:
         if self.journal is None or self._system is None:
-            return
+            return False
+        entry = (type_name, shard, f"{manifest}\0{entity_id}", done)
         with self._lock:
-            self._queue.append((type_name, shard, f"{manifest}\0{entity_id}"))
+            self._queue.append(entry)
             if self._writing:
-                return
+                return True
             self._writing = True
         try:
             asyncio.run_coroutine_threadsafe(self._drain(), self._system.loop)
-        except RuntimeError:  # the loop is closed
+        except RuntimeError:  # the loop is closed: nothing will be written
             with self._lock:
                 self._writing = False
+                dropped, self._queue = self._queue, []
+            for other in dropped:
+                if other is not entry and other[3] is not None:
+                    other[3]()  # queued meanwhile by another thread: it waits for it
+            return False
+        return True
 
     async def _drain(self) -> None:
         assert self.journal is not None
@@ -128,7 +145,7 @@ class RememberStore:
                 if not self._queue:
                     self._writing = False
                     return
-                type_name, shard, item = self._queue.pop(0)
+                type_name, shard, item, done = self._queue.pop(0)
             manifest, _, entity_id = item.partition("\0")
             try:
                 if (type_name, shard) not in self._indexed:
@@ -138,6 +155,11 @@ class RememberStore:
             except Exception as exc:  # noqa: BLE001 - a failed write is logged, not fatal
                 _log.warning("sharding: remembering %s of %s/%s failed: %s", entity_id,
                              type_name, shard, exc)
+            if done is not None:
+                try:
+                    done()
+                except Exception:  # noqa: BLE001 - a failing callback must not stop the writes
+                    _log.exception("sharding: a remembered-entity callback failed")
 
     async def _append(self, pid: str, manifest: str, value: str) -> None:
         assert self.journal is not None

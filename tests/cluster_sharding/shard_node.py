@@ -9,7 +9,9 @@ NodeProcess) plus sharding commands:
   ``{"e": "e<i>", "tag": tag, "n": n}`` for each n, to each entity i;
 * ``region {type}``: the region's shard and entity ids;
 * ``received``: entity -> the ``[tag, n]`` it got, in order;
-* ``pstate``: persistent entity -> its recovered/current counter.
+* ``pstate``: persistent entity -> its recovered/current counter;
+* ``coordinator {type}``: this node's membership and, when it runs the
+  coordinator of `type`, the coordinator's state.
 """
 
 from __future__ import annotations
@@ -104,6 +106,20 @@ class ShardNode(cluster_node.Node):
         if cmd == "region":
             region = self.regions[req["type"]]
             return {"shards": region.shard_ids(), "entities": region.entity_ids()}
+        if cmd == "coordinator":
+            # This node's view of the sharding of `type` (for failure messages).
+            from atomr.cluster_sharding._region import _Node
+            node = _Node.of(system)
+            with node.lock:
+                coord = node.coordinators.get(req["type"])
+                view: dict[str, Any] = {"membership": repr(node.membership)}
+                if coord is not None:
+                    view.update(active=coord.active,
+                                regions={r: sorted(s) for r, s in coord.regions.items()},
+                                pending=sorted(coord.pending),
+                                remembered=sorted(coord.remembered),
+                                rebalancing=dict(coord.rebalancing))
+                return view
         if cmd == "received":
             with _lock:
                 return {k: list(v) for k, v in _received.items()}

@@ -123,8 +123,15 @@ def test_killed_node_shards_move_remembered_and_persistent_entities_recover(grou
     wait_agreed([a, b], 60, "the killed node removed")
     # Its shards move to the survivors, its remembered entities start there
     # without any message and recover their five events from the journal.
-    wait_until(lambda: sorted(s for n in (a, b) for s in _shards(n, "acct")) ==
-               sorted(str(i) for i in range(12)), 60, "every shard on the survivors")
+    try:
+        wait_until(lambda: sorted(s for n in (a, b) for s in _shards(n, "acct")) ==
+                   sorted(str(i) for i in range(12)), 60, "every shard on the survivors")
+    except AssertionError as exc:
+        views = {n.name: (_shards(n, "acct"), n.request("coordinator", type="acct"))
+                 for n in (a, b)}
+        logs = {n.name: n.stderr_tail(3000) for n in (a, b)}
+        raise AssertionError(f"{exc}\nshards and coordinator views: {views!r}\n"
+                             f"c hosted {on_c!r}\nlogs: {logs}") from None
     recovered = wait_until(
         lambda: (lambda s: s if all(s.get(e) == 5 for e in on_c["entities"]) else None)(
             states()), 60, "the killed node's entities recovered")

@@ -3,12 +3,13 @@ remembered entities, settings."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 
 import pytest
 
-from atomr import Actor, ActorSystem, props
+from atomr import Actor, ActorSystem, Config, props
 from atomr.cluster_sharding import ShardingSettings, ShardRegion
 
 
@@ -159,6 +160,68 @@ def test_remember_entities_restarted_by_a_new_region(system):
     second = ShardRegion.start(system=system, type_name="rem", entity_props=_entity(log),
                                message_extractor=lambda m: (m, m), settings=settings)
     _wait(lambda: second.entity_ids() == ["a", "b"])
+
+
+class _GatedJournal:
+    """A journal whose writes wait until `open` is set; notes what it
+    committed."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.open = threading.Event()
+        self.waiting = 0
+        self.committed: set[str] = set()
+
+    async def write_messages(self, batches):
+        self.waiting += 1
+        while not self.open.is_set():
+            await asyncio.sleep(0.01)
+        result = await self.inner.write_messages(batches)
+        self.committed.update(r.persistence_id for b, e in zip(batches, result)
+                              if e is None for r in b)
+        return result
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def test_a_remembered_entity_handles_nothing_before_its_start_is_in_the_journal(tmp_path):
+    # An entity that handled a message must already be remembered in the
+    # shared journal: a node that dies right after would lose it otherwise.
+    from atomr.cluster_sharding._remember import remember_store
+
+    config = Config.from_dict({"persistence": {
+        "journal": "lmdb", "lmdb": {"path": str(tmp_path / "journal"), "sync": False}}})
+    system = ActorSystem.create_blocking("remsys", config)
+    try:
+        store = remember_store(system)
+        gate = store.journal = _GatedJournal(store.journal)
+        seen = []
+
+        class Entity(Actor):
+            def handle(self, ctx, msg):
+                seen.append((msg, set(gate.committed)))
+
+        region = ShardRegion.start(system=system, type_name="rem", entity_props=props(Entity),
+                                   message_extractor=lambda m: (m, "s1", m),
+                                   settings=ShardingSettings(remember_entities=True))
+        region.tell("m1")
+        region.tell("m2")
+        _wait(lambda: gate.waiting >= 1)
+        deadline = time.monotonic() + 1.0
+        while not seen and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert seen == []  # held while the write waits
+        gate.open.set()
+        _wait(lambda: len(seen) == 2)
+        assert [m for m, _ in seen] == ["m1", "m2"]
+        for _, committed in seen:
+            assert {"sharding|rem|shards", "sharding|rem|s1"} <= committed
+        # a message for an entity already remembered is not held
+        region.tell("m1")
+        _wait(lambda: len(seen) == 3)
+    finally:
+        system.terminate_blocking()
 
 
 def test_second_live_region_of_a_type_works_on_its_own(system):
