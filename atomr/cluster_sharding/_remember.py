@@ -209,9 +209,18 @@ class RememberStore:
     def _spawn(self, coro: Any) -> None:
         assert self._system is not None
         try:
-            asyncio.run_coroutine_threadsafe(coro, self._system.loop)
+            future = asyncio.run_coroutine_threadsafe(coro, self._system.loop)
         except RuntimeError:  # the loop is closed
             coro.close()
+            return
+        future.add_done_callback(_log_failure)
+
+
+def _log_failure(future: Any) -> None:
+    """A failed read of the journal is logged (its shards or entities are
+    not started again until the next one)."""
+    if not future.cancelled() and future.exception() is not None:
+        _log.warning("sharding: reading remembered entities failed: %r", future.exception())
 
 
 def remember_store(system: "ActorSystem") -> RememberStore:

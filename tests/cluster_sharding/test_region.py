@@ -267,3 +267,18 @@ def test_bad_arguments(system):
                           message_extractor=lambda m: m, settings={"a": 1})
     with pytest.raises(TypeError):
         ShardRegion()
+
+
+def test_a_failed_read_of_remembered_shards_is_logged(system, caplog):
+    from atomr.cluster_sharding._remember import RememberStore
+
+    class Broken:
+        async def replay_messages(self, pid, *args):
+            raise RuntimeError(f"cannot read {pid}")
+
+    store = RememberStore(system, Broken())
+    got = []
+    with caplog.at_level("WARNING", logger="atomr.cluster_sharding"):
+        store.load_shards("t", got.append)
+        _wait(lambda: "cannot read sharding|t|shards" in caplog.text)
+    assert got == []
