@@ -326,13 +326,18 @@ cdef class _RemoteTransport:
 
 def _remote_lookup(object system, str path):
     """The ref of the live actor of `system` (its ``_System``) at `path`
-    (``/user/a/b``, the part of an actor path after its address), or None.
+    (``/user/a/b`` or ``/system/a/b``, the part of an actor path after its
+    address), or None.
     Only on the system's loop thread."""
     cdef _System core = <_System?>system
     cdef _Cell cell = core.guardian
-    if not path.startswith("/user/"):
+    cdef Py_ssize_t start = 6
+    if path.startswith("/system/"):
+        cell = core.sys_guardian
+        start = 8
+    elif not path.startswith("/user/"):
         return None
-    for name in path[6:].split("/"):
+    for name in path[start:].split("/"):
         if not name:
             return None
         child = cell.children.get(name)

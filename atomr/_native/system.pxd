@@ -11,6 +11,7 @@ cdef class _System:
     cdef _Dispatcher disp
     cdef CDeadLetterSink* sink
     cdef _Cell guardian
+    cdef _Cell sys_guardian         # /system: stopped after the user guardian
     cdef readonly bint terminating
     cdef readonly bint terminated
     cdef readonly object termination

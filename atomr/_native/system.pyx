@@ -146,6 +146,8 @@ cdef class _System:
         self.pools = {}
         self.guardian = _Cell.new(self, None, "user", self.address + "/user", None)
         self.guardian.status = S_RUNNING
+        self.sys_guardian = _Cell.new(self, None, "system", self.address + "/system", None)
+        self.sys_guardian.status = S_RUNNING
         _LIVE_SYSTEMS.add(self)
 
     cdef _TimerService timer_service(self):
@@ -225,6 +227,15 @@ cdef class _System:
         runs on the loop)."""
         return self.guardian._spawn_child(props, name).ref
 
+    def spawn_system(self, props, str name):
+        """A top-level actor under /system (a system actor; see `spawn`)."""
+        return self.sys_guardian._spawn_child(props, name).ref
+
+    def system_top_level(self, str name):
+        """The live system actor `name` (under /system), or None."""
+        c = self.sys_guardian.children.get(name)
+        return None if c is None else (<_Cell>c).ref
+
     cdef _PoolStats pool_for(self, object props):
         """The pool of a new cell with `props` (None: the guardian's, the
         default pool), created on first use; the first actor on a label
@@ -246,11 +257,11 @@ cdef class _System:
         cdef _PoolStats pool
         hosted = dict.fromkeys(self.pools, 0)
         depth = dict.fromkeys(self.pools, 0)
-        stack = [self.guardian]
+        stack = [self.guardian, self.sys_guardian]
         while stack:
             cell = stack.pop()
             depth[cell.pool.label] += cell.c.queued()
-            if cell is not self.guardian:
+            if cell.parent is not None:
                 hosted[cell.pool.label] += 1
             stack.extend(cell.children.values())
         out = []
@@ -292,7 +303,7 @@ cdef class _System:
         cdef Cancelable t
         cdef _Cell cell
         out = []
-        stack = [self.guardian]
+        stack = [self.guardian, self.sys_guardian]
         while stack:
             cell = stack.pop()
             for t in cell.timers.values():
@@ -348,38 +359,49 @@ cdef class _System:
             return
         cells = self._live_cells()
         _log.warning("actor system %s: stopping %d actor(s) without waiting any longer: %s",
-                     self.name, len(cells), ", ".join(c.path for c in cells if c is not self.guardian))
+                     self.name, len(cells), ", ".join(c.path for c in cells if c.parent is not None))
         for cell in reversed(cells):  # children before their parents
             if cell.status != S_STOPPED:
                 cell._finalize()
 
     cdef list _live_cells(self):
-        """Every cell not yet stopped, parents before their children."""
+        """Every cell not yet stopped, parents before their children: the
+        user guardian's tree, then the system guardian's."""
         cdef _Cell cell
         out = []
-        stack = [self.guardian]
-        while stack:
-            cell = stack.pop()
-            if cell.status != S_STOPPED:
-                out.append(cell)
-            stack.extend(cell.children.values())
+        for top in (self.sys_guardian, self.guardian):
+            stack = [top]
+            part = []
+            while stack:
+                cell = stack.pop()
+                if cell.status != S_STOPPED:
+                    part.append(cell)
+                stack.extend(cell.children.values())
+            out = part + out
         return out
 
     def abandon(self):
         """The loop is gone: mark everything terminated without running hooks."""
         self.terminating = True
+        for top in (self.guardian, self.sys_guardian):
+            if (<_Cell>top).status != S_STOPPED:
+                (<_Cell>top).status = S_STOPPED
+                (<_Cell>top).c.stop()
         self._guardian_stopped()
 
     cdef void _guardian_stopped(self):
-        if self.terminated:
+        """A guardian stopped. Once the user guardian has, the system
+        guardian stops (the system actors outlive the user's, as in Akka);
+        once both have, the system is terminated."""
+        if self.terminated or self.guardian.status != S_STOPPED:
+            return
+        if self.sys_guardian.status != S_STOPPED:
+            self.sys_guardian._post_system(K_TERMINATE, None)
             return
         self.terminated = True
         if self.terminate_timer is not None:
             self.terminate_timer.cancel()
             self.terminate_timer = None
-        if self.guardian.status != S_STOPPED:
-            self.guardian.status = S_STOPPED
-            self.guardian.c.stop()
         self.disp.detach()
         if self.on_terminated is not None:
             try:

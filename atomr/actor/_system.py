@@ -558,6 +558,30 @@ class ActorSystem:
         """The live top-level actor called `name`, or None."""
         return self._core.top_level(name)
 
+    def system_actor_of(self, props: Props[Msg, Reply], name: str) -> ActorRef[Msg, Reply]:
+        """Spawns a system actor at ``akka://<system>/system/<name>`` (Akka's
+        ``systemActorOf``), for extensions and tools rather than applications.
+
+        System actors are children of the ``/system`` guardian. When the
+        system terminates they stop after every actor under ``/user`` has
+        stopped, so an extension's actors still serve the user actors'
+        ``post_stop``. :meth:`actor_selection` and remote senders reach them
+        by their exact path.
+
+        Raises:
+            InvalidActorNameError: `name` breaks the path grammar.
+            ActorNameTakenError: a live system actor already has `name`.
+            ActorSystemTerminatedError: the system is terminating or terminated.
+            TypeError: `props` is not a :class:`Props`, or `name` not a str.
+        """
+        if not isinstance(name, str):
+            raise TypeError(f"a system actor needs a name (a str), not {type(name).__name__}")
+        return self._core.spawn_system(props, name)
+
+    def system_actor(self, name: str) -> Optional[ActorRef]:
+        """The live system actor called `name` (under ``/system``), or None."""
+        return self._core.system_top_level(name)
+
     def subscribe_dead_letters(self, listener: Any) -> None:
         """Calls ``listener(message, sender, recipient_path)`` on the system's
         loop thread for every dead letter."""
