@@ -335,6 +335,9 @@ _BUILTIN_SECTIONS: dict[str, dict[str, Setting]] = {
         # the moving averages that smooth the samples.
         "metrics.collect-interval": Setting("duration", 3.0, minimum=0.01),
         "metrics.moving-average-half-life": Setting("duration", 12.0, minimum=0.001),
+        # atomr.cluster_tools: start the node's ClusterReceptionist (the
+        # system actor /system/receptionist) with the cluster.
+        "client.receptionist.auto-start": Setting("bool", False),
     },
     # atomr.coordination: the leases LeaseProvider builds.
     "coordination": {

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import importlib
 import logging
 import math
 import threading
@@ -131,7 +132,26 @@ class _ClusterId(ExtensionId["Cluster"]):
         """The cluster of `system` over the transport chosen first."""
         with _GIVEN_LOCK:
             given = _GIVEN.pop(system, None)
-        return Cluster._create(system, self.settings(system), given)
+        settings = self.settings(system)
+        cluster = Cluster._create(system, settings, given)
+        if settings["client.receptionist.auto-start"]:
+            try:
+                system.loop.call_soon_threadsafe(_start_receptionist, system)
+            except RuntimeError:  # the loop is closed: the system is ending
+                pass
+        return cluster
+
+
+def _start_receptionist(system: "ActorSystem") -> None:
+    """Starts the node's cluster-client receptionist (atomr.cluster_tools,
+    loaded by name: it sits above this layer), as Akka's configured
+    ``akka.extensions`` do; ``cluster.client.receptionist.auto-start``."""
+    if system.is_terminated or system._core.terminating:
+        return
+    try:
+        importlib.import_module("atomr.cluster_tools").ClusterReceptionist.get(system)
+    except Exception:  # noqa: BLE001 - the cluster runs on without it
+        _log.exception("could not start the cluster client receptionist of %s", system.name)
 
 
 _CLUSTER = _ClusterId()

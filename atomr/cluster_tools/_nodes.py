@@ -16,6 +16,7 @@ import threading
 import weakref
 from typing import TYPE_CHECKING, Any, Iterable, Optional
 
+from atomr._native._core import ActorRef, _remote_tell
 from atomr.cluster import Cluster, Member
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -75,14 +76,31 @@ class _Peers:
             return None
         return self.system.actor_selection(address + path)
 
-    def tell(self, address: str, path: str, msg: Any) -> bool:
-        """Tells `msg` to the actor at `path` on `address`; False when that
-        node cannot be reached (nothing is sent)."""
+    def tell(self, address: str, path: str, msg: Any, sender: Any = None) -> bool:
+        """Tells `msg` to the actor at `path` on `address` (from `sender`, a
+        local or remote ref, if given); False when that node cannot be
+        reached (nothing is sent)."""
         ref = self.ref(address, path)
         if ref is None:
             return False
-        ref.tell(msg)
+        tell_from(ref, msg, sender)
         return True
+
+    def wrap_sender(self, sender: Any) -> Any:
+        """`sender` as it travels inside a tools message to another node:
+        its path over TCP, the ref itself in-process (None stays None)."""
+        if sender is None or self._remote is None:
+            return sender
+        return self._remote._wire_path(sender)
+
+    def unwrap_sender(self, wrapped: Any) -> Any:
+        """The sender :meth:`wrap_sender` made, as a ref of this node: a
+        remote ref, or this node's own actor (None if it is gone)."""
+        if wrapped is None or self._remote is None:
+            return wrapped
+        if not isinstance(wrapped, str):
+            raise TypeError(f"a sender travels as its path, not {type(wrapped).__name__}")
+        return self._remote._sender_ref(wrapped)
 
     def wrap(self, msg: Any) -> Any:
         """A user message as it travels inside a tools message to another
@@ -107,6 +125,17 @@ class _Peers:
                 weak = _INPROC.get(key)
                 if weak is not None and weak() is self.system:
                     del _INPROC[key]
+
+
+def tell_from(ref: Any, msg: Any, sender: Any) -> None:
+    """Tells `msg` to `ref` (a local or remote ref) so that its handler
+    sees `sender` (a local or remote ref, or None) as ``ctx.sender``."""
+    if sender is None:
+        ref.tell(msg)
+    elif isinstance(ref, ActorRef):
+        _remote_tell(ref, msg, sender)
+    else:
+        ref.tell(msg, sender=sender)
 
 
 def oldest(members: list[Member]) -> Optional[Member]:

@@ -1,7 +1,7 @@
 """Distributed publish-subscribe: Akka's ``DistributedPubSubMediator``.
 
-Every node that uses it runs one mediator (the actor
-``/user/distributedPubSubMediator``). The mediators keep a registry of who
+Every node that uses it runs one mediator (the system actor
+``/system/distributedPubSubMediator``). The mediators keep a registry of who
 subscribed to what, one *bucket* per node: the node's own bucket is
 changed only by that node, each change stamped with a version, and the
 buckets are gossiped between the mediators (a status of the versions each
@@ -16,6 +16,10 @@ that were removed from the cluster are pruned.
   :meth:`DistributedPubSub.put` under that path (``/user/service``), on
   this node when ``local_affinity`` and there is one here, else a random one.
 * ``send_to_all(path, msg, all_but_self)`` reaches every one of them.
+
+Messages keep their sender: what an actor gives the mediator (``Publish``,
+``Send``, ``SendToAll``) or the ``sender=`` of the methods reaches the
+subscribers, on any node, as their ``ctx.sender``, so they can answer it.
 
 A plain callable subscriber is called synchronously on its own node: at
 once in ``publish`` on the publishing node, and by the mediator when the
@@ -35,7 +39,7 @@ from atomr._native._core import ActorRef
 from atomr._util import public_module
 from atomr.actor import Actor, Terminated, props
 from atomr.actor.extension import Extension, ExtensionId
-from atomr.cluster_tools._nodes import _Peers
+from atomr.cluster_tools._nodes import _Peers, tell_from
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from atomr.actor import ActorSystem
@@ -62,9 +66,9 @@ _log = logging.getLogger("atomr.cluster_tools")
 #: Akka's removed-time-to-live), in microseconds of its versions.
 _REMOVED_TTL_US = 120_000_000
 
-#: The name of every node's mediator actor (under ``/user``).
+#: The name of every node's mediator actor (a system actor, under ``/system``).
 MEDIATOR_NAME = "distributedPubSubMediator"
-_MEDIATOR_PATH = "/user/" + MEDIATOR_NAME
+_MEDIATOR_PATH = "/system/" + MEDIATOR_NAME
 
 Subscriber = Union[ActorRef, Callable[[Any], Any]]
 
@@ -273,8 +277,8 @@ class DistributedPubSub(Extension):
         self._peers = _Peers(system)
         self._gossip_interval = float(system.settings["cluster.gossip-interval"])
         self._buckets[self._peers.self_address] = _Bucket()
-        self._mediator = system.actor_of(props(_Mediator, factory=lambda: _Mediator(self)),
-                                         MEDIATOR_NAME)
+        self._mediator = system.system_actor_of(
+            props(_Mediator, factory=lambda: _Mediator(self)), MEDIATOR_NAME)
         return self
 
     # -- the public API -----------------------------------------------------------------
@@ -326,48 +330,55 @@ class DistributedPubSub(Extension):
         _check_name("topic", topic)
         self._discard(_topic_key(topic, group), callback)
 
-    def publish(self, topic: str, message: Any, send_one_message_to_each_group: bool = False) -> None:
+    def publish(self, topic: str, message: Any, send_one_message_to_each_group: bool = False,
+                *, sender: Any = None) -> None:
         """Publishes `message` to the subscribers of `topic`: every
         subscriber not in a group, or one subscriber of each group with
         `send_one_message_to_each_group`. Callables of this node are called
         before this returns, in subscription order (their exceptions
-        propagate); the other nodes' subscribers get it through their mediators.
+        propagate); the other nodes' subscribers get it through their
+        mediators. Actor subscribers see `sender` (a ref, e.g. the
+        publisher's ``ctx.self_ref``) as ``ctx.sender``, on any node.
 
         Raises:
             TypeError, ValueError: `topic` is not a non-empty str.
         """
         _check_name("topic", topic)
         if send_one_message_to_each_group:
-            self._publish_groups(topic, message)
+            self._publish_groups(topic, message, sender)
             return
         key = _topic_key(topic, None)
         for owner in self._owners(key):
             if self._peers is None or owner == self._peers.self_address:
-                self._deliver_all(key, message, raising=True)
+                self._deliver_all(key, message, raising=True, sender=sender)
             else:
-                self._forward(owner, ("deliver", key, self._peers.wrap(message), False))
+                self._forward(owner, self._deliver_msg(key, message, False, sender))
 
-    def send(self, path: str, message: Any, local_affinity: bool = False) -> bool:
+    def send(self, path: str, message: Any, local_affinity: bool = False, *,
+             sender: Any = None) -> bool:
         """Sends `message` to one actor registered under `path` with
         :meth:`put` anywhere in the cluster (one of this node's when
-        `local_affinity` and there is one). Returns whether there was one."""
+        `local_affinity` and there is one), from `sender` (its
+        ``ctx.sender``). Returns whether there was one."""
         key = _path_key(_check_name("path", path))
         owners = self._owners(key)
         if not owners:
             return False
         me = self.self_address
         owner = me if local_affinity and me in owners else self._rng.choice(owners)
-        return self._send_path(owner, path, message)
+        return self._send_path(owner, path, message, sender)
 
-    def send_to_all(self, path: str, message: Any, all_but_self: bool = False) -> int:
+    def send_to_all(self, path: str, message: Any, all_but_self: bool = False, *,
+                    sender: Any = None) -> int:
         """Sends `message` to every actor registered under `path` (but this
-        node's with `all_but_self`). Returns the number of nodes sent to."""
+        node's with `all_but_self`), from `sender`. Returns the number of
+        nodes sent to."""
         key = _path_key(_check_name("path", path))
         sent = 0
         for owner in self._owners(key):
             if all_but_self and owner == self.self_address:
                 continue
-            sent += bool(self._send_path(owner, path, message))
+            sent += bool(self._send_path(owner, path, message, sender))
         return sent
 
     def put(self, ref: ActorRef) -> str:
@@ -481,7 +492,13 @@ class DistributedPubSub(Extension):
                         out.append(owner)
             return out
 
-    def _publish_groups(self, topic: str, message: Any) -> None:
+    def _deliver_msg(self, key: str, message: Any, one: bool, sender: Any) -> tuple:
+        """The mediators' ``deliver`` message (the sender last: a peer
+        that predates it reads the first four fields)."""
+        assert self._peers is not None
+        return ("deliver", key, self._peers.wrap(message), one, self._peers.wrap_sender(sender))
+
+    def _publish_groups(self, topic: str, message: Any, sender: Any = None) -> None:
         prefix = f"g:{topic}\x00"
         with self._lock:
             keys = {k for k, subs in self._local.items() if subs and k.startswith(prefix)}
@@ -494,40 +511,40 @@ class DistributedPubSub(Extension):
                 continue
             owner = self._rng.choice(owners)
             if self._peers is None or owner == self._peers.self_address:
-                self._deliver_one(key, message, raising=True)
+                self._deliver_one(key, message, raising=True, sender=sender)
             else:
-                self._forward(owner, ("deliver", key, self._peers.wrap(message), True))
+                self._forward(owner, self._deliver_msg(key, message, True, sender))
 
     def _forward(self, owner: str, msg: tuple) -> None:
         assert self._peers is not None
         if not self._peers.tell(owner, _MEDIATOR_PATH, msg):
             _log.debug("pub-sub: %s cannot be reached; message dropped", owner)
 
-    def _send_path(self, owner: str, path: str, message: Any) -> bool:
+    def _send_path(self, owner: str, path: str, message: Any, sender: Any = None) -> bool:
         if self._peers is None or owner == self._peers.self_address:
             with self._lock:
                 subs = list(self._local.get(_path_key(path), ()))
             for sub in subs:
-                cast(ActorRef, sub).tell(message)
+                tell_from(sub, message, sender)
             return bool(subs)
-        return self._peers.tell(owner, path, message)
+        return self._peers.tell(owner, path, message, sender)
 
-    def _deliver_all(self, key: str, message: Any, raising: bool) -> None:
+    def _deliver_all(self, key: str, message: Any, raising: bool, sender: Any = None) -> None:
         with self._lock:
             subs = list(self._local.get(key, ()))
         for sub in subs:
-            self._deliver_to(sub, message, raising)
+            self._deliver_to(sub, message, raising, sender)
 
-    def _deliver_one(self, key: str, message: Any, raising: bool) -> None:
+    def _deliver_one(self, key: str, message: Any, raising: bool, sender: Any = None) -> None:
         with self._lock:
             subs = list(self._local.get(key, ()))
         if subs:
-            self._deliver_to(self._rng.choice(subs), message, raising)
+            self._deliver_to(self._rng.choice(subs), message, raising, sender)
 
     @staticmethod
-    def _deliver_to(sub: Subscriber, message: Any, raising: bool) -> None:
+    def _deliver_to(sub: Subscriber, message: Any, raising: bool, sender: Any = None) -> None:
         if _is_ref(sub):
-            cast(ActorRef, sub).tell(message)
+            tell_from(sub, message, sender)
             return
         call = cast(Callable[[Any], Any], sub)
         if raising:
@@ -601,14 +618,15 @@ class DistributedPubSub(Extension):
                         bucket.content[key] = (int(v), bool(alive))
                 bucket.version = max(bucket.version, int(version))
 
-    def _on_deliver(self, key: str, wrapped: Any, one: bool) -> None:
+    def _on_deliver(self, key: str, wrapped: Any, one: bool, sender: Any = None) -> None:
         assert self._peers is not None
         message = self._peers.unwrap(wrapped)
+        sender = self._peers.unwrap_sender(sender)
         self.delivered_remote += 1
         if one:
-            self._deliver_one(key, message, raising=False)
+            self._deliver_one(key, message, raising=False, sender=sender)
         else:
-            self._deliver_all(key, message, raising=False)
+            self._deliver_all(key, message, raising=False, sender=sender)
 
     def shutdown(self) -> None:
         """Forgets this node's registry as the system terminates."""
@@ -648,8 +666,7 @@ class _Mediator(Actor):
             kind = msg[0]
             try:
                 if kind == "deliver":
-                    _, key, wrapped, one = msg
-                    ps._on_deliver(key, wrapped, bool(one))
+                    ps._on_deliver(msg[1], msg[2], bool(msg[3]), msg[4] if len(msg) > 4 else None)
                 elif kind == "status":
                     _, sender, versions, reply = msg
                     ps._on_status(sender, dict(versions), bool(reply))
@@ -673,11 +690,11 @@ class _Mediator(Actor):
             ps.unsubscribe(msg.topic, msg.ref, msg.group)
             return UnsubscribeAck(msg)
         elif isinstance(msg, Publish):
-            ps.publish(msg.topic, msg.msg, msg.send_one_message_to_each_group)
+            ps.publish(msg.topic, msg.msg, msg.send_one_message_to_each_group, sender=ctx.sender)
         elif isinstance(msg, Send):
-            ps.send(msg.path, msg.msg, msg.local_affinity)
+            ps.send(msg.path, msg.msg, msg.local_affinity, sender=ctx.sender)
         elif isinstance(msg, SendToAll):
-            ps.send_to_all(msg.path, msg.msg, msg.all_but_self)
+            ps.send_to_all(msg.path, msg.msg, msg.all_but_self, sender=ctx.sender)
         elif isinstance(msg, Put):
             ps.put(msg.ref)
         elif isinstance(msg, Remove):

@@ -193,7 +193,8 @@ class ClusterSingletonManager:
             props(_ManagerActor, factory=lambda: _ManagerActor(self, peers, singleton_props)),
             name)
         self._proxy = ClusterSingletonProxy._start(system, name, role, buffer_size,
-                                                   f"{name}-managerProxy", peers)
+                                                   f"{name}-managerProxy", peers,
+                                                   system_actor=True)
         return self
 
     @property
@@ -398,7 +399,8 @@ class ClusterSingletonProxy:
 
     @classmethod
     def _start(cls, system: "ActorSystem", singleton_name: str, role: Optional[str],
-               buffer_size: int, name: str, peers: _Peers) -> "ClusterSingletonProxy":
+               buffer_size: int, name: str, peers: _Peers,
+               system_actor: bool = False) -> "ClusterSingletonProxy":
         self = object.__new__(cls)
         self._lock = threading.Lock()
         self._buffer = collections.deque()
@@ -409,7 +411,8 @@ class ClusterSingletonProxy:
         self._singleton_name = singleton_name
         self._role = role
         self._peers = peers
-        self._ref = system.actor_of(props(_ProxyActor, factory=lambda: _ProxyActor(self)), name)
+        spawn = system.system_actor_of if system_actor else system.actor_of
+        self._ref = spawn(props(_ProxyActor, factory=lambda: _ProxyActor(self)), name)
         return self
 
     @property

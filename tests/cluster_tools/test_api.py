@@ -173,7 +173,7 @@ def test_cluster_client_gives_up_after_max_attempts():
             ClusterClient(system, ClusterClientSettings())
         client = ClusterClient(system, ClusterClientSettings(contacts, max_attempts=3,
                                                              attempt_timeout=0.3))
-        assert client.contacts == [contacts[0] + "/user/receptionist"]
+        assert client.contacts == [contacts[0] + "/system/receptionist"]
         with pytest.raises(ClusterClientError, match="gave up after 3 attempts") as info:
             asyncio.run(client.connect())
         assert isinstance(info.value, AtomrError)

@@ -58,7 +58,7 @@ def test_pubsub_across_three_processes_and_a_cluster_client_from_outside(nodes):
     members[0].request("service", name="svc")
     members[2].request("service", name="svc")
     members[1].request("subscriber", topic="alerts")
-    contact = members[1].address + "/user/receptionist"
+    contact = members[1].address + "/system/receptionist"
     assert outsider.request("client_connect", contacts=[contact], max_attempts=3) == contact
     answer = wait_until(lambda: _settled(lambda: outsider.request(
         "client_ask", path="/user/svc", msg="hi", timeout=5.0)), 30.0, "the service answers")
