@@ -16,6 +16,12 @@ address), and only there:
   :meth:`~atomr.cluster.Cluster.down`) and removed; then the next oldest
   starts the singleton.
 
+* **Lease.** With a ``lease`` (an :mod:`atomr.coordination` lease name or
+  :class:`~atomr.coordination.Lease`), the oldest starts the singleton only
+  once it holds the lease (trying again every ``lease_retry_interval``),
+  releases it when the singleton stops (before it answers a hand-over),
+  and stops the singleton at once when the lease is lost.
+
 A proxy (:class:`ClusterSingletonProxy`) finds the singleton by asking the
 oldest member's manager, buffers messages while there is none (at most
 ``buffer_size``; the oldest are dropped first, counted in :attr:`drops`) and
@@ -30,11 +36,12 @@ import dataclasses
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 from atomr._util import public_module
 from atomr.actor import Actor, Props, Terminated, props
 from atomr.cluster_tools._nodes import _Peers, oldest
+from atomr.coordination import LEASE_PROVIDER, Lease
 from atomr.errors import AtomrError
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -111,6 +118,8 @@ class ClusterSingletonManager:
         self._role: Optional[str] = None
         self._ref: Any = None
         self._hand_over_timeout = 3.0
+        self._lease: Optional[Lease] = None
+        self._lease_retry = 5.0
         #: How many singleton instances this node started.
         self.started_count = 0
 
@@ -159,7 +168,8 @@ class ClusterSingletonManager:
     @classmethod
     def start(cls, system: "ActorSystem", singleton_props: Props, name: str = "singleton",
               *, role: Optional[str] = None, buffer_size: int = 1000,
-              hand_over_timeout: float = 3.0) -> "ClusterSingletonManager":
+              hand_over_timeout: float = 3.0, lease: Union[str, Lease, None] = None,
+              lease_retry_interval: float = 5.0) -> "ClusterSingletonManager":
         """Runs the manager of singleton `name` on `system`'s node (its
         cluster is :meth:`atomr.cluster.Cluster.get`'s): the actor
         ``/user/<name>``, whose child ``singleton`` (from `singleton_props`)
@@ -171,10 +181,20 @@ class ClusterSingletonManager:
         (it may still run the singleton then); a downed member is waited
         for until it is removed.
 
+        `lease` (Akka's ``use-lease``): a lease name, taken from the
+        system's :data:`~atomr.coordination.LEASE_PROVIDER` with this node's
+        address as the owner, or a :class:`~atomr.coordination.Lease` of
+        this node. The singleton starts only while this node holds it; an
+        attempt that fails is retried after `lease_retry_interval` seconds.
+        The lease is released when the singleton stops, and a lost lease
+        stops the singleton.
+
         Raises:
-            TypeError: `singleton_props` is not a Props; bad argument types.
-            ValueError: `name` is empty or has '/'; `role` is empty;
-                `buffer_size` is negative.
+            TypeError: `singleton_props` is not a Props; bad argument types
+                (`lease` neither a str nor a Lease).
+            ValueError: `name` is empty or has '/'; `role` or `lease` is
+                empty; `buffer_size` is negative; `lease_retry_interval` is
+                not a positive number.
         """
         if not isinstance(singleton_props, Props):
             raise TypeError(f"singleton_props must be a Props, not "
@@ -188,7 +208,22 @@ class ClusterSingletonManager:
             raise ValueError(f"hand_over_timeout must be a number of seconds >= 0, "
                              f"got {hand_over_timeout!r}")
         self._hand_over_timeout = float(hand_over_timeout)
+        if isinstance(lease_retry_interval, bool) \
+                or not isinstance(lease_retry_interval, (int, float)) \
+                or not 0 < lease_retry_interval < float("inf"):
+            raise ValueError(f"lease_retry_interval must be a positive number of seconds, "
+                             f"got {lease_retry_interval!r}")
+        self._lease_retry = float(lease_retry_interval)
         peers = _Peers(system)
+        if isinstance(lease, str):
+            if not lease:
+                raise ValueError("lease must be a non-empty lease name")
+            self._lease = LEASE_PROVIDER.get(system).get_lease(lease, peers.self_address)
+        elif isinstance(lease, Lease):
+            self._lease = lease
+        elif lease is not None:
+            raise TypeError(f"lease must be a lease name or an atomr.coordination.Lease, "
+                            f"not {type(lease).__name__}")
         self._ref = system.actor_of(
             props(_ManagerActor, factory=lambda: _ManagerActor(self, peers, singleton_props)),
             name)
@@ -201,6 +236,11 @@ class ClusterSingletonManager:
     def ref(self) -> Any:
         """The manager actor (None for a bare state machine)."""
         return self._ref
+
+    @property
+    def lease(self) -> Optional[Lease]:
+        """The lease the singleton needs here, or None."""
+        return self._lease
 
     @property
     def proxy(self) -> "ClusterSingletonProxy":
@@ -233,6 +273,17 @@ class _Poll:
     pass
 
 
+@dataclasses.dataclass(frozen=True)
+class _LeaseResult:
+    acquired: bool
+    error: Optional[BaseException] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class _LeaseLost:
+    reason: Optional[BaseException]
+
+
 class _ManagerActor(Actor):
     """The manager: decides from the membership where the singleton runs."""
 
@@ -248,18 +299,81 @@ class _ManagerActor(Actor):
         # their hand-over is still awaited (they may still run it).
         self._leaving_seen: set[str] = set()
         self._margin: dict[str, float] = {}
+        self._acquiring = False
+        self._lease_retry_at = 0.0
+        self._tasks: set[Any] = set()
 
     def pre_start(self, ctx: Any) -> None:
         ctx.schedule_periodically(initial=_POLL, interval=_POLL, msg=_Poll())
+
+    def post_stop(self, ctx: Any) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        lease = self._m._lease
+        if lease is not None and lease.check_lease():
+            try:
+                lease.release_blocking()
+            except Exception as exc:  # noqa: BLE001 - it expires anyway
+                _log.warning("singleton %s: releasing the lease failed: %s", self._m._name, exc)
+
+    def _try_lease(self, ctx: Any) -> None:
+        """Starts an attempt to take the lease (one at a time, not before
+        the retry time); its outcome comes back as :class:`_LeaseResult`."""
+        if self._acquiring or time.monotonic() < self._lease_retry_at:
+            return
+        lease = self._m._lease
+        assert lease is not None
+        self._acquiring = True
+        me = ctx.self_ref
+
+        def lost(reason: Optional[BaseException]) -> None:
+            me.tell(_LeaseLost(reason))
+
+        async def attempt() -> None:
+            try:
+                result = _LeaseResult(bool(await lease.acquire(lost)))
+            except Exception as exc:  # noqa: BLE001 - reported, then retried
+                result = _LeaseResult(False, exc)
+            me.tell(result)
+
+        task = asyncio.get_running_loop().create_task(attempt())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _release_lease(self) -> None:
+        lease = self._m._lease
+        if lease is None or not lease.check_lease():
+            return
+        try:
+            await lease.release()
+        except Exception as exc:  # noqa: BLE001 - it expires after its time to live
+            _log.warning("singleton %s: releasing the lease failed: %s", self._m._name, exc)
 
     async def handle(self, ctx: Any, msg: Any) -> Any:
         if isinstance(msg, _Poll):
             await self._poll(ctx)
             return None
+        if isinstance(msg, _LeaseResult):
+            self._acquiring = False
+            if not msg.acquired:
+                self._lease_retry_at = time.monotonic() + self._m._lease_retry
+                _log.info("singleton %s: the lease is held elsewhere%s; trying again in %gs",
+                          self._m._name, f" ({msg.error})" if msg.error else "",
+                          self._m._lease_retry)
+            await self._poll(ctx)
+            return None
+        if isinstance(msg, _LeaseLost):
+            if self._running is not None:
+                _log.warning("singleton %s: the lease was lost (%s); stopping the singleton",
+                             self._m._name, msg.reason)
+                self._lease_retry_at = time.monotonic() + self._m._lease_retry
+                self._stop(ctx)
+            return None
         if isinstance(msg, Terminated):
             if self._running is not None and msg.path == self._running.path:
                 self._running = None
                 self._stopping = False
+                await self._release_lease()
                 self._m._set_state("handing_over" if self._waiting_done else "inactive")
                 # The requesters, and the oldest as this node sees it, learn
                 # that this instance is gone.
@@ -346,6 +460,9 @@ class _ManagerActor(Actor):
                     self._send(address, ("hand_over_to_me", me))
             return
         m._set_state("starting")
+        if m._lease is not None and not m._lease.check_lease():
+            self._try_lease(ctx)  # the singleton starts once this node holds it
+            return
         try:
             self._running = await ctx.spawn(self._props, _CHILD)
         except RuntimeError as exc:  # the previous instance's name is not free yet
