@@ -14,18 +14,28 @@ Extra commands:
 * ``service {name}``: an actor ``/user/<name>`` answering ``[address, msg]``,
   registered with the node's receptionist; ``subscriber {topic}``: a
   recorder registered for `topic` with the receptionist;
-* ``client_connect {contacts, max_attempts, attempt_timeout}`` (on a node
-  outside the cluster), ``client_ask {path, msg, timeout}``,
-  ``client_publish {topic, msg}``, ``client_send_to_all {path, msg}``.
+* ``client_connect {contacts, max_attempts, attempt_timeout,
+  heartbeat_interval, acceptable_heartbeat_pause}`` (on a node outside the
+  cluster), ``client_ask {path, msg, timeout}``, ``client_publish {topic,
+  msg}``, ``client_send_to_all {path, msg}``, ``client_state``
+  (receptionist, reconnects, buffered, drops);
+* ``ps_answerer {topic}``: an actor subscribed to `topic` that answers
+  each message to its sender with ``[address, msg]``; ``ps_ask_publish
+  {topic, msg}``: an actor of this node publishes `msg` through the
+  mediator as its sender; ``ps_answers``: the answers it got;
+* ``singleton_start`` takes ``marker``: a file each instance creates
+  exclusively when it starts and removes when it stops (an instance that
+  finds it emits ``{"event": "singleton", "type": "overlap"}``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import pathlib
 import sys
 import time
-from typing import Any
+from typing import Any, Optional
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
@@ -38,6 +48,7 @@ from atomr.cluster_tools import (  # noqa: E402
     ClusterReceptionist,
     ClusterSingletonManager,
     DistributedPubSub,
+    Publish,
     Subscribe,
 )
 
@@ -61,14 +72,24 @@ class Recorder(Actor):
 
 
 class Singleton(Actor):
-    def __init__(self, node: str) -> None:
+    def __init__(self, node: str, marker: Optional[str] = None) -> None:
         self.node = node
+        self.marker = marker
+        self.owns_marker = False
 
     def pre_start(self, ctx: Any) -> None:
+        if self.marker is not None:
+            try:
+                os.close(os.open(self.marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+                self.owns_marker = True
+            except FileExistsError:
+                base.emit({"event": "singleton", "type": "overlap", "node": self.node})
         base.emit({"event": "singleton", "type": "started", "node": self.node, "t": time.time()})
 
     def post_stop(self, ctx: Any) -> None:
         base.emit({"event": "singleton", "type": "stopped", "node": self.node, "t": time.time()})
+        if self.owns_marker:
+            os.unlink(self.marker)  # type: ignore[arg-type]
 
     def handle(self, ctx: Any, msg: Any) -> Any:
         base.emit({"event": "singleton", "type": "msg", "node": self.node, "msg": msg})
@@ -81,6 +102,33 @@ class Service(Actor):
 
     def handle(self, ctx: Any, msg: Any) -> Any:
         return [self.node, msg]
+
+
+class Answerer(Actor):
+    def __init__(self, node: str) -> None:
+        self.node = node
+
+    def handle(self, ctx: Any, msg: Any) -> Any:
+        if ctx.sender is not None:
+            ctx.sender.tell([self.node, msg])
+        return None
+
+
+class Publisher(Actor):
+    """Publishes through the mediator as the sender; keeps the answers."""
+
+    def __init__(self, mediator: Any) -> None:
+        self.mediator = mediator
+        self.answers: list = []
+
+    def handle(self, ctx: Any, msg: Any) -> Any:
+        if msg == "__get__":
+            return list(self.answers)
+        if isinstance(msg, Publish):
+            self.mediator.tell_with_sender(msg, ctx.self_ref)
+        else:
+            self.answers.append(msg)
+        return None
 
 
 class ToolsNode(base.Node):
@@ -113,8 +161,9 @@ class ToolsNode(base.Node):
         if cmd == "singleton_start":
             name = req["name"]
             node = self.cluster.self_address
+            marker = req.get("marker")
             self.managers[name] = ClusterSingletonManager.start(
-                system, props(Singleton, factory=lambda: Singleton(node)), name,
+                system, props(Singleton, factory=lambda: Singleton(node, marker)), name,
                 hand_over_timeout=req.get("hand_over_timeout", 3.0))
             return None
         if cmd == "singleton_state":
@@ -133,11 +182,30 @@ class ToolsNode(base.Node):
             ref = system.actor_of(props(Recorder), f"ps-{req['topic']}")
             ClusterReceptionist.get(system).register_subscriber(req["topic"], ref)
             return None
+        if cmd == "ps_answerer":
+            ref = system.actor_of(props(Answerer, factory=lambda: Answerer(
+                self.cluster.self_address)), f"answerer-{req['topic']}")
+            await DistributedPubSub.get(system).mediator.ask(Subscribe(req["topic"], ref))
+            return None
+        if cmd == "ps_ask_publish":
+            publisher = system.top_level("publisher") or system.actor_of(props(
+                Publisher, factory=lambda: Publisher(DistributedPubSub.get(system).mediator)),
+                "publisher")
+            publisher.tell(Publish(req["topic"], req["msg"]))
+            return None
+        if cmd == "ps_answers":
+            return await system.actor_selection("/user/publisher").ask("__get__")
         if cmd == "client_connect":
-            settings = ClusterClientSettings(req["contacts"], req.get("max_attempts", 5),
-                                             req.get("attempt_timeout", 2.0))
+            settings = ClusterClientSettings(
+                req["contacts"], req.get("max_attempts", 5), req.get("attempt_timeout", 2.0),
+                heartbeat_interval=req.get("heartbeat_interval", 2.0),
+                acceptable_heartbeat_pause=req.get("acceptable_heartbeat_pause", 13.0))
             self.client = ClusterClient(system, settings)
             return await self.client.connect()
+        if cmd == "client_state":
+            c = self.client
+            return {"receptionist": c.receptionist, "reconnects": c.reconnects,
+                    "buffered": c.buffered, "drops": c.drops}
         if cmd == "client_ask":
             return await self.client.ask(req["path"], req["msg"], timeout=req.get("timeout", 5.0))
         if cmd == "client_publish":
