@@ -12,7 +12,11 @@ process (docs/cluster-tools.md):
   instance cluster-wide, on the oldest node of a role, handed over when
   it leaves and taken over when it is downed.
 * :class:`ClusterReceptionist` and :class:`ClusterClient`: services of the
-  cluster reached from an actor system outside it.
+  cluster reached from an actor system outside it; the client heartbeats
+  its receptionist and moves to another when it is lost.
+
+The tools' own actors (the mediator, the receptionist, the singleton
+managers' proxies) are system actors, under ``/system``.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from atomr.cluster_tools.client import (
     ClusterClientError,
     ClusterClientSettings,
     ClusterReceptionist,
+    ContactPointAdded,
+    ContactPointRemoved,
 )
 from atomr.cluster_tools.pubsub import (
     MEDIATOR_NAME,
@@ -67,4 +73,6 @@ __all__ = [
     "ClusterClientSettings",
     "ClusterClientError",
     "RECEPTIONIST_NAME",
+    "ContactPointAdded",
+    "ContactPointRemoved",
 ]

@@ -224,7 +224,8 @@ class ContactPointAdded:
 @dataclasses.dataclass(frozen=True)
 class ContactPointRemoved:
     """Published on the client system's event stream: the receptionist
-    `contact_point` is no longer among the cluster's (as the client learned)."""
+    `contact_point` is no longer among those the cluster reports (the client
+    still tries it last when it reconnects)."""
 
     contact_point: str
 
@@ -435,6 +436,8 @@ class ClusterClient:
         self._settings = settings
         self._lock = threading.Lock()
         self._contacts = [_contact_path(c) for c in settings.initial_contacts]
+        # The receptionists the cluster reported last (at first: the initial contacts).
+        self._points = list(self._contacts)
         self._receptionist: Any = None
         self._receptionist_path: Optional[str] = None
         self._buffer: "collections.deque[tuple]" = collections.deque()
@@ -535,9 +538,11 @@ class ClusterClient:
         known = [c for c in learned if isinstance(c, str)]
         with self._lock:
             before = list(self._contacts)
+            # The ones learned first, the others kept to fall back on.
             self._contacts = [path] + [c for c in dict.fromkeys(known + before) if c != path]
-            removed = [c for c in before if c not in known and c != path]
-            added = [c for c in known if c not in before]
+            points, self._points = self._points, known
+            removed = [c for c in points if c not in known]
+            added = [c for c in known if c not in points]
         stream = self._system.event_stream
         for c in added:
             stream.publish(ContactPointAdded(c))
