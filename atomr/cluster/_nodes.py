@@ -56,17 +56,18 @@ def messaging_address(cluster: Cluster, member: str) -> Optional[str]:
     return None
 
 
-def node_ref(cluster: Cluster, member: str, name: str) -> Any:
-    """A ref to the top-level actor `name` on the member `member`: the
-    live local ref on this node (None if there is none), a remote ref on
-    another (None when the member cannot be reached)."""
+def node_ref(cluster: Cluster, member: str, name: str, guardian: str = "user") -> Any:
+    """A ref to the top-level actor `name` (under ``/<guardian>``: ``user``,
+    or ``system`` for a system actor) on the member `member`: the live local
+    ref on this node (None if there is none), a remote ref on another (None
+    when the member cannot be reached)."""
     system: "ActorSystem" = cluster.system
     if member == cluster.self_address:
-        return system.actor_selection(f"/user/{name}")
+        return system.actor_selection(f"/{guardian}/{name}")
     address = messaging_address(cluster, member)
     if address is None:
         return None
-    return system.actor_selection(f"{address}/user/{name}")
+    return system.actor_selection(f"{address}/{guardian}/{name}")
 
 
 def member_roles(cluster: Cluster) -> dict[str, tuple[str, set[str]]]:

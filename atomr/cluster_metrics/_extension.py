@@ -32,7 +32,7 @@ __all__ = ["ClusterMetricsExtension", "MetricsPush", "AdaptiveLoadBalancingLogic
 
 _log = logging.getLogger("atomr.cluster_metrics")
 
-#: The name of each node's metrics actor (``/user/<name>``).
+#: The name of each node's metrics actor (a system actor, ``/system/<name>``).
 METRICS_ACTOR = "atomr-cluster-metrics"
 
 _PUSH_TO = ("up", "weaklyup", "leaving", "joining")
@@ -92,7 +92,7 @@ class _MetricsNode(Actor):
             for m in cluster.membership_snapshot().members():
                 if m.address == me or m.status not in _PUSH_TO:
                     continue
-                ref = node_ref(cluster, m.address, METRICS_ACTOR)
+                ref = node_ref(cluster, m.address, METRICS_ACTOR, "system")
                 if ref is not None:
                     try:
                         ref.tell(push)
@@ -125,7 +125,7 @@ class ClusterMetricsExtension(Extension):
     ClusterMetricsExtension).
 
     Started with :meth:`get` on each member: a metrics actor
-    (``/user/atomr-cluster-metrics``) samples the node every
+    (the system actor ``/system/atomr-cluster-metrics``) samples the node every
     ``cluster.metrics.collect-interval`` (CPU load and memory from /proc,
     smoothed by :class:`Ewma` averages of half-life
     ``cluster.metrics.moving-average-half-life``) and pushes the sample to
@@ -167,8 +167,8 @@ class ClusterMetricsExtension(Extension):
         self._table = ClusterMetrics()
         system.register_codec("atomr-cluster-metrics", _encode_push, _decode_push,
                               [f"{__name__.rpartition('.')[0]}.MetricsPush"], force=True)
-        self._actor = system.actor_of(props(_MetricsNode, factory=lambda: _MetricsNode(self)),
-                                      METRICS_ACTOR)
+        self._actor = system.system_actor_of(
+            props(_MetricsNode, factory=lambda: _MetricsNode(self)), METRICS_ACTOR)
         return self
 
     @property

@@ -45,7 +45,7 @@ def test_metrics_converge_on_every_node_and_removed_members_are_dropped(three):
     _, systems = three
     exts = [ClusterMetricsExtension.get(s) for s in systems]
     assert ClusterMetricsExtension.get(systems[0]) is exts[0]
-    assert systems[0].top_level(METRICS_ACTOR) is not None
+    assert systems[0].system_actor(METRICS_ACTOR) is not None
     everyone = {"akka://ma", "akka://mb", "akka://mc"}
     poll(lambda: all({m.address for m in e.snapshot()} == everyone for e in exts),
          what="every node has every node's sample")
