@@ -39,7 +39,7 @@ from atomr.actor import Actor, props
 from atomr.actor.extension import Extension, ExtensionId
 from atomr.cluster_tools._nodes import _Peers
 from atomr.cluster_tools.pubsub import DistributedPubSub, _element_path, _path_key
-from atomr.errors import AskError, AtomrError
+from atomr.errors import AtomrError
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from atomr.actor import ActorSystem
