@@ -359,7 +359,9 @@ cdef class _System:
             return
         cells = self._live_cells()
         _log.warning("actor system %s: stopping %d actor(s) without waiting any longer: %s",
-                     self.name, len(cells), ", ".join(c.path for c in cells if c.parent is not None))
+                     self.name, len(cells), ", ".join(c.path for c in cells
+                                                     if c is not self.guardian
+                                                     and c is not self.sys_guardian))
         for cell in reversed(cells):  # children before their parents
             if cell.status != S_STOPPED:
                 cell._finalize()

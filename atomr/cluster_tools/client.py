@@ -568,11 +568,11 @@ class ClusterClient:
             if target is not None:
                 target.tell(request)
                 return
+            if self._gave_up is not None:
+                raise ClusterClientError(self._gave_up)
             if self._actor is None:
                 raise ClusterClientError(
                     "the cluster client is not connected; await connect() first")
-            if self._gave_up is not None:
-                raise ClusterClientError(self._gave_up)
             if self._settings.buffer_size == 0:
                 self._drops += 1
                 return
@@ -608,7 +608,7 @@ class ClusterClient:
                 up, or no such service.
             AskError: the service did not answer within `timeout`.
         """
-        if self._actor is None and self._receptionist is None:
+        if self._actor is None and self._receptionist is None and self._gave_up is None:
             await self.connect()
         deadline = time.monotonic() + timeout
         request = ("ask", path, self._remote._encode(message), float(timeout))
@@ -728,6 +728,8 @@ class _ClientActor(Actor):
             with c._lock:
                 c._gave_up = msg.reason
                 c._buffer.clear()
+                if c._actor == ctx.self_ref:
+                    c._actor = None  # a later connect() starts anew
             _log.error("cluster client: %s", msg.reason)
             ctx.stop(ctx.self_ref)
         elif isinstance(msg, _Stop):

@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import threading
 from typing import Any
 
 import pytest
 
-from atomr import Actor, ActorSystem, props
+from atomr import Actor, ActorSystem, Config, props
 from atomr.errors import ActorNameTakenError, ActorTerminatedError, ActorSystemTerminatedError, InvalidActorNameError
 from atomr.remote import Remote
 
@@ -104,3 +106,21 @@ async def test_a_remote_system_reaches_a_system_actor_by_its_exact_path():
         with pytest.raises(ActorTerminatedError, match="does not exist"):
             await a.actor_selection(path + "/missing").ask("x", timeout=DEADLINE)
         await wait_until(lambda: b.dead_letter_count >= 1)
+
+
+def test_a_forced_terminate_stops_the_system_actors_too(caplog):
+    from actor.test_stop_rules import Stubborn
+
+    system = ActorSystem.create_blocking("forced", Config.from_dict(
+        {"actor": {"terminate-timeout": "200ms"}}))
+    started = threading.Event()
+    stubborn = system.actor_of(props(Stubborn, factory=lambda: Stubborn(started)), "stubborn")
+    tool = system.system_actor_of(props(Echo), "tool")
+    assert tool.ask_blocking("x", timeout=DEADLINE)[1] == "x"
+    stubborn.tell("go")
+    assert started.wait(DEADLINE)
+    with caplog.at_level(logging.WARNING, logger="atomr"):
+        system.terminate_blocking(timeout=DEADLINE)
+    assert system.is_terminated and stubborn.is_terminated() and tool.is_terminated()
+    forced = [r.getMessage() for r in caplog.records if "without waiting" in r.getMessage()]
+    assert forced and "/user/stubborn" in forced[0]
