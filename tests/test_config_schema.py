@@ -104,6 +104,7 @@ DEFAULTS = {
     "cluster.sbr.lease-name": "",
     "cluster.metrics.collect-interval": 3.0,
     "cluster.metrics.moving-average-half-life": 12.0,
+    "cluster.client.receptionist.auto-start": False,
     "cluster.sbr.acquire-lease-delay-for-minority": 2.0,
     "cluster.sbr.role": "",
     "coordination.lease.implementation": "in-memory",
