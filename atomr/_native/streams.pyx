@@ -239,6 +239,33 @@ cdef class StreamIsland:
     def interleave(self, int64_t segment_size):
         self._i().interleave(segment_size)
 
+    # -- fan-out -------------------------------------------------------------------------
+
+    def broadcast(self, int64_t outputs, int64_t buffer=16, bint eager_cancel=False,
+                  bint fail_on_cause=False):
+        """Pops the top tree into a broadcast junction; its id (see `port`)."""
+        return self._i().broadcast(outputs, buffer, eager_cancel, fail_on_cause)
+
+    def balance(self, int64_t outputs):
+        """Pops the top tree into a balance junction; its id."""
+        return self._i().balance(outputs)
+
+    def partition(self, int64_t outputs, fn, int64_t buffer=16):
+        """Pops the top tree into a partition junction routing each element
+        to output ``fn(x)`` (an int); its id."""
+        if not callable(fn):
+            raise TypeError(f"a partitioner must be callable, not {type(fn).__name__}")
+        return self._i().partition(outputs, self._borrow(fn), buffer)
+
+    def tap(self, int64_t buffer):
+        """Pops the top tree into a tap (output 0 gets every element, output
+        1 those that fit its buffer); its id."""
+        return self._i().tap(buffer)
+
+    def port(self, size_t junction, int64_t index):
+        """Pushes output `index` of junction `junction`."""
+        self._i().port(junction, index)
+
     # -- sinks ---------------------------------------------------------------------------
 
     def sink_seq(self):
@@ -307,6 +334,19 @@ cdef class StreamIsland:
         if r == NULL:
             raise RuntimeError("the island has no result")
         return _steal(<PyObject*>r)
+
+    def sink_count(self):
+        """The number of sinks of the island."""
+        return self._i().sinks()
+
+    def sink_outcome(self, size_t i):
+        """``(ok, value)`` of finished sink `i` (once): its materialized
+        value when ok, else its failure."""
+        cdef cbool ok = False
+        cdef void* v = self._i().take_sink(i, ok)
+        if v == NULL:
+            raise RuntimeError(f"sink {i} of the island has no outcome")
+        return bool(ok), _steal(<PyObject*>v)
 
     def failure(self):
         """The exception after a failed run (once)."""

@@ -848,7 +848,7 @@ class RunnableGraph(_Blueprint, Generic[M]):
         if not self._async:
             run, mat = self._materialize(None)
             result = run.run_to_end()
-            return resolve(mat, run.completion, result)
+            return resolve(mat, run.completion, result, run.side_completions())
         try:
             asyncio.get_running_loop()
         except RuntimeError:
@@ -877,7 +877,8 @@ class RunnableGraph(_Blueprint, Generic[M]):
         finally:
             # The other islands of the graph (side sinks, fan-out branches)
             # finish too: a blocking run returns when all of them have.
-            others = [other.completion for other in run.family] + run.background
+            others = ([other.completion for other in run.family] + run.background
+                      + run.side_completions())
             if others:
                 await asyncio.wait(others)
         return resolve(mat, run.completion, result, others)

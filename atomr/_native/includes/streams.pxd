@@ -83,6 +83,12 @@ cdef extern from "atomr/streams/interpreter.hpp" namespace "atomr::streams":
         void merge(cbool eager_complete) except +translate_error
         void zip(void* fn) except +translate_error
         void interleave(int64_t segment_size) except +translate_error
+        size_t broadcast(int64_t outputs, int64_t buffer, cbool eager_cancel,
+                         cbool fail_on_cause) except +translate_error
+        size_t balance(int64_t outputs) except +translate_error
+        size_t partition(int64_t outputs, void* fn, int64_t buffer) except +translate_error
+        size_t tap(int64_t buffer) except +translate_error
+        void port(size_t id, int64_t index) except +translate_error
         void sink_seq() except +translate_error
         void sink_fold(void* zero, void* fn, void* decider) except +translate_error
         void sink_reduce(void* fn, void* decider) except +translate_error
@@ -96,6 +102,8 @@ cdef extern from "atomr/streams/interpreter.hpp" namespace "atomr::streams":
         void cancel()
         void* take_result()
         void* take_failure()
+        size_t sinks()
+        void* take_sink(size_t i, cbool& ok)
         COutcome state()
 
 

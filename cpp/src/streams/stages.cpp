@@ -57,7 +57,9 @@ protected:
 
   /// Fails this stage with `f` (owned): upstream is cancelled.
   status fail(element f, element& out) {
+    element outer = std::exchange(ctx_->cancel_cause, f);
     cancel_up();
+    ctx_->cancel_cause = outer;
     out = f;
     return status::failed;
   }

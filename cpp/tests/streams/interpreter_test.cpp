@@ -130,6 +130,14 @@ public:
   element abort_failure(void*) override {
     return failure("aborted");
   }
+  bool to_index(element x, std::int64_t& out, element& failure_out) override {
+    if (of(x).v < -100) { // a partitioner's answer that is no index
+      failure_out = failure("index");
+      return false;
+    }
+    out = of(x).v;
+    return true;
+  }
 };
 
 element iter(int_host& h, std::vector<long> xs) {

@@ -155,6 +155,16 @@ public:
     return cb_.abort_failure(owner_, static_cast<PyObject*>(handle));
   }
 
+  bool to_index(streams::element x, std::int64_t& out, streams::element& failure) override {
+    long long v = PyLong_AsLongLong(py(x));
+    if (v == -1 && PyErr_Occurred() != nullptr) {
+      failure = fetch();
+      return false;
+    }
+    out = static_cast<std::int64_t>(v);
+    return true;
+  }
+
 private:
   static PyObject* py(void* p) noexcept {
     return static_cast<PyObject*>(p);

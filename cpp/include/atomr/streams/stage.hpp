@@ -114,6 +114,10 @@ public:
 
   /// The failure of an aborted kill switch (`handle` as given to the stage).
   virtual element abort_failure(void* handle) = 0;
+
+  /// The integer `x` (borrowed) holds (a partitioner's output index):
+  /// true, or false with the failure in `failure`.
+  virtual bool to_index(element x, std::int64_t& out, element& failure) = 0;
 };
 
 /// Per-run state every stage of one island shares.
@@ -130,6 +134,14 @@ struct context {
   /// that hold back their pulls (a full async window) pull once more so the
   /// failure reaches the sink now rather than after their calls finish.
   bool failure_pending = false;
+  /// Counts the elements fan-out junctions moved (pulled from upstream or
+  /// handed from an output's queue): an island with several sinks runs
+  /// another round while it changes.
+  std::uint64_t moves = 0;
+  /// The failure (borrowed) a stage or sink is cancelling its upstream
+  /// with, while it does (null: a plain cancellation). A junction whose
+  /// output is cancelled with a cause may fail its other outputs with it.
+  element cancel_cause = nullptr;
 
   /// Called by a source before it produces: false when the slice's budget
   /// is spent (the source then answers `pending`).
