@@ -164,7 +164,6 @@ private:
   bool route(element x, std::size_t& to) {
     element r = nullptr;
     bool ok = ctx_->h->call1(o_.fn, x, r);
-    ctx_->h->release(x);
     std::int64_t i = -1;
     if (ok) {
       element failure = nullptr;
@@ -179,6 +178,7 @@ private:
       }
     }
     if (!ok) {
+      ctx_->h->release(x);
       set_failure(r);
       up_open_ = false;
       up_->cancel();
