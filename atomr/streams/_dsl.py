@@ -464,6 +464,7 @@ class _Operators:
     zip = _Operator(_zip)
     zip_with = _Operator(_zip_with)
     interleave = _Operator(_interleave)
+    async_ = _Operator(_graph.async_boundary)
     also_to = _Operator(_graph.also_to)
     wire_tap = _Operator(_graph.wire_tap)
     #: Appended, the future is the materialized value (``Keep.right``).

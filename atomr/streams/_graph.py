@@ -26,6 +26,7 @@ from atomr.streams._channel import (
     OFFERS_IN_FLIGHT,
     Channel,
     consume,
+    cut,
     feed,
     ordered_offer,
     single_offer,
@@ -88,6 +89,23 @@ def also_to(sink: "_dsl.Sink[Any, Any]") -> "_dsl.Flow[Any, Any]":
 
 def _not_end(x: Any) -> bool:
     return x is not END
+
+
+def async_boundary(buffer_size: int = CAPACITY) -> "_dsl.Flow[Any, Any]":
+    """An explicit async boundary (Akka's ``.async``): the stages before it
+    and the stages after it run as two islands of the graph, joined by a
+    bounded channel of `buffer_size` elements, so the upstream part may run
+    ahead of the downstream one by that much (plus the offers in flight).
+    Without it, synchronous stages are fused in one island and pull one
+    element per demand. Needs an event loop (``run()``, or
+    ``run_blocking()``'s own)."""
+    size = _dsl._check_count(buffer_size, "async_'s buffer size", 1)
+
+    def build(run: Run, decider: Optional[_Decider]) -> Any:
+        consume(run, cut(run, size))
+        return None
+
+    return _dsl.Flow(build, True)
 
 
 def wire_tap(sink: "_dsl.Sink[Any, Any]", buffer_size: int = CAPACITY) -> "_dsl.Flow[Any, Any]":

@@ -165,3 +165,29 @@ def test_native_junction_arguments_are_checked():
     isl.source_single(1)
     with pytest.raises(TypeError):
         isl.partition(2, 3)
+
+
+def test_async_boundary_splits_the_island():
+    from atomr.streams._channel import OFFERS_IN_FLIGHT
+
+    def ahead_of(flow_between):
+        src = Counted(300)
+        ahead = []
+        graph = (Source.from_iter(src).via(flow_between)
+                 .to(Sink.foreach(lambda x: ahead.append(src.pulled - (x + 1)))))
+        graph.run_blocking()
+        assert len(ahead) == 300
+        return graph, max(ahead)
+
+    fused, fused_ahead = ahead_of(Flow.map(lambda x: x))
+    split, split_ahead = ahead_of(Flow.map(lambda x: x).async_(buffer_size=4))
+    assert fused._async is False and fused_ahead == 0
+    assert split._async is True
+    assert 0 < split_ahead <= 4 + 4 + OFFERS_IN_FLIGHT
+    # elements, order and failures cross the boundary
+    assert Source.from_iter(range(100)).async_().map(lambda x: x * 2).run_blocking_collect() == [
+        2 * x for x in range(100)]
+    with pytest.raises(ZeroDivisionError):
+        Source.from_iter([1, 0]).map(lambda x: 1 // x).async_().run_blocking_collect()
+    with pytest.raises(ValueError):
+        Flow.async_(buffer_size=0)
