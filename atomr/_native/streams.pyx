@@ -11,9 +11,11 @@
 #   given: `keep` holds a reference to each for the island's lifetime.
 #   Elements handed to the builder are owned by the island from then on.
 # * An async call is started through `starter(fn, arg, ticket)` (arg is
-#   `_NO_ARG` for an async source's `fn()`); its outcome comes back through
-#   `complete_async(ticket, ...)` from a later loop callback, never from
-#   inside `starter`.
+#   `_NO_ARG` for an async source's `fn()`); it returns None and the
+#   outcome comes back through `complete_async(ticket, ...)` from a later
+#   loop callback, never from inside `starter` -- or, for a call whose
+#   awaitable was already done with a value, it returns `(value,)` and the
+#   island takes the value at once.
 
 from cpython.exc cimport PyErr_CheckSignals
 from cpython.ref cimport Py_INCREF
@@ -77,10 +79,15 @@ cdef int _island_decide(PyObject* owner, PyObject* decider, PyObject* failure) n
 
 
 cdef PyObject* _island_start_async(PyObject* owner, PyObject* fn, PyObject* x,
-                                   uint64_t ticket) noexcept with gil:
+                                   uint64_t ticket, int* done) noexcept with gil:
     try:
-        (<StreamIsland>owner).starter(<object>fn, _NO_ARG if x == NULL else <object>x, ticket)
-        return NULL
+        r = (<StreamIsland>owner).starter(<object>fn, _NO_ARG if x == NULL else <object>x, ticket)
+        if r is None:
+            return NULL
+        value = (<tuple?>r)[0]
+        done[0] = 1
+        Py_INCREF(value)
+        return <PyObject*>value
     except BaseException as e:
         exc = e
     Py_INCREF(exc)

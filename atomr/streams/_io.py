@@ -338,11 +338,27 @@ def _bytes_source_of(reader: asyncio.StreamReader) -> "_dsl.Source[Any]":
     return _dsl.Source(build, True)
 
 
+def _high_water(transport: Any) -> int:
+    limits = getattr(transport, "get_write_buffer_limits", None)
+    return int(limits()[1]) if limits is not None else 0
+
+
 def _bytes_sink_of(writer: asyncio.StreamWriter) -> "_dsl.Sink[Any, Any]":
     def build(run: Run, decider: Optional[_Decider]) -> Any:
-        async def write(x: Any) -> None:
+        assert run.loop is not None
+        written = run.loop.create_future()
+        written.set_result(None)
+        transport = writer.transport
+        high = _high_water(transport)
+
+        def write(x: Any) -> Any:
+            """Writes x now; waits for the socket only while the
+            transport's buffer is above its high-water mark (a done future
+            otherwise: the island goes on without a loop callback)."""
             writer.write(_as_bytes(x))
-            await writer.drain()
+            if transport.get_write_buffer_size() <= high:
+                return written
+            return writer.drain()
 
         def finished(exc: Optional[BaseException]) -> None:
             if exc is None and writer.can_write_eof() and not writer.is_closing():

@@ -246,14 +246,22 @@ class Run:
             self.island.cancel()
             self._finish()
 
-    def _start_async(self, fn: Callable[..., Any], arg: Any, ticket: int) -> None:
+    def _start_async(self, fn: Callable[..., Any], arg: Any, ticket: int
+                     ) -> Optional[tuple[Any]]:
+        """Starts an async call of the island; ``(value,)`` when its
+        awaitable is a future already done with a value (the island takes
+        it at once, without a loop callback), else None."""
         if self.loop is None:
             raise RuntimeError("an async stage needs an event loop: run the graph with "
                                "`await graph.run()` or `graph.run_blocking()`")
         awaitable = fn() if arg is _core.STREAM_NO_ARG else fn(arg)
+        if (isinstance(awaitable, asyncio.Future) and awaitable.done()
+                and not awaitable.cancelled() and awaitable.exception() is None):
+            return (awaitable.result(),)
         fut = asyncio.ensure_future(awaitable, loop=self.loop)
         self._inflight.add(fut)
         fut.add_done_callback(partial(self._async_done, ticket, isinstance(fn, AsyncNext)))
+        return None
 
     def _async_done(self, ticket: int, is_source: bool, fut: asyncio.Future[Any]) -> None:
         self._inflight.discard(fut)

@@ -191,3 +191,37 @@ def test_async_boundary_splits_the_island():
         Source.from_iter([1, 0]).map(lambda x: 1 // x).async_().run_blocking_collect()
     with pytest.raises(ValueError):
         Flow.async_(buffer_size=0)
+
+
+def test_map_async_takes_an_already_done_future_at_once(monkeypatch):
+    from atomr.streams import _run
+
+    completions = []
+    original = _run.Run._async_done
+
+    def counting(self, *args):
+        completions.append(args)
+        return original(self, *args)
+
+    monkeypatch.setattr(_run.Run, "_async_done", counting)
+
+    async def main():
+        loop = asyncio.get_running_loop()
+
+        def done(x):
+            fut = loop.create_future()
+            fut.set_result(x * 2)
+            return fut
+
+        def failed(x):
+            fut = loop.create_future()
+            fut.set_exception(KeyError(x))
+            return fut
+
+        assert await Source.from_iter(range(500)).map_async(done, 4).run_collect_async() == [
+            2 * x for x in range(500)]
+        assert completions == []  # no loop callback per element
+        with pytest.raises(KeyError):
+            await Source.from_iter(range(5)).map_async(failed).run_collect_async()
+
+    asyncio.run(main())

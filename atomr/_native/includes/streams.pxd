@@ -112,7 +112,7 @@ cdef extern from "atomr/bridge/streams.hpp" namespace "atomr::bridge":
         PyObject* (*make_failure)(PyObject* owner, int code, const char* message) noexcept
         int (*decide)(PyObject* owner, PyObject* decider, PyObject* failure) noexcept
         PyObject* (*start_async)(PyObject* owner, PyObject* fn, PyObject* x,
-                                 uint64_t ticket) noexcept
+                                 uint64_t ticket, int* done) noexcept
         PyObject* (*abort_failure)(PyObject* owner, PyObject* handle) noexcept
 
     cdef cppclass CPyStream "atomr::bridge::py_stream":

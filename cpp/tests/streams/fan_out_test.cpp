@@ -364,3 +364,31 @@ TEST(FanOut, AGraphWithAnUnconnectedOutputIsRefused) {
 }
 
 } // namespace
+
+namespace {
+
+TEST(AsyncStart, ACallThatFinishedAtOnceNeedsNoCompletion) {
+  int_host h;
+  h.immediate = true;
+  fn id = plus(0);
+  {
+    interpreter in(h);
+    in.source_iter(iter(h, {1, 2, 3}));
+    in.map_async(&id, 2, true, nullptr);
+    in.sink_seq();
+    ASSERT_EQ(in.run(1000), outcome::completed);
+    EXPECT_EQ(items_of(h, in.take_result()), (std::vector<long>{101, 102, 103}));
+  }
+  {
+    interpreter in(h);
+    in.source_async(&id);
+    in.take(3);
+    in.sink_seq();
+    ASSERT_EQ(in.run(1000), outcome::completed);
+    EXPECT_EQ(items_of(h, in.take_result()), (std::vector<long>{100, 100, 100}));
+  }
+  EXPECT_TRUE(h.started.empty());
+  EXPECT_EQ(h.live, 0);
+}
+
+} // namespace

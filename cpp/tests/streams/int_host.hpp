@@ -38,6 +38,8 @@ public:
   std::map<std::uint64_t, long> started; // ticket -> argument
   directive decision = directive::stop;
   int closed = 0;
+  /// start_async answers done at once (with x + 100) instead of pending.
+  bool immediate = false;
 
   element make(long v) {
     ++live;
@@ -121,9 +123,13 @@ public:
   directive decide(callable, element) override {
     return decision;
   }
-  bool start_async(callable, element x, std::uint64_t ticket, element&) override {
+  start start_async(callable, element x, std::uint64_t ticket, element& out) override {
+    if (immediate) { // the call finished at once: x + 100
+      out = make(x != nullptr ? of(x).v + 100 : 100);
+      return start::done;
+    }
     started[ticket] = x != nullptr ? of(x).v : 0;
-    return true;
+    return start::pending;
   }
   element abort_failure(void*) override {
     return failure("aborted");

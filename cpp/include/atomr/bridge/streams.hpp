@@ -23,9 +23,11 @@ struct stream_callbacks {
   PyObject* (*make_failure)(PyObject* owner, int code, const char* message);
   /// The directive (0 stop, 1 resume, 2 restart) of `decider` for `failure`.
   int (*decide)(PyObject* owner, PyObject* decider, PyObject* failure);
-  /// Starts `fn(x)` (`x` NULL: `fn()`) asynchronously: NULL, or the failure
-  /// that kept it from starting.
-  PyObject* (*start_async)(PyObject* owner, PyObject* fn, PyObject* x, std::uint64_t ticket);
+  /// Starts `fn(x)` (`x` NULL: `fn()`) asynchronously: NULL (started), or
+  /// the failure that kept it from starting, or (`*done` set) the result
+  /// of a call that finished at once.
+  PyObject* (*start_async)(PyObject* owner, PyObject* fn, PyObject* x, std::uint64_t ticket,
+                           int* done);
   /// The exception an aborted kill switch (`handle`) fails streams with.
   PyObject* (*abort_failure)(PyObject* owner, PyObject* handle);
 };
@@ -141,14 +143,15 @@ public:
     return streams::directive::stop;
   }
 
-  bool start_async(streams::callable fn, streams::element x, std::uint64_t ticket,
-                   streams::element& failure) override {
-    PyObject* f = cb_.start_async(owner_, py(fn), x != nullptr ? py(x) : nullptr, ticket);
-    if (f == nullptr) {
-      return true;
+  streams::start start_async(streams::callable fn, streams::element x, std::uint64_t ticket,
+                             streams::element& out) override {
+    int done = 0;
+    PyObject* r = cb_.start_async(owner_, py(fn), x != nullptr ? py(x) : nullptr, ticket, &done);
+    if (r == nullptr) {
+      return streams::start::pending;
     }
-    failure = f;
-    return false;
+    out = r;
+    return done != 0 ? streams::start::done : streams::start::failed;
   }
 
   streams::element abort_failure(void* handle) override {

@@ -38,6 +38,17 @@ enum class status : std::uint8_t {
   pending,
 };
 
+/// How `host::start_async` went.
+enum class start : std::uint8_t {
+  /// The call runs: its outcome comes through `interpreter::complete_async`.
+  pending,
+  /// The call failed before it started: the failure is in `out`.
+  failed,
+  /// The call finished at once (its awaitable was already done): the
+  /// result is in `out`, and no outcome follows.
+  done,
+};
+
 /// What a supervision decider says about a failure.
 enum class directive : std::uint8_t {
   /// Fail the stream (Akka's stop).
@@ -107,10 +118,11 @@ public:
   virtual directive decide(callable decider, element failure) = 0;
 
   /// Starts the asynchronous call `fn(x)` (x borrowed; `x` null: `fn()`).
-  /// Its outcome is delivered later through `interpreter::complete_async`
-  /// with `ticket`. Returns false, with the failure in `failure`, when the
-  /// call fails before it starts.
-  virtual bool start_async(callable fn, element x, std::uint64_t ticket, element& failure) = 0;
+  /// Pending: its outcome is delivered later through
+  /// `interpreter::complete_async` with `ticket`. Failed: the call failed
+  /// before it started (the failure in `out`). Done: it finished at once
+  /// with the result in `out` (an element, never the end of a source).
+  virtual start start_async(callable fn, element x, std::uint64_t ticket, element& out) = 0;
 
   /// The failure of an aborted kill switch (`handle` as given to the stage).
   virtual element abort_failure(void* handle) = 0;
