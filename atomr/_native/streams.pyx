@@ -34,6 +34,7 @@ _declare_native_codes("streams", <int>CComponent.streams, {
     "empty_stream": <int>CStreamsErrc.empty_stream,
     "aborted": <int>CStreamsErrc.aborted,
     "invalid_graph": <int>CStreamsErrc.invalid_graph,
+    "framing": <int>CStreamsErrc.framing,
 })
 
 #: Outcomes of `StreamIsland.run`.
@@ -231,6 +232,24 @@ cdef class StreamIsland:
         """Gates the top tree with a kill switch; `handle._abort_failure()`
         is the exception an abort fails the stream with."""
         self._i().gate(state.ks, self._borrow(handle))
+
+    # -- framing -------------------------------------------------------------------------
+
+    def delimiter_framing(self, bytes delimiter not None, int64_t max_frame_length,
+                          bint allow_truncation=False):
+        """Bytes chunks to the frames `delimiter` separates (stripped)."""
+        self._i().delimiter_framing(delimiter, max_frame_length, allow_truncation)
+
+    def length_field_framing(self, int64_t max_frame_length, int64_t field_length=4,
+                             int64_t field_offset=0, bint big_endian=False,
+                             bint keep_header=False):
+        """Bytes chunks to the frames a length field prefixes."""
+        self._i().length_field_framing(max_frame_length, field_length, field_offset,
+                                       big_endian, keep_header)
+
+    def length_prefix(self, int64_t field_length=4, bint big_endian=False):
+        """Each bytes element prefixed with its length."""
+        self._i().length_prefix(field_length, big_endian)
 
     # -- fan-in --------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ from cpython.object cimport PyObject
 from libc.stdint cimport int64_t, uint64_t
 from libcpp cimport bool as cbool
 from libcpp.memory cimport shared_ptr
+from libcpp.string cimport string
 
 from atomr._native._core cimport translate_error
 
@@ -19,6 +20,7 @@ cdef extern from "atomr/streams/error.hpp" namespace "atomr::streams" nogil:
         empty_stream "atomr::streams::errc::empty_stream"
         aborted "atomr::streams::errc::aborted"
         invalid_graph "atomr::streams::errc::invalid_graph"
+        framing "atomr::streams::errc::framing"
 
 
 cdef extern from "atomr/streams/stage.hpp" namespace "atomr::streams" nogil:
@@ -79,6 +81,12 @@ cdef extern from "atomr/streams/interpreter.hpp" namespace "atomr::streams":
         void throttle(int64_t elements, int64_t per_ns, int64_t maximum_burst,
                       cbool enforcing) except +translate_error
         void gate(shared_ptr[CKillSwitch] ks, void* handle) except +translate_error
+        void delimiter_framing(const string& delimiter, int64_t max_frame_length,
+                               cbool allow_truncation) except +translate_error
+        void length_field_framing(int64_t max_frame_length, int64_t field_length,
+                                  int64_t field_offset, cbool big_endian,
+                                  cbool keep_header) except +translate_error
+        void length_prefix(int64_t field_length, cbool big_endian) except +translate_error
         void concat() except +translate_error
         void merge(cbool eager_complete) except +translate_error
         void zip(void* fn) except +translate_error

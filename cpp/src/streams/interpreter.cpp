@@ -155,6 +155,53 @@ void interpreter::gate(std::shared_ptr<kill_switch> ks, void* handle) {
   push(internal::make_gate(pop(), std::move(ks), handle));
 }
 
+void interpreter::delimiter_framing(const std::string& delimiter, std::int64_t max_frame_length,
+                                    bool allow_truncation) {
+  if (delimiter.empty()) {
+    throw invalid_argument_error("the delimiter must not be empty");
+  }
+  check_positive(max_frame_length, "max_frame_length");
+  internal::framing_options o;
+  o.k = internal::framing_options::kind::delimiter;
+  o.delimiter = delimiter;
+  o.max_frame_length = static_cast<std::size_t>(max_frame_length);
+  o.allow_truncation = allow_truncation;
+  push(internal::make_framing(pop(), o));
+}
+
+namespace {
+void check_field_length(std::int64_t n) {
+  if (n < 1 || n > 8) {
+    throw invalid_argument_error("field_length is 1 to 8 bytes, got " + std::to_string(n));
+  }
+}
+} // namespace
+
+void interpreter::length_field_framing(std::int64_t max_frame_length, std::int64_t field_length,
+                                       std::int64_t field_offset, bool big_endian,
+                                       bool keep_header) {
+  check_positive(max_frame_length, "max_frame_length");
+  check_field_length(field_length);
+  check_not_negative(field_offset, "field_offset");
+  internal::framing_options o;
+  o.k = internal::framing_options::kind::length_field;
+  o.max_frame_length = static_cast<std::size_t>(max_frame_length);
+  o.field_length = static_cast<std::size_t>(field_length);
+  o.field_offset = static_cast<std::size_t>(field_offset);
+  o.big_endian = big_endian;
+  o.keep_header = keep_header;
+  push(internal::make_framing(pop(), o));
+}
+
+void interpreter::length_prefix(std::int64_t field_length, bool big_endian) {
+  check_field_length(field_length);
+  internal::framing_options o;
+  o.k = internal::framing_options::kind::length_prefix;
+  o.field_length = static_cast<std::size_t>(field_length);
+  o.big_endian = big_endian;
+  push(internal::make_framing(pop(), o));
+}
+
 void interpreter::concat() {
   auto second = pop();
   auto first = pop();

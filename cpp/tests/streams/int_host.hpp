@@ -30,6 +30,8 @@ struct fn {
   std::function<std::optional<long>(long)> f1;
   std::function<std::optional<long>(long, long)> f2;
   std::function<std::optional<std::vector<long>>(long)> many;
+  /// Called with the whole value (a list's items too) when set.
+  std::function<std::optional<long>(const val&)> whole = {};
 };
 
 class int_host final : public host {
@@ -59,6 +61,11 @@ public:
 
   bool call1(callable f, element x, element& out) override {
     auto& c = *static_cast<fn*>(f);
+    if (c.whole) {
+      auto r = c.whole(of(x));
+      out = r ? make(*r) : failure("whole");
+      return r.has_value();
+    }
     if (c.many) {
       auto r = c.many(of(x).v);
       out = r ? list(*r) : failure("many");
@@ -133,6 +140,23 @@ public:
   }
   element abort_failure(void*) override {
     return failure("aborted");
+  }
+  bool append_bytes(element x, std::string& buf, element& failure_out) override {
+    if (of(x).k != val::kind::list) { // bytes are lists of byte values here
+      failure_out = failure("bytes");
+      return false;
+    }
+    for (long b : of(x).items) {
+      buf.push_back(static_cast<char>(b));
+    }
+    return true;
+  }
+  element make_bytes(const char* data, std::size_t n) override {
+    std::vector<long> items;
+    for (std::size_t i = 0; i < n; ++i) {
+      items.push_back(static_cast<unsigned char>(data[i]));
+    }
+    return list(items);
   }
   bool to_index(element x, std::int64_t& out, element& failure_out) override {
     if (of(x).v < -100) { // a partitioner's answer that is no index

@@ -12,6 +12,7 @@
 #include <Python.h>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 namespace atomr::bridge {
 
@@ -156,6 +157,40 @@ public:
 
   streams::element abort_failure(void* handle) override {
     return cb_.abort_failure(owner_, static_cast<PyObject*>(handle));
+  }
+
+  bool append_bytes(streams::element x, std::string& buf, streams::element& failure) override {
+    PyObject* o = py(x);
+    if (PyBytes_Check(o)) {
+      buf.append(PyBytes_AS_STRING(o), static_cast<std::size_t>(PyBytes_GET_SIZE(o)));
+      return true;
+    }
+    if (PyByteArray_Check(o)) {
+      buf.append(PyByteArray_AS_STRING(o), static_cast<std::size_t>(PyByteArray_GET_SIZE(o)));
+      return true;
+    }
+    if (PyMemoryView_Check(o)) {
+      Py_buffer view;
+      if (PyObject_GetBuffer(o, &view, PyBUF_SIMPLE) != 0) {
+        failure = fetch();
+        return false;
+      }
+      buf.append(static_cast<const char*>(view.buf), static_cast<std::size_t>(view.len));
+      PyBuffer_Release(&view);
+      return true;
+    }
+    PyErr_Format(PyExc_TypeError, "a framing stage takes bytes, not %s", Py_TYPE(o)->tp_name);
+    failure = fetch();
+    return false;
+  }
+
+  streams::element make_bytes(const char* data, std::size_t n) override {
+    PyObject* b = PyBytes_FromStringAndSize(data, static_cast<Py_ssize_t>(n));
+    if (b == nullptr) {
+      PyErr_Clear();
+      Py_FatalError("atomr.streams: out of memory building a frame");
+    }
+    return b;
   }
 
   bool to_index(streams::element x, std::int64_t& out, streams::element& failure) override {

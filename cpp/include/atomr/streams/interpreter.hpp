@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace atomr::streams {
@@ -78,6 +79,21 @@ public:
   void throttle(std::int64_t elements, std::int64_t per_ns, std::int64_t maximum_burst,
                 bool enforcing);
   void gate(std::shared_ptr<kill_switch> ks, void* handle);
+
+  // Framing (bytes elements; see `host::append_bytes`). A frame over
+  // `max_frame_length` or a stream ending inside a frame fails with
+  // errc::framing.
+  /// Frames separated by `delimiter` (stripped); with `allow_truncation`
+  /// bytes after the last delimiter are the last frame.
+  void delimiter_framing(const std::string& delimiter, std::int64_t max_frame_length,
+                         bool allow_truncation);
+  /// Frames prefixed by a `field_length`-byte (1 to 8) unsigned length at
+  /// `field_offset`, counting the bytes after the header; the header is
+  /// stripped unless `keep_header`.
+  void length_field_framing(std::int64_t max_frame_length, std::int64_t field_length,
+                            std::int64_t field_offset, bool big_endian, bool keep_header);
+  /// Each element prefixed with its length (`field_length` bytes).
+  void length_prefix(std::int64_t field_length, bool big_endian);
 
   // Fan-in (replace the top two trees: the first pushed is the left one).
   void concat();

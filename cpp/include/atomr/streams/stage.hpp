@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 namespace atomr::streams {
 
@@ -130,6 +131,13 @@ public:
   /// The integer `x` (borrowed) holds (a partitioner's output index):
   /// true, or false with the failure in `failure`.
   virtual bool to_index(element x, std::int64_t& out, element& failure) = 0;
+
+  /// Appends the bytes of `x` (borrowed; a bytes-like element) to `buf`:
+  /// true, or false with the failure (x holds no bytes) in `failure`.
+  virtual bool append_bytes(element x, std::string& buf, element& failure) = 0;
+
+  /// A new bytes element of `n` bytes at `data`.
+  virtual element make_bytes(const char* data, std::size_t n) = 0;
 };
 
 /// Per-run state every stage of one island shares.
