@@ -23,7 +23,7 @@ from atomr.streams._timed import _EOS, _take
 _Decider = Callable[[BaseException], int]
 
 #: Bytes a TCP read asks for at once.
-READ_SIZE = 65536
+READ_SIZE = 262144
 
 
 def _as_bytes(chunk: Any) -> bytes:
@@ -326,7 +326,7 @@ class Tcp:
         if not isinstance(host, str):
             raise TypeError(f"host is a str, not {type(host).__name__}")
         p = _dsl._check_count(port, "port", 1)
-        return _connection_flow(lambda: asyncio.open_connection(host, p))
+        return _connection_flow(lambda: asyncio.open_connection(host, p, limit=READ_SIZE))
 
     @staticmethod
     def bind(host: str, port: int = 0, backlog: int = 100) -> "_dsl.Source[Any]":
@@ -353,7 +353,7 @@ class Tcp:
 
             async def gen() -> AsyncIterator[list[Any]]:
                 try:
-                    server = await asyncio.start_server(accepted, host, p, backlog=size)
+                    server = await asyncio.start_server(accepted, host, p, backlog=size, limit=READ_SIZE)
                 except OSError as exc:
                     err = StreamIOError(f"cannot bind {host}:{p}: {exc}")
                     binding._bound.set_exception(err)
@@ -516,7 +516,7 @@ def _incoming(bind_addr: str) -> "_dsl.Source[Any]":
             task.add_done_callback(readers.discard)
 
         async def gen() -> AsyncIterator[list[Any]]:
-            server = await asyncio.start_server(accepted, sock=listener)
+            server = await asyncio.start_server(accepted, sock=listener, limit=READ_SIZE)
             try:
                 async for batch in chan:
                     yield batch
