@@ -350,14 +350,6 @@ void interpreter::end_slot(slot& sl, bool ok, element value) {
   sl.value = value;
 }
 
-void interpreter::finish_failed(element failure) {
-  slot& sl = slots_[0];
-  cancel_root(sl, failure);
-  sl.consumer->discard();
-  end_slot(sl, false, failure);
-  state_ = outcome::failed;
-}
-
 outcome interpreter::run(std::int64_t budget) {
   if (state_ != outcome::yielded && state_ != outcome::waiting) {
     return state_;
@@ -371,53 +363,24 @@ outcome interpreter::run(std::int64_t budget) {
 
 outcome interpreter::run_one(std::int64_t) {
   slot& sl = slots_[0];
-  stage& root = *sl.root;
-  sink& consumer = *sl.consumer;
   bool repulled = false;
   for (;;) {
-    element x = nullptr;
-    status s;
-    if (consumer.wants_more()) {
-      s = root.pull(x);
-    } else {
-      cancel_root(sl, nullptr);
-      s = status::done;
-    }
-    switch (s) {
-    case status::element: {
-      element failure = nullptr;
-      if (!consumer.on_element(x, failure)) {
-        finish_failed(failure);
+    if (step(sl)) {
+      if (sl.finished) {
+        state_ = sl.ok ? outcome::completed : outcome::failed;
         return state_;
       }
       continue;
     }
-    case status::done:
-      sl.open = false;
-      if (consumer.on_complete(x)) {
-        end_slot(sl, true, x);
-        state_ = outcome::completed;
-      } else {
-        consumer.discard();
-        end_slot(sl, false, x);
-        state_ = outcome::failed;
+    if (!ctx_.yielded) {
+      sl.root->pump();
+      if (ctx_.failure_pending && !repulled) {
+        repulled = true; // deliver the failure the pump took now
+        continue;
       }
-      return state_;
-    case status::failed:
-      sl.open = false;
-      finish_failed(x);
-      return state_;
-    case status::pending:
-      if (!ctx_.yielded) {
-        root.pump();
-        if (ctx_.failure_pending && !repulled) {
-          repulled = true; // deliver the failure the pump took now
-          continue;
-        }
-      }
-      state_ = ctx_.yielded ? outcome::yielded : outcome::waiting;
-      return state_;
     }
+    state_ = ctx_.yielded ? outcome::yielded : outcome::waiting;
+    return state_;
   }
 }
 

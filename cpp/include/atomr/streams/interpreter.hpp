@@ -189,7 +189,6 @@ private:
   bool step(slot& sl);
   void cancel_root(slot& sl, element cause);
   void end_slot(slot& sl, bool ok, element value);
-  void finish_failed(element failure);
 
   context ctx_;
   std::vector<std::unique_ptr<stage>> stack_;
