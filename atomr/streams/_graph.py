@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import itertools
+from functools import partial
 from typing import Any, Callable, Optional, Union
 
 from atomr.streams import _dsl
@@ -597,7 +598,7 @@ def _fused(nodes: list[_Node], ins: list[list[int]], outs: list[list[int]],
             if k == 0:
                 mats.append(sink._build(run, decider))
             else:
-                mats.append(run.side_sink(lambda sink=sink: sink._build(run, decider)))
+                mats.append(run.side_sink(partial(sink._build, run, decider)))
         return mats[0] if len(mats) == 1 else tuple(mats)
 
     return build

@@ -14,7 +14,7 @@ import asyncio
 import threading
 from typing import Any, AsyncIterator, Callable, Iterator, Optional
 
-from atomr.errors import FramingError, StreamIOError
+from atomr.errors import StreamIOError
 from atomr.streams import _dsl
 from atomr.streams._channel import consume, cut
 from atomr.streams._run import Run

@@ -251,7 +251,8 @@ std::unique_ptr<stage> fan_out::port(std::size_t k) {
                               " outputs has no output " + std::to_string(k));
   }
   if (outs_[k].ported) {
-    throw invalid_graph_error("output " + std::to_string(k) + " of a junction is already connected");
+    throw invalid_graph_error("output " + std::to_string(k) +
+                              " of a junction is already connected");
   }
   outs_[k].ported = true;
   return std::make_unique<port_stage>(shared_from_this(), k);

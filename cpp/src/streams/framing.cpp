@@ -109,7 +109,8 @@ private:
       return false;
     }
     std::uint64_t size = 0;
-    const auto* field = reinterpret_cast<const unsigned char*>(buf_.data() + start_ + o_.field_offset);
+    const auto* field =
+        reinterpret_cast<const unsigned char*>(buf_.data() + start_ + o_.field_offset);
     for (std::size_t k = 0; k < o_.field_length; ++k) {
       std::size_t b = o_.big_endian ? k : o_.field_length - 1 - k;
       size = (size << 8) | field[b];

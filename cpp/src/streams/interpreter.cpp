@@ -230,44 +230,42 @@ std::size_t interpreter::add_junction(const internal::fan_out_options& options) 
   return junctions_.size() - 1;
 }
 
-std::size_t interpreter::broadcast(std::int64_t outputs, std::int64_t buffer, bool eager_cancel,
-                                   bool fail_on_cause) {
-  check_positive(outputs, "broadcast's output count");
-  check_positive(buffer, "broadcast's buffer size");
+namespace {
+
+/// Checked options of a junction named `what` in errors.
+internal::fan_out_options fan_out_of(internal::fan_out_kind kind, std::int64_t outputs,
+                                     std::int64_t buffer, const std::string& what) {
+  check_positive(outputs, (what + "'s output count").c_str());
+  check_positive(buffer, (what + "'s buffer size").c_str());
   internal::fan_out_options o;
-  o.kind = internal::fan_out_kind::broadcast;
+  o.kind = kind;
   o.outputs = static_cast<std::size_t>(outputs);
   o.buffer = static_cast<std::size_t>(buffer);
+  return o;
+}
+
+} // namespace
+
+std::size_t interpreter::broadcast(std::int64_t outputs, std::int64_t buffer, bool eager_cancel,
+                                   bool fail_on_cause) {
+  auto o = fan_out_of(internal::fan_out_kind::broadcast, outputs, buffer, "broadcast");
   o.eager_cancel = eager_cancel;
   o.fail_on_cause = fail_on_cause;
   return add_junction(o);
 }
 
 std::size_t interpreter::balance(std::int64_t outputs) {
-  check_positive(outputs, "balance's output count");
-  internal::fan_out_options o;
-  o.kind = internal::fan_out_kind::balance;
-  o.outputs = static_cast<std::size_t>(outputs);
-  return add_junction(o);
+  return add_junction(fan_out_of(internal::fan_out_kind::balance, outputs, 1, "balance"));
 }
 
 std::size_t interpreter::partition(std::int64_t outputs, callable fn, std::int64_t buffer) {
-  check_positive(outputs, "partition's output count");
-  check_positive(buffer, "partition's buffer size");
-  internal::fan_out_options o;
-  o.kind = internal::fan_out_kind::partition;
-  o.outputs = static_cast<std::size_t>(outputs);
-  o.buffer = static_cast<std::size_t>(buffer);
+  auto o = fan_out_of(internal::fan_out_kind::partition, outputs, buffer, "partition");
   o.fn = fn;
   return add_junction(o);
 }
 
 std::size_t interpreter::tap(std::int64_t buffer) {
-  check_positive(buffer, "a tap's buffer size");
-  internal::fan_out_options o;
-  o.kind = internal::fan_out_kind::tap;
-  o.buffer = static_cast<std::size_t>(buffer);
-  return add_junction(o);
+  return add_junction(fan_out_of(internal::fan_out_kind::tap, 2, buffer, "a tap"));
 }
 
 void interpreter::port(std::size_t id, std::int64_t index) {
@@ -301,7 +299,8 @@ void interpreter::check_built() {
     throw invalid_graph_error("the graph has no sink");
   }
   if (!stack_.empty()) {
-    throw invalid_graph_error(std::to_string(stack_.size()) + " part(s) of the graph lead to no sink");
+    throw invalid_graph_error(std::to_string(stack_.size()) +
+                              " part(s) of the graph lead to no sink");
   }
   for (const auto& j : junctions_) {
     if (j->unported() != 0) {

@@ -86,8 +86,8 @@ TEST(Framing, LengthPrefixAndLengthFieldRoundTrip) {
                         static_cast<char>((n >> 16) & 0xff), static_cast<char>(n >> 24)};
     wire += s;
   }
-  strings encoded = frames({"", "a", std::string(300, 'h')},
-                           [](interpreter& in) { in.length_prefix(4, false); });
+  strings encoded =
+      frames({"", "a", std::string(300, 'h')}, [](interpreter& in) { in.length_prefix(4, false); });
   std::string joined;
   for (const std::string& e : encoded) {
     joined += e;
@@ -108,7 +108,10 @@ TEST(Framing, LengthFieldTakesOffsetByteOrderAndKeepsTheHeader) {
   auto small = [](interpreter& in) { in.length_field_framing(10, 4, 0, false, false); };
   EXPECT_EQ(frames({std::string("\x64\x00\x00\x00", 4)}, small),
             (strings{"!7:a frame of 100 bytes exceeds the maximum of 10"}));
-  EXPECT_EQ(frames({std::string("\x05\x00\x00\x00" "ab", 6)}, small),
+  EXPECT_EQ(frames({std::string("\x05\x00\x00\x00"
+                                "ab",
+                                6)},
+                   small),
             (strings{"!7:the stream ended inside a frame (6 bytes)"}));
 }
 

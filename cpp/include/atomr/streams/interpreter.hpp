@@ -39,10 +39,10 @@ enum class outcome : std::uint8_t {
 /// junction whose outputs `port` pushes, and a `sink_*` pops the top. With
 /// no junction a sink ends the building (the stack must hold exactly one
 /// tree); with junctions every tree and every output must end in a sink
-/// before the first `run`, which pulls the sinks in turn. Element arguments are owned (taken over); callables and
-/// deciders are borrowed (a null decider means stop). Every method is
-/// called by the owning thread only; `run` may be called from different
-/// threads at different times, never concurrently.
+/// before the first `run`, which pulls the sinks in turn. Element arguments are owned (taken over);
+/// callables and deciders are borrowed (a null decider means stop). Every method is called by the
+/// owning thread only; `run` may be called from different threads at different times, never
+/// concurrently.
 class interpreter {
 public:
   explicit interpreter(host& h);
@@ -170,7 +170,7 @@ private:
   struct slot {
     std::unique_ptr<stage> root;
     std::unique_ptr<sink> consumer;
-    bool open = true;     // root not finished nor cancelled
+    bool open = true; // root not finished nor cancelled
     bool finished = false;
     bool ok = false;
     element value = nullptr; // result or failure once finished
