@@ -380,6 +380,8 @@ class FramingError(StreamError, ValueError):
     """A framing stage met a frame over its maximum length or a stream
     ending inside a frame (Akka's FramingException)."""
 
+    native_codes = (("streams", "framing"),)
+
 
 class StreamIOError(StreamError, RuntimeError):
     """A file or TCP stage failed to open, read or write (its OSError is

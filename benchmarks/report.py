@@ -108,6 +108,9 @@ SCENARIOS = {
     # in batches of 8, and a length-framed TCP echo (bytes echoed) against
     # the same protocol on asyncio streams: the ratios are reported.
     "stream-map-async": Scenario("elements/s"),
+    # A broadcast to two folding sinks (fused in one island), against the
+    # same graph split by channels, a plain loop and reactivex.
+    "stream-broadcast": Scenario("elements/s"),
     "stream-tcp-echo": Scenario("bytes/s"),
     # Interpreter pools (test_bench_pools.py): CPU-bound handlers on 4 actors
     # in a 2-worker process pool against python-pinned (one loop, one GIL);

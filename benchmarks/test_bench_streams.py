@@ -127,6 +127,107 @@ def test_stream_map_filter_fold(race, impl, factory):
 
 
 # ---------------------------------------------------------------------------------------
+# Scenario ``stream-broadcast``: ``from_iter(range(N))`` broadcast to two sinks,
+# one ``map(f) -> fold(0, g)``, the other ``fold(0, g)``. One operation is one
+# source element. Implementations:
+#
+# * ``atomr``: a GraphDsl with ``Broadcast(2)``: every branch synchronous, so
+#   the junction and both sinks are fused in one island.
+# * ``atomr-channels``: the same graph with one sink marked asynchronous, which
+#   makes GraphDsl split it into islands joined by channels (the way every
+#   fan-out ran before junctions were fused).
+# * ``python-loop``: one for-loop feeding both folds.
+# * ``reactivex``: ``from_iterable(range(N)).pipe(ops.publish())`` with two
+#   subscribed pipelines, then ``connect()``.
+
+BROADCAST_SIZES = {"atomr": 300_000, "atomr-channels": 50_000, "python-loop": 300_000,
+                   "reactivex": 100_000}
+
+
+def _broadcast_expected(n: int) -> tuple[int, int]:
+    return sum(range(1, n + 1)), sum(range(n))
+
+
+def _broadcast_graph(n: int, split: bool):
+    from atomr.streams import Broadcast, Flow, GraphDsl
+
+    g = GraphDsl()
+    b = g.add(Broadcast(2))
+    g.edge(g.add(Source.from_iter(range(n))), b)
+    g.edge(b, g.add(Flow.map(f).to(Sink.fold(0, g_add))))
+    plain = Sink.fold(0, g_add)
+    if split:
+        plain = Sink(plain._build, True)
+    g.edge(b, g.add(plain))
+    return g.to_graph()
+
+
+def g_add(a, b):
+    return a + b
+
+
+@contextmanager
+def _atomr_broadcast(n: int, split: bool = False):
+    graph = _broadcast_graph(n, split)
+    want = _broadcast_expected(n)
+
+    def one_round():
+        assert graph.run_blocking() == want
+
+    yield one_round, None
+
+
+@contextmanager
+def _atomr_broadcast_channels(n: int):
+    with _atomr_broadcast(n, True) as r:
+        yield r
+
+
+@contextmanager
+def _python_loop_broadcast(n: int):
+    want = _broadcast_expected(n)
+
+    def one_round():
+        a = b = 0
+        for x in range(n):
+            a = g_add(a, f(x))
+            b = g_add(b, x)
+        assert (a, b) == want
+
+    yield one_round, None
+
+
+@contextmanager
+def _reactivex_broadcast(n: int):
+    rx = pytest.importorskip("reactivex")
+    from reactivex import operators as ops
+
+    want = _broadcast_expected(n)
+
+    def one_round():
+        out: list = [None, None]
+        shared = rx.from_iterable(range(n)).pipe(ops.publish())
+        shared.pipe(ops.map(f), ops.reduce(g_add, 0)).subscribe(
+            on_next=lambda v: out.__setitem__(0, v))
+        shared.pipe(ops.reduce(g_add, 0)).subscribe(on_next=lambda v: out.__setitem__(1, v))
+        shared.connect()
+        assert tuple(out) == want
+
+    yield one_round, None
+
+
+@pytest.mark.parametrize("impl, factory", [
+    ("atomr", _atomr_broadcast),
+    ("atomr-channels", _atomr_broadcast_channels),
+    ("python-loop", _python_loop_broadcast),
+    ("reactivex", _reactivex_broadcast),
+])
+def test_stream_broadcast(race, impl, factory):
+    """A broadcast to two folding sinks, source elements per second."""
+    race("stream-broadcast", impl, BROADCAST_SIZES[impl], ROUNDS, factory)
+
+
+# ---------------------------------------------------------------------------------------
 # Scenario ``stream-map-async``: ``map_async(h, parallelism=8)`` over a trivial
 # coroutine (``await asyncio.sleep(0); return x + 1``) into a fold, against
 # ``asyncio.gather`` over batches of 8 calls. One operation is one element.

@@ -11,9 +11,11 @@
 #   given: `keep` holds a reference to each for the island's lifetime.
 #   Elements handed to the builder are owned by the island from then on.
 # * An async call is started through `starter(fn, arg, ticket)` (arg is
-#   `_NO_ARG` for an async source's `fn()`); its outcome comes back through
-#   `complete_async(ticket, ...)` from a later loop callback, never from
-#   inside `starter`.
+#   `_NO_ARG` for an async source's `fn()`); it returns None and the
+#   outcome comes back through `complete_async(ticket, ...)` from a later
+#   loop callback, never from inside `starter` -- or, for a call whose
+#   awaitable was already done with a value, it returns `(value,)` and the
+#   island takes the value at once.
 
 from cpython.exc cimport PyErr_CheckSignals
 from cpython.ref cimport Py_INCREF
@@ -32,6 +34,7 @@ _declare_native_codes("streams", <int>CComponent.streams, {
     "empty_stream": <int>CStreamsErrc.empty_stream,
     "aborted": <int>CStreamsErrc.aborted,
     "invalid_graph": <int>CStreamsErrc.invalid_graph,
+    "framing": <int>CStreamsErrc.framing,
 })
 
 #: Outcomes of `StreamIsland.run`.
@@ -77,10 +80,15 @@ cdef int _island_decide(PyObject* owner, PyObject* decider, PyObject* failure) n
 
 
 cdef PyObject* _island_start_async(PyObject* owner, PyObject* fn, PyObject* x,
-                                   uint64_t ticket) noexcept with gil:
+                                   uint64_t ticket, int* done) noexcept with gil:
     try:
-        (<StreamIsland>owner).starter(<object>fn, _NO_ARG if x == NULL else <object>x, ticket)
-        return NULL
+        r = (<StreamIsland>owner).starter(<object>fn, _NO_ARG if x == NULL else <object>x, ticket)
+        if r is None:
+            return NULL
+        value = (<tuple?>r)[0]
+        done[0] = 1
+        Py_INCREF(value)
+        return <PyObject*>value
     except BaseException as e:
         exc = e
     Py_INCREF(exc)
@@ -225,6 +233,24 @@ cdef class StreamIsland:
         is the exception an abort fails the stream with."""
         self._i().gate(state.ks, self._borrow(handle))
 
+    # -- framing -------------------------------------------------------------------------
+
+    def delimiter_framing(self, bytes delimiter not None, int64_t max_frame_length,
+                          bint allow_truncation=False):
+        """Bytes chunks to the frames `delimiter` separates (stripped)."""
+        self._i().delimiter_framing(delimiter, max_frame_length, allow_truncation)
+
+    def length_field_framing(self, int64_t max_frame_length, int64_t field_length=4,
+                             int64_t field_offset=0, bint big_endian=False,
+                             bint keep_header=False):
+        """Bytes chunks to the frames a length field prefixes."""
+        self._i().length_field_framing(max_frame_length, field_length, field_offset,
+                                       big_endian, keep_header)
+
+    def length_prefix(self, int64_t field_length=4, bint big_endian=False):
+        """Each bytes element prefixed with its length."""
+        self._i().length_prefix(field_length, big_endian)
+
     # -- fan-in --------------------------------------------------------------------------
 
     def concat(self):
@@ -238,6 +264,33 @@ cdef class StreamIsland:
 
     def interleave(self, int64_t segment_size):
         self._i().interleave(segment_size)
+
+    # -- fan-out -------------------------------------------------------------------------
+
+    def broadcast(self, int64_t outputs, int64_t buffer=16, bint eager_cancel=False,
+                  bint fail_on_cause=False):
+        """Pops the top tree into a broadcast junction; its id (see `port`)."""
+        return self._i().broadcast(outputs, buffer, eager_cancel, fail_on_cause)
+
+    def balance(self, int64_t outputs):
+        """Pops the top tree into a balance junction; its id."""
+        return self._i().balance(outputs)
+
+    def partition(self, int64_t outputs, fn, int64_t buffer=16):
+        """Pops the top tree into a partition junction routing each element
+        to output ``fn(x)`` (an int); its id."""
+        if not callable(fn):
+            raise TypeError(f"a partitioner must be callable, not {type(fn).__name__}")
+        return self._i().partition(outputs, self._borrow(fn), buffer)
+
+    def tap(self, int64_t buffer):
+        """Pops the top tree into a tap (output 0 gets every element, output
+        1 those that fit its buffer); its id."""
+        return self._i().tap(buffer)
+
+    def port(self, size_t junction, int64_t index):
+        """Pushes output `index` of junction `junction`."""
+        self._i().port(junction, index)
 
     # -- sinks ---------------------------------------------------------------------------
 
@@ -307,6 +360,19 @@ cdef class StreamIsland:
         if r == NULL:
             raise RuntimeError("the island has no result")
         return _steal(<PyObject*>r)
+
+    def sink_count(self):
+        """The number of sinks of the island."""
+        return self._i().sinks()
+
+    def sink_outcome(self, size_t i):
+        """``(ok, value)`` of finished sink `i` (once): its materialized
+        value when ok, else its failure."""
+        cdef cbool ok = False
+        cdef void* v = self._i().take_sink(i, ok)
+        if v == NULL:
+            raise RuntimeError(f"sink {i} of the island has no outcome")
+        return bool(ok), _steal(<PyObject*>v)
 
     def failure(self):
         """The exception after a failed run (once)."""

@@ -306,6 +306,7 @@ def cut(run: Run, capacity: int = CAPACITY, chan: Optional[Channel] = None) -> C
     run.island.starter = run._start_async
     up.island.starter = up._start_async
     up.finishers, run.finishers = run.finishers, []  # they watch the stages that move
+    up.sides, run.sides = run.sides, []  # fused side sinks move with their island
     switches, run._switches = run._switches, []
     for switch in switches:
         switch._unwatch(run)

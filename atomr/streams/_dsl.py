@@ -464,6 +464,7 @@ class _Operators:
     zip = _Operator(_zip)
     zip_with = _Operator(_zip_with)
     interleave = _Operator(_interleave)
+    async_ = _Operator(_graph.async_boundary)
     also_to = _Operator(_graph.also_to)
     wire_tap = _Operator(_graph.wire_tap)
     #: Appended, the future is the materialized value (``Keep.right``).
@@ -720,9 +721,12 @@ class Sink(_Blueprint, Generic[T, M]):
     __slots__ = ()
 
     @staticmethod
-    def _completing(attach: Callable[[Any], None]) -> "Sink[Any, Any]":
+    def _completing(attach: Callable[[Any, Optional[_Decider]], None]) -> "Sink[Any, Any]":
+        """A sink ``attach(island, decider)`` ends the island with; it
+        materializes to the run's completion."""
+
         def build(run: Run, decider: Optional[_Decider]) -> Any:
-            attach(run.island)
+            attach(run.island, decider)
             return run.completion
 
         return Sink(build)
@@ -730,7 +734,7 @@ class Sink(_Blueprint, Generic[T, M]):
     @staticmethod
     def seq() -> "Sink[Any, list[Any]]":
         """Every element, as a list."""
-        return Sink._completing(lambda isl: isl.sink_seq())
+        return Sink._completing(lambda isl, _: isl.sink_seq())
 
     @staticmethod
     def collect() -> "Sink[Any, list[Any]]":
@@ -743,50 +747,35 @@ class Sink(_Blueprint, Generic[T, M]):
         unless the decider resumes (skip the element) or restarts (back to
         `zero`)."""
         _check_callable(fn, "fold's function")
-
-        def build(run: Run, decider: Optional[_Decider]) -> Any:
-            run.island.sink_fold(zero, fn, decider)
-            return run.completion
-
-        return Sink(build)
+        return Sink._completing(lambda isl, d: isl.sink_fold(zero, fn, d))
 
     @staticmethod
     def reduce(fn: Callable[[Any, Any], Any]) -> "Sink[Any, Any]":
         """As fold, seeded with the first element; an empty stream fails
         with EmptyStreamError."""
         _check_callable(fn, "reduce's function")
-
-        def build(run: Run, decider: Optional[_Decider]) -> Any:
-            run.island.sink_reduce(fn, decider)
-            return run.completion
-
-        return Sink(build)
+        return Sink._completing(lambda isl, d: isl.sink_reduce(fn, d))
 
     @staticmethod
     def head_option() -> "Sink[Any, Any]":
         """The first element (then upstream is cancelled), or None."""
-        return Sink._completing(lambda isl: isl.sink_head_option())
+        return Sink._completing(lambda isl, _: isl.sink_head_option())
 
     @staticmethod
     def last_option() -> "Sink[Any, Any]":
         """The last element, or None."""
-        return Sink._completing(lambda isl: isl.sink_last_option())
+        return Sink._completing(lambda isl, _: isl.sink_last_option())
 
     @staticmethod
     def foreach(fn: Callable[[Any], Any]) -> "Sink[Any, None]":
         """Calls ``fn(x)`` for every element, in order; None at completion."""
         _check_callable(fn, "foreach's function")
-
-        def build(run: Run, decider: Optional[_Decider]) -> Any:
-            run.island.sink_foreach(fn, decider)
-            return run.completion
-
-        return Sink(build)
+        return Sink._completing(lambda isl, d: isl.sink_foreach(fn, d))
 
     @staticmethod
     def ignore() -> "Sink[Any, None]":
         """Drains the stream; None at completion."""
-        return Sink._completing(lambda isl: isl.sink_ignore())
+        return Sink._completing(lambda isl, _: isl.sink_ignore())
 
     @staticmethod
     def queue(source: "Optional[Source[Any]]" = None, buffer_size: int = 16) -> Any:
@@ -848,7 +837,7 @@ class RunnableGraph(_Blueprint, Generic[M]):
         if not self._async:
             run, mat = self._materialize(None)
             result = run.run_to_end()
-            return resolve(mat, run.completion, result)
+            return resolve(mat, run.completion, result, run.side_completions())
         try:
             asyncio.get_running_loop()
         except RuntimeError:
@@ -877,7 +866,8 @@ class RunnableGraph(_Blueprint, Generic[M]):
         finally:
             # The other islands of the graph (side sinks, fan-out branches)
             # finish too: a blocking run returns when all of them have.
-            others = [other.completion for other in run.family] + run.background
+            others = ([other.completion for other in run.family] + run.background
+                      + run.side_completions())
             if others:
                 await asyncio.wait(others)
         return resolve(mat, run.completion, result, others)

@@ -2,11 +2,13 @@
 watching, the junctions of :class:`GraphDsl` and :class:`BidiFlow`.
 
 Fan-in junctions (merge, concat, zip, interleave) are stages of the fused
-interpreter: a graph without fan-out runs as one island. A fan-out junction
-(broadcast, balance, partition) ends the island feeding it with an offer
-stage that routes each element into one bounded channel per output, and
-every output starts an island of its own (see ``_channel``); a full output
-channel back-pressures the junction.
+interpreter, and so are fan-out junctions (broadcast, balance, partition,
+the taps of also_to and wire_tap) when every branch after them is
+synchronous: such a graph runs as one island with several sinks, pulled
+in turn. Otherwise a fan-out junction ends the island feeding it with an
+offer stage that routes each element into one bounded channel per output,
+and every output starts an island of its own (see ``_channel``); a full
+output channel back-pressures the junction.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import itertools
+from functools import partial
 from typing import Any, Callable, Optional, Union
 
 from atomr.streams import _dsl
@@ -24,6 +27,7 @@ from atomr.streams._channel import (
     OFFERS_IN_FLIGHT,
     Channel,
     consume,
+    cut,
     feed,
     ordered_offer,
     single_offer,
@@ -48,6 +52,22 @@ def _side_sink(run: Run, sink: Any, decider: Optional[_Decider], capacity: int) 
     return chan
 
 
+def _fused_side(sink: "_dsl.Sink[Any, Any]", junction: Callable[[Any], int]
+                ) -> "_dsl.Flow[Any, Any]":
+    """A flow sending elements to a synchronous `sink` in the same island:
+    ``junction(island)`` pops the upstream into a two-output junction whose
+    output 1 feeds `sink` and output 0 goes on downstream."""
+
+    def build(run: Run, decider: Optional[_Decider]) -> Any:
+        j = junction(run.island)
+        run.island.port(j, 1)
+        run.side_sink(lambda: sink._build(run, decider))
+        run.island.port(j, 0)
+        return None
+
+    return _dsl.Flow(build)
+
+
 def also_to(sink: "_dsl.Sink[Any, Any]") -> "_dsl.Flow[Any, Any]":
     """Sends every element to `sink` as well as downstream; an element goes
     on once `sink` has taken it (a slow `sink` back-pressures the stream).
@@ -55,6 +75,8 @@ def also_to(sink: "_dsl.Sink[Any, Any]") -> "_dsl.Flow[Any, Any]":
     fails, the stream fails with its failure. An async boundary."""
     if not isinstance(sink, _dsl.Sink):
         raise TypeError(f"also_to needs a Sink, not {type(sink).__name__}")
+    if not sink._async:
+        return _fused_side(sink, lambda isl: isl.broadcast(2, 1, True, True))
 
     def build(run: Run, decider: Optional[_Decider]) -> Any:
         chan = _side_sink(run, sink, decider, CAPACITY)
@@ -70,6 +92,23 @@ def _not_end(x: Any) -> bool:
     return x is not END
 
 
+def async_boundary(buffer_size: int = CAPACITY) -> "_dsl.Flow[Any, Any]":
+    """An explicit async boundary (Akka's ``.async``): the stages before it
+    and the stages after it run as two islands of the graph, joined by a
+    bounded channel of `buffer_size` elements, so the upstream part may run
+    ahead of the downstream one by that much (plus the offers in flight).
+    Without it, synchronous stages are fused in one island and pull one
+    element per demand. Needs an event loop (``run()``, or
+    ``run_blocking()``'s own)."""
+    size = _dsl._check_count(buffer_size, "async_'s buffer size", 1)
+
+    def build(run: Run, decider: Optional[_Decider]) -> Any:
+        consume(run, cut(run, size))
+        return None
+
+    return _dsl.Flow(build, True)
+
+
 def wire_tap(sink: "_dsl.Sink[Any, Any]", buffer_size: int = CAPACITY) -> "_dsl.Flow[Any, Any]":
     """Sends every element to `sink` when it has room (up to `buffer_size`
     buffered), dropping it for `sink` otherwise: `sink` never slows the
@@ -77,6 +116,8 @@ def wire_tap(sink: "_dsl.Sink[Any, Any]", buffer_size: int = CAPACITY) -> "_dsl.
     if not isinstance(sink, _dsl.Sink):
         raise TypeError(f"wire_tap needs a Sink, not {type(sink).__name__}")
     size = _dsl._check_count(buffer_size, "wire_tap's buffer size", 1)
+    if not sink._async:
+        return _fused_side(sink, lambda isl: isl.tap(size))
 
     def build(run: Run, decider: Optional[_Decider]) -> Any:
         chan = _side_sink(run, sink, decider, size)
@@ -158,6 +199,11 @@ class Junction:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.ports})"
 
+    def _native(self, run: Run, outputs: int) -> int:
+        """Pops the top tree of `run`'s island into this fan-out junction
+        fused in the island; the junction's id."""
+        raise NotImplementedError
+
 
 class Broadcast(Junction):
     """Fan-out: every element to every output. Waits for the slowest
@@ -172,6 +218,9 @@ class Broadcast(Junction):
         super().__init__(outputs)
         self.eager_cancel = bool(eager_cancel)
         self.buffer_size = _dsl._check_count(buffer_size, "Broadcast's buffer size", 1)
+
+    def _native(self, run: Run, outputs: int) -> int:
+        return run.island.broadcast(outputs, self.buffer_size, self.eager_cancel, False)
 
     def _offer(self, run: Run, chans: list[Channel]) -> Callable[[Any], Any]:
         eager = self.eager_cancel
@@ -210,6 +259,9 @@ class Balance(Junction):
     def __init__(self, outputs: Optional[int] = None, buffer_size: int = 1) -> None:
         super().__init__(outputs)
         self.buffer_size = _dsl._check_count(buffer_size, "Balance's buffer size", 1)
+
+    def _native(self, run: Run, outputs: int) -> int:
+        return run.island.balance(outputs)
 
     def _offer(self, run: Run, chans: list[Channel]) -> Callable[[Any], Any]:
         turn = itertools.count()
@@ -256,9 +308,23 @@ class Partition(Junction):
         self.partitioner = partitioner
         self.buffer_size = _dsl._check_count(buffer_size, "Partition's buffer size", 1)
 
-    def _offer(self, run: Run, chans: list[Channel]) -> Callable[[Any], Any]:
+    def _index(self, n: int) -> Callable[[Any], int]:
         fn = self.partitioner
-        n = len(chans)
+
+        def index(x: Any) -> int:
+            i = fn(x)
+            if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < n:
+                raise IndexError(f"the partitioner gave {i!r} for {x!r}, not an output "
+                                 f"index in range({n})")
+            return i
+
+        return index
+
+    def _native(self, run: Run, outputs: int) -> int:
+        return run.island.partition(outputs, self._index(outputs), self.buffer_size)
+
+    def _offer(self, run: Run, chans: list[Channel]) -> Callable[[Any], Any]:
+        index = self._index(len(chans))
         blocking: list[Channel] = []
 
         def try_put(pair: tuple[int, Any]) -> Any:
@@ -278,11 +344,7 @@ class Partition(Junction):
         inner = ordered_offer(run, try_put, wait)
 
         def offer(x: Any) -> Any:
-            i = fn(x)
-            if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < n:
-                raise IndexError(f"the partitioner gave {i!r} for {x!r}, not an output "
-                                 f"index in range({n})")
-            return inner((i, x))
+            return inner((index(x), x))
 
         return offer
 
@@ -434,8 +496,10 @@ class GraphDsl:
         sink_ids = [i for i, node in enumerate(nodes) if isinstance(node, _dsl.Sink)]
         fan_outs = [i for i, node in enumerate(nodes)
                     if isinstance(node, Junction) and node.fan_out]
-        is_async = bool(fan_outs) or any(
-            isinstance(node, _dsl._Blueprint) and node._async for node in nodes)
+        any_async = any(isinstance(node, _dsl._Blueprint) and node._async for node in nodes)
+        if not any_async:
+            return _dsl.RunnableGraph(_fused(nodes, ins, outs, sink_ids))
+        is_async = True
 
         def build(run: Run, decider: Optional[_Decider]) -> Any:
             chans: dict[tuple[int, int], Channel] = {}
@@ -494,6 +558,50 @@ class GraphDsl:
     def run_blocking(self) -> Any:
         """Runs the graph to its end (see :meth:`RunnableGraph.run_blocking`)."""
         return self.to_graph().run_blocking()
+
+
+def _fused(nodes: list[_Node], ins: list[list[int]], outs: list[list[int]],
+           sink_ids: list[int]) -> Callable[[Run, Optional[_Decider]], Any]:
+    """The build of a synchronous graph as one island: fan-out junctions
+    are fused in it and every sink is one of its sinks (the first one the
+    island's primary sink, the others side sinks)."""
+
+    def build(run: Run, decider: Optional[_Decider]) -> Any:
+        junctions: dict[int, int] = {}
+        used: dict[tuple[int, int], int] = {}
+
+        def emit(i: int, via: int) -> None:
+            """Pushes the tree ending at node i's output (the one leading
+            to node `via`) onto the island."""
+            node = nodes[i]
+            if isinstance(node, _dsl.Source):
+                node._build(run, decider)
+            elif isinstance(node, _dsl.Flow):
+                emit(ins[i][0], i)
+                node._build(run, decider)
+            elif isinstance(node, Junction) and node.fan_out:
+                if i not in junctions:
+                    emit(ins[i][0], i)
+                    junctions[i] = node._native(run, len(outs[i]))
+                run.island.port(junctions[i], _port(outs[i], via, used))
+            else:
+                assert isinstance(node, (Merge, Concat, Zip, Interleave))
+                for j in ins[i]:
+                    emit(j, i)
+                node._combine(run, len(ins[i]))
+
+        mats = []
+        for k, s in enumerate(sink_ids):
+            emit(ins[s][0], s)
+            sink = nodes[s]
+            assert isinstance(sink, _dsl.Sink)
+            if k == 0:
+                mats.append(sink._build(run, decider))
+            else:
+                mats.append(run.side_sink(partial(sink._build, run, decider)))
+        return mats[0] if len(mats) == 1 else tuple(mats)
+
+    return build
 
 
 def _port(outs: list[int], via: int, used: dict[tuple[int, int], int]) -> int:

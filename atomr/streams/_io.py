@@ -1,8 +1,8 @@
 """Bytes: Framing (delimiter and length-field framing), FileIO and Tcp
 (on asyncio's streams).
 
-Framing stages are fused stages (a per-run decoder called from the
-interpreter); FileIO reads and writes on the island's thread; Tcp
+Framing stages are native stages of the fused interpreter (C++ decoders
+over one byte buffer, one frame per pull); FileIO reads and writes on the island's thread; Tcp
 connections are async sources and sinks of the graph's loop, read as
 downstream demands and written with the socket's flow control
 (``drain``), so a slow peer back-pressures the stream.
@@ -14,7 +14,7 @@ import asyncio
 import threading
 from typing import Any, AsyncIterator, Callable, Iterator, Optional
 
-from atomr.errors import FramingError, StreamIOError
+from atomr.errors import StreamIOError
 from atomr.streams import _dsl
 from atomr.streams._channel import consume, cut
 from atomr.streams._run import Run
@@ -23,113 +23,13 @@ from atomr.streams._timed import _EOS, _take
 _Decider = Callable[[BaseException], int]
 
 #: Bytes a TCP read asks for at once.
-READ_SIZE = 65536
-
-
-class _OnEnd:
-    """An iterator yielding ``final()``'s elements when first advanced:
-    concat after a decoder, it flushes the decoder at completion."""
-
-    def __init__(self, final: Callable[[], list[Any]]) -> None:
-        self.final = final
-        self.items: Optional[Iterator[Any]] = None
-
-    def __iter__(self) -> "_OnEnd":
-        return self
-
-    def __next__(self) -> Any:
-        if self.items is None:
-            self.items = iter(self.final())
-        return next(self.items)
-
-
-def _decoder_flow(make: Callable[[], Any]) -> "_dsl.Flow[Any, Any]":
-    def build(run: Run, decider: Optional[_Decider]) -> Any:
-        dec = make()
-        run.island.map_concat(dec.feed, decider)
-        run.island.source_iter(_OnEnd(dec.finish))
-        run.island.concat()
-        return None
-
-    return _dsl.Flow(build)
+READ_SIZE = 262144
 
 
 def _as_bytes(chunk: Any) -> bytes:
     if isinstance(chunk, (bytes, bytearray, memoryview)):
         return bytes(chunk)
     raise TypeError(f"a framing stage takes bytes, not {type(chunk).__name__}")
-
-
-class _Delimited:
-    def __init__(self, delim: bytes, max_len: int, allow_truncation: bool) -> None:
-        self.delim = delim
-        self.max_len = max_len
-        self.allow_truncation = allow_truncation
-        self.buf = bytearray()
-
-    def feed(self, chunk: Any) -> list[bytes]:
-        self.buf += _as_bytes(chunk)
-        out: list[bytes] = []
-        start = 0
-        buf, delim = self.buf, self.delim
-        while True:
-            i = buf.find(delim, start)
-            if i < 0:
-                break
-            if i - start > self.max_len:
-                raise FramingError(f"a frame of {i - start} bytes exceeds the maximum "
-                                   f"of {self.max_len}")
-            out.append(bytes(buf[start:i]))
-            start = i + len(delim)
-        if start:
-            del buf[:start]
-        if len(buf) > self.max_len:
-            raise FramingError(f"no delimiter within the maximum frame length of {self.max_len}")
-        return out
-
-    def finish(self) -> list[bytes]:
-        if not self.buf:
-            return []
-        if self.allow_truncation:
-            return [bytes(self.buf)]
-        raise FramingError(f"the stream ended inside a frame ({len(self.buf)} bytes without "
-                           f"a delimiter)")
-
-
-class _LengthField:
-    def __init__(self, max_len: int, length: int, offset: int, order: str,
-                 keep_header: bool) -> None:
-        self.max_len = max_len
-        self.length = length
-        self.offset = offset
-        self.order = order
-        self.keep = keep_header
-        self.header = offset + length
-        self.buf = bytearray()
-
-    def feed(self, chunk: Any) -> list[bytes]:
-        self.buf += _as_bytes(chunk)
-        out: list[bytes] = []
-        buf, start, header = self.buf, 0, self.header
-        n = len(buf)
-        while n - start >= header:
-            size = int.from_bytes(buf[start + self.offset:start + header], self.order)  # type: ignore[arg-type]
-            if size > self.max_len:
-                raise FramingError(f"a frame of {size} bytes exceeds the maximum of "
-                                   f"{self.max_len}")
-            end = start + header + size
-            if end > n:
-                break
-            out.append(bytes(buf[start:end] if self.keep else buf[start + header:end]))
-            start = end
-        if start:
-            del buf[:start]
-        return out
-
-    def finish(self) -> list[bytes]:
-        if self.buf:
-            raise FramingError(f"the stream ended inside a frame ({len(self.buf)} bytes)")
-        return []
 
 
 class Framing:
@@ -147,7 +47,7 @@ class Framing:
         size = _dsl._check_count(max_frame_length, "max_frame_length", 1)
         d = bytes(delim)
         trunc = bool(allow_truncation)
-        return _decoder_flow(lambda: _Delimited(d, size, trunc))
+        return _dsl._linear(lambda isl, _: isl.delimiter_framing(d, size, trunc))
 
     @staticmethod
     def length_field(max_frame_length: int, field_length: int = 4, *, field_offset: int = 0,
@@ -167,7 +67,8 @@ class Framing:
         if byte_order not in ("little", "big"):
             raise ValueError(f"byte_order is 'little' or 'big', got {byte_order!r}")
         keep = bool(keep_header)
-        return _decoder_flow(lambda: _LengthField(size, length, offset, byte_order, keep))
+        big = byte_order == "big"
+        return _dsl._linear(lambda isl, _: isl.length_field_framing(size, length, offset, big, keep))
 
     @staticmethod
     def length_prefix(field_length: int = 4, byte_order: str = "little"
@@ -175,14 +76,12 @@ class Framing:
         """The encoder of ``length_field``'s defaults: each bytes element
         prefixed with its length."""
         length = _dsl._check_count(field_length, "field_length", 1)
+        if length > 8:
+            raise ValueError(f"field_length is 1 to 8 bytes, got {field_length}")
         if byte_order not in ("little", "big"):
             raise ValueError(f"byte_order is 'little' or 'big', got {byte_order!r}")
-
-        def encode(frame: Any) -> bytes:
-            data = _as_bytes(frame)
-            return len(data).to_bytes(length, byte_order) + data  # type: ignore[arg-type]
-
-        return _dsl.Flow.map(encode)
+        big = byte_order == "big"
+        return _dsl._linear(lambda isl, _: isl.length_prefix(length, big))
 
 
 # --------------------------------------------------------------------------- FileIO
@@ -338,11 +237,27 @@ def _bytes_source_of(reader: asyncio.StreamReader) -> "_dsl.Source[Any]":
     return _dsl.Source(build, True)
 
 
+def _high_water(transport: Any) -> int:
+    limits = getattr(transport, "get_write_buffer_limits", None)
+    return int(limits()[1]) if limits is not None else 0
+
+
 def _bytes_sink_of(writer: asyncio.StreamWriter) -> "_dsl.Sink[Any, Any]":
     def build(run: Run, decider: Optional[_Decider]) -> Any:
-        async def write(x: Any) -> None:
+        assert run.loop is not None
+        written = run.loop.create_future()
+        written.set_result(None)
+        transport = writer.transport
+        high = _high_water(transport)
+
+        def write(x: Any) -> Any:
+            """Writes x now; waits for the socket only while the
+            transport's buffer is above its high-water mark (a done future
+            otherwise: the island goes on without a loop callback)."""
             writer.write(_as_bytes(x))
-            await writer.drain()
+            if transport.get_write_buffer_size() <= high:
+                return written
+            return writer.drain()
 
         def finished(exc: Optional[BaseException]) -> None:
             if exc is None and writer.can_write_eof() and not writer.is_closing():
@@ -411,7 +326,7 @@ class Tcp:
         if not isinstance(host, str):
             raise TypeError(f"host is a str, not {type(host).__name__}")
         p = _dsl._check_count(port, "port", 1)
-        return _connection_flow(lambda: asyncio.open_connection(host, p))
+        return _connection_flow(lambda: asyncio.open_connection(host, p, limit=READ_SIZE))
 
     @staticmethod
     def bind(host: str, port: int = 0, backlog: int = 100) -> "_dsl.Source[Any]":
@@ -438,7 +353,7 @@ class Tcp:
 
             async def gen() -> AsyncIterator[list[Any]]:
                 try:
-                    server = await asyncio.start_server(accepted, host, p, backlog=size)
+                    server = await asyncio.start_server(accepted, host, p, backlog=size, limit=READ_SIZE)
                 except OSError as exc:
                     err = StreamIOError(f"cannot bind {host}:{p}: {exc}")
                     binding._bound.set_exception(err)
@@ -601,7 +516,7 @@ def _incoming(bind_addr: str) -> "_dsl.Source[Any]":
             task.add_done_callback(readers.discard)
 
         async def gen() -> AsyncIterator[list[Any]]:
-            server = await asyncio.start_server(accepted, sock=listener)
+            server = await asyncio.start_server(accepted, sock=listener, limit=READ_SIZE)
             try:
                 async for batch in chan:
                     yield batch

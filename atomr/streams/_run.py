@@ -12,6 +12,7 @@ async call's done callback or a timer schedules the next one.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import time
 import weakref
@@ -75,6 +76,9 @@ class Run:
         #: sink's incarnations), shared like `family`: a blocking run waits
         #: for them too.
         self.background: list[asyncio.Future[Any]] = []
+        #: The sinks of this island other than its primary one (fan-out
+        #: branches fused into it): (sink index in the island, completion).
+        self.sides: list[tuple[int, Any]] = []
 
     def spawn(self) -> "Run":
         """Another island of this materialization, on the same loop; it
@@ -88,6 +92,54 @@ class Run:
         return child
 
     # -- building ----------------------------------------------------------------------
+
+    def side_sink(self, build: Callable[[], Any]) -> Any:
+        """Builds another sink into this island (a fused fan-out branch)
+        with a completion of its own: `build()` runs with ``completion``
+        set to it. Returns what `build` returns."""
+        comp: Any
+        if self.loop is not None:
+            comp = self.loop.create_future()
+            comp.add_done_callback(_retrieve)
+        else:
+            comp = concurrent.futures.Future()
+        saved, self.completion = self.completion, comp
+        try:
+            mat = build()
+        finally:
+            self.completion = saved
+        self.sides.append((self.island.sink_count() - 1, comp))
+        return mat
+
+    def side_completions(self) -> list[Any]:
+        """The completions of the side sinks of every island of this
+        materialization."""
+        return [c for r in [self, *self.family] for _, c in r.sides]
+
+    def _settle_sides(self) -> tuple[bool, Any]:
+        """Settles the side sinks' completions from a completed island with
+        several sinks; the primary sink's ``(ok, value)``."""
+        side = dict(self.sides)
+        primary: tuple[bool, Any] = (True, None)
+        for i in range(self.island.sink_count()):
+            ok, value = self.island.sink_outcome(i)
+            comp = side.get(i)
+            if comp is None:
+                primary = (ok, value)
+            elif not comp.done():
+                if ok:
+                    comp.set_result(value)
+                else:
+                    comp.set_exception(value)
+        return primary
+
+    def _abandon_sides(self, exc: Optional[BaseException]) -> None:
+        for _, comp in self.sides:
+            if not comp.done():
+                if exc is not None:
+                    comp.set_exception(exc)
+                else:
+                    comp.cancel()
 
     def watch_switch(self, switch: Any) -> None:
         """Wakes this run when `switch` is flipped (an async run may be
@@ -147,6 +199,13 @@ class Run:
                 delay = max(0.0, wake_at - time.monotonic())
                 self._timer = self.loop.call_later(delay, self._schedule)
         elif outcome == _core.ISLAND_COMPLETED:
+            if self.sides:
+                ok, value = self._settle_sides()
+                if not ok:
+                    self._finish(exc=value)
+                    return
+                self._finish(result=value)
+                return
             self._finish(result=self.island.result())
         elif outcome == _core.ISLAND_FAILED:
             self._finish(exc=self.island.failure())
@@ -157,6 +216,7 @@ class Run:
             fut.cancel()
         self._inflight.clear()
         self._release()
+        self._abandon_sides(exc)
         fut = self.completion
         if isinstance(fut, asyncio.Future) and not fut.done():
             if exc is not None:
@@ -186,14 +246,22 @@ class Run:
             self.island.cancel()
             self._finish()
 
-    def _start_async(self, fn: Callable[..., Any], arg: Any, ticket: int) -> None:
+    def _start_async(self, fn: Callable[..., Any], arg: Any, ticket: int
+                     ) -> Optional[tuple[Any]]:
+        """Starts an async call of the island; ``(value,)`` when its
+        awaitable is a future already done with a value (the island takes
+        it at once, without a loop callback), else None."""
         if self.loop is None:
             raise RuntimeError("an async stage needs an event loop: run the graph with "
                                "`await graph.run()` or `graph.run_blocking()`")
         awaitable = fn() if arg is _core.STREAM_NO_ARG else fn(arg)
+        if (isinstance(awaitable, asyncio.Future) and awaitable.done()
+                and not awaitable.cancelled() and awaitable.exception() is None):
+            return (awaitable.result(),)
         fut = asyncio.ensure_future(awaitable, loop=self.loop)
         self._inflight.add(fut)
         fut.add_done_callback(partial(self._async_done, ticket, isinstance(fn, AsyncNext)))
+        return None
 
     def _async_done(self, ticket: int, is_source: bool, fut: asyncio.Future[Any]) -> None:
         self._inflight.discard(fut)
@@ -223,7 +291,13 @@ class Run:
             self._release()
             self._run_finishers(None)
         if outcome == _core.ISLAND_COMPLETED:
+            if self.sides:
+                ok, value = self._settle_sides()
+                if not ok:
+                    raise value
+                return value
             return self.island.result()
+        self._abandon_sides(None)
         if outcome == _core.ISLAND_FAILED:
             raise self.island.failure()
         self.island.cancel()

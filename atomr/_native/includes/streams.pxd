@@ -6,6 +6,7 @@ from cpython.object cimport PyObject
 from libc.stdint cimport int64_t, uint64_t
 from libcpp cimport bool as cbool
 from libcpp.memory cimport shared_ptr
+from libcpp.string cimport string
 
 from atomr._native._core cimport translate_error
 
@@ -19,6 +20,7 @@ cdef extern from "atomr/streams/error.hpp" namespace "atomr::streams" nogil:
         empty_stream "atomr::streams::errc::empty_stream"
         aborted "atomr::streams::errc::aborted"
         invalid_graph "atomr::streams::errc::invalid_graph"
+        framing "atomr::streams::errc::framing"
 
 
 cdef extern from "atomr/streams/stage.hpp" namespace "atomr::streams" nogil:
@@ -79,10 +81,22 @@ cdef extern from "atomr/streams/interpreter.hpp" namespace "atomr::streams":
         void throttle(int64_t elements, int64_t per_ns, int64_t maximum_burst,
                       cbool enforcing) except +translate_error
         void gate(shared_ptr[CKillSwitch] ks, void* handle) except +translate_error
+        void delimiter_framing(const string& delimiter, int64_t max_frame_length,
+                               cbool allow_truncation) except +translate_error
+        void length_field_framing(int64_t max_frame_length, int64_t field_length,
+                                  int64_t field_offset, cbool big_endian,
+                                  cbool keep_header) except +translate_error
+        void length_prefix(int64_t field_length, cbool big_endian) except +translate_error
         void concat() except +translate_error
         void merge(cbool eager_complete) except +translate_error
         void zip(void* fn) except +translate_error
         void interleave(int64_t segment_size) except +translate_error
+        size_t broadcast(int64_t outputs, int64_t buffer, cbool eager_cancel,
+                         cbool fail_on_cause) except +translate_error
+        size_t balance(int64_t outputs) except +translate_error
+        size_t partition(int64_t outputs, void* fn, int64_t buffer) except +translate_error
+        size_t tap(int64_t buffer) except +translate_error
+        void port(size_t id, int64_t index) except +translate_error
         void sink_seq() except +translate_error
         void sink_fold(void* zero, void* fn, void* decider) except +translate_error
         void sink_reduce(void* fn, void* decider) except +translate_error
@@ -96,6 +110,8 @@ cdef extern from "atomr/streams/interpreter.hpp" namespace "atomr::streams":
         void cancel()
         void* take_result()
         void* take_failure()
+        size_t sinks()
+        void* take_sink(size_t i, cbool& ok)
         COutcome state()
 
 
@@ -104,7 +120,7 @@ cdef extern from "atomr/bridge/streams.hpp" namespace "atomr::bridge":
         PyObject* (*make_failure)(PyObject* owner, int code, const char* message) noexcept
         int (*decide)(PyObject* owner, PyObject* decider, PyObject* failure) noexcept
         PyObject* (*start_async)(PyObject* owner, PyObject* fn, PyObject* x,
-                                 uint64_t ticket) noexcept
+                                 uint64_t ticket, int* done) noexcept
         PyObject* (*abort_failure)(PyObject* owner, PyObject* handle) noexcept
 
     cdef cppclass CPyStream "atomr::bridge::py_stream":

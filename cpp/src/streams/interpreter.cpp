@@ -1,6 +1,7 @@
 #include "atomr/streams/interpreter.hpp"
 
 #include "atomr/streams/error.hpp"
+#include "fan_out.hpp"
 #include "stages.hpp"
 
 #include <string>
@@ -31,27 +32,26 @@ interpreter::interpreter(host& h) {
 
 interpreter::~interpreter() {
   cancel();
-  if (result_ != nullptr) {
-    ctx_.h->release(result_);
-  }
-  if (failure_ != nullptr) {
-    ctx_.h->release(failure_);
-  }
   // The stages release what they hold while the context is still alive.
-  sink_.reset();
-  root_.reset();
+  for (slot& sl : slots_) {
+    if (sl.value != nullptr) {
+      ctx_.h->release(sl.value);
+    }
+  }
+  slots_.clear();
   stack_.clear();
+  junctions_.clear();
 }
 
 void interpreter::require_upstream(element owned) {
-  if (stack_.empty() || sink_ != nullptr) {
+  if (stack_.empty() || built_) {
     ctx_.h->release(owned);
     throw invalid_graph_error("an operator needs an upstream source");
   }
 }
 
 std::unique_ptr<stage> interpreter::pop() {
-  if (stack_.empty() || sink_ != nullptr) {
+  if (stack_.empty() || built_) {
     throw invalid_graph_error("an operator needs an upstream source");
   }
   std::unique_ptr<stage> s = std::move(stack_.back());
@@ -155,6 +155,53 @@ void interpreter::gate(std::shared_ptr<kill_switch> ks, void* handle) {
   push(internal::make_gate(pop(), std::move(ks), handle));
 }
 
+void interpreter::delimiter_framing(const std::string& delimiter, std::int64_t max_frame_length,
+                                    bool allow_truncation) {
+  if (delimiter.empty()) {
+    throw invalid_argument_error("the delimiter must not be empty");
+  }
+  check_positive(max_frame_length, "max_frame_length");
+  internal::framing_options o;
+  o.k = internal::framing_options::kind::delimiter;
+  o.delimiter = delimiter;
+  o.max_frame_length = static_cast<std::size_t>(max_frame_length);
+  o.allow_truncation = allow_truncation;
+  push(internal::make_framing(pop(), o));
+}
+
+namespace {
+void check_field_length(std::int64_t n) {
+  if (n < 1 || n > 8) {
+    throw invalid_argument_error("field_length is 1 to 8 bytes, got " + std::to_string(n));
+  }
+}
+} // namespace
+
+void interpreter::length_field_framing(std::int64_t max_frame_length, std::int64_t field_length,
+                                       std::int64_t field_offset, bool big_endian,
+                                       bool keep_header) {
+  check_positive(max_frame_length, "max_frame_length");
+  check_field_length(field_length);
+  check_not_negative(field_offset, "field_offset");
+  internal::framing_options o;
+  o.k = internal::framing_options::kind::length_field;
+  o.max_frame_length = static_cast<std::size_t>(max_frame_length);
+  o.field_length = static_cast<std::size_t>(field_length);
+  o.field_offset = static_cast<std::size_t>(field_offset);
+  o.big_endian = big_endian;
+  o.keep_header = keep_header;
+  push(internal::make_framing(pop(), o));
+}
+
+void interpreter::length_prefix(std::int64_t field_length, bool big_endian) {
+  check_field_length(field_length);
+  internal::framing_options o;
+  o.k = internal::framing_options::kind::length_prefix;
+  o.field_length = static_cast<std::size_t>(field_length);
+  o.big_endian = big_endian;
+  push(internal::make_framing(pop(), o));
+}
+
 void interpreter::concat() {
   auto second = pop();
   auto first = pop();
@@ -177,15 +224,91 @@ void interpreter::interleave(std::int64_t segment_size) {
   push(internal::make_interleave(std::move(left), std::move(right), segment_size));
 }
 
+std::size_t interpreter::add_junction(const internal::fan_out_options& options) {
+  auto j = internal::make_junction(pop(), options, &ctx_);
+  junctions_.push_back(std::move(j));
+  return junctions_.size() - 1;
+}
+
+namespace {
+
+/// Checked options of a junction named `what` in errors.
+internal::fan_out_options fan_out_of(internal::fan_out_kind kind, std::int64_t outputs,
+                                     std::int64_t buffer, const std::string& what) {
+  check_positive(outputs, (what + "'s output count").c_str());
+  check_positive(buffer, (what + "'s buffer size").c_str());
+  internal::fan_out_options o;
+  o.kind = kind;
+  o.outputs = static_cast<std::size_t>(outputs);
+  o.buffer = static_cast<std::size_t>(buffer);
+  return o;
+}
+
+} // namespace
+
+std::size_t interpreter::broadcast(std::int64_t outputs, std::int64_t buffer, bool eager_cancel,
+                                   bool fail_on_cause) {
+  auto o = fan_out_of(internal::fan_out_kind::broadcast, outputs, buffer, "broadcast");
+  o.eager_cancel = eager_cancel;
+  o.fail_on_cause = fail_on_cause;
+  return add_junction(o);
+}
+
+std::size_t interpreter::balance(std::int64_t outputs) {
+  return add_junction(fan_out_of(internal::fan_out_kind::balance, outputs, 1, "balance"));
+}
+
+std::size_t interpreter::partition(std::int64_t outputs, callable fn, std::int64_t buffer) {
+  auto o = fan_out_of(internal::fan_out_kind::partition, outputs, buffer, "partition");
+  o.fn = fn;
+  return add_junction(o);
+}
+
+std::size_t interpreter::tap(std::int64_t buffer) {
+  return add_junction(fan_out_of(internal::fan_out_kind::tap, 2, buffer, "a tap"));
+}
+
+void interpreter::port(std::size_t id, std::int64_t index) {
+  if (built_ || id >= junctions_.size()) {
+    throw invalid_graph_error("no junction " + std::to_string(id));
+  }
+  check_not_negative(index, "a junction's output");
+  push(junctions_[id]->port(static_cast<std::size_t>(index)));
+}
+
 void interpreter::finish(std::unique_ptr<sink> s) {
   s->attach(&ctx_); // attached first: it releases what it owns if refused
-  if (stack_.size() != 1 || sink_ != nullptr) {
+  if (built_ || stack_.empty() || (junctions_.empty() && stack_.size() != 1)) {
     throw invalid_graph_error("a sink needs exactly one upstream source, got " +
                               std::to_string(stack_.size()));
   }
-  root_ = pop();
-  sink_ = std::move(s);
-  upstream_open_ = true;
+  slot sl;
+  sl.root = pop();
+  sl.consumer = std::move(s);
+  slots_.push_back(std::move(sl));
+  if (junctions_.empty()) {
+    built_ = true;
+  }
+}
+
+void interpreter::check_built() {
+  if (built_) {
+    return;
+  }
+  if (slots_.empty()) {
+    throw invalid_graph_error("the graph has no sink");
+  }
+  if (!stack_.empty()) {
+    throw invalid_graph_error(std::to_string(stack_.size()) +
+                              " part(s) of the graph lead to no sink");
+  }
+  for (const auto& j : junctions_) {
+    if (j->unported() != 0) {
+      throw invalid_graph_error("a junction has " + std::to_string(j->unported()) +
+                                " unconnected output(s)");
+    }
+  }
+  built_ = true;
 }
 
 void interpreter::sink_seq() {
@@ -210,74 +333,127 @@ void interpreter::sink_ignore() {
   finish(internal::make_ignore_sink());
 }
 
-void interpreter::finish_failed(element failure) {
-  if (upstream_open_) {
-    upstream_open_ = false;
-    root_->cancel();
+void interpreter::cancel_root(slot& sl, element cause) {
+  if (sl.open) {
+    sl.open = false;
+    element outer = std::exchange(ctx_.cancel_cause, cause);
+    sl.root->cancel();
+    ctx_.cancel_cause = outer;
   }
-  sink_->discard();
-  failure_ = failure;
-  state_ = outcome::failed;
+}
+
+void interpreter::end_slot(slot& sl, bool ok, element value) {
+  sl.open = false;
+  sl.finished = true;
+  sl.ok = ok;
+  sl.value = value;
 }
 
 outcome interpreter::run(std::int64_t budget) {
   if (state_ != outcome::yielded && state_ != outcome::waiting) {
     return state_;
   }
-  if (sink_ == nullptr) {
-    throw invalid_graph_error("the graph has no sink");
-  }
+  check_built();
   ctx_.budget = budget;
   ctx_.yielded = false;
   ctx_.wake_at_ns = 0;
+  return slots_.size() == 1 ? run_one(budget) : run_many(budget);
+}
+
+outcome interpreter::run_one(std::int64_t) {
+  slot& sl = slots_[0];
   bool repulled = false;
   for (;;) {
-    element x = nullptr;
-    status s;
-    if (sink_->wants_more()) {
-      s = root_->pull(x);
-    } else {
-      if (upstream_open_) {
-        upstream_open_ = false;
-        root_->cancel();
-      }
-      s = status::done;
-    }
-    switch (s) {
-    case status::element: {
-      element failure = nullptr;
-      if (!sink_->on_element(x, failure)) {
-        finish_failed(failure);
+    if (step(sl)) {
+      if (sl.finished) {
+        state_ = sl.ok ? outcome::completed : outcome::failed;
         return state_;
       }
       continue;
     }
-    case status::done:
-      upstream_open_ = false;
-      if (sink_->on_complete(x)) {
-        result_ = x;
-        state_ = outcome::completed;
-      } else {
-        sink_->discard();
-        failure_ = x;
-        state_ = outcome::failed;
+    if (!ctx_.yielded) {
+      sl.root->pump();
+      if (ctx_.failure_pending && !repulled) {
+        repulled = true; // deliver the failure the pump took now
+        continue;
       }
-      return state_;
-    case status::failed:
-      upstream_open_ = false;
-      finish_failed(x);
-      return state_;
-    case status::pending:
-      if (!ctx_.yielded) {
-        root_->pump();
-        if (ctx_.failure_pending && !repulled) {
-          repulled = true; // deliver the failure the pump took now
-          continue;
-        }
+    }
+    state_ = ctx_.yielded ? outcome::yielded : outcome::waiting;
+    return state_;
+  }
+}
+
+bool interpreter::step(slot& sl) {
+  element x = nullptr;
+  status s;
+  if (sl.consumer->wants_more()) {
+    s = sl.root->pull(x);
+  } else {
+    cancel_root(sl, nullptr);
+    s = status::done;
+  }
+  switch (s) {
+  case status::element: {
+    element failure = nullptr;
+    if (!sl.consumer->on_element(x, failure)) {
+      cancel_root(sl, failure);
+      sl.consumer->discard();
+      end_slot(sl, false, failure);
+    }
+    return true;
+  }
+  case status::done:
+    sl.open = false;
+    if (sl.consumer->on_complete(x)) {
+      end_slot(sl, true, x);
+    } else {
+      sl.consumer->discard();
+      end_slot(sl, false, x);
+    }
+    return true;
+  case status::failed:
+    sl.open = false;
+    sl.consumer->discard();
+    end_slot(sl, false, x);
+    return true;
+  case status::pending:
+    break;
+  }
+  return false;
+}
+
+outcome interpreter::run_many(std::int64_t) {
+  bool repulled = false;
+  for (;;) {
+    std::uint64_t moves = ctx_.moves;
+    bool progressed = false;
+    bool live = false;
+    for (slot& sl : slots_) {
+      if (!sl.finished) {
+        progressed = step(sl) || progressed;
+        live = live || !sl.finished;
       }
-      state_ = ctx_.yielded ? outcome::yielded : outcome::waiting;
+    }
+    if (!live) {
+      state_ = outcome::completed;
       return state_;
     }
+    if (progressed || moves != ctx_.moves) {
+      continue;
+    }
+    if (!ctx_.yielded) {
+      for (slot& sl : slots_) {
+        if (sl.open) {
+          sl.root->pump();
+        }
+      }
+      if (ctx_.failure_pending && !repulled) {
+        repulled = true;
+        continue;
+      }
+    }
+    state_ = ctx_.yielded ? outcome::yielded : outcome::waiting;
+    return state_;
   }
 }
 
@@ -297,22 +473,36 @@ void interpreter::cancel() {
   if (state_ != outcome::yielded && state_ != outcome::waiting) {
     return;
   }
-  if (upstream_open_) {
-    upstream_open_ = false;
-    root_->cancel();
-  }
-  if (sink_ != nullptr) {
-    sink_->discard();
+  for (slot& sl : slots_) {
+    if (!sl.finished) {
+      cancel_root(sl, nullptr);
+      sl.consumer->discard();
+    }
   }
   state_ = outcome::cancelled;
 }
 
 element interpreter::take_result() noexcept {
-  return std::exchange(result_, nullptr);
+  if (slots_.size() != 1 || !slots_[0].ok) {
+    return nullptr;
+  }
+  return std::exchange(slots_[0].value, nullptr);
 }
 
 element interpreter::take_failure() noexcept {
-  return std::exchange(failure_, nullptr);
+  if (slots_.size() != 1 || slots_[0].ok) {
+    return nullptr;
+  }
+  return std::exchange(slots_[0].value, nullptr);
+}
+
+element interpreter::take_sink(std::size_t i, bool& ok) noexcept {
+  if (i >= slots_.size() || !slots_[i].finished) {
+    ok = false;
+    return nullptr;
+  }
+  ok = slots_[i].ok;
+  return std::exchange(slots_[i].value, nullptr);
 }
 
 } // namespace atomr::streams

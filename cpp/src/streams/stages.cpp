@@ -57,7 +57,9 @@ protected:
 
   /// Fails this stage with `f` (owned): upstream is cancelled.
   status fail(element f, element& out) {
+    element outer = std::exchange(ctx_->cancel_cause, f);
     cancel_up();
+    ctx_->cancel_cause = outer;
     out = f;
     return status::failed;
   }
@@ -257,12 +259,15 @@ public:
     if (!ctx_->step()) {
       return status::pending;
     }
-    element failure = nullptr;
     ++seq_;
-    if (!ctx_->h->start_async(next_fn_, nullptr, (index_ << ticket_bits) | seq_, failure)) {
+    switch (ctx_->h->start_async(next_fn_, nullptr, (index_ << ticket_bits) | seq_, out)) {
+    case start::failed:
       state_ = state::finished;
-      out = failure;
       return status::failed;
+    case start::done:
+      return status::element; // the next element was ready
+    case start::pending:
+      break;
     }
     state_ = state::waiting;
     return status::pending;
@@ -830,13 +835,13 @@ public:
           return s;
         }
         slot sl{++seq_, slot_state::running, nullptr};
-        element failure = nullptr;
-        bool ok =
-            ctx_->h->start_async(fn_, x, (index_ << async_source::ticket_bits) | sl.seq, failure);
+        element value = nullptr;
+        start st =
+            ctx_->h->start_async(fn_, x, (index_ << async_source::ticket_bits) | sl.seq, value);
         ctx_->h->release(x);
-        if (!ok) {
-          sl.state = slot_state::failed;
-          sl.value = failure;
+        if (st != start::pending) {
+          sl.state = st == start::done ? slot_state::done : slot_state::failed;
+          sl.value = value;
         }
         slots_.push_back(sl);
       }

@@ -5,8 +5,10 @@
 #include "atomr/streams/kill_switch.hpp"
 #include "atomr/streams/stage.hpp"
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 namespace atomr::streams::internal {
 
@@ -39,6 +41,20 @@ stage_ptr make_buffer(stage_ptr up, std::int64_t size, overflow strategy);
 stage_ptr make_throttle(stage_ptr up, std::int64_t elements, std::int64_t per_ns,
                         std::int64_t maximum_burst, bool enforcing);
 stage_ptr make_gate(stage_ptr up, std::shared_ptr<kill_switch> ks, void* handle);
+
+/// The options of the framing stages (bytes elements to frames and back).
+struct framing_options {
+  enum class kind : std::uint8_t { delimiter, length_field, length_prefix } k = kind::delimiter;
+  std::string delimiter;
+  std::size_t max_frame_length = 0;
+  bool allow_truncation = false;
+  std::size_t field_length = 4;
+  std::size_t field_offset = 0;
+  bool big_endian = false;
+  bool keep_header = false;
+};
+
+stage_ptr make_framing(stage_ptr up, const framing_options& options);
 
 stage_ptr make_concat(stage_ptr first, stage_ptr second);
 stage_ptr make_merge(stage_ptr left, stage_ptr right, bool eager_complete);

@@ -3,6 +3,7 @@
 
 #include "atomr/streams/error.hpp"
 #include "atomr/streams/interpreter.hpp"
+#include "int_host.hpp"
 
 #include <functional>
 #include <gtest/gtest.h>
@@ -16,145 +17,7 @@
 namespace {
 
 using namespace atomr::streams;
-
-/// A value of the test host: an integer, a list of them, an iterator over a
-/// list, or a failure with a message.
-struct val {
-  enum class kind { integer, list, iterator, failure } k = kind::integer;
-  long v = 0;
-  std::vector<long> items;
-  std::size_t pos = 0;
-  std::string error;
-};
-
-/// A callable of the test host: nullopt means "raise".
-struct fn {
-  std::function<std::optional<long>(long)> f1;
-  std::function<std::optional<long>(long, long)> f2;
-  std::function<std::optional<std::vector<long>>(long)> many;
-};
-
-class int_host final : public host {
-public:
-  int live = 0;
-  std::map<std::uint64_t, long> started; // ticket -> argument
-  directive decision = directive::stop;
-  int closed = 0;
-
-  element make(long v) {
-    ++live;
-    return new val{val::kind::integer, v, {}, 0, {}};
-  }
-  element list(std::vector<long> xs) {
-    ++live;
-    return new val{val::kind::list, 0, std::move(xs), 0, {}};
-  }
-  element failure(std::string what) {
-    ++live;
-    return new val{val::kind::failure, 0, {}, 0, std::move(what)};
-  }
-  static val& of(element e) {
-    return *static_cast<val*>(e);
-  }
-
-  bool call1(callable f, element x, element& out) override {
-    auto& c = *static_cast<fn*>(f);
-    if (c.many) {
-      auto r = c.many(of(x).v);
-      out = r ? list(*r) : failure("many");
-      return r.has_value();
-    }
-    long arg = of(x).k == val::kind::failure ? -1 : of(x).v;
-    auto r = c.f1(arg);
-    out = r ? make(*r) : failure("call1");
-    return r.has_value();
-  }
-  bool call2(callable f, element a, element b, element& out) override {
-    auto r = static_cast<fn*>(f)->f2(of(a).v, of(b).v);
-    out = r ? make(*r) : failure("call2");
-    return r.has_value();
-  }
-  int truth(element x, element&) override {
-    return of(x).v != 0;
-  }
-  element retain(element x) override {
-    ++live;
-    return new val(of(x));
-  }
-  void release(element x) override {
-    --live;
-    delete static_cast<val*>(x);
-  }
-  status next(element it, element& out) override {
-    val& i = of(it);
-    if (i.pos >= i.items.size()) {
-      return status::done;
-    }
-    if (i.items[i.pos] == -7) { // a failing iterator
-      ++i.pos;
-      out = failure("next");
-      return status::failed;
-    }
-    out = make(i.items[i.pos++]);
-    return status::element;
-  }
-  bool iterate(element iterable, element& out) override {
-    out = retain(iterable);
-    of(out).k = val::kind::iterator;
-    return true;
-  }
-  void close(element) override {
-    ++closed;
-  }
-  element make_sequence(element* xs, std::size_t n, bool) override {
-    std::vector<long> items;
-    for (std::size_t i = 0; i < n; ++i) {
-      items.push_back(of(xs[i]).v);
-      release(xs[i]);
-    }
-    return list(items);
-  }
-  element nothing() override {
-    return make(-1);
-  }
-  element make_failure(int code, const char* message) override {
-    return failure(std::to_string(code) + ":" + message);
-  }
-  directive decide(callable, element) override {
-    return decision;
-  }
-  bool start_async(callable, element x, std::uint64_t ticket, element&) override {
-    started[ticket] = x != nullptr ? of(x).v : 0;
-    return true;
-  }
-  element abort_failure(void*) override {
-    return failure("aborted");
-  }
-};
-
-element iter(int_host& h, std::vector<long> xs) {
-  element l = h.list(std::move(xs));
-  int_host::of(l).k = val::kind::iterator;
-  return l;
-}
-
-std::vector<long> items_of(int_host& h, element e) {
-  std::vector<long> r = int_host::of(e).items;
-  h.release(e);
-  return r;
-}
-
-fn plus(long k) {
-  return fn{[k](long x) -> std::optional<long> { return x + k; }, {}, {}};
-}
-
-fn is_even() {
-  return fn{[](long x) -> std::optional<long> { return x % 2 == 0; }, {}, {}};
-}
-
-fn add() {
-  return fn{{}, [](long a, long b) -> std::optional<long> { return a + b; }, {}};
-}
+using namespace atomr::streams::testing;
 
 TEST(Interpreter, MapFilterSeqGiveTheListComprehension) {
   int_host h;

@@ -12,6 +12,7 @@
 #include <Python.h>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 namespace atomr::bridge {
 
@@ -23,9 +24,11 @@ struct stream_callbacks {
   PyObject* (*make_failure)(PyObject* owner, int code, const char* message);
   /// The directive (0 stop, 1 resume, 2 restart) of `decider` for `failure`.
   int (*decide)(PyObject* owner, PyObject* decider, PyObject* failure);
-  /// Starts `fn(x)` (`x` NULL: `fn()`) asynchronously: NULL, or the failure
-  /// that kept it from starting.
-  PyObject* (*start_async)(PyObject* owner, PyObject* fn, PyObject* x, std::uint64_t ticket);
+  /// Starts `fn(x)` (`x` NULL: `fn()`) asynchronously: NULL (started), or
+  /// the failure that kept it from starting, or (`*done` set) the result
+  /// of a call that finished at once.
+  PyObject* (*start_async)(PyObject* owner, PyObject* fn, PyObject* x, std::uint64_t ticket,
+                           int* done);
   /// The exception an aborted kill switch (`handle`) fails streams with.
   PyObject* (*abort_failure)(PyObject* owner, PyObject* handle);
 };
@@ -141,18 +144,63 @@ public:
     return streams::directive::stop;
   }
 
-  bool start_async(streams::callable fn, streams::element x, std::uint64_t ticket,
-                   streams::element& failure) override {
-    PyObject* f = cb_.start_async(owner_, py(fn), x != nullptr ? py(x) : nullptr, ticket);
-    if (f == nullptr) {
-      return true;
+  streams::start start_async(streams::callable fn, streams::element x, std::uint64_t ticket,
+                             streams::element& out) override {
+    int done = 0;
+    PyObject* r = cb_.start_async(owner_, py(fn), x != nullptr ? py(x) : nullptr, ticket, &done);
+    if (r == nullptr) {
+      return streams::start::pending;
     }
-    failure = f;
-    return false;
+    out = r;
+    return done != 0 ? streams::start::done : streams::start::failed;
   }
 
   streams::element abort_failure(void* handle) override {
     return cb_.abort_failure(owner_, static_cast<PyObject*>(handle));
+  }
+
+  bool append_bytes(streams::element x, std::string& buf, streams::element& failure) override {
+    PyObject* o = py(x);
+    if (PyBytes_Check(o)) {
+      buf.append(PyBytes_AS_STRING(o), static_cast<std::size_t>(PyBytes_GET_SIZE(o)));
+      return true;
+    }
+    if (PyByteArray_Check(o)) {
+      buf.append(PyByteArray_AS_STRING(o), static_cast<std::size_t>(PyByteArray_GET_SIZE(o)));
+      return true;
+    }
+    if (PyMemoryView_Check(o)) {
+      Py_buffer view;
+      if (PyObject_GetBuffer(o, &view, PyBUF_SIMPLE) != 0) {
+        failure = fetch();
+        return false;
+      }
+      buf.append(static_cast<const char*>(view.buf), static_cast<std::size_t>(view.len));
+      PyBuffer_Release(&view);
+      return true;
+    }
+    PyErr_Format(PyExc_TypeError, "a framing stage takes bytes, not %s", Py_TYPE(o)->tp_name);
+    failure = fetch();
+    return false;
+  }
+
+  streams::element make_bytes(const char* data, std::size_t n) override {
+    PyObject* b = PyBytes_FromStringAndSize(data, static_cast<Py_ssize_t>(n));
+    if (b == nullptr) {
+      PyErr_Clear();
+      Py_FatalError("atomr.streams: out of memory building a frame");
+    }
+    return b;
+  }
+
+  bool to_index(streams::element x, std::int64_t& out, streams::element& failure) override {
+    long long v = PyLong_AsLongLong(py(x));
+    if (v == -1 && PyErr_Occurred() != nullptr) {
+      failure = fetch();
+      return false;
+    }
+    out = static_cast<std::int64_t>(v);
+    return true;
   }
 
 private:

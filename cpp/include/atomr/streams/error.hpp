@@ -22,6 +22,8 @@ enum class errc : int {
   aborted = 5,
   /// A graph that cannot be built (a stage without its upstream, no sink).
   invalid_graph = 6,
+  /// A framing stage met an oversized frame or a stream ending inside one.
+  framing = 7,
 };
 
 /// Base class of the streams' errors.

@@ -6,11 +6,18 @@
 #include "atomr/streams/kill_switch.hpp"
 #include "atomr/streams/stage.hpp"
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace atomr::streams {
+
+namespace internal {
+class junction;
+struct fan_out_options;
+} // namespace internal
 
 /// What one slice of a run ended with.
 enum class outcome : std::uint8_t {
@@ -26,13 +33,16 @@ enum class outcome : std::uint8_t {
   cancelled,
 };
 
-/// One materialization of a linear or fan-in graph. Building: every
-/// `source_*` pushes a stage tree onto the builder's stack, every operator
-/// replaces the top (fan-in operators the top two) and a `sink_*` ends the
-/// building. Element arguments are owned (taken over); callables and
-/// deciders are borrowed (a null decider means stop). Every method is
-/// called by the owning thread only; `run` may be called from different
-/// threads at different times, never concurrently.
+/// One materialization of a graph. Building: every `source_*` pushes a
+/// stage tree onto the builder's stack, every operator replaces the top
+/// (fan-in operators the top two), a fan-out operator pops the top into a
+/// junction whose outputs `port` pushes, and a `sink_*` pops the top. With
+/// no junction a sink ends the building (the stack must hold exactly one
+/// tree); with junctions every tree and every output must end in a sink
+/// before the first `run`, which pulls the sinks in turn. Element arguments are owned (taken over);
+/// callables and deciders are borrowed (a null decider means stop). Every method is called by the
+/// owning thread only; `run` may be called from different threads at different times, never
+/// concurrently.
 class interpreter {
 public:
   explicit interpreter(host& h);
@@ -70,13 +80,46 @@ public:
                 bool enforcing);
   void gate(std::shared_ptr<kill_switch> ks, void* handle);
 
+  // Framing (bytes elements; see `host::append_bytes`). A frame over
+  // `max_frame_length` or a stream ending inside a frame fails with
+  // errc::framing.
+  /// Frames separated by `delimiter` (stripped); with `allow_truncation`
+  /// bytes after the last delimiter are the last frame.
+  void delimiter_framing(const std::string& delimiter, std::int64_t max_frame_length,
+                         bool allow_truncation);
+  /// Frames prefixed by a `field_length`-byte (1 to 8) unsigned length at
+  /// `field_offset`, counting the bytes after the header; the header is
+  /// stripped unless `keep_header`.
+  void length_field_framing(std::int64_t max_frame_length, std::int64_t field_length,
+                            std::int64_t field_offset, bool big_endian, bool keep_header);
+  /// Each element prefixed with its length (`field_length` bytes).
+  void length_prefix(std::int64_t field_length, bool big_endian);
+
   // Fan-in (replace the top two trees: the first pushed is the left one).
   void concat();
   void merge(bool eager_complete);
   void zip(callable fn);
   void interleave(std::int64_t segment_size);
 
-  // Sinks (end the building; the stack must hold exactly one tree).
+  // Fan-out (pop the top tree into a junction; returns the junction's id
+  // for `port`). `buffer`: elements each output's queue holds.
+  /// Every element to every output (demand: the slowest live output).
+  /// `eager_cancel`: one output cancelling cancels upstream and completes
+  /// the others; with `fail_on_cause` an output cancelled by its sink's
+  /// failure fails the others with it.
+  std::size_t broadcast(std::int64_t outputs, std::int64_t buffer, bool eager_cancel,
+                        bool fail_on_cause);
+  /// Every element to the output that asks first.
+  std::size_t balance(std::int64_t outputs);
+  /// Every element to output `fn(x)` (an index, see `host::to_index`).
+  std::size_t partition(std::int64_t outputs, callable fn, std::int64_t buffer);
+  /// Output 0 gets every element, output 1 those that fit its `buffer`.
+  std::size_t tap(std::int64_t buffer);
+  /// Pushes output `index` of junction `id` (each output exactly once).
+  void port(std::size_t id, std::int64_t index);
+
+  // Sinks (pop the top tree; without junctions the stack must hold exactly
+  // one tree).
   void sink_seq();
   void sink_fold(element zero, callable fn, callable decider);
   void sink_reduce(callable fn, callable decider);
@@ -107,27 +150,53 @@ public:
   /// The failure after `failed` (owned by the caller).
   element take_failure() noexcept;
 
+  /// The number of sinks. With more than one, the island completes when
+  /// every sink has finished, and each one's outcome is `take_sink`'s.
+  std::size_t sinks() const noexcept {
+    return slots_.size();
+  }
+
+  /// Sink `i`'s value (owned by the caller; null when taken or not
+  /// finished): its materialized value when `ok`, else its failure.
+  element take_sink(std::size_t i, bool& ok) noexcept;
+
   /// The last outcome (`yielded` before the first run).
   outcome state() const noexcept {
     return state_;
   }
 
 private:
+  /// A sink with the tree it pulls.
+  struct slot {
+    std::unique_ptr<stage> root;
+    std::unique_ptr<sink> consumer;
+    bool open = true; // root not finished nor cancelled
+    bool finished = false;
+    bool ok = false;
+    element value = nullptr; // result or failure once finished
+  };
+
   std::unique_ptr<stage> pop();
   void require_upstream(element owned);
   void push(std::unique_ptr<stage> s);
   void finish(std::unique_ptr<sink> s);
-  void finish_failed(element failure);
+  std::size_t add_junction(const internal::fan_out_options& options);
+  void check_built();
+  outcome run_one(std::int64_t budget);
+  outcome run_many(std::int64_t budget);
+  /// One pull for slot `sl`: true when something happened (an element
+  /// delivered, the slot finished).
+  bool step(slot& sl);
+  void cancel_root(slot& sl, element cause);
+  void end_slot(slot& sl, bool ok, element value);
 
   context ctx_;
   std::vector<std::unique_ptr<stage>> stack_;
   std::vector<stage*> async_;
-  std::unique_ptr<stage> root_;
-  std::unique_ptr<sink> sink_;
-  bool upstream_open_ = false;
+  std::vector<std::shared_ptr<internal::junction>> junctions_;
+  std::vector<slot> slots_;
+  bool built_ = false;
   outcome state_ = outcome::yielded;
-  element result_ = nullptr;
-  element failure_ = nullptr;
 };
 
 /// Ticket layout of async calls: the async stage's index in the high bits,

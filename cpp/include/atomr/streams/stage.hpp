@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 namespace atomr::streams {
 
@@ -36,6 +37,17 @@ enum class status : std::uint8_t {
   /// No element yet: pull again after an external event (an async result,
   /// a timer, the next slice).
   pending,
+};
+
+/// How `host::start_async` went.
+enum class start : std::uint8_t {
+  /// The call runs: its outcome comes through `interpreter::complete_async`.
+  pending,
+  /// The call failed before it started: the failure is in `out`.
+  failed,
+  /// The call finished at once (its awaitable was already done): the
+  /// result is in `out`, and no outcome follows.
+  done,
 };
 
 /// What a supervision decider says about a failure.
@@ -107,13 +119,25 @@ public:
   virtual directive decide(callable decider, element failure) = 0;
 
   /// Starts the asynchronous call `fn(x)` (x borrowed; `x` null: `fn()`).
-  /// Its outcome is delivered later through `interpreter::complete_async`
-  /// with `ticket`. Returns false, with the failure in `failure`, when the
-  /// call fails before it starts.
-  virtual bool start_async(callable fn, element x, std::uint64_t ticket, element& failure) = 0;
+  /// Pending: its outcome is delivered later through
+  /// `interpreter::complete_async` with `ticket`. Failed: the call failed
+  /// before it started (the failure in `out`). Done: it finished at once
+  /// with the result in `out` (an element, never the end of a source).
+  virtual start start_async(callable fn, element x, std::uint64_t ticket, element& out) = 0;
 
   /// The failure of an aborted kill switch (`handle` as given to the stage).
   virtual element abort_failure(void* handle) = 0;
+
+  /// The integer `x` (borrowed) holds (a partitioner's output index):
+  /// true, or false with the failure in `failure`.
+  virtual bool to_index(element x, std::int64_t& out, element& failure) = 0;
+
+  /// Appends the bytes of `x` (borrowed; a bytes-like element) to `buf`:
+  /// true, or false with the failure (x holds no bytes) in `failure`.
+  virtual bool append_bytes(element x, std::string& buf, element& failure) = 0;
+
+  /// A new bytes element of `n` bytes at `data`.
+  virtual element make_bytes(const char* data, std::size_t n) = 0;
 };
 
 /// Per-run state every stage of one island shares.
@@ -130,6 +154,14 @@ struct context {
   /// that hold back their pulls (a full async window) pull once more so the
   /// failure reaches the sink now rather than after their calls finish.
   bool failure_pending = false;
+  /// Counts the elements fan-out junctions moved (pulled from upstream or
+  /// handed from an output's queue): an island with several sinks runs
+  /// another round while it changes.
+  std::uint64_t moves = 0;
+  /// The failure (borrowed) a stage or sink is cancelling its upstream
+  /// with, while it does (null: a plain cancellation). A junction whose
+  /// output is cancelled with a cause may fail its other outputs with it.
+  element cancel_cause = nullptr;
 
   /// Called by a source before it produces: false when the slice's budget
   /// is spent (the source then answers `pending`).
