@@ -134,6 +134,12 @@ class TimerScheduler:
     def active_keys(self) -> list[Any]: ...
 
 @final
+class _Traced:
+    @property
+    def message(self) -> Any: ...
+    @property
+    def context(self) -> Any: ...
+
 class _System:
     name: str
     address: str
@@ -148,6 +154,7 @@ class _System:
     events: Any
     events_active: bool
     on_actor_stopped: Optional[Callable[[str], Any]]
+    tracer: Any
     def __init__(self, name: str, loop: Any, props_class: type, owner_ref: Any,
                  throughput: int = 64, *, terminated_class: Any = None,
                  receive_timeout_msg: Any = None, virtual_time: bool = False,

@@ -7,7 +7,7 @@ cdef void _on_dead_letter(void* ctx, CEnvelope& letter, const string& recipient,
     cdef _System system = <_System>ctx
     cdef uint32_t kind = letter.kind
     try:
-        msg = _take(letter.message)
+        msg = _untraced(_take(letter.message))
         sender = _take(letter.sender)
         reply = _take(letter.reply)
         system._dead_letter(kind, msg, sender, reply, recipient, <int>reason)

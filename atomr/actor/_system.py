@@ -466,7 +466,9 @@ class ActorSystem:
             raise AtomrError(f"cannot send to {path}: no remote transport is configured for "
                              f"actor system {self.name} (start one with "
                              f"atomr.remote.Remote.get(system))")
-        remote.send(address, path, manifest, blob)
+        tracer = self._core.tracer  # atomr.telemetry.tracing: the context goes along
+        remote.send(address, path, manifest, blob,
+                    trace=None if tracer is None else tracer.inject())
 
     def actor_selection(self, path: str) -> Any:
         """The actor at `path`.

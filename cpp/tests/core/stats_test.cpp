@@ -96,10 +96,10 @@ TEST(DispatcherStats, HighWaterOnlyRises) {
 
 TEST(DispatcherStats, TurnsFallIntoTheirBuckets) {
   dispatcher_stats s;
-  s.record_turn(500, 1);            // <= 1 us
-  s.record_turn(1'000, 2);          // <= 1 us (bounds are inclusive)
-  s.record_turn(50'000, 3);         // <= 100 us
-  s.record_turn(5'000'000'000, 4);  // past the last bound
+  s.record_turn(500, 1);           // <= 1 us
+  s.record_turn(1'000, 2);         // <= 1 us (bounds are inclusive)
+  s.record_turn(50'000, 3);        // <= 100 us
+  s.record_turn(5'000'000'000, 4); // past the last bound
   EXPECT_EQ(s.turn_count(0), 2u);
   EXPECT_EQ(s.turn_count(1), 0u);
   EXPECT_EQ(s.turn_count(2), 1u);

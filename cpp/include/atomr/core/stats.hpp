@@ -39,7 +39,7 @@ public:
   /// Upper bounds (nanoseconds) of the turn-duration buckets; a last
   /// bucket takes everything longer.
   static constexpr std::array<std::uint64_t, 7> turn_bounds_ns{
-    1'000, 10'000, 100'000, 1'000'000, 10'000'000, 100'000'000, 1'000'000'000};
+      1'000, 10'000, 100'000, 1'000'000, 10'000'000, 100'000'000, 1'000'000'000};
   static constexpr std::size_t turn_buckets = turn_bounds_ns.size() + 1;
 
   /// Only the owning thread: a user message was queued by that thread.
