@@ -140,6 +140,7 @@ class _Traced:
     @property
     def context(self) -> Any: ...
 
+@final
 class _System:
     name: str
     address: str

@@ -347,8 +347,8 @@ class DashboardHandle:
             await self._send(writer, 200, _static(name), ctype)
             return True
         if path == "/api/cluster-wide/overview":
-            doc = await self._cluster_wide()
-            await self._send(writer, 200, json.dumps(doc).encode(), "application/json")
+            wide = await self._cluster_wide()
+            await self._send(writer, 200, json.dumps(wide).encode(), "application/json")
             return True
         try:
             doc = self._views.route(path, urllib.parse.parse_qs(url.query))
