@@ -638,7 +638,10 @@ class ActorSystem:
         shutdown = self._coordinated_shutdown()
         if shutdown is None:
             return self._final_terminate()
-        shutdown.run(ACTOR_SYSTEM_TERMINATE_REASON)  # or joins the one under way
+        try:
+            shutdown.run(ACTOR_SYSTEM_TERMINATE_REASON)  # or joins the one under way
+        except RuntimeError:  # no thread to run it on: the interpreter is exiting
+            return self._final_terminate()
         return self.when_terminated()
 
     def when_terminated(self) -> Any:
@@ -673,7 +676,10 @@ class ActorSystem:
             raise RuntimeError("terminate_blocking() in a task of the coordinated shutdown "
                                "would wait for that task; use system.terminate() there")
         else:
-            shutdown.run(ACTOR_SYSTEM_TERMINATE_REASON)  # or joins the one under way
+            try:
+                shutdown.run(ACTOR_SYSTEM_TERMINATE_REASON)  # or joins the one under way
+            except RuntimeError:  # no thread to run it on: the interpreter is exiting
+                self._request_terminate()
         try:
             self._core.termination.result(timeout)
         except concurrent.futures.TimeoutError:

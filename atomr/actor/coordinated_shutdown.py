@@ -224,8 +224,14 @@ class CoordinatedShutdown(Extension):
                 return self._done
             self._reason = reason
             done = self._done = concurrent.futures.Future()
-        threading.Thread(target=self._run_phases, args=(done,), daemon=True,
-                         name=f"atomr-shutdown-{self._system.name}").start()
+        try:
+            threading.Thread(target=self._run_phases, args=(done,), daemon=True,
+                             name=f"atomr-shutdown-{self._system.name}").start()
+        except RuntimeError:  # no new thread (the interpreter is exiting): not started
+            with self._lock:
+                self._done = None
+                self._reason = None
+            raise
         return done
 
     def run(self, reason: str = "unknown") -> "ShutdownOutcome":
