@@ -134,3 +134,21 @@ def test_the_setting_off_terminates_without_the_phases():
     system.terminate_blocking(DEADLINE)
     assert ran == []
     assert COORDINATED_SHUTDOWN.get(system).reason is None
+
+
+def test_with_no_thread_for_the_shutdown_terminate_still_stops_the_system(monkeypatch):
+    import types
+
+    import atomr.actor.coordinated_shutdown as cs
+
+    class NoThread(threading.Thread):
+        def start(self) -> None:
+            raise RuntimeError("can't create new thread at interpreter shutdown")
+
+    system = ActorSystem.create_blocking("cs-no-thread")
+    ran = _recorder(system)
+    monkeypatch.setattr(cs, "threading", types.SimpleNamespace(Thread=NoThread))
+    system.terminate_blocking(DEADLINE)
+    assert system.is_terminated
+    assert ran == []
+    assert COORDINATED_SHUTDOWN.get(system).reason is None  # it never started
