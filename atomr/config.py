@@ -194,6 +194,11 @@ _BUILTIN_SECTIONS: dict[str, dict[str, Setting]] = {
     "dead-letters": {
         "log": Setting("int", 10, minimum=0),
     },
+    # atomr.actor.coordinated_shutdown: terminate() runs the phases first
+    # (with reason "ActorSystemTerminateReason") when the system has one.
+    "coordinated-shutdown": {
+        "run-by-actor-system-terminate": Setting("bool", True),
+    },
     # atomr.persistence
     "persistence": {
         "journal": Setting("str", "inmemory"),

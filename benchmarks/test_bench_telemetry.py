@@ -7,7 +7,14 @@ with each kind of observer attached, in the same session.
   subscription to every topic (it then listens to the event stream);
 * ``prometheus``: a :class:`~atomr.telemetry.PrometheusExporter` attached;
 * ``dashboard``: :func:`atomr.dashboard.serve` on the system, sampling
-  every 0.1 s, with one server-sent-events client reading its pushes.
+  every 0.1 s, with one server-sent-events client reading its pushes;
+* ``tracing``: :func:`atomr.telemetry.tracing.enable_tracing` with an
+  OpenTelemetry SDK ``TracerProvider`` (spans made and ended, none
+  exported): a receive span per message. With tracing off ("bare") the
+  mail path only checks that no tracer is set.
+
+The native message counters (:func:`atomr.telemetry.runtime_counters`) are
+always on: their cost is inside "bare".
 
 The summary line of each observed variant gives its overhead per message:
 ``(1 / rate_observed - 1 / rate_bare)`` in nanoseconds (it may be within
@@ -28,9 +35,11 @@ from atomr import props
 from test_bench_core import WAIT, Counter, atomr_in_loop
 
 MESSAGES = 300_000
+# A traced message costs spans: fewer of them keep the run short.
+TRACED_MESSAGES = 30_000
 ROUNDS = 8
 # "warm-up" runs bare first, so that "bare" does not pay for the session's start.
-VARIANTS = ("warm-up", "bare", "bus", "prometheus", "dashboard")
+VARIANTS = ("warm-up", "bare", "bus", "prometheus", "dashboard", "tracing")
 _RATES: dict[str, float] = {}
 
 
@@ -57,6 +66,19 @@ def _observer(variant: str, system: Any) -> Iterator[None]:
         with PrometheusExporter("127.0.0.1:0") as exporter:
             exporter.attach(system)
             yield
+    elif variant == "tracing":
+        pytest.importorskip("opentelemetry.sdk")
+        from opentelemetry.sdk.trace import TracerProvider
+
+        from atomr.telemetry.tracing import disable_tracing, enable_tracing
+
+        provider = TracerProvider()
+        enable_tracing(system, provider)
+        try:
+            yield
+        finally:
+            disable_tracing(system)
+            provider.shutdown()
     else:
         from atomr import dashboard
 
@@ -88,22 +110,23 @@ def test_tell_with_telemetry(benchmark: Any, variant: str) -> None:
     with atomr_in_loop(f"bench-telemetry-{variant}") as (runner, system):
         ref = system.actor_of(props(Counter), "counter")
         expected = [0]
+        messages = TRACED_MESSAGES if variant == "tracing" else MESSAGES
 
         async def one_round() -> int:
             tell = ref.tell
-            for i in range(MESSAGES):
+            for i in range(messages):
                 tell(i)
             return int(await ref.ask(None, timeout=WAIT))
 
         def run() -> None:
-            expected[0] += MESSAGES + 1
+            expected[0] += messages + 1
             assert runner.run(one_round()) == expected[0]
 
         with _observer(variant, system):
             benchmark.pedantic(run, rounds=ROUNDS, iterations=1, warmup_rounds=1)
     if benchmark.stats is None:
         return
-    rate = MESSAGES / benchmark.stats.stats.median
+    rate = messages / benchmark.stats.stats.median
     _RATES[variant] = rate
     benchmark.extra_info.update(variant=variant, msgs_per_second=rate)
     if variant not in ("warm-up", "bare") and "bare" in _RATES:

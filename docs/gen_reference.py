@@ -70,6 +70,7 @@ MODULES = (
     "atomr.supervision",
     "atomr.system",
     "atomr.telemetry",
+    "atomr.telemetry.tracing",
     "atomr.testkit",
 )
 

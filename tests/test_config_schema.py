@@ -38,6 +38,7 @@ DEFAULTS = {
     "actor.provider": "local",
     "scheduler.clock": "real",
     "dead-letters.log": 10,
+    "coordinated-shutdown.run-by-actor-system-terminate": True,
     "persistence.journal": "inmemory",
     "persistence.snapshot-store": "auto",
     "persistence.snapshot-every": 0,
@@ -376,8 +377,9 @@ def test_every_built_in_section_is_known_without_importing_its_subsystem():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.splitlines()
     assert out[0] == f"5 False inmemory {16 << 30} lmdb ['*'] {64 << 20} 64 real 10"
-    assert out[1] == str(["actor", "cluster", "coordination", "dead-letters", "discovery",
-                          "distributed-data", "persistence", "remote", "scheduler"])
+    assert out[1] == str(["actor", "cluster", "coordinated-shutdown", "coordination",
+                          "dead-letters", "discovery", "distributed-data", "persistence",
+                          "remote", "scheduler"])
 
 
 def test_built_in_sections_still_reject_bad_values():

@@ -134,6 +134,13 @@ class TimerScheduler:
     def active_keys(self) -> list[Any]: ...
 
 @final
+class _Traced:
+    @property
+    def message(self) -> Any: ...
+    @property
+    def context(self) -> Any: ...
+
+@final
 class _System:
     name: str
     address: str
@@ -148,6 +155,7 @@ class _System:
     events: Any
     events_active: bool
     on_actor_stopped: Optional[Callable[[str], Any]]
+    tracer: Any
     def __init__(self, name: str, loop: Any, props_class: type, owner_ref: Any,
                  throughput: int = 64, *, terminated_class: Any = None,
                  receive_timeout_msg: Any = None, virtual_time: bool = False,
@@ -170,6 +178,7 @@ class _System:
     def dead_letter_count(self) -> int: ...
     @property
     def termination(self) -> Any: ...
+    def native_counters(self) -> dict[str, Any]: ...
     def on_loop_thread(self) -> bool: ...
     def spawn(self, props: Any, name: Optional[str]) -> ActorRef: ...
     def top_level(self, name: str) -> Optional[ActorRef]: ...

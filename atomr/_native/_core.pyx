@@ -52,6 +52,7 @@ from atomr._native.includes.core cimport (
     take_py, validate_actor_name, validate_system_name,
 )
 from atomr._native.includes.core cimport is_valid_actor_name as _is_valid_actor_name
+from atomr._native.includes.core cimport CDispatcherStats
 from atomr._native.includes.core cimport (
     COverflowStrategy, CRouter, CRouteResult, CRoutingLogic, clone_py_envelope,
     router_hash_bytes,
@@ -188,6 +189,7 @@ include "ref.pyx"
 include "supervision.pyx"
 include "timers.pyx"
 include "router.pyx"
+include "trace.pyx"
 include "cell.pyx"
 include "system.pyx"
 include "storage.pyx"

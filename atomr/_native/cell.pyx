@@ -219,6 +219,8 @@ cdef class _Cell:
         """Queues mail in this cell's own mailbox (a router's too)."""
         cdef CEnvelope env
         cdef CEnqueueResult r
+        if self.system.tracer is not None:
+            msg = _trace_wrap(self.system.tracer, msg)
         set_py(env.message, msg)
         if sender is not None:
             set_py(env.sender, sender)
@@ -285,6 +287,8 @@ cdef class _Cell:
             _start_within(self, reply, rs.within)
             if kind == RK_TAIL_CHOP:
                 return _tail_chop(self, msg, reply)
+        if self.system.tracer is not None:
+            msg = _trace_wrap(self.system.tracer, msg)
         set_py(env.message, msg)
         if sender is not None:
             set_py(env.sender, sender)
@@ -396,7 +400,10 @@ cdef class _Cell:
                 msg = _take(env.message)
                 sender = _take(env.sender)
                 reply = _take(env.reply)
-                if self._deliver(msg, sender, reply):
+                if type(msg) is _Traced:
+                    if _deliver_traced(self, <_Traced>msg, sender, reply):
+                        return n
+                elif self._deliver(msg, sender, reply):
                     return n
             elif kind == K_TIMER:
                 n += 1

@@ -246,6 +246,7 @@ cdef class _Dispatcher:
                     turn_ended = _monotonic()
                     turn_ns = <uint64_t>((turn_ended - turn_started) * 1e9)
                     cell.pool.busy_ns += turn_ns
+                    self.d.stats().record_turn(turn_ns, <uint64_t>handled)
                     if (cell.pool.long_handler_ns != 0
                             and turn_ns > cell.pool.long_handler_ns * <uint64_t>(
                                 handled if handled > 1 else 1)):

@@ -9,5 +9,7 @@ cdef class ActorRef:
     cdef str _path
     @staticmethod
     cdef ActorRef new(_Cell cell, str path)
+    cdef object _ask(self, object msg, object timeout, object key)
+    cdef object _ask_blocking(self, object msg, object timeout, object key)
     cdef object _ask_deferred(self, object msg, object t, object key)
     cdef int _post_reply(self, object msg, object reply, object key) except -1

@@ -132,6 +132,11 @@ cdef class ActorRef:
             ValueError: `timeout` is not a positive, finite number (checked
                 before the message is sent).
         """
+        if self._cell.system.tracer is not None:
+            return _traced_ask(self, msg, timeout, key)
+        return self._ask(msg, timeout, key)
+
+    cdef object _ask(self, object msg, object timeout, object key):
         cdef _Cell cell = self._cell
         cdef _Dispatcher disp = cell.disp
         cdef _FutureReply reply
@@ -172,6 +177,11 @@ cdef class ActorRef:
                 (it would deadlock); use ``await ref.ask(...)`` there.
             AskTimeoutError, ActorTerminatedError: as :meth:`ask`.
         """
+        if self._cell.system.tracer is not None:
+            return _traced_ask_blocking(self, msg, timeout, key)
+        return self._ask_blocking(msg, timeout, key)
+
+    cdef object _ask_blocking(self, object msg, object timeout, object key):
         cdef _LockReply reply
         t = _check_timeout(timeout)
         if self._cell.disp.on_loop_thread():

@@ -26,6 +26,7 @@ cdef class _System:
     cdef public object events
     cdef public bint events_active
     cdef public object on_actor_stopped  # callable(path) or None (remote death watch)
+    cdef public object tracer       # atomr.telemetry.tracing's hooks, or None
     cdef _TimerService virtual_timers
     cdef _TimerService real_timers
     cdef dict timers                # key -> Cancelable targeting this system's cells

@@ -7,7 +7,7 @@ cdef void _on_dead_letter(void* ctx, CEnvelope& letter, const string& recipient,
     cdef _System system = <_System>ctx
     cdef uint32_t kind = letter.kind
     try:
-        msg = _take(letter.message)
+        msg = _untraced(_take(letter.message))
         sender = _take(letter.sender)
         reply = _take(letter.reply)
         system._dead_letter(kind, msg, sender, reply, recipient, <int>reason)
@@ -217,6 +217,32 @@ cdef class _System:
     @property
     def dead_letter_count(self):
         return self.sink.count()
+
+    def native_counters(self):
+        """The core's message counters of this system (read now, without
+        stopping anything): user messages ``enqueued`` and ``processed``,
+        the deepest mailbox (``mailbox_high_water``), ``dead_letters`` by
+        reason, and the turn-duration histogram (``turn_bounds_ns``, the
+        per-bucket ``turn_counts`` with one more bucket for longer turns,
+        ``turn_sum_ns``, ``turn_messages``)."""
+        cdef CDispatcherStats* st = &self.disp.d.stats()
+        cdef int i
+        bounds = [1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000]
+        return {
+            "enqueued": st.enqueued(),
+            "processed": st.processed_count(),
+            "mailbox_high_water": st.mailbox_high_water(),
+            "dead_letters": {
+                "no_recipient": self.sink.count_of(CDeadLetterReason.no_recipient),
+                "dropped": self.sink.count_of(CDeadLetterReason.dropped),
+                "rejected": self.sink.count_of(CDeadLetterReason.rejected),
+                "evicted": self.sink.count_of(CDeadLetterReason.evicted),
+            },
+            "turn_bounds_ns": bounds,
+            "turn_counts": [st.turn_count(<size_t>i) for i in range(8)],
+            "turn_sum_ns": st.turn_sum_ns(),
+            "turn_messages": st.turn_messages(),
+        }
 
     def on_loop_thread(self):
         return self.disp.on_loop_thread()

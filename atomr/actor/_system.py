@@ -107,6 +107,11 @@ async def _await_cf(cf: concurrent.futures.Future) -> Any:
     return await asyncio.wrap_future(cf)
 
 
+async def _await_cf_shielded(cf: concurrent.futures.Future) -> Any:
+    # Cancelling the waiter must not cancel `cf`, which others wait for too.
+    return await asyncio.shield(asyncio.wrap_future(cf))
+
+
 class _IdleSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
     """The selector of a loop a system runs itself (`create_blocking`):
     before a wait that may sleep, it calls `before_sleep` (the system's
@@ -461,7 +466,9 @@ class ActorSystem:
             raise AtomrError(f"cannot send to {path}: no remote transport is configured for "
                              f"actor system {self.name} (start one with "
                              f"atomr.remote.Remote.get(system))")
-        remote.send(address, path, manifest, blob)
+        tracer = self._core.tracer  # atomr.telemetry.tracing: the context goes along
+        remote.send(address, path, manifest, blob,
+                    trace=None if tracer is None else tracer.inject())
 
     def actor_selection(self, path: str) -> Any:
         """The actor at `path`.
@@ -613,6 +620,26 @@ class ActorSystem:
                          "without running post_stop hooks", core.name)
             core.abandon()
 
+    def _coordinated_shutdown(self) -> Any:
+        """The system's coordinated shutdown when ``terminate()`` must run
+        it (Akka's ``run-by-actor-system-terminate``): the system has one
+        and it has not finished; else None."""
+        from atomr.actor.coordinated_shutdown import COORDINATED_SHUTDOWN
+
+        if self._core.terminating or not self._settings.get(
+                "coordinated-shutdown.run-by-actor-system-terminate", True):
+            return None
+        with self._extensions_lock:
+            shutdown = self._extensions.get(COORDINATED_SHUTDOWN)
+        if shutdown is None or shutdown.finished:
+            return None
+        return shutdown
+
+    def _final_terminate(self) -> Any:
+        """Stops the actors now (the coordinated shutdown's last phase)."""
+        self._request_terminate()
+        return self.when_terminated()
+
     def terminate(self) -> "asyncio.Future[None]":
         """Stops every actor (children first, ``post_stop`` hooks run) and
         returns an awaitable resolved once the system is terminated.
@@ -621,31 +648,62 @@ class ActorSystem:
         ``await`` is cancelled after ``actor.stop-grace`` seconds (it sees
         CancelledError), and mail still queued goes to dead letters. After ``actor.terminate-timeout`` seconds what
         actors still await is cancelled, and a moment later (at most a second)
-        the remaining actors are stopped without waiting; both are logged."""
-        self._request_terminate()
+        the remaining actors are stopped without waiting; both are logged.
+
+        When the system has a coordinated shutdown
+        (:mod:`atomr.actor.coordinated_shutdown`), its phases run first,
+        with reason ``"ActorSystemTerminateReason"`` (or the one under way
+        is joined), and their last one terminates the system (config
+        ``coordinated-shutdown.run-by-actor-system-terminate``, default on).
+        It runs on a thread of its own, so calling this from an actor or a
+        shutdown task does not block."""
+        from atomr.actor.coordinated_shutdown import ACTOR_SYSTEM_TERMINATE_REASON
+
+        shutdown = self._coordinated_shutdown()
+        if shutdown is None:
+            return self._final_terminate()
+        try:
+            shutdown.run(ACTOR_SYSTEM_TERMINATE_REASON)  # or joins the one under way
+        except RuntimeError:  # no thread to run it on: the interpreter is exiting
+            return self._final_terminate()
         return self.when_terminated()
 
     def when_terminated(self) -> Any:
         """An awaitable resolved once the system has terminated (at once if it has)."""
         loop = _get_running_loop()
         if loop is None:
-            return _await_cf(self._core.termination)
-        return asyncio.wrap_future(self._core.termination, loop=loop)
+            return _await_cf_shielded(self._core.termination)
+        # Shielded: cancelling one waiter must not cancel the termination.
+        return asyncio.shield(asyncio.wrap_future(self._core.termination, loop=loop))
 
     def terminate_blocking(self, timeout: Optional[float] = None) -> None:
         """Terminates the system and waits for it (and its loop thread).
 
-        The same rules as :meth:`terminate` apply, so it returns within about
-        ``actor.terminate-timeout`` seconds plus one.
+        The same rules as :meth:`terminate` apply (coordinated shutdown
+        included), so it returns within about ``actor.terminate-timeout``
+        seconds plus one, plus the time of the coordinated shutdown's phases.
 
         Raises:
-            RuntimeError: called on the system's own loop thread.
+            RuntimeError: called on the system's own loop thread, or in a
+                task of the coordinated shutdown it would wait for.
             TimeoutError: not terminated within `timeout` seconds.
         """
         if self._core.on_loop_thread():
             raise RuntimeError("terminate_blocking() on the system's own loop thread would "
                                "deadlock; use `await system.terminate()` there")
-        self._request_terminate()
+        from atomr.actor.coordinated_shutdown import ACTOR_SYSTEM_TERMINATE_REASON
+
+        shutdown = self._coordinated_shutdown()
+        if shutdown is None:
+            self._request_terminate()
+        elif shutdown.in_own_task():
+            raise RuntimeError("terminate_blocking() in a task of the coordinated shutdown "
+                               "would wait for that task; use system.terminate() there")
+        else:
+            try:
+                shutdown.run(ACTOR_SYSTEM_TERMINATE_REASON)  # or joins the one under way
+            except RuntimeError:  # no thread to run it on: the interpreter is exiting
+                self._request_terminate()
         try:
             self._core.termination.result(timeout)
         except concurrent.futures.TimeoutError:

@@ -6,7 +6,9 @@ accepted), ``service-stop``, ``before-cluster-shutdown``,
 ``cluster-sharding-shutdown-region``, ``cluster-leave``,
 ``cluster-exiting``, ``cluster-exiting-done``, ``cluster-shutdown``,
 ``before-actor-system-terminate`` and ``actor-system-terminate`` (which
-terminates the system). Subsystems and applications add tasks to phases;
+terminates the system). ``ActorSystem.terminate()`` runs them too (reason
+:data:`ACTOR_SYSTEM_TERMINATE_REASON`) once the system has this extension.
+Subsystems and applications add tasks to phases;
 the tasks of one phase run concurrently, each phase waits for its tasks up
 to its timeout, and a task that fails or times out is logged and the
 shutdown goes on (Akka's ``recover = on``).
@@ -33,7 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from atomr.actor._system import ActorSystem
 
 __all__ = ["PHASES", "CoordinatedShutdown", "CoordinatedShutdownId", "COORDINATED_SHUTDOWN",
-           "ShutdownTask", "ShutdownOutcome"]
+           "ShutdownTask", "ShutdownOutcome", "ACTOR_SYSTEM_TERMINATE_REASON"]
 
 _log = logging.getLogger("atomr.shutdown")
 
@@ -53,7 +55,15 @@ PHASES = (
     "actor-system-terminate",
 )
 
+#: The reason of a shutdown started by ``ActorSystem.terminate()`` (config
+#: ``coordinated-shutdown.run-by-actor-system-terminate``), as Akka's
+#: ``ActorSystemTerminateReason``.
+ACTOR_SYSTEM_TERMINATE_REASON = "ActorSystemTerminateReason"
+
 _DEFAULT_TIMEOUT = 5.0
+
+# The shutdown whose phase tasks (or phase runner) the current thread runs.
+_HERE = threading.local()
 _TERMINATE_TIMEOUT = 10.0
 
 
@@ -214,8 +224,14 @@ class CoordinatedShutdown(Extension):
                 return self._done
             self._reason = reason
             done = self._done = concurrent.futures.Future()
-        threading.Thread(target=self._run_phases, args=(done,), daemon=True,
-                         name=f"atomr-shutdown-{self._system.name}").start()
+        try:
+            threading.Thread(target=self._run_phases, args=(done,), daemon=True,
+                             name=f"atomr-shutdown-{self._system.name}").start()
+        except RuntimeError:  # no new thread (the interpreter is exiting): not started
+            with self._lock:
+                self._done = None
+                self._reason = None
+            raise
         return done
 
     def run(self, reason: str = "unknown") -> "ShutdownOutcome":
@@ -236,7 +252,19 @@ class CoordinatedShutdown(Extension):
             raise TimeoutError(f"coordinated shutdown of {self._system.name} did not finish "
                                f"within {timeout}s") from None
 
+    @property
+    def finished(self) -> bool:
+        """Whether the shutdown has run every phase."""
+        return self._finished
+
+    def in_own_task(self) -> bool:
+        """Whether the calling thread runs one of this shutdown's tasks
+        (or its phases): waiting there for the shutdown to end would wait
+        for itself."""
+        return getattr(_HERE, "shutdown", None) is self and not self._finished
+
     def _run_phases(self, done: "concurrent.futures.Future[bool]") -> None:
+        _HERE.shutdown = self
         try:
             ok = asyncio.run(self._phases())
         except BaseException as exc:  # pragma: no cover - a bug in the runner itself
@@ -285,6 +313,7 @@ class CoordinatedShutdown(Extension):
         def run() -> None:
             if not outcome.set_running_or_notify_cancel():
                 return  # the phase timed out before the thread started
+            _HERE.shutdown = self
             try:
                 result = call()
             except BaseException as exc:
@@ -299,7 +328,7 @@ class CoordinatedShutdown(Extension):
             await result
 
     async def _terminate_system(self) -> None:
-        await self._system.terminate()
+        await self._system._final_terminate()
 
     def _failed(self, task: ShutdownTask, why: str) -> None:
         _log.warning("shutdown task %s/%s: %s", task.phase, task.name, why)

@@ -11,8 +11,11 @@ reload. Everything is served from the package: no external scripts.
 JSON routes: ``/api/overview``, ``/api/snapshot``, ``/api/actors/tree``,
 ``/api/actors``, ``/api/dead-letters?limit=``, ``/api/cluster/state``,
 ``/api/cluster/reachability``, ``/api/sharding``, ``/api/persistence``,
-``/api/remote``, ``/api/streams``, ``/api/ddata``, ``/api/throughput`` and
-``/healthz`` (``ok``).
+``/api/remote``, ``/api/streams``, ``/api/ddata``, ``/api/throughput``,
+``/api/cluster-wide/overview`` (this node's and each peer dashboard's
+overview) and ``/healthz`` (``ok``). The sharding view lists each shard
+region of the system (atomr.cluster_sharding) with its shards and their
+entities, as does the page's shards panel.
 
 Example:
     >>> from atomr import ActorSystem
@@ -64,9 +67,11 @@ def serve(bind: str = "127.0.0.1:9100", node: str = "local", peers: Optional[lis
         bind: ``"host:port"`` (port 0: the kernel picks; the handle's
             :attr:`~DashboardHandle.address` tells which).
         node: The name the dashboard shows for this node.
-        peers: Other dashboards' ``host:port``; accepted for the original's
-            cluster-aggregator mode, which is not built (they are listed
-            in ``/api/overview``).
+        peers: Other dashboards' ``host:port`` (the other members of a
+            cluster, say): ``/api/cluster-wide/overview`` gathers their
+            ``/api/overview`` with this node's (a peer that does not answer
+            within 2 s is listed with its error), and ``/api/overview``
+            lists them.
         exporters: ``{"prometheus": bool | {"enabled", "namespace"},
             "otlp": {"endpoint", ...}}``. ``prometheus`` adds ``/metrics``
             (needs prometheus-client); ``otlp`` is checked and otherwise

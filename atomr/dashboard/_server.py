@@ -28,6 +28,23 @@ _REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Al
             500: "Internal Server Error"}
 
 
+# How long the cluster-wide view waits for one peer dashboard.
+_PEER_TIMEOUT = 2.0
+
+
+def _fetch_overview(peer: str) -> dict[str, Any]:
+    """``/api/overview`` of the dashboard at `peer` (``host:port``), or
+    the error that kept it."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://{peer}/api/overview",
+                                    timeout=_PEER_TIMEOUT) as resp:
+            return {"address": peer, "overview": json.loads(resp.read())}
+    except Exception as exc:  # noqa: BLE001 - reported per peer
+        return {"address": peer, "error": f"{type(exc).__name__}: {exc}"}
+
+
 def parse_bind(bind: str) -> tuple[str, int]:
     """``"host:port"`` -> (host, port).
 
@@ -329,6 +346,10 @@ class DashboardHandle:
             name, ctype = _STATIC[path]
             await self._send(writer, 200, _static(name), ctype)
             return True
+        if path == "/api/cluster-wide/overview":
+            wide = await self._cluster_wide()
+            await self._send(writer, 200, json.dumps(wide).encode(), "application/json")
+            return True
         try:
             doc = self._views.route(path, urllib.parse.parse_qs(url.query))
         except ValueError as exc:
@@ -340,6 +361,17 @@ class DashboardHandle:
             return True
         await self._send(writer, 200, json.dumps(doc).encode(), "application/json")
         return True
+
+    async def _cluster_wide(self) -> dict[str, Any]:
+        """This node's overview and each peer dashboard's (``peers``),
+        fetched at once; a peer that does not answer within
+        `_PEER_TIMEOUT` seconds is listed with its error."""
+        loop = asyncio.get_running_loop()
+        own = {"address": self.address, "overview": self._views.overview()}
+        fetched = await asyncio.gather(*(loop.run_in_executor(None, _fetch_overview, peer)
+                                         for peer in self._views.peers))
+        return {"node": self._views.node, "generated_at": time.time(),
+                "nodes": [own, *fetched]}
 
     async def _send(self, writer: asyncio.StreamWriter, status: int, body: bytes,
                     ctype: str) -> None:

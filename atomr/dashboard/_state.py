@@ -234,13 +234,45 @@ class SystemState:
                     "events": list(self._streams_events)}
 
     def sharding(self) -> dict[str, Any]:
-        regions = []
+        regions: list[str] = []
+        details: list[dict[str, Any]] = []
         for ext in self._extensions():
             shards = getattr(ext, "shard_regions", None)
             if callable(shards):
                 regions = [str(r) for r in shards()]
-        return {"available": bool(regions), "regions": regions}
+                details = _shard_details(ext)
+        return {"available": bool(regions), "regions": regions, "details": details}
 
     def throughput(self) -> list[dict[str, Any]]:
         with self._lock:
             return list(self._samples)
+
+
+# The most entity ids the shards panel lists per shard.
+_ENTITY_IDS = 20
+
+
+def _shard_details(node: Any) -> list[dict[str, Any]]:
+    """Per live region of a sharding node (atomr.cluster_sharding): its
+    type, whether it is a proxy, and each shard it hosts with its
+    entities (the count, and the first ids)."""
+    out: list[dict[str, Any]] = []
+    lock = getattr(node, "lock", None)
+    regions = getattr(node, "regions", None)
+    if lock is None or not isinstance(regions, dict):
+        return out
+    with lock:
+        for region in list(regions.values()):
+            if getattr(region, "_closed", False):
+                continue
+            shards = []
+            for shard_id, shard in sorted(getattr(region, "_shards", {}).items()):
+                ids = sorted(getattr(shard, "entities", ()))
+                shards.append({"id": str(shard_id), "entity_count": len(ids),
+                               "entity_ids": ids[:_ENTITY_IDS]})
+            out.append({"region": str(region.region_id), "type_name": str(region.type_name),
+                        "proxy": bool(getattr(region, "is_proxy", False)),
+                        "shard_count": len(shards),
+                        "entity_count": sum(sh["entity_count"] for sh in shards),
+                        "shards": shards})
+    return out

@@ -59,6 +59,10 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 __all__ = ["AnyRef", "Remote", "RemoteActorRef", "TCP_SCHEME", "parse_tcp_address"]
 
+# Separates a manifest from the W3C ``traceparent`` a tracing sender
+# appends (atomr.telemetry.tracing.TRACEPARENT_SEPARATOR; no manifest holds it).
+_TRACE_SEPARATOR = "\x1f"
+
 _log = logging.getLogger("atomr.remote")
 
 #: The scheme of the addresses of systems reachable over TCP.
@@ -380,7 +384,8 @@ class Remote(Extension):
         return out
 
     def send(self, address: str, path: str, manifest: str, payload: bytes,
-             sender: Optional[str] = None, correlation_id: Optional[int] = None) -> None:
+             sender: Optional[str] = None, correlation_id: Optional[int] = None,
+             trace: Optional[str] = None) -> None:
         """Queues an encoded message for the actor at `path` of the system at
         `address` (``akka.tcp://...``); the transport connects if needed.
 
@@ -393,13 +398,18 @@ class Remote(Extension):
             RemoteError: `manifest` is pickled and ``remote.allow-pickle``
                 is off.
             FrameTooLargeError: the message exceeds ``remote.max-frame-size``.
+
+        A `trace` (a W3C ``traceparent``, sent while this system traces:
+        :mod:`atomr.telemetry.tracing`) travels appended to the manifest.
         """
         hostport = self._hostport(address)
         if hostport in self._own_hostports:
+            if trace:
+                manifest = manifest + _TRACE_SEPARATOR + trace
             self._system.loop.call_soon_threadsafe(self._deliver_own, path, manifest, payload,
                                                    sender, correlation_id)
             return
-        self._send_to(hostport, path, manifest, payload, sender, correlation_id)
+        self._send_to(hostport, path, manifest, payload, sender, correlation_id, trace)
 
     def _deliver_own(self, path: str, manifest: str, payload: bytes, sender: Optional[str],
                      correlation_id: Optional[int]) -> None:
@@ -449,11 +459,14 @@ class Remote(Extension):
         return hostport
 
     def _send_to(self, hostport: str, path: str, manifest: str, payload: bytes,
-                 sender: Optional[str], correlation_id: Optional[int]) -> None:
+                 sender: Optional[str], correlation_id: Optional[int],
+                 trace: Optional[str] = None) -> None:
         """:meth:`send` to a transport address (``host:port``) already parsed."""
         if not self._allow_pickle and self._pickled(manifest):
             raise RemoteError(f"manifest `{manifest}` is encoded with pickle, which may not "
                               f"cross the wire unless remote.allow-pickle is set")
+        if trace:
+            manifest = manifest + _TRACE_SEPARATOR + trace
         if not self._transport.send(hostport, path, manifest, payload, sender, correlation_id):
             _log.debug("message for %s dropped (outbound queue full)", path)
 
@@ -624,7 +637,8 @@ class Remote(Extension):
         """Sends `msg` as an ask whose answer completes `fut`; returns its
         correlation id."""
         correlation = next(self._correlation)
-        if target is not None:  # the C path: a known type to a known peer
+        tracer = self._system._core.tracer
+        if target is not None and tracer is None:  # the C path: a known type to a known peer
             hostport = self._hostport(address)
             self._pending[correlation] = (fut, hostport, self._associations.get(hostport, 0))
             try:
@@ -638,7 +652,8 @@ class Remote(Extension):
         self._pending[correlation] = (fut, hostport, self._associations.get(hostport, 0))
         try:
             self.send(address, path, manifest, blob, sender=self._address + _ASK_PATH,
-                      correlation_id=correlation)
+                      correlation_id=correlation,
+                      trace=None if tracer is None else tracer.inject())
         except BaseException:
             self._pending.pop(correlation, None)
             raise
@@ -727,6 +742,9 @@ class Remote(Extension):
 
     def _deliver(self, recipient: str, manifest: str, payload: bytes,
                  sender: Optional[str] = None) -> None:
+        trace = None
+        if _TRACE_SEPARATOR in manifest:
+            manifest, _, trace = manifest.partition(_TRACE_SEPARATOR)
         codecs = self._codecs
         if not self._allow_pickle and self._pickled(manifest):
             self._dropped_inbound += 1
@@ -745,6 +763,8 @@ class Remote(Extension):
         if ref is None:
             _remote_dead_letter(self._system._core, msg, recipient)
             return
+        tracer = self._system._core.tracer if trace else None
+        token = None if tracer is None else tracer.extract(trace)
         try:
             if sender is None:
                 ref.tell(msg)
@@ -753,6 +773,9 @@ class Remote(Extension):
         except AtomrError as exc:  # a full mailbox that fails the sender
             self._dropped_inbound += 1
             _log.warning("dropped a message for %s: %s", recipient, exc)
+        finally:
+            if tracer is not None and token is not None:
+                tracer.restore(token)
 
     def _post_failed(self, recipient: str, exc: BaseException) -> None:
         """A decoded tell the recipient's mailbox refused (the C path)."""
@@ -788,6 +811,9 @@ class Remote(Extension):
                      payload: bytes, correlation: int) -> None:
         """An envelope with a correlation id: the answer to one of this
         system's asks, or an ask of a remote system to answer."""
+        trace = None
+        if _TRACE_SEPARATOR in manifest:
+            manifest, _, trace = manifest.partition(_TRACE_SEPARATOR)
         address = _address_of(recipient)
         if address is not None and recipient[len(address):].startswith(_ASK_PATH):
             self._complete(correlation, manifest, payload)
@@ -818,7 +844,13 @@ class Remote(Extension):
             self._answer_failure(sender, correlation, ActorTerminatedError(
                 f"{recipient} does not exist; the message went to dead letters"))
             return
-        answer = ref.ask(msg, None)
+        tracer = self._system._core.tracer if trace else None
+        token = None if tracer is None else tracer.extract(trace)
+        try:
+            answer = ref.ask(msg, None)
+        finally:
+            if tracer is not None and token is not None:
+                tracer.restore(token)
         if isinstance(answer, asyncio.Future):
             answer.add_done_callback(lambda fut: self._answer(sender, correlation, fut))
         else:  # pragma: no cover - asks on the loop thread answer with a Future
@@ -1080,17 +1112,21 @@ class RemoteActorRef:
             InvalidRemoteAddressError: the path's host name does not resolve.
             FrameTooLargeError: `msg` encodes to more than ``remote.max-frame-size``.
         """
-        if sender is None:
+        remote = self._remote
+        tracer = remote._system._core.tracer
+        if sender is None and tracer is None:
             target = self._target
             if target is not None and target.tell(msg):
                 return
-        remote = self._remote
         sender_path = None if sender is None else remote._wire_path(sender)
         manifest, blob = remote._encode(msg)
+        trace = None if tracer is None else tracer.inject()
         if self._hostport is None:
-            remote.send(self._address, self._path, manifest, blob, sender=sender_path)
+            remote.send(self._address, self._path, manifest, blob, sender=sender_path,
+                        trace=trace)
         else:
-            remote._send_to(self._hostport, self._path, manifest, blob, sender_path, None)
+            remote._send_to(self._hostport, self._path, manifest, blob, sender_path, None,
+                            trace)
 
     def ask(self, msg: Any, timeout: Optional[float] = 5.0) -> Awaitable[Any]:
         """Sends `msg` at once and returns an awaitable of the remote

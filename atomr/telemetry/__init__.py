@@ -43,7 +43,7 @@ import weakref
 from typing import TYPE_CHECKING, Any, Optional
 
 from atomr._util.validate import check_int, check_non_negative
-from atomr.telemetry._prometheus import PrometheusExporter
+from atomr.telemetry._prometheus import PrometheusExporter, runtime_counters
 from atomr.event_stream import (
     ActorFailed,
     ActorRestarted,
@@ -55,7 +55,8 @@ from atomr.event_stream import (
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from atomr.actor import ActorSystem
 
-__all__ = ["TOPICS", "all_topics", "TelemetryBus", "TopicSubscriber", "PrometheusExporter"]
+__all__ = ["TOPICS", "all_topics", "TelemetryBus", "TopicSubscriber", "PrometheusExporter",
+           "runtime_counters"]
 
 #: The topics, in the original's order.
 TOPICS = ("actors", "dead_letters", "cluster", "sharding", "persistence", "remote", "streams",

@@ -12,7 +12,33 @@ from atomr.event_stream import ActorFailed, ActorRestarted, ActorStarted, ActorS
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from atomr.actor import ActorSystem
 
-__all__ = ["PrometheusExporter", "parse_bind"]
+__all__ = ["PrometheusExporter", "parse_bind", "runtime_counters"]
+
+
+def runtime_counters(system: "ActorSystem") -> dict[str, Any]:
+    """The message counters the native core keeps for `system`, read now.
+
+    The core counts without calling into Python per message (relaxed
+    atomics, most written by the dispatcher's own thread only), so the
+    counts cost a tell next to nothing and may lag by the messages in
+    flight. Keys: ``enqueued`` and ``processed`` (user messages queued and
+    taken out to be handled, since the system started),
+    ``mailbox_high_water`` (the deepest any mailbox has been),
+    ``dead_letters`` (a dict by reason: ``no_recipient``, ``dropped``,
+    ``rejected``, ``evicted``), and the histogram of actor turns (one turn
+    handles up to ``throughput`` messages of one actor): ``turn_bounds_ns``
+    (upper bounds), ``turn_counts`` (per bucket, not cumulative, with one
+    more bucket for longer turns), ``turn_sum_ns`` and ``turn_messages``.
+
+    Raises:
+        TypeError: `system` is not an ActorSystem.
+    """
+    from atomr.actor import ActorSystem
+
+    if not isinstance(system, ActorSystem):
+        raise TypeError(f"expected an ActorSystem, not {type(system).__name__}")
+    counters: dict[str, Any] = system._core.native_counters()
+    return counters
 
 
 def parse_bind(bind: str) -> tuple[str, int]:
@@ -65,6 +91,13 @@ class PrometheusExporter:
     from each system's event stream (actor starts, stops and failures, not
     every message) and the gauges are read when scraped. A system is
     detached when it terminates.
+
+    The native core's message counters (:func:`runtime_counters`, kept
+    without a Python call per message) are exported too:
+    ``<ns>_messages_enqueued_total``, ``<ns>_messages_processed_total``,
+    ``<ns>_mailbox_depth_high_water``, ``<ns>_dead_letter_reasons_total``
+    (label ``reason``) and the histogram ``<ns>_actor_turn_seconds`` (the
+    duration of actor turns, each handling one or more messages).
 
     Args:
         bind: ``"host:port"`` to listen on (port 0: the kernel picks;
@@ -129,7 +162,11 @@ class PrometheusExporter:
 
     def collect(self) -> Iterator[Any]:
         """The metrics, for prometheus-client (called at each scrape)."""
-        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+        from prometheus_client.core import (
+            CounterMetricFamily,
+            GaugeMetricFamily,
+            HistogramMetricFamily,
+        )
 
         ns = self._namespace
         started = CounterMetricFamily(f"{ns}_actors_started", "Actors started.",
@@ -149,6 +186,19 @@ class PrometheusExporter:
                                 labels=["system"])
         timers = GaugeMetricFamily(f"{ns}_pending_timers", "Timers waiting to fire.",
                                    labels=["system"])
+        enqueued = CounterMetricFamily(f"{ns}_messages_enqueued",
+                                       "User messages queued in mailboxes.", labels=["system"])
+        processed = CounterMetricFamily(f"{ns}_messages_processed",
+                                        "User messages taken from mailboxes to be handled.",
+                                        labels=["system"])
+        high_water = GaugeMetricFamily(f"{ns}_mailbox_depth_high_water",
+                                       "The deepest any mailbox has been.", labels=["system"])
+        reasons = CounterMetricFamily(f"{ns}_dead_letter_reasons",
+                                      "Dead letters by why they could not be delivered.",
+                                      labels=["system", "reason"])
+        turns = HistogramMetricFamily(f"{ns}_actor_turn_seconds",
+                                      "Duration of actor turns (one or more messages each).",
+                                      labels=["system"])
         with self._lock:
             systems = [(ref(), name, counts) for ref, name, counts in self._systems]
         for system, name, counts in systems:
@@ -164,7 +214,20 @@ class PrometheusExporter:
             dead.add_metric([name], system.dead_letter_count)
             top.add_metric([name], len(system.top_level_refs()))
             timers.add_metric([name], len(system.live_timers()))
-        yield from (started, stopped, restarts, failures, live, dead, top, timers)
+            native = runtime_counters(system)
+            enqueued.add_metric([name], native["enqueued"])
+            processed.add_metric([name], native["processed"])
+            high_water.add_metric([name], native["mailbox_high_water"])
+            for reason, n in native["dead_letters"].items():
+                reasons.add_metric([name, reason], n)
+            buckets = []
+            cumulative = 0
+            for bound, n in zip(native["turn_bounds_ns"] + [None], native["turn_counts"]):
+                cumulative += n
+                buckets.append(("+Inf" if bound is None else repr(bound / 1e9), cumulative))
+            turns.add_metric([name], buckets, native["turn_sum_ns"] / 1e9)
+        yield from (started, stopped, restarts, failures, live, dead, top, timers, enqueued,
+                    processed, high_water, reasons, turns)
 
     def shutdown(self) -> None:
         """Stops the endpoint (idempotent)."""

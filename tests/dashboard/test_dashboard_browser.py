@@ -109,6 +109,18 @@ def test_page_shows_new_actors_and_members_without_reload(browser: Any) -> None:
             wait_until_blocking(lambda: "order-17 lost" in text_of(browser, "#dead"),
                                 timeout=30.0, message="the dead letter is listed")
 
+            # The shards panel follows a shard region's entities.
+            from atomr.cluster_sharding import ShardRegion
+
+            carts = ShardRegion.start(system=system, type_name="cart",
+                                      entity_props=props(Worker),
+                                      message_extractor=lambda m: (m, "7", m))
+            carts.tell("c-1")
+            carts.tell("c-2")
+            cell = f'[data-region="{carts.region_id}"][data-shard="7"] td:last-child'
+            wait_until_blocking(lambda: text_of(browser, cell) == "2",
+                                timeout=30.0, message="the shards panel shows the entities")
+
             assert browser.execute_script("return window.__noReload;") == "still here"
             assert int(browser.execute_script("return document.body.dataset.updates;")) > 1
             assert text_of(browser, "#live") == "live"

@@ -55,6 +55,7 @@ cdef extern from "atomr/core/dead_letters.hpp" namespace "atomr::core" nogil:
         void set_handler(dead_letter_handler_fn fn, void* ctx) except +translate_error
         void publish(CEnvelope& letter, const string& recipient, CDeadLetterReason reason) except +translate_error
         uint64_t count()
+        uint64_t count_of "count"(CDeadLetterReason reason)
 
 
 cdef extern from "atomr/core/mailbox.hpp" namespace "atomr::core" nogil:
@@ -137,6 +138,17 @@ cdef extern from "atomr/core/idle.hpp" namespace "atomr::core" nogil:
     cbool spin_for_flag(const uint32_t& flag, int64_t max_ns)
 
 
+cdef extern from "atomr/core/stats.hpp" namespace "atomr::core" nogil:
+    cdef cppclass CDispatcherStats "atomr::core::dispatcher_stats":
+        void record_turn(uint64_t ns, uint64_t handled)
+        uint64_t enqueued()
+        uint64_t processed_count()
+        int64_t mailbox_high_water()
+        uint64_t turn_count(size_t i)
+        uint64_t turn_sum_ns()
+        uint64_t turn_messages()
+
+
 cdef extern from "atomr/core/dispatcher.hpp" namespace "atomr::core" nogil:
     cdef enum class CSpinResult "atomr::core::pinned_dispatcher::spin_result" (uint8_t):
         woken "atomr::core::pinned_dispatcher::spin_result::woken"
@@ -157,6 +169,7 @@ cdef extern from "atomr/core/dispatcher.hpp" namespace "atomr::core" nogil:
         cbool idle_spinning()
         int wake_fd()
         uint32_t throughput()
+        CDispatcherStats& stats()
 
 
 cdef extern from "atomr/core/path.hpp" namespace "atomr::core" nogil:

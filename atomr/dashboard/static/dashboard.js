@@ -134,6 +134,26 @@
     $("ddata-empty").hidden = snap.ddata.keys.length > 0;
     $("ddata").replaceChildren(...snap.ddata.keys.map((k) => el("li", { "data-key": k }, k)));
 
+    const regions = snap.sharding.details || [];
+    $("shards-empty").hidden = regions.length > 0;
+    $("shards-table").hidden = regions.length === 0;
+    const rows = [];
+    regions.forEach((reg) => {
+      if (reg.shards.length === 0) {
+        const tr = el("tr", { "data-region": reg.region }, "");
+        tr.append(el("td", {}, reg.region + (reg.proxy ? " (proxy)" : "")),
+          el("td", { class: "muted" }, "none"), el("td", {}, "0"));
+        rows.push(tr);
+      }
+      reg.shards.forEach((sh) => {
+        const tr = el("tr", { "data-region": reg.region, "data-shard": sh.id }, "");
+        tr.append(el("td", {}, reg.region), el("td", {}, sh.id),
+          el("td", { title: sh.entity_ids.join(", ") }, String(sh.entity_count)));
+        rows.push(tr);
+      });
+    });
+    $("shards").replaceChildren(...rows);
+
     const graphs = snap.streams.running_graphs;
     $("graphs-empty").hidden = graphs.length > 0;
     $("graphs").replaceChildren(...graphs.map((gr) => el("li", {}, `#${gr.id} ${gr.name}`)));

@@ -14,6 +14,7 @@ std::atomic<std::uint64_t> next_uid{1};
 
 cell::cell(pinned_dispatcher& dispatcher, std::string path, dead_letter_sink& dead_letters)
   : dispatcher_(dispatcher)
+  , stats_(dispatcher.stats())
   , dead_letters_(dead_letters)
   , path_(std::move(path))
   , uid_(next_uid.fetch_add(1, std::memory_order_relaxed)) {
@@ -22,14 +23,14 @@ cell::cell(pinned_dispatcher& dispatcher, std::string path, dead_letter_sink& de
 enqueue_result cell::tell(envelope& e) {
   if (state_.load(std::memory_order_acquire) == cell_state::stopped)
     return enqueue_result::rejected;
-  switch (mailbox_.offer_user(e)) {
-  case offer_result::queued:
-    return after_push(true);
-  case offer_result::full:
+  std::int64_t depth = 0;
+  const offer_result offered = mailbox_.offer_user(e, depth);
+  if (offered == offer_result::full)
     return enqueue_result::full;
-  case offer_result::queued_evicted:
-    break;
-  }
+  stats_.enqueued_remote();
+  stats_.note_depth(depth);
+  if (offered == offer_result::queued)
+    return after_push(true);
   enqueue_result r = after_push(true);
   return r == enqueue_result::accepted_wake ? enqueue_result::accepted_wake_evicted
                                             : enqueue_result::accepted_evicted;
@@ -38,14 +39,14 @@ enqueue_result cell::tell(envelope& e) {
 enqueue_result cell::tell_local(envelope& e) {
   if (state_.load(std::memory_order_relaxed) == cell_state::stopped)
     return enqueue_result::rejected;
-  switch (mailbox_.offer_user(e)) {
-  case offer_result::queued:
-    return after_push(true, true);
-  case offer_result::full:
+  std::int64_t depth = 0;
+  const offer_result offered = mailbox_.offer_user(e, depth);
+  if (offered == offer_result::full)
     return enqueue_result::full;
-  case offer_result::queued_evicted:
-    break;
-  }
+  stats_.enqueued_local();
+  stats_.note_depth(depth);
+  if (offered == offer_result::queued)
+    return after_push(true, true);
   enqueue_result r = after_push(true, true);
   return r == enqueue_result::accepted_wake ? enqueue_result::accepted_wake_evicted
                                             : enqueue_result::accepted_evicted;

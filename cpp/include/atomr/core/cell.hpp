@@ -4,6 +4,7 @@
 #include "atomr/core/envelope.hpp"
 #include "atomr/core/intrusive_mpsc.hpp"
 #include "atomr/core/mailbox.hpp"
+#include "atomr/core/stats.hpp"
 
 #include <atomic>
 #include <cstdint>
@@ -129,7 +130,10 @@ public:
       front_->pop_front();
       return true;
     }
-    return mailbox_.pop_user(out);
+    if (!mailbox_.pop_user(out))
+      return false;
+    stats_.processed();
+    return true;
   }
 
   /// Only the owning dispatcher: puts `e` ahead of every queued user message
@@ -205,6 +209,7 @@ private:
   std::atomic<std::uint32_t> drain_requests_{0};
   std::atomic<bool> user_suspended_{false};
   pinned_dispatcher& dispatcher_;
+  dispatcher_stats& stats_; // the dispatcher's
   dead_letter_sink& dead_letters_;
   std::string path_;
   std::uint64_t uid_;

@@ -2,7 +2,9 @@
 
 #include "atomr/core/envelope.hpp"
 
+#include <array>
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -38,6 +40,9 @@ public:
   /// the GIL).
   void publish(envelope& letter, const std::string& recipient, dead_letter_reason reason) {
     count_.fetch_add(1, std::memory_order_relaxed);
+    const auto r = static_cast<std::size_t>(reason);
+    if (r < by_reason_.size())
+      by_reason_[r].fetch_add(1, std::memory_order_relaxed);
     handler_fn fn;
     void* ctx;
     {
@@ -55,8 +60,15 @@ public:
     return count_.load(std::memory_order_relaxed);
   }
 
+  /// @threadsafe Dead letters recorded so far for `reason`.
+  std::uint64_t count(dead_letter_reason reason) const {
+    const auto r = static_cast<std::size_t>(reason);
+    return r < by_reason_.size() ? by_reason_[r].load(std::memory_order_relaxed) : 0;
+  }
+
 private:
   std::atomic<std::uint64_t> count_{0};
+  std::array<std::atomic<std::uint64_t>, 4> by_reason_{};
   std::mutex mutex_;
   handler_fn handler_ = nullptr;
   void* ctx_ = nullptr;

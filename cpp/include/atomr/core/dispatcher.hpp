@@ -2,6 +2,7 @@
 
 #include "atomr/core/cell.hpp"
 #include "atomr/core/intrusive_mpsc.hpp"
+#include "atomr/core/stats.hpp"
 
 #include <atomic>
 #include <cstdint>
@@ -119,6 +120,14 @@ public:
     return throughput_;
   }
 
+  /// @threadsafe The message counters of the cells this dispatcher runs.
+  dispatcher_stats& stats() noexcept {
+    return stats_;
+  }
+  const dispatcher_stats& stats() const noexcept {
+    return stats_;
+  }
+
 private:
   // The owning thread's state: draining, asleep (on the eventfd), or
   // spinning before it sleeps.
@@ -131,6 +140,7 @@ private:
   alignas(64) std::atomic<bool> handoff_{false};
   std::uint32_t throughput_;
   int fd_ = -1;
+  dispatcher_stats stats_;
 };
 
 } // namespace atomr::core

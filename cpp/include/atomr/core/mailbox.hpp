@@ -37,11 +37,12 @@ public:
     , strategy_(strategy) {
   }
 
-  /// @threadsafe
-  offer_result offer(envelope& e) {
+  /// @threadsafe `depth` is set to the queue's length after a queued offer.
+  offer_result offer(envelope& e, std::int64_t& depth) {
     std::lock_guard<std::mutex> lock(mutex_);
     if (queue_.size() < capacity_) {
       queue_.push_back(std::move(e));
+      depth = static_cast<std::int64_t>(queue_.size());
       return offer_result::queued;
     }
     envelope evicted;
@@ -60,7 +61,14 @@ public:
     }
     queue_.push_back(std::move(e));
     e = std::move(evicted);
+    depth = static_cast<std::int64_t>(queue_.size());
     return offer_result::queued_evicted;
+  }
+
+  /// @threadsafe
+  offer_result offer(envelope& e) {
+    std::int64_t depth = 0;
+    return offer(e, depth);
   }
 
   /// Only the consumer.
@@ -109,18 +117,27 @@ public:
     return bounded_.get();
   }
 
-  /// @threadsafe Offers a user message (bounded or not).
-  offer_result offer_user(envelope& e) {
+  /// @threadsafe Offers a user message (bounded or not). After a queued
+  /// offer `depth` holds the (approximate) number of queued user messages.
+  offer_result offer_user(envelope& e, std::int64_t& depth) {
     if (bounded_)
-      return bounded_->offer(e);
-    push_user(std::move(e));
+      return bounded_->offer(e, depth);
+    depth = push_user(std::move(e));
     return offer_result::queued;
   }
 
-  /// @threadsafe Appends a user message.
-  void push_user(envelope&& e) {
-    user_count_.fetch_add(1, std::memory_order_relaxed);
+  /// @threadsafe Offers a user message (bounded or not).
+  offer_result offer_user(envelope& e) {
+    std::int64_t depth = 0;
+    return offer_user(e, depth);
+  }
+
+  /// @threadsafe Appends a user message; returns the approximate number
+  /// of queued user messages with it.
+  std::int64_t push_user(envelope&& e) {
+    const std::int64_t depth = user_count_.fetch_add(1, std::memory_order_relaxed) + 1;
     user_.push(std::move(e));
+    return depth;
   }
 
   /// @threadsafe Appends a system message; it is popped before any user mail.
