@@ -39,10 +39,8 @@ from atomr.ddata._consistency import (
 )
 from atomr.ddata._crdt import (
     _CRDT_CLASSES,
-    GCounter,
     LwwRegister,
     ORMap,
-    PNCounter,
     ReplicatedData,
     _Deleted,
     _kind_name,
@@ -106,45 +104,23 @@ def _batches(items: list[tuple[str, str, bytes]]) -> list[list[tuple[str, str, b
 
 
 def _prunable(value: ReplicatedData, node: str) -> bool:
-    """Whether `value` holds entries of `node` that pruning collapses (the
-    counters' per-node counts)."""
-    if isinstance(value, GCounter):
-        return node in value.entries()
-    if isinstance(value, PNCounter):
-        incs, decs = value.entries()
-        return node in incs or node in decs
-    return False
+    """Whether `value` holds state of the removed replica `node`."""
+    return value.needs_pruning_from(node)
 
 
 def _prune(value: ReplicatedData, node: str, owner: Optional[str]) -> ReplicatedData:
-    """`value` without `node`'s entries: added to `owner`'s (pruning), or
+    """`value` without `node`'s state: moved into `owner`'s (pruning), or
     dropped (`owner` None: the cleanup once pruning was performed). The same
-    object when there is nothing to prune."""
-    if not _prunable(value, node):
+    object when there is nothing to prune, else a pruned copy."""
+    if not value.needs_pruning_from(node):
         return value
-    if isinstance(value, GCounter):
-        counts = dict(value.entries())
-        moved = counts.pop(node)
-        if owner is not None:
-            counts[owner] = counts.get(owner, 0) + moved
-        out = GCounter(codecs=value._codecs)
-        for n, v in counts.items():
-            if v:
-                out.increment(n, v)
-        out.reset_delta()
-        return out
-    assert isinstance(value, PNCounter)
-    incs, decs = (dict(d) for d in value.entries())
-    pn = PNCounter(codecs=value._codecs)
-    for counts, add in ((incs, pn.increment), (decs, pn.decrement)):
-        moved = counts.pop(node, 0)
-        if owner is not None and moved:
-            counts[owner] = counts.get(owner, 0) + moved
-        for n, v in counts.items():
-            if v:
-                add(n, v)
-    pn.reset_delta()
-    return pn
+    out = value.copy()
+    if owner is None:
+        out.prune_cleanup(node)
+    else:
+        out.prune(node, owner)
+    out.reset_delta()
+    return out
 
 
 def _log_persist_failure(fut: "concurrent.futures.Future[Any]") -> None:
