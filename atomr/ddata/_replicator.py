@@ -451,7 +451,8 @@ class Replicator:
     consistency levels send the write (or read) to the other members and
     wait for their acknowledgements (replies) up to their timeout; deletes
     propagate as tombstones; subscriptions fire for changes from other
-    nodes; the counter entries of removed members are pruned. The replicas
+    nodes; the state of removed members is pruned (every CRDT type with
+    per-node state). Replica ids are unique addresses. The replicas
     counted are the members from ``weakly_up`` to ``exiting`` (reachable or
     not). Without a cluster, or alone in one, the replicator is one replica:
     ``local``, ``majority`` and ``all`` are met at once; ``write_to(n)`` /
