@@ -10,9 +10,8 @@
 #include "atomr/ddata/sets.hpp"
 #include "atomr/ddata/wire.hpp"
 
-#include <gtest/gtest.h>
-
 #include <functional>
+#include <gtest/gtest.h>
 #include <memory>
 #include <string>
 
@@ -226,9 +225,8 @@ TEST(Pruning, LWWMapAndPNCounterMapPruneTheirMap) {
   lww_map lm;
   lm.put(removed, "k", "v", 10, removed);
   lm.put(owner, "j", "w", 11, owner);
-  check_pruning(lm, [](const replicated_data& d) {
-    return map_view(static_cast<const lww_map&>(d).map());
-  });
+  check_pruning(
+      lm, [](const replicated_data& d) { return map_view(static_cast<const lww_map&>(d).map()); });
   pncounter_map pm;
   pm.increment(removed, "k", 3, removed);
   pm.decrement(owner, "k", 1, owner);
