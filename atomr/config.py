@@ -235,6 +235,10 @@ _BUILTIN_SECTIONS: dict[str, dict[str, Setting]] = {
         # are disseminated as deltas (else as full states).
         "gossip-interval": Setting("duration", 2.0, minimum=0.001),
         "delta-crdt.enabled": Setting("bool", True),
+        # How long a removed node's "pruning performed" markers are kept
+        # (spread to every replica) before they are dropped; the node stays
+        # pruned: its entries are dropped from any state received later.
+        "max-pruning-dissemination": Setting("duration", 300.0, minimum=0.001),
     },
     # atomr.remote: the TCP transport (started by atomr.remote.Remote.get, or
     # at system creation with remote.enabled / actor.provider = "remote")

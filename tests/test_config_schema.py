@@ -59,6 +59,7 @@ DEFAULTS = {
     "distributed-data.durable.lmdb.map-size": 64 * 1024 * 1024,
     "distributed-data.gossip-interval": 2.0,
     "distributed-data.delta-crdt.enabled": True,
+    "distributed-data.max-pruning-dissemination": 300.0,
     "remote.enabled": False,
     "remote.hostname": "127.0.0.1",
     "remote.canonical-hostname": "",

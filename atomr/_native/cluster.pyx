@@ -97,6 +97,12 @@ cdef class Member:
         return _python_status_name(self.m.status)
 
     @property
+    def uid(self):
+        """The incarnation uid of the member's system (0 for a member built
+        by hand): a system restarted on the same address gets a new one."""
+        return self.m.node.uid
+
+    @property
     def up_number(self):
         """The order in which the member became up (1 for the first); 0
         until it is up."""

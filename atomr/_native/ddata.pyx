@@ -152,6 +152,19 @@ cdef class NativeData:
     def equals(self, NativeData other not None):
         return self.p.get().equals(deref(other.p.get()))
 
+    def needs_pruning_from(self, str removed):
+        """Whether this state holds state of replica `removed`."""
+        return self.p.get().needs_pruning_from(removed)
+
+    def prune(self, str removed, str collapse_into):
+        """Moves `removed`'s state into `collapse_into`'s (a no-op without
+        any). ValueError on equal or empty ids or an overflowing count."""
+        self.p.get().prune(removed, collapse_into)
+
+    def prune_cleanup(self, str removed):
+        """Drops `removed`'s state."""
+        self.p.get().prune_cleanup(removed)
+
     def to_bytes(self):
         """The versioned wire format."""
         cdef string s = c_to_bytes(deref(self.p.get()))

@@ -32,11 +32,20 @@ def _check_count(n: Any) -> int:
     return n
 
 
-def _required(kind: str, n: int, cluster_size: int) -> int:
+def _check_min_cap(min_cap: Any) -> int:
+    if isinstance(min_cap, bool) or not isinstance(min_cap, int):
+        raise TypeError(f"min_cap must be an int, not {type(min_cap).__name__}")
+    if min_cap < 0:
+        raise ValueError(f"min_cap must not be negative, got {min_cap}")
+    return min_cap
+
+
+def _required(kind: str, n: int, cluster_size: int, min_cap: int = 0) -> int:
     if kind == "local":
         return 1
     if kind == "majority":
-        return cluster_size // 2 + 1
+        # As Akka's: at least `min_cap` (for small clusters), at most all.
+        return min(cluster_size, max(cluster_size // 2 + 1, min_cap))
     if kind == "all":
         return cluster_size
     return n
@@ -55,6 +64,7 @@ class WriteConsistency:
     kind: str
     n: int = 1
     timeout: float = 0.0
+    min_cap: int = 0
 
     @staticmethod
     def local() -> "WriteConsistency":
@@ -62,9 +72,17 @@ class WriteConsistency:
         return WriteConsistency("local", 1, 0.0)
 
     @staticmethod
-    def majority(timeout: float = 2.0) -> "WriteConsistency":
-        """More than half of the replicas."""
-        return WriteConsistency("majority", 0, _check_timeout(timeout))
+    def majority(timeout: float = 2.0, min_cap: int = 0) -> "WriteConsistency":
+        """More than half of the replicas, and at least `min_cap` of them
+        (all of them when the cluster has fewer), as Akka's
+        ``WriteMajority(timeout, minCap)``.
+
+        Raises:
+            TypeError: `timeout` is not a number or `min_cap` not an int.
+            ValueError: `timeout` is not positive and finite, or `min_cap`
+                is negative.
+        """
+        return WriteConsistency("majority", 0, _check_timeout(timeout), _check_min_cap(min_cap))
 
     @staticmethod
     def all(timeout: float = 2.0) -> "WriteConsistency":
@@ -79,7 +97,7 @@ class WriteConsistency:
     def required(self, cluster_size: int) -> int:
         """How many acknowledgements this level needs in a cluster of
         `cluster_size` replicas."""
-        return _required(self.kind, self.n, cluster_size)
+        return _required(self.kind, self.n, cluster_size, self.min_cap)
 
 
 @public_module("atomr.ddata")
@@ -95,6 +113,7 @@ class ReadConsistency:
     kind: str
     n: int = 1
     timeout: float = 0.0
+    min_cap: int = 0
 
     @staticmethod
     def local() -> "ReadConsistency":
@@ -102,14 +121,17 @@ class ReadConsistency:
         return ReadConsistency("local", 1, 0.0)
 
     @staticmethod
-    def majority(timeout: float = 2.0) -> "ReadConsistency":
-        """More than half of the replicas.
+    def majority(timeout: float = 2.0, min_cap: int = 0) -> "ReadConsistency":
+        """More than half of the replicas, and at least `min_cap` of them
+        (all of them when the cluster has fewer), as Akka's
+        ``ReadMajority(timeout, minCap)``.
 
         Raises:
-            TypeError: `timeout` is not a number.
-            ValueError: `timeout` is not positive and finite.
+            TypeError: `timeout` is not a number or `min_cap` not an int.
+            ValueError: `timeout` is not positive and finite, or `min_cap`
+                is negative.
         """
-        return ReadConsistency("majority", 0, _check_timeout(timeout))
+        return ReadConsistency("majority", 0, _check_timeout(timeout), _check_min_cap(min_cap))
 
     @staticmethod
     def all(timeout: float = 2.0) -> "ReadConsistency":
@@ -124,7 +146,7 @@ class ReadConsistency:
     def required(self, cluster_size: int) -> int:
         """How many replies this level needs in a cluster of `cluster_size`
         replicas."""
-        return _required(self.kind, self.n, cluster_size)
+        return _required(self.kind, self.n, cluster_size, self.min_cap)
 
 
 @public_module("atomr.ddata")

@@ -129,6 +129,46 @@ class ReplicatedData:
         self._n.merge_delta(delta._n)
         return self
 
+    # -- pruning removed replicas (Akka's RemovedNodePruning) -----------------
+
+    def needs_pruning_from(self, removed: str) -> bool:
+        """Whether this value holds state of replica `removed` (always False
+        for the types without per-replica state: GSet, Flag, LwwRegister).
+
+        Raises:
+            ValueError: `removed` is empty.
+        """
+        return bool(self._n.needs_pruning_from(_check_node(removed)))
+
+    def prune(self: T, removed: str, collapse_into: str) -> T:
+        """Moves the state of the removed replica `removed` into replica
+        `collapse_into`'s, keeping the value (the owner of a pruning does
+        this); a no-op when there is none. Forgets the pending delta.
+
+        Returns:
+            self, for chaining.
+
+        Raises:
+            ValueError: an id is empty, the two are equal, or a count would
+                overflow 64 bits.
+        """
+        self._n.prune(_check_node(removed), _check_node(collapse_into))
+        return self
+
+    def prune_cleanup(self: T, removed: str) -> T:
+        """Drops the state of the removed replica `removed` (once another
+        replica pruned it; merging the pruned state restores the value).
+        Forgets the pending delta when it changes anything.
+
+        Returns:
+            self, for chaining.
+
+        Raises:
+            ValueError: `removed` is empty.
+        """
+        self._n.prune_cleanup(_check_node(removed))
+        return self
+
     def copy(self: T) -> T:
         """An independent copy (same state and pending delta) acting as a
         fresh replica id, so updating both cannot collide."""

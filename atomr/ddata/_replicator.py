@@ -11,6 +11,7 @@ import inspect
 import logging
 import random
 import threading
+import time
 import zlib
 from asyncio.events import _get_running_loop
 from collections import deque
@@ -39,10 +40,8 @@ from atomr.ddata._consistency import (
 )
 from atomr.ddata._crdt import (
     _CRDT_CLASSES,
-    GCounter,
     LwwRegister,
     ORMap,
-    PNCounter,
     ReplicatedData,
     _Deleted,
     _kind_name,
@@ -106,45 +105,28 @@ def _batches(items: list[tuple[str, str, bytes]]) -> list[list[tuple[str, str, b
 
 
 def _prunable(value: ReplicatedData, node: str) -> bool:
-    """Whether `value` holds entries of `node` that pruning collapses (the
-    counters' per-node counts)."""
-    if isinstance(value, GCounter):
-        return node in value.entries()
-    if isinstance(value, PNCounter):
-        incs, decs = value.entries()
-        return node in incs or node in decs
-    return False
+    """Whether `value` holds state of the removed replica `node`."""
+    return value.needs_pruning_from(node)
 
 
 def _prune(value: ReplicatedData, node: str, owner: Optional[str]) -> ReplicatedData:
-    """`value` without `node`'s entries: added to `owner`'s (pruning), or
+    """`value` without `node`'s state: moved into `owner`'s (pruning), or
     dropped (`owner` None: the cleanup once pruning was performed). The same
-    object when there is nothing to prune."""
-    if not _prunable(value, node):
+    object when there is nothing to prune, else a pruned copy."""
+    if not value.needs_pruning_from(node):
         return value
-    if isinstance(value, GCounter):
-        counts = dict(value.entries())
-        moved = counts.pop(node)
-        if owner is not None:
-            counts[owner] = counts.get(owner, 0) + moved
-        out = GCounter(codecs=value._codecs)
-        for n, v in counts.items():
-            if v:
-                out.increment(n, v)
-        out.reset_delta()
-        return out
-    assert isinstance(value, PNCounter)
-    incs, decs = (dict(d) for d in value.entries())
-    pn = PNCounter(codecs=value._codecs)
-    for counts, add in ((incs, pn.increment), (decs, pn.decrement)):
-        moved = counts.pop(node, 0)
-        if owner is not None and moved:
-            counts[owner] = counts.get(owner, 0) + moved
-        for n, v in counts.items():
-            if v:
-                add(n, v)
-    pn.reset_delta()
-    return pn
+    out = value.copy()
+    if owner is None:
+        out.prune_cleanup(node)
+    else:
+        out.prune(node, owner)
+    out.reset_delta()
+    return out
+
+
+def _unique(address: str, uid: int) -> str:
+    """The replica id of a cluster member: its unique address."""
+    return f"{address}#{uid}"
 
 
 def _log_persist_failure(fut: "concurrent.futures.Future[Any]") -> None:
@@ -469,7 +451,8 @@ class Replicator:
     consistency levels send the write (or read) to the other members and
     wait for their acknowledgements (replies) up to their timeout; deletes
     propagate as tombstones; subscriptions fire for changes from other
-    nodes; the counter entries of removed members are pruned. The replicas
+    nodes; the state of removed members is pruned (every CRDT type with
+    per-node state). Replica ids are unique addresses. The replicas
     counted are the members from ``weakly_up`` to ``exiting`` (reachable or
     not). Without a cluster, or alone in one, the replicator is one replica:
     ``local``, ``majority`` and ``all`` are met at once; ``write_to(n)`` /
@@ -507,6 +490,9 @@ class Replicator:
     _pruning: dict[str, PruningState]
     _pruning_now: set[tuple[str, str]]
     _members_seen: set[str]
+    _removed_nodes: set[str]
+    _pruned_nodes: set[str]
+    _max_pruning_dissemination: float
     #: Messages from peers dropped as malformed (or states not trusted).
     dropped_messages: int
 
@@ -542,8 +528,12 @@ class Replicator:
         self._pruning = {}
         self._pruning_now = set()
         self._members_seen = set()
+        self._removed_nodes = set()
+        self._pruned_nodes = set()
         self.dropped_messages = 0
         settings = system.settings
+        self._max_pruning_dissemination = float(
+            settings["distributed-data.max-pruning-dissemination"])
         self._gossip_interval = float(settings["distributed-data.gossip-interval"])
         self._deltas_enabled = bool(settings["distributed-data.delta-crdt.enabled"])
         try:
@@ -603,8 +593,17 @@ class Replicator:
 
     @property
     def node(self) -> str:
-        """The replica id of this node's updates (the system's address)."""
+        """The replica id of this node's updates: in a cluster its unique
+        address (``<cluster address>#<incarnation uid>``, so a system
+        restarted on the same address is another replica, as in Akka),
+        else the system's address."""
+        self._refresh_node()
         return self._node
+
+    def _refresh_node(self) -> None:
+        cluster, _ = self._ext._cluster_link()
+        if cluster is not None:
+            self._node = _unique(cluster.self_address, cluster.self_uid)
 
     @property
     def system(self) -> Any:
@@ -763,6 +762,7 @@ class Replicator:
 
     async def _update(self, key: str, proto: tuple[type, int, Optional[ReplicatedData]],
                       modify: Callable[[Any], Any], wc: WriteConsistency) -> str:
+        self._refresh_node()
         async with self._lock(key):
             if key in self._deleted:
                 raise DataDeletedError(key)
@@ -866,6 +866,7 @@ class Replicator:
     def _send(self, link: _rep.Link, to: str, header: dict[str, Any],
               blobs: Sequence[bytes] = ()) -> None:
         header["f"] = self._self_address()
+        header["u"] = self._node
         if self._pruning and blobs:
             keys = header.get("k")
             markers = {k: m for k in ([keys] if isinstance(keys, str) else keys or ())
@@ -934,21 +935,34 @@ class Replicator:
         req = self._next_id()
         done: asyncio.Future = asyncio.get_running_loop().create_future()
         self._pending[req] = _Pending(key, aggregator, done, set(others))
+        primaries, secondaries = self._primaries(others, aggregator.target - aggregator.received)
+        asked = set(primaries)
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + wc.timeout
+        start = loop.time()
+        deadline = start + wc.timeout
         try:
             while True:
+                if secondaries and loop.time() - start >= wc.timeout / 5:
+                    asked.update(secondaries)
+                    secondaries = []
                 waiting = self._pending[req].waiting
-                for peer in sorted(waiting):
+                for peer in sorted(waiting & asked):
                     self._send(link, peer, {"t": "write", "k": key, "r": req}, [blob])
                 left = deadline - loop.time()
                 if left <= 0:
                     return "timeout"
+                wait = min(left, wc.timeout / 4)
+                if secondaries:
+                    wait = min(wait, max(0.0, start + wc.timeout / 5 - loop.time()))
                 try:
-                    await asyncio.wait_for(asyncio.shield(done), min(left, wc.timeout / 4))
+                    await asyncio.wait_for(asyncio.shield(done), wait)
+                    if secondaries:
+                        # Met by the primaries: the others get the change as
+                        # any local update's (as Akka's delta propagation).
+                        self._send_change(link, secondaries, key, value, delta)
                     return "ok"
                 except asyncio.TimeoutError:
-                    continue  # resend to the replicas that did not answer yet
+                    continue  # the secondaries' turn, or resend to the silent
         finally:
             self._pending.pop(req, None)
 
@@ -962,17 +976,27 @@ class Replicator:
             req = self._next_id()
             done: asyncio.Future = asyncio.get_running_loop().create_future()
             self._pending[req] = _Pending(key, aggregator, done, set(others))
+            primaries, secondaries = self._primaries(others,
+                                                     aggregator.target - aggregator.received)
+            asked = set(primaries)
             loop = asyncio.get_running_loop()
-            deadline = loop.time() + rc.timeout
+            start = loop.time()
+            deadline = start + rc.timeout
             try:
                 while True:
-                    for peer in sorted(self._pending[req].waiting):
+                    if secondaries and loop.time() - start >= rc.timeout / 5:
+                        asked.update(secondaries)
+                        secondaries = []
+                    for peer in sorted(self._pending[req].waiting & asked):
                         self._send(link, peer, {"t": "read", "k": key, "r": req})
                     left = deadline - loop.time()
                     if left <= 0:
                         break
+                    wait = min(left, rc.timeout / 4)
+                    if secondaries:
+                        wait = min(wait, max(0.0, start + rc.timeout / 5 - loop.time()))
                     try:
-                        await asyncio.wait_for(asyncio.shield(done), min(left, rc.timeout / 4))
+                        await asyncio.wait_for(asyncio.shield(done), wait)
                         return
                     except asyncio.TimeoutError:
                         continue
@@ -983,6 +1007,39 @@ class Replicator:
         raise ReplicationTimeoutError(
             f"read of key {key!r} could not reach {aggregator.target} replicas within "
             f"{rc.timeout}s (this cluster has {size})")
+
+    def _primaries(self, others: list[str], needed: int) -> tuple[list[str], list[str]]:
+        """The replicas a write or read goes to first (`needed` of them,
+        reachable ones first, in random order) and the ones it goes to after
+        a fifth of its timeout if it is not met by then, as Akka's
+        aggregators split them."""
+        unreachable = set(self._reachable_exclusions())
+        reachable = [a for a in others if a not in unreachable]
+        rest = [a for a in others if a in unreachable]
+        self._random.shuffle(reachable)
+        self._random.shuffle(rest)
+        ordered = reachable + rest
+        needed = max(0, needed)
+        return ordered[:needed], ordered[needed:]
+
+    def _reachable_exclusions(self) -> list[str]:
+        cluster, _ = self._ext._cluster_link()
+        return [] if cluster is None else cluster.unreachable_members()
+
+    def _send_change(self, link: _rep.Link, peers: list[str], key: str,
+                     value: ReplicatedData, delta: Optional[ReplicatedData]) -> None:
+        """`key`'s change (its delta, or its full state) to `peers` at once."""
+        if key in self._deleted or isinstance(value, _Deleted):
+            what, blob = "state", _DELETED_BLOB
+        elif delta is not None and self._deltas_enabled:
+            what, blob = "delta", delta.to_bytes()
+        else:
+            current = self._data.get(key)
+            if current is None:
+                return
+            what, blob = "state", current.to_bytes()
+        for peer in peers:
+            self._send(link, peer, {"t": "delta", "k": [key], "w": [what]}, [blob])
 
     async def _wait_for_replicas(self, timeout: float, satisfied: Callable[[], bool]) -> bool:
         replies: asyncio.Future = asyncio.get_running_loop().create_future()
@@ -1055,6 +1112,7 @@ class Replicator:
             return
         try:
             self._check_removed()
+            self._gc_pruning()
             self._gossip()
         except Exception as exc:  # noqa: BLE001 - the next round tries again
             _log.warning("ddata: a gossip round failed: %s", exc, exc_info=True)
@@ -1098,7 +1156,10 @@ class Replicator:
                         e[1] in pruning_phases() and isinstance(e[2], str) and
                         isinstance(e[3], int) and e[0] and e[2]):
                     raise MalformedDataError("a malformed pruning marker")
-                theirs._m[e[0]] = (e[1], e[2], e[3])
+                if e[0] not in self._pruned_nodes:  # collected here already
+                    theirs._m[e[0]] = (e[1], e[2], e[3])
+            if not theirs._m:
+                continue
             mine = self._pruning.setdefault(key, PruningState())
             before = dict(mine._m)
             mine.merge(theirs)
@@ -1107,10 +1168,14 @@ class Replicator:
                 self._cleanup(key)
 
     def _performed(self, key: str) -> list[str]:
+        """The removed nodes whose entries `key`'s states must not hold: its
+        performed prunings and the nodes whose markers were collected."""
         state = self._pruning.get(key)
-        if state is None:
-            return []
-        return [n for n, (phase, _, _) in state._m.items() if phase == "performed"]
+        done = [n for n, (phase, _, _) in state._m.items() if phase == "performed"] \
+            if state is not None else []
+        if self._pruned_nodes:
+            done.extend(n for n in self._pruned_nodes if n not in done)
+        return done
 
     def _cleanup(self, key: str) -> None:
         """Drops the entries of the nodes whose pruning of `key` was performed."""
@@ -1126,17 +1191,20 @@ class Replicator:
                 self._persist_later(key, cleaned.to_bytes())
 
     def _check_removed(self) -> None:
-        """Each gossip round: the members removed since the last round start
-        the pruning of their entries, by the leader (as in Akka); the
-        owner performs it once every reachable member's state is merged."""
+        """Each gossip round: the members (by unique address) removed since
+        the last round start the pruning of their entries, by the leader (as
+        in Akka); the owner performs it once every reachable member's state
+        is merged. Messages of a removed member are ignored from then on."""
         cluster, _ = self._ext._cluster_link()
         if cluster is None:
             return
-        members = {m.address for m in cluster.membership_snapshot().members()}
+        self._refresh_node()
+        members = {_unique(m.address, m.uid) for m in cluster.membership_snapshot().members()}
         removed = self._members_seen - members
         self._members_seen |= members
-        me = cluster.self_address
-        if removed and cluster.leader == me:
+        self._removed_nodes |= removed
+        me = self._node
+        if removed and cluster.leader == cluster.self_address:
             for key, value in self._data.items():
                 for node in removed:
                     if _prunable(value, node):
@@ -1150,6 +1218,32 @@ class Replicator:
                     self._pruning_now.add((key, node))
                     asyncio.ensure_future(self._perform_pruning(key, node))
 
+    def _now_ms(self) -> int:
+        """The clock of the pruning markers, in milliseconds: the wall clock
+        (shared by the nodes, as Akka's markers use it), or the virtual
+        clock of a ClusterRegistry in virtual time."""
+        cluster, _ = self._ext._cluster_link()
+        registry = getattr(cluster, "_registry", None) if cluster is not None else None
+        if registry is not None and registry.virtual_time:
+            return int(registry.now() * 1000)
+        return int(time.time() * 1000)
+
+    def _gc_pruning(self) -> None:
+        """Drops the performed markers older than
+        ``distributed-data.max-pruning-dissemination``; their nodes stay in
+        the set of pruned nodes, whose entries are dropped from every
+        state received later (so old data cannot bring them back)."""
+        now = self._now_ms()
+        for key, state in list(self._pruning.items()):
+            doomed = [n for n, (phase, _, at) in state._m.items()
+                      if phase == "performed" and at <= now]
+            if doomed:
+                state.gc(now)
+                self._pruned_nodes.update(doomed)
+                self._digests.pop(key, None)
+            if not state._m:
+                del self._pruning[key]
+
     async def _perform_pruning(self, key: str, node: str) -> None:
         try:
             # Every reachable member's state first: the removed node's last
@@ -1161,7 +1255,8 @@ class Replicator:
                 if state is None or state.phase(node) != "initialized" or value is None:
                     return
                 pruned = _prune(value, node, self._node)
-                state.mark_performed(node, self._round)
+                state.mark_performed(
+                    node, self._now_ms() + int(self._max_pruning_dissemination * 1000))
                 self._set(key, pruned.with_node(self._node))
                 if self.is_durable(key):
                     await self._persist(key, pruned.to_bytes())
@@ -1182,6 +1277,14 @@ class Replicator:
             handler = self._handlers.get(header["t"])
             if handler is None:
                 raise MalformedDataError(f"unknown replicator message type {header['t']!r}")
+            sender = header.get("u")
+            if sender is not None and not isinstance(sender, str):
+                raise MalformedDataError("a replicator message with a malformed sender id")
+            if sender in self._removed_nodes:
+                # A late message of a removed incarnation: its data is pruned
+                # (or being pruned) and must not come back (as in Akka).
+                _log.debug("ddata: ignored a message of the removed node %s", sender)
+                return
             if "p" in header:
                 self._merge_pruning(header["f"], header["p"])
             handler(self, header, blobs)

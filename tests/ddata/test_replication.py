@@ -308,7 +308,9 @@ def test_jepsen_concurrent_majority_writes_under_partitions_and_a_crash():
 def test_a_removed_nodes_counter_entries_are_pruned_into_the_leaders():
     with cluster_of(3, "r") as (registry, made, clusters, reps):
         a, b, c = reps
-        gone = clusters[2].self_address
+        # Replica ids are unique addresses (address and incarnation uid).
+        gone = c.node
+        assert gone.startswith(clusters[2].self_address + "#")
 
         async def main():
             assert await a.update("ctr", PNCounter, lambda x: x.increment(a.node, 2) or x,
@@ -333,9 +335,9 @@ def test_a_removed_nodes_counter_entries_are_pruned_into_the_leaders():
                 return True
 
             await wait_until(pruned, 30)
-            assert a._pruning["ctr"].owner(gone) == leader
+            assert a._pruning["ctr"].owner(gone) == a.node
             # The removed node's count moved to the owner's entry.
-            assert local_value(a, "ctr", PNCounter).entries()[0][leader] == 12
+            assert local_value(a, "ctr", PNCounter).entries()[0][a.node] == 12
             # A stale state that still holds the removed node's entries does
             # not bring them back (nor count them twice).
             b._on_message(rep.encode({"t": "gossip", "f": clusters[1].self_address,

@@ -109,8 +109,11 @@ def test_jepsen_concurrent_majority_writes_with_a_kill_survive_on_every_node():
             for p in survivors:
                 entries = json.loads(ask(p, "counter ctr").split(" ", 2)[2])
                 for i in range(5):
-                    if entries.get(addresses[i], 0) < acked_incs[i]:
-                        return f"{addresses[i]}: {entries.get(addresses[i])} < {acked_incs[i]}"
+                    # Entries are keyed by unique address: `<address>#<uid>`.
+                    mine = sum(n for node, n in entries.items()
+                               if node.rpartition("#")[0] == addresses[i])
+                    if mine < acked_incs[i]:
+                        return f"{addresses[i]}: {mine} < {acked_incs[i]}"
                 elements = set(json.loads(ask(p, "set set")[4:]))
                 missing = acked_adds - elements
                 if missing:

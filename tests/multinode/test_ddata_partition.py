@@ -52,7 +52,12 @@ def test_acknowledged_majority_writes_survive_partitions_and_a_kill(netns_lab, n
     def visible() -> bool:
         for n in survivors:
             got = n.request("ddata_read")
-            if any(got["entries"].get(a, 0) < k for a, k in acked_incs.items()):
+            # The entries are keyed by unique address: `<address>#<uid>`.
+            by_address: dict[str, int] = {}
+            for node, count in got["entries"].items():
+                address = node.rpartition("#")[0]
+                by_address[address] = by_address.get(address, 0) + count
+            if any(by_address.get(a, 0) < k for a, k in acked_incs.items()):
                 return False
             if not acked_adds <= set(got["elements"]):
                 return False

@@ -50,6 +50,9 @@ cdef extern from "atomr/ddata/replicated_data.hpp" namespace "atomr::ddata" nogi
         void reset_delta()
         void merge_delta(const CReplicatedData& d) except +translate_error
         cbool equals(const CReplicatedData& other) except +translate_error
+        cbool needs_pruning_from(const string& removed) except +translate_error
+        void prune(const string& removed, const string& collapse_into) except +translate_error
+        void prune_cleanup(const string& removed) except +translate_error
 
     const char* type_name(CTypeTag tag)
     cbool is_type_tag(uint8_t raw)

@@ -52,6 +52,22 @@ void causal_context::merge(const causal_context& other) {
   compact();
 }
 
+bool causal_context::mentions(const std::string& node) const {
+  if (vv_.count(node) != 0)
+    return true;
+  auto it = cloud_.lower_bound(dot{node, 0});
+  return it != cloud_.end() && it->node == node;
+}
+
+void causal_context::erase_node(const std::string& node) {
+  vv_.erase(node);
+  auto first = cloud_.lower_bound(dot{node, 0});
+  auto last = first;
+  while (last != cloud_.end() && last->node == node)
+    ++last;
+  cloud_.erase(first, last);
+}
+
 void causal_context::compact() {
   for (auto it = cloud_.begin(); it != cloud_.end();) {
     auto v = vv_.find(it->node);

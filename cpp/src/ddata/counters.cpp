@@ -89,6 +89,54 @@ std::unique_ptr<replicated_data> gcounter::delta() const {
   return d;
 }
 
+bool gcounter::needs_pruning_from(const std::string& removed) const {
+  return counts_.count(removed) != 0;
+}
+
+void gcounter::prune(const std::string& removed, const std::string& collapse_into) {
+  internal::check_prune_ids(removed, collapse_into);
+  auto it = counts_.find(removed);
+  if (it == counts_.end())
+    return;
+  const std::uint64_t moved = it->second;
+  const std::uint64_t have = count_of(collapse_into);
+  if (moved > max_count - have)
+    throw core::invalid_argument_error("GCounter: pruning `" + removed + "` into `" +
+                                       collapse_into + "` would overflow 64 bits");
+  counts_.erase(it);
+  if (moved != 0)
+    counts_[collapse_into] = have + moved;
+  delta_.reset();
+}
+
+void gcounter::prune_cleanup(const std::string& removed) {
+  if (counts_.erase(removed) != 0)
+    delta_.reset();
+}
+
+bool pncounter::needs_pruning_from(const std::string& removed) const {
+  return p_.needs_pruning_from(removed) || n_.needs_pruning_from(removed);
+}
+
+void pncounter::prune(const std::string& removed, const std::string& collapse_into) {
+  internal::check_prune_ids(removed, collapse_into);
+  if (!needs_pruning_from(removed))
+    return;
+  // On copies: an overflow of either counter leaves this one unchanged.
+  gcounter p = p_;
+  gcounter n = n_;
+  p.prune(removed, collapse_into);
+  n.prune(removed, collapse_into);
+  p_ = std::move(p);
+  n_ = std::move(n);
+  reset_delta();
+}
+
+void pncounter::prune_cleanup(const std::string& removed) {
+  p_.prune_cleanup(removed);
+  n_.prune_cleanup(removed);
+}
+
 void pncounter::increment(const std::string& node, std::uint64_t delta) {
   p_.increment(node, delta);
 }

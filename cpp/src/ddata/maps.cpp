@@ -5,6 +5,8 @@
 #include "atomr/ddata/registers.hpp"
 #include "atomr/ddata/sets.hpp"
 
+#include <algorithm>
+
 namespace atomr::ddata {
 
 ormap::ormap(type_tag value_type)
@@ -108,6 +110,53 @@ void ormap::merge_map(const ormap& other) {
                               type_name(other.value_type_) + " into an ORMap of " +
                               type_name(value_type_));
   k_.join(other.k_);
+}
+
+bool ormap::needs_pruning_from(const std::string& removed) const {
+  if (k_.mentions(removed))
+    return true;
+  for (const auto& [_, dots] : k_.entries())
+    for (const auto& [d, value] : dots)
+      if (value->needs_pruning_from(removed))
+        return true;
+  return false;
+}
+
+void ormap::prune(const std::string& removed, const std::string& collapse_into) {
+  internal::check_prune_ids(removed, collapse_into);
+  if (!needs_pruning_from(removed))
+    return;
+  // The new values first (a failing value prune leaves the map unchanged).
+  std::vector<std::pair<std::string, std::unique_ptr<replicated_data>>> redo;
+  for (const auto& [key, dots] : k_.entries()) {
+    const bool hit = std::any_of(dots.begin(), dots.end(), [&](const auto& e) {
+      return e.first.node == removed || e.second->needs_pruning_from(removed);
+    });
+    if (hit) {
+      auto joined = get(key);
+      joined->prune(removed, collapse_into);
+      joined->reset_delta();
+      redo.emplace_back(key, std::move(joined));
+    }
+  }
+  delta_.reset();
+  k_.drop_node(removed);
+  for (auto& [key, value] : redo)
+    k_.add(collapse_into, key, value_ptr(std::move(value)));
+}
+
+void ormap::prune_cleanup(const std::string& removed) {
+  if (!needs_pruning_from(removed))
+    return;
+  delta_.reset();
+  k_.drop_node(removed);
+  k_.update_payloads([&](value_ptr& value) {
+    if (value->needs_pruning_from(removed)) {
+      auto cleaned = value->clone();
+      cleaned->prune_cleanup(removed);
+      value = value_ptr(std::move(cleaned));
+    }
+  });
 }
 
 std::unique_ptr<replicated_data> ormap::delta() const {

@@ -1,5 +1,6 @@
 #include "atomr/ddata/replicated_data.hpp"
 
+#include "atomr/core/error.hpp"
 #include "atomr/ddata/counters.hpp"
 #include "atomr/ddata/maps.hpp"
 #include "atomr/ddata/registers.hpp"
@@ -90,6 +91,13 @@ void check_same_type(type_tag expected, const replicated_data& other) {
   if (other.tag() != expected)
     throw type_mismatch_error(std::string("cannot merge a ") + type_name(other.tag()) + " into a " +
                               type_name(expected));
+}
+
+void check_prune_ids(const std::string& removed, const std::string& collapse_into) {
+  if (removed.empty() || collapse_into.empty())
+    throw core::invalid_argument_error("pruning needs two non-empty replica ids");
+  if (removed == collapse_into)
+    throw core::invalid_argument_error("cannot prune replica `" + removed + "` into itself");
 }
 
 } // namespace internal

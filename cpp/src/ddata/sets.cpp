@@ -81,6 +81,28 @@ void orset::merge(const replicated_data& other) {
   k_.join(static_cast<const orset&>(other).k_);
 }
 
+bool orset::needs_pruning_from(const std::string& removed) const {
+  return k_.mentions(removed);
+}
+
+void orset::prune(const std::string& removed, const std::string& collapse_into) {
+  internal::check_prune_ids(removed, collapse_into);
+  if (!k_.mentions(removed))
+    return;
+  delta_.reset();
+  for (const auto& element : k_.drop_node(removed)) {
+    if (!k_.contains(element))
+      k_.add(collapse_into, element, no_payload{});
+  }
+}
+
+void orset::prune_cleanup(const std::string& removed) {
+  if (!k_.mentions(removed))
+    return;
+  delta_.reset();
+  k_.drop_node(removed);
+}
+
 std::unique_ptr<replicated_data> orset::delta() const {
   if (!delta_)
     return nullptr;

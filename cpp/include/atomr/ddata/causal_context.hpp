@@ -40,6 +40,12 @@ public:
   /// Folds the cloud into the version vector where it is contiguous.
   void compact();
 
+  /// Whether any dot of `node` has been seen.
+  bool mentions(const std::string& node) const;
+
+  /// Forgets every dot of `node` (pruning a removed replica).
+  void erase_node(const std::string& node);
+
   const std::map<std::string, std::uint64_t>& vector() const noexcept {
     return vv_;
   }

@@ -44,6 +44,13 @@ public:
   /// Joins another counter (pointwise maximum).
   void merge_counter(const gcounter& other);
 
+  /// Whether `removed` has a count.
+  bool needs_pruning_from(const std::string& removed) const override;
+  /// Adds `removed`'s count to `collapse_into`'s and drops it.
+  void prune(const std::string& removed, const std::string& collapse_into) override;
+  /// Drops `removed`'s count.
+  void prune_cleanup(const std::string& removed) override;
+
 private:
   friend struct internal::wire_access;
 
@@ -84,6 +91,11 @@ public:
     p_.reset_delta();
     n_.reset_delta();
   }
+
+  /// Pruning of both counters (see gcounter).
+  bool needs_pruning_from(const std::string& removed) const override;
+  void prune(const std::string& removed, const std::string& collapse_into) override;
+  void prune_cleanup(const std::string& removed) override;
 
 private:
   friend struct internal::wire_access;

@@ -122,6 +122,38 @@ public:
 
   bool operator==(const dot_kernel&) const = default;
 
+  /// Whether any dot of `node` is held or seen (every held dot is seen).
+  bool mentions(const std::string& node) const {
+    return ctx_.mentions(node);
+  }
+
+  /// Drops every dot of `node`, from the entries (a key left without dots
+  /// is gone) and from the context. Returns the keys that lost a dot.
+  std::vector<std::string> drop_node(const std::string& node) {
+    std::vector<std::string> touched;
+    for (auto it = entries_.begin(); it != entries_.end();) {
+      const std::size_t before = it->second.size();
+      std::erase_if(it->second, [&](const auto& e) { return e.first.node == node; });
+      if (it->second.size() != before)
+        touched.push_back(it->first);
+      if (it->second.empty())
+        it = entries_.erase(it);
+      else
+        ++it;
+    }
+    ctx_.erase_node(node);
+    return touched;
+  }
+
+  /// Runs `fn(Payload&)` on the payload of every dot (a payload is
+  /// immutable for merges: `fn` may only replace it with an equivalent
+  /// one, as pruning does).
+  template <class Fn> void update_payloads(Fn&& fn) {
+    for (auto& [_, dots] : entries_)
+      for (auto& [d, payload] : dots)
+        fn(payload);
+  }
+
 private:
   friend struct internal::wire_access;
 

@@ -94,6 +94,16 @@ public:
   /// @throws type_mismatch_error the value types differ.
   void merge_map(const ormap& other);
 
+  /// Whether a dot of `removed` is held or seen, or a value holds state of
+  /// `removed`.
+  bool needs_pruning_from(const std::string& removed) const override;
+  /// Each key with a dot of `removed` or a value holding its state gets
+  /// the join of its values, pruned into `collapse_into`, under a fresh
+  /// dot of `collapse_into`; `removed`'s dots are dropped.
+  void prune(const std::string& removed, const std::string& collapse_into) override;
+  /// Drops `removed`'s dots and its state in every value.
+  void prune_cleanup(const std::string& removed) override;
+
 private:
   friend struct internal::wire_access;
 
@@ -126,6 +136,15 @@ public:
   }
   void reset_delta() noexcept override {
     map_.reset_delta();
+  }
+  bool needs_pruning_from(const std::string& removed) const override {
+    return map_.needs_pruning_from(removed);
+  }
+  void prune(const std::string& removed, const std::string& collapse_into) override {
+    map_.prune(removed, collapse_into);
+  }
+  void prune_cleanup(const std::string& removed) override {
+    map_.prune_cleanup(removed);
   }
 
 protected:
@@ -225,6 +244,16 @@ public:
   std::unique_ptr<replicated_data> delta() const override;
   void reset_delta() noexcept override {
     set_.reset_delta();
+  }
+  /// Pruning of the bindings (see orset).
+  bool needs_pruning_from(const std::string& removed) const override {
+    return set_.needs_pruning_from(removed);
+  }
+  void prune(const std::string& removed, const std::string& collapse_into) override {
+    set_.prune(removed, collapse_into);
+  }
+  void prune_cleanup(const std::string& removed) override {
+    set_.prune_cleanup(removed);
   }
 
 private:

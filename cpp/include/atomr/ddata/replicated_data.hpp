@@ -55,6 +55,34 @@ public:
 
   /// Same type and same state (pending deltas are not compared).
   bool equals(const replicated_data& other) const;
+
+  // -- pruning the state of removed replicas (Akka's RemovedNodePruning) --
+  //
+  // A replica removed from the cluster never updates again, but the types
+  // with per-replica state (counters, the dots of the observed-remove
+  // types, the values of maps) keep its entries for ever. Pruning moves
+  // them to a live replica: the owner of the pruning calls `prune`, and
+  // every other replica calls `prune_cleanup` on its own state and on any
+  // state it receives afterwards, so that no copy of the removed replica's
+  // entries is merged back (or counted twice). Both are no-ops when
+  // `needs_pruning_from` is false, and both forget the pending delta.
+  // Types without per-replica state (GSet, Flag, LWWRegister, whose node
+  // is only a tie-breaker) keep these defaults.
+
+  /// Whether this value holds state of replica `removed`.
+  virtual bool needs_pruning_from(const std::string& /*removed*/) const {
+    return false;
+  }
+
+  /// Moves `removed`'s state into `collapse_into`'s, keeping the value.
+  /// @throws invalid_argument_error the two ids are equal or empty, or a
+  ///         count would overflow.
+  virtual void prune(const std::string& /*removed*/, const std::string& /*collapse_into*/) {
+  }
+
+  /// Drops `removed`'s state (once another replica's `prune` took it over).
+  virtual void prune_cleanup(const std::string& /*removed*/) {
+  }
 };
 
 /// The bottom element of `tag` (an `ormap` needs its value type: use
@@ -82,6 +110,10 @@ namespace internal {
 
 /// Throws type_mismatch_error unless `other` has type `expected`.
 void check_same_type(type_tag expected, const replicated_data& other);
+
+/// Throws invalid_argument_error unless `removed` and `collapse_into` are
+/// two non-empty, different replica ids.
+void check_prune_ids(const std::string& removed, const std::string& collapse_into);
 
 } // namespace internal
 

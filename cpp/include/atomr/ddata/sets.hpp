@@ -81,6 +81,15 @@ public:
     delta_.reset();
   }
 
+  /// Whether a dot of `removed` is held or seen.
+  bool needs_pruning_from(const std::string& removed) const override;
+  /// Drops `removed`'s dots; an element only `removed` had added is added
+  /// again under a fresh dot of `collapse_into`.
+  void prune(const std::string& removed, const std::string& collapse_into) override;
+  /// Drops `removed`'s dots (an element only `removed` had added is gone
+  /// until the pruned state of the owner arrives).
+  void prune_cleanup(const std::string& removed) override;
+
 private:
   friend struct internal::wire_access;
 
