@@ -25,6 +25,14 @@
 #include <unordered_map>
 #include <utility>
 
+#if defined(_WIN32)
+#include <io.h>
+#define atomr_write _write
+#else
+#include <unistd.h>
+#define atomr_write ::write
+#endif
+
 #if PY_VERSION_HEX >= 0x030C0000
 #define ATOMR_OWN_GIL 1
 #else
@@ -38,7 +46,20 @@ struct Channel {
   std::condition_variable cv;
   std::deque<std::string> items;
   bool closed = false;
+  // A file descriptor the consumer polls (an event loop's reader): one byte
+  // is written when an item lands in an empty queue, and at close. Written
+  // under `mu`, so the consumer can unset it and then close the fd safely.
+  int notify_fd = -1;
 };
+
+// Wakes the consumer's poller; `ch->mu` is held. A full pipe (EAGAIN)
+// already reads as ready, so failures are ignored.
+void notify_locked(Channel& ch) {
+  if (ch.notify_fd >= 0) {
+    const char byte = 1;
+    [[maybe_unused]] auto n = atomr_write(ch.notify_fd, &byte, 1);
+  }
+}
 
 struct Interp {
   std::thread thread;
@@ -97,7 +118,11 @@ PyObject* channel_push(PyObject*, PyObject* args) {
     if (ch->closed) {
       Py_RETURN_FALSE;
     }
+    bool was_empty = ch->items.empty();
     ch->items.push_back(std::move(item));
+    if (was_empty) {
+      notify_locked(*ch);
+    }
   }
   ch->cv.notify_one();
   Py_RETURN_TRUE;
@@ -154,8 +179,38 @@ void mark_closed(const std::shared_ptr<Channel>& ch) {
   {
     std::lock_guard<std::mutex> lock(ch->mu);
     ch->closed = true;
+    notify_locked(*ch);
   }
   ch->cv.notify_all();
+}
+
+// notify(id, fd): from now on one byte is written to `fd` (a non-blocking
+// pipe or eventfd the consumer polls) whenever an item lands in the empty
+// queue, and when the channel closes; -1 stops it. Returns at once; a push
+// in progress has written before this returns, so the caller may close the
+// old fd afterwards.
+PyObject* channel_notify(PyObject*, PyObject* args) {
+  unsigned long long id;
+  int fd;
+  if (!PyArg_ParseTuple(args, "Ki:channel_notify", &id, &fd)) {
+    return nullptr;
+  }
+  if (fd < -1) {
+    PyErr_Format(PyExc_ValueError, "not a file descriptor: %d", fd);
+    return nullptr;
+  }
+  auto ch = find_channel(id);
+  if (!ch) {
+    return no_channel(id);
+  }
+  {
+    std::lock_guard<std::mutex> lock(ch->mu);
+    ch->notify_fd = fd;
+    if (fd >= 0 && (!ch->items.empty() || ch->closed)) {
+      notify_locked(*ch);
+    }
+  }
+  Py_RETURN_NONE;
 }
 
 // close(id): later pushes are refused; pops drain the queue, then get None
@@ -361,6 +416,9 @@ PyMethodDef methods[] = {
     {"channel_close", channel_close, METH_VARARGS,
      "channel_close(id): refuses later pushes; pops drain the queue, then get None (the "
      "first such pop forgets the channel)."},
+    {"channel_notify", channel_notify, METH_VARARGS,
+     "channel_notify(id, fd): writes one byte to `fd` whenever an item lands in the empty "
+     "channel and when it closes (for an event loop's reader); -1 turns it off."},
     {"channel_free", channel_free, METH_VARARGS,
      "channel_free(id): closes the channel and forgets it at once."},
     {"channel_count", channel_count, METH_NOARGS,

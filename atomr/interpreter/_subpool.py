@@ -36,7 +36,7 @@ import weakref
 from typing import Any, Optional
 
 from atomr._native import _subinterp as _chan
-from atomr.actor import ActorRef, ActorSystem, Terminated
+from atomr.actor import Actor, ActorRef, ActorSystem, Terminated, props
 from atomr.errors import (
     ActorNameTakenError,
     ActorTerminatedError,
@@ -60,52 +60,97 @@ _METRIC_KEYS = ("actors_hosted", "messages_handled", "gil_hold_ns_total",
                 "mailbox_depth_total", "handler_panics", "long_handlers")
 
 _IDS = itertools.count(1)
+#: Each start of a pool's interpreters numbers the children its actors
+#: spawn from a block of its own (far above the ids _IDS hands out).
+_ID_BLOCKS = itertools.count(1)
+ID_BLOCK = 1 << 40
 _MAIN_LOCK = threading.Lock()
-# Main-interpreter refs that travelled into a pool, by id (kept: a pooled
-# actor may hold one for as long as it lives).
+# Main-interpreter refs that travelled into a pool, by id, with how many
+# copies were sent in and not yet released: an interpreter tells how many
+# copies it got once it holds no ref to the actor any more, and the entry
+# goes when every copy sent is accounted for. (A copy inside a message that
+# never arrived, e.g. to an actor that had stopped, keeps its entry.)
 _MAIN_REFS: dict[int, ActorRef] = {}
 _MAIN_IDS: dict[ActorRef, int] = {}
+_MAIN_COUNTS: dict[int, int] = {}
+# The ref (with the pooled actor's path) a main actor sees as ctx.sender of
+# mail from a pooled actor, to the pooled actor it stands for.
+_PROXY_OF: dict[ActorRef, "SubinterpreterActorRef"] = {}
 # Every pooled actor's ref, by id (until its pool is finalized).
 _ACTORS: dict[int, "SubinterpreterActorRef"] = {}
 
 
-def bootstrap(index: int, inbox: int, outbox: int, quota: dict[str, Any]) -> str:
+def bootstrap(index: int, inbox: int, outbox: int, quota: dict[str, Any],
+              id_base: int = 0) -> str:
     """The script an interpreter of a pool runs: registers empty packages
     for ``atomr`` and the subpackages whose ``__init__`` imports the native
-    core, then runs the pool runtime."""
+    core, then runs the pool runtime. On 3.12 it hides asyncio's C
+    accelerator first (its state is shared by all interpreters there; see
+    :mod:`atomr.interpreter._subrt`)."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(_chan.__file__)))
     packages = {"atomr": root, "atomr._native": os.path.join(root, "_native"),
                 "atomr.actor": os.path.join(root, "actor"),
                 "atomr.interpreter": os.path.join(root, "interpreter")}
     return (
         "import sys, types\n"
+        "if sys.version_info < (3, 13):\n"
+        "    sys.modules['_asyncio'] = None\n"
         f"sys.path[:] = {[p for p in sys.path]!r}\n"
         f"for _name, _path in {packages!r}.items():\n"
         "    _m = types.ModuleType(_name)\n"
         "    _m.__path__ = [_path]\n"
         "    sys.modules[_name] = _m\n"
         "from atomr.interpreter import _subrt\n"
-        f"_subrt.main({index}, {inbox}, {outbox}, __import__('json').loads({json.dumps(quota)!r}))\n"
+        f"_subrt.main({index}, {inbox}, {outbox}, __import__('json').loads({json.dumps(quota)!r}), "
+        f"{id_base})\n"
     )
 
 
 def _main_id(ref: ActorRef) -> int:
+    """The id of main-interpreter `ref` for one more copy sent into a pool."""
     with _MAIN_LOCK:
         ident = _MAIN_IDS.get(ref)
         if ident is None:
             ident = next(_IDS)
             _MAIN_IDS[ref] = ident
             _MAIN_REFS[ident] = ref
+            _MAIN_COUNTS[ident] = 0
+        _MAIN_COUNTS[ident] += 1
         return ident
+
+
+def _release(ident: int, count: int) -> None:
+    """An interpreter holds no ref to main actor `ident` any more, having
+    received `count` copies of it."""
+    with _MAIN_LOCK:
+        left = _MAIN_COUNTS.get(ident)
+        if left is None:
+            return
+        left -= count
+        if left > 0:
+            _MAIN_COUNTS[ident] = left
+            return
+        del _MAIN_COUNTS[ident]
+        ref = _MAIN_REFS.pop(ident, None)
+        if ref is not None:
+            _MAIN_IDS.pop(ref, None)
+
+
+def _ref_token(obj: Any) -> Any:
+    """The persistent id of a ref sent into a pool (None: not a ref)."""
+    if type(obj) is SubinterpreterActorRef:
+        return ("s", obj._aid, obj._path)
+    if isinstance(obj, ActorRef):
+        sub = _PROXY_OF.get(obj)
+        if sub is not None:  # a pooled actor, as main actors see it
+            return ("s", sub._aid, sub._path)
+        return ("m", _main_id(obj), obj.path)
+    return None
 
 
 class _Pickler(pickle.Pickler):
     def persistent_id(self, obj: Any) -> Any:
-        if type(obj) is SubinterpreterActorRef:
-            return ("s", obj._aid, obj._path)
-        if isinstance(obj, ActorRef):
-            return ("m", _main_id(obj), obj.path)
-        return None
+        return _ref_token(obj)
 
 
 def _from_token(token: Any) -> Any:
@@ -170,7 +215,7 @@ class SubinterpreterActorRef:
     tell. Equal when they name the same actor."""
 
     __slots__ = ("_pool", "_aid", "_path", "_worker", "_system", "_stopped", "_watchers",
-                 "__weakref__")
+                 "_proxy", "__weakref__")
 
     def __init__(self, pool: "SubinterpreterPool", aid: int, path: str, worker: int,
                  system: ActorSystem) -> None:
@@ -182,6 +227,8 @@ class SubinterpreterActorRef:
         self._stopped = False
         # main-interpreter ActorRefs and pooled actors' refs (both tell)
         self._watchers: set[Any] = set()
+        # the main actor standing in for this one as a sender (see _proxy_for)
+        self._proxy: Optional[ActorRef] = None
 
     @property
     def path(self) -> str:
@@ -271,11 +318,10 @@ class SubinterpreterActorRef:
     def _sender_token(self, sender: Any) -> Any:
         if sender is None:
             return None
-        if type(sender) is SubinterpreterActorRef:
-            return ("s", sender._aid, sender._path)
-        if isinstance(sender, ActorRef):
-            return ("m", _main_id(sender), sender.path)
-        raise TypeError(f"sender must be an actor ref or None, not {type(sender).__name__}")
+        token = _ref_token(sender)
+        if token is None:
+            raise TypeError(f"sender must be an actor ref or None, not {type(sender).__name__}")
+        return token
 
     def _watched_by(self, watcher: Any) -> None:
         """``ctx.watch(self)`` in `watcher`: Terminated(path) once it stops."""
@@ -356,7 +402,8 @@ class SubinterpreterPool:
                     it = _Interp(i)
                     it.inbox = _chan.channel_new()
                     self.interps.append(it)
-                    it.ident = _chan.interp_start(bootstrap(i, it.inbox, self.outbox, quota))
+                    it.ident = _chan.interp_start(bootstrap(
+                        i, it.inbox, self.outbox, quota, next(_ID_BLOCKS) * ID_BLOCK))
                 self._wait_ready()
             except BaseException:
                 self._end_interps()
@@ -496,6 +543,10 @@ class SubinterpreterPool:
                 del self.names[ref.name]
             if ref._worker < len(self.interps):
                 self.interps[ref._worker].actors -= 1
+            proxy, ref._proxy = ref._proxy, None
+        if proxy is not None:
+            _PROXY_OF.pop(proxy, None)
+            proxy.stop()
         for watcher in watchers:
             watcher.tell(Terminated(ref._path))
 
@@ -524,17 +575,60 @@ class SubinterpreterPool:
             self._resolve(fut, ok, value)
         elif op == "tell":
             kind, token = sender
-            msg = decode(payload)
             sender_ref = None if token is None else _from_token(token)
             if kind == "m":
                 target = _MAIN_REFS.get(aid)
                 if target is not None:
-                    target.tell_with_sender(
-                        msg, sender_ref if isinstance(sender_ref, ActorRef) else None)
+                    if type(sender_ref) is SubinterpreterActorRef:
+                        sender_ref = self._proxy_for(sender_ref)
+                    target.tell_with_sender(decode(payload), sender_ref)
             else:
                 sub = _ACTORS.get(aid)
                 if sub is not None:
-                    sub.tell(msg, sender_ref)
+                    if payload[1] == PLAIN_PROTOCOL:  # no refs inside: the bytes go on as they are
+                        self._post(sub, "msg", 0, sub._sender_token(sender_ref), payload)
+                    else:
+                        sub.tell(decode(payload), sender_ref)
+        elif op == "ask":  # a pooled actor asks one of another interpreter or the main one
+            kind, _token, index, timeout = sender
+            relay = _Relay(self, index, ask_id)
+            if kind == "s":
+                sub = _ACTORS.get(aid)
+                if sub is None or sub._stopped:
+                    relay.fail(ActorTerminatedError(f"actor {aid} is stopped"))
+                elif payload[1] == PLAIN_PROTOCOL:
+                    self._ask(sub, payload, None, relay)
+                else:
+                    self._ask(sub, encode(decode(payload)), None, relay)
+            else:
+                self._ask_main(aid, decode(payload), timeout, relay)
+        elif op == "child":  # a pooled actor spawned a child in its interpreter
+            path, parent_aid = sender
+            parent = _ACTORS.get(parent_aid)
+            if parent is None:
+                return
+            child = SubinterpreterActorRef.__new__(SubinterpreterActorRef)
+            child._pool, child._aid, child._path = self, aid, path
+            child._worker, child._system = parent._worker, parent._system
+            child._stopped, child._watchers, child._proxy = False, set(), None
+            with self.lock:
+                _ACTORS[aid] = child
+                if child._worker < len(self.interps):
+                    self.interps[child._worker].actors += 1
+        elif op in ("watch-main", "unwatch-main"):  # a pooled actor watches a main one
+            watcher_aid, path = sender
+            watcher, watched = _ACTORS.get(watcher_aid), _MAIN_REFS.get(aid)
+            if watcher is None:
+                return
+            if watched is None:
+                if op == "watch-main":
+                    watcher.tell(Terminated(path, existence_confirmed=False))
+                return
+            proxy = self._proxy_for(watcher)
+            if proxy is not None:
+                proxy.tell(_Watch(watched, op == "watch-main"))
+        elif op == "release":
+            _release(aid, ask_id)
         elif op == "stopped":
             ref = _ACTORS.get(aid)
             if ref is not None:
@@ -569,6 +663,62 @@ class SubinterpreterPool:
                 self._resolve(fut, True, decode(payload))
         elif op not in ("started", "ready"):
             _log.error("interpreter pool %r: unknown notice %r", self.label, op)
+
+    def _proxy_for(self, ref: SubinterpreterActorRef) -> Optional[ActorRef]:
+        """The main actor standing in for pooled actor `ref` (spawned at its
+        first need, in the system that spawned `ref`): main actors see it,
+        with `ref`'s path, as ``ctx.sender``, and what they send it reaches
+        `ref`; it also watches main actors for `ref`. None when that system
+        is gone."""
+        with self.lock:
+            proxy = ref._proxy
+            if proxy is not None or ref._stopped:
+                return proxy
+            system = ref._system()
+            if system is None or system.is_terminated:
+                return None
+            try:
+                base = system.actor_of(props(_Proxy, factory=functools.partial(_Proxy, ref)),
+                                       f"subinterpreter-proxy-{ref._aid}")
+            except Exception as exc:
+                _log.warning("interpreter pool %r: no stand-in for %s: %s", self.label,
+                             ref._path, exc)
+                return None
+            proxy = base.with_path(ref._path)
+            ref._proxy = proxy
+            _PROXY_OF[proxy] = ref
+            return proxy
+
+    def _ask_main(self, aid: int, msg: Any, timeout: Optional[float], relay: "_Relay") -> None:
+        """A pooled actor's ask of main actor `aid`, made on a live
+        system's loop; the answer goes back through `relay`."""
+        target = _MAIN_REFS.get(aid)
+        loop = None
+        for system in list(self.systems):
+            if not system.is_terminated:
+                loop = system.loop
+                break
+        if target is None or loop is None:
+            relay.fail(ActorTerminatedError(f"actor {aid} of the main interpreter is gone"))
+            return
+
+        async def ask() -> Any:
+            return await target.ask(msg, timeout)
+
+        def done(cf: "concurrent.futures.Future[Any]") -> None:
+            if cf.cancelled():
+                relay.fail(ActorTerminatedError(f"the ask to {target.path} was cancelled"))
+                return
+            exc = cf.exception()
+            if exc is None:
+                relay.tell(cf.result())
+            else:
+                relay.fail(exc)
+
+        try:
+            asyncio.run_coroutine_threadsafe(ask(), loop).add_done_callback(done)
+        except RuntimeError as exc:  # the loop closed meanwhile
+            relay.fail(ActorTerminatedError(f"the ask to {target.path} failed: {exc}"))
 
     # -- spawning ---------------------------------------------------------------
 
@@ -613,7 +763,11 @@ class SubinterpreterPool:
                 self.systems.add(system)
                 system.register_on_termination(
                     functools.partial(self._system_ended, weakref.ref(system)))
-            self._push(it.index, "spawn", aid, 0, (module, qualname, path), b"")
+            strategy = getattr(props, "supervisor_strategy", None)
+            if strategy is not None:
+                strategy = (strategy.kind, list(strategy.rules), strategy.default,
+                            strategy.max_retries, strategy.within_seconds)
+            self._push(it.index, "spawn", aid, 0, (module, qualname, path, strategy), b"")
         return ref
 
     def _system_ended(self, system_ref: Any) -> None:
@@ -659,6 +813,72 @@ class SubinterpreterPool:
             for key in _METRIC_KEYS:
                 out[key] += m[key]
         return out
+
+
+class _Relay:
+    """Where the answer to a pooled actor's ask of an actor elsewhere goes:
+    back into the asking interpreter (a DeferredReply's shape, for
+    ``SubinterpreterPool._resolve``)."""
+
+    __slots__ = ("pool", "index", "ask_id", "answered")
+
+    def __init__(self, pool: SubinterpreterPool, index: int, ask_id: int) -> None:
+        self.pool = pool
+        self.index = index
+        self.ask_id = ask_id
+        self.answered = False
+
+    def tell(self, value: Any) -> None:
+        self._send(True, value)
+
+    def fail(self, exc: BaseException) -> None:
+        self._send(False, exc)
+
+    def _send(self, ok: bool, value: Any) -> None:
+        if self.answered:
+            return
+        self.answered = True
+        try:
+            payload = encode(value)
+        except Exception as exc:
+            ok, payload = False, encode(TypeError(
+                f"the answer ({type(value).__name__}) cannot cross interpreters: {exc}"))
+        if not ok:
+            try:
+                if not isinstance(decode(payload), BaseException):
+                    raise TypeError("not an exception once decoded")
+            except Exception:
+                payload = encode(AtomrError(f"{type(value).__name__}: {value}"))
+        self.pool._push(self.index, "reply", 0, self.ask_id, ok, payload)
+
+
+class _Watch:
+    """Tells a stand-in (`_Proxy`) to watch or unwatch a main actor."""
+
+    __slots__ = ("ref", "on")
+
+    def __init__(self, ref: ActorRef, on: bool) -> None:
+        self.ref = ref
+        self.on = on
+
+
+class _Proxy(Actor):
+    """A main actor standing in for a pooled one: what it gets goes on to
+    the pooled actor (asks included), and it watches main actors for it
+    (their Terminated goes on as well)."""
+
+    def __init__(self, target: SubinterpreterActorRef) -> None:
+        self.target = target
+
+    def handle(self, ctx: Any, msg: Any) -> Any:
+        if type(msg) is _Watch:
+            if msg.on:
+                ctx.watch(msg.ref)
+            else:
+                ctx.unwatch(msg.ref)
+            return None
+        ctx.forward(self.target)
+        return None
 
 
 _ALL: "weakref.WeakSet[SubinterpreterPool]" = weakref.WeakSet()
