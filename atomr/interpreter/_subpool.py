@@ -46,6 +46,7 @@ from atomr.errors import (
 )
 from atomr._util.exports import public_module
 from atomr.interpreter._quota import InterpreterQuota
+from atomr.interpreter._subwire import CODEC_MARK, codec_payload, pack, split_codec_payload, unpack
 
 _log = logging.getLogger("atomr.interpreter")
 
@@ -172,6 +173,7 @@ class _Unpickler(pickle.Unpickler):
 #: the C pickler's, without a Python-level Pickler per message).
 PLAIN_PROTOCOL = 5
 REFS_PROTOCOL = 4
+_PLAIN_HEAD = bytes((0x80, PLAIN_PROTOCOL))
 
 
 def encode(msg: Any) -> bytes:
@@ -190,9 +192,62 @@ def encode(msg: Any) -> bytes:
 
 
 def decode(data: bytes) -> Any:
+    if data[0] == CODEC_MARK:
+        manifest, blob = split_codec_payload(data)
+        codec = _SHIPPED.get(manifest)
+        if codec is None:
+            raise TypeError(f"no codec for manifest `{manifest}` was sent into the pool")
+        return codec.decoder(blob)
     if data[1] == PLAIN_PROTOCOL:
         return pickle.loads(data)
     return _Unpickler(io.BytesIO(data)).load()
+
+
+# Codecs of the registry sent into interpreters, by manifest (the main
+# interpreter decodes what comes back with them).
+_SHIPPED: dict[str, Any] = {}
+
+
+class _Codecs:
+    """Which codec of a system's registry carries a message of a given
+    type into a pool: none for builtin types (pickle carries them, refs
+    included, tuples staying tuples), else the registry's explicit codec
+    for the type's manifest, if its encoder and decoder can be sent by
+    reference (importable functions). Cached per type until the registry
+    changes."""
+
+    def __init__(self) -> None:
+        self.state: Any = None
+        self.by_type: dict[type, Any] = {}
+
+    def lookup(self, registry: Any, cls: type) -> Any:
+        """``(manifest, codec)`` or None."""
+        state = getattr(registry, "_state", None)
+        if state is not self.state:
+            self.state = state
+            self.by_type = {}
+        try:
+            return self.by_type[cls]
+        except KeyError:
+            pass
+        found = None
+        if cls.__module__ != "builtins" and state is not None:
+            from atomr.codecs import class_manifest
+
+            try:
+                manifest = class_manifest(cls)
+            except TypeError:
+                manifest = None
+            codec = state.codecs.get(manifest) if manifest is not None else None
+            if codec is not None:
+                try:
+                    shipped = pickle.dumps((manifest, codec.name, codec.encoder, codec.decoder))
+                except Exception:  # a lambda or a closure: pickle carries this type
+                    shipped = None
+                if shipped is not None:
+                    found = (manifest, codec, shipped)
+        self.by_type[cls] = found
+        return found
 
 
 def _check_timeout(timeout: Any) -> Optional[float]:
@@ -214,8 +269,8 @@ class SubinterpreterActorRef:
     main-interpreter refs inside them arrive as refs the pooled actor can
     tell. Equal when they name the same actor."""
 
-    __slots__ = ("_pool", "_aid", "_path", "_worker", "_system", "_stopped", "_watchers",
-                 "_proxy", "__weakref__")
+    __slots__ = ("_pool", "_aid", "_path", "_worker", "_inbox", "_system", "_stopped",
+                 "_watchers", "_proxy", "__weakref__")
 
     def __init__(self, pool: "SubinterpreterPool", aid: int, path: str, worker: int,
                  system: ActorSystem) -> None:
@@ -223,6 +278,8 @@ class SubinterpreterActorRef:
         self._aid = aid
         self._path = path
         self._worker = worker
+        # the interpreter's inbox channel (stopped refs never use it again)
+        self._inbox = pool.interps[worker].inbox
         self._system = weakref.ref(system)
         self._stopped = False
         # main-interpreter ActorRefs and pooled actors' refs (both tell)
@@ -248,8 +305,15 @@ class SubinterpreterActorRef:
         Raises:
             TypeError: `msg` cannot be pickled, or `sender` is not a ref.
         """
-        token = self._sender_token(sender)
-        self._pool._post(self, "msg", 0, token, encode(msg))
+        token = None if sender is None else self._sender_token(sender)
+        payload = encode(msg) if type(msg).__module__ == "builtins" else \
+            self._pool.encode_for(self, msg)
+        if self._stopped:
+            return
+        try:
+            _chan.channel_push(self._inbox, pack("msg", self._aid, 0, token, payload))
+        except ValueError:  # the pool was finalized meanwhile: dropped, as for a stopped actor
+            pass
 
     def tell_with_sender(self, msg: Any, sender: Any) -> None:
         """``tell(msg, sender)``."""
@@ -267,7 +331,7 @@ class SubinterpreterActorRef:
             ActorTerminatedError: (when awaited) the actor is stopped.
         """
         t = _check_timeout(timeout)
-        ask_id, fut = self._pool._ask(self, encode(msg))
+        ask_id, fut = self._pool._ask(self, self._pool.encode_for(self, msg))
         return self._pool._await(ask_id, fut, t, self._path)
 
     def ask_blocking(self, msg: Any, timeout: Optional[float] = 5.0) -> Any:
@@ -283,7 +347,7 @@ class SubinterpreterActorRef:
         if system is not None and system._core.on_loop_thread():
             raise RuntimeError("ask_blocking() called on the actor system's own loop thread "
                                "would block it; use `await ref.ask(...)` there")
-        ask_id, fut = self._pool._ask(self, encode(msg))
+        ask_id, fut = self._pool._ask(self, self._pool.encode_for(self, msg))
         try:
             return fut.result(t)
         except concurrent.futures.TimeoutError:
@@ -352,13 +416,14 @@ class SubinterpreterActorRef:
 
 
 class _Interp:
-    __slots__ = ("index", "ident", "inbox", "actors")
+    __slots__ = ("index", "ident", "inbox", "actors", "codecs")
 
     def __init__(self, index: int) -> None:
         self.index = index
         self.ident = 0
         self.inbox = 0
         self.actors = 0
+        self.codecs: dict[str, Any] = {}  # the codec sent in, by manifest
 
 
 class SubinterpreterPool:
@@ -380,6 +445,7 @@ class SubinterpreterPool:
         self.actor_restarts = 0
         self.starts = 0
         self.systems: "weakref.WeakSet[ActorSystem]" = weakref.WeakSet()
+        self.codec_cache = _Codecs()
 
     # -- interpreters -----------------------------------------------------------
 
@@ -421,7 +487,7 @@ class SubinterpreterPool:
         while len(ready) < len(self.interps):
             items = _chan.channel_pop(self.outbox, 0.05)
             for raw in items or ():
-                op, index = pickle.loads(raw)[:2]
+                op, index = unpack(raw)[:2]
                 if op == "ready":
                     ready.add(index)
             for it in self.interps:
@@ -485,19 +551,53 @@ class SubinterpreterPool:
 
     # -- the main interpreter's side of the mail ---------------------------------
 
+    def encode_for(self, ref: "SubinterpreterActorRef", msg: Any) -> bytes:
+        """`msg` for pooled actor `ref`: with the codec its system's registry
+        has for the message's manifest (sent into the interpreter first,
+        once), else pickled (:func:`encode`)."""
+        cls = type(msg)
+        if cls.__module__ == "builtins":
+            return encode(msg)
+        system = ref._system()
+        if system is None:
+            return encode(msg)
+        found = self.codec_cache.lookup(system.codecs, cls)
+        if found is None:
+            return encode(msg)
+        manifest, codec, shipped = found
+        it = self.interps[ref._worker] if ref._worker < len(self.interps) else None
+        if it is None:
+            return encode(msg)
+        try:
+            blob = codec.encoder(msg)
+        except Exception as exc:
+            raise TypeError(f"codec `{codec.name}` failed to encode a {cls.__name__} for a "
+                            f"subinterpreter: {type(exc).__name__}: {exc}") from exc
+        if not isinstance(blob, (bytes, bytearray, memoryview)):
+            raise TypeError(f"codec `{codec.name}` returned {type(blob).__name__}, not bytes")
+        if it.codecs.get(manifest) is not codec:
+            _SHIPPED[manifest] = codec
+            it.codecs[manifest] = codec
+            _chan.channel_push(it.inbox, pack("codec", 0, 0, None, shipped))
+        return codec_payload(manifest, bytes(blob))
+
     def _push(self, worker: int, op: str, aid: int, ask_id: int, sender: Any,
               payload: bytes) -> bool:
         interps = self.interps
         if worker >= len(interps):
             return False
-        return bool(_chan.channel_push(interps[worker].inbox, pickle.dumps(
-            (op, aid, ask_id, sender, payload), pickle.HIGHEST_PROTOCOL)))
+        return bool(_chan.channel_push(interps[worker].inbox,
+                                       pack(op, aid, ask_id, sender, payload)))
 
     def _post(self, ref: SubinterpreterActorRef, op: str, ask_id: int, sender: Any,
               payload: bytes) -> bool:
         if ref._stopped:
             return False
-        return self._push(ref._worker, op, ref._aid, ask_id, sender, payload)
+        try:
+            return bool(_chan.channel_push(ref._inbox, pack(op, ref._aid, ask_id, sender,
+                                                            payload)))
+        except ValueError:  # finalized meanwhile
+            return False
 
     def _ask(self, ref: SubinterpreterActorRef, payload: bytes, sender: Any = None,
              reply: Any = None) -> tuple[int, Any]:
@@ -559,7 +659,7 @@ class SubinterpreterPool:
                 return
             for raw in items:
                 try:
-                    self._on(*pickle.loads(raw))
+                    self._on(*unpack(raw))
                 except Exception:
                     _log.exception("interpreter pool %r: a notice failed", self.label)
 
@@ -585,7 +685,7 @@ class SubinterpreterPool:
             else:
                 sub = _ACTORS.get(aid)
                 if sub is not None:
-                    if payload[1] == PLAIN_PROTOCOL:  # no refs inside: the bytes go on as they are
+                    if payload[:2] == _PLAIN_HEAD:  # no refs inside: the bytes go on as they are
                         self._post(sub, "msg", 0, sub._sender_token(sender_ref), payload)
                     else:
                         sub.tell(decode(payload), sender_ref)
@@ -596,7 +696,7 @@ class SubinterpreterPool:
                 sub = _ACTORS.get(aid)
                 if sub is None or sub._stopped:
                     relay.fail(ActorTerminatedError(f"actor {aid} is stopped"))
-                elif payload[1] == PLAIN_PROTOCOL:
+                elif payload[:2] == _PLAIN_HEAD:
                     self._ask(sub, payload, None, relay)
                 else:
                     self._ask(sub, encode(decode(payload)), None, relay)
@@ -610,6 +710,7 @@ class SubinterpreterPool:
             child = SubinterpreterActorRef.__new__(SubinterpreterActorRef)
             child._pool, child._aid, child._path = self, aid, path
             child._worker, child._system = parent._worker, parent._system
+            child._inbox = parent._inbox
             child._stopped, child._watchers, child._proxy = False, set(), None
             with self.lock:
                 _ACTORS[aid] = child

@@ -56,6 +56,13 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from atomr._native import _subinterp as _chan
+from atomr.interpreter._subwire import (
+    CODEC_MARK,
+    codec_payload,
+    pack,
+    split_codec_payload,
+    unpack,
+)
 
 _log = logging.getLogger("atomr.interpreter.sub")
 
@@ -401,8 +408,15 @@ class _Unpickler(pickle.Unpickler):
 
 
 def encode(obj: Any) -> bytes:
-    """`obj` pickled: plain (protocol 5) without refs, with persistent ids
-    (protocol 4) with refs; the main interpreter's ``_subpool.encode`` alike."""
+    """`obj` with the codec the main interpreter sent in for its type (see
+    ``_subpool._Codecs``), else pickled: plain (protocol 5) without refs,
+    with persistent ids (protocol 4) with refs; the main interpreter's
+    ``_subpool.encode`` alike."""
+    codecs = _CODEC_TYPES
+    if codecs:
+        manifest = codecs.get(type(obj))
+        if manifest is not None:
+            return codec_payload(manifest, _REGISTRY.encode(manifest, obj))
     try:
         return pickle.dumps(obj, 5)
     except Exception:  # a Ref inside (its __reduce__ refuses), or not picklable
@@ -413,9 +427,45 @@ def encode(obj: Any) -> bytes:
 
 
 def decode(data: bytes) -> Any:
+    if data[0] == CODEC_MARK:
+        manifest, blob = split_codec_payload(data)
+        if _REGISTRY is None:
+            raise TypeError(f"no codec for manifest `{manifest}` was sent into this interpreter")
+        msg = _REGISTRY.decode(manifest, blob)
+        _CODEC_TYPES.setdefault(type(msg), manifest)
+        return msg
     if data[1] == 5:
         return pickle.loads(data)
     return _Unpickler(io.BytesIO(data)).load()
+
+
+# The codecs of the main interpreter's registry sent in (the registry
+# module imports nothing of the native core), and the types they carry.
+_REGISTRY: Any = None
+_CODEC_TYPES: dict[type, str] = {}
+
+
+def add_codec(shipped: bytes) -> None:
+    """Registers a codec the main interpreter sent in (``_subpool._Codecs``)."""
+    global _REGISTRY
+    manifest, name, encoder, decoder = pickle.loads(shipped)
+    if _REGISTRY is None:
+        from atomr.codecs import PyCodecRegistry
+
+        _REGISTRY = PyCodecRegistry()
+    _REGISTRY.register(name, encoder, decoder, [manifest], force=True)
+    for cls, known in list(_CODEC_TYPES.items()):
+        if known == manifest:
+            del _CODEC_TYPES[cls]
+    module, _, qualname = manifest.rpartition(".")
+    try:  # the class, when the manifest is its import path (else learnt when one arrives)
+        from atomr.interpreter._worker import load_class
+
+        cls = load_class(module, qualname)
+    except Exception:
+        return
+    if isinstance(cls, type):
+        _CODEC_TYPES[cls] = manifest
 
 
 # -- timers -----------------------------------------------------------------------
@@ -844,8 +894,7 @@ class Runtime:
 
     def send(self, op: str, aid: int = 0, ask_id: int = 0, sender: Any = None,
              payload: bytes = b"") -> None:
-        _chan.channel_push(self.outbox, pickle.dumps((op, aid, ask_id, sender, payload),
-                                                     pickle.HIGHEST_PROTOCOL))
+        _chan.channel_push(self.outbox, pack(op, aid, ask_id, sender, payload))
 
     def reply(self, ask_id: int, ok: bool, value: Any) -> None:
         if not ok:
@@ -1376,7 +1425,7 @@ class Runtime:
     # -- inbound --
 
     def envelope(self, raw: bytes) -> None:
-        op, aid, ask_id, sender, payload = pickle.loads(raw)
+        op, aid, ask_id, sender, payload = unpack(raw)
         if op == "msg":
             cell = self.actors.get(aid)
             try:
@@ -1418,6 +1467,8 @@ class Runtime:
                 self.stop_cell(cell)
         elif op == "metrics":
             self.send("metrics", self.index, ask_id, None, encode(self.metrics()))
+        elif op == "codec":
+            add_codec(payload)
         else:
             _log.error("unknown pool operation %r", op)
 

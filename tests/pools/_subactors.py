@@ -5,9 +5,40 @@ subinterpreter ``atomr`` offers only ``Actor``, ``Terminated`` and
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from atomr import Actor, Terminated
+
+
+@dataclass(frozen=True)
+class Point:
+    """Crosses into a pool with the test's codec (``encode_point``)."""
+
+    x: int
+    y: int
+
+
+@dataclass(frozen=True)
+class Plain:
+    """Has no codec: crosses pickled."""
+
+    v: int
+
+
+#: The calls of the point codec, in this interpreter.
+CODEC_CALLS: list[str] = []
+
+
+def encode_point(p: Point) -> bytes:
+    CODEC_CALLS.append("encode")
+    return f"{p.x},{p.y}".encode()
+
+
+def decode_point(blob: bytes) -> Point:
+    CODEC_CALLS.append("decode")
+    x, y = blob.decode().split(",")
+    return Point(int(x), int(y))
 
 
 def _interpreter() -> int:
@@ -46,6 +77,10 @@ class Echo(Actor):
             return "spun"
         if msg == "unpicklable":
             return lambda: None
+        if msg == "codec-calls":
+            return list(CODEC_CALLS)
+        if msg == "make-point":
+            return Point(3, 4)
         if isinstance(msg, tuple) and msg and msg[0] == "tell":
             msg[1].tell(msg[2], sender=ctx.self_ref)
             return None

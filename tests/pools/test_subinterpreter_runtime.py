@@ -195,3 +195,24 @@ def test_main_refs_sent_into_the_pool_are_released(system):
     # sent in again afterwards: a new entry, usable
     rec.tell(("tell", inbox, "again"))
     assert _got(inbox, 1) == ["again"]
+
+
+def test_messages_cross_with_the_registry_s_codec_when_it_has_one(system):
+    from pools import _subactors as sa
+
+    system.register_codec("point", sa.encode_point, sa.decode_point,
+                          manifests=["pools._subactors.Point"])
+    lambdas: list[str] = []
+    system.register_codec("plain", lambda o: lambdas.append("e") or b"x",
+                          lambda b: lambdas.append("d"), manifests=["pools._subactors.Plain"])
+    ref = pooled(system, Echo, "e")
+    sa.CODEC_CALLS.clear()
+    assert ref.ask_blocking(sa.Point(1, 2), DEADLINE) == sa.Point(1, 2)
+    assert sa.CODEC_CALLS == ["encode", "decode"]  # here: the ask, then the answer
+    assert ref.ask_blocking("codec-calls", DEADLINE) == ["decode", "encode"]  # in the pool
+    assert ref.ask_blocking("make-point", DEADLINE) == sa.Point(3, 4)
+    assert sa.CODEC_CALLS == ["encode", "decode", "decode"]
+    # a codec that cannot be sent in (a lambda): pickled instead; builtins: pickled
+    assert ref.ask_blocking(sa.Plain(5), DEADLINE) == sa.Plain(5)
+    assert lambdas == []
+    assert ref.ask_blocking((sa.Point(0, 0), [1]), DEADLINE) == (sa.Point(0, 0), [1])
