@@ -718,16 +718,16 @@ class SubinterpreterPool:
                     self.interps[child._worker].actors += 1
         elif op in ("watch-main", "unwatch-main"):  # a pooled actor watches a main one
             watcher_aid, path = sender
-            watcher, watched = _ACTORS.get(watcher_aid), _MAIN_REFS.get(aid)
-            if watcher is None:
+            pooled, main_ref = _ACTORS.get(watcher_aid), _MAIN_REFS.get(aid)
+            if pooled is None:
                 return
-            if watched is None:
+            if main_ref is None:
                 if op == "watch-main":
-                    watcher.tell(Terminated(path, existence_confirmed=False))
+                    pooled.tell(Terminated(path, existence_confirmed=False))
                 return
-            proxy = self._proxy_for(watcher)
+            proxy = self._proxy_for(pooled)
             if proxy is not None:
-                proxy.tell(_Watch(watched, op == "watch-main"))
+                proxy.tell(_Watch(main_ref, op == "watch-main"))
         elif op == "release":
             _release(aid, ask_id)
         elif op == "stopped":

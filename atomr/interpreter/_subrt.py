@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import io
 import logging
 import os
@@ -959,14 +960,14 @@ class Runtime:
             self.next_ask += 1
             ask_id = self.next_ask
             self.asks[ask_id] = (fut, None)
-            fut.add_done_callback(lambda _f, i=ask_id: self._ask_done(i))
+            fut.add_done_callback(functools.partial(self._ask_done, ask_id))
             self.send("ask", ref.id, ask_id, (ref.kind, None, self.index, timeout), payload)
         if timeout is not None:
             handle = self.loop.call_later(timeout, self._expire, fut, ref.path, timeout)
             fut.add_done_callback(lambda _f: handle.cancel())
         return fut
 
-    def _ask_done(self, ask_id: int) -> None:
+    def _ask_done(self, ask_id: int, _fut: Any = None) -> None:
         self.asks.pop(ask_id, None)
 
     @staticmethod
@@ -1473,13 +1474,29 @@ class Runtime:
             _log.error("unknown pool operation %r", op)
 
     def on_ready(self) -> None:
+        """The inbox's pipe is readable: mail, or the inbox closed."""
+        if self.closed:
+            return
         try:
             os.read(self.rfd, 4096)
         except (BlockingIOError, InterruptedError):
             pass
-        items = _chan.channel_pop(self.inbox, 0.0)
+        self.pop()
+
+    def pop(self) -> None:
+        """Handles what the inbox holds. After a batch it looks once more
+        (without waiting): the inbox may have closed meanwhile, and its
+        close wrote the one byte this call already read."""
+        if self.closed:
+            return
+        try:
+            items = _chan.channel_pop(self.inbox, 0.0)
+        except ValueError:  # forgotten: closed and drained
+            items = None
         if items is None:
             self.close()
+            return
+        if not items:
             return
         self.draining = True  # the batch first, then one drain
         try:
@@ -1491,6 +1508,7 @@ class Runtime:
         finally:
             self.draining = False
         self.drain()
+        self.loop.call_soon(self.pop)
 
     def close(self) -> None:
         if self.closed:
@@ -1566,4 +1584,12 @@ def main(index: int, inbox: int, outbox: int, quota: dict[str, Any], id_base: in
     _RUNTIME_REF = weakref.ref(_RUNTIME)
     _RUNTIME.send("ready", index)
     _RUNTIME.run()
+    # This thread is not one `threading` started: a dummy Thread stands for
+    # it (logging asks for its name). Forget it now, while the module still
+    # works; 3.13 would otherwise clean it up during finalization and fail.
+    import threading
+
+    local = getattr(threading, "_thread_local_info", None)
+    if local is not None and hasattr(local, "_track_dummy_thread_ref"):
+        del local._track_dummy_thread_ref
 
