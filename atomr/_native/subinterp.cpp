@@ -47,9 +47,13 @@ struct Channel {
   std::deque<std::string> items;
   bool closed = false;
   // A file descriptor the consumer polls (an event loop's reader): one byte
-  // is written when an item lands in an empty queue, and at close. Written
+  // is written when an item lands while the consumer is armed (its last pop
+  // found the queue empty: it is about to sleep), and at close. Written
   // under `mu`, so the consumer can unset it and then close the fd safely.
+  // A consumer busy with a batch pops again before sleeping, so pushes
+  // meanwhile cost no write and no wake-up.
   int notify_fd = -1;
+  bool armed = false;
 };
 
 // Wakes the consumer's poller; `ch->mu` is held. A full pipe (EAGAIN)
@@ -118,9 +122,9 @@ PyObject* channel_push(PyObject*, PyObject* args) {
     if (ch->closed) {
       Py_RETURN_FALSE;
     }
-    bool was_empty = ch->items.empty();
     ch->items.push_back(std::move(item));
-    if (was_empty) {
+    if (ch->armed) {
+      ch->armed = false;
       notify_locked(*ch);
     }
   }
@@ -153,6 +157,9 @@ PyObject* channel_pop(PyObject*, PyObject* args) {
     }
     got.swap(ch->items);
     closed = ch->closed;
+    if (got.empty()) {
+      ch->armed = true; // the consumer sleeps next: the next push wakes it
+    }
   }
   Py_END_ALLOW_THREADS if (got.empty() && closed) {
     std::lock_guard<std::mutex> lock(g_mu);
@@ -185,10 +192,11 @@ void mark_closed(const std::shared_ptr<Channel>& ch) {
 }
 
 // notify(id, fd): from now on one byte is written to `fd` (a non-blocking
-// pipe or eventfd the consumer polls) whenever an item lands in the empty
-// queue, and when the channel closes; -1 stops it. Returns at once; a push
-// in progress has written before this returns, so the caller may close the
-// old fd afterwards.
+// pipe or eventfd the consumer polls) when an item lands after a pop found
+// the queue empty (the consumer pops until then before it sleeps), and when
+// the channel closes; -1 stops it. Writes at once if items are queued.
+// Returns at once; a push in progress has written before this returns, so
+// the caller may close the old fd afterwards.
 PyObject* channel_notify(PyObject*, PyObject* args) {
   unsigned long long id;
   int fd;
@@ -206,6 +214,7 @@ PyObject* channel_notify(PyObject*, PyObject* args) {
   {
     std::lock_guard<std::mutex> lock(ch->mu);
     ch->notify_fd = fd;
+    ch->armed = fd >= 0 && ch->items.empty();
     if (fd >= 0 && (!ch->items.empty() || ch->closed)) {
       notify_locked(*ch);
     }
@@ -417,8 +426,8 @@ PyMethodDef methods[] = {
      "channel_close(id): refuses later pushes; pops drain the queue, then get None (the "
      "first such pop forgets the channel)."},
     {"channel_notify", channel_notify, METH_VARARGS,
-     "channel_notify(id, fd): writes one byte to `fd` whenever an item lands in the empty "
-     "channel and when it closes (for an event loop's reader); -1 turns it off."},
+     "channel_notify(id, fd): writes one byte to `fd` when an item lands after a pop found the "
+     "channel empty, and when it closes (for an event loop's reader); -1 turns it off."},
     {"channel_free", channel_free, METH_VARARGS,
      "channel_free(id): closes the channel and forgets it at once."},
     {"channel_count", channel_count, METH_NOARGS,

@@ -1064,7 +1064,7 @@ class Runtime:
         start = time.perf_counter_ns()
         try:
             result = handler(ctx, msg)
-            if _is_coro(result):
+            if result is not None and _is_coro(result):
                 task = self.loop.create_task(self._run_handler(cell, ask, msg, result, start),
                                              context=contextvars.copy_context())
                 if not task.done():

@@ -122,7 +122,7 @@ def test_an_interpreter_runs_a_script_and_reports_its_error():
         chan.channel_free(c)
 
 
-def test_a_channel_writes_to_its_notify_fd_when_mail_lands_in_the_empty_queue():
+def test_a_channel_writes_to_its_notify_fd_when_mail_lands_for_a_sleeping_consumer():
     import os
 
     r, w = os.pipe()
@@ -143,14 +143,20 @@ def test_a_channel_writes_to_its_notify_fd_when_mail_lands_in_the_empty_queue():
         chan.channel_push(c, b"second")  # not empty: no byte
         assert bytes_ready() == 0
         assert chan.channel_pop(c, 0.0) == [b"queued before", b"second"]
+        chan.channel_push(c, b"busy")  # the consumer has not found it empty yet: no byte
+        assert bytes_ready() == 0
+        assert chan.channel_pop(c, 0.0) == [b"busy"]
+        assert chan.channel_pop(c, 0.0) == []  # empty: the consumer sleeps next
         chan.channel_push(c, b"third")
         assert bytes_ready() == 1
+        chan.channel_push(c, b"fourth")  # woken once
+        assert bytes_ready() == 0
         with pytest.raises(ValueError, match="file descriptor"):
             chan.channel_notify(c, -5)
         chan.channel_close(c)
         assert bytes_ready() == 1  # the close wakes the reader too
         chan.channel_notify(c, -1)
-        assert chan.channel_pop(c, 0.0) == [b"third"]
+        assert chan.channel_pop(c, 0.0) == [b"third", b"fourth"]
         assert chan.channel_pop(c, 0.0) is None
     finally:
         chan.channel_free(c)
