@@ -9,7 +9,13 @@ steals CPU from one implementation's rounds and not the other's, so the
 rounds are *interleaved*: every setup is built once and stays up, and each
 round runs every implementation once, in an order that alternates
 (A B C, C B A, ...); the ratio is taken per round (the baseline's time over
-atomr's) and its median reported, with the load average before and after.
+atomr's) and its median reported, with the load average before and after
+and the cores each implementation's rounds used (CPU seconds of this
+process and its child processes per wall second). Where the scheduler
+shares the CPU out per process group (Linux autogroups, cgroups), a loaded
+machine gives this process a fixed share however many threads it runs: the
+cores used bound the ratio, and a median below 1.8x with atomr's rounds
+using fewer than 1.8 cores says the machine, not the pool, was the limit.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import statistics
 import threading
 import time
 from types import SimpleNamespace
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Optional
 
 import atomr.interpreter as interp
 from atomr import ActorSystem, props
@@ -92,22 +98,50 @@ def cpu_actors(system: ActorSystem, role: Any = None) -> list:
     return refs
 
 
-def interleaved(runs: dict[str, Callable[[], None]], rounds: int) -> dict[str, list[float]]:
+def cpu_seconds() -> float:
+    """CPU seconds used so far by this process (every thread, so every
+    subinterpreter) and its live child processes (a pool's workers)."""
+    total = time.process_time()
+    me = str(os.getpid())
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    try:
+        pids = [p for p in os.listdir("/proc") if p.isdigit()]
+    except OSError:
+        return total
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[1].decode() == me:  # ppid; utime and stime follow at 11, 12
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def interleaved(runs: dict[str, Callable[[], None]], rounds: int,
+                cores: Optional[dict[str, list[float]]] = None) -> dict[str, list[float]]:
     """Each of `runs` once untimed, then `rounds` timed rounds in which each
-    runs once, the order reversed every other round; the seconds of each."""
+    runs once, the order reversed every other round; the seconds of each
+    (and in `cores`, the cores each round used)."""
     names = list(runs)
     for name in names:
         runs[name]()
     times: dict[str, list[float]] = {name: [] for name in names}
     for i in range(rounds):
         for name in (names if i % 2 == 0 else names[::-1]):
+            cpu = cpu_seconds()
             start = time.perf_counter()
             runs[name]()
-            times[name].append(time.perf_counter() - start)
+            wall = time.perf_counter() - start
+            times[name].append(wall)
+            if cores is not None:
+                cores.setdefault(name, []).append((cpu_seconds() - cpu) / wall)
     return times
 
 
-def record_cpu_race(scenario: str, times: dict[str, list[float]], load: tuple) -> float:
+def record_cpu_race(scenario: str, times: dict[str, list[float]], load: tuple,
+                    cores: dict[str, list[float]]) -> float:
     """Records every implementation's rounds for the summary, and as other
     figures the median per-round ratio python-pinned / atomr, the worst and
     best round ratio and the load average before and after. Returns the
@@ -126,6 +160,9 @@ def record_cpu_race(scenario: str, times: dict[str, list[float]], load: tuple) -
     report.note(scenario, "atomr", "load average before", load[0], "")
     report.note(scenario, "atomr", "load average after", load[1], "")
     report.note(scenario, "atomr", "steps per handler", STEPS, "", lower_is_better=False)
+    for impl, used in cores.items():
+        report.note(scenario, impl, "cores used (median round)", statistics.median(used), "",
+                    lower_is_better=False)
     return median
 
 
@@ -138,13 +175,16 @@ def cpu_race(scenario: str, name: str, configure: Callable[[ActorSystem], None],
         mine = cpu_actors(pooled, "cpu")
         base = cpu_actors(pinned)
         load_before = os.getloadavg()[0]
+        cores: dict[str, list[float]] = {}
         times = interleaved({"atomr": lambda: cpu_round(mine),
                              "python-pinned": lambda: cpu_round(base),
-                             "threads": threads_round}, rounds)
+                             "threads": threads_round}, rounds, cores)
         load_after = os.getloadavg()[0]
-    median = record_cpu_race(scenario, times, (load_before, load_after))
+    median = record_cpu_race(scenario, times, (load_before, load_after), cores)
     print(f"\n{scenario}: median round ratio vs python-pinned {median:.2f}x over {rounds} "
-          f"rounds (load average {load_before:.1f} -> {load_after:.1f})")
+          f"rounds (load average {load_before:.1f} -> {load_after:.1f}; cores used: atomr "
+          f"{statistics.median(cores['atomr']):.2f}, python-pinned "
+          f"{statistics.median(cores['python-pinned']):.2f})")
     return median
 
 
