@@ -298,9 +298,12 @@ class _Hold:
         self.count = 0
 
     def __del__(self) -> None:
-        rt = _RUNTIME_REF()
-        if rt is not None and self.count:
-            rt.released.append((self.id, self.count))
+        try:
+            rt = _RUNTIME_REF()
+            if rt is not None and self.count and not rt.closed:
+                rt.released.append((self.id, self.count))
+        except Exception:  # the interpreter is being finalized: nothing to tell
+            pass
 
 
 class Ref:
@@ -1110,6 +1113,7 @@ class Runtime:
         if self.long_ns is not None and spent > self.long_ns:
             cell.long += 1
         cell.ctx.sender = None
+        cell.cur_msg = None  # (refs in it are released once nothing else holds them)
         if ok:
             if not cell.cur_done and not (cell.cur_stashed and value is None):
                 self.answer(ask, True, value)
