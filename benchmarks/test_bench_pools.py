@@ -2,167 +2,44 @@
 1 ms) on 4 actors, in a ``python-process-pool`` of 2 worker processes
 (implementation ``atomr``) against the same 4 actors on ``python-pinned``
 (one loop thread, one GIL) and against 4 plain threads sharing the GIL (the
-design of a "pool" of threads, for reference). Also the cost of a tell and
-an ask crossing to a worker process, against a local actor.
+design of a "pool" of threads, for reference), in interleaved rounds (see
+``_pool_harness``: the median per-round ratio is the figure to read). Also
+the cost of a tell and an ask crossing to a worker process, against a
+local actor.
 
 Run: ``python3 -m pytest -q -p no:cacheprovider benchmarks/test_bench_pools.py``.
-The worker processes import this module by name (benchmarks/ is on their
-``sys.path``) to find the actor class.
+The worker processes import the actor classes by name from
+``_pool_actors`` (benchmarks/ is on their ``sys.path``).
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import threading
-import time
-from typing import Any, Iterator
-
 import pytest
 
-import atomr.interpreter as interp
-from atomr import Actor, ActorSystem, props
+from _pool_harness import ask_factory, cpu_race, tell_factory
 
-ACTORS = 4
-#: CPU-bound messages per actor per round.
-PER_ACTOR = 200
 ROUNDS = 5
 TELLS = 5_000
 ASKS = 500
-WAIT = 120.0
 
 
-def spin(n: int) -> int:
-    """A pure-Python loop of `n` steps."""
-    x = 0
-    for i in range(n):
-        x += i & 7
-    return x
+def _cpu_pool(system) -> None:
+    system.configure_interpreter("cpu", "python-process-pool", count=2)
 
 
-def _calibrate() -> int:
-    """Steps of `spin` that take about 1 ms here (best of 5)."""
-    n = 20_000
-    best = min(_timed(n) for _ in range(5))
-    return max(1_000, int(n * 0.001 / best))
+def _io_pool(system) -> None:
+    system.configure_interpreter("io", "python-process-pool", count=1)
 
 
-def _timed(n: int) -> float:
-    start = time.perf_counter()
-    spin(n)
-    return time.perf_counter() - start
-
-
-STEPS = _calibrate()
-
-
-class Cpu(Actor):
-    """Spins `msg` steps; answers the number of messages it spun."""
-
-    def __init__(self) -> None:
-        self.done = 0
-
-    def handle(self, ctx: Any, msg: Any) -> Any:
-        if msg == "done":
-            return self.done
-        spin(msg)
-        self.done += 1
-        return None
-
-
-class Echo(Actor):
-    def handle(self, ctx: Any, msg: Any) -> Any:
-        return msg
-
-
-@contextlib.contextmanager
-def _system() -> Iterator[ActorSystem]:
-    system = ActorSystem.create_blocking("bench-pools")
-    try:
-        yield system
-    finally:
-        interp.shutdown_pools()
-        system.terminate_blocking()
-
-
-def _cpu_round(refs: list) -> None:
-    for _ in range(PER_ACTOR):
-        for r in refs:
-            r.tell(STEPS)
-    for r in refs:
-        r.ask_blocking("done", WAIT)
-
-
-@contextlib.contextmanager
-def _actors(kind: str, ops: int) -> Iterator[tuple]:
-    with _system() as system:
-        if kind == "atomr":
-            system.configure_interpreter("cpu", "python-process-pool", count=2)
-            recipe = props(Cpu, interpreter_role="cpu")
-        else:
-            recipe = props(Cpu)
-        refs = [system.actor_of(recipe, f"cpu{i}") for i in range(ACTORS)]
-        for r in refs:
-            r.ask_blocking("done", WAIT)  # started (and the workers connected)
-        yield (lambda: _cpu_round(refs)), None
-
-
-@contextlib.contextmanager
-def _threads(ops: int) -> Iterator[tuple]:
-    def run() -> None:
-        threads = [threading.Thread(target=lambda: [spin(STEPS) for _ in range(PER_ACTOR)])
-                   for _ in range(ACTORS)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-
-    yield run, None
-
-
-@pytest.mark.parametrize("impl", ["atomr", "python-pinned", "threads"])
-def test_pool_cpu(race, impl):
-    ops = ACTORS * PER_ACTOR
-    factory = _threads if impl == "threads" else (lambda n: _actors(impl, n))
-    race("pool-cpu", impl, ops, ROUNDS, factory)
-    race.note("load average", os.getloadavg()[0], "", lower_is_better=True)
-    race.note("steps per handler", STEPS, "", lower_is_better=False)
-
-
-@contextlib.contextmanager
-def _echo(kind: str, ops: int) -> Iterator[Any]:
-    with _system() as system:
-        if kind == "atomr":
-            system.configure_interpreter("io", "python-process-pool", count=1)
-            ref = system.actor_of(props(Echo, interpreter_role="io"), "echo")
-        else:
-            ref = system.actor_of(props(Echo), "echo")
-        assert ref.ask_blocking("ready", WAIT) == "ready"
-        yield ref
+def test_pool_cpu() -> None:
+    cpu_race("pool-cpu", "bench-pools", _cpu_pool)
 
 
 @pytest.mark.parametrize("impl", ["atomr", "python-pinned"])
 def test_pool_tell(race, impl):
-    @contextlib.contextmanager
-    def factory(ops: int) -> Iterator[tuple]:
-        with _echo(impl, ops) as ref:
-            def run() -> None:
-                for i in range(ops):
-                    ref.tell(i)
-                assert ref.ask_blocking("end", WAIT) == "end"  # after every tell
-            yield run, None
-
-    race("pool-tell", impl, TELLS, ROUNDS, factory)
+    race("pool-tell", impl, TELLS, ROUNDS, tell_factory("bench-pools", _io_pool, impl == "atomr"))
 
 
 @pytest.mark.parametrize("impl", ["atomr", "python-pinned"])
 def test_pool_ask(race, impl):
-    @contextlib.contextmanager
-    def factory(ops: int) -> Iterator[tuple]:
-        with _echo(impl, ops) as ref:
-            def run() -> None:
-                for i in range(ops):
-                    assert ref.ask_blocking(i, WAIT) == i
-            yield run, None
-
-    race("pool-ask", impl, ASKS, ROUNDS, factory)
+    race("pool-ask", impl, ASKS, ROUNDS, ask_factory("bench-pools", _io_pool, impl == "atomr"))

@@ -25,6 +25,14 @@
 #include <unordered_map>
 #include <utility>
 
+#if defined(_WIN32)
+#include <io.h>
+#define atomr_write _write
+#else
+#include <unistd.h>
+#define atomr_write ::write
+#endif
+
 #if PY_VERSION_HEX >= 0x030C0000
 #define ATOMR_OWN_GIL 1
 #else
@@ -38,7 +46,24 @@ struct Channel {
   std::condition_variable cv;
   std::deque<std::string> items;
   bool closed = false;
+  // A file descriptor the consumer polls (an event loop's reader): one byte
+  // is written when an item lands while the consumer is armed (its last pop
+  // found the queue empty: it is about to sleep), and at close. Written
+  // under `mu`, so the consumer can unset it and then close the fd safely.
+  // A consumer busy with a batch pops again before sleeping, so pushes
+  // meanwhile cost no write and no wake-up.
+  int notify_fd = -1;
+  bool armed = false;
 };
+
+// Wakes the consumer's poller; `ch->mu` is held. A full pipe (EAGAIN)
+// already reads as ready, so failures are ignored.
+void notify_locked(Channel& ch) {
+  if (ch.notify_fd >= 0) {
+    const char byte = 1;
+    [[maybe_unused]] auto n = atomr_write(ch.notify_fd, &byte, 1);
+  }
+}
 
 struct Interp {
   std::thread thread;
@@ -98,6 +123,10 @@ PyObject* channel_push(PyObject*, PyObject* args) {
       Py_RETURN_FALSE;
     }
     ch->items.push_back(std::move(item));
+    if (ch->armed) {
+      ch->armed = false;
+      notify_locked(*ch);
+    }
   }
   ch->cv.notify_one();
   Py_RETURN_TRUE;
@@ -128,6 +157,9 @@ PyObject* channel_pop(PyObject*, PyObject* args) {
     }
     got.swap(ch->items);
     closed = ch->closed;
+    if (got.empty()) {
+      ch->armed = true; // the consumer sleeps next: the next push wakes it
+    }
   }
   Py_END_ALLOW_THREADS if (got.empty() && closed) {
     std::lock_guard<std::mutex> lock(g_mu);
@@ -154,8 +186,40 @@ void mark_closed(const std::shared_ptr<Channel>& ch) {
   {
     std::lock_guard<std::mutex> lock(ch->mu);
     ch->closed = true;
+    notify_locked(*ch);
   }
   ch->cv.notify_all();
+}
+
+// notify(id, fd): from now on one byte is written to `fd` (a non-blocking
+// pipe or eventfd the consumer polls) when an item lands after a pop found
+// the queue empty (the consumer pops until then before it sleeps), and when
+// the channel closes; -1 stops it. Writes at once if items are queued.
+// Returns at once; a push in progress has written before this returns, so
+// the caller may close the old fd afterwards.
+PyObject* channel_notify(PyObject*, PyObject* args) {
+  unsigned long long id;
+  int fd;
+  if (!PyArg_ParseTuple(args, "Ki:channel_notify", &id, &fd)) {
+    return nullptr;
+  }
+  if (fd < -1) {
+    PyErr_Format(PyExc_ValueError, "not a file descriptor: %d", fd);
+    return nullptr;
+  }
+  auto ch = find_channel(id);
+  if (!ch) {
+    return no_channel(id);
+  }
+  {
+    std::lock_guard<std::mutex> lock(ch->mu);
+    ch->notify_fd = fd;
+    ch->armed = fd >= 0 && ch->items.empty();
+    if (fd >= 0 && (!ch->items.empty() || ch->closed)) {
+      notify_locked(*ch);
+    }
+  }
+  Py_RETURN_NONE;
 }
 
 // close(id): later pushes are refused; pops drain the queue, then get None
@@ -361,6 +425,9 @@ PyMethodDef methods[] = {
     {"channel_close", channel_close, METH_VARARGS,
      "channel_close(id): refuses later pushes; pops drain the queue, then get None (the "
      "first such pop forgets the channel)."},
+    {"channel_notify", channel_notify, METH_VARARGS,
+     "channel_notify(id, fd): writes one byte to `fd` when an item lands after a pop found the "
+     "channel empty, and when it closes (for an event loop's reader); -1 turns it off."},
     {"channel_free", channel_free, METH_VARARGS,
      "channel_free(id): closes the channel and forgets it at once."},
     {"channel_count", channel_count, METH_NOARGS,

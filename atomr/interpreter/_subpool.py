@@ -36,7 +36,7 @@ import weakref
 from typing import Any, Optional
 
 from atomr._native import _subinterp as _chan
-from atomr.actor import ActorRef, ActorSystem, Terminated
+from atomr.actor import Actor, ActorRef, ActorSystem, Terminated, props
 from atomr.errors import (
     ActorNameTakenError,
     ActorTerminatedError,
@@ -46,6 +46,7 @@ from atomr.errors import (
 )
 from atomr._util.exports import public_module
 from atomr.interpreter._quota import InterpreterQuota
+from atomr.interpreter._subwire import CODEC_MARK, codec_payload, pack, split_codec_payload, unpack
 
 _log = logging.getLogger("atomr.interpreter")
 
@@ -60,52 +61,97 @@ _METRIC_KEYS = ("actors_hosted", "messages_handled", "gil_hold_ns_total",
                 "mailbox_depth_total", "handler_panics", "long_handlers")
 
 _IDS = itertools.count(1)
+#: Each start of a pool's interpreters numbers the children its actors
+#: spawn from a block of its own (far above the ids _IDS hands out).
+_ID_BLOCKS = itertools.count(1)
+ID_BLOCK = 1 << 40
 _MAIN_LOCK = threading.Lock()
-# Main-interpreter refs that travelled into a pool, by id (kept: a pooled
-# actor may hold one for as long as it lives).
+# Main-interpreter refs that travelled into a pool, by id, with how many
+# copies were sent in and not yet released: an interpreter tells how many
+# copies it got once it holds no ref to the actor any more, and the entry
+# goes when every copy sent is accounted for. (A copy inside a message that
+# never arrived, e.g. to an actor that had stopped, keeps its entry.)
 _MAIN_REFS: dict[int, ActorRef] = {}
 _MAIN_IDS: dict[ActorRef, int] = {}
+_MAIN_COUNTS: dict[int, int] = {}
+# The ref (with the pooled actor's path) a main actor sees as ctx.sender of
+# mail from a pooled actor, to the pooled actor it stands for.
+_PROXY_OF: dict[ActorRef, "SubinterpreterActorRef"] = {}
 # Every pooled actor's ref, by id (until its pool is finalized).
 _ACTORS: dict[int, "SubinterpreterActorRef"] = {}
 
 
-def bootstrap(index: int, inbox: int, outbox: int, quota: dict[str, Any]) -> str:
+def bootstrap(index: int, inbox: int, outbox: int, quota: dict[str, Any],
+              id_base: int = 0) -> str:
     """The script an interpreter of a pool runs: registers empty packages
     for ``atomr`` and the subpackages whose ``__init__`` imports the native
-    core, then runs the pool runtime."""
+    core, then runs the pool runtime. On 3.12 it hides asyncio's C
+    accelerator first (its state is shared by all interpreters there; see
+    :mod:`atomr.interpreter._subrt`)."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(_chan.__file__)))
     packages = {"atomr": root, "atomr._native": os.path.join(root, "_native"),
                 "atomr.actor": os.path.join(root, "actor"),
                 "atomr.interpreter": os.path.join(root, "interpreter")}
     return (
         "import sys, types\n"
+        "if sys.version_info < (3, 13):\n"
+        "    sys.modules['_asyncio'] = None\n"
         f"sys.path[:] = {[p for p in sys.path]!r}\n"
         f"for _name, _path in {packages!r}.items():\n"
         "    _m = types.ModuleType(_name)\n"
         "    _m.__path__ = [_path]\n"
         "    sys.modules[_name] = _m\n"
         "from atomr.interpreter import _subrt\n"
-        f"_subrt.main({index}, {inbox}, {outbox}, __import__('json').loads({json.dumps(quota)!r}))\n"
+        f"_subrt.main({index}, {inbox}, {outbox}, __import__('json').loads({json.dumps(quota)!r}), "
+        f"{id_base})\n"
     )
 
 
 def _main_id(ref: ActorRef) -> int:
+    """The id of main-interpreter `ref` for one more copy sent into a pool."""
     with _MAIN_LOCK:
         ident = _MAIN_IDS.get(ref)
         if ident is None:
             ident = next(_IDS)
             _MAIN_IDS[ref] = ident
             _MAIN_REFS[ident] = ref
+            _MAIN_COUNTS[ident] = 0
+        _MAIN_COUNTS[ident] += 1
         return ident
+
+
+def _release(ident: int, count: int) -> None:
+    """An interpreter holds no ref to main actor `ident` any more, having
+    received `count` copies of it."""
+    with _MAIN_LOCK:
+        left = _MAIN_COUNTS.get(ident)
+        if left is None:
+            return
+        left -= count
+        if left > 0:
+            _MAIN_COUNTS[ident] = left
+            return
+        del _MAIN_COUNTS[ident]
+        ref = _MAIN_REFS.pop(ident, None)
+        if ref is not None:
+            _MAIN_IDS.pop(ref, None)
+
+
+def _ref_token(obj: Any) -> Any:
+    """The persistent id of a ref sent into a pool (None: not a ref)."""
+    if type(obj) is SubinterpreterActorRef:
+        return ("s", obj._aid, obj._path)
+    if isinstance(obj, ActorRef):
+        sub = _PROXY_OF.get(obj)
+        if sub is not None:  # a pooled actor, as main actors see it
+            return ("s", sub._aid, sub._path)
+        return ("m", _main_id(obj), obj.path)
+    return None
 
 
 class _Pickler(pickle.Pickler):
     def persistent_id(self, obj: Any) -> Any:
-        if type(obj) is SubinterpreterActorRef:
-            return ("s", obj._aid, obj._path)
-        if isinstance(obj, ActorRef):
-            return ("m", _main_id(obj), obj.path)
-        return None
+        return _ref_token(obj)
 
 
 def _from_token(token: Any) -> Any:
@@ -127,6 +173,7 @@ class _Unpickler(pickle.Unpickler):
 #: the C pickler's, without a Python-level Pickler per message).
 PLAIN_PROTOCOL = 5
 REFS_PROTOCOL = 4
+_PLAIN_HEAD = bytes((0x80, PLAIN_PROTOCOL))
 
 
 def encode(msg: Any) -> bytes:
@@ -145,9 +192,62 @@ def encode(msg: Any) -> bytes:
 
 
 def decode(data: bytes) -> Any:
+    if data[0] == CODEC_MARK:
+        manifest, blob = split_codec_payload(data)
+        codec = _SHIPPED.get(manifest)
+        if codec is None:
+            raise TypeError(f"no codec for manifest `{manifest}` was sent into the pool")
+        return codec.decoder(blob)
     if data[1] == PLAIN_PROTOCOL:
         return pickle.loads(data)
     return _Unpickler(io.BytesIO(data)).load()
+
+
+# Codecs of the registry sent into interpreters, by manifest (the main
+# interpreter decodes what comes back with them).
+_SHIPPED: dict[str, Any] = {}
+
+
+class _Codecs:
+    """Which codec of a system's registry carries a message of a given
+    type into a pool: none for builtin types (pickle carries them, refs
+    included, tuples staying tuples), else the registry's explicit codec
+    for the type's manifest, if its encoder and decoder can be sent by
+    reference (importable functions). Cached per type until the registry
+    changes."""
+
+    def __init__(self) -> None:
+        self.state: Any = None
+        self.by_type: dict[type, Any] = {}
+
+    def lookup(self, registry: Any, cls: type) -> Any:
+        """``(manifest, codec)`` or None."""
+        state = getattr(registry, "_state", None)
+        if state is not self.state:
+            self.state = state
+            self.by_type = {}
+        try:
+            return self.by_type[cls]
+        except KeyError:
+            pass
+        found = None
+        if cls.__module__ != "builtins" and state is not None:
+            from atomr.codecs import class_manifest
+
+            try:
+                manifest = class_manifest(cls)
+            except TypeError:
+                manifest = None
+            codec = state.codecs.get(manifest) if manifest is not None else None
+            if codec is not None:
+                try:
+                    shipped = pickle.dumps((manifest, codec.name, codec.encoder, codec.decoder))
+                except Exception:  # a lambda or a closure: pickle carries this type
+                    shipped = None
+                if shipped is not None:
+                    found = (manifest, codec, shipped)
+        self.by_type[cls] = found
+        return found
 
 
 def _check_timeout(timeout: Any) -> Optional[float]:
@@ -169,8 +269,8 @@ class SubinterpreterActorRef:
     main-interpreter refs inside them arrive as refs the pooled actor can
     tell. Equal when they name the same actor."""
 
-    __slots__ = ("_pool", "_aid", "_path", "_worker", "_system", "_stopped", "_watchers",
-                 "__weakref__")
+    __slots__ = ("_pool", "_aid", "_path", "_worker", "_inbox", "_system", "_stopped",
+                 "_watchers", "_proxy", "__weakref__")
 
     def __init__(self, pool: "SubinterpreterPool", aid: int, path: str, worker: int,
                  system: ActorSystem) -> None:
@@ -178,10 +278,14 @@ class SubinterpreterActorRef:
         self._aid = aid
         self._path = path
         self._worker = worker
+        # the interpreter's inbox channel (stopped refs never use it again)
+        self._inbox = pool.interps[worker].inbox
         self._system = weakref.ref(system)
         self._stopped = False
         # main-interpreter ActorRefs and pooled actors' refs (both tell)
         self._watchers: set[Any] = set()
+        # the main actor standing in for this one as a sender (see _proxy_for)
+        self._proxy: Optional[ActorRef] = None
 
     @property
     def path(self) -> str:
@@ -201,8 +305,15 @@ class SubinterpreterActorRef:
         Raises:
             TypeError: `msg` cannot be pickled, or `sender` is not a ref.
         """
-        token = self._sender_token(sender)
-        self._pool._post(self, "msg", 0, token, encode(msg))
+        token = None if sender is None else self._sender_token(sender)
+        payload = encode(msg) if type(msg).__module__ == "builtins" else \
+            self._pool.encode_for(self, msg)
+        if self._stopped:
+            return
+        try:
+            _chan.channel_push(self._inbox, pack("msg", self._aid, 0, token, payload))
+        except ValueError:  # the pool was finalized meanwhile: dropped, as for a stopped actor
+            pass
 
     def tell_with_sender(self, msg: Any, sender: Any) -> None:
         """``tell(msg, sender)``."""
@@ -220,7 +331,7 @@ class SubinterpreterActorRef:
             ActorTerminatedError: (when awaited) the actor is stopped.
         """
         t = _check_timeout(timeout)
-        ask_id, fut = self._pool._ask(self, encode(msg))
+        ask_id, fut = self._pool._ask(self, self._pool.encode_for(self, msg))
         return self._pool._await(ask_id, fut, t, self._path)
 
     def ask_blocking(self, msg: Any, timeout: Optional[float] = 5.0) -> Any:
@@ -236,7 +347,7 @@ class SubinterpreterActorRef:
         if system is not None and system._core.on_loop_thread():
             raise RuntimeError("ask_blocking() called on the actor system's own loop thread "
                                "would block it; use `await ref.ask(...)` there")
-        ask_id, fut = self._pool._ask(self, encode(msg))
+        ask_id, fut = self._pool._ask(self, self._pool.encode_for(self, msg))
         try:
             return fut.result(t)
         except concurrent.futures.TimeoutError:
@@ -271,11 +382,10 @@ class SubinterpreterActorRef:
     def _sender_token(self, sender: Any) -> Any:
         if sender is None:
             return None
-        if type(sender) is SubinterpreterActorRef:
-            return ("s", sender._aid, sender._path)
-        if isinstance(sender, ActorRef):
-            return ("m", _main_id(sender), sender.path)
-        raise TypeError(f"sender must be an actor ref or None, not {type(sender).__name__}")
+        token = _ref_token(sender)
+        if token is None:
+            raise TypeError(f"sender must be an actor ref or None, not {type(sender).__name__}")
+        return token
 
     def _watched_by(self, watcher: Any) -> None:
         """``ctx.watch(self)`` in `watcher`: Terminated(path) once it stops."""
@@ -306,13 +416,14 @@ class SubinterpreterActorRef:
 
 
 class _Interp:
-    __slots__ = ("index", "ident", "inbox", "actors")
+    __slots__ = ("index", "ident", "inbox", "actors", "codecs")
 
     def __init__(self, index: int) -> None:
         self.index = index
         self.ident = 0
         self.inbox = 0
         self.actors = 0
+        self.codecs: dict[str, Any] = {}  # the codec sent in, by manifest
 
 
 class SubinterpreterPool:
@@ -334,6 +445,7 @@ class SubinterpreterPool:
         self.actor_restarts = 0
         self.starts = 0
         self.systems: "weakref.WeakSet[ActorSystem]" = weakref.WeakSet()
+        self.codec_cache = _Codecs()
 
     # -- interpreters -----------------------------------------------------------
 
@@ -356,7 +468,8 @@ class SubinterpreterPool:
                     it = _Interp(i)
                     it.inbox = _chan.channel_new()
                     self.interps.append(it)
-                    it.ident = _chan.interp_start(bootstrap(i, it.inbox, self.outbox, quota))
+                    it.ident = _chan.interp_start(bootstrap(
+                        i, it.inbox, self.outbox, quota, next(_ID_BLOCKS) * ID_BLOCK))
                 self._wait_ready()
             except BaseException:
                 self._end_interps()
@@ -374,7 +487,7 @@ class SubinterpreterPool:
         while len(ready) < len(self.interps):
             items = _chan.channel_pop(self.outbox, 0.05)
             for raw in items or ():
-                op, index = pickle.loads(raw)[:2]
+                op, index = unpack(raw)[:2]
                 if op == "ready":
                     ready.add(index)
             for it in self.interps:
@@ -438,19 +551,53 @@ class SubinterpreterPool:
 
     # -- the main interpreter's side of the mail ---------------------------------
 
+    def encode_for(self, ref: "SubinterpreterActorRef", msg: Any) -> bytes:
+        """`msg` for pooled actor `ref`: with the codec its system's registry
+        has for the message's manifest (sent into the interpreter first,
+        once), else pickled (:func:`encode`)."""
+        cls = type(msg)
+        if cls.__module__ == "builtins":
+            return encode(msg)
+        system = ref._system()
+        if system is None:
+            return encode(msg)
+        found = self.codec_cache.lookup(system.codecs, cls)
+        if found is None:
+            return encode(msg)
+        manifest, codec, shipped = found
+        it = self.interps[ref._worker] if ref._worker < len(self.interps) else None
+        if it is None:
+            return encode(msg)
+        try:
+            blob = codec.encoder(msg)
+        except Exception as exc:
+            raise TypeError(f"codec `{codec.name}` failed to encode a {cls.__name__} for a "
+                            f"subinterpreter: {type(exc).__name__}: {exc}") from exc
+        if not isinstance(blob, (bytes, bytearray, memoryview)):
+            raise TypeError(f"codec `{codec.name}` returned {type(blob).__name__}, not bytes")
+        if it.codecs.get(manifest) is not codec:
+            _SHIPPED[manifest] = codec
+            it.codecs[manifest] = codec
+            _chan.channel_push(it.inbox, pack("codec", 0, 0, None, shipped))
+        return codec_payload(manifest, bytes(blob))
+
     def _push(self, worker: int, op: str, aid: int, ask_id: int, sender: Any,
               payload: bytes) -> bool:
         interps = self.interps
         if worker >= len(interps):
             return False
-        return bool(_chan.channel_push(interps[worker].inbox, pickle.dumps(
-            (op, aid, ask_id, sender, payload), pickle.HIGHEST_PROTOCOL)))
+        return bool(_chan.channel_push(interps[worker].inbox,
+                                       pack(op, aid, ask_id, sender, payload)))
 
     def _post(self, ref: SubinterpreterActorRef, op: str, ask_id: int, sender: Any,
               payload: bytes) -> bool:
         if ref._stopped:
             return False
-        return self._push(ref._worker, op, ref._aid, ask_id, sender, payload)
+        try:
+            return bool(_chan.channel_push(ref._inbox, pack(op, ref._aid, ask_id, sender,
+                                                            payload)))
+        except ValueError:  # finalized meanwhile
+            return False
 
     def _ask(self, ref: SubinterpreterActorRef, payload: bytes, sender: Any = None,
              reply: Any = None) -> tuple[int, Any]:
@@ -496,6 +643,10 @@ class SubinterpreterPool:
                 del self.names[ref.name]
             if ref._worker < len(self.interps):
                 self.interps[ref._worker].actors -= 1
+            proxy, ref._proxy = ref._proxy, None
+        if proxy is not None:
+            _PROXY_OF.pop(proxy, None)
+            proxy.stop()
         for watcher in watchers:
             watcher.tell(Terminated(ref._path))
 
@@ -508,7 +659,7 @@ class SubinterpreterPool:
                 return
             for raw in items:
                 try:
-                    self._on(*pickle.loads(raw))
+                    self._on(*unpack(raw))
                 except Exception:
                     _log.exception("interpreter pool %r: a notice failed", self.label)
 
@@ -524,17 +675,61 @@ class SubinterpreterPool:
             self._resolve(fut, ok, value)
         elif op == "tell":
             kind, token = sender
-            msg = decode(payload)
             sender_ref = None if token is None else _from_token(token)
             if kind == "m":
                 target = _MAIN_REFS.get(aid)
                 if target is not None:
-                    target.tell_with_sender(
-                        msg, sender_ref if isinstance(sender_ref, ActorRef) else None)
+                    if type(sender_ref) is SubinterpreterActorRef:
+                        sender_ref = self._proxy_for(sender_ref)
+                    target.tell_with_sender(decode(payload), sender_ref)
             else:
                 sub = _ACTORS.get(aid)
                 if sub is not None:
-                    sub.tell(msg, sender_ref)
+                    if payload[:2] == _PLAIN_HEAD:  # no refs inside: the bytes go on as they are
+                        self._post(sub, "msg", 0, sub._sender_token(sender_ref), payload)
+                    else:
+                        sub.tell(decode(payload), sender_ref)
+        elif op == "ask":  # a pooled actor asks one of another interpreter or the main one
+            kind, _token, index, timeout = sender
+            relay = _Relay(self, index, ask_id)
+            if kind == "s":
+                sub = _ACTORS.get(aid)
+                if sub is None or sub._stopped:
+                    relay.fail(ActorTerminatedError(f"actor {aid} is stopped"))
+                elif payload[:2] == _PLAIN_HEAD:
+                    self._ask(sub, payload, None, relay)
+                else:
+                    self._ask(sub, encode(decode(payload)), None, relay)
+            else:
+                self._ask_main(aid, decode(payload), timeout, relay)
+        elif op == "child":  # a pooled actor spawned a child in its interpreter
+            path, parent_aid = sender
+            parent = _ACTORS.get(parent_aid)
+            if parent is None:
+                return
+            child = SubinterpreterActorRef.__new__(SubinterpreterActorRef)
+            child._pool, child._aid, child._path = self, aid, path
+            child._worker, child._system = parent._worker, parent._system
+            child._inbox = parent._inbox
+            child._stopped, child._watchers, child._proxy = False, set(), None
+            with self.lock:
+                _ACTORS[aid] = child
+                if child._worker < len(self.interps):
+                    self.interps[child._worker].actors += 1
+        elif op in ("watch-main", "unwatch-main"):  # a pooled actor watches a main one
+            watcher_aid, path = sender
+            pooled, main_ref = _ACTORS.get(watcher_aid), _MAIN_REFS.get(aid)
+            if pooled is None:
+                return
+            if main_ref is None:
+                if op == "watch-main":
+                    pooled.tell(Terminated(path, existence_confirmed=False))
+                return
+            proxy = self._proxy_for(pooled)
+            if proxy is not None:
+                proxy.tell(_Watch(main_ref, op == "watch-main"))
+        elif op == "release":
+            _release(aid, ask_id)
         elif op == "stopped":
             ref = _ACTORS.get(aid)
             if ref is not None:
@@ -569,6 +764,62 @@ class SubinterpreterPool:
                 self._resolve(fut, True, decode(payload))
         elif op not in ("started", "ready"):
             _log.error("interpreter pool %r: unknown notice %r", self.label, op)
+
+    def _proxy_for(self, ref: SubinterpreterActorRef) -> Optional[ActorRef]:
+        """The main actor standing in for pooled actor `ref` (spawned at its
+        first need, in the system that spawned `ref`): main actors see it,
+        with `ref`'s path, as ``ctx.sender``, and what they send it reaches
+        `ref`; it also watches main actors for `ref`. None when that system
+        is gone."""
+        with self.lock:
+            proxy = ref._proxy
+            if proxy is not None or ref._stopped:
+                return proxy
+            system = ref._system()
+            if system is None or system.is_terminated:
+                return None
+            try:
+                base = system.actor_of(props(_Proxy, factory=functools.partial(_Proxy, ref)),
+                                       f"subinterpreter-proxy-{ref._aid}")
+            except Exception as exc:
+                _log.warning("interpreter pool %r: no stand-in for %s: %s", self.label,
+                             ref._path, exc)
+                return None
+            proxy = base.with_path(ref._path)
+            ref._proxy = proxy
+            _PROXY_OF[proxy] = ref
+            return proxy
+
+    def _ask_main(self, aid: int, msg: Any, timeout: Optional[float], relay: "_Relay") -> None:
+        """A pooled actor's ask of main actor `aid`, made on a live
+        system's loop; the answer goes back through `relay`."""
+        target = _MAIN_REFS.get(aid)
+        loop = None
+        for system in list(self.systems):
+            if not system.is_terminated:
+                loop = system.loop
+                break
+        if target is None or loop is None:
+            relay.fail(ActorTerminatedError(f"actor {aid} of the main interpreter is gone"))
+            return
+
+        async def ask() -> Any:
+            return await target.ask(msg, timeout)
+
+        def done(cf: "concurrent.futures.Future[Any]") -> None:
+            if cf.cancelled():
+                relay.fail(ActorTerminatedError(f"the ask to {target.path} was cancelled"))
+                return
+            exc = cf.exception()
+            if exc is None:
+                relay.tell(cf.result())
+            else:
+                relay.fail(exc)
+
+        try:
+            asyncio.run_coroutine_threadsafe(ask(), loop).add_done_callback(done)
+        except RuntimeError as exc:  # the loop closed meanwhile
+            relay.fail(ActorTerminatedError(f"the ask to {target.path} failed: {exc}"))
 
     # -- spawning ---------------------------------------------------------------
 
@@ -613,7 +864,11 @@ class SubinterpreterPool:
                 self.systems.add(system)
                 system.register_on_termination(
                     functools.partial(self._system_ended, weakref.ref(system)))
-            self._push(it.index, "spawn", aid, 0, (module, qualname, path), b"")
+            strategy = getattr(props, "supervisor_strategy", None)
+            if strategy is not None:
+                strategy = (strategy.kind, list(strategy.rules), strategy.default,
+                            strategy.max_retries, strategy.within_seconds)
+            self._push(it.index, "spawn", aid, 0, (module, qualname, path, strategy), b"")
         return ref
 
     def _system_ended(self, system_ref: Any) -> None:
@@ -659,6 +914,72 @@ class SubinterpreterPool:
             for key in _METRIC_KEYS:
                 out[key] += m[key]
         return out
+
+
+class _Relay:
+    """Where the answer to a pooled actor's ask of an actor elsewhere goes:
+    back into the asking interpreter (a DeferredReply's shape, for
+    ``SubinterpreterPool._resolve``)."""
+
+    __slots__ = ("pool", "index", "ask_id", "answered")
+
+    def __init__(self, pool: SubinterpreterPool, index: int, ask_id: int) -> None:
+        self.pool = pool
+        self.index = index
+        self.ask_id = ask_id
+        self.answered = False
+
+    def tell(self, value: Any) -> None:
+        self._send(True, value)
+
+    def fail(self, exc: BaseException) -> None:
+        self._send(False, exc)
+
+    def _send(self, ok: bool, value: Any) -> None:
+        if self.answered:
+            return
+        self.answered = True
+        try:
+            payload = encode(value)
+        except Exception as exc:
+            ok, payload = False, encode(TypeError(
+                f"the answer ({type(value).__name__}) cannot cross interpreters: {exc}"))
+        if not ok:
+            try:
+                if not isinstance(decode(payload), BaseException):
+                    raise TypeError("not an exception once decoded")
+            except Exception:
+                payload = encode(AtomrError(f"{type(value).__name__}: {value}"))
+        self.pool._push(self.index, "reply", 0, self.ask_id, ok, payload)
+
+
+class _Watch:
+    """Tells a stand-in (`_Proxy`) to watch or unwatch a main actor."""
+
+    __slots__ = ("ref", "on")
+
+    def __init__(self, ref: ActorRef, on: bool) -> None:
+        self.ref = ref
+        self.on = on
+
+
+class _Proxy(Actor):
+    """A main actor standing in for a pooled one: what it gets goes on to
+    the pooled actor (asks included), and it watches main actors for it
+    (their Terminated goes on as well)."""
+
+    def __init__(self, target: SubinterpreterActorRef) -> None:
+        self.target = target
+
+    def handle(self, ctx: Any, msg: Any) -> Any:
+        if type(msg) is _Watch:
+            if msg.on:
+                ctx.watch(msg.ref)
+            else:
+                ctx.unwatch(msg.ref)
+            return None
+        ctx.forward(self.target)
+        return None
 
 
 _ALL: "weakref.WeakSet[SubinterpreterPool]" = weakref.WeakSet()

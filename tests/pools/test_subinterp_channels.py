@@ -120,3 +120,45 @@ def test_an_interpreter_runs_a_script_and_reports_its_error():
         assert chan.interp_count() == 0
     finally:
         chan.channel_free(c)
+
+
+def test_a_channel_writes_to_its_notify_fd_when_mail_lands_for_a_sleeping_consumer():
+    import os
+
+    r, w = os.pipe()
+    os.set_blocking(r, False)
+    os.set_blocking(w, False)
+    c = chan.channel_new()
+
+    def bytes_ready() -> int:
+        try:
+            return len(os.read(r, 64))
+        except BlockingIOError:
+            return 0
+
+    try:
+        chan.channel_push(c, b"queued before")
+        chan.channel_notify(c, w)  # mail already queued: written at once
+        assert bytes_ready() == 1
+        chan.channel_push(c, b"second")  # not empty: no byte
+        assert bytes_ready() == 0
+        assert chan.channel_pop(c, 0.0) == [b"queued before", b"second"]
+        chan.channel_push(c, b"busy")  # the consumer has not found it empty yet: no byte
+        assert bytes_ready() == 0
+        assert chan.channel_pop(c, 0.0) == [b"busy"]
+        assert chan.channel_pop(c, 0.0) == []  # empty: the consumer sleeps next
+        chan.channel_push(c, b"third")
+        assert bytes_ready() == 1
+        chan.channel_push(c, b"fourth")  # woken once
+        assert bytes_ready() == 0
+        with pytest.raises(ValueError, match="file descriptor"):
+            chan.channel_notify(c, -5)
+        chan.channel_close(c)
+        assert bytes_ready() == 1  # the close wakes the reader too
+        chan.channel_notify(c, -1)
+        assert chan.channel_pop(c, 0.0) == [b"third", b"fourth"]
+        assert chan.channel_pop(c, 0.0) is None
+    finally:
+        chan.channel_free(c)
+        os.close(r)
+        os.close(w)
