@@ -27,17 +27,20 @@ class Membership:
     """One look at the cluster: which nodes can host shards and which of
     them runs the coordinators."""
 
-    __slots__ = ("self_address", "alive", "coordinator")
+    __slots__ = ("self_address", "alive", "coordinator", "leaving")
 
     def __init__(self, self_address: str, alive: frozenset[str],
-                 coordinator: Optional[str]) -> None:
+                 coordinator: Optional[str], leaving: bool = False) -> None:
         self.self_address = self_address
         self.alive = alive
         self.coordinator = coordinator
+        #: This node is leaving the cluster (``leaving`` or ``exiting``).
+        self.leaving = leaving
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Membership) and (self.alive, self.coordinator) == (
-            other.alive, other.coordinator)
+        return isinstance(other, Membership) and (
+            self.alive, self.coordinator, self.leaving) == (
+            other.alive, other.coordinator, other.leaving)
 
     def __repr__(self) -> str:
         return f"<Membership coordinator={self.coordinator} alive={sorted(self.alive)}>"
@@ -56,12 +59,14 @@ def membership_of(self_address: str, cluster: Any) -> Membership:
     members = cluster.membership_snapshot().members()
     alive = frozenset(m.address for m in members if m.status in _HOSTING)
     up = [m for m in members if m.status == "up"]
+    leaving = any(m.address == self_address and m.status in ("leaving", "exiting")
+                  for m in members)
     if self_address not in alive and not members:
-        # Removed from the cluster (left or downed): alone again.
+        # Removed from the cluster (left or downed), or never joined: alone.
         return Membership(self_address, frozenset({self_address}), self_address)
     if not up:
         if alive <= {self_address}:
             return Membership(self_address, frozenset({self_address}), self_address)
-        return Membership(self_address, alive, None)
+        return Membership(self_address, alive, None, leaving)
     oldest = sorted(up, key=functools.cmp_to_key(Member.age_ordering))[0]
-    return Membership(self_address, alive | {self_address}, oldest.address)
+    return Membership(self_address, alive | {self_address}, oldest.address, leaving)

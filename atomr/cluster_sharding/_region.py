@@ -43,6 +43,8 @@ _TICK = 0.05
 _RETRY = 1.0
 # How long a hand-off waits for the other regions' "drained" before it goes on.
 _HANDOFF_TIMEOUT = 10.0
+# How long a region shutting down gracefully hands its shards off at most.
+_LEAVE_TIMEOUT = 20.0
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
@@ -170,8 +172,18 @@ class _Node(Extension):
         self.close()
 
     async def _shutdown_regions(self) -> None:
-        for region in list(self.regions.values()):
-            region.shutdown()
+        """The coordinated shutdown's sharding phase: the regions hand
+        their shards off; it waits until they are gone."""
+        with self.lock:
+            regions = list(self.regions.values())
+            for region in regions:
+                region.shutdown()
+        deadline = time.monotonic() + _LEAVE_TIMEOUT
+        while time.monotonic() < deadline and not self.closed:
+            with self.lock:
+                if not any(r._leaving for r in regions):
+                    return
+            await asyncio.sleep(_TICK)
 
     # -- messaging ------------------------------------------------------------------
 
@@ -204,16 +216,18 @@ class _Node(Extension):
         with self.lock:
             if self.closed:
                 return
-            if kind in ("register", "get_home", "stopped", "region_gone"):
+            if kind in ("register", "get_home", "stopped", "region_gone", "graceful"):
                 coord = self._coordinator(type_name, msg[-1] if kind == "register" else None)
                 if coord is None:
                     return
                 if kind == "register":
-                    coord.register(sender, msg[2], list(msg[3]), list(msg[4]))
+                    coord.register(sender, msg[2], list(msg[3]), list(msg[4]), list(msg[5]))
                 elif kind == "get_home":
                     coord.get_home(msg[2], sender)
                 elif kind == "stopped":
                     coord.stopped(sender, msg[2], msg[3])
+                elif kind == "graceful":
+                    coord.graceful(sender)
                 else:
                     coord.region_gone(sender, msg[2] if len(msg) > 2 else None)
                 return
@@ -273,7 +287,18 @@ class _Node(Extension):
         membership = membership_of(self.address, self.cluster)
         if membership == self.membership:
             return
+        if membership.alive == {self.address} and self.membership.alive - {self.address} and \
+                any(r._leaving for r in self.regions.values()):
+            # Removed from the cluster while handing shards off: the others
+            # still take them (until the hand-offs are done or time out).
+            return
         self.membership = membership
+        if membership.leaving:
+            # A graceful leave: the regions hand their shards off (Akka runs
+            # the sharding phase of the coordinated shutdown on leave).
+            for region in list(self.regions.values()):
+                if region._props is not None:
+                    region.shutdown()
         if membership.coordinator != self.address:
             self.coordinators.clear()
         else:
@@ -418,6 +443,10 @@ class ShardRegion:
         self._unwrap = unwrap_extractor
         self.settings = settings
         self._closed = False
+        # Shutting down gracefully: handing its shards off.
+        self._leaving = False
+        self._leave_started = 0.0
+        self._graceful_sent = 0.0
         self._entities: dict[str, _Entity] = {}
         self._shards: dict[str, _Shard] = {}
         self._homes: dict[str, str] = {}
@@ -436,6 +465,9 @@ class ShardRegion:
         self._delegate: Optional[ShardRegion] = None
         with node.lock:
             existing = node.regions.get(type_name)
+            if existing is not None and existing._leaving:
+                existing._finish()
+                existing = None
             if existing is not None and existing.is_proxy and entity_props is not None:
                 # A proxy of this system hands its routing to the region.
                 existing._delegate = self
@@ -596,26 +628,60 @@ class ShardRegion:
             self._passivate(entity)
 
     def shutdown(self) -> None:
-        """Stops every entity of this region (the remembered ones stay
-        remembered) and leaves the cluster's sharding; idempotent."""
+        """Shuts the region down; idempotent. :meth:`tell` fails from now
+        on.
+
+        On a joined cluster with other regions of the type the shards are
+        handed off as in a rebalance (Akka's graceful shutdown): the
+        coordinator allocates no shard here any more; each shard's
+        entities handle every message sent to them before, are stopped
+        and start again on their shard's new region, which gets the
+        messages sent meanwhile. The region is gone once it hosts no
+        shard (or :data:`_LEAVE_TIMEOUT` seconds passed). Otherwise its
+        entities are stopped at once. Remembered entities stay remembered
+        (and move with their shards)."""
         with self._node.lock:
             if self._closed:
                 return
             self._closed = True
-            for entity in list(self._entities.values()):
-                entity.tell(_STOP)
-            self._entities.clear()
-            self._shards.clear()
-            self._buffers.clear()
             node = self._node
-            if not self._detached and node.regions.get(self._type_name) is self:
-                del node.regions[self._type_name]
-                coordinator = node.membership.coordinator
-                if coordinator is not None:
-                    remembered = {}
-                    if self.settings.remember_entities and self._props is not None:
-                        remembered = node.remember.entities(self._type_name)
-                    node.send(coordinator, ("region_gone", self._type_name, remembered))
+            if self._props is not None and not self._detached and \
+                    node.regions.get(self._type_name) is self and \
+                    node.membership.coordinator is not None and \
+                    node.membership.alive - {self._address} and \
+                    self._shards:
+                self._leaving = True
+                self._leave_started = time.monotonic()
+                self._graceful_sent = 0.0
+                self._send_graceful()
+                return
+            self._finish()
+
+    def _send_graceful(self) -> None:
+        coordinator = self._node.membership.coordinator
+        if coordinator is None or self._registered_with != coordinator:
+            return  # sent once registered
+        self._graceful_sent = time.monotonic()
+        self._node.send(coordinator, ("graceful", self._type_name))
+
+    def _finish(self) -> None:
+        """Stops what is left of the region and tells the coordinator
+        (under the node's lock)."""
+        self._leaving = False
+        for entity in list(self._entities.values()):
+            entity.tell(_STOP)
+        self._entities.clear()
+        self._shards.clear()
+        self._buffers.clear()
+        node = self._node
+        if not self._detached and node.regions.get(self._type_name) is self:
+            del node.regions[self._type_name]
+            coordinator = node.membership.coordinator
+            if coordinator is not None:
+                remembered = {}
+                if self.settings.remember_entities and self._props is not None:
+                    remembered = node.remember.entities(self._type_name)
+                node.send(coordinator, ("region_gone", self._type_name, remembered))
 
     # -- routing -------------------------------------------------------------------
 
@@ -723,7 +789,7 @@ class ShardRegion:
     # -- messages from the other nodes -------------------------------------------------
 
     def _on_message(self, sender: str, msg: tuple[Any, ...]) -> None:
-        if self._closed:
+        if self._closed and not self._leaving:
             return
         kind = msg[0]
         if kind == "msg":
@@ -742,9 +808,17 @@ class ShardRegion:
             if sender != self._node.membership.coordinator:
                 return
             self._registered_with = sender
+            if self._leaving:
+                self._send_graceful()
             for shard, home in msg[2].items():
                 if home != self._address or shard in self._shards:
                     self._homes[shard] = home
+                    self._handing.discard(shard)
+            for shard in list(self._handing):
+                # A hand-off the previous coordinator began: the new one
+                # announces the shard's home once it is stopped.
+                if shard not in self._buffers:
+                    self._buffers[shard] = []
             for shard in list(self._buffers):
                 if self._home(shard) is not None:
                     self._flush(shard)
@@ -846,7 +920,7 @@ class ShardRegion:
     # -- the tick ------------------------------------------------------------------
 
     def _register(self) -> None:
-        if self._detached or self._closed:
+        if self._detached or (self._closed and not self._leaving):
             return
         coordinator = self._node.membership.coordinator
         if coordinator is None:
@@ -856,6 +930,8 @@ class ShardRegion:
         self._node.send(coordinator, ("register", self._type_name, self._props is None,
                                       sorted(s for s, st in self._shards.items()
                                              if not st.stopping), remembered,
+                                      sorted(s for s, st in self._shards.items()
+                                             if st.stopping),
                                       self.settings._wire()))
 
     def _membership_changed(self) -> None:
@@ -872,8 +948,15 @@ class ShardRegion:
             self._register()
 
     def _tick(self, now: float) -> None:
-        if self._closed or self._detached:
+        if (self._closed and not self._leaving) or self._detached:
             return
+        if self._leaving:
+            if not self._shards and not self._buffers or \
+                    now - self._leave_started >= _LEAVE_TIMEOUT:
+                self._finish()
+                return
+            if self._registered_with is not None and now - self._graceful_sent >= _RETRY:
+                self._send_graceful()
         if self._registered_with is None and now - self._register_sent >= _RETRY:
             self._register()
         for shard, asked in list(self._requested.items()):

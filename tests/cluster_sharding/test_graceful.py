@@ -1,0 +1,77 @@
+"""Graceful hand-off as a region shuts down or its node leaves the cluster:
+every message sent meanwhile reaches its entity exactly once, in each
+sender's order, and the shards end up on the other regions."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from atomr.cluster_sharding import ShardRegion
+
+from .test_cluster_registry import _entity, _extract, _Log, _until, cluster3  # noqa: F401
+
+
+async def _send_while(regions_by_tag, stop, sent, entities=24):
+    async def sender(region, tag):
+        n = 0
+        while not stop.is_set():
+            for e in range(entities):
+                region.tell((f"e{e}", tag, n))
+            n += 1
+            sent[tag] = n
+            await asyncio.sleep(0.005)
+
+    return [asyncio.ensure_future(sender(r, tag)) for tag, r in regions_by_tag.items()]
+
+
+def _check_exactly_once_in_order(log, sent, entities=24):
+    for e in range(entities):
+        got = log.by_entity[f"e{e}"]
+        for tag, n in sent.items():
+            assert [x[1] for x in got if x[0] == tag] == list(range(n)), (e, tag)
+
+
+@pytest.mark.parametrize("how", ["shutdown", "leave"])
+def test_a_graceful_leave_hands_shards_off_without_loss_or_duplication(cluster3, how):
+    systems, clusters = cluster3
+    log = _Log()
+    stop = asyncio.Event()
+    sent: dict[str, int] = {}
+
+    async def scenario():
+        for c in clusters:
+            await c.join_seed_nodes([clusters[0].self_address])
+        await _until(lambda: all(c.member_count() == 3 for c in clusters))
+        regions = [ShardRegion.start(system=s, type_name="g", entity_props=_entity(log),
+                                     message_extractor=_extract) for s in systems]
+        for e in range(24):
+            regions[0].tell((f"e{e}", "warm", 0))
+        await _until(lambda: [r.shard_count() for r in regions] == [4, 4, 4])
+        tasks = await _send_while({"s0": regions[0], "s2": regions[2]}, stop, sent)
+        await asyncio.sleep(0.2)
+        leaver = regions[1]
+        if how == "shutdown":
+            leaver.shutdown()
+            with pytest.raises(RuntimeError):
+                leaver.tell(("e0", "late", 0))
+        else:
+            await clusters[1].leave()
+        await _until(lambda: sorted(regions[0].shard_ids() + regions[2].shard_ids()) ==
+                     sorted(str(i) for i in range(12)))
+        await _until(lambda: leaver.entity_count() == 0 and leaver.shard_count() == 0)
+        await asyncio.sleep(0.2)
+        stop.set()
+        await asyncio.gather(*tasks)
+        await _until(lambda: all(
+            sum(1 for x in log.by_entity.get(f"e{e}", []) if x[0] != "warm")
+            == sum(sent.values()) for e in range(24)))
+        return regions
+
+    regions = asyncio.run(scenario())
+    _check_exactly_once_in_order(log, sent)
+    for e in range(24):
+        owner = next(r for r in regions if str(e % 12) in r.shard_ids())
+        assert log.by_entity[f"e{e}"][-1][2] == owner._system.name
+        assert owner._system.name != "sb"
