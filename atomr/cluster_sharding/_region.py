@@ -22,7 +22,7 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from atomr._util import public_module
-from atomr.actor import ActorRef, Props
+from atomr.actor import Actor, ActorRef, Props
 from atomr.actor.coordinated_shutdown import COORDINATED_SHUTDOWN
 from atomr.actor.extension import Extension, ExtensionId
 from atomr.cluster._extension import _CLUSTERS
@@ -57,50 +57,133 @@ class _Stop:
 _STOP = _Stop()
 
 
+class _Release:
+    """Told to a remembered entity once its start is written: the messages
+    it stashed meanwhile are handled, in order."""
+
+    __slots__ = ()
+
+
+_RELEASE = _Release()
+
+
+def _gate(ctx: Any, entity: "_Entity", message: Any) -> bool:
+    """True when `message` was held back (the entity's remembered start is
+    not written yet; see :class:`_Entity`) or was the release marker."""
+    if message is _RELEASE:
+        entity.gated = False
+        ctx.unstash_all()
+        return True
+    if entity.gated:
+        ctx.stash()
+        return True
+    return False
+
+
 class _Shell:
     """Wraps an entity instance: notes its activity (for passivation) and
-    stops it on the hand-off marker; everything else is the instance's."""
+    stops it on the hand-off marker; everything else is the instance's.
+
+    The instance sees a :class:`_EntityContext`, whose ``become`` wraps the
+    new behaviour the same way, so an entity that replaced its ``handle``
+    still stops on the marker (Akka delivers its hand-off stop message to
+    the actor's current behaviour)."""
 
     def __init__(self, inner: Any, entity: "_Entity") -> None:
         self.__dict__["_inner"] = inner
         self.__dict__["_entity"] = entity
+        self.__dict__["_ctx"] = None
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self.__dict__["_inner"], name)
+        value = getattr(self.__dict__["_inner"], name)
+        if name == "pre_start" and getattr(type(self.__dict__["_inner"]), name, None) is not \
+                Actor.pre_start:
+            hook = value
+
+            def pre_start(ctx: Any) -> Any:
+                return hook(self._wrap(ctx))
+
+            return pre_start
+        return value
+
+    def _wrap(self, ctx: Any) -> "_EntityContext":
+        wrapped = self.__dict__["_ctx"]
+        if wrapped is None or wrapped._ctx is not ctx:
+            wrapped = self.__dict__["_ctx"] = _EntityContext(ctx, self.__dict__["_entity"])
+        return wrapped
 
     def handle(self, ctx: Any, message: Any) -> Any:
+        entity = self.__dict__["_entity"]
+        if entity.gated or message is _RELEASE:
+            if _gate(ctx, entity, message):
+                return None
         if message is _STOP:
             ctx.stop_self()
             return None
-        self.__dict__["_entity"].last = time.monotonic()
-        return self.__dict__["_inner"].handle(ctx, message)
+        entity.last = time.monotonic()
+        return self.__dict__["_inner"].handle(self._wrap(ctx), message)
+
+
+class _EntityContext:
+    """An entity's view of its context: its own, but a behaviour set
+    with ``become`` still stops on the hand-off marker and counts as
+    activity."""
+
+    __slots__ = ("_ctx", "_entity")
+
+    def __init__(self, ctx: Any, entity: "_Entity") -> None:
+        self._ctx = ctx
+        self._entity = entity
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ctx, name)
+
+    def _behaviour(self, handler: Any) -> Callable[[Any, Any], Any]:
+        if not callable(handler):
+            return handler  # the context raises its TypeError
+        entity = self._entity
+        me = self
+
+        def behaviour(ctx: Any, message: Any) -> Any:
+            if entity.gated or message is _RELEASE:
+                if _gate(ctx, entity, message):
+                    return None
+            if message is _STOP:
+                ctx.stop_self()
+                return None
+            entity.last = time.monotonic()
+            return handler(me if me._ctx is ctx else _EntityContext(ctx, entity), message)
+
+        return behaviour
+
+    def become(self, handler: Any, discard_old: bool = True) -> None:
+        self._ctx.become(self._behaviour(handler), discard_old)
+
+    def become_(self, handler: Any, discard_old: bool = True) -> None:
+        self._ctx.become_(self._behaviour(handler), discard_old)
 
 
 class _Entity:
-    __slots__ = ("id", "shard", "ref", "last", "held")
+    __slots__ = ("id", "shard", "ref", "last", "gated")
 
     def __init__(self, entity_id: str, shard: str) -> None:
         self.id = entity_id
         self.shard = shard
         self.ref: Any = None
         self.last = time.monotonic()
-        # Its messages while its remembered start is being written to the
-        # journal (None once written, or when nothing is written).
-        self.held: Optional[list[Any]] = None
+        # While its remembered start is being written to the journal the
+        # entity stashes every message (told through the region or its
+        # ref) until the release marker; only the entity's own thread
+        # clears it.
+        self.gated = False
 
     def tell(self, message: Any) -> None:
-        """Sends `message` to the entity (under the node's lock), after
-        the ones held for it."""
-        if self.held is not None:
-            self.held.append(message)
-        else:
-            self.ref.tell(message)
+        """Sends `message` to the entity."""
+        self.ref.tell(message)
 
     def release(self) -> None:
-        """Its remembered start is written: its held messages go, in order."""
-        held, self.held = self.held, None
-        for message in held or ():
-            self.ref.tell(message)
+        """Its remembered start is written: the messages it held go, in order."""
+        self.ref.tell(_RELEASE)
 
 
 class _Shard:
@@ -608,12 +691,14 @@ class ShardRegion:
         for entity in self._entities.values():
             if entity.id == entity_id:
                 return entity.shard
-        if self._extract_shard is not None:
-            try:
-                _, shard, _ = self._extract_all(entity_id)
+        try:
+            # the extractors applied to the id itself, when they take it
+            # for a message of that entity
+            extracted, shard, _ = self._extract_all(entity_id)
+            if extracted == entity_id or self._extract_shard is not None:
                 return shard
-            except Exception:  # noqa: BLE001 - extractors made for messages, not ids
-                pass
+        except Exception:  # noqa: BLE001 - extractors made for messages, not ids
+            pass
         return _default_shard(entity_id)
 
     def request_passivation(self, entity_id: Any) -> None:
@@ -747,6 +832,7 @@ class ShardRegion:
             return _Shell(inner(), entity)
 
         entity_props = self._props._copy(factory=factory)
+        entity.gated = self.settings.remember_entities
         base = _entity_name(self._type_name, entity_id) + self._suffix
         name = base
         while True:
@@ -765,7 +851,6 @@ class ShardRegion:
             # With a shared journal the entity handles no message before
             # its start is written there: were this node to die after it
             # handled one, the entity would start again elsewhere.
-            entity.held = []
             node = self._node
             if not node.remember.started(self._type_name, shard, entity_id,
                                          lambda: node.locked(entity.release)):
@@ -904,8 +989,8 @@ class ShardRegion:
             return
         if any(not ref.is_terminated() for ref in state.refs):
             if time.monotonic() - state.since >= _HANDOFF_TIMEOUT:
-                # An entity that replaced its handle (ctx.become) never
-                # sees the marker: stopped outright after the timeout.
+                # An entity still busy (a handler that does not return,
+                # an endless stream of its own messages): stopped outright.
                 for ref in state.refs:
                     ref.stop()
             return
