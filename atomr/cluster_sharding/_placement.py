@@ -27,20 +27,31 @@ class Membership:
     """One look at the cluster: which nodes can host shards and which of
     them runs the coordinators."""
 
-    __slots__ = ("self_address", "alive", "coordinator", "leaving")
+    __slots__ = ("self_address", "alive", "coordinator", "leaving", "by_role")
 
     def __init__(self, self_address: str, alive: frozenset[str],
-                 coordinator: Optional[str], leaving: bool = False) -> None:
+                 coordinator: Optional[str], leaving: bool = False,
+                 by_role: Optional[dict[str, str]] = None) -> None:
         self.self_address = self_address
         self.alive = alive
         self.coordinator = coordinator
+        #: role -> the oldest up member with it
+        self.by_role = by_role or {}
         #: This node is leaving the cluster (``leaving`` or ``exiting``).
         self.leaving = leaving
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Membership) and (
-            self.alive, self.coordinator, self.leaving) == (
-            other.alive, other.coordinator, other.leaving)
+            self.alive, self.coordinator, self.leaving, self.by_role) == (
+            other.alive, other.coordinator, other.leaving, other.by_role)
+
+    def coordinator_for(self, role: Optional[str]) -> Optional[str]:
+        """Where the coordinators of types restricted to `role` run (the
+        oldest up member with it; None: no such member is up)."""
+        if role is None or self.coordinator == self.self_address and \
+                self.alive == {self.self_address}:
+            return self.coordinator
+        return self.by_role.get(role)
 
     def __repr__(self) -> str:
         return f"<Membership coordinator={self.coordinator} alive={sorted(self.alive)}>"
@@ -68,5 +79,10 @@ def membership_of(self_address: str, cluster: Any) -> Membership:
         if alive <= {self_address}:
             return Membership(self_address, frozenset({self_address}), self_address)
         return Membership(self_address, alive, None, leaving)
-    oldest = sorted(up, key=functools.cmp_to_key(Member.age_ordering))[0]
-    return Membership(self_address, alive | {self_address}, oldest.address, leaving)
+    by_age = sorted(up, key=functools.cmp_to_key(Member.age_ordering))
+    by_role: dict[str, str] = {}
+    for m in by_age:
+        for role in m.roles:
+            by_role.setdefault(role, m.address)
+    return Membership(self_address, alive | {self_address}, by_age[0].address, leaving,
+                      by_role)

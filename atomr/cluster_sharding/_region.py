@@ -322,8 +322,6 @@ class _Node(Extension):
                      settings: Optional[dict[str, Any]]) -> Optional[Coordinator]:
         """This node's coordinator of `type_name` when this node runs the
         coordinators now (created on first use)."""
-        if self.membership.coordinator != self.address:
-            return None
         coord = self.coordinators.get(type_name)
         if coord is None:
             region = self.regions.get(type_name)
@@ -333,7 +331,11 @@ class _Node(Extension):
                 s = ShardingSettings._from_wire(settings)
             else:
                 return None
+            if self.membership.coordinator_for(s.role) != self.address:
+                return None
             coord = self.coordinators[type_name] = Coordinator(self, type_name, s)
+        elif self.membership.coordinator_for(coord.settings.role) != self.address:
+            return None
         return coord
 
     # -- the periodic tick ----------------------------------------------------------
@@ -382,11 +384,11 @@ class _Node(Extension):
             for region in list(self.regions.values()):
                 if region._props is not None:
                     region.shutdown()
-        if membership.coordinator != self.address:
-            self.coordinators.clear()
-        else:
-            for type_name in list(self.regions):
-                self._coordinator(type_name, None)
+        for type_name, coord in list(self.coordinators.items()):
+            if membership.coordinator_for(coord.settings.role) != self.address:
+                del self.coordinators[type_name]
+        for type_name in list(self.regions):
+            self._coordinator(type_name, None)
         for coord in self.coordinators.values():
             coord.membership_changed()
         for region in list(self.regions.values()):
@@ -510,6 +512,10 @@ class ShardRegion:
             settings = ShardingSettings()
         elif not isinstance(settings, ShardingSettings):
             raise TypeError(f"settings must be ShardingSettings, not {type(settings).__name__}")
+        if entity_props is not None and settings.role is not None:
+            roles = system.config.get("cluster.roles") if hasattr(system, "config") else None
+            if settings.role not in (roles or ()):
+                entity_props = None  # a node without the role: a proxy
         self = object.__new__(ShardRegion)
         self._init(system, type_name, entity_props, message_extractor, settings,
                    shard_id_extractor, unwrap_extractor)
@@ -596,6 +602,9 @@ class ShardRegion:
     @property
     def _address(self) -> str:
         return self._node.address
+
+    def _coordinator_address(self) -> Optional[str]:
+        return self._node.membership.coordinator_for(self.settings.role)
 
     def entity_count(self) -> int:
         """The entities alive in this region."""
@@ -732,7 +741,7 @@ class ShardRegion:
             node = self._node
             if self._props is not None and not self._detached and \
                     node.regions.get(self._type_name) is self and \
-                    node.membership.coordinator is not None and \
+                    self._coordinator_address() is not None and \
                     node.membership.alive - {self._address} and \
                     self._shards:
                 self._leaving = True
@@ -743,7 +752,7 @@ class ShardRegion:
             self._finish()
 
     def _send_graceful(self) -> None:
-        coordinator = self._node.membership.coordinator
+        coordinator = self._coordinator_address()
         if coordinator is None or self._registered_with != coordinator:
             return  # sent once registered
         self._graceful_sent = time.monotonic()
@@ -761,7 +770,7 @@ class ShardRegion:
         node = self._node
         if not self._detached and node.regions.get(self._type_name) is self:
             del node.regions[self._type_name]
-            coordinator = node.membership.coordinator
+            coordinator = self._coordinator_address()
             if coordinator is not None:
                 remembered = {}
                 if self.settings.remember_entities and self._props is not None:
@@ -805,7 +814,7 @@ class ShardRegion:
     def _request_home(self, shard: str) -> None:
         if shard in self._requested:
             return
-        coordinator = self._node.membership.coordinator
+        coordinator = self._coordinator_address()
         self._requested[shard] = time.monotonic()
         if coordinator is None or self._registered_with != coordinator:
             return  # asked again once registered
@@ -890,7 +899,7 @@ class ShardRegion:
             _, _, shard, home, entity_ids = msg
             self._on_home(shard, home, entity_ids)
         elif kind == "registered":
-            if sender != self._node.membership.coordinator:
+            if sender != self._coordinator_address():
                 return
             self._registered_with = sender
             if self._leaving:
@@ -998,7 +1007,7 @@ class ShardRegion:
         ids = sorted(state.entities) if self.settings.remember_entities else None
         if ids is not None:
             self._node.remember.handed_off(self._type_name, state.id)
-        coordinator = self._node.membership.coordinator
+        coordinator = self._coordinator_address()
         if coordinator is not None:
             self._node.send(coordinator, ("stopped", self._type_name, state.id, ids))
 
@@ -1007,7 +1016,7 @@ class ShardRegion:
     def _register(self) -> None:
         if self._detached or (self._closed and not self._leaving):
             return
-        coordinator = self._node.membership.coordinator
+        coordinator = self._coordinator_address()
         if coordinator is None:
             return
         self._register_sent = time.monotonic()
@@ -1028,7 +1037,7 @@ class ShardRegion:
             if state.waiting is not None:
                 state.waiting &= membership.alive
                 self._check_drained(state)
-        if membership.coordinator != self._registered_with:
+        if self._coordinator_address() != self._registered_with:
             self._registered_with = None
             self._register()
 
