@@ -228,6 +228,11 @@ class _Node(Extension):
         self.membership: Membership = membership_of(self.address, self.cluster)
         self.regions: dict[str, ShardRegion] = {}
         self.coordinators: dict[str, Coordinator] = {}
+        # The coordinator singleton managers (type -> manager), the types
+        # whose singleton runs here and the settings each type's regions gave.
+        self.managers: dict[str, Any] = {}
+        self.singleton_running: set[str] = set()
+        self.type_settings: dict[str, ShardingSettings] = {}
         self.detached: list[ShardRegion] = []
         self.remember: RememberStore = remember_store(system)
         self.transport = Transport(system, self.cluster, self.address, self.receive_batch)
@@ -329,14 +334,46 @@ class _Node(Extension):
                 s = region.settings
             elif settings is not None:
                 s = ShardingSettings._from_wire(settings)
+            elif type_name in self.type_settings:
+                s = self.type_settings[type_name]
             else:
                 return None
+            self.type_settings.setdefault(type_name, s)
             if self.membership.coordinator_for(s.role) != self.address:
                 return None
+            if not self._alone():
+                # On a cluster: only while this node runs the singleton.
+                self._ensure_manager(type_name, s.role)
+                if type_name not in self.singleton_running:
+                    return None
             coord = self.coordinators[type_name] = Coordinator(self, type_name, s)
         elif self.membership.coordinator_for(coord.settings.role) != self.address:
             return None
         return coord
+
+    def _alone(self) -> bool:
+        """No cluster, or none joined: this node coordinates itself."""
+        return self.cluster is None or self.membership.alive == {self.address}
+
+    def _ensure_manager(self, type_name: str, role: Optional[str]) -> None:
+        if type_name in self.managers or self.cluster is None or self.closed:
+            return
+        from atomr.cluster_sharding._singleton import start_manager
+        try:
+            self.managers[type_name] = start_manager(self, type_name, role)
+        except Exception:  # noqa: BLE001 - a terminating system starts no actor
+            pass
+
+    def singleton_started(self, type_name: str) -> None:
+        """The coordinator singleton of `type_name` started here."""
+        self.singleton_running.add(type_name)
+        self._coordinator(type_name, None)
+
+    def singleton_stopped(self, type_name: str) -> None:
+        """It stopped (handed over to the next oldest)."""
+        self.singleton_running.discard(type_name)
+        if not self._alone():
+            self.coordinators.pop(type_name, None)
 
     # -- the periodic tick ----------------------------------------------------------
 
@@ -388,6 +425,8 @@ class _Node(Extension):
             if membership.coordinator_for(coord.settings.role) != self.address:
                 del self.coordinators[type_name]
         for type_name in list(self.regions):
+            if not self._alone():
+                self._ensure_manager(type_name, self.regions[type_name].settings.role)
             self._coordinator(type_name, None)
         for coord in self.coordinators.values():
             coord.membership_changed()
@@ -575,6 +614,8 @@ class ShardRegion:
             else:
                 proxy = node.regions.get(type_name)
                 node.regions[type_name] = self
+                if not node._alone():
+                    node._ensure_manager(type_name, settings.role)
                 self._register()
                 if proxy is not None and proxy._delegate is self:
                     buffered, proxy._buffers = proxy._buffers, {}

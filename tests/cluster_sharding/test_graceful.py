@@ -75,3 +75,38 @@ def test_a_graceful_leave_hands_shards_off_without_loss_or_duplication(cluster3,
         owner = next(r for r in regions if str(e % 12) in r.shard_ids())
         assert log.by_entity[f"e{e}"][-1][2] == owner._system.name
         assert owner._system.name != "sb"
+
+
+def test_the_coordinator_is_a_cluster_singleton_on_the_oldest_even_with_only_a_proxy(cluster3):
+    systems, clusters = cluster3
+    log = _Log()
+
+    async def scenario():
+        for c in clusters:
+            await c.join_seed_nodes([clusters[0].self_address])
+        await _until(lambda: all(c.member_count() == 3 for c in clusters))
+        proxy = ShardRegion.start_proxy(system=systems[0], type_name="cs",
+                                        message_extractor=_extract)
+        regions = [ShardRegion.start(system=s, type_name="cs", entity_props=_entity(log),
+                                     message_extractor=_extract) for s in systems[1:]]
+        nodes = [r._node for r in [proxy, *regions]]
+        # the oldest, sa, runs the coordinator singleton though it hosts no shard
+        await _until(lambda: nodes[0].managers["cs"].state == "active_here"
+                     and "cs" in nodes[0].coordinators)
+        for e in range(24):
+            proxy.tell((f"e{e}", "p", 0))
+        await _until(lambda: [r.shard_count() for r in regions] == [6, 6]
+                     and sum(len(v) for v in log.by_entity.values()) == 24)
+        assert [n.managers["cs"].state for n in nodes[1:]] == ["active_remote"] * 2
+        await clusters[0].leave()
+        # handed over to sb, the next oldest, which rebuilds the state
+        await _until(lambda: nodes[1].managers["cs"].state == "active_here"
+                     and "cs" in nodes[1].coordinators and nodes[1].coordinators["cs"].active)
+        assert nodes[1].coordinators["cs"].homes == {str(i): r._address
+                                                     for r in regions for i in
+                                                     map(int, r.shard_ids())}
+        for e in range(24):
+            regions[1].tell((f"e{e}", "c", 1))
+        await _until(lambda: sum(len(v) for v in log.by_entity.values()) == 48)
+
+    asyncio.run(scenario())
