@@ -1,7 +1,9 @@
 """The shard coordinator of one entity type.
 
 It runs on the node :mod:`atomr.cluster_sharding._placement` names (the
-oldest up member) and decides which region hosts each shard:
+oldest up member with the type's role), as a cluster singleton (see
+:mod:`atomr.cluster_sharding._singleton`), and decides which region hosts
+each shard:
 
 * a shard asked for the first time goes to the region with the fewest
   shards (``least-shards``) or to the region that asked (``pinned``);
@@ -9,8 +11,10 @@ oldest up member) and decides which region hosts each shard:
   ``rebalance_threshold`` (and at least two) more shards than the emptiest,
   up to ``max_simultaneous_rebalance`` shards are handed off from the
   fullest regions; each is then allocated again like a new shard;
-* the shards of a node that left the cluster are forgotten; those with
-  remembered entities are allocated again at once.
+* the shards of a node that was removed are forgotten; those with
+  remembered entities are allocated again at once;
+* a region shutting down gracefully (its node leaving) gets no new shard
+  and each of its shards is handed off at once.
 
 Its state is not stored: after a move the new coordinator rebuilds it from
 the regions, which register again with the shards they host (and the

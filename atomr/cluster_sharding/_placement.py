@@ -1,12 +1,12 @@
 """Where the shard coordinator of a node's cluster runs.
 
-The coordinator of every entity type runs on the oldest ``up`` member of
-the cluster (Akka's cluster singleton placement): when that member leaves,
-is downed or removed, the next oldest takes over and rebuilds the
-coordinator's state (see :mod:`atomr.cluster_sharding._coordinator`).
-
-This module is the only place that decides it, behind one function, so a
-cluster singleton manager can take its place later.
+The coordinator of an entity type runs on the oldest ``up`` member of the
+cluster with the type's role (any member for no role), the rule of
+Akka's cluster singleton, which :mod:`atomr.cluster_sharding._singleton`
+runs the coordinator as: when that member leaves, is downed or removed,
+the next oldest takes over and rebuilds the coordinator's state (see
+:mod:`atomr.cluster_sharding._coordinator`). The regions find the
+coordinator by this rule.
 """
 
 from __future__ import annotations

@@ -772,7 +772,7 @@ class ShardRegion:
         entities handle every message sent to them before, are stopped
         and start again on their shard's new region, which gets the
         messages sent meanwhile. The region is gone once it hosts no
-        shard (or :data:`_LEAVE_TIMEOUT` seconds passed). Otherwise its
+        shard (or 20 s passed). Otherwise its
         entities are stopped at once. Remembered entities stay remembered
         (and move with their shards)."""
         with self._node.lock:
