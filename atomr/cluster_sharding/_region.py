@@ -266,7 +266,16 @@ class _Node(Extension):
             regions = list(self.regions.values())
             for region in regions:
                 region.shutdown()
-        deadline = time.monotonic() + _LEAVE_TIMEOUT
+        budget = _LEAVE_TIMEOUT
+        try:
+            # a little less than the phase's timeout, so it ends before the
+            # phase gives up on it
+            timeout = COORDINATED_SHUTDOWN.get(self.system).phase_timeout(
+                "cluster-sharding-shutdown-region")
+            budget = min(budget, max(timeout * 0.9, min(timeout, _TICK)))
+        except Exception:  # noqa: BLE001 - a terminating system: no wait
+            return
+        deadline = time.monotonic() + budget
         while time.monotonic() < deadline and not self.closed:
             with self.lock:
                 if not any(r._leaving for r in regions):

@@ -110,3 +110,35 @@ def test_the_coordinator_is_a_cluster_singleton_on_the_oldest_even_with_only_a_p
         await _until(lambda: sum(len(v) for v in log.by_entity.values()) == 48)
 
     asyncio.run(scenario())
+
+
+def test_the_coordinated_shutdown_hands_shards_off_before_the_node_leaves(cluster3):
+    from atomr.actor.coordinated_shutdown import COORDINATED_SHUTDOWN
+
+    systems, clusters = cluster3
+    log = _Log()
+
+    async def scenario():
+        for c in clusters[:2]:
+            await c.join_seed_nodes([clusters[0].self_address])
+        await _until(lambda: all(c.member_count() == 2 for c in clusters[:2]))
+        regions = [ShardRegion.start(system=s, type_name="cs2", entity_props=_entity(log),
+                                     message_extractor=_extract) for s in systems[:2]]
+        for e in range(12):
+            regions[0].tell((f"e{e}", "x", 0))
+        await _until(lambda: [r.shard_count() for r in regions] == [6, 6])
+        return regions
+
+    regions = asyncio.run(scenario())
+    # the sharding phase runs before cluster-leave: the shards are handed off
+    # while sb is still a member
+    assert COORDINATED_SHUTDOWN.get(systems[1]).run("test").result(60)
+    assert regions[0].shard_count() == 12 and regions[1].shard_count() == 0
+
+    async def after():
+        for e in range(12):
+            regions[0].tell((f"e{e}", "x", 1))
+        await _until(lambda: all(len(log.by_entity.get(f"e{e}", [])) == 2 for e in range(12)))
+
+    asyncio.run(after())
+    assert all(log.by_entity[f"e{e}"][-1][2] == "sa" for e in range(12))
