@@ -94,6 +94,7 @@ SCENARIOS = {
     # tells through the regions raced against direct remote tells.
     "sharding-tell-10k": Scenario("msg/s"),
     "sharding-rebalance": Scenario("rebalances/s"),
+    "sharding-graceful-leave": Scenario("hand-offs/s"),
     # Serial links (test_bench_remote_serial.py): one process, a socket pair,
     # raced against asyncio streams with length-prefixed frames.
     "serial-tell": Scenario("msg/s"),

@@ -13,6 +13,12 @@ runs the other two).
   process joins (untimed), then the round times its region's start until
   the coordinator's rebalancing has moved the shards to 10/10/10. The
   third node leaves again before the next round.
+* ``sharding-graceful-leave``: three nodes hold the 30 shards (10/10/10)
+  with 3,000 started entities; the round times a graceful leave of the
+  third (its region shuts down and its node leaves the cluster) until
+  the other two hold its shards (15/15): each of its shards handed off,
+  its entities stopped after their last message, the shard allocated
+  again. A new third node joins before the next round (untimed).
 
 Run: ``python3 -m pytest benchmarks/test_bench_sharding.py``.
 """
@@ -235,3 +241,41 @@ def _rebalance(n: int):
 
 def test_sharding_rebalance_after_join(race):
     race("sharding-rebalance", "atomr", 1, ROUNDS, _rebalance)
+
+
+@contextlib.contextmanager
+def _graceful_leave(n: int):
+    with _cluster(2) as (system, region, procs):
+        address = sharding_node.Cluster.get(system).self_address
+        leaver: list[Optional[_Process]] = [None]
+
+        def setup() -> None:
+            old = leaver[0]
+            if old is not None:
+                old.close()
+                procs.remove(old)
+            proc = leaver[0] = _Process("bench-l")
+            procs.append(proc)
+            assert proc.command(f"join {address}") == "ok"
+            assert proc.command("region") == "ok"
+            for e in range(3_000):
+                region.tell({"e": f"e{e}", "n": -1})
+            _wait(lambda: [region.shard_count(), procs[0].shards(), proc.shards()] ==
+                  [10, 10, 10], "shards spread 10/10/10")
+
+        def one_round() -> None:
+            proc = leaver[0]
+            assert proc is not None and proc.proc.stdin is not None
+            proc.proc.stdin.write("leave\n")
+            proc.proc.stdin.flush()
+            deadline = time.monotonic() + WAIT
+            while [region.shard_count(), procs[0].shards()] != [15, 15]:
+                assert time.monotonic() < deadline, "no hand-off"
+                time.sleep(0.01)
+            assert proc._line(WAIT) == "ok"
+
+        yield one_round, setup
+
+
+def test_sharding_graceful_leave(race):
+    race("sharding-graceful-leave", "atomr", 1, ROUNDS, _graceful_leave)

@@ -1,7 +1,9 @@
 """The shard coordinator of one entity type.
 
 It runs on the node :mod:`atomr.cluster_sharding._placement` names (the
-oldest up member) and decides which region hosts each shard:
+oldest up member with the type's role), as a cluster singleton (see
+:mod:`atomr.cluster_sharding._singleton`), and decides which region hosts
+each shard:
 
 * a shard asked for the first time goes to the region with the fewest
   shards (``least-shards``) or to the region that asked (``pinned``);
@@ -9,8 +11,10 @@ oldest up member) and decides which region hosts each shard:
   ``rebalance_threshold`` (and at least two) more shards than the emptiest,
   up to ``max_simultaneous_rebalance`` shards are handed off from the
   fullest regions; each is then allocated again like a new shard;
-* the shards of a node that left the cluster are forgotten; those with
-  remembered entities are allocated again at once.
+* the shards of a node that was removed are forgotten; those with
+  remembered entities are allocated again at once;
+* a region shutting down gracefully (its node leaving) gets no new shard
+  and each of its shards is handed off at once.
 
 Its state is not stored: after a move the new coordinator rebuilds it from
 the regions, which register again with the shards they host (and the
@@ -44,12 +48,15 @@ from atomr.cluster_sharding._settings import ShardingSettings
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from atomr.cluster_sharding._region import _Node
 
-__all__ = ["Coordinator", "RECOVERY_WAIT", "REBALANCE_INTERVAL"]
+__all__ = ["Coordinator", "RECOVERY_WAIT", "REBALANCE_INTERVAL", "LEAVE_TIMEOUT"]
 
 #: How long a new coordinator waits for live nodes to register.
 RECOVERY_WAIT = 1.0
 #: How often the coordinator looks for shards to rebalance.
 REBALANCE_INTERVAL = 0.5
+#: How long a region shutting down gracefully is waited for once its node
+#: left the membership.
+LEAVE_TIMEOUT = 10.0
 
 
 class Coordinator:
@@ -64,6 +71,9 @@ class Coordinator:
         self.homes: dict[str, str] = {}
         # shard -> the region handing it off
         self.rebalancing: dict[str, str] = {}
+        # Regions shutting down gracefully -> when their node left the
+        # membership (None while it is still a member).
+        self.leaving: dict[str, Optional[float]] = {}
         self.pending: set[str] = set()
         self.remembered: set[str] = set()
         self.created = time.monotonic()
@@ -84,8 +94,9 @@ class Coordinator:
             self._send(addr, msg)
 
     def register(self, addr: str, proxy: bool, shards: list[str],
-                 remembered: list[str]) -> None:
-        """A region (or proxy) at `addr` registers with what it hosts."""
+                 remembered: list[str], stopping: Optional[list[str]] = None) -> None:
+        """A region (or proxy) at `addr` registers with what it hosts (and
+        the shards it is stopping for a hand-off)."""
         if proxy:
             self.proxies.add(addr)
         else:
@@ -102,6 +113,11 @@ class Coordinator:
                     continue
                 self.homes[shard] = addr
                 own.add(shard)
+            for shard in stopping or ():
+                # A hand-off begun by the previous coordinator: it ends
+                # when the region reports the shard stopped.
+                if shard not in self.homes and shard not in self.rebalancing:
+                    self.rebalancing[shard] = addr
             self.remembered.update(remembered)
         self._send(addr, ("registered", self.type_name, dict(self.homes)))
         if self.active:
@@ -150,12 +166,13 @@ class Coordinator:
             self._allocate_pending(requester)
 
     def _choose(self, requester: Optional[str]) -> Optional[str]:
-        if not self.regions:
+        candidates = sorted(r for r in self.regions if r not in self.leaving)
+        if not candidates:
             return None
-        if self.settings.allocation_strategy == "pinned" and requester in self.regions:
+        if self.settings.allocation_strategy == "pinned" and requester in candidates:
             return requester
         counts = self._counts()
-        return min(sorted(self.regions), key=lambda r: counts[r])
+        return min(candidates, key=lambda r: counts[r])
 
     def _counts(self) -> dict[str, int]:
         counts = {r: len(s) for r, s in self.regions.items()}
@@ -192,11 +209,35 @@ class Coordinator:
         self.pending.add(shard)
         self._allocate_pending(None, {shard: entities} if entities else None)
 
+    def graceful(self, addr: str) -> None:
+        """The region at `addr` shuts down gracefully (Akka's
+        ``GracefulShutdownReq``): no shard goes to it any more and each of
+        its shards is handed off (see the module comment), however many
+        at once; it reports ``region_gone`` once it hosts none."""
+        if addr not in self.leaving:
+            self.leaving[addr] = None
+        self._hand_off_leaving()
+
+    def _hand_off_leaving(self) -> None:
+        if not self.active:
+            return
+        participants = None
+        for addr in sorted(self.leaving):
+            for shard in sorted(self.regions.get(addr, ())):
+                if shard in self.rebalancing:
+                    continue
+                if participants is None:
+                    participants = self._everyone()
+                self.rebalancing[shard] = addr
+                self.homes.pop(shard, None)
+                self._broadcast(("begin", self.type_name, shard, addr, participants))
+
     def region_gone(self, addr: str,
                     remembered: Optional[dict[str, list[str]]] = None) -> None:
         """The region at `addr` shut down (with the ids it remembered,
         by shard) or its node left the cluster."""
         self.proxies.discard(addr)
+        self.leaving.pop(addr, None)
         shards = self.regions.pop(addr, set())
         entities = {s: ids for s, ids in (remembered or {}).items() if ids}
         self.remembered.update(entities)
@@ -216,8 +257,15 @@ class Coordinator:
 
     def membership_changed(self) -> None:
         alive = self.node.membership.alive
+        now = time.monotonic()
         for addr in list(set(self.regions) | self.proxies):
             if addr not in alive:
+                if addr in self.leaving and self.regions.get(addr):
+                    # Handing its shards off: its node is exiting, it still
+                    # runs until the hand-offs are done (or time out).
+                    if self.leaving[addr] is None:
+                        self.leaving[addr] = now
+                    continue
                 self.region_gone(addr)
         self.try_activate()
 
@@ -244,6 +292,10 @@ class Coordinator:
         self.try_activate()
         if not self.active:
             return
+        for addr, left in list(self.leaving.items()):
+            if left is not None and now - left >= LEAVE_TIMEOUT:
+                self.region_gone(addr)
+        self._hand_off_leaving()
         if self.pending:
             self._allocate_pending()
         if now - self.last_rebalance < REBALANCE_INTERVAL:
@@ -254,7 +306,10 @@ class Coordinator:
         budget = self.settings.max_simultaneous_rebalance - len(self.rebalancing)
         if budget <= 0:
             return
-        counts = {r: len(s - set(self.rebalancing)) for r, s in self.regions.items()}
+        counts = {r: len(s - set(self.rebalancing)) for r, s in self.regions.items()
+                  if r not in self.leaving}
+        if len(counts) < 2:
+            return
         limit = max(self.settings.rebalance_threshold, 2)
         participants = self._everyone()
         while budget > 0:

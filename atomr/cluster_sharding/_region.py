@@ -22,7 +22,7 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from atomr._util import public_module
-from atomr.actor import ActorRef, Props
+from atomr.actor import Actor, ActorRef, Props
 from atomr.actor.coordinated_shutdown import COORDINATED_SHUTDOWN
 from atomr.actor.extension import Extension, ExtensionId
 from atomr.cluster._extension import _CLUSTERS
@@ -43,6 +43,8 @@ _TICK = 0.05
 _RETRY = 1.0
 # How long a hand-off waits for the other regions' "drained" before it goes on.
 _HANDOFF_TIMEOUT = 10.0
+# How long a region shutting down gracefully hands its shards off at most.
+_LEAVE_TIMEOUT = 20.0
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
@@ -55,50 +57,133 @@ class _Stop:
 _STOP = _Stop()
 
 
+class _Release:
+    """Told to a remembered entity once its start is written: the messages
+    it stashed meanwhile are handled, in order."""
+
+    __slots__ = ()
+
+
+_RELEASE = _Release()
+
+
+def _gate(ctx: Any, entity: "_Entity", message: Any) -> bool:
+    """True when `message` was held back (the entity's remembered start is
+    not written yet; see :class:`_Entity`) or was the release marker."""
+    if message is _RELEASE:
+        entity.gated = False
+        ctx.unstash_all()
+        return True
+    if entity.gated:
+        ctx.stash()
+        return True
+    return False
+
+
 class _Shell:
     """Wraps an entity instance: notes its activity (for passivation) and
-    stops it on the hand-off marker; everything else is the instance's."""
+    stops it on the hand-off marker; everything else is the instance's.
+
+    The instance sees a :class:`_EntityContext`, whose ``become`` wraps the
+    new behaviour the same way, so an entity that replaced its ``handle``
+    still stops on the marker (Akka delivers its hand-off stop message to
+    the actor's current behaviour)."""
 
     def __init__(self, inner: Any, entity: "_Entity") -> None:
         self.__dict__["_inner"] = inner
         self.__dict__["_entity"] = entity
+        self.__dict__["_ctx"] = None
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self.__dict__["_inner"], name)
+        value = getattr(self.__dict__["_inner"], name)
+        if name == "pre_start" and getattr(type(self.__dict__["_inner"]), name, None) is not \
+                Actor.pre_start:
+            hook = value
+
+            def pre_start(ctx: Any) -> Any:
+                return hook(self._wrap(ctx))
+
+            return pre_start
+        return value
+
+    def _wrap(self, ctx: Any) -> "_EntityContext":
+        wrapped = self.__dict__["_ctx"]
+        if wrapped is None or wrapped._ctx is not ctx:
+            wrapped = self.__dict__["_ctx"] = _EntityContext(ctx, self.__dict__["_entity"])
+        return wrapped
 
     def handle(self, ctx: Any, message: Any) -> Any:
+        entity = self.__dict__["_entity"]
+        if entity.gated or message is _RELEASE:
+            if _gate(ctx, entity, message):
+                return None
         if message is _STOP:
             ctx.stop_self()
             return None
-        self.__dict__["_entity"].last = time.monotonic()
-        return self.__dict__["_inner"].handle(ctx, message)
+        entity.last = time.monotonic()
+        return self.__dict__["_inner"].handle(self._wrap(ctx), message)
+
+
+class _EntityContext:
+    """An entity's view of its context: its own, but a behaviour set
+    with ``become`` still stops on the hand-off marker and counts as
+    activity."""
+
+    __slots__ = ("_ctx", "_entity")
+
+    def __init__(self, ctx: Any, entity: "_Entity") -> None:
+        self._ctx = ctx
+        self._entity = entity
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ctx, name)
+
+    def _behaviour(self, handler: Any) -> Callable[[Any, Any], Any]:
+        if not callable(handler):
+            return handler  # the context raises its TypeError
+        entity = self._entity
+        me = self
+
+        def behaviour(ctx: Any, message: Any) -> Any:
+            if entity.gated or message is _RELEASE:
+                if _gate(ctx, entity, message):
+                    return None
+            if message is _STOP:
+                ctx.stop_self()
+                return None
+            entity.last = time.monotonic()
+            return handler(me if me._ctx is ctx else _EntityContext(ctx, entity), message)
+
+        return behaviour
+
+    def become(self, handler: Any, discard_old: bool = True) -> None:
+        self._ctx.become(self._behaviour(handler), discard_old)
+
+    def become_(self, handler: Any, discard_old: bool = True) -> None:
+        self._ctx.become_(self._behaviour(handler), discard_old)
 
 
 class _Entity:
-    __slots__ = ("id", "shard", "ref", "last", "held")
+    __slots__ = ("id", "shard", "ref", "last", "gated")
 
     def __init__(self, entity_id: str, shard: str) -> None:
         self.id = entity_id
         self.shard = shard
         self.ref: Any = None
         self.last = time.monotonic()
-        # Its messages while its remembered start is being written to the
-        # journal (None once written, or when nothing is written).
-        self.held: Optional[list[Any]] = None
+        # While its remembered start is being written to the journal the
+        # entity stashes every message (told through the region or its
+        # ref) until the release marker; only the entity's own thread
+        # clears it.
+        self.gated = False
 
     def tell(self, message: Any) -> None:
-        """Sends `message` to the entity (under the node's lock), after
-        the ones held for it."""
-        if self.held is not None:
-            self.held.append(message)
-        else:
-            self.ref.tell(message)
+        """Sends `message` to the entity."""
+        self.ref.tell(message)
 
     def release(self) -> None:
-        """Its remembered start is written: its held messages go, in order."""
-        held, self.held = self.held, None
-        for message in held or ():
-            self.ref.tell(message)
+        """Its remembered start is written: the messages it held go, in order."""
+        self.ref.tell(_RELEASE)
 
 
 class _Shard:
@@ -143,6 +228,11 @@ class _Node(Extension):
         self.membership: Membership = membership_of(self.address, self.cluster)
         self.regions: dict[str, ShardRegion] = {}
         self.coordinators: dict[str, Coordinator] = {}
+        # The coordinator singleton managers (type -> manager), the types
+        # whose singleton runs here and the settings each type's regions gave.
+        self.managers: dict[str, Any] = {}
+        self.singleton_running: set[str] = set()
+        self.type_settings: dict[str, ShardingSettings] = {}
         self.detached: list[ShardRegion] = []
         self.remember: RememberStore = remember_store(system)
         self.transport = Transport(system, self.cluster, self.address, self.receive_batch)
@@ -170,8 +260,27 @@ class _Node(Extension):
         self.close()
 
     async def _shutdown_regions(self) -> None:
-        for region in list(self.regions.values()):
-            region.shutdown()
+        """The coordinated shutdown's sharding phase: the regions hand
+        their shards off; it waits until they are gone."""
+        with self.lock:
+            regions = list(self.regions.values())
+            for region in regions:
+                region.shutdown()
+        budget = _LEAVE_TIMEOUT
+        try:
+            # a little less than the phase's timeout, so it ends before the
+            # phase gives up on it
+            timeout = COORDINATED_SHUTDOWN.get(self.system).phase_timeout(
+                "cluster-sharding-shutdown-region")
+            budget = min(budget, max(timeout * 0.9, min(timeout, _TICK)))
+        except Exception:  # noqa: BLE001 - a terminating system: no wait
+            return
+        deadline = time.monotonic() + budget
+        while time.monotonic() < deadline and not self.closed:
+            with self.lock:
+                if not any(r._leaving for r in regions):
+                    return
+            await asyncio.sleep(_TICK)
 
     # -- messaging ------------------------------------------------------------------
 
@@ -204,16 +313,18 @@ class _Node(Extension):
         with self.lock:
             if self.closed:
                 return
-            if kind in ("register", "get_home", "stopped", "region_gone"):
+            if kind in ("register", "get_home", "stopped", "region_gone", "graceful"):
                 coord = self._coordinator(type_name, msg[-1] if kind == "register" else None)
                 if coord is None:
                     return
                 if kind == "register":
-                    coord.register(sender, msg[2], list(msg[3]), list(msg[4]))
+                    coord.register(sender, msg[2], list(msg[3]), list(msg[4]), list(msg[5]))
                 elif kind == "get_home":
                     coord.get_home(msg[2], sender)
                 elif kind == "stopped":
                     coord.stopped(sender, msg[2], msg[3])
+                elif kind == "graceful":
+                    coord.graceful(sender)
                 else:
                     coord.region_gone(sender, msg[2] if len(msg) > 2 else None)
                 return
@@ -225,8 +336,6 @@ class _Node(Extension):
                      settings: Optional[dict[str, Any]]) -> Optional[Coordinator]:
         """This node's coordinator of `type_name` when this node runs the
         coordinators now (created on first use)."""
-        if self.membership.coordinator != self.address:
-            return None
         coord = self.coordinators.get(type_name)
         if coord is None:
             region = self.regions.get(type_name)
@@ -234,10 +343,46 @@ class _Node(Extension):
                 s = region.settings
             elif settings is not None:
                 s = ShardingSettings._from_wire(settings)
+            elif type_name in self.type_settings:
+                s = self.type_settings[type_name]
             else:
                 return None
+            self.type_settings.setdefault(type_name, s)
+            if self.membership.coordinator_for(s.role) != self.address:
+                return None
+            if not self._alone():
+                # On a cluster: only while this node runs the singleton.
+                self._ensure_manager(type_name, s.role)
+                if type_name not in self.singleton_running:
+                    return None
             coord = self.coordinators[type_name] = Coordinator(self, type_name, s)
+        elif self.membership.coordinator_for(coord.settings.role) != self.address:
+            return None
         return coord
+
+    def _alone(self) -> bool:
+        """No cluster, or none joined: this node coordinates itself."""
+        return self.cluster is None or self.membership.alive == {self.address}
+
+    def _ensure_manager(self, type_name: str, role: Optional[str]) -> None:
+        if type_name in self.managers or self.cluster is None or self.closed:
+            return
+        from atomr.cluster_sharding._singleton import start_manager
+        try:
+            self.managers[type_name] = start_manager(self, type_name, role)
+        except Exception:  # noqa: BLE001 - a terminating system starts no actor
+            pass
+
+    def singleton_started(self, type_name: str) -> None:
+        """The coordinator singleton of `type_name` started here."""
+        self.singleton_running.add(type_name)
+        self._coordinator(type_name, None)
+
+    def singleton_stopped(self, type_name: str) -> None:
+        """It stopped (handed over to the next oldest)."""
+        self.singleton_running.discard(type_name)
+        if not self._alone():
+            self.coordinators.pop(type_name, None)
 
     # -- the periodic tick ----------------------------------------------------------
 
@@ -273,12 +418,25 @@ class _Node(Extension):
         membership = membership_of(self.address, self.cluster)
         if membership == self.membership:
             return
+        if membership.alive == {self.address} and self.membership.alive - {self.address} and \
+                any(r._leaving for r in self.regions.values()):
+            # Removed from the cluster while handing shards off: the others
+            # still take them (until the hand-offs are done or time out).
+            return
         self.membership = membership
-        if membership.coordinator != self.address:
-            self.coordinators.clear()
-        else:
-            for type_name in list(self.regions):
-                self._coordinator(type_name, None)
+        if membership.leaving:
+            # A graceful leave: the regions hand their shards off (Akka runs
+            # the sharding phase of the coordinated shutdown on leave).
+            for region in list(self.regions.values()):
+                if region._props is not None:
+                    region.shutdown()
+        for type_name, coord in list(self.coordinators.items()):
+            if membership.coordinator_for(coord.settings.role) != self.address:
+                del self.coordinators[type_name]
+        for type_name in list(self.regions):
+            if not self._alone():
+                self._ensure_manager(type_name, self.regions[type_name].settings.role)
+            self._coordinator(type_name, None)
         for coord in self.coordinators.values():
             coord.membership_changed()
         for region in list(self.regions.values()):
@@ -402,6 +560,10 @@ class ShardRegion:
             settings = ShardingSettings()
         elif not isinstance(settings, ShardingSettings):
             raise TypeError(f"settings must be ShardingSettings, not {type(settings).__name__}")
+        if entity_props is not None and settings.role is not None:
+            roles = system.config.get("cluster.roles") if hasattr(system, "config") else None
+            if settings.role not in (roles or ()):
+                entity_props = None  # a node without the role: a proxy
         self = object.__new__(ShardRegion)
         self._init(system, type_name, entity_props, message_extractor, settings,
                    shard_id_extractor, unwrap_extractor)
@@ -418,6 +580,10 @@ class ShardRegion:
         self._unwrap = unwrap_extractor
         self.settings = settings
         self._closed = False
+        # Shutting down gracefully: handing its shards off.
+        self._leaving = False
+        self._leave_started = 0.0
+        self._graceful_sent = 0.0
         self._entities: dict[str, _Entity] = {}
         self._shards: dict[str, _Shard] = {}
         self._homes: dict[str, str] = {}
@@ -436,6 +602,9 @@ class ShardRegion:
         self._delegate: Optional[ShardRegion] = None
         with node.lock:
             existing = node.regions.get(type_name)
+            if existing is not None and existing._leaving:
+                existing._finish()
+                existing = None
             if existing is not None and existing.is_proxy and entity_props is not None:
                 # A proxy of this system hands its routing to the region.
                 existing._delegate = self
@@ -454,6 +623,8 @@ class ShardRegion:
             else:
                 proxy = node.regions.get(type_name)
                 node.regions[type_name] = self
+                if not node._alone():
+                    node._ensure_manager(type_name, settings.role)
                 self._register()
                 if proxy is not None and proxy._delegate is self:
                     buffered, proxy._buffers = proxy._buffers, {}
@@ -481,6 +652,9 @@ class ShardRegion:
     @property
     def _address(self) -> str:
         return self._node.address
+
+    def _coordinator_address(self) -> Optional[str]:
+        return self._node.membership.coordinator_for(self.settings.role)
 
     def entity_count(self) -> int:
         """The entities alive in this region."""
@@ -576,12 +750,14 @@ class ShardRegion:
         for entity in self._entities.values():
             if entity.id == entity_id:
                 return entity.shard
-        if self._extract_shard is not None:
-            try:
-                _, shard, _ = self._extract_all(entity_id)
+        try:
+            # the extractors applied to the id itself, when they take it
+            # for a message of that entity
+            extracted, shard, _ = self._extract_all(entity_id)
+            if extracted == entity_id or self._extract_shard is not None:
                 return shard
-            except Exception:  # noqa: BLE001 - extractors made for messages, not ids
-                pass
+        except Exception:  # noqa: BLE001 - extractors made for messages, not ids
+            pass
         return _default_shard(entity_id)
 
     def request_passivation(self, entity_id: Any) -> None:
@@ -596,26 +772,60 @@ class ShardRegion:
             self._passivate(entity)
 
     def shutdown(self) -> None:
-        """Stops every entity of this region (the remembered ones stay
-        remembered) and leaves the cluster's sharding; idempotent."""
+        """Shuts the region down; idempotent. :meth:`tell` fails from now
+        on.
+
+        On a joined cluster with other regions of the type the shards are
+        handed off as in a rebalance (Akka's graceful shutdown): the
+        coordinator allocates no shard here any more; each shard's
+        entities handle every message sent to them before, are stopped
+        and start again on their shard's new region, which gets the
+        messages sent meanwhile. The region is gone once it hosts no
+        shard (or 20 s passed). Otherwise its
+        entities are stopped at once. Remembered entities stay remembered
+        (and move with their shards)."""
         with self._node.lock:
             if self._closed:
                 return
             self._closed = True
-            for entity in list(self._entities.values()):
-                entity.tell(_STOP)
-            self._entities.clear()
-            self._shards.clear()
-            self._buffers.clear()
             node = self._node
-            if not self._detached and node.regions.get(self._type_name) is self:
-                del node.regions[self._type_name]
-                coordinator = node.membership.coordinator
-                if coordinator is not None:
-                    remembered = {}
-                    if self.settings.remember_entities and self._props is not None:
-                        remembered = node.remember.entities(self._type_name)
-                    node.send(coordinator, ("region_gone", self._type_name, remembered))
+            if self._props is not None and not self._detached and \
+                    node.regions.get(self._type_name) is self and \
+                    self._coordinator_address() is not None and \
+                    node.membership.alive - {self._address} and \
+                    self._shards:
+                self._leaving = True
+                self._leave_started = time.monotonic()
+                self._graceful_sent = 0.0
+                self._send_graceful()
+                return
+            self._finish()
+
+    def _send_graceful(self) -> None:
+        coordinator = self._coordinator_address()
+        if coordinator is None or self._registered_with != coordinator:
+            return  # sent once registered
+        self._graceful_sent = time.monotonic()
+        self._node.send(coordinator, ("graceful", self._type_name))
+
+    def _finish(self) -> None:
+        """Stops what is left of the region and tells the coordinator
+        (under the node's lock)."""
+        self._leaving = False
+        for entity in list(self._entities.values()):
+            entity.tell(_STOP)
+        self._entities.clear()
+        self._shards.clear()
+        self._buffers.clear()
+        node = self._node
+        if not self._detached and node.regions.get(self._type_name) is self:
+            del node.regions[self._type_name]
+            coordinator = self._coordinator_address()
+            if coordinator is not None:
+                remembered = {}
+                if self.settings.remember_entities and self._props is not None:
+                    remembered = node.remember.entities(self._type_name)
+                node.send(coordinator, ("region_gone", self._type_name, remembered))
 
     # -- routing -------------------------------------------------------------------
 
@@ -654,7 +864,7 @@ class ShardRegion:
     def _request_home(self, shard: str) -> None:
         if shard in self._requested:
             return
-        coordinator = self._node.membership.coordinator
+        coordinator = self._coordinator_address()
         self._requested[shard] = time.monotonic()
         if coordinator is None or self._registered_with != coordinator:
             return  # asked again once registered
@@ -681,6 +891,7 @@ class ShardRegion:
             return _Shell(inner(), entity)
 
         entity_props = self._props._copy(factory=factory)
+        entity.gated = self.settings.remember_entities
         base = _entity_name(self._type_name, entity_id) + self._suffix
         name = base
         while True:
@@ -699,7 +910,6 @@ class ShardRegion:
             # With a shared journal the entity handles no message before
             # its start is written there: were this node to die after it
             # handled one, the entity would start again elsewhere.
-            entity.held = []
             node = self._node
             if not node.remember.started(self._type_name, shard, entity_id,
                                          lambda: node.locked(entity.release)):
@@ -723,7 +933,7 @@ class ShardRegion:
     # -- messages from the other nodes -------------------------------------------------
 
     def _on_message(self, sender: str, msg: tuple[Any, ...]) -> None:
-        if self._closed:
+        if self._closed and not self._leaving:
             return
         kind = msg[0]
         if kind == "msg":
@@ -739,12 +949,20 @@ class ShardRegion:
             _, _, shard, home, entity_ids = msg
             self._on_home(shard, home, entity_ids)
         elif kind == "registered":
-            if sender != self._node.membership.coordinator:
+            if sender != self._coordinator_address():
                 return
             self._registered_with = sender
+            if self._leaving:
+                self._send_graceful()
             for shard, home in msg[2].items():
                 if home != self._address or shard in self._shards:
                     self._homes[shard] = home
+                    self._handing.discard(shard)
+            for shard in list(self._handing):
+                # A hand-off the previous coordinator began: the new one
+                # announces the shard's home once it is stopped.
+                if shard not in self._buffers:
+                    self._buffers[shard] = []
             for shard in list(self._buffers):
                 if self._home(shard) is not None:
                     self._flush(shard)
@@ -830,8 +1048,8 @@ class ShardRegion:
             return
         if any(not ref.is_terminated() for ref in state.refs):
             if time.monotonic() - state.since >= _HANDOFF_TIMEOUT:
-                # An entity that replaced its handle (ctx.become) never
-                # sees the marker: stopped outright after the timeout.
+                # An entity still busy (a handler that does not return,
+                # an endless stream of its own messages): stopped outright.
                 for ref in state.refs:
                     ref.stop()
             return
@@ -839,16 +1057,16 @@ class ShardRegion:
         ids = sorted(state.entities) if self.settings.remember_entities else None
         if ids is not None:
             self._node.remember.handed_off(self._type_name, state.id)
-        coordinator = self._node.membership.coordinator
+        coordinator = self._coordinator_address()
         if coordinator is not None:
             self._node.send(coordinator, ("stopped", self._type_name, state.id, ids))
 
     # -- the tick ------------------------------------------------------------------
 
     def _register(self) -> None:
-        if self._detached or self._closed:
+        if self._detached or (self._closed and not self._leaving):
             return
-        coordinator = self._node.membership.coordinator
+        coordinator = self._coordinator_address()
         if coordinator is None:
             return
         self._register_sent = time.monotonic()
@@ -856,6 +1074,8 @@ class ShardRegion:
         self._node.send(coordinator, ("register", self._type_name, self._props is None,
                                       sorted(s for s, st in self._shards.items()
                                              if not st.stopping), remembered,
+                                      sorted(s for s, st in self._shards.items()
+                                             if st.stopping),
                                       self.settings._wire()))
 
     def _membership_changed(self) -> None:
@@ -867,13 +1087,20 @@ class ShardRegion:
             if state.waiting is not None:
                 state.waiting &= membership.alive
                 self._check_drained(state)
-        if membership.coordinator != self._registered_with:
+        if self._coordinator_address() != self._registered_with:
             self._registered_with = None
             self._register()
 
     def _tick(self, now: float) -> None:
-        if self._closed or self._detached:
+        if (self._closed and not self._leaving) or self._detached:
             return
+        if self._leaving:
+            if not self._shards and not self._buffers or \
+                    now - self._leave_started >= _LEAVE_TIMEOUT:
+                self._finish()
+                return
+            if self._registered_with is not None and now - self._graceful_sent >= _RETRY:
+                self._send_graceful()
         if self._registered_with is None and now - self._register_sent >= _RETRY:
             self._register()
         for shard, asked in list(self._requested.items()):

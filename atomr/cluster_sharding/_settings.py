@@ -13,7 +13,7 @@ __all__ = ["ShardingSettings", "ALLOCATION_STRATEGIES"]
 ALLOCATION_STRATEGIES = ("least-shards", "pinned")
 
 _FIELDS = ("allocation_strategy", "rebalance_threshold", "max_simultaneous_rebalance",
-           "passivation_idle_timeout", "remember_entities", "number_of_shards")
+           "passivation_idle_timeout", "remember_entities", "number_of_shards", "role")
 
 
 def _positive_int(name: str, value: Any) -> int:
@@ -43,6 +43,10 @@ class ShardingSettings:
             the new owner of a moved shard, after a node died.
         number_of_shards: The modulus an int shard id is taken with
             (default 16).
+        role: Only cluster members with this role (``cluster.roles``)
+            host the type's shards and run its coordinator (the oldest up
+            member with the role); a region started on a node without it
+            is a proxy. None: every member.
 
     Raises:
         ValueError: an unknown strategy, a value out of its domain, a
@@ -50,13 +54,13 @@ class ShardingSettings:
     """
 
     __slots__ = ("_allocation_strategy", "_rebalance_threshold", "_max_simultaneous_rebalance",
-                 "_passivation_idle_timeout", "_remember_entities", "_number_of_shards")
+                 "_passivation_idle_timeout", "_remember_entities", "_number_of_shards", "_role")
 
     def __init__(self, *args: Any, allocation_strategy: str = "least-shards",
                  rebalance_threshold: int = 1, max_simultaneous_rebalance: int = 3,
                  passivation_idle_timeout: Optional[float] = None,
                  remember_entities: bool = False, number_of_shards: Optional[int] = None,
-                 **unknown: Any) -> None:
+                 role: Optional[str] = None, **unknown: Any) -> None:
         if args:
             raise ValueError("ShardingSettings takes keyword arguments only "
                              f"({', '.join(_FIELDS)})")
@@ -84,6 +88,9 @@ class ShardingSettings:
         if number_of_shards is not None:
             number_of_shards = _positive_int("number_of_shards", number_of_shards)
         self._number_of_shards = number_of_shards
+        if role is not None and (not isinstance(role, str) or not role):
+            raise ValueError(f"role must be None or a non-empty str, got {role!r}")
+        self._role = role
 
     @property
     def allocation_strategy(self) -> str:
@@ -114,6 +121,11 @@ class ShardingSettings:
     def number_of_shards(self) -> Optional[int]:
         """The modulus of int shard ids, or None (16)."""
         return self._number_of_shards
+
+    @property
+    def role(self) -> Optional[str]:
+        """The cluster role of the members hosting the shards, or None."""
+        return self._role
 
     def _wire(self) -> dict[str, Any]:
         """The settings as plain values (they travel with a region's

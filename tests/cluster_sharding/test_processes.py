@@ -139,3 +139,59 @@ def test_killed_node_shards_move_remembered_and_persistent_entities_recover(grou
     a.request("tell_range", type="acct", tag="a", start=5, count=1, entities=12)
     wait_until(lambda: (lambda s: len(s) == 12 and all(v == 6 for v in s.values()))(states()),
                60, "a sixth event on every entity")
+
+
+def test_a_node_leaving_gracefully_hands_its_shards_off_without_loss(group):
+    config = cluster_config()
+    a, b, c = (_node(group, n, config) for n in ("ga", "gb", "gc"))
+    group.start_all([a, b, c])
+    join_all([a], [a.address], 60)
+    join_all([b, c], [a.address], 60)
+    wait_agreed([a, b, c], 60, "three members")
+    for n in (a, b, c):
+        n.request("start_region", type="g")
+    a.request("tell_range", type="g", tag="warm", start=0, count=1, entities=24)
+    wait_until(lambda: [len(_shards(n, "g")) for n in (a, b, c)] == [4, 4, 4], 60,
+               "shards spread 4/4/4")
+    sent: dict[str, int] = {}
+    stop = threading.Event()
+
+    def send_from(node: NodeProcess) -> None:
+        n = 0
+        while not stop.is_set():
+            node.request("tell_range", type="g", tag=node.name, start=n, count=5, entities=24)
+            n += 5
+            sent[node.name] = n
+
+    senders = [threading.Thread(target=send_from, args=(n,), daemon=True) for n in (a, c)]
+    for t in senders:
+        t.start()
+    try:
+        wait_until(lambda: len(sent) == 2, 30, "both senders running")
+        # b leaves while a and c tell: its shards are handed off
+        b.request("leave", timeout=60)
+        wait_agreed([a, c], 60, "the leaver removed")
+        wait_until(lambda: sorted(s for n in (a, c) for s in _shards(n, "g")) ==
+                   sorted(str(i) for i in range(12)), 60, "every shard on a and c")
+    finally:
+        stop.set()
+        for t in senders:
+            t.join(60)
+    assert _shards(b, "g") == []
+
+    def complete() -> object:
+        hosts = [n.request("received") for n in (a, b, c)]
+        counts = [sum(len([x for x in h.get(f"e{e}", []) if x[0] != "warm"]) for h in hosts)
+                  for e in range(24)]
+        return hosts if all(k >= sum(sent.values()) for k in counts) else None
+
+    hosts = wait_until(complete, 60, "every message delivered")
+    for e in range(24):
+        for tag, n in sent.items():
+            runs = [[x[1] for x in h.get(f"e{e}", []) if x[0] == tag] for h in hosts]
+            assert sorted(sum(runs, [])) == list(range(n)), (e, tag)
+            for run in runs:
+                assert run == sorted(run), (e, tag)
+            # what the leaver handled came before what its shard's new home did
+            if runs[1]:
+                assert max(runs[1]) < min(runs[0] + runs[2] + [n]), (e, tag)
