@@ -109,8 +109,7 @@ void inbound_queue::forget_answer(std::uint64_t correlation) {
 }
 
 bool inbound_queue::take_answer(inbound_envelope& in) {
-  if (expected_.load(std::memory_order_acquire) == 0 || !in.env.correlation_id ||
-      in.env.sender)
+  if (expected_.load(std::memory_order_acquire) == 0 || !in.env.correlation_id || in.env.sender)
     return false;
   std::shared_ptr<answer_slot> slot;
   {
