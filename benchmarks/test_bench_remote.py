@@ -308,11 +308,12 @@ def _ask_seq_blocking(n: int, latencies: "list[list[float]]"):
             system.terminate_blocking(timeout=WAIT)
 
 
-def test_remote_ask_sequential_blocking(race):
+@pytest.mark.parametrize("impl", ["atomr-blocking"])
+def test_remote_ask_sequential_blocking(race, impl):
     """Sequential asks of the echo with ``ask_blocking`` from this (plain)
     thread; p50 and p99 of the ask latency as for the awaited asks."""
     latencies: list[list[float]] = []
-    race("remote-ask-seq", "atomr-blocking", SIZES["remote-ask-seq"]["atomr"], ROUNDS,
+    race("remote-ask-seq", impl, SIZES["remote-ask-seq"]["atomr"], ROUNDS,
          lambda n: _ask_seq_blocking(n, latencies))
     timed = [x for lat in latencies[race.warmup_rounds:] for x in lat]
     if timed:

@@ -47,11 +47,12 @@ cdef class _RemoteWire:
         self.loop = loop
 
     def run_ready(self):
-        """Runs the actors the last drain made ready, if that drain posted
-        on the dispatcher of this thread, then wakes the io thread for what
-        they sent: the answers of synchronous handlers leave in this turn
-        of the loop instead of two turns later (the dispatcher's drain and
-        the flush, each a callback of its own)."""
+        """Runs the actors the last drain posted asks to, if that drain
+        posted on the dispatcher of this thread, then wakes the io thread
+        for what they sent: the answers of synchronous handlers leave in
+        this turn of the loop instead of two turns later (the dispatcher's
+        drain and the flush, each a callback of its own). Plain tells keep
+        the dispatcher's own turn: the loop then drains larger batches."""
         cdef _Dispatcher disp = self.ready
         self.ready = None
         if disp is not None and not disp.draining:
@@ -273,7 +274,6 @@ cdef class _RemoteWire:
             (<ActorRef>found)._cell._post(msg, None, None)
         except Exception as exc:
             self.owner._post_failed(recipient, exc)
-        self._note_ready((<ActorRef>found)._cell)
         return True
 
     cdef bint _asked(self, CInboundItem* it, object decoder, dict refs) except -1:
