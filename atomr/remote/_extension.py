@@ -978,8 +978,8 @@ class Remote(Extension):
         for correlation, (fut, at, sent_uid) in list(self._pending.items()):
             if at != hostport or (uid != 0 and sent_uid != uid):
                 continue
-            del self._pending[correlation]
-            if fut.done():
+            # A thread in ask_blocking may have dropped its entry meanwhile.
+            if self._pending.pop(correlation, None) is None or fut.done():
                 continue
             try:
                 fut.set_exception(RemoteAddressTerminatedError(
