@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-from atomr import Actor, AskTimeoutError, props
+from atomr import Actor, ActorTerminatedError, AskTimeoutError, props
 from atomr.errors import RemoteAddressTerminatedError, RemoteError
 from atomr.remote import Remote
 
@@ -113,5 +113,46 @@ def test_a_blocked_asker_fails_when_the_peer_shuts_down(make_blocking_system):
         assert not asker.is_alive()
     finally:
         asker.join(6 * DEADLINE)
+    # b either answers that the stopped actor ended the ask, or is gone first.
+    assert len(failure) == 1 and isinstance(
+        failure[0], (RemoteAddressTerminatedError, ActorTerminatedError)), failure
+    assert remote._pending == {}
+
+
+def test_the_loop_side_ends_a_blocked_ask(make_blocking_system):
+    """The asker's loop fails the pending entry (as when the peer is
+    declared gone): the waiting thread wakes with that error."""
+    a = make_blocking_system("a")
+    b = make_blocking_system("b")
+    Remote.get(a)
+    Remote.get(b)
+    b.actor_of(props(Calc), "calc")
+    ref = a.actor_selection(b.address + "/user/calc")
+    assert ref.ask_blocking(1, timeout=DEADLINE) == 2
+    remote = Remote.get(a)
+    failure: list = []
+
+    def ask() -> None:
+        try:
+            ref.ask_blocking("silent", timeout=6 * DEADLINE)
+        except BaseException as exc:  # recorded for the assertion below
+            failure.append(exc)
+
+    asker = threading.Thread(target=ask)
+    asker.start()
+    try:
+        tick = threading.Event()
+        for _ in range(int(DEADLINE / 0.01)):  # the ask is pending
+            if remote._pending:
+                break
+            tick.wait(0.01)
+        assert remote._pending
+        a.loop.call_soon_threadsafe(remote._address_terminated, remote._hostport(b.address),
+                                    0, b.address, "declared gone by the test")
+        asker.join(DEADLINE)
+        assert not asker.is_alive()
+    finally:
+        asker.join(6 * DEADLINE)
     assert len(failure) == 1 and isinstance(failure[0], RemoteAddressTerminatedError), failure
+    assert "declared gone by the test" in str(failure[0])
     assert remote._pending == {}
