@@ -12,6 +12,10 @@ always ended on exit); the sender is this process. Scenarios:
 * ``remote-ask-seq``: sequential asks of the receiver's echo, each awaited
   before the next; p50 and p99 of the ask latency (send to answer, over the
   timed rounds) are its other figures.
+* ``remote-ask-seq`` / ``atomr-blocking``: the same asks from a plain
+  thread with ``ask_blocking`` (the sender's system runs its own loop on a
+  thread of its own, ``ActorSystem.create_blocking``): the answer goes from
+  the transport's io thread straight to the asking thread.
 * ``remote-ask-100``: asks of the echo in waves of 100 in flight at once
   (``asyncio.gather`` of 100 asks, then the next 100).
 
@@ -273,6 +277,44 @@ def test_remote_ask_sequential(race, impl):
     latencies: list[list[float]] = []
     race("remote-ask-seq", impl, SIZES["remote-ask-seq"][impl], ROUNDS,
          lambda n: _ask_seq(n, impl, latencies))
+    timed = [x for lat in latencies[race.warmup_rounds:] for x in lat]
+    if timed:
+        race.note("p50 ask latency", _percentile(timed, 0.50) * 1e6, "us")
+        race.note("p99 ask latency", _percentile(timed, 0.99) * 1e6, "us")
+
+
+@contextlib.contextmanager
+def _ask_seq_blocking(n: int, latencies: "list[list[float]]"):
+    clock = time.perf_counter
+    with receiver("atomr") as address:
+        system = ActorSystem.create_blocking("sender")
+        try:
+            Remote.get(system)
+            ref = system.actor_selection(f"{address}/user/echo")
+            assert ref.ask_blocking(0, timeout=WAIT) == 0
+            ask = ref.ask_blocking
+
+            def one_round():
+                lat: list[float] = []
+                for i in range(n):
+                    start = clock()
+                    got = ask(i, timeout=WAIT)
+                    lat.append(clock() - start)
+                    assert got == i, (got, i)
+                latencies.append(lat)
+
+            yield one_round, None
+        finally:
+            system.terminate_blocking(timeout=WAIT)
+
+
+@pytest.mark.parametrize("impl", ["atomr-blocking"])
+def test_remote_ask_sequential_blocking(race, impl):
+    """Sequential asks of the echo with ``ask_blocking`` from this (plain)
+    thread; p50 and p99 of the ask latency as for the awaited asks."""
+    latencies: list[list[float]] = []
+    race("remote-ask-seq", impl, SIZES["remote-ask-seq"]["atomr"], ROUNDS,
+         lambda n: _ask_seq_blocking(n, latencies))
     timed = [x for lat in latencies[race.warmup_rounds:] for x in lat]
     if timed:
         race.note("p50 ask latency", _percentile(timed, 0.50) * 1e6, "us")

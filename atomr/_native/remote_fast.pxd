@@ -1,7 +1,7 @@
 # Declarations of remote_fast.pyx: the hot paths of remoting over TCP.
 # Included by _core.pxd (one extension module, atomr._native._core).
 
-from atomr._native.includes.remote cimport CInboundItem
+from atomr._native.includes.remote cimport CAnswerSlot, CInboundItem
 
 
 cdef class _RemoteWire:
@@ -20,6 +20,7 @@ cdef class _RemoteWire:
     cdef object loop
     cdef bint flush_pending
     cdef object flush_cb
+    cdef _Dispatcher ready
     cdef int _check_state(self) except -1
     cdef int _send(self, const string& to, const string& recipient, object msg, bint asker,
                    bint has_correlation, uint64_t correlation) except -1
@@ -27,6 +28,7 @@ cdef class _RemoteWire:
     cdef bint _tell(self, CInboundItem* it, object decoder, dict refs) except -1
     cdef bint _asked(self, CInboundItem* it, object decoder, dict refs) except -1
     cdef bint _answered(self, CInboundItem* it, object decoder, dict pending) except -1
+    cdef void _note_ready(self, _Cell cell)
 
 
 cdef class _RemoteTarget:
@@ -42,3 +44,10 @@ cdef class _RemoteReply(_Reply):
     cdef uint64_t correlation
     cdef void complete(self, object value)
     cdef void fail(self, object exc)
+
+
+cdef class _BlockingAnswer:
+    cdef shared_ptr[CAnswerSlot] slot
+    cdef object value
+    cdef object error
+    cdef bint settled

@@ -12,6 +12,9 @@
 # fast path only ever repeats what the Python path decided.
 
 from cpython.contextvars cimport PyContextVar_Reset, PyContextVar_Set
+from libcpp.memory cimport make_shared
+
+from atomr._native.includes.remote cimport CAnswerSlot, CInboundEnvelope
 
 
 cdef class _RemoteWire:
@@ -42,6 +45,20 @@ cdef class _RemoteWire:
         once per turn of the loop: a callback scheduled by the first of them
         flushes them all."""
         self.loop = loop
+
+    def run_ready(self):
+        """Runs the actors the last drain posted asks to, if that drain
+        posted on the dispatcher of this thread, then wakes the io thread
+        for what they sent: the answers of synchronous handlers leave in
+        this turn of the loop instead of two turns later (the dispatcher's
+        drain and the flush, each a callback of its own). Plain tells keep
+        the dispatcher's own turn: the loop then drains larger batches."""
+        cdef _Dispatcher disp = self.ready
+        self.ready = None
+        if disp is not None and not disp.draining:
+            disp.drain()
+        if self.flush_pending:
+            self._flush()
 
     def _flush(self):
         self.flush_pending = False
@@ -141,6 +158,60 @@ cdef class _RemoteWire:
             self.owner._send_dropped(_utf8(recipient))
         return 1
 
+    def ask_blocking(self, _RemoteTarget target, object msg, uint64_t correlation,
+                     object timeout, tuple where, dict pending):
+        """An ask from a thread that is not the loop's, whose answer the io
+        thread hands straight to this thread (no queue, eventfd or loop on
+        the way): sends `msg` as ask `correlation` (its pending entry,
+        ``(answer, *where)``, lets the loop side fail it) and waits without
+        the GIL for up to `timeout` seconds (None: no limit).
+
+        Returns ``(0, None, None)`` when the type of `msg` is not known
+        (nothing sent: the Python path must send it), ``(1, value, None)``,
+        ``(2, manifest, payload)`` for an answer the Python path decodes,
+        or ``(3, None, None)`` when no answer came in time. Raises what the
+        loop side failed the ask with."""
+        cdef _BlockingAnswer answer
+        cdef CInboundQueue* queue = self.transport.queue.get()
+        cdef int64_t timeout_ns = -1
+        cdef CInboundEnvelope* env
+        self._check_state()
+        if type(msg) not in self.encoders:
+            return (0, None, None)
+        if timeout is not None:
+            timeout_ns = <int64_t>(<double>timeout * 1e9)
+        answer = _BlockingAnswer.__new__(_BlockingAnswer)
+        answer.slot = make_shared[CAnswerSlot]()
+        queue.expect_answer(correlation, answer.slot)
+        pending[correlation] = (answer,) + where
+        try:
+            if self._send(target.c_to, target.c_recipient, msg, True, True, correlation) == 0:
+                return (0, None, None)
+            with nogil:
+                answer.slot.get().wait(timeout_ns)
+        finally:
+            queue.forget_answer(correlation)
+            pending.pop(correlation, None)
+        if answer.slot.get().answered():
+            env = &answer.slot.get().answer()
+            manifest = _utf8(env.env.manifest)
+            payload = _bytes_of(env.env.payload)
+            decoder = self.decoders.get(manifest)
+            if decoder is None:
+                return (2, manifest, payload)
+            token = PyContextVar_Set(self.ctxvar, self.owner)  # refs inside bind here
+            try:
+                return (1, decoder(payload), None)
+            except Exception:
+                return (2, manifest, payload)  # the Python path decodes and reports it
+            finally:
+                PyContextVar_Reset(self.ctxvar, token)
+        if answer.settled:
+            if answer.error is not None:
+                raise answer.error
+            return (1, answer.value, None)
+        return (3, None, None)
+
     def target(self, str to, str recipient):
         """The fast sender to `recipient` (an actor path) at `to` (``host:port``)."""
         cdef _RemoteTarget t = _RemoteTarget.__new__(_RemoteTarget)
@@ -231,7 +302,15 @@ cdef class _RemoteWire:
         except Exception as exc:
             if not reply.done:
                 reply.fail(exc)
+        self._note_ready((<ActorRef>found)._cell)
         return True
+
+    cdef inline void _note_ready(self, _Cell cell):
+        """Remembers the dispatcher a post made ready, if it runs on this
+        thread (``run_ready`` drains it)."""
+        cdef _Dispatcher disp = cell.disp
+        if self.ready is None and disp is not None and disp.soon_pending and disp.on_loop_thread():
+            self.ready = disp
 
     cdef bint _answered(self, CInboundItem* it, object decoder, dict pending) except -1:
         """The answer to one of this system's asks, awaited: completed (True)."""
@@ -313,3 +392,27 @@ cdef class _RemoteReply(_Reply):
             self.wire.owner._answer_failure(_utf8(self.c_recipient), self.correlation, exc)
         except BaseException as error:
             _log.error("could not answer a remote ask", exc_info=error)
+
+
+cdef class _BlockingAnswer:
+    """The pending entry of an ask a thread waits for in
+    ``_RemoteWire.ask_blocking``: looks like a future to the loop side
+    (which may fail it: the peer is gone, the transport stopped), and
+    wakes the waiting thread when it does."""
+
+    def done(self):
+        return self.settled or (self.slot.get() != NULL and self.slot.get().answered())
+
+    def set_result(self, value):
+        if self.done():
+            raise concurrent.futures.InvalidStateError("the ask already ended")
+        self.settled = True
+        self.value = value
+        self.slot.get().cancel()
+
+    def set_exception(self, exc):
+        if self.done():
+            raise concurrent.futures.InvalidStateError("the ask already ended")
+        self.settled = True
+        self.error = exc
+        self.slot.get().cancel()

@@ -615,10 +615,23 @@ class Remote(Extension):
         heapify(heap)
 
     def _ask_blocking(self, address: str, path: str, msg: Any,
-                      timeout: Optional[float]) -> Any:
+                      timeout: Optional[float], target: Optional[_RemoteTarget] = None) -> Any:
         if _get_running_loop() is self._system.loop:
             raise RuntimeError("ask_blocking would block the system's own loop, which "
                                "delivers the answer; use `await ref.ask(...)` there")
+        if target is not None and self._wire is not None:
+            # The C path: the io thread hands the answer to this thread.
+            correlation = next(self._correlation)
+            hostport = self._hostport(address)
+            status, value, payload = self._wire.ask_blocking(
+                target, msg, correlation, timeout,
+                (hostport, self._associations.get(hostport, 0)), self._pending)
+            if status == 1:
+                return value
+            if status == 2:
+                return self._answer_of(value, payload)
+            if status == 3:
+                raise AskTimeoutError(f"ask to {path} timed out after {timeout}s")
         cf, correlation = self._send_ask(address, path, msg)
         try:
             return cf.result(timeout)
@@ -698,6 +711,8 @@ class Remote(Extension):
             self._drain()
         finally:
             _current_transport.reset(token)
+        if self._wire is not None:
+            self._wire.run_ready()
 
     def _drain(self) -> None:
         if self._wire is not None:
@@ -900,12 +915,7 @@ class Remote(Extension):
             return
         try:
             if manifest == _ASK_FAILURE:
-                failure = json.loads(payload)
-                text = f"{failure.get('type')}: {failure.get('message')}"
-                error: AtomrError = (ActorTerminatedError(failure.get("message", ""))
-                                     if failure.get("type") == "ActorTerminatedError"
-                                     else RemoteError(f"the remote handler failed: {text}"))
-                cf.set_exception(error)
+                cf.set_exception(_failure_of(payload))
                 return
             cf.set_result(self._codecs.decode(manifest, payload))
             if self._wire is not None:
@@ -917,6 +927,20 @@ class Remote(Extension):
                 cf.set_exception(exc)
             except (concurrent.futures.InvalidStateError, asyncio.InvalidStateError):
                 pass
+
+    def _answer_of(self, manifest: str, payload: bytes) -> Any:
+        """The value of an answer (`_complete`'s decoding, for an ask a
+        thread waited for); raises what the answer stands for."""
+        if manifest == _ASK_FAILURE:
+            raise _failure_of(payload)
+        token = _current_transport.set(self)  # refs inside bind to this system
+        try:
+            value = self._codecs.decode(manifest, payload)
+        finally:
+            _current_transport.reset(token)
+        if self._wire is not None:
+            self._wire.learn_decoder(manifest)
+        return value
 
     def _dropped(self, to: str, recipient: str, manifest: str, payload: bytes,
                  reason: str) -> None:
@@ -986,8 +1010,8 @@ class Remote(Extension):
         for correlation, (fut, at, sent_uid) in list(self._pending.items()):
             if at != hostport or (uid != 0 and sent_uid != uid):
                 continue
-            del self._pending[correlation]
-            if fut.done():
+            # A thread in ask_blocking may have dropped its entry meanwhile.
+            if self._pending.pop(correlation, None) is None or fut.done():
                 continue
             try:
                 fut.set_exception(RemoteAddressTerminatedError(
@@ -1044,6 +1068,15 @@ def _detector_settings(settings: dict[str, Any]) -> dict[str, float]:
         "first_heartbeat_estimate": settings[key + "first-heartbeat-estimate"],
         "check_interval": settings[key + "unreachable-nodes-reaper-interval"],
     }
+
+
+def _failure_of(payload: bytes) -> AtomrError:
+    """The error an AskFailure answer stands for."""
+    failure = json.loads(payload)
+    text = f"{failure.get('type')}: {failure.get('message')}"
+    if failure.get("type") == "ActorTerminatedError":
+        return ActorTerminatedError(failure.get("message", ""))
+    return RemoteError(f"the remote handler failed: {text}")
 
 
 def _expire(fut: "asyncio.Future[Any] | concurrent.futures.Future[Any]", path: str,
@@ -1152,7 +1185,7 @@ class RemoteActorRef:
             AskTimeoutError, ActorTerminatedError, RemoteError: as :meth:`ask`.
         """
         _check_timeout(timeout)
-        return self._remote._ask_blocking(self._address, self._path, msg, timeout)
+        return self._remote._ask_blocking(self._address, self._path, msg, timeout, self._target)
 
     def forward(self, msg: Any, ctx: Any) -> None:
         """``ctx.forward(self, msg)``: sends `msg` from inside a handler,

@@ -7,6 +7,7 @@ sends while the loop is not running."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 
 import pytest
@@ -201,3 +202,34 @@ def test_a_tell_from_the_loop_thread_while_the_loop_is_not_running_is_sent_at_on
                 runner.run(sender.terminate())
     finally:
         receiver.terminate_blocking()
+
+
+async def test_a_drain_answers_the_asks_it_delivered_in_the_same_turn():
+    """Asks the C path delivered are handled inside the reader's callback
+    (``Remote._on_readable``), and their answers leave from there, not in
+    later callbacks of the loop."""
+    import traceback
+
+    seen: list = []
+
+    class Where(Actor):
+        def handle(self, ctx, msg):
+            seen.append(any(f.name == "_on_readable" for f in traceback.extract_stack()))
+            return msg
+
+    # No time bound on a dispatcher drain: under load one could otherwise
+    # leave the rest of a batch to a later turn.
+    config = Config.from_dict({"actor": {"drain-deadline": 0}})
+    async with remote_system("a") as a, contextlib.AsyncExitStack() as stack:
+        b = await ActorSystem.create("b", config)
+        stack.push_async_callback(lambda: asyncio.wait_for(b.terminate(), DEADLINE))
+        Remote.get(b)
+        b.actor_of(props(Where), "where")
+        ref = a.actor_selection(b.address + "/user/where")
+        assert await ref.ask(0, timeout=DEADLINE) == 0  # the Python path teaches the C path
+        del seen[:]
+        for i in range(5):
+            assert await ref.ask(i, timeout=DEADLINE) == i
+        got = await asyncio.gather(*[ref.ask(i, timeout=DEADLINE) for i in range(50)])
+        assert got == list(range(50))
+        assert len(seen) == 55 and all(seen), seen

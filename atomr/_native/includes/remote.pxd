@@ -145,8 +145,18 @@ cdef extern from "atomr/remote/inbound_queue.hpp" namespace "atomr::remote" nogi
         CDropReason reason
         CTransportEvent event
 
+    cdef cppclass CAnswerSlot "atomr::remote::answer_slot":
+        CAnswerSlot()
+        void cancel()
+        cbool wait(int64_t timeout_ns)
+        cbool answered()
+        CInboundEnvelope& answer()
+
     cdef cppclass CInboundQueue "atomr::remote::inbound_queue":
         CInboundQueue() except +translate_error
+        void expect_answer(uint64_t correlation, shared_ptr[CAnswerSlot] slot) \
+            except +translate_error
+        void forget_answer(uint64_t correlation)
         int fd()
         vector[CInboundItem] drain() except +translate_error
         void set_limit(size_t limit)

@@ -3,6 +3,7 @@
 #include "atomr/remote/error.hpp"
 
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <sys/eventfd.h>
@@ -58,6 +59,71 @@ std::vector<inbound_item> inbound_queue::drain() {
   return out;
 }
 
+bool answer_slot::fulfil(inbound_envelope&& in) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (state_ != state_t::waiting)
+      return false;
+    answer_ = std::move(in);
+    state_ = state_t::answered;
+  }
+  cv_.notify_all();
+  return true;
+}
+
+void answer_slot::cancel() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (state_ != state_t::waiting)
+      return;
+    state_ = state_t::cancelled;
+  }
+  cv_.notify_all();
+}
+
+bool answer_slot::wait(std::int64_t timeout_ns) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  const auto done = [this] { return state_ != state_t::waiting; };
+  if (timeout_ns < 0) {
+    cv_.wait(lock, done);
+    return true;
+  }
+  return cv_.wait_for(lock, std::chrono::nanoseconds(timeout_ns), done);
+}
+
+bool answer_slot::answered() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return state_ == state_t::answered;
+}
+
+void inbound_queue::expect_answer(std::uint64_t correlation, std::shared_ptr<answer_slot> slot) {
+  std::lock_guard<std::mutex> lock(answers_mutex_);
+  answers_[correlation] = std::move(slot);
+  expected_.store(answers_.size(), std::memory_order_release);
+}
+
+void inbound_queue::forget_answer(std::uint64_t correlation) {
+  std::lock_guard<std::mutex> lock(answers_mutex_);
+  answers_.erase(correlation);
+  expected_.store(answers_.size(), std::memory_order_release);
+}
+
+bool inbound_queue::take_answer(inbound_envelope& in) {
+  if (expected_.load(std::memory_order_acquire) == 0 || !in.env.correlation_id || in.env.sender)
+    return false;
+  std::shared_ptr<answer_slot> slot;
+  {
+    std::lock_guard<std::mutex> lock(answers_mutex_);
+    auto found = answers_.find(*in.env.correlation_id);
+    if (found == answers_.end())
+      return false;
+    slot = std::move(found->second);
+    answers_.erase(found);
+    expected_.store(answers_.size(), std::memory_order_release);
+  }
+  return slot->fulfil(std::move(in));
+}
+
 void inbound_queue::set_tap(std::shared_ptr<const inbound_tap> tap) {
   const bool set = tap != nullptr;
   tap_.store(std::move(tap), std::memory_order_release);
@@ -67,6 +133,8 @@ void inbound_queue::set_tap(std::shared_ptr<const inbound_tap> tap) {
 transport_callbacks queue_callbacks(std::shared_ptr<inbound_queue> queue) {
   transport_callbacks cb;
   cb.on_envelope = [queue](inbound_envelope&& in) {
+    if (queue->take_answer(in))
+      return;
     if (auto tap = queue->tap(); tap && tap->on_envelope && tap->on_envelope(in))
       return;
     inbound_item item;

@@ -9,11 +9,14 @@
 #include "atomr/remote/tcp_transport.hpp"
 
 #include <atomic>
+#include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace atomr::remote {
@@ -46,6 +49,34 @@ struct inbound_tap {
   std::function<bool(const std::string& to, const envelope&, drop_reason)> on_dropped;
   /// Sees each transport event before it is queued.
   std::function<void(const transport_event&)> on_event;
+};
+
+/// The answer to one ask that a thread other than the loop's waits for
+/// (`ask_blocking`): the io thread hands it over here directly, so neither
+/// the queue, the eventfd nor the loop is on the way.
+class answer_slot {
+public:
+  /// Hands the answer over and wakes the waiter; false (nothing taken)
+  /// when the slot is already done. @threadsafe
+  bool fulfil(inbound_envelope&& in);
+  /// Ends the wait without an answer (the ask failed elsewhere). @threadsafe
+  void cancel();
+  /// Blocks until the slot is done or `timeout_ns` passed (negative: no
+  /// limit); true when done. @threadsafe
+  bool wait(std::int64_t timeout_ns);
+  /// True once `fulfil` took an answer. @threadsafe
+  bool answered() const;
+  /// The answer (after `answered`), for the waiter to move out.
+  inbound_envelope& answer() noexcept {
+    return answer_;
+  }
+
+private:
+  enum class state_t : std::uint8_t { waiting, answered, cancelled };
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  state_t state_ = state_t::waiting;
+  inbound_envelope answer_;
 };
 
 class inbound_queue {
@@ -84,6 +115,16 @@ public:
   /// first. A producer already inside the previous tap may finish with it.
   /// @threadsafe
   void set_tap(std::shared_ptr<const inbound_tap> tap);
+  /// Routes the answer with `correlation` (an envelope with that
+  /// correlation id and no sender) to `slot` instead of the queue, until
+  /// `forget_answer`. @threadsafe
+  void expect_answer(std::uint64_t correlation, std::shared_ptr<answer_slot> slot);
+  /// Undoes `expect_answer`. @threadsafe
+  void forget_answer(std::uint64_t correlation);
+  /// Hands `in` to the slot expecting it (true), or leaves it (false).
+  /// @threadsafe
+  bool take_answer(inbound_envelope& in);
+
   /// The tap installed now (null: none). @threadsafe
   std::shared_ptr<const inbound_tap> tap() const {
     if (!has_tap_.load(std::memory_order_acquire))
@@ -98,6 +139,9 @@ private:
   std::atomic<std::size_t> limit_{0};
   std::atomic<bool> has_tap_{false};
   std::atomic<std::shared_ptr<const inbound_tap>> tap_;
+  std::atomic<std::size_t> expected_{0};
+  std::mutex answers_mutex_;
+  std::unordered_map<std::uint64_t, std::shared_ptr<answer_slot>> answers_;
 };
 
 /// Transport callbacks that push everything onto `queue` (kept alive by the
