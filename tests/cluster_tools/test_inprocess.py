@@ -6,10 +6,9 @@ import asyncio
 import threading
 from typing import Any
 
-import pytest
 
 from atomr import Actor, props
-from atomr.cluster import Cluster, ClusterRegistry
+from atomr.cluster import Cluster
 from atomr.cluster_tools import (
     ClusterSingletonManager,
     ClusterSingletonProxy,
@@ -29,15 +28,6 @@ DEADLINE = 30.0
 
 async def until(pred: Any, message: str = "") -> Any:
     return await wait_until(pred, DEADLINE, message)
-
-
-@pytest.fixture
-def registry():
-    reg = ClusterRegistry()
-    try:
-        yield reg
-    finally:
-        reg.close()
 
 
 class Sink(Actor):

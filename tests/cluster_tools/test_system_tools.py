@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from atomr import Actor, props
-from atomr.cluster import Cluster, ClusterRegistry
+from atomr.cluster import Cluster
 from atomr.cluster_tools import (
     ClusterReceptionist,
     ClusterSingletonManager,
@@ -21,24 +21,8 @@ from atomr.cluster_tools import (
     Subscribe,
 )
 from atomr.coordination import InMemoryLease, Lease, LeaseSettings, TimeoutSettings
-from tests._helpers import wait_until
 from tests.cluster._cluster_util import systems
-from tests.cluster_tools.test_inprocess import Counter, _join
-
-DEADLINE = 30.0
-
-
-async def until(pred: Any, message: str = "") -> Any:
-    return await wait_until(pred, DEADLINE, message)
-
-
-@pytest.fixture
-def registry():
-    reg = ClusterRegistry()
-    try:
-        yield reg
-    finally:
-        reg.close()
+from tests.cluster_tools.test_inprocess import Counter, _join, until
 
 
 class Answerer(Actor):
