@@ -329,6 +329,9 @@ _BUILTIN_SECTIONS: dict[str, dict[str, Setting]] = {
         "sbr.quorum-size": Setting("int", 1, minimum=1, maximum=1_000_000),
         # keep-oldest: the oldest member, alone on its side, downs itself.
         "sbr.down-if-alone": Setting("bool", True),
+        # Where a shard coordinator keeps its allocations: "ddata" (in
+        # distributed data) or "regions" (rebuilt from the regions alone).
+        "sharding.state-store-mode": Setting("str", "ddata", choices=("ddata", "regions")),
         # lease-majority: whether this node's lease attempt succeeds.
         "sbr.lease-acquired": Setting("bool", False),
         # lease-majority: the name of the lease (atomr.coordination's

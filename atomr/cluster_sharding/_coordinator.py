@@ -16,12 +16,19 @@ each shard:
 * a region shutting down gracefully (its node leaving) gets no new shard
   and each of its shards is handed off at once.
 
-Its state is not stored: after a move the new coordinator rebuilds it from
-the regions, which register again with the shards they host (and the
-shards whose entities they remember). Until every live node registered
-(or :data:`RECOVERY_WAIT` seconds passed) it allocates nothing, so a shard
-still hosted by a node that has not registered yet is not given to a
-second region.
+On a cluster its allocations (shard -> region) are stored in distributed
+data (:mod:`atomr.cluster_sharding._state_store`, Akka's
+``state-store-mode = ddata``): a new coordinator reads them (majority)
+before it allocates anything and takes every stored home whose node is
+still alive. It then reconciles with the regions, which register again
+with the shards they host (and the shards whose entities they remember):
+a registration wins over a stored home it contradicts, the shards of
+regions that are gone are allocated again. Until the stored state is read
+and every live node registered (or :data:`RECOVERY_WAIT` seconds passed)
+it allocates nothing, so a shard still hosted by a node that has not
+registered yet is not given to a second region. With
+``cluster.sharding.state-store-mode = "regions"`` (or off a cluster) the
+state is rebuilt from the registrations alone.
 
 Hand-off of a shard ``S`` hosted by region ``A``:
 
@@ -46,6 +53,9 @@ from typing import TYPE_CHECKING, Any, Optional
 from atomr.cluster_sharding._settings import ShardingSettings
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
+    from atomr.cluster_sharding._state_store import StateStore
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
     from atomr.cluster_sharding._region import _Node
 
 __all__ = ["Coordinator", "RECOVERY_WAIT", "REBALANCE_INTERVAL", "LEAVE_TIMEOUT"]
@@ -62,7 +72,8 @@ LEAVE_TIMEOUT = 10.0
 class Coordinator:
     """The allocation state of one type (used under its node's lock)."""
 
-    def __init__(self, node: "_Node", type_name: str, settings: ShardingSettings) -> None:
+    def __init__(self, node: "_Node", type_name: str, settings: ShardingSettings,
+                 store: Optional["StateStore"] = None) -> None:
         self.node = node
         self.type_name = type_name
         self.settings = settings
@@ -80,6 +91,16 @@ class Coordinator:
         self.active = False
         self.last_rebalance = time.monotonic()
         self.rebalances = 0
+        # Regions that registered with this coordinator (the regions of
+        # stored homes are in `regions` too).
+        self.registered: set[str] = set()
+        # Shards whose home came from the stored state and no registration
+        # confirmed yet.
+        self.stored: set[str] = set()
+        self.store = store
+        self.loaded = store is None
+        if store is not None:
+            store.load(self._stored_state)
 
     # -- messages ------------------------------------------------------------------
 
@@ -99,18 +120,30 @@ class Coordinator:
         the shards it is stopping for a hand-off)."""
         if proxy:
             self.proxies.add(addr)
+            if addr in self.regions and addr not in self.registered:
+                # stored homes of a node that now only runs a proxy
+                for shard in self.regions.pop(addr):
+                    if self.homes.get(shard) == addr:
+                        del self.homes[shard]
+                    self.stored.discard(shard)
         else:
             self.proxies.discard(addr)
+            self.registered.add(addr)
             own = self.regions.setdefault(addr, set())
             for shard in shards:
                 home = self.homes.get(shard)
                 if shard in self.rebalancing:
                     continue
                 if home is not None and home != addr:
-                    # Two regions host it (two clusters merged): the one
-                    # known first keeps it.
-                    self._send(addr, ("drop", self.type_name, shard))
-                    continue
+                    if shard in self.stored:
+                        # The region hosting it wins over the stored home.
+                        self.regions.get(home, set()).discard(shard)
+                    else:
+                        # Two regions host it (two clusters merged): the
+                        # one known first keeps it.
+                        self._send(addr, ("drop", self.type_name, shard))
+                        continue
+                self.stored.discard(shard)
                 self.homes[shard] = addr
                 own.add(shard)
             for shard in stopping or ():
@@ -125,11 +158,37 @@ class Coordinator:
             self._allocate_pending()
         self.try_activate()
 
+    def _stored_state(self, homes: dict[str, str]) -> None:
+        """The stored allocations were read: a coordinator not active yet
+        takes each whose node is alive and no registration contradicts."""
+        if self.store is None or self.node.coordinators.get(self.type_name) is not self:
+            return
+        self.store.written = dict(homes)
+        if not self.active:
+            alive = self.node.membership.alive
+            for shard, home in sorted(homes.items()):
+                if home not in alive or home in self.proxies or home in self.leaving or \
+                        shard in self.homes or shard in self.rebalancing:
+                    continue
+                self.homes[shard] = home
+                self.regions.setdefault(home, set()).add(shard)
+                self.stored.add(shard)
+        self.loaded = True
+        self.try_activate()
+        self.store.sync(self.homes)
+
+    def attach_store(self, store: "StateStore") -> None:
+        """This coordinator got onto a cluster: it keeps its state (it is
+        current) and stores it from now on."""
+        if self.store is None:
+            self.store = store
+            store.load(self._stored_state)
+
     def try_activate(self) -> None:
-        if self.active:
+        if self.active or not self.loaded:
             return
         alive = self.node.membership.alive
-        known = set(self.regions) | self.proxies
+        known = self.registered | self.proxies
         if alive <= known or time.monotonic() - self.created >= RECOVERY_WAIT:
             self.active = True
             for shard in sorted(self.remembered):
@@ -237,8 +296,10 @@ class Coordinator:
         """The region at `addr` shut down (with the ids it remembered,
         by shard) or its node left the cluster."""
         self.proxies.discard(addr)
+        self.registered.discard(addr)
         self.leaving.pop(addr, None)
         shards = self.regions.pop(addr, set())
+        self.stored.difference_update(shards)
         entities = {s: ids for s, ids in (remembered or {}).items() if ids}
         self.remembered.update(entities)
         for shard in shards:
@@ -273,6 +334,9 @@ class Coordinator:
         """This node's address changed (it got its cluster)."""
         if old in self.regions:
             self.regions[new] = self.regions.pop(old)
+        if old in self.registered:
+            self.registered.discard(old)
+            self.registered.add(new)
         if old in self.proxies:
             self.proxies.discard(old)
             self.proxies.add(new)
@@ -290,6 +354,8 @@ class Coordinator:
 
     def tick(self, now: float) -> None:
         self.try_activate()
+        if self.store is not None and self.loaded:
+            self.store.sync(self.homes)
         if not self.active:
             return
         for addr, left in list(self.leaving.items()):

@@ -355,10 +355,24 @@ class _Node(Extension):
                 self._ensure_manager(type_name, s.role)
                 if type_name not in self.singleton_running:
                     return None
-            coord = self.coordinators[type_name] = Coordinator(self, type_name, s)
+            coord = self.coordinators[type_name] = Coordinator(
+                self, type_name, s, self._state_store(type_name))
         elif self.membership.coordinator_for(coord.settings.role) != self.address:
             return None
         return coord
+
+    def _state_store(self, type_name: str) -> Optional[Any]:
+        """Where a coordinator of `type_name` on a cluster stores its state
+        (None: alone, or ``cluster.sharding.state-store-mode = "regions"``)."""
+        if self._alone() or self.closed:
+            return None
+        from atomr.cluster_sharding._state_store import StateStore, state_store_mode
+        if state_store_mode(self.system) != "ddata":
+            return None
+        try:
+            return StateStore(self, type_name)
+        except Exception:  # noqa: BLE001 - a terminating system has no replicator
+            return None
 
     def _alone(self) -> bool:
         """No cluster, or none joined: this node coordinates itself."""
@@ -368,7 +382,12 @@ class _Node(Extension):
         if type_name in self.managers or self.cluster is None or self.closed:
             return
         from atomr.cluster_sharding._singleton import start_manager
+        from atomr.cluster_sharding._state_store import state_store_mode
         try:
+            if state_store_mode(self.system) == "ddata":
+                # every member's replicator holds a replica of the state
+                from atomr.ddata import DistributedData
+                _ = DistributedData.get(self.system).replicator
             self.managers[type_name] = start_manager(self, type_name, role)
         except Exception:  # noqa: BLE001 - a terminating system starts no actor
             pass
@@ -394,7 +413,11 @@ class _Node(Extension):
             with self.lock:
                 self._refresh_membership()
                 now = time.monotonic()
-                for coord in list(self.coordinators.values()):
+                for type_name, coord in list(self.coordinators.items()):
+                    if coord.store is None and not self._alone():
+                        store = self._state_store(type_name)
+                        if store is not None:
+                            coord.attach_store(store)
                     coord.tick(now)
                 for region in list(self.regions.values()):
                     region._tick(now)
