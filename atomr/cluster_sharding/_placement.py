@@ -4,7 +4,7 @@ The coordinator of an entity type runs on the oldest ``up`` member of the
 cluster with the type's role (any member for no role), the rule of
 Akka's cluster singleton, which :mod:`atomr.cluster_sharding._singleton`
 runs the coordinator as: when that member leaves, is downed or removed,
-the next oldest takes over and rebuilds the coordinator's state (see
+the next oldest takes over and recovers the coordinator's state (see
 :mod:`atomr.cluster_sharding._coordinator`). The regions find the
 coordinator by this rule.
 """

@@ -9,8 +9,9 @@ runs on the oldest up member with the role; while it runs, that node's
 :class:`~atomr.cluster_sharding._coordinator.Coordinator` (its state lives
 under the node's lock, fed by the sharding transport, not in the actor).
 The manager's hand-over makes the previous instance stop before the next
-oldest starts its own, which then rebuilds the state from the regions'
-registrations.
+oldest starts its own, which then reads the stored allocations (see
+:mod:`atomr.cluster_sharding._state_store`) and reconciles them with the
+regions' registrations.
 """
 
 from __future__ import annotations
