@@ -20,6 +20,7 @@ in it) never uses the store.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from atomr.ddata import DistributedData, LWWMap, ReadConsistency, WriteConsistency
@@ -34,6 +35,10 @@ __all__ = ["StateStore", "state_store_mode", "READ_TIMEOUT", "WRITE_TIMEOUT"]
 READ_TIMEOUT = 1.0
 #: How long one write waits for a majority before it is sent again.
 WRITE_TIMEOUT = 2.0
+#: How often the coordinator writes its state even when it did not change
+#: (the stored map is made equal to it: a late write of a previous
+#: coordinator is undone, replicas that missed a write get it).
+RESYNC_INTERVAL = 5.0
 
 
 def state_store_mode(system: Any) -> str:
@@ -63,6 +68,7 @@ class StateStore:
         self.writing = False
         self.writes = 0
         self.timeouts = 0
+        self.last_write = 0.0
 
     def _run(self, coro: Any) -> bool:
         try:
@@ -97,18 +103,20 @@ class StateStore:
         self._run(read())
 
     def sync(self, homes: dict[str, str]) -> None:
-        """Writes the changes of `homes` since the last write (unless one is
-        in flight)."""
-        if self.writing or homes == self.written:
+        """Makes the stored map equal to `homes` when they changed since the
+        last write (or every :data:`RESYNC_INTERVAL`), unless a write is in
+        flight."""
+        now = time.monotonic()
+        if self.writing or (homes == self.written and now - self.last_write < RESYNC_INTERVAL):
             return
         target = dict(homes)
-        old = dict(self.written)
 
         def modify(m: LWWMap) -> LWWMap:
+            current = m.entries()
             for shard, home in target.items():
-                if old.get(shard) != home or m.get(shard) != home.encode():
+                if current.get(shard) != home.encode():
                     m.put(shard, home.encode())
-            for shard in old:
+            for shard in current:
                 if shard not in target:
                     m.remove(shard)
             return m
@@ -133,5 +141,6 @@ class StateStore:
                 self.timeouts += 1
 
         self.writing = True
+        self.last_write = now
         if not self._run(write()):
             self.writing = False
