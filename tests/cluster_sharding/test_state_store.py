@@ -125,3 +125,78 @@ def test_state_store_mode_regions_and_standalone_systems_store_nothing():
         for s in systems + [alone]:
             s.terminate_blocking()
         registry.close()
+
+
+class _Node:
+    """What a Coordinator uses of its node, for the reconciliation test."""
+
+    class _Membership:
+        def __init__(self, alive):
+            self.alive = frozenset(alive)
+
+    class _Remember:
+        durable = False
+
+    def __init__(self, alive):
+        self.membership = self._Membership(alive)
+        self.sent: list = []
+        self.coordinators: dict = {}
+        self.remember = self._Remember()
+
+    def send(self, to, msg):
+        self.sent.append((to, msg))
+
+    def locked(self, fn, *args):
+        fn(*args)
+
+
+class _Store:
+    """A state store whose read the test completes."""
+
+    def __init__(self):
+        self.done = None
+        self.synced: list = []
+
+    def load(self, done):
+        self.done = done
+
+    def sync(self, homes):
+        self.synced.append(dict(homes))
+
+
+def test_registrations_win_over_the_stored_homes_and_gone_regions_are_skipped():
+    from atomr.cluster_sharding import ShardingSettings
+    from atomr.cluster_sharding._coordinator import Coordinator
+
+    node = _Node({"a", "b", "c"})
+    store = _Store()
+    coord = node.coordinators["t"] = Coordinator(node, "t", ShardingSettings(), store)
+    # b registers before the read ends: nothing is allocated yet
+    coord.register("b", False, ["4"], [], [])
+    coord.get_home("9", "b")
+    assert not coord.active and "9" not in coord.homes
+    store.done({"1": "a", "2": "b", "3": "gone", "4": "a", "5": "c"})
+    assert coord.loaded
+    # stored homes on live nodes are taken (b's registration keeps "4")
+    assert coord.homes == {"1": "a", "2": "b", "4": "b", "5": "c"}
+    assert store.synced[-1] == coord.homes
+    # c hosts "2" (the stored home was b): c's registration wins; "5"
+    # stays c's though c did not report it
+    coord.register("c", False, ["2"], [], [])
+    assert coord.homes["2"] == "c" and "2" not in coord.regions["b"]
+    assert coord.homes["5"] == "c"
+    assert not [m for _, m in node.sent if m[0] == "drop"]
+    # a registered region's shard is not taken by another registration
+    coord.register("a", False, ["2"], [], [])
+    assert coord.homes["2"] == "c"
+    assert ("a", ("drop", "t", "2")) in node.sent
+    # every live node registered: active, "9" allocated once
+    assert coord.active
+    assert list(coord.homes).count("9") == 1 and coord.homes["9"] in ("a", "b", "c")
+    # a node that only runs a proxy loses its stored homes
+    node2 = _Node({"a", "p"})
+    store2 = _Store()
+    coord2 = node2.coordinators["t"] = Coordinator(node2, "t", ShardingSettings(), store2)
+    store2.done({"1": "p", "2": "a"})
+    coord2.register("p", True, [], [], [])
+    assert coord2.homes == {"2": "a"} and "p" not in coord2.regions
