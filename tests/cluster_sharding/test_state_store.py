@@ -200,3 +200,47 @@ def test_registrations_win_over_the_stored_homes_and_gone_regions_are_skipped():
     store2.done({"1": "p", "2": "a"})
     coord2.register("p", True, [], [], [])
     assert coord2.homes == {"2": "a"} and "p" not in coord2.regions
+
+
+def test_a_write_without_a_majority_is_sent_again_and_a_read_falls_back_to_the_local_replica():
+    from atomr.cluster_sharding._region import _Node as Node
+    from atomr.cluster_sharding._state_store import StateStore
+
+    registry = ClusterRegistry()
+    systems = [ActorSystem.create_blocking(n, _FAST) for n in ("wa", "wb", "wc")]
+    clusters = [Cluster.with_test_transport(s, registry) for s in systems]
+    try:
+        async def scenario():
+            for c in clusters:
+                await c.join_seed_nodes([clusters[0].self_address])
+            await _until(lambda: all(c.member_count() == 3 for c in clusters))
+            for s in systems[1:]:
+                _ = DistributedData.get(s).replicator
+            node = Node.of(systems[0])
+            store = StateStore(node, "st")
+            registry.partition_groups([systems[0]], systems[1:])
+            target = {"1": "akka://wb", "2": "akka://wc"}
+            with node.lock:
+                store.sync(target)
+            await _until(lambda: store.timeouts >= 1)
+            assert store.written == {}
+            # a majority read times out: the local replica answers
+            read: list = []
+            store.load(read.append)
+            await _until(lambda: read)
+            assert read == [target]
+            registry.heal()
+
+            def sync():
+                with node.lock:
+                    store.sync(target)
+                return store.written == target
+
+            await _until(sync)
+            await _until(lambda: _stored(systems[1]) == target == _stored(systems[2]))
+
+        asyncio.run(scenario())
+    finally:
+        for s in systems:
+            s.terminate_blocking()
+        registry.close()
