@@ -23,10 +23,10 @@ before it allocates anything and takes every stored home whose node is
 still alive. It then reconciles with the regions, which register again
 with the shards they host (and the shards whose entities they remember):
 a registration wins over a stored home it contradicts, the shards of
-regions that are gone are allocated again. Until the stored state is read
-and every live node registered (or :data:`RECOVERY_WAIT` seconds passed)
-it allocates nothing, so a shard still hosted by a node that has not
-registered yet is not given to a second region. With
+regions that are gone are allocated again. Until every live node
+registered (or the stored state is read and :data:`RECOVERY_WAIT` seconds
+passed) it allocates nothing, so a shard still hosted by a node that has
+not registered yet is not given to a second region. With
 ``cluster.sharding.state-store-mode = "regions"`` (or off a cluster) the
 state is rebuilt from the registrations alone.
 
@@ -185,11 +185,14 @@ class Coordinator:
             store.load(self._stored_state)
 
     def try_activate(self) -> None:
-        if self.active or not self.loaded:
+        if self.active:
             return
         alive = self.node.membership.alive
         known = self.registered | self.proxies
-        if alive <= known or time.monotonic() - self.created >= RECOVERY_WAIT:
+        # Once every live node registered, the registrations tell where
+        # every hosted shard is; before that the stored homes are needed.
+        if alive <= known or (self.loaded and
+                              time.monotonic() - self.created >= RECOVERY_WAIT):
             self.active = True
             for shard in sorted(self.remembered):
                 if shard not in self.homes:
