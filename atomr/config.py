@@ -331,7 +331,7 @@ _BUILTIN_SECTIONS: dict[str, dict[str, Setting]] = {
         "sbr.down-if-alone": Setting("bool", True),
         # Where a shard coordinator keeps its allocations: "ddata" (in
         # distributed data) or "regions" (rebuilt from the regions alone).
-        "sharding.state-store-mode": Setting("str", "ddata", choices=("ddata", "regions")),
+        "sharding.state-store-mode": Setting("str", "regions", choices=("ddata", "regions")),
         # lease-majority: whether this node's lease attempt succeeds.
         "sbr.lease-acquired": Setting("bool", False),
         # lease-majority: the name of the lease (atomr.coordination's

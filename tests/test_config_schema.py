@@ -108,7 +108,7 @@ DEFAULTS = {
     "cluster.metrics.moving-average-half-life": 12.0,
     "cluster.client.receptionist.auto-start": False,
     "cluster.sbr.acquire-lease-delay-for-minority": 2.0,
-    "cluster.sharding.state-store-mode": "ddata",
+    "cluster.sharding.state-store-mode": "regions",
     "cluster.sbr.role": "",
     "coordination.lease.implementation": "in-memory",
     "coordination.lease.directory": "",

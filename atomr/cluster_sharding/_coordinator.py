@@ -16,8 +16,8 @@ each shard:
 * a region shutting down gracefully (its node leaving) gets no new shard
   and each of its shards is handed off at once.
 
-On a cluster its allocations (shard -> region) are stored in distributed
-data (:mod:`atomr.cluster_sharding._state_store`, Akka's
+With ``cluster.sharding.state-store-mode = "ddata"`` its allocations
+(shard -> region) are stored in distributed data (:mod:`atomr.cluster_sharding._state_store`, Akka's
 ``state-store-mode = ddata``): a new coordinator reads them (majority)
 before it allocates anything and takes every stored home whose node is
 still alive. It then reconciles with the regions, which register again
@@ -26,9 +26,9 @@ a registration wins over a stored home it contradicts, the shards of
 regions that are gone are allocated again. Until every live node
 registered (or the stored state is read and :data:`RECOVERY_WAIT` seconds
 passed) it allocates nothing, so a shard still hosted by a node that has
-not registered yet is not given to a second region. With
-``cluster.sharding.state-store-mode = "regions"`` (or off a cluster) the
-state is rebuilt from the registrations alone.
+not registered yet is not given to a second region. In the
+default mode, ``"regions"`` (and off a cluster), the state is rebuilt from
+the registrations alone.
 
 Hand-off of a shard ``S`` hosted by region ``A``:
 

@@ -15,6 +15,12 @@ from tests.cluster_sharding.test_cluster_registry import _FAST, _entity, _extrac
 _KEY = "atomr-sharding-st-coordinator-state"
 
 
+#: The fast test clusters of the registry tests, with the coordinator's
+#: state kept in distributed data (not the default).
+_DDATA = Config.from_dict({"cluster": {"gossip-interval": 0.1, "heartbeat-interval": 0.1,
+                                       "sharding": {"state-store-mode": "ddata"}}})
+
+
 def _stored(system) -> dict[str, str]:
     rep = DistributedData.get(system).replicator
     value = asyncio.run_coroutine_threadsafe(rep.get_value(_KEY, LWWMap), system.loop).result(5)
@@ -23,7 +29,7 @@ def _stored(system) -> dict[str, str]:
 
 def test_a_new_coordinator_takes_the_stored_allocations():
     registry = ClusterRegistry()
-    systems = [ActorSystem.create_blocking(n, _FAST) for n in ("sa", "sb", "sc")]
+    systems = [ActorSystem.create_blocking(n, _DDATA) for n in ("sa", "sb", "sc")]
     clusters = [Cluster.with_test_transport(s, registry) for s in systems]
     log = _Log()
     try:
@@ -98,7 +104,7 @@ def test_state_store_mode_regions_and_standalone_systems_store_nothing():
     registry = ClusterRegistry()
     config = Config.from_dict({"cluster": {"gossip-interval": 0.1, "heartbeat-interval": 0.1,
                                            "sharding": {"state-store-mode": "regions"}}})
-    alone = ActorSystem.create_blocking("alone", _FAST)
+    alone = ActorSystem.create_blocking("alone", _DDATA)
     systems = [ActorSystem.create_blocking(n, config) for n in ("ra", "rb")]
     clusters = [Cluster.with_test_transport(s, registry) for s in systems]
     log = _Log()
@@ -207,7 +213,7 @@ def test_a_write_without_a_majority_is_sent_again_and_a_read_falls_back_to_the_l
     from atomr.cluster_sharding._state_store import StateStore
 
     registry = ClusterRegistry()
-    systems = [ActorSystem.create_blocking(n, _FAST) for n in ("wa", "wb", "wc")]
+    systems = [ActorSystem.create_blocking(n, _DDATA) for n in ("wa", "wb", "wc")]
     clusters = [Cluster.with_test_transport(s, registry) for s in systems]
     try:
         async def scenario():
