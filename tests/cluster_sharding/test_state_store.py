@@ -10,7 +10,7 @@ from atomr import ActorSystem, Config
 from atomr.cluster import Cluster, ClusterRegistry
 from atomr.cluster_sharding import ShardRegion
 from atomr.ddata import DistributedData, LWWMap
-from tests.cluster_sharding.test_cluster_registry import _FAST, _entity, _extract, _Log, _until
+from tests.cluster_sharding.test_cluster_registry import _entity, _extract, _Log, _until
 
 _KEY = "atomr-sharding-st-coordinator-state"
 
