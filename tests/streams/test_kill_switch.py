@@ -51,12 +51,14 @@ def test_a_million_element_graph_stops_within_a_second_of_shutdown():
     progressing = threading.Event()
 
     def slow_step(x):
-        # ~a few microseconds per element: the whole graph takes seconds.
-        for _ in range(20):
-            x ^= 1
+        # Fast at first, then ~half a millisecond per element (sleeping, so
+        # the GIL is free): the graph cannot finish on its own within minutes,
+        # however fast the machine or however late the test thread runs.
         counted[0] += 1
         if counted[0] == 10_000:
             progressing.set()
+        elif counted[0] > 10_000:
+            time.sleep(0.0005)
         return x
 
     graph = (Source.from_iter(range(1_000_000)).via(ks.flow()).map(slow_step)
