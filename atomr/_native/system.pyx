@@ -305,17 +305,19 @@ cdef class _System:
             })
         return out
 
-    def actor_tree(self):
+    def actor_tree(self, bint system=False):
         """The live actors, parents before children: one tuple per actor,
         ``(path, parent path or None, actor class name, mailbox depth,
-        number of children)``."""
+        number of children)``. Those under /user, or with `system` those
+        under /system."""
         cdef _Cell cell
+        cdef _Cell root = self.sys_guardian if system else self.guardian
         out = []
-        stack = list(reversed(list(self.guardian.children.values())))
+        stack = list(reversed(list(root.children.values())))
         while stack:
             cell = stack.pop()
             kind = type(cell.actor).__name__ if cell.actor is not None else None
-            parent = None if cell.parent is self.guardian else cell.parent.path
+            parent = None if cell.parent is root else cell.parent.path
             out.append((cell.path, parent, kind, cell.c.queued(), len(cell.children)))
             stack.extend(reversed(list(cell.children.values())))
         return out

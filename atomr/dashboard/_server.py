@@ -71,7 +71,8 @@ class _Views:
 
     def overview(self) -> dict[str, Any]:
         s = self.state
-        actors = s.actors() if s else []
+        every = s.actors() if s else []
+        actors = [a for a in every if not a["system"]]
         cluster = s.cluster() if s else {"members": [], "unreachable": []}
         remote = s.remote() if s else {"associations": {}}
         streams = s.streams() if s else {"running_graphs": []}
@@ -80,6 +81,7 @@ class _Views:
             "system": s.name if s else None,
             "generated_at": time.time(),
             "actor_count": len(actors),
+            "system_actor_count": len(every) - len(actors),
             "mailbox_depth_total": sum(a["mailbox_depth"] for a in actors),
             "dead_letter_count": s.dead_letters(0)["count"] if s else 0,
             "cluster_member_count": len(cluster["members"]),

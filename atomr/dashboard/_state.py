@@ -169,13 +169,21 @@ class SystemState:
                                       "dead_letters_per_sec": max(dead - d0, 0) / span})
             self._last = (now, handled, dead)
 
-    def actors(self) -> list[dict[str, Any]]:
+    def actors(self, system_actors: bool = True) -> list[dict[str, Any]]:
+        """The live actors, parents before children: those under /user
+        (``"system": False``), then with `system_actors` those under
+        /system (``"system": True``)."""
         system = self._live()
         if system is None:
             return []
+        core = system._core
+        parts = [(False, core.actor_tree())]
+        if system_actors:
+            parts.append((True, core.actor_tree(True)))
         return [{"path": path, "parent": parent, "actor_class": kind, "mailbox_depth": depth,
-                 "children": children}
-                for path, parent, kind, depth, children in system._core.actor_tree()]
+                 "children": children, "system": flag}
+                for flag, rows in parts
+                for path, parent, kind, depth, children in rows]
 
     def actor_tree(self) -> list[dict[str, Any]]:
         nodes: dict[str, dict[str, Any]] = {}

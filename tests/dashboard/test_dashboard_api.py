@@ -71,7 +71,28 @@ def test_actor_tree_shows_children_and_mailbox_depth(system: ActorSystem) -> Non
         assert {"akka://dash/user/parent", "akka://dash/user/parent/kid"} <= {
             a["path"] for a in flat}
         assert all(a["mailbox_depth"] >= 0 for a in flat)
-        assert get(handle, "/api/overview")["actor_count"] == len(flat)
+        assert get(handle, "/api/overview")["actor_count"] == len(
+            [a for a in flat if not a["system"]])
+
+
+def test_actor_tree_includes_system_actors_marked(system: ActorSystem) -> None:
+    system.actor_of(props(Slow), "app")
+    tool = system.system_actor_of(props(Slow), "tool")
+    assert tool.ask_blocking("spawn", 5.0) == "ok"
+    with dashboard.serve("127.0.0.1:0", system=system) as handle:
+        tree = {n["path"]: n for n in get(handle, "/api/actors/tree")}
+        assert tree["akka://dash/user/app"]["system"] is False
+        node = tree["akka://dash/system/tool"]
+        assert node["system"] is True and node["parent"] is None
+        assert node["actor_class"] == "Slow"
+        (kid,) = node["children"]
+        assert kid["path"] == "akka://dash/system/tool/kid" and kid["system"] is True
+        flat = {a["path"]: a["system"] for a in get(handle, "/api/actors")}
+        assert flat["akka://dash/system/tool/kid"] is True
+        assert flat["akka://dash/user/app"] is False
+        overview = get(handle, "/api/overview")
+        assert overview["actor_count"] == 1
+        assert overview["system_actor_count"] == sum(flat.values())
 
 
 def test_mailbox_depth_counts_queued_messages(system: ActorSystem) -> None:

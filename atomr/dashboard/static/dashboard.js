@@ -31,8 +31,13 @@
 
   function renderNode(node) {
     const li = el("li", { "class": "actor-node" });
-    const row = el("div", { "class": "actor", "data-path": node.path });
+    const row = el("div", { "class": node.system ? "actor system" : "actor",
+                            "data-path": node.path });
     row.appendChild(el("span", { "class": "name" }, node.path.split("/").pop()));
+    if (node.system) {
+      row.appendChild(el("span", { "class": "badge", "title": "a system actor (under /system)" },
+                         "system"));
+    }
     row.appendChild(el("span", { "class": "cls" }, node.actor_class || ""));
     const depth = node.mailbox_depth;
     const cls = depth >= 100 ? "depth hot" : depth > 0 ? "depth busy" : "depth";
