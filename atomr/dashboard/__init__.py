@@ -15,7 +15,15 @@ JSON routes: ``/api/overview``, ``/api/snapshot``, ``/api/actors/tree``,
 ``/api/cluster-wide/overview`` (this node's and each peer dashboard's
 overview) and ``/healthz`` (``ok``). The sharding view lists each shard
 region of the system (atomr.cluster_sharding) with its shards and their
-entities, as does the page's shards panel.
+entities, as does the page's shards panel. The actor tree lists the
+system actors (under ``/system``) as well, marked ``"system": true``.
+
+A dashboard serving a system runs the system actor ``/system/dashboard``
+(until its handle shuts down), which names the system's dashboards. When
+the system is a member of a cluster over TCP, the cluster-wide overview
+asks that actor on every other up and reachable member and gathers the
+overview of the dashboard it names: the members' dashboards are found
+without listing them in ``peers``.
 
 Example:
     >>> from atomr import ActorSystem
@@ -34,6 +42,7 @@ from __future__ import annotations
 import weakref
 from typing import TYPE_CHECKING, Any, Optional
 
+from atomr.dashboard._discovery import beacon_of
 from atomr.dashboard._server import DashboardHandle, parse_bind
 from atomr.dashboard._state import SystemState
 
@@ -67,16 +76,18 @@ def serve(bind: str = "127.0.0.1:9100", node: str = "local", peers: Optional[lis
         bind: ``"host:port"`` (port 0: the kernel picks; the handle's
             :attr:`~DashboardHandle.address` tells which).
         node: The name the dashboard shows for this node.
-        peers: Other dashboards' ``host:port`` (the other members of a
-            cluster, say): ``/api/cluster-wide/overview`` gathers their
-            ``/api/overview`` with this node's (a peer that does not answer
-            within 2 s is listed with its error), and ``/api/overview``
-            lists them.
+        peers: Other dashboards' ``host:port``: ``/api/cluster-wide/overview``
+            gathers their ``/api/overview`` with this node's (a peer that
+            does not answer within 2 s is listed with its error), and
+            ``/api/overview`` lists them. The dashboards of the other
+            members of the system's cluster are found without them (see
+            above); one both listed and found is fetched once.
         exporters: ``{"prometheus": bool | {"enabled", "namespace"},
             "otlp": {"endpoint", ...}}``. ``prometheus`` adds ``/metrics``
             (needs prometheus-client); ``otlp`` is checked and otherwise
             ignored.
-        system: The actor system to show (None: an empty dashboard).
+        system: The actor system to show (None: an empty dashboard). The
+            dashboard runs ``/system/dashboard`` in it until shut down.
         interval: Seconds between two pushes to the open pages.
 
     Raises:
@@ -111,8 +122,11 @@ def serve(bind: str = "127.0.0.1:9100", node: str = "local", peers: Optional[lis
         if enabled:
             namespace = spec.get("namespace", "atomr") if isinstance(spec, dict) else "atomr"
             prometheus = (namespace, system)
-    return DashboardHandle._start(host, port, node, list(peers or []), state, float(interval),
-                                  prometheus)
+    handle = DashboardHandle._start(host, port, node, list(peers or []), state,
+                                    float(interval), prometheus)
+    if system is not None:
+        handle._announce(beacon_of(system))
+    return handle
 
 
 def _state_of(system: "ActorSystem") -> SystemState:

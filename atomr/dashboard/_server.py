@@ -15,6 +15,7 @@ import urllib.parse
 from importlib import resources
 from typing import Any, Callable, Optional
 
+from atomr.dashboard._discovery import Beacon, discover
 from atomr.dashboard._state import SystemState
 
 _WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -182,6 +183,7 @@ class DashboardHandle:
     _sampler: "asyncio.Task[None]"
     _thread: threading.Thread
     _address: str
+    _beacon: Optional[Beacon]
 
     def __init__(self) -> None:
         raise TypeError("use atomr.dashboard.serve(...)")
@@ -199,6 +201,7 @@ class DashboardHandle:
         self._clients = set()
         self._metrics = None
         self._exporter = None
+        self._beacon = None
         if prometheus is not None:
             from atomr.telemetry import PrometheusExporter
 
@@ -244,6 +247,16 @@ class DashboardHandle:
         self._address = f"{sock[0]}:{sock[1]}" if ":" not in sock[0] else f"[{sock[0]}]:{sock[1]}"
         return self
 
+    def _announce(self, beacon: Beacon) -> None:
+        """Names this dashboard in its system's ``/system/dashboard`` (for
+        the other members' cluster-wide views) until :meth:`shutdown`."""
+        try:
+            beacon.add(self._views.node, self._address)
+        except BaseException:
+            self.shutdown()
+            raise
+        self._beacon = beacon
+
     @property
     def address(self) -> str:
         """``host:port`` the dashboard listens on."""
@@ -273,6 +286,8 @@ class DashboardHandle:
             asyncio.run_coroutine_threadsafe(close(), self._loop).result(10.0)
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(10.0)
+        if self._beacon is not None:
+            self._beacon.remove(self._address)
         if self._exporter is not None:
             self._exporter.shutdown()
         if self._views.state is not None:
@@ -365,15 +380,37 @@ class DashboardHandle:
         return True
 
     async def _cluster_wide(self) -> dict[str, Any]:
-        """This node's overview and each peer dashboard's (``peers``),
-        fetched at once; a peer that does not answer within
-        `_PEER_TIMEOUT` seconds is listed with its error."""
+        """This node's overview and each other dashboard's, fetched at once:
+        those in ``peers`` and those the members of the system's cluster
+        name (asked at ``/system/dashboard``, see _discovery). A dashboard
+        that does not answer within `_PEER_TIMEOUT` seconds, and a member
+        without one, are listed with the error."""
         loop = asyncio.get_running_loop()
-        own = {"address": self.address, "overview": self._views.overview()}
-        fetched = await asyncio.gather(*(loop.run_in_executor(None, _fetch_overview, peer)
-                                         for peer in self._views.peers))
-        return {"node": self._views.node, "generated_at": time.time(),
-                "nodes": [own, *fetched]}
+        state = self._views.state
+        found = await discover(state._live() if state is not None else None, _PEER_TIMEOUT)
+        own: dict[str, Any] = {"address": self.address, "source": "self"}
+        if found["self"] is not None:
+            own["member"] = found["self"]
+        own["overview"] = self._views.overview()
+        mine = set(self._beacon.addresses()) if self._beacon is not None else set()
+        mine.add(self.address)
+        targets: dict[str, dict[str, Any]] = {}
+        for peer in self._views.peers:
+            if peer not in mine and peer not in targets:
+                targets[peer] = {"address": peer, "source": "peers"}
+        missing: list[dict[str, Any]] = []
+        for m in found["members"]:
+            if "dashboards" not in m:
+                missing.append({"address": None, "source": "cluster", "member": m["member"],
+                                "error": m["error"]})
+                continue
+            address = m["dashboards"][0]
+            entry = targets.setdefault(address, {"address": address, "source": "cluster"})
+            entry["member"] = m["member"]
+        fetched = await asyncio.gather(*(loop.run_in_executor(None, _fetch_overview, address)
+                                         for address in targets))
+        nodes = [own, *({**targets[f["address"]], **f} for f in fetched), *missing]
+        return {"node": self._views.node, "generated_at": time.time(), "nodes": nodes}
 
     async def _send(self, writer: asyncio.StreamWriter, status: int, body: bytes,
                     ctype: str) -> None:

@@ -87,6 +87,8 @@ def test_actor_tree_includes_system_actors_marked(system: ActorSystem) -> None:
         assert node["actor_class"] == "Slow"
         (kid,) = node["children"]
         assert kid["path"] == "akka://dash/system/tool/kid" and kid["system"] is True
+        # The dashboard's own system actor (see test_dashboard_discovery.py).
+        assert tree["akka://dash/system/dashboard"]["system"] is True
         flat = {a["path"]: a["system"] for a in get(handle, "/api/actors")}
         assert flat["akka://dash/system/tool/kid"] is True
         assert flat["akka://dash/user/app"] is False

@@ -85,6 +85,13 @@ def test_page_shows_new_actors_and_members_without_reload(browser: Any) -> None:
             wait_until_blocking(lambda: "akka://incident/user/orders" in actor_paths(browser),
                                 timeout=30.0, message="the page lists the running actor")
             assert text_of(browser, "#node") == "node-a"
+            # System actors are in the tree too, marked (the dashboard's own).
+            badge = '.actor.system[data-path="akka://incident/system/dashboard"] .badge'
+            wait_until_blocking(lambda: text_of(browser, badge) == "system", timeout=30.0,
+                                message="the page lists the system actors, marked")
+            assert not browser.execute_script(
+                "return document.querySelector("
+                "'.actor[data-path=\"akka://incident/user/orders\"] .badge');")
             # A marker the page would lose on a reload.
             browser.execute_script("window.__noReload = 'still here';")
 

@@ -1,0 +1,135 @@
+"""The dashboards of one cluster find each other through membership: each
+served system runs ``/system/dashboard``, which the cluster-wide view of
+another member asks over remoting. Three systems in one process, joined
+over TCP on loopback (the process test is test_dashboard_processes.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.request
+from typing import Any
+
+from atomr import Actor, ActorSystem, props
+from atomr import dashboard
+from atomr.cluster import Cluster
+from tests.cluster._cluster_util import systems
+from tests.conftest import wait_until_blocking
+
+#: Joins on a loaded 2-core machine.
+DEADLINE = 60.0
+
+
+def get(address: str, path: str) -> Any:
+    with urllib.request.urlopen(f"http://{address}{path}", timeout=30) as resp:
+        return json.loads(resp.read())
+
+
+def _form(clusters: list[Cluster]) -> None:
+    seed = clusters[0].self_address
+    everyone = {c.self_address for c in clusters}
+
+    async def main() -> None:
+        await asyncio.gather(*(c.join_seed_nodes([seed], timeout=DEADLINE) for c in clusters))
+
+    asyncio.run(main())
+    wait_until_blocking(lambda: all(
+        {m.address for m in c.membership_snapshot().members() if m.status == "up"} == everyone
+        for c in clusters), timeout=DEADLINE, message="every member sees all three up")
+
+
+class Echo(Actor):
+    def handle(self, ctx: Any, msg: Any) -> Any:
+        return msg
+
+
+def _by_member(doc: dict) -> dict[str, dict]:
+    return {n["member"]: n for n in doc["nodes"] if "member" in n}
+
+
+def test_cluster_wide_overview_discovers_the_members_dashboards() -> None:
+    with systems("dd-a", "dd-b", "dd-c") as (a, b, c):
+        ca, cb, cc = (Cluster.with_tcp_transport(s, "127.0.0.1:0") for s in (a, b, c))
+        _form([ca, cb, cc])
+        b.actor_of(props(Echo), "only-on-b")
+        # c serves no dashboard.
+        with dashboard.serve("127.0.0.1:0", node="b", system=b) as hb, \
+                dashboard.serve("0.0.0.0:0", node="a", system=a) as ha:
+            local_a = "127.0.0.1:" + ha.address.rpartition(":")[2]
+            doc = get(local_a, "/api/cluster-wide/overview")
+            assert doc["node"] == "a"
+            own, *others = doc["nodes"]
+            assert own["address"] == ha.address and own["source"] == "self"
+            assert own["member"] == ca.self_address
+            assert own["overview"]["system"] == "dd-a"
+            members = _by_member(doc)
+            assert set(members) == {ca.self_address, cb.self_address, cc.self_address}
+            peer = members[cb.self_address]
+            assert peer["source"] == "cluster" and peer["address"] == hb.address
+            assert peer["overview"]["node"] == "b" and peer["overview"]["system"] == "dd-b"
+            assert peer["overview"]["actor_count"] == 1
+            assert peer["overview"]["system_actor_count"] >= 1
+            bare = members[cc.self_address]
+            assert bare["address"] is None and "overview" not in bare
+            assert bare["error"].startswith("no dashboard"), bare
+            assert len(doc["nodes"]) == 3
+
+            # b's view finds a's dashboard, bound to 0.0.0.0, by the host of
+            # a's cluster address.
+            from_b = _by_member(get(hb.address, "/api/cluster-wide/overview"))
+            assert from_b[ca.self_address]["address"] == local_a
+            assert from_b[ca.self_address]["overview"]["node"] == "a"
+
+            # Listed by hand as well: one entry, marked as given in peers.
+            with dashboard.serve("127.0.0.1:0", node="c", system=c,
+                                 peers=[hb.address, hb.address]) as hc:
+                doc = get(hc.address, "/api/cluster-wide/overview")
+                addresses = [n["address"] for n in doc["nodes"]]
+                assert addresses.count(hb.address) == 1 and len(addresses) == 3
+                merged = _by_member(doc)[cb.self_address]
+                assert merged["source"] == "peers" and merged["overview"]["node"] == "b"
+                assert _by_member(doc)[ca.self_address]["overview"]["node"] == "a"
+
+
+def test_system_actor_runs_while_a_dashboard_serves_the_system() -> None:
+    with systems("dd-life", "dd-asker") as (s, asker):
+        cs, ca = (Cluster.with_tcp_transport(x, "127.0.0.1:0") for x in (s, asker))
+        _form([cs, ca])
+        assert s.system_actor("dashboard") is None
+        first = dashboard.serve("127.0.0.1:0", node="one", system=s)
+        second = dashboard.serve("127.0.0.1:0", node="two", system=s)
+        with dashboard.serve("127.0.0.1:0", node="asker", system=asker) as view:
+            try:
+                assert s.system_actor("dashboard") is not None
+                entry = _by_member(get(view.address, "/api/cluster-wide/overview"))[
+                    cs.self_address]
+                # The oldest dashboard of the member is fetched.
+                assert entry["address"] == first.address and entry["overview"]["node"] == "one"
+                first.shutdown()
+                assert s.system_actor("dashboard") is not None  # `second` still serves
+                entry = _by_member(get(view.address, "/api/cluster-wide/overview"))[
+                    cs.self_address]
+                assert entry["address"] == second.address
+            finally:
+                first.shutdown()
+                second.shutdown()
+            wait_until_blocking(lambda: s.system_actor("dashboard") is None, timeout=DEADLINE,
+                                message="the system actor stops with the last dashboard")
+            entry = _by_member(get(view.address, "/api/cluster-wide/overview"))[cs.self_address]
+            assert entry["error"].startswith("no dashboard"), entry
+            # A new dashboard starts it again.
+            with dashboard.serve("127.0.0.1:0", node="three", system=s) as third:
+                entry = _by_member(get(view.address, "/api/cluster-wide/overview"))[
+                    cs.self_address]
+                assert entry["address"] == third.address
+
+
+def test_no_cluster_no_discovery() -> None:
+    system = ActorSystem.create_blocking("dd-alone")
+    try:
+        with dashboard.serve("127.0.0.1:0", system=system) as handle:
+            doc = get(handle.address, "/api/cluster-wide/overview")
+            assert [n["address"] for n in doc["nodes"]] == [handle.address]
+            assert "member" not in doc["nodes"][0]
+    finally:
+        system.terminate_blocking(10.0)
