@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Optional
 from atomr.actor import Actor, props
 from atomr.errors import (
     ActorNameTakenError,
+    ActorSystemTerminatedError,
     ActorTerminatedError,
     AskTimeoutError,
     RemoteError,
@@ -117,6 +118,7 @@ class Beacon:
         self._manage = threading.Lock()  # serializes starting/stopping the actor
         self._dashboards: list[tuple[str, str]] = []  # (node, host:port)
         self._ref: Any = None
+        self._stopped: Any = None  # the last actor stopped (may still hold the name)
 
     def answer(self) -> dict[str, Any]:
         system = self._system_ref()
@@ -140,8 +142,15 @@ class Beacon:
                 self._dashboards.append((node, address))
             if self._ref is not None or system is None or system.is_terminated:
                 return
-            register_codec(system)
-            self._ref = self._spawn(system)
+            try:
+                register_codec(system)
+                self._ref = self._spawn(system)
+            except ActorSystemTerminatedError:
+                pass  # a terminating system: nobody is left to ask it
+            except BaseException:
+                with self._lock:
+                    self._dashboards.remove((node, address))
+                raise
 
     def _spawn(self, system: "ActorSystem") -> Any:
         # A system actor stopped by the previous dashboard may still hold
@@ -152,8 +161,11 @@ class Beacon:
                 return system.system_actor_of(
                     props(_Responder, factory=lambda: _Responder(self)), ACTOR_NAME)
             except ActorNameTakenError:
-                if time.monotonic() >= deadline or \
-                        _get_running_loop() is system.loop:
+                if self._stopped is None:
+                    raise ActorNameTakenError(
+                        f"the dashboard cannot start {ACTOR_PATH} in system {system.name!r}: "
+                        f"another system actor has that name") from None
+                if time.monotonic() >= deadline or _get_running_loop() is system.loop:
                     raise
                 time.sleep(0.01)
 
@@ -171,6 +183,7 @@ class Beacon:
             ref, self._ref = self._ref, None
             if ref is None:
                 return
+            self._stopped = ref
             try:
                 ref.stop()
             except Exception:  # noqa: BLE001 - the system is terminating
@@ -225,6 +238,29 @@ async def _ask_member(system: "ActorSystem", member: str, timeout: float) -> dic
     return {"member": member, "dashboards": dashboards}
 
 
+def _in_process(cluster: Any, member: str) -> dict[str, Any]:
+    """The dashboards of `member` of an in-process cluster (a
+    :class:`~atomr.cluster.ClusterRegistry`'s: its systems share this
+    process), read from its system's beacon."""
+    registry = cluster._registry
+    if registry is None:
+        return {"member": member, "error": "not asked: this cluster has no remoting"}
+    if registry.partitioned(cluster.self_address, member):
+        return {"member": member, "error": "member is partitioned from this node"}
+    with _BEACONS_LOCK:
+        beacons = list(_BEACONS.items())
+    for system, beacon in beacons:
+        if system.is_terminated:
+            continue
+        other = cluster_of(system)
+        if other is not None and other._registry is registry and other.self_address == member:
+            dashboards = beacon.answer()["dashboards"]
+            if dashboards:
+                return {"member": member, "dashboards": dashboards}
+            break
+    return {"member": member, "error": "no dashboard: none serves that node"}
+
+
 async def discover(system: Optional["ActorSystem"], timeout: float) -> dict[str, Any]:
     """The other members' dashboards, as known to `system`'s cluster:
     ``{"self": <this member's address or None>, "members": [...]}`` with per
@@ -247,8 +283,7 @@ async def discover(system: Optional["ActorSystem"], timeout: float) -> dict[str,
         elif m.address in unreachable:
             found.append({"member": m.address, "error": "member is unreachable"})
         elif not networked:
-            found.append({"member": m.address,
-                          "error": "not asked: this cluster has no remoting"})
+            found.append(_in_process(cluster, m.address))
         else:
             found.append(_ask_member(system, m.address, timeout))
     asks = [f for f in found if not isinstance(f, dict)]

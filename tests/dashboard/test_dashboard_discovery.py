@@ -1,18 +1,23 @@
 """The dashboards of one cluster find each other through membership: each
 served system runs ``/system/dashboard``, which the cluster-wide view of
-another member asks over remoting. Three systems in one process, joined
-over TCP on loopback (the process test is test_dashboard_processes.py)."""
+another member asks over remoting. Systems in one process, joined over TCP
+on loopback or on a ClusterRegistry (the process test is
+test_dashboard_processes.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import urllib.request
 from typing import Any
 
+import pytest
+
 from atomr import Actor, ActorSystem, props
 from atomr import dashboard
-from atomr.cluster import Cluster
+from atomr.cluster import Cluster, ClusterRegistry
+from atomr.errors import ActorNameTakenError
 from tests.cluster._cluster_util import systems
 from tests.conftest import wait_until_blocking
 
@@ -131,5 +136,38 @@ def test_no_cluster_no_discovery() -> None:
             doc = get(handle.address, "/api/cluster-wide/overview")
             assert [n["address"] for n in doc["nodes"]] == [handle.address]
             assert "member" not in doc["nodes"][0]
+    finally:
+        system.terminate_blocking(10.0)
+
+
+def test_in_process_registry_members_dashboards_are_found() -> None:
+    registry = ClusterRegistry()
+    try:
+        with systems("dr-a", "dr-b", "dr-c") as (a, b, c):
+            ca, cb, cc = (Cluster.with_test_transport(s, registry) for s in (a, b, c))
+            _form([ca, cb, cc])
+            with dashboard.serve("127.0.0.1:0", node="a", system=a) as ha, \
+                    dashboard.serve("127.0.0.1:0", node="b", system=b) as hb:
+                members = _by_member(get(ha.address, "/api/cluster-wide/overview"))
+                assert set(members) == {"akka://dr-a", "akka://dr-b", "akka://dr-c"}
+                assert members["akka://dr-b"]["address"] == hb.address
+                assert members["akka://dr-b"]["overview"]["system"] == "dr-b"
+                assert members["akka://dr-c"]["error"].startswith("no dashboard")
+                registry.partition(a, b)
+                entry = _by_member(get(ha.address, "/api/cluster-wide/overview"))["akka://dr-b"]
+                assert "overview" not in entry and entry["address"] is None
+                assert entry["error"] in ("member is partitioned from this node",
+                                          "member is unreachable"), entry
+    finally:
+        registry.close()
+
+
+def test_a_foreign_system_actor_named_dashboard_is_a_clear_error() -> None:
+    system = ActorSystem.create_blocking("dd-taken")
+    try:
+        system.system_actor_of(props(Echo), "dashboard")
+        with pytest.raises(ActorNameTakenError, match="/system/dashboard"):
+            dashboard.serve("127.0.0.1:0", system=system)
+        assert not [t for t in threading.enumerate() if t.name == "atomr-dashboard-local"]
     finally:
         system.terminate_blocking(10.0)
