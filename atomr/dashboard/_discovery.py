@@ -15,6 +15,7 @@ from asyncio.events import _get_running_loop
 from typing import TYPE_CHECKING, Any, Optional
 
 from atomr.actor import Actor, props
+from atomr.codecs import manifest
 from atomr.errors import (
     ActorNameTakenError,
     ActorSystemTerminatedError,
@@ -35,6 +36,7 @@ _ASKED = ("up", "weaklyup")
 _NAME_FREED_DEADLINE = 10.0
 
 
+@manifest("atomr.dashboard.DashboardQuery")
 class DashboardQuery:
     """The question ``/system/dashboard`` answers: ``{"node", "dashboards"}``
     (the ``host:port`` of each dashboard serving that system, oldest
@@ -64,7 +66,7 @@ def _decode(blob: bytes) -> DashboardQuery:
     return DashboardQuery()
 
 
-_MANIFEST = f"{__name__}.DashboardQuery"
+_MANIFEST = "atomr.dashboard.DashboardQuery"
 
 
 def register_codec(system: "ActorSystem") -> None:
@@ -118,7 +120,9 @@ class Beacon:
         self._manage = threading.Lock()  # serializes starting/stopping the actor
         self._dashboards: list[tuple[str, str]] = []  # (node, host:port)
         self._ref: Any = None
-        self._stopped: Any = None  # the last actor stopped (may still hold the name)
+        # Whether one was stopped (and may still hold the name); a bool, as a
+        # kept ref would keep the system alive through the WeakKeyDictionary.
+        self._stopped_one = False
 
     def answer(self) -> dict[str, Any]:
         system = self._system_ref()
@@ -161,7 +165,7 @@ class Beacon:
                 return system.system_actor_of(
                     props(_Responder, factory=lambda: _Responder(self)), ACTOR_NAME)
             except ActorNameTakenError:
-                if self._stopped is None:
+                if not self._stopped_one:
                     raise ActorNameTakenError(
                         f"the dashboard cannot start {ACTOR_PATH} in system {system.name!r}: "
                         f"another system actor has that name") from None
@@ -183,7 +187,7 @@ class Beacon:
             ref, self._ref = self._ref, None
             if ref is None:
                 return
-            self._stopped = ref
+            self._stopped_one = True
             try:
                 ref.stop()
             except Exception:  # noqa: BLE001 - the system is terminating

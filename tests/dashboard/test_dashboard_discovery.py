@@ -171,3 +171,17 @@ def test_a_foreign_system_actor_named_dashboard_is_a_clear_error() -> None:
         assert not [t for t in threading.enumerate() if t.name == "atomr-dashboard-local"]
     finally:
         system.terminate_blocking(10.0)
+
+
+def test_a_shut_down_dashboard_keeps_no_system_alive() -> None:
+    import gc
+    import weakref
+
+    system = ActorSystem.create_blocking("dd-gone")
+    for _ in range(2):  # the second one starts the system actor again
+        dashboard.serve("127.0.0.1:0", system=system).shutdown()
+    system.terminate_blocking(10.0)
+    gone = weakref.ref(system)
+    del system
+    gc.collect()
+    assert gone() is None
