@@ -7,9 +7,9 @@ test_dashboard_processes.py)."""
 from __future__ import annotations
 
 import asyncio
-import json
+import gc
 import threading
-import urllib.request
+import weakref
 from typing import Any
 
 import pytest
@@ -20,14 +20,7 @@ from atomr.cluster import Cluster, ClusterRegistry
 from atomr.errors import ActorNameTakenError
 from tests.cluster._cluster_util import systems
 from tests.conftest import wait_until_blocking
-
-#: Joins on a loaded 2-core machine.
-DEADLINE = 60.0
-
-
-def get(address: str, path: str) -> Any:
-    with urllib.request.urlopen(f"http://{address}{path}", timeout=30) as resp:
-        return json.loads(resp.read())
+from tests.dashboard._wide import DEADLINE, by_member, get, wide_view
 
 
 def _form(clusters: list[Cluster]) -> None:
@@ -48,10 +41,6 @@ class Echo(Actor):
         return msg
 
 
-def _by_member(doc: dict) -> dict[str, dict]:
-    return {n["member"]: n for n in doc["nodes"] if "member" in n}
-
-
 def test_cluster_wide_overview_discovers_the_members_dashboards() -> None:
     with systems("dd-a", "dd-b", "dd-c") as (a, b, c):
         ca, cb, cc = (Cluster.with_tcp_transport(s, "127.0.0.1:0") for s in (a, b, c))
@@ -61,13 +50,14 @@ def test_cluster_wide_overview_discovers_the_members_dashboards() -> None:
         with dashboard.serve("127.0.0.1:0", node="b", system=b) as hb, \
                 dashboard.serve("0.0.0.0:0", node="a", system=a) as ha:
             local_a = "127.0.0.1:" + ha.address.rpartition(":")[2]
-            doc = get(local_a, "/api/cluster-wide/overview")
+            doc = wide_view(local_a, lambda m: "overview" in m.get(cb.self_address, {}),
+                            "a finds b's dashboard")
             assert doc["node"] == "a"
             own, *others = doc["nodes"]
             assert own["address"] == ha.address and own["source"] == "self"
             assert own["member"] == ca.self_address
             assert own["overview"]["system"] == "dd-a"
-            members = _by_member(doc)
+            members = by_member(doc)
             assert set(members) == {ca.self_address, cb.self_address, cc.self_address}
             peer = members[cb.self_address]
             assert peer["source"] == "cluster" and peer["address"] == hb.address
@@ -81,19 +71,23 @@ def test_cluster_wide_overview_discovers_the_members_dashboards() -> None:
 
             # b's view finds a's dashboard, bound to 0.0.0.0, by the host of
             # a's cluster address.
-            from_b = _by_member(get(hb.address, "/api/cluster-wide/overview"))
+            from_b = by_member(wide_view(
+                hb.address, lambda m: "overview" in m.get(ca.self_address, {}),
+                "b finds a's dashboard"))
             assert from_b[ca.self_address]["address"] == local_a
             assert from_b[ca.self_address]["overview"]["node"] == "a"
 
             # Listed by hand as well: one entry, marked as given in peers.
             with dashboard.serve("127.0.0.1:0", node="c", system=c,
                                  peers=[hb.address, hb.address]) as hc:
-                doc = get(hc.address, "/api/cluster-wide/overview")
+                doc = wide_view(hc.address, lambda m: all(
+                    "overview" in m.get(x.self_address, {}) for x in (ca, cb)),
+                    "c finds both dashboards")
                 addresses = [n["address"] for n in doc["nodes"]]
                 assert addresses.count(hb.address) == 1 and len(addresses) == 3
-                merged = _by_member(doc)[cb.self_address]
+                merged = by_member(doc)[cb.self_address]
                 assert merged["source"] == "peers" and merged["overview"]["node"] == "b"
-                assert _by_member(doc)[ca.self_address]["overview"]["node"] == "a"
+                assert by_member(doc)[ca.self_address]["overview"]["node"] == "a"
 
 
 def test_system_actor_runs_while_a_dashboard_serves_the_system() -> None:
@@ -106,27 +100,27 @@ def test_system_actor_runs_while_a_dashboard_serves_the_system() -> None:
         with dashboard.serve("127.0.0.1:0", node="asker", system=asker) as view:
             try:
                 assert s.system_actor("dashboard") is not None
-                entry = _by_member(get(view.address, "/api/cluster-wide/overview"))[
-                    cs.self_address]
                 # The oldest dashboard of the member is fetched.
+                entry = by_member(wide_view(view.address, lambda m: "overview" in m.get(
+                    cs.self_address, {}), "the member's dashboard"))[cs.self_address]
                 assert entry["address"] == first.address and entry["overview"]["node"] == "one"
                 first.shutdown()
                 assert s.system_actor("dashboard") is not None  # `second` still serves
-                entry = _by_member(get(view.address, "/api/cluster-wide/overview"))[
-                    cs.self_address]
-                assert entry["address"] == second.address
+                wide_view(view.address, lambda m: m.get(cs.self_address, {}).get(
+                    "overview", {}).get("node") == "two", "the other dashboard of the member")
             finally:
                 first.shutdown()
                 second.shutdown()
             wait_until_blocking(lambda: s.system_actor("dashboard") is None, timeout=DEADLINE,
                                 message="the system actor stops with the last dashboard")
-            entry = _by_member(get(view.address, "/api/cluster-wide/overview"))[cs.self_address]
+            entry = by_member(get(view.address, "/api/cluster-wide/overview"))[cs.self_address]
             assert entry["error"].startswith("no dashboard"), entry
+            assert entry["address"] is None and "overview" not in entry
             # A new dashboard starts it again.
             with dashboard.serve("127.0.0.1:0", node="three", system=s) as third:
-                entry = _by_member(get(view.address, "/api/cluster-wide/overview"))[
-                    cs.self_address]
-                assert entry["address"] == third.address
+                wide_view(view.address, lambda m: m.get(cs.self_address, {}).get(
+                    "address") == third.address and "overview" in m[cs.self_address],
+                    "the new dashboard of the member")
 
 
 def test_no_cluster_no_discovery() -> None:
@@ -148,13 +142,15 @@ def test_in_process_registry_members_dashboards_are_found() -> None:
             _form([ca, cb, cc])
             with dashboard.serve("127.0.0.1:0", node="a", system=a) as ha, \
                     dashboard.serve("127.0.0.1:0", node="b", system=b) as hb:
-                members = _by_member(get(ha.address, "/api/cluster-wide/overview"))
+                members = by_member(wide_view(ha.address, lambda m: "overview" in m.get(
+                    "akka://dr-b", {}), "a finds b's dashboard"))
                 assert set(members) == {"akka://dr-a", "akka://dr-b", "akka://dr-c"}
                 assert members["akka://dr-b"]["address"] == hb.address
                 assert members["akka://dr-b"]["overview"]["system"] == "dr-b"
                 assert members["akka://dr-c"]["error"].startswith("no dashboard")
                 registry.partition(a, b)
-                entry = _by_member(get(ha.address, "/api/cluster-wide/overview"))["akka://dr-b"]
+                entry = by_member(wide_view(ha.address, lambda m: "error" in m.get(
+                    "akka://dr-b", {}), "the partitioned member"))["akka://dr-b"]
                 assert "overview" not in entry and entry["address"] is None
                 assert entry["error"] in ("member is partitioned from this node",
                                           "member is unreachable"), entry
@@ -174,9 +170,6 @@ def test_a_foreign_system_actor_named_dashboard_is_a_clear_error() -> None:
 
 
 def test_a_shut_down_dashboard_keeps_no_system_alive() -> None:
-    import gc
-    import weakref
-
     system = ActorSystem.create_blocking("dd-gone")
     for _ in range(2):  # the second one starts the system actor again
         dashboard.serve("127.0.0.1:0", system=system).shutdown()

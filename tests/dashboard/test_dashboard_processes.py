@@ -4,15 +4,14 @@ with a dashboard command (dashboard_node.py)."""
 
 from __future__ import annotations
 
-import json
-import urllib.request
-from typing import Any, Iterator
+from typing import Iterator
 
 import pytest
 
 from multinode._cluster import cluster_config, join_all, wait_agreed
-from multinode._nodes import NodeGroup, NodeProcess, wait_until
+from multinode._nodes import NodeGroup, NodeProcess
 from tests.dashboard import dashboard_node
+from tests.dashboard._wide import by_member, wide_view
 
 #: Python processes start and join on a loaded 2-core machine.
 FORM_DEADLINE = 60.0
@@ -25,16 +24,6 @@ def nodes() -> Iterator[NodeGroup]:
         yield group
 
 
-def get(address: str, path: str) -> Any:
-    with urllib.request.urlopen(f"http://{address}{path}", timeout=30) as resp:
-        return json.loads(resp.read())
-
-
-def _members(address: str) -> dict[str, dict]:
-    doc = get(address, "/api/cluster-wide/overview")
-    return {n["member"]: n for n in doc["nodes"] if "member" in n}
-
-
 def test_cluster_wide_overview_lists_the_other_processes_dashboards(nodes):
     config = cluster_config()
     members = nodes.start_all(NodeProcess(f"dash{i}", config=config, cluster=True,
@@ -45,7 +34,9 @@ def test_cluster_wide_overview_lists_the_other_processes_dashboards(nodes):
     second = members[1].request("dashboard_serve", node="n1")
     # The third process serves no dashboard.
 
-    seen = _members(first)
+    seen = by_member(wide_view(first, lambda m: "overview" in m.get(members[1].address, {})
+                               and "error" in m.get(members[2].address, {}),
+                               "n0 finds the other members' dashboards"))
     assert set(seen) == {m.address for m in members}
     assert seen[members[0].address]["source"] == "self"
     assert seen[members[0].address]["overview"]["node"] == "n0"
@@ -56,10 +47,12 @@ def test_cluster_wide_overview_lists_the_other_processes_dashboards(nodes):
     bare = seen[members[2].address]
     assert "overview" not in bare and bare["error"].startswith("no dashboard"), bare
     # And the other way round.
-    assert _members(second)[members[0].address]["address"] == first
+    wide_view(second, lambda m: m.get(members[0].address, {}).get("address") == first
+              and "overview" in m[members[0].address], "n1 finds n0's dashboard")
 
     # The dashboard of the second process stops, and its system actor with it.
     members[1].request("dashboard_stop")
-    wait_until(lambda: "error" in _members(first)[members[1].address], FORM_DEADLINE,
-               "the stopped dashboard is no longer found")
-    assert _members(first)[members[1].address]["error"].startswith("no dashboard")
+    gone = by_member(wide_view(first, lambda m: "error" in m.get(members[1].address, {}),
+                               "the stopped dashboard is no longer found"))
+    assert gone[members[1].address]["error"].startswith("no dashboard")
+    assert gone[members[1].address]["address"] is None
