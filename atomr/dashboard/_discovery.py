@@ -132,11 +132,6 @@ class Beacon:
         return {"node": entries[0][0] if entries else None,
                 "dashboards": [_reachable(addr, own) for _, addr in entries]}
 
-    def addresses(self) -> list[str]:
-        """The ``host:port`` of the dashboards serving the system."""
-        with self._lock:
-            return [addr for _, addr in self._dashboards]
-
     def add(self, node: str, address: str) -> None:
         """One more dashboard (`address`) serves the system: the system
         actor runs from the first on."""

@@ -392,11 +392,9 @@ class DashboardHandle:
         if found["self"] is not None:
             own["member"] = found["self"]
         own["overview"] = self._views.overview()
-        mine = set(self._beacon.addresses()) if self._beacon is not None else set()
-        mine.add(self.address)
         targets: dict[str, dict[str, Any]] = {}
         for peer in self._views.peers:
-            if peer not in mine and peer not in targets:
+            if peer != self.address and peer not in targets:
                 targets[peer] = {"address": peer, "source": "peers"}
         missing: list[dict[str, Any]] = []
         for m in found["members"]:
