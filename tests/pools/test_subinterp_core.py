@@ -123,20 +123,18 @@ class Echo(Actor):
         return msg
 
 class Ticker(Actor):
+    # Counts ticks its timer (the core's timer thread) delivers, up to 3.
     def __init__(self):
-        self.ticks = []
-        self.asker = None
+        self.ticks = 0
 
     def handle(self, ctx, msg):
         if msg == "start":
-            self.asker = ctx.sender
             ctx.schedule_once(0.01, "tick")
         elif msg == "tick":
-            self.ticks.append(msg)
-            if len(self.ticks) < 3:
+            self.ticks += 1
+            if self.ticks < 3:
                 ctx.schedule_once(0.01, "tick")
-            else:
-                self.asker.tell(len(self.ticks))
+        return self.ticks
 
 class Witness(logging.Handler):
     # Where the core's dead-letter log line is written: which interpreter,
@@ -164,11 +162,16 @@ async def main():
         refs = [system.actor_of(props(Echo), f"echo-{i}") for i in range(20)]
         send("asks", await asyncio.gather(*(r.ask(i, timeout=30) for i, r in enumerate(refs))))
         ticker = system.actor_of(props(Ticker), "ticker")
-        send("timers", await ticker.ask("start", timeout=30))
-        # A C++ thread publishes a dead letter; the handler must run here.
-        await asyncio.to_thread(_core._dead_letter_from_native_thread,
-                                system._core, ("late", 1), "akka://sub/user/gone")
+        await ticker.ask("start", timeout=30)
         loop = asyncio.get_running_loop()
+        end = loop.time() + 30
+        while await ticker.ask("count", timeout=30) < 3 and loop.time() < end:
+            await asyncio.sleep(0.005)
+        send("timers", await ticker.ask("count", timeout=30))
+        # A C++ thread publishes a dead letter; the handler must run here.
+        # (Called on the loop's thread: on 3.12.1 a Python thread of its
+        # own, as asyncio.to_thread makes, aborts the process at exit.)
+        _core._dead_letter_from_native_thread(system._core, ("late", 1), "akka://sub/user/gone")
         end = loop.time() + 30
         while not letters and loop.time() < end:
             await asyncio.sleep(0.005)
