@@ -78,7 +78,8 @@ sub-build: build
 test-subinterpreters: sub-build
 	$(SUB_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/pools/test_subinterpreter_pool.py \
 		tests/pools/test_subinterpreter_runtime.py \
-		tests/pools/test_subinterp_channels.py tests/pools/test_interpreter_api.py \
+		tests/pools/test_subinterp_channels.py tests/pools/test_subinterp_core.py \
+		tests/pools/test_interpreter_api.py \
 		tests/pools/test_inference_example.py
 
 bench-subinterpreters: build

@@ -2,6 +2,7 @@
 together with the C++ core (one copy of the runtime per process)."""
 
 import os
+import sys
 
 from Cython.Build import cythonize
 from setuptools import Extension, setup
@@ -49,6 +50,14 @@ extra_compile_args = ["-std=c++20", "-Wall", "-Wextra", "-Wno-unused-function",
                       "-Wno-missing-field-initializers"]
 extra_compile_args += ["-O0", "-g"] if debug else ["-O2"]
 
+# On 3.12+ the core keeps its Python state per interpreter (Cython's module
+# state, with its extension types built from specs as heap types of each
+# interpreter), so own-GIL subinterpreters can import it (docs/pools.md). The
+# directive below only sets the module's Py_mod_multiple_interpreters slot,
+# which is compiled out without module state: 3.11 builds are unchanged.
+core_macros = ([("CYTHON_USE_MODULE_STATE", "1"), ("CYTHON_USE_TYPE_SPECS", "1")]
+               if sys.version_info >= (3, 12) else [])
+
 extensions = [
     Extension(
         "atomr._native._core",
@@ -56,6 +65,7 @@ extensions = [
         include_dirs=[os.path.join(CPP, "include")],
         # remote: Boost.Asio is header-only; OpenSSL for TLS.
         libraries=["lmdb", "ssl", "crypto"],
+        define_macros=core_macros,
         language="c++",
         extra_compile_args=extra_compile_args,
     ),
@@ -73,7 +83,7 @@ extensions = [
 setup(
     ext_modules=cythonize(
         extensions,
-        compiler_directives={"language_level": "3"},
+        compiler_directives={"language_level": "3", "subinterpreters_compatible": "own_gil"},
         include_path=["."],
     ),
 )

@@ -181,6 +181,7 @@ cdef object _check_timeout(object timeout):
 
 
 include "errors.pyx"
+include "interp.pyx"
 include "reply.pyx"
 include "dispatch.pyx"
 include "host.pyx"

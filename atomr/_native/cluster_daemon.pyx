@@ -18,7 +18,8 @@ from atomr._native.includes.cluster_daemon cimport (
 )
 
 
-cdef dict _EVENT_KINDS = {
+# A module global (not a cdef one): each interpreter has its own.
+_EVENT_KINDS = {
     <int>CClusterEventKind.member_joined: "MemberJoined",
     <int>CClusterEventKind.member_weakly_up: "MemberWeaklyUp",
     <int>CClusterEventKind.member_up: "MemberUp",

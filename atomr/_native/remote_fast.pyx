@@ -333,9 +333,6 @@ cdef class _RemoteWire:
         return True
 
 
-cdef object _UNDECODED = object()
-
-
 cdef tuple _inbound_tuple(CInboundItem* it):
     """One drained item as its tuple of ``_RemoteTransport.drain``."""
     if it.kind == CInboundKind.envelope:

@@ -10,6 +10,7 @@ cdef class _System:
     cdef readonly str address
     cdef _Dispatcher disp
     cdef CDeadLetterSink* sink
+    cdef void* interp               # the PyInterpreterState it was made in
     cdef _Cell guardian
     cdef _Cell sys_guardian         # /system: stopped after the user guardian
     cdef readonly bint terminating

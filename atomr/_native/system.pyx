@@ -2,15 +2,34 @@
 # Part of atomr._native._core (included by _core.pyx; declared in system.pxd).
 
 
+cdef struct _DeadLetterCall:
+    void* system
+    CEnvelope* letter
+    const string* recipient
+    CDeadLetterReason reason
+
+
 cdef void _on_dead_letter(void* ctx, CEnvelope& letter, const string& recipient,
-                          CDeadLetterReason reason) noexcept with gil:
-    cdef _System system = <_System>ctx
-    cdef uint32_t kind = letter.kind
+                          CDeadLetterReason reason) noexcept nogil:
+    """The sink's handler, on any thread (the timer thread's fires too):
+    handled in the interpreter the system was made in (interp.pyx)."""
+    cdef _DeadLetterCall call
+    call.system = ctx
+    call.letter = &letter
+    call.recipient = &recipient
+    call.reason = reason
+    _run_in_interp((<_System>ctx).interp, _dead_letter_held, &call)
+
+
+cdef void _dead_letter_held(void* arg) noexcept:
+    cdef _DeadLetterCall* call = <_DeadLetterCall*>arg
+    cdef _System system = <_System>call.system
+    cdef uint32_t kind = call.letter.kind
     try:
-        msg = _untraced(_take(letter.message))
-        sender = _take(letter.sender)
-        reply = _take(letter.reply)
-        system._dead_letter(kind, msg, sender, reply, recipient, <int>reason)
+        msg = _untraced(_take(call.letter.message))
+        sender = _take(call.letter.sender)
+        reply = _take(call.letter.reply)
+        system._dead_letter(kind, msg, sender, reply, deref(call.recipient), <int>call.reason)
     except BaseException as exc:
         try:
             _log.error("dead-letter handling failed", exc_info=exc)
@@ -138,6 +157,7 @@ cdef class _System:
         self.termination = concurrent.futures.Future()
         self.dead_letter_listeners = []
         self.timers = {}
+        self.interp = _this_interp()
         self.sink = new CDeadLetterSink()
         self.sink.set_handler(_on_dead_letter, <void*>self)
         self.disp = _Dispatcher.new(loop, throughput, drain_deadline)

@@ -1,8 +1,9 @@
 """The actor runtime inside one subinterpreter of a
 ``python-subinterpreter-pool`` (see :mod:`atomr.interpreter._subpool`).
 
-This module runs *inside* an own-GIL subinterpreter, where the native core
-(``atomr._native._core``) cannot be imported. The bootstrap script (built
+This module runs *inside* an own-GIL subinterpreter, without the native
+core (``atomr._native._core``, importable there on 3.12+ but not used by
+the pools yet; see docs/pools.md). The bootstrap script (built
 by ``_subpool.bootstrap``) registers empty package modules for ``atomr``,
 ``atomr._native``, ``atomr.actor`` and ``atomr.interpreter`` (their
 ``__init__`` files import the core), imports this module and calls
