@@ -87,6 +87,7 @@ cdef dict _stats_dict(const CTransportStats& s):
         "connections_dialed": s.connections_dialed,
         "peers": s.peers,
         "read_pauses": s.read_pauses,
+        "direct_writes": s.direct_writes,
     }
 
 

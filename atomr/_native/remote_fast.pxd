@@ -23,7 +23,7 @@ cdef class _RemoteWire:
     cdef _Dispatcher ready
     cdef int _check_state(self) except -1
     cdef int _send(self, const string& to, const string& recipient, object msg, bint asker,
-                   bint has_correlation, uint64_t correlation) except -1
+                   bint has_correlation, uint64_t correlation, bint now=*) except -1
     cdef object _codec(self, str manifest)
     cdef bint _tell(self, CInboundItem* it, object decoder, dict refs) except -1
     cdef bint _asked(self, CInboundItem* it, object decoder, dict refs) except -1

@@ -112,9 +112,11 @@ cdef class _RemoteWire:
         self.askers[sender] = to.encode()
 
     cdef int _send(self, const string& to, const string& recipient, object msg, bint asker,
-                   bint has_correlation, uint64_t correlation) except -1:
+                   bint has_correlation, uint64_t correlation, bint now=False) except -1:
         """Encodes `msg` with the encoder known for its type and queues it:
-        1, or 0 (nothing sent) when the Python path must handle it."""
+        1, or 0 (nothing sent) when the Python path must handle it. `now`
+        (off the loop thread): this thread writes it to an idle connection
+        itself instead of waking the io thread."""
         cdef CRemoteEnvelope env
         cdef CTcpTransport* t
         cdef cbool ok
@@ -149,6 +151,9 @@ cdef class _RemoteWire:
                     self.flush_pending = False
                     with nogil:
                         t.flush_deferred()
+        elif now:
+            with nogil:
+                ok = t.send_now(to, env)
         elif env.payload.size() < 65536:
             ok = t.send(to, env)
         else:
@@ -185,7 +190,8 @@ cdef class _RemoteWire:
         queue.expect_answer(correlation, answer.slot)
         pending[correlation] = (answer,) + where
         try:
-            if self._send(target.c_to, target.c_recipient, msg, True, True, correlation) == 0:
+            if self._send(target.c_to, target.c_recipient, msg, True, True, correlation,
+                          True) == 0:
                 return (0, None, None)
             with nogil:
                 answer.slot.get().wait(timeout_ns)

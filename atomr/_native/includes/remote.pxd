@@ -115,6 +115,7 @@ cdef extern from "atomr/remote/tcp_transport.hpp" namespace "atomr::remote" nogi
         uint64_t connections_dialed
         uint64_t peers
         uint64_t read_pauses
+        uint64_t direct_writes
 
     cdef cppclass CTcpTransport "atomr::remote::tcp_transport":
         CTcpTransport(CTransportConfig config, CTransportCallbacks callbacks) except +translate_error
@@ -125,6 +126,7 @@ cdef extern from "atomr/remote/tcp_transport.hpp" namespace "atomr::remote" nogi
         uint64_t uid()
         cbool send(const string& to, const CRemoteEnvelope& env) except +translate_error
         cbool send_deferred(const string& to, const CRemoteEnvelope& env) except +translate_error
+        cbool send_now(const string& to, const CRemoteEnvelope& env) except +translate_error
         void flush_deferred() except +translate_error
         CTransportStats stats() except +translate_error
         void resume_reading() except +translate_error

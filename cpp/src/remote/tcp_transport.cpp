@@ -15,6 +15,7 @@
 #include <deque>
 #include <mutex>
 #include <random>
+#include <sys/socket.h>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -136,6 +137,15 @@ struct outbound {
   bool flush_posted = false;
   bool flush_deferred = false; // listed in impl::deferred, not posted yet
   bool needs_dial = true;      // no connection, dial or reconnect in progress
+  // The socket of the established (plain TCP) connection while the io
+  // thread has nothing in flight on it: a caller holding out_mu may write
+  // `pending` to it directly (write_direct); -1 otherwise. The io thread
+  // clears it under out_mu before it writes to or closes that socket.
+  int direct_fd = -1;
+  // What a direct write left unwritten of its bytes (the rest of a frame
+  // begun on `partial_fd`): written on that socket before anything else.
+  std::string partial_rest;
+  int partial_fd = -1;
 };
 
 // The io thread's view of a peer address.
@@ -192,7 +202,8 @@ struct tcp_transport::impl {
   std::vector<std::weak_ptr<connection>> paused; // reading paused by inbound_full
 
   std::atomic<std::uint64_t> envelopes_queued{0}, envelopes_received{0}, envelopes_dropped{0},
-      bytes_written{0}, bytes_read{0}, writes{0}, accepted{0}, dialed{0}, read_pauses{0};
+      bytes_written{0}, bytes_read{0}, writes{0}, accepted{0}, dialed{0}, read_pauses{0},
+      direct_writes{0};
 
   void emit(event_kind kind, std::string address, std::uint64_t peer_uid, std::string detail) {
     if (!callbacks.on_event)
@@ -224,6 +235,14 @@ struct tcp_transport::impl {
   void dial(const std::string& address);
   void ensure_connected(const std::string& address);
   void flush(const std::string& address);
+  // Whether `c` is its peer's established connection. io thread only.
+  bool is_active(const connection& c) const;
+  // Whether a sender left the rest of a frame for `c`'s socket.
+  bool partial_on(connection& c);
+  // Writes `ob.pending` to its idle socket from the calling thread (out_mu
+  // held): true when all of it was written; otherwise the io thread must be
+  // woken for what is left.
+  bool write_direct(outbound& ob);
   std::optional<std::chrono::milliseconds> schedule_reconnect(const std::string& address,
                                                               association& a);
   void establish(const std::shared_ptr<connection>& c, association& a);
@@ -264,8 +283,9 @@ struct connection : std::enable_shared_from_this<connection> {
   std::string peer_system;
   frame_decoder decoder;
   std::array<char, 64 * 1024> rbuf;
-  std::string control; // control frames to write next
-  std::string wbuf;    // the bytes of the write in flight
+  std::string control;     // control frames to write next
+  std::string wbuf;        // the bytes of the write in flight
+  std::string direct_rest; // the rest of a frame a sender began writing directly
   bool writing = false;
   bool close_after_write = false;
   bool read_paused = false; // no read in flight: the consumer is over its limit
@@ -373,12 +393,24 @@ struct connection : std::enable_shared_from_this<connection> {
     if (writing || state == conn_state::closed)
       return;
     wbuf.clear();
-    if (!control.empty())
+    if (!direct_rest.empty())
+      wbuf.swap(direct_rest);
+    if (wbuf.empty())
       wbuf.swap(control);
+    else
+      wbuf.append(control);
+    control.clear();
     if (state == conn_state::established && !close_after_write) {
       std::lock_guard lock(t.out_mu);
       auto& ob = t.out_for(peer_address);
       ob.flush_posted = false;
+      if (ob.partial_fd == socket.native_handle()) {
+        // The rest of a frame a sender began on this socket goes first.
+        ob.partial_rest.append(wbuf);
+        wbuf.swap(ob.partial_rest);
+        ob.partial_rest.clear();
+        ob.partial_fd = -1;
+      }
       if (!ob.pending.empty()) {
         if (wbuf.empty())
           wbuf.swap(ob.pending);
@@ -387,6 +419,10 @@ struct connection : std::enable_shared_from_this<connection> {
         ob.pending.clear();
         ob.count = 0;
       }
+      // Idle: senders may write to the socket themselves until the next
+      // write of this thread.
+      ob.direct_fd =
+          wbuf.empty() && !tls && ob.writable && t.is_active(*this) ? socket.native_handle() : -1;
     }
     if (wbuf.empty()) {
       if (close_after_write)
@@ -490,6 +526,21 @@ struct connection : std::enable_shared_from_this<connection> {
     if (state == conn_state::closed && !socket.is_open())
       return;
     state = conn_state::closed;
+    if (!peer_address.empty() && socket.is_open()) {
+      // No sender may write to this descriptor once it is closed (and
+      // perhaps reused).
+      std::lock_guard lock(t.out_mu);
+      auto found = t.out.find(peer_address);
+      if (found != t.out.end()) {
+        auto& ob = found->second;
+        if (ob.direct_fd == socket.native_handle())
+          ob.direct_fd = -1;
+        if (ob.partial_fd == socket.native_handle()) {
+          ob.partial_fd = -1;
+          ob.partial_rest.clear();
+        }
+      }
+    }
     boost::system::error_code ignored;
     socket.shutdown(tcp::socket::shutdown_both, ignored);
     socket.close(ignored);
@@ -744,7 +795,16 @@ tcp_transport::impl::detach(const std::shared_ptr<connection>& c, bool reconnect
     a.active.reset();
     was_ours = true;
     std::lock_guard lock(out_mu);
-    out_for(c->peer_address).writable = false;
+    auto& ob = out_for(c->peer_address);
+    ob.writable = false;
+    ob.direct_fd = -1;
+    if (ob.partial_fd == c->socket.native_handle()) {
+      // The connection finishes the frame a sender began before it says
+      // anything else (its close frame).
+      c->direct_rest = std::move(ob.partial_rest);
+      ob.partial_rest.clear();
+      ob.partial_fd = -1;
+    }
   }
   if (a.dialing == c) {
     a.dialing.reset();
@@ -833,6 +893,44 @@ void tcp_transport::impl::dial(const std::string& address) {
                           });
 }
 
+bool tcp_transport::impl::is_active(const connection& c) const {
+  auto it = assocs.find(c.peer_address);
+  return it != assocs.end() && it->second->active.get() == &c;
+}
+
+bool tcp_transport::impl::partial_on(connection& c) {
+  std::lock_guard lock(out_mu);
+  auto found = out.find(c.peer_address);
+  return found != out.end() && found->second.partial_fd == c.socket.native_handle();
+}
+
+bool tcp_transport::impl::write_direct(outbound& ob) {
+  if (ob.direct_fd < 0 || ob.pending.empty())
+    return false;
+  const ssize_t n =
+      ::send(ob.direct_fd, ob.pending.data(), ob.pending.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  if (n > 0) {
+    bytes_written.fetch_add(static_cast<std::uint64_t>(n), std::memory_order_relaxed);
+    writes.fetch_add(1, std::memory_order_relaxed);
+    direct_writes.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (n == static_cast<ssize_t>(ob.pending.size())) {
+    ob.pending.clear();
+    ob.count = 0;
+    return true;
+  }
+  // A full socket buffer or an error: the io thread writes the rest (and
+  // meets the error itself); a frame begun here is finished first.
+  if (n > 0) {
+    ob.partial_rest.assign(ob.pending, static_cast<std::size_t>(n));
+    ob.partial_fd = ob.direct_fd;
+    ob.pending.clear();
+    ob.count = 0;
+  }
+  ob.direct_fd = -1;
+  return false;
+}
+
 void tcp_transport::impl::flush(const std::string& address) {
   auto it = assocs.find(address);
   if (it != assocs.end() && it->second->active)
@@ -878,7 +976,8 @@ void tcp_transport::impl::stop_on_io() {
   const auto all = conns; // close_with and shut erase from conns
   for (const auto& c : all) {
     if (c->state == conn_state::established || c->state == conn_state::handshaking) {
-      if (!c->writing && !c->close_after_write && !c->tls) {
+      if (!c->writing && !c->close_after_write && !c->tls && c->direct_rest.empty() &&
+          !partial_on(*c)) {
         // One best-effort, non-blocking write of the close frame.
         std::string bytes;
         encode(close_frame{close_reason::shutdown, "transport stopped"}, bytes,
@@ -1054,11 +1153,15 @@ std::uint64_t tcp_transport::uid() const noexcept {
 }
 
 bool tcp_transport::send(std::string_view to, const envelope& env) {
-  return send_impl(to, env, false);
+  return send_impl(to, env, send_mode::wake);
 }
 
 bool tcp_transport::send_deferred(std::string_view to, const envelope& env) {
-  return send_impl(to, env, true);
+  return send_impl(to, env, send_mode::defer);
+}
+
+bool tcp_transport::send_now(std::string_view to, const envelope& env) {
+  return send_impl(to, env, send_mode::write);
 }
 
 void tcp_transport::flush_deferred() {
@@ -1075,6 +1178,8 @@ void tcp_transport::flush_deferred() {
       auto& ob = found->second;
       ob.flush_deferred = false;
       if (ob.writable && !ob.flush_posted && !ob.pending.empty()) {
+        if (t.write_direct(ob))
+          continue;
         ob.flush_posted = true;
         owed.push_back(std::move(address));
       }
@@ -1089,7 +1194,7 @@ void tcp_transport::flush_deferred() {
   });
 }
 
-bool tcp_transport::send_impl(std::string_view to, const envelope& env, bool defer) {
+bool tcp_transport::send_impl(std::string_view to, const envelope& env, send_mode mode) {
   auto& t = *impl_;
   std::unique_lock lock(t.out_mu);
   if (!t.started)
@@ -1126,11 +1231,13 @@ bool tcp_transport::send_impl(std::string_view to, const envelope& env, bool def
   ++ob.count;
   t.envelopes_queued.fetch_add(1, std::memory_order_relaxed);
   if (ob.writable && !ob.flush_posted) {
-    if (defer && ob.pending.size() < deferred_flush_bytes) {
+    if (mode == send_mode::defer && ob.pending.size() < deferred_flush_bytes) {
       if (!ob.flush_deferred) {
         ob.flush_deferred = true;
         t.deferred.push_back(it->first);
       }
+    } else if (mode == send_mode::write && t.write_direct(ob)) {
+      // written: nothing for the io thread
     } else {
       ob.flush_posted = true;
       asio::post(t.io, [&t, address = it->first] { t.flush(address); });
@@ -1158,6 +1265,7 @@ transport_stats tcp_transport::stats() const {
     s.peers = impl_->out.size();
   }
   s.read_pauses = t.read_pauses.load(std::memory_order_relaxed);
+  s.direct_writes = t.direct_writes.load(std::memory_order_relaxed);
   return s;
 }
 

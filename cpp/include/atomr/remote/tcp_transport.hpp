@@ -178,6 +178,9 @@ struct transport_stats {
   std::uint64_t peers = 0;
   /// Times a connection stopped reading because `inbound_full` said so.
   std::uint64_t read_pauses = 0;
+  /// Writes a sending thread made itself (`send_now`, `flush_deferred`)
+  /// instead of waking the io thread; also counted in `writes`.
+  std::uint64_t direct_writes = 0;
 };
 
 class tcp_transport {
@@ -220,7 +223,16 @@ public:
   /// from one thread (one turn of an event loop) wakes the io thread once.
   bool send_deferred(std::string_view to, const envelope& env);
 
-  /// Wakes the io thread for everything `send_deferred` queued. Thread-safe.
+  /// `send`, except that when the peer's connection is idle (nothing
+  /// being written by the io thread, plain TCP) the calling thread writes
+  /// the queued bytes to the socket itself, without blocking, instead of
+  /// waking the io thread; what the socket does not take is left to the io
+  /// thread. For a single message whose latency matters (an ask, an answer).
+  bool send_now(std::string_view to, const envelope& env);
+
+  /// Writes everything `send_deferred` queued: directly from the calling
+  /// thread to each idle connection (as `send_now`), else by waking the io
+  /// thread. Thread-safe.
   void flush_deferred();
 
   /// The queued bytes at which `send_deferred` wakes the io thread anyway.
@@ -236,7 +248,8 @@ public:
   struct impl;
 
 private:
-  bool send_impl(std::string_view to, const envelope& env, bool defer);
+  enum class send_mode { wake, defer, write };
+  bool send_impl(std::string_view to, const envelope& env, send_mode mode);
   std::unique_ptr<impl> impl_;
 };
 
