@@ -158,6 +158,9 @@ public:
     }
     return list(items);
   }
+  element make_int(std::int64_t v) override {
+    return make(static_cast<long>(v));
+  }
   bool to_index(element x, std::int64_t& out, element& failure_out) override {
     if (of(x).v < -100) { // a partitioner's answer that is no index
       failure_out = failure("index");

@@ -193,6 +193,15 @@ public:
     return b;
   }
 
+  streams::element make_int(std::int64_t v) override {
+    PyObject* n = PyLong_FromLongLong(static_cast<long long>(v));
+    if (n == nullptr) {
+      PyErr_Clear();
+      Py_FatalError("atomr.streams: out of memory building an integer");
+    }
+    return n;
+  }
+
   bool to_index(streams::element x, std::int64_t& out, streams::element& failure) override {
     long long v = PyLong_AsLongLong(py(x));
     if (v == -1 && PyErr_Occurred() != nullptr) {
