@@ -17,12 +17,13 @@ import errno
 import os
 import socket
 import threading
+from functools import partial
 from typing import Any, AsyncIterator, Callable, Optional
 
 from atomr.errors import StreamIOError
 from atomr.streams import _dsl
-from atomr.streams._channel import consume
-from atomr.streams._run import Run
+from atomr.streams._channel import Channel, consume, feed, single_offer
+from atomr.streams._run import Run, _retrieve
 
 _Decider = Callable[[BaseException], int]
 
@@ -388,8 +389,6 @@ class TcpOutgoing:
     peer sends, a Source that runs once), ``remote_addr``."""
 
     def __init__(self, host: str, port: int) -> None:
-        import socket
-
         ip = _parse_ip(host)
         p = _dsl._check_count(port, "port", 1)
         try:
@@ -417,8 +416,6 @@ class TcpOutgoing:
 
     def close(self) -> None:
         """Closes the write side (the peer sees the end of the stream)."""
-        import socket
-
         with self._lock:
             if self._closed:
                 return
@@ -439,9 +436,11 @@ class TcpOutgoing:
         return _fd_source(_SharedSocket(self._sock, 1), self.remote_addr)
 
 
-def _incoming(bind_addr: str) -> "_dsl.Source[Any]":
-    import socket
+def _tagged(addr: str, data: bytes) -> tuple[str, bytes]:
+    return (addr, data)
 
+
+def _incoming(bind_addr: str) -> "_dsl.Source[Any]":
     if not isinstance(bind_addr, str) or ":" not in bind_addr:
         raise ValueError(f"the bind address is 'ip:port', got {bind_addr!r}")
     host, _, port_text = bind_addr.rpartition(":")
@@ -467,38 +466,50 @@ def _incoming(bind_addr: str) -> "_dsl.Source[Any]":
             raise RuntimeError("Tcp.incoming's Source runs once")
         loop = run.loop
         assert loop is not None
-        from atomr.streams._channel import Channel
-
         chan = Channel(loop, 16)
-        readers: set[asyncio.Task[Any]] = set()
+        clients: set[Run] = set()
 
-        async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            peer = writer.get_extra_info("peername")
-            addr = f"{peer[0]}:{peer[1]}" if peer else ""
-            try:
-                while not chan.cancelled:
-                    data = await reader.read(READ_SIZE)
-                    if not data:
-                        break
-                    await chan.wait_room()
-                    chan.put((addr, data))
-            finally:
-                writer.close()
+        def serve(conn: socket.socket, peer: Any) -> None:
+            """Runs an island reading the client (the island reads the
+            socket; each chunk is tagged and offered to the channel, which
+            back-pressures it); the socket is closed when it finishes."""
+            addr = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else ""
+            _configure(conn)
+            reader = Run(loop)
+            reader.island.source_fd(conn.fileno(), READ_SIZE, True, addr)
+            reader.island.map(partial(_tagged, addr), None)
+            feed(reader, single_offer(reader, chan), [])
 
-        def accepted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            task = loop.create_task(client(reader, writer))
-            readers.add(task)
-            task.add_done_callback(readers.discard)
+            def done(exc: Optional[BaseException]) -> None:
+                conn.close()
+                clients.discard(reader)
+
+            reader.finishers.append(done)
+            reader.completion.add_done_callback(_retrieve)
+            clients.add(reader)
+            reader.start()
+
+        def accept() -> None:
+            while not chan.cancelled:
+                try:
+                    conn, peer = listener.accept()
+                except (BlockingIOError, InterruptedError):
+                    return
+                except OSError as exc:
+                    chan.close(StreamIOError(f"cannot accept on {bind_addr}: {exc}"))
+                    return
+                serve(conn, peer)
 
         async def gen() -> AsyncIterator[list[Any]]:
-            server = await asyncio.start_server(accepted, sock=listener, limit=READ_SIZE)
+            loop.add_reader(listener.fileno(), accept)
             try:
                 async for batch in chan:
                     yield batch
             finally:
-                server.close()
-                for task in list(readers):
-                    task.cancel()
+                loop.remove_reader(listener.fileno())
+                listener.close()
+                for reader in list(clients):
+                    reader.completion.cancel()  # its island is torn down, its socket closed
 
         consume(run, gen())
         run.finishers.append(chan.cancel)

@@ -198,7 +198,6 @@ async def test_a_reset_connection_fails_the_stream_with_stream_io_error():
 
 
 async def test_a_slow_sink_stops_the_reading_and_the_peer_stalls():
-    loop = asyncio.get_running_loop()
     listener, port, accept = await _server()
     gate = asyncio.Event()
     consumed = []

@@ -277,8 +277,8 @@ private:
   bool flush(element& out) {
     while (held() > 0) {
       const char* p = buf_.data() + off_;
-      ssize_t n = socket_ ? ::send(fd_, p, held(), MSG_DONTWAIT | MSG_NOSIGNAL)
-                          : ::write(fd_, p, held());
+      ssize_t n =
+          socket_ ? ::send(fd_, p, held(), MSG_DONTWAIT | MSG_NOSIGNAL) : ::write(fd_, p, held());
       if (n >= 0) {
         off_ += static_cast<std::size_t>(n);
         connected_ = true;
