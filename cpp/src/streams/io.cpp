@@ -64,23 +64,23 @@ public:
     if (!ctx_->step()) {
       return status::pending;
     }
-    if (buf_.size() != chunk_) {
-      buf_.resize(chunk_);
-    }
+    // read straight into the element (no copy); cut to what was read
+    char* data = nullptr;
+    element chunk = ctx_->h->alloc_bytes(chunk_, data);
     for (;;) {
-      ssize_t n = socket_ ? ::recv(fd_, buf_.data(), chunk_, MSG_DONTWAIT)
-                          : ::read(fd_, buf_.data(), chunk_);
+      ssize_t n = socket_ ? ::recv(fd_, data, chunk_, MSG_DONTWAIT) : ::read(fd_, data, chunk_);
       if (n > 0) {
-        out = ctx_->h->make_bytes(buf_.data(), static_cast<std::size_t>(n));
+        out = ctx_->h->finish_bytes(chunk, static_cast<std::size_t>(n));
         return status::element;
       }
+      int err = errno;
+      if (n < 0 && err == EINTR) {
+        continue;
+      }
+      ctx_->h->release(chunk);
       if (n == 0) {
         finish();
         return status::done;
-      }
-      int err = errno;
-      if (err == EINTR) {
-        continue;
       }
       if (would_block(err)) {
         ++ctx_->budget; // nothing was produced
@@ -115,7 +115,6 @@ private:
   void finish() {
     finished_ = true;
     release_fd();
-    std::vector<char>().swap(buf_);
   }
 
   void release_fd() {
@@ -134,7 +133,6 @@ private:
   bool finished_ = false;
   std::string name_;
   std::string path_;
-  std::vector<char> buf_;
 };
 
 /// Writes upstream's bytes to a borrowed descriptor and emits nothing.

@@ -140,6 +140,14 @@ public:
   /// A new bytes element of `n` bytes at `data`.
   virtual element make_bytes(const char* data, std::size_t n) = 0;
 
+  /// A new bytes element of room for `n` bytes the caller writes at `data`,
+  /// then sizes with `finish_bytes`. Owned; released as any element.
+  virtual element alloc_bytes(std::size_t n, char*& data) = 0;
+
+  /// The element `alloc_bytes` gave, cut to its first `used` bytes (it may
+  /// be another handle: the given one is consumed).
+  virtual element finish_bytes(element x, std::size_t used) = 0;
+
   /// A new integer element.
   virtual element make_int(std::int64_t v) = 0;
 };
