@@ -42,7 +42,7 @@ core_sources = [
     *component_sources("cluster", ["daemon", "gossip", "gossip_codec", "member", "protocol",
                                    "reachability", "sbr", "vector_clock"]),
     *component_sources("cluster", ["daemon_host"]),
-    *component_sources("streams", ["fan_out", "framing", "interpreter", "stages"]),
+    *component_sources("streams", ["fan_out", "framing", "interpreter", "io", "stages"]),
 ]
 
 debug = os.environ.get("ATOMR_DEBUG") == "1"

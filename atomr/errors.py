@@ -387,6 +387,8 @@ class StreamIOError(StreamError, RuntimeError):
     """A file or TCP stage failed to open, read or write (its OSError is
     the cause)."""
 
+    native_codes = (("streams", "io"),)
+
 
 class InvalidGraphError(StreamError, ValueError):
     """A graph that cannot be assembled (an operator without an upstream,

@@ -113,6 +113,8 @@ SCENARIOS = {
     # same graph split by channels, a plain loop and reactivex.
     "stream-broadcast": Scenario("elements/s"),
     "stream-tcp-echo": Scenario("bytes/s"),
+    # FileIO.from_path into a fold against a plain Python read loop.
+    "stream-file-read": Scenario("bytes/s"),
     # Interpreter pools (test_bench_pools.py): CPU-bound handlers on 4 actors
     # in a 2-worker process pool against python-pinned (one loop, one GIL);
     # "threads" is 4 threads sharing the GIL, the reference design.

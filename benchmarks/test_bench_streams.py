@@ -398,3 +398,75 @@ def _asyncio_tcp(n: int):
 def test_stream_tcp_echo(race, impl, factory):
     """A length-framed TCP echo over loopback, bytes echoed per second."""
     race("stream-tcp-echo", impl, FRAME * FRAMES, ROUNDS, factory)
+
+
+# ---------------------------------------------------------------------------------------
+# Scenario ``stream-file-read``: a FILE_SIZE-byte file read in FILE_CHUNK-byte
+# chunks, the chunk lengths summed. One operation is one byte read.
+#
+# * ``atomr``: ``FileIO.from_path(path, chunk_size=FILE_CHUNK) ->
+#   fold(0, a + len(chunk))`` run blocking -- the island reads the file.
+# * ``python-read``: ``open(path, "rb")`` and ``f.read(FILE_CHUNK)`` in a loop
+#   summing the lengths.
+
+FILE_SIZE = 64 * 1024 * 1024
+FILE_CHUNK = 65536
+
+
+def _add_len(a, chunk):
+    return a + len(chunk)
+
+
+@contextmanager
+def _file(n: int):
+    import os
+    import tempfile
+
+    fd, path = tempfile.mkstemp(prefix="atomr-bench-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            block = bytes(range(256)) * 4096
+            for _ in range(n // len(block)):
+                f.write(block)
+        yield path
+    finally:
+        os.unlink(path)
+
+
+@contextmanager
+def _atomr_file(n: int):
+    from atomr.streams import FileIO
+
+    with _file(n) as path:
+        graph = FileIO.from_path(path, chunk_size=FILE_CHUNK).to(Sink.fold(0, _add_len))
+
+        def one_round():
+            assert graph.run_blocking() == n
+
+        yield one_round, None
+
+
+@contextmanager
+def _python_file(n: int):
+    with _file(n) as path:
+
+        def one_round():
+            total = 0
+            with open(path, "rb") as f:
+                while True:
+                    chunk = f.read(FILE_CHUNK)
+                    if not chunk:
+                        break
+                    total = _add_len(total, chunk)
+            assert total == n
+
+        yield one_round, None
+
+
+@pytest.mark.parametrize("impl, factory", [
+    ("atomr", _atomr_file),
+    ("python-read", _python_file),
+])
+def test_stream_file_read(race, impl, factory):
+    """FileIO.from_path into a fold against a plain read loop, bytes per second."""
+    race("stream-file-read", impl, FILE_SIZE, ROUNDS, factory)

@@ -22,7 +22,7 @@ from cpython.ref cimport Py_INCREF
 
 from atomr._native.includes.bridge cimport CComponent
 from atomr._native.includes.streams cimport (
-    CInterpreter, COutcome, COverflow, CStreamCallbacks, CStreamsErrc,
+    CInterpreter, CIoWait, COutcome, COverflow, CStreamCallbacks, CStreamsErrc,
     make_kill_switch,
 )
 
@@ -35,6 +35,7 @@ _declare_native_codes("streams", <int>CComponent.streams, {
     "aborted": <int>CStreamsErrc.aborted,
     "invalid_graph": <int>CStreamsErrc.invalid_graph,
     "framing": <int>CStreamsErrc.framing,
+    "io": <int>CStreamsErrc.io,
 })
 
 #: Outcomes of `StreamIsland.run`.
@@ -251,6 +252,32 @@ cdef class StreamIsland:
         """Each bytes element prefixed with its length."""
         self._i().length_prefix(field_length, big_endian)
 
+    # -- files and sockets ----------------------------------------------------------------
+
+    def source_fd(self, int fd, int64_t chunk_size, bint socket, str name not None):
+        """The bytes read from descriptor `fd` (borrowed: the caller keeps it
+        open while the island runs and closes it), in chunks of up to
+        `chunk_size`. A socket is read without blocking; an end of file (the
+        peer closing) completes the source. `name` names it in failures."""
+        self._i().source_fd(fd, chunk_size, socket, name.encode("utf-8", "surrogateescape"))
+
+    def source_file(self, path, int64_t chunk_size):
+        """The bytes of the file at `path` (str, bytes or path-like), opened
+        at the first pull, closed at its end or when cancelled."""
+        self._i().source_file(os.fsencode(path), chunk_size)
+
+    def write_fd(self, int fd, bint socket, str name not None):
+        """Writes the top tree's bytes elements to descriptor `fd` (borrowed)
+        and emits nothing; completes once every byte is written (a socket's
+        write side is shut down then)."""
+        self._i().write_fd(fd, socket, name.encode("utf-8", "surrogateescape"))
+
+    def io_waits(self):
+        """``(fd, write)`` of every descriptor the island waits for after a
+        waiting slice (readable, or writable when `write`)."""
+        cdef const vector[CIoWait]* w = &self._i().io_waits()
+        return [(w[0][k].fd, w[0][k].write) for k in range(w[0].size())]
+
     # -- fan-in --------------------------------------------------------------------------
 
     def concat(self):
@@ -314,6 +341,11 @@ cdef class StreamIsland:
 
     def sink_ignore(self):
         self._i().sink_ignore()
+
+    def sink_file(self, path, bint append=False):
+        """Writes bytes elements to the file at `path`, opened now
+        (StreamIOError when it cannot be); materializes the bytes written."""
+        self._i().sink_file(os.fsencode(path), append)
 
     # -- running -------------------------------------------------------------------------
 

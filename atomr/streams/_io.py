@@ -1,24 +1,29 @@
-"""Bytes: Framing (delimiter and length-field framing), FileIO and Tcp
-(on asyncio's streams).
+"""Bytes: Framing (delimiter and length-field framing), FileIO and Tcp.
 
 Framing stages are native stages of the fused interpreter (C++ decoders
-over one byte buffer, one frame per pull); FileIO reads and writes on the island's thread; Tcp
-connections are async sources and sinks of the graph's loop, read as
-downstream demands and written with the socket's flow control
-(``drain``), so a slow peer back-pressures the stream.
+over one byte buffer, one frame per pull). FileIO and Tcp connections are
+native stages too: the island reads and writes the file or the
+non-blocking socket itself, a chunk per system call, as downstream demands;
+a socket that has nothing to read or no room to write makes the island
+wait, and the graph's loop watches it (``add_reader`` / ``add_writer``) to
+run the next slice, so a slow peer back-pressures the stream and a slow
+sink stops the reading.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
+import socket
 import threading
-from typing import Any, AsyncIterator, Callable, Iterator, Optional
+from functools import partial
+from typing import Any, AsyncIterator, Callable, Optional
 
 from atomr.errors import StreamIOError
 from atomr.streams import _dsl
-from atomr.streams._channel import consume, cut
-from atomr.streams._run import Run
-from atomr.streams._timed import _EOS, _take
+from atomr.streams._channel import Channel, consume, feed, single_offer
+from atomr.streams._run import Run, _retrieve
 
 _Decider = Callable[[BaseException], int]
 
@@ -88,32 +93,20 @@ class Framing:
 
 
 class FileIO:
-    """Files as sources and sinks of bytes (Akka's FileIO)."""
+    """Files as sources and sinks of bytes (Akka's FileIO), read and written
+    by the island itself (no Python call per chunk)."""
 
     @staticmethod
     def from_path(path: Any, chunk_size: int = 8192) -> "_dsl.Source[Any]":
         """The file's bytes in chunks of up to `chunk_size`, opened when the
-        graph runs (every run reads it afresh). An I/O error fails the
-        stream with StreamIOError."""
+        graph runs (every run reads it afresh) and closed at its end or when
+        the stream is cancelled. An I/O error fails the stream with
+        StreamIOError."""
         size = _dsl._check_count(chunk_size, "chunk_size", 1)
-
-        def chunks() -> Iterator[bytes]:
-            try:
-                f = open(path, "rb")
-            except OSError as exc:
-                raise StreamIOError(f"cannot read {path}: {exc}") from exc
-            with f:
-                while True:
-                    try:
-                        data = f.read(size)
-                    except OSError as exc:
-                        raise StreamIOError(f"cannot read {path}: {exc}") from exc
-                    if not data:
-                        return
-                    yield data
+        target = os.fspath(path)
 
         def build(run: Run, decider: Optional[_Decider]) -> Any:
-            run.island.source_iter(chunks())
+            run.island.source_file(target, size)
             return None
 
         return _dsl.Source(build)
@@ -124,24 +117,11 @@ class FileIO:
         appended to), opened when the graph runs; materializes the number
         of bytes written. A non-bytes element fails the stream with
         TypeError, an I/O error with StreamIOError."""
-        mode = "ab" if append else "wb"
+        target = os.fspath(path)
+        add = bool(append)
 
         def build(run: Run, decider: Optional[_Decider]) -> Any:
-            try:
-                f = open(path, mode)
-            except OSError as exc:
-                raise StreamIOError(f"cannot write {path}: {exc}") from exc
-
-            def write(total: int, chunk: Any) -> int:
-                data = _as_bytes(chunk)
-                try:
-                    f.write(data)
-                except OSError as exc:
-                    raise StreamIOError(f"cannot write {path}: {exc}") from exc
-                return total + len(data)
-
-            run.island.sink_fold(0, write, None)
-            run.finishers.append(lambda exc: f.close())
+            run.island.sink_file(target, add)
             return run.completion
 
         return _dsl.Sink(build)
@@ -150,52 +130,93 @@ class FileIO:
 # --------------------------------------------------------------------------- Tcp
 
 
-async def _write_all(up: Any, writer: asyncio.StreamWriter) -> None:
-    """Writes what `up` (a channel of bytes) gives, then half-closes."""
-    while True:
-        x = await _take(up)
-        if x is _EOS:
-            break
-        parts = [_as_bytes(x)]
-        while up.buf:
-            parts.append(_as_bytes(up.take_one()))
-        writer.write(b"".join(parts) if len(parts) > 1 else parts[0])
-        await writer.drain()
-    if writer.can_write_eof():
-        writer.write_eof()
+class _SharedSocket:
+    """A socket the islands of one connection share: closed when the last
+    of them finished (each has stopped watching it by then)."""
+
+    __slots__ = ("sock", "users")
+
+    def __init__(self, sock: socket.socket, users: int) -> None:
+        self.sock = sock
+        self.users = users
+
+    def release(self, exc: Optional[BaseException] = None) -> None:
+        self.users -= 1
+        if self.users == 0:
+            self.sock.close()
 
 
-async def _read_all(reader: asyncio.StreamReader, task: "asyncio.Task[Any]"
-                    ) -> AsyncIterator[list[Any]]:
-    while True:
-        data = await reader.read(READ_SIZE)
-        if not data:
-            break
-        yield [data]
-    await task  # the write side's failure, if any
+def _fd_source(shared: _SharedSocket, name: str) -> "_dsl.Source[Any]":
+    """What the peer sends, read by the island; completes when it closes."""
 
-
-def _connection_flow(connect: Callable[[], Any]) -> "_dsl.Flow[Any, Any]":
     def build(run: Run, decider: Optional[_Decider]) -> Any:
-        up = cut(run)
-        loop = run.loop
-        assert loop is not None
+        run.island.source_fd(shared.sock.fileno(), READ_SIZE, True, name)
+        run.finishers.append(shared.release)
+        return None
 
-        async def gen() -> AsyncIterator[list[Any]]:
-            try:
-                reader, writer = await connect()
-            except OSError as exc:
-                raise StreamIOError(f"cannot connect: {exc}") from exc
-            task = loop.create_task(_write_all(up, writer))
-            try:
-                async for batch in _read_all(reader, task):
-                    yield batch
-            finally:
-                if not task.done():
-                    task.cancel()
-                writer.close()
+    return _dsl.Source(build, True)
 
-        consume(run, gen())
+
+def _fd_sink(shared: _SharedSocket, name: str) -> "_dsl.Sink[Any, Any]":
+    """Writes bytes elements to the socket (back-pressured by it), then
+    shuts its write side down."""
+
+    def build(run: Run, decider: Optional[_Decider]) -> Any:
+        run.island.write_fd(shared.sock.fileno(), True, name)
+        run.island.sink_ignore()
+        run.finishers.append(shared.release)
+        return run.completion
+
+    return _dsl.Sink(build, True)
+
+
+def _configure(sock: socket.socket) -> None:
+    sock.setblocking(False)
+    if sock.family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+
+
+def _start_connect(host: str, port: int) -> socket.socket:
+    """A non-blocking socket connecting to `host`:`port` (resolved now);
+    OSError when that fails at once. The connection completes or fails
+    while the island waits for the socket."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        _configure(sock)
+        err = sock.connect_ex(address)
+        if err not in (0, errno.EINPROGRESS, errno.EAGAIN):
+            raise OSError(err, os.strerror(err))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _connection_flow(host: str, port: int) -> "_dsl.Flow[Any, Any]":
+    name = f"{host}:{port}"
+
+    def build(run: Run, decider: Optional[_Decider]) -> Any:
+        isl = run.island
+        try:
+            sock = _start_connect(host, port)
+        except OSError as exc:
+            # upstream is cancelled at once, then the stream fails
+            isl.take(0)
+            isl.source_failed(StreamIOError(f"cannot connect to {name}: {exc}"))
+            isl.concat()
+            return None
+        fd = sock.fileno()
+        # the write side (emits nothing) merged with the read side: the flow
+        # completes once upstream is written and the peer closed its side
+        isl.write_fd(fd, True, name)
+        isl.source_fd(fd, READ_SIZE, True, name)
+        isl.merge(False)
+        run.finishers.append(lambda exc: sock.close())
         return None
 
     return _dsl.Flow(build, True)
@@ -205,12 +226,10 @@ class IncomingConnection:
     """A connection accepted by ``Tcp.bind``: ``handle_with(flow)`` runs
     the received bytes through `flow` and writes what it emits back."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._reader = reader
-        self._writer = writer
+    def __init__(self, sock: socket.socket, peer: Any) -> None:
+        self._sock = sock
         self._handled = False
-        peer = writer.get_extra_info("peername")
-        self.remote_address = f"{peer[0]}:{peer[1]}" if peer else ""
+        self.remote_address = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else ""
 
     def handle_with(self, flow: "_dsl.Flow[Any, Any]") -> Any:
         """Runs the connection through `flow` on the running loop; the
@@ -218,61 +237,9 @@ class IncomingConnection:
         if self._handled:
             raise RuntimeError("this connection is already handled")
         self._handled = True
-        reader, writer = self._reader, self._writer
-        return _bytes_source_of(reader).via(flow).to(_bytes_sink_of(writer)).run()
-
-
-def _bytes_source_of(reader: asyncio.StreamReader) -> "_dsl.Source[Any]":
-    async def gen() -> AsyncIterator[list[Any]]:
-        while True:
-            data = await reader.read(READ_SIZE)
-            if not data:
-                return
-            yield [data]
-
-    def build(run: Run, decider: Optional[_Decider]) -> Any:
-        consume(run, gen())
-        return None
-
-    return _dsl.Source(build, True)
-
-
-def _high_water(transport: Any) -> int:
-    limits = getattr(transport, "get_write_buffer_limits", None)
-    return int(limits()[1]) if limits is not None else 0
-
-
-def _bytes_sink_of(writer: asyncio.StreamWriter) -> "_dsl.Sink[Any, Any]":
-    def build(run: Run, decider: Optional[_Decider]) -> Any:
-        assert run.loop is not None
-        written = run.loop.create_future()
-        written.set_result(None)
-        transport = writer.transport
-        high = _high_water(transport)
-
-        def write(x: Any) -> Any:
-            """Writes x now; waits for the socket only while the
-            transport's buffer is above its high-water mark (a done future
-            otherwise: the island goes on without a loop callback)."""
-            writer.write(_as_bytes(x))
-            if transport.get_write_buffer_size() <= high:
-                return written
-            return writer.drain()
-
-        def finished(exc: Optional[BaseException]) -> None:
-            if exc is None and writer.can_write_eof() and not writer.is_closing():
-                try:
-                    writer.write_eof()
-                except OSError:
-                    pass
-            writer.close()
-
-        run.island.map_async(write, 1, True, None)
-        run.island.sink_ignore()
-        run.finishers.append(finished)
-        return run.completion
-
-    return _dsl.Sink(build, True)
+        shared = _SharedSocket(self._sock, 2)
+        name = self.remote_address
+        return _fd_source(shared, name).via(flow).to(_fd_sink(shared, name)).run()
 
 
 class ServerBinding:
@@ -281,7 +248,6 @@ class ServerBinding:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._bound: asyncio.Future[Any] = loop.create_future()
-        self._server: Optional[asyncio.AbstractServer] = None
         self._unbound = threading.Event()
         self._wake: Optional[asyncio.Future[Any]] = None
 
@@ -293,16 +259,30 @@ class ServerBinding:
     def unbind(self) -> None:
         """Stops listening; the connections source completes."""
         self._unbound.set()
-        if self._server is not None:
-            self._server.close()
         wake, self._wake = self._wake, None
         if wake is not None and not wake.done():
             wake.set_result(None)
 
 
+def _listen(host: str, port: int, backlog: int) -> socket.socket:
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    family, kind, proto, _, address = infos[0]
+    listener = socket.socket(family, kind, proto)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(address)
+        listener.listen(backlog)
+        listener.setblocking(False)
+    except BaseException:
+        listener.close()
+        raise
+    return listener
+
+
 class Tcp:
-    """TCP connections as flows, on asyncio (Akka's Tcp), and the
-    original's ``outgoing`` / ``incoming`` shapes."""
+    """TCP connections as flows whose sockets the island reads and writes
+    itself (Akka's Tcp), and the original's ``outgoing`` / ``incoming``
+    shapes."""
 
     @staticmethod
     def outgoing(host: str, port: int) -> "TcpOutgoing":
@@ -321,12 +301,13 @@ class Tcp:
     def outgoing_connection(host: str, port: int) -> "_dsl.Flow[Any, Any]":
         """A Flow that connects to `host`:`port` when it runs: its bytes
         elements are written (back-pressured by the socket), and what the
-        peer sends is emitted; completes when the peer closes. A failed
-        connect fails the stream with StreamIOError."""
+        peer sends is emitted; completes when upstream is written and the
+        peer closed its side. A failed connect or I/O error fails the
+        stream with StreamIOError; cancelling the stream closes the socket."""
         if not isinstance(host, str):
             raise TypeError(f"host is a str, not {type(host).__name__}")
         p = _dsl._check_count(port, "port", 1)
-        return _connection_flow(lambda: asyncio.open_connection(host, p, limit=READ_SIZE))
+        return _connection_flow(host, p)
 
     @staticmethod
     def bind(host: str, port: int = 0, backlog: int = 100) -> "_dsl.Source[Any]":
@@ -343,41 +324,51 @@ class Tcp:
                 raise RuntimeError("Tcp.bind needs an event loop")
             loop = run.loop
             binding = ServerBinding(loop)
-            pending: list[IncomingConnection] = []
-
-            def accepted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-                pending.append(IncomingConnection(reader, writer))
-                wake, binding._wake = binding._wake, None
-                if wake is not None and not wake.done():
-                    wake.set_result(None)
 
             async def gen() -> AsyncIterator[list[Any]]:
                 try:
-                    server = await asyncio.start_server(accepted, host, p, backlog=size, limit=READ_SIZE)
+                    listener = _listen(host, p, size)
                 except OSError as exc:
                     err = StreamIOError(f"cannot bind {host}:{p}: {exc}")
                     binding._bound.set_exception(err)
                     binding._bound.exception()
                     raise err from exc
-                binding._server = server
-                binding._bound.set_result(server.sockets[0].getsockname()[1])
+                fd = listener.fileno()
+                binding._bound.set_result(listener.getsockname()[1])
                 try:
                     while not binding._unbound.is_set():
-                        if pending:
-                            batch = list(pending)
-                            pending.clear()
+                        batch: list[Any] = []
+                        while len(batch) < 64:
+                            try:
+                                conn, peer = listener.accept()
+                            except (BlockingIOError, InterruptedError):
+                                break
+                            except OSError as exc:
+                                raise StreamIOError(f"cannot accept on {host}:{p}: {exc}") from exc
+                            _configure(conn)
+                            batch.append(IncomingConnection(conn, peer))
+                        if batch:
                             yield batch
                             continue
-                        binding._wake = loop.create_future()
-                        await binding._wake
+                        wake = binding._wake = loop.create_future()
+                        loop.add_reader(fd, _wake_up, wake)
+                        try:
+                            await wake
+                        finally:
+                            loop.remove_reader(fd)
                 finally:
-                    server.close()
+                    listener.close()
 
             consume(run, gen())
             run.finishers.append(lambda exc: binding.unbind())
             return binding
 
         return _dsl.Source(build, True)
+
+
+def _wake_up(fut: "asyncio.Future[Any]") -> None:
+    if not fut.done():
+        fut.set_result(None)
 
 
 # --------------------------------------------------------------------------- the original's shapes
@@ -398,8 +389,6 @@ class TcpOutgoing:
     peer sends, a Source that runs once), ``remote_addr``."""
 
     def __init__(self, host: str, port: int) -> None:
-        import socket
-
         ip = _parse_ip(host)
         p = _dsl._check_count(port, "port", 1)
         try:
@@ -427,8 +416,6 @@ class TcpOutgoing:
 
     def close(self) -> None:
         """Closes the write side (the peer sees the end of the stream)."""
-        import socket
-
         with self._lock:
             if self._closed:
                 return
@@ -444,29 +431,16 @@ class TcpOutgoing:
         if self._source_taken:
             raise RuntimeError("the connection's source has already been taken")
         self._source_taken = True
-        sock = self._sock
+        # read without blocking by the island (send() keeps the socket's
+        # blocking mode); closed when the source's run finishes
+        return _fd_source(_SharedSocket(self._sock, 1), self.remote_addr)
 
-        async def gen() -> AsyncIterator[list[Any]]:
-            loop = asyncio.get_running_loop()
-            try:
-                while True:
-                    data = await loop.run_in_executor(None, sock.recv, READ_SIZE)
-                    if not data:
-                        return
-                    yield [data]
-            finally:
-                sock.close()
 
-        def build(run: Run, decider: Optional[_Decider]) -> Any:
-            consume(run, gen())
-            return None
-
-        return _dsl.Source(build, True)
+def _tagged(addr: str, data: bytes) -> tuple[str, bytes]:
+    return (addr, data)
 
 
 def _incoming(bind_addr: str) -> "_dsl.Source[Any]":
-    import socket
-
     if not isinstance(bind_addr, str) or ":" not in bind_addr:
         raise ValueError(f"the bind address is 'ip:port', got {bind_addr!r}")
     host, _, port_text = bind_addr.rpartition(":")
@@ -492,38 +466,50 @@ def _incoming(bind_addr: str) -> "_dsl.Source[Any]":
             raise RuntimeError("Tcp.incoming's Source runs once")
         loop = run.loop
         assert loop is not None
-        from atomr.streams._channel import Channel
-
         chan = Channel(loop, 16)
-        readers: set[asyncio.Task[Any]] = set()
+        clients: set[Run] = set()
 
-        async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            peer = writer.get_extra_info("peername")
-            addr = f"{peer[0]}:{peer[1]}" if peer else ""
-            try:
-                while not chan.cancelled:
-                    data = await reader.read(READ_SIZE)
-                    if not data:
-                        break
-                    await chan.wait_room()
-                    chan.put((addr, data))
-            finally:
-                writer.close()
+        def serve(conn: socket.socket, peer: Any) -> None:
+            """Runs an island reading the client (the island reads the
+            socket; each chunk is tagged and offered to the channel, which
+            back-pressures it); the socket is closed when it finishes."""
+            addr = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else ""
+            _configure(conn)
+            reader = Run(loop)
+            reader.island.source_fd(conn.fileno(), READ_SIZE, True, addr)
+            reader.island.map(partial(_tagged, addr), None)
+            feed(reader, single_offer(reader, chan), [])
 
-        def accepted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            task = loop.create_task(client(reader, writer))
-            readers.add(task)
-            task.add_done_callback(readers.discard)
+            def done(exc: Optional[BaseException]) -> None:
+                conn.close()
+                clients.discard(reader)
+
+            reader.finishers.append(done)
+            reader.completion.add_done_callback(_retrieve)
+            clients.add(reader)
+            reader.start()
+
+        def accept() -> None:
+            while not chan.cancelled:
+                try:
+                    conn, peer = listener.accept()
+                except (BlockingIOError, InterruptedError):
+                    return
+                except OSError as exc:
+                    chan.close(StreamIOError(f"cannot accept on {bind_addr}: {exc}"))
+                    return
+                serve(conn, peer)
 
         async def gen() -> AsyncIterator[list[Any]]:
-            server = await asyncio.start_server(accepted, sock=listener, limit=READ_SIZE)
+            loop.add_reader(listener.fileno(), accept)
             try:
                 async for batch in chan:
                     yield batch
             finally:
-                server.close()
-                for task in list(readers):
-                    task.cancel()
+                loop.remove_reader(listener.fileno())
+                listener.close()
+                for reader in list(clients):
+                    reader.completion.cancel()  # its island is torn down, its socket closed
 
         consume(run, gen())
         run.finishers.append(chan.cancel)

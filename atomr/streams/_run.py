@@ -5,8 +5,10 @@ A run owns one :class:`~atomr._native._core.StreamIsland`. On a loop, each
 slice pulls at most :data:`SLICE` elements from the island's sources and
 then gives the loop back (``call_soon``), so other coroutines keep running
 and the loop stays the only thread executing the stream's callables. A
-slice that waits (an async result, a throttle's next token) ends; the
-async call's done callback or a timer schedules the next one.
+slice that waits (an async result, a throttle's next token, a socket
+with nothing to read or no room to write) ends; the async call's done
+callback, a timer or the loop's readiness callback for the socket schedules
+the next one.
 """
 
 from __future__ import annotations
@@ -79,6 +81,9 @@ class Run:
         #: The sinks of this island other than its primary one (fan-out
         #: branches fused into it): (sink index in the island, completion).
         self.sides: list[tuple[int, Any]] = []
+        #: The descriptors watched on the loop for the island's I/O stages:
+        #: (fd, write).
+        self._io: set[tuple[int, bool]] = set()
 
     def spawn(self) -> "Run":
         """Another island of this materialization, on the same loop; it
@@ -193,6 +198,12 @@ class Run:
         if outcome == _core.ISLAND_YIELDED:
             self._schedule()
         elif outcome == _core.ISLAND_WAITING:
+            if self._io:
+                self._watch_io(set(self.island.io_waits()))
+            else:
+                waits = self.island.io_waits()
+                if waits:
+                    self._watch_io(set(waits))
             wake_at = self.island.wake_at()
             if wake_at is not None:
                 assert self.loop is not None
@@ -210,8 +221,34 @@ class Run:
         elif outcome == _core.ISLAND_FAILED:
             self._finish(exc=self.island.failure())
 
+    def _watch_io(self, wanted: set[tuple[int, bool]]) -> None:
+        """Watches exactly the descriptors in `wanted` on the loop: a ready
+        one runs the next slice (a descriptor no stage waits for is not
+        watched, so a socket the stream does not read stays unread)."""
+        if wanted == self._io:
+            return
+        loop = self.loop
+        assert loop is not None
+        for fd, write in self._io - wanted:
+            if write:
+                loop.remove_writer(fd)
+            else:
+                loop.remove_reader(fd)
+        for fd, write in wanted - self._io:
+            if write:
+                loop.add_writer(fd, self._on_io)
+            else:
+                loop.add_reader(fd, self._on_io)
+        self._io = wanted
+
+    def _on_io(self) -> None:
+        if not self._scheduled and not self.finished:
+            self._step()
+
     def _finish(self, result: Any = None, exc: Optional[BaseException] = None) -> None:
         self.finished = True
+        if self._io:
+            self._watch_io(set())
         for fut in list(self._inflight):
             fut.cancel()
         self._inflight.clear()

@@ -7,6 +7,7 @@ from libc.stdint cimport int64_t, uint64_t
 from libcpp cimport bool as cbool
 from libcpp.memory cimport shared_ptr
 from libcpp.string cimport string
+from libcpp.vector cimport vector
 
 from atomr._native._core cimport translate_error
 
@@ -21,6 +22,7 @@ cdef extern from "atomr/streams/error.hpp" namespace "atomr::streams" nogil:
         aborted "atomr::streams::errc::aborted"
         invalid_graph "atomr::streams::errc::invalid_graph"
         framing "atomr::streams::errc::framing"
+        io "atomr::streams::errc::io"
 
 
 cdef extern from "atomr/streams/stage.hpp" namespace "atomr::streams" nogil:
@@ -43,6 +45,11 @@ cdef extern from "atomr/streams/kill_switch.hpp" namespace "atomr::streams" nogi
         cbool shutdown()
         cbool abort()
         CKillState current()
+
+
+    cdef cppclass CIoWait "atomr::streams::io_wait":
+        int fd
+        cbool write
 
 
 cdef extern from "atomr/streams/interpreter.hpp" namespace "atomr::streams":
@@ -87,6 +94,10 @@ cdef extern from "atomr/streams/interpreter.hpp" namespace "atomr::streams":
                                   int64_t field_offset, cbool big_endian,
                                   cbool keep_header) except +translate_error
         void length_prefix(int64_t field_length, cbool big_endian) except +translate_error
+        void source_fd(int fd, int64_t chunk_size, cbool socket,
+                       const string& name) except +translate_error
+        void source_file(const string& path, int64_t chunk_size) except +translate_error
+        void write_fd(int fd, cbool socket, const string& name) except +translate_error
         void concat() except +translate_error
         void merge(cbool eager_complete) except +translate_error
         void zip(void* fn) except +translate_error
@@ -104,6 +115,8 @@ cdef extern from "atomr/streams/interpreter.hpp" namespace "atomr::streams":
         void sink_last_option() except +translate_error
         void sink_foreach(void* fn, void* decider) except +translate_error
         void sink_ignore() except +translate_error
+        void sink_file(const string& path, cbool append) except +translate_error
+        const vector[CIoWait]& io_waits()
         COutcome run(int64_t budget) except +translate_error
         int64_t wake_at_ns()
         void complete_async(uint64_t ticket, cbool ok, void* value)

@@ -202,6 +202,25 @@ void interpreter::length_prefix(std::int64_t field_length, bool big_endian) {
   push(internal::make_framing(pop(), o));
 }
 
+void interpreter::source_fd(int fd, std::int64_t chunk_size, bool socket, const std::string& name) {
+  check_not_negative(fd, "a descriptor");
+  check_positive(chunk_size, "chunk_size");
+  push(internal::make_fd_source(fd, static_cast<std::size_t>(chunk_size), socket, name));
+}
+
+void interpreter::source_file(const std::string& path, std::int64_t chunk_size) {
+  if (path.empty()) {
+    throw invalid_argument_error("a file path must not be empty");
+  }
+  check_positive(chunk_size, "chunk_size");
+  push(internal::make_file_source(path, static_cast<std::size_t>(chunk_size)));
+}
+
+void interpreter::write_fd(int fd, bool socket, const std::string& name) {
+  check_not_negative(fd, "a descriptor");
+  push(internal::make_fd_writer(pop(), fd, socket, name));
+}
+
 void interpreter::concat() {
   auto second = pop();
   auto first = pop();
@@ -333,6 +352,17 @@ void interpreter::sink_ignore() {
   finish(internal::make_ignore_sink());
 }
 
+void interpreter::sink_file(const std::string& path, bool append) {
+  if (path.empty()) {
+    throw invalid_argument_error("a file path must not be empty");
+  }
+  if (built_ || stack_.empty()) {
+    throw invalid_graph_error("a sink needs exactly one upstream source, got " +
+                              std::to_string(stack_.size()));
+  }
+  finish(internal::make_file_sink(path, append));
+}
+
 void interpreter::cancel_root(slot& sl, element cause) {
   if (sl.open) {
     sl.open = false;
@@ -357,6 +387,7 @@ outcome interpreter::run(std::int64_t budget) {
   ctx_.budget = budget;
   ctx_.yielded = false;
   ctx_.wake_at_ns = 0;
+  ctx_.io_waits.clear();
   return slots_.size() == 1 ? run_one(budget) : run_many(budget);
 }
 

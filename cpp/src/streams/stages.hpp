@@ -56,6 +56,13 @@ struct framing_options {
 
 stage_ptr make_framing(stage_ptr up, const framing_options& options);
 
+/// I/O stages (io.cpp). `fd` is borrowed unless the stage opens it.
+stage_ptr make_fd_source(int fd, std::size_t chunk_size, bool socket, std::string name);
+stage_ptr make_file_source(std::string path, std::size_t chunk_size);
+stage_ptr make_fd_writer(stage_ptr up, int fd, bool socket, std::string name);
+/// Opens `path` for writing now (io_error when it cannot).
+sink_ptr make_file_sink(const std::string& path, bool append);
+
 stage_ptr make_concat(stage_ptr first, stage_ptr second);
 stage_ptr make_merge(stage_ptr left, stage_ptr right, bool eager_complete);
 stage_ptr make_zip(stage_ptr left, stage_ptr right, callable fn);

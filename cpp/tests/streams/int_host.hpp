@@ -158,6 +158,23 @@ public:
     }
     return list(items);
   }
+  element alloc_bytes(std::size_t n, char*& data) override {
+    element x = list({});
+    of(x).error.assign(n, '\0'); // the raw bytes until finish_bytes
+    data = of(x).error.data();
+    return x;
+  }
+  element finish_bytes(element x, std::size_t used) override {
+    const std::string& raw = of(x).error;
+    for (std::size_t i = 0; i < used; ++i) {
+      of(x).items.push_back(static_cast<unsigned char>(raw[i]));
+    }
+    of(x).error.clear();
+    return x;
+  }
+  element make_int(std::int64_t v) override {
+    return make(static_cast<long>(v));
+  }
   bool to_index(element x, std::int64_t& out, element& failure_out) override {
     if (of(x).v < -100) { // a partitioner's answer that is no index
       failure_out = failure("index");

@@ -193,6 +193,37 @@ public:
     return b;
   }
 
+  streams::element alloc_bytes(std::size_t n, char*& data) override {
+    PyObject* b = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(n));
+    if (b == nullptr) {
+      PyErr_Clear();
+      Py_FatalError("atomr.streams: out of memory building a chunk");
+    }
+    data = PyBytes_AS_STRING(b);
+    return b;
+  }
+
+  streams::element finish_bytes(streams::element x, std::size_t used) override {
+    PyObject* b = py(x);
+    if (static_cast<Py_ssize_t>(used) == PyBytes_GET_SIZE(b)) {
+      return b;
+    }
+    if (_PyBytes_Resize(&b, static_cast<Py_ssize_t>(used)) != 0) { // b is released then
+      PyErr_Clear();
+      Py_FatalError("atomr.streams: out of memory sizing a chunk");
+    }
+    return b;
+  }
+
+  streams::element make_int(std::int64_t v) override {
+    PyObject* n = PyLong_FromLongLong(static_cast<long long>(v));
+    if (n == nullptr) {
+      PyErr_Clear();
+      Py_FatalError("atomr.streams: out of memory building an integer");
+    }
+    return n;
+  }
+
   bool to_index(streams::element x, std::int64_t& out, streams::element& failure) override {
     long long v = PyLong_AsLongLong(py(x));
     if (v == -1 && PyErr_Occurred() != nullptr) {

@@ -24,6 +24,8 @@ enum class errc : int {
   invalid_graph = 6,
   /// A framing stage met an oversized frame or a stream ending inside one.
   framing = 7,
+  /// A file or socket stage failed to open, read or write.
+  io = 8,
 };
 
 /// Base class of the streams' errors.
@@ -39,6 +41,14 @@ class invalid_argument_error : public error {
 public:
   explicit invalid_argument_error(const std::string& what)
     : error(what, errc::invalid_argument) {
+  }
+};
+
+/// A file or socket that cannot be opened, read or written.
+class io_error : public error {
+public:
+  explicit io_error(const std::string& what)
+    : error(what, errc::io) {
   }
 };
 

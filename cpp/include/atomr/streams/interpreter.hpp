@@ -95,6 +95,24 @@ public:
   /// Each element prefixed with its length (`field_length` bytes).
   void length_prefix(std::int64_t field_length, bool big_endian);
 
+  // Files and sockets (bytes elements). A read or write error fails the
+  // stream with errc::io; a descriptor that would block makes the stage
+  // answer `pending` with the descriptor in `io_waits()`.
+  /// The bytes read from `fd` (borrowed: never closed by the island) in
+  /// chunks of up to `chunk_size`; completes at the end of the file (a
+  /// socket: the peer closed its side). `socket`: the reads never block
+  /// (`recv` with MSG_DONTWAIT) even on a blocking socket. `name` names the
+  /// descriptor in failures.
+  void source_fd(int fd, std::int64_t chunk_size, bool socket, const std::string& name);
+  /// The bytes of the file at `path` in chunks of up to `chunk_size`, opened
+  /// at the first pull and closed at the end or on cancellation.
+  void source_file(const std::string& path, std::int64_t chunk_size);
+  /// Writes the top tree's bytes elements to `fd` (borrowed) and emits
+  /// nothing; completes once upstream completed and every byte is written
+  /// (a socket's write side is shut down then). Back-pressured: upstream is
+  /// not pulled while more than a socket buffer's worth waits.
+  void write_fd(int fd, bool socket, const std::string& name);
+
   // Fan-in (replace the top two trees: the first pushed is the left one).
   void concat();
   void merge(bool eager_complete);
@@ -127,6 +145,10 @@ public:
   void sink_last_option();
   void sink_foreach(callable fn, callable decider);
   void sink_ignore();
+  /// Writes bytes elements to the file at `path` (created or truncated,
+  /// or appended to), opened now (io_error when it cannot be); materializes
+  /// the number of bytes written.
+  void sink_file(const std::string& path, bool append);
 
   /// Runs until the sink completes, the stream fails, a stage waits for an
   /// external event or `budget` source pulls were made.
@@ -136,6 +158,11 @@ public:
   /// after a `waiting` slice (0: none).
   std::int64_t wake_at_ns() const noexcept {
     return ctx_.wake_at_ns;
+  }
+
+  /// The descriptors the stages wait for after a `waiting` slice.
+  const std::vector<io_wait>& io_waits() const noexcept {
+    return ctx_.io_waits;
   }
 
   /// Delivers an async outcome (`value` owned; ok with a null value: the

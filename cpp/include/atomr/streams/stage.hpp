@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace atomr::streams {
 
@@ -138,6 +139,24 @@ public:
 
   /// A new bytes element of `n` bytes at `data`.
   virtual element make_bytes(const char* data, std::size_t n) = 0;
+
+  /// A new bytes element of room for `n` bytes the caller writes at `data`,
+  /// then sizes with `finish_bytes`. Owned; released as any element.
+  virtual element alloc_bytes(std::size_t n, char*& data) = 0;
+
+  /// The element `alloc_bytes` gave, cut to its first `used` bytes (it may
+  /// be another handle: the given one is consumed).
+  virtual element finish_bytes(element x, std::size_t used) = 0;
+
+  /// A new integer element.
+  virtual element make_int(std::int64_t v) = 0;
+};
+
+/// A file descriptor an I/O stage waits for (readable, or writable when
+/// `write`) after answering `pending`.
+struct io_wait {
+  int fd = -1;
+  bool write = false;
 };
 
 /// Per-run state every stage of one island shares.
@@ -162,6 +181,9 @@ struct context {
   /// with, while it does (null: a plain cancellation). A junction whose
   /// output is cancelled with a cause may fail its other outputs with it.
   element cancel_cause = nullptr;
+  /// The descriptors I/O stages wait for (cleared at each slice's start):
+  /// the host wakes the island when one is ready.
+  std::vector<io_wait> io_waits;
 
   /// Called by a source before it produces: false when the slice's budget
   /// is spent (the source then answers `pending`).
@@ -172,6 +194,11 @@ struct context {
     }
     --budget;
     return true;
+  }
+
+  /// Asks to be pulled again once `fd` is readable (writable when `write`).
+  void wait_io(int fd, bool write) {
+    io_waits.push_back(io_wait{fd, write});
   }
 
   /// Asks to be pulled again at `at_ns` (monotonic ns).
