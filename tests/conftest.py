@@ -9,7 +9,11 @@ passes on a loaded 2-core machine; a passing condition returns at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
+import os
+import signal
+import sys
 import time
 from typing import Any, Callable
 
@@ -103,3 +107,52 @@ def make_blocking_system():
     finally:
         for s in made:
             s.terminate_blocking(timeout=DEADLINE)
+
+
+def _live_children() -> dict[int, str]:
+    """The command lines of this process's children that still run, by pid
+    (zombies excluded: their exit is already known)."""
+    me = os.getpid()
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+            # The fields after "(comm)": state, ppid, ...
+            state, ppid = stat[stat.rindex(b")") + 2:].split()[:2]
+            if int(ppid) != me or state == b"Z":
+                continue
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+        except (OSError, ValueError):
+            continue  # gone meanwhile
+        found[int(entry)] = cmdline[:200]
+    return found
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A run that leaves a child process running fails (and the children
+    are killed): every test kills the processes it starts. A moment is
+    allowed for them to exit."""
+    if not os.path.isdir("/proc"):
+        return
+    deadline = time.monotonic() + DEADLINE
+    while (left := _live_children()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if not left:
+        return
+    lines = [f"{pid}: {cmdline}" for pid, cmdline in sorted(left.items())]
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_sep("=", "child processes still running after the tests", red=True)
+        for line in lines:
+            reporter.write_line(line)
+    else:
+        print("child processes still running after the tests:", *lines, sep="\n  ",
+              file=sys.stderr)
+    for pid in left:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED

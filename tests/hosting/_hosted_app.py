@@ -85,6 +85,19 @@ def slow_task() -> ActorSystem:
     return system
 
 
+def stuck_task() -> Builder:
+    """Nothing runs before the coordinated shutdown's service-stop phase,
+    where a task never finishes."""
+
+    def serve(system: ActorSystem) -> None:
+        shutdown = COORDINATED_SHUTDOWN.get(system)
+        shutdown.set_phase_timeout("service-stop", 120.0)
+        shutdown.add_task("service-stop", "stuck", lambda: time.sleep(120.0))
+        say("ready")
+
+    return Builder("stuck").on_start(serve)
+
+
 def broken() -> ActorSystem:
     raise RuntimeError("cannot start: no database")
 

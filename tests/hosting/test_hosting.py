@@ -258,8 +258,10 @@ class Host:
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
         self.lines: queue.Queue = queue.Queue()
         self.stderr: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
-        threading.Thread(target=self._read_err, daemon=True).start()
+        self.readers = [threading.Thread(target=self._read, daemon=True),
+                        threading.Thread(target=self._read_err, daemon=True)]
+        for reader in self.readers:
+            reader.start()
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
@@ -290,7 +292,13 @@ class Host:
         return out
 
     def wait(self) -> int:
-        return self.proc.wait(timeout=LINE_DEADLINE)
+        """The exit code, once the process has exited and both of its
+        streams have been read to the end (`stderr` is then complete)."""
+        code = self.proc.wait(timeout=LINE_DEADLINE)
+        for reader in self.readers:
+            reader.join(LINE_DEADLINE)
+            assert not reader.is_alive(), "the host's output did not end"
+        return code
 
     def kill(self) -> None:
         if self.proc.poll() is None:
@@ -352,11 +360,13 @@ def test_a_second_signal_exits_at_once_with_128_plus_its_number(host):
 
 
 def test_a_shutdown_longer_than_the_timeout_gives_exit_code_3(host):
-    h = host("slow_task", "--shutdown-timeout", "1")
+    # Nothing to drain before the stuck phase: the timeout is spent there
+    # however slowly the phases before it run.
+    h = host("stuck_task", "--shutdown-timeout", "2")
     h.expect("ready")
     h.proc.send_signal(signal.SIGTERM)
     assert h.wait() == EXIT_SHUTDOWN_INCOMPLETE
-    assert "did not finish within 1.0s (phase service-stop)" in "".join(h.stderr)
+    assert "did not finish within 2.0s (phase service-stop)" in "".join(h.stderr)
 
 
 def test_a_system_the_application_terminates_ends_the_host_with_exit_code_0(host):

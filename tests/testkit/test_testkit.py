@@ -29,6 +29,8 @@ from atomr.testkit import (
     within,
 )
 
+from _helpers import wait_until
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
 
 
@@ -185,7 +187,8 @@ async def test_expect_message_returns_the_oldest_message_first(testkit):
         probe.ref_.tell(m)
     assert await probe.expect_message() == "a"
     assert await probe.expect_message() == "b"
-    assert probe.messages() == ["c"]
+    # "c" may still be on its way to the probe.
+    assert await wait_until(probe.messages, message="the third message") == ["c"]
 
 
 async def test_expect_message_times_out_with_an_assertion_error():

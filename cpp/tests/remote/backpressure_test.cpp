@@ -72,8 +72,11 @@ TEST(RemoteBackpressure, ASlowConsumerPausesReadingAndResumeRestartsIt) {
   };
   auto b_config = named("b");
   // Short heartbeats: a paused connection must not be taken for a dead one.
-  b_config.heartbeat_interval = 50ms;
-  b_config.idle_timeout = 200ms;
+  // (Not too short: while b reads, an io thread of either side descheduled
+  // for longer than this on a loaded machine would take the connection down,
+  // and its replacement would pause once more.)
+  b_config.heartbeat_interval = 100ms;
+  b_config.idle_timeout = 500ms;
   tcp_transport b(b_config, cb);
   b.start();
 
@@ -92,7 +95,8 @@ TEST(RemoteBackpressure, ASlowConsumerPausesReadingAndResumeRestartsIt) {
   auto a_config = named("a");
   a_config.outbound_queue_limit = 5'000;
   a_config.heartbeat_interval = 50ms;
-  a_config.idle_timeout = 200ms;
+  // a reads b's heartbeats all along; what is under test is b's silence.
+  a_config.idle_timeout = 10s;
   tcp_transport a(a_config, acb);
   a.start();
 
@@ -112,7 +116,7 @@ TEST(RemoteBackpressure, ASlowConsumerPausesReadingAndResumeRestartsIt) {
   // Paused for many idle timeouts: still associated, nothing more read.
   const std::size_t at_pause = received();
   EXPECT_LE(at_pause, limit + per_read);
-  std::this_thread::sleep_for(1s); // 5 idle timeouts of b, 20 heartbeats of a
+  std::this_thread::sleep_for(1500ms); // 3 idle timeouts of b, 30 heartbeats of a
   EXPECT_EQ(received(), at_pause);
   EXPECT_EQ(b.stats().read_pauses, 1u);
   {
