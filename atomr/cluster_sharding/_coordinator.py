@@ -16,8 +16,9 @@ each shard:
 * a region shutting down gracefully (its node leaving) gets no new shard
   and each of its shards is handed off at once.
 
-With ``cluster.sharding.state-store-mode = "ddata"`` its allocations
-(shard -> region) are stored in distributed data (:mod:`atomr.cluster_sharding._state_store`, Akka's
+With ``cluster.sharding.state-store-mode = "ddata"`` (the default) its
+allocations (shard -> region) are stored in distributed data
+(:mod:`atomr.cluster_sharding._state_store`, Akka's
 ``state-store-mode = ddata``): a new coordinator reads them (majority)
 before it allocates anything and takes every stored home whose node is
 still alive. It then reconciles with the regions, which register again
@@ -27,8 +28,8 @@ regions that are gone are allocated again. Until every live node
 registered (or the stored state is read and :data:`RECOVERY_WAIT` seconds
 passed) it allocates nothing, so a shard still hosted by a node that has
 not registered yet is not given to a second region. In the
-default mode, ``"regions"`` (and off a cluster), the state is rebuilt from
-the registrations alone.
+``"regions"`` mode (and off a cluster) the state is rebuilt from the
+registrations alone.
 
 Hand-off of a shard ``S`` hosted by region ``A``:
 
@@ -60,12 +61,14 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 __all__ = ["Coordinator", "RECOVERY_WAIT", "REBALANCE_INTERVAL", "LEAVE_TIMEOUT"]
 
-#: How long a new coordinator waits for live nodes to register.
-RECOVERY_WAIT = 1.0
+#: How long a new coordinator waits for live nodes to register (twice the
+#: interval at which a region not registered yet sends its registration
+#: again, so a region whose first one was lost is waited for).
+RECOVERY_WAIT = 2.0
 #: How often the coordinator looks for shards to rebalance.
 REBALANCE_INTERVAL = 0.5
 #: How long a region shutting down gracefully is waited for once its node
-#: left the membership.
+#: left the membership, by default (``ShardingSettings.leaving_region_timeout``).
 LEAVE_TIMEOUT = 10.0
 
 
@@ -362,7 +365,8 @@ class Coordinator:
         if not self.active:
             return
         for addr, left in list(self.leaving.items()):
-            if left is not None and now - left >= LEAVE_TIMEOUT:
+            if left is not None and \
+                    now - left >= self.settings._limit("leaving_region_timeout"):
                 self.region_gone(addr)
         self._hand_off_leaving()
         if self.pending:
