@@ -1028,7 +1028,11 @@ class ShardRegion:
             _, _, shard, home, participants = msg
             self._handing.add(shard)
             self._homes.pop(shard, None)
-            self._requested.pop(shard, None)
+            # Its new home is announced once the hand-off is done; should
+            # that announcement be lost, the shard's home is asked for
+            # again every retry interval (the coordinator answers once the
+            # hand-off is done), so what is buffered for it goes on.
+            self._requested[shard] = time.monotonic()
             if home == self._address:
                 state = self._shards.get(shard)
                 if state is None:

@@ -87,12 +87,12 @@ def test_rebalance_across_three_processes_without_loss_or_duplication(group):
     except AssertionError as exc:
         hosts = per_host()
         missing = {(f"e{e}", tag): sorted(set(range(n)) - {
-            x[1] for h in hosts for x in h.get(f"e{e}", []) if x[0] == tag})[:10]
+            x[1] for h in hosts for x in h.get(f"e{e}", []) if x[0] == tag})
             for e in range(24) for tag, n in sent.items()}
         views = {n.name: (_shards(n, "t"), n.request("coordinator", type="t"))
                  for n in (a, b, c)}
-        raise AssertionError(f"{exc}\nsent {sent!r}\nmissing (first ten): "
-                             f"{ {k: v for k, v in missing.items() if v}!r}\n"
+        raise AssertionError(f"{exc}\nsent {sent!r}\nmissing (count, first, last): "
+                             f"{ {k: (len(v), v[0], v[-1]) for k, v in missing.items() if v}!r}\n"
                              f"shards and coordinator views: {views!r}\n"
                              f"logs: { {n.name: n.stderr_tail(3000) for n in (a, b, c)} }"
                              ) from None
