@@ -85,6 +85,8 @@ class Coordinator:
         self.homes: dict[str, str] = {}
         # shard -> the region handing it off
         self.rebalancing: dict[str, str] = {}
+        # shard -> when its hand-off was (last) begun
+        self.began: dict[str, float] = {}
         # Regions shutting down gracefully -> when their node left the
         # membership (None while it is still a member).
         self.leaving: dict[str, Optional[float]] = {}
@@ -154,6 +156,7 @@ class Coordinator:
                 # when the region reports the shard stopped.
                 if shard not in self.homes and shard not in self.rebalancing:
                     self.rebalancing[shard] = addr
+                    self.began[shard] = time.monotonic()
             self.remembered.update(remembered)
         self._send(addr, ("registered", self.type_name, dict(self.homes)))
         if self.active:
@@ -294,6 +297,7 @@ class Coordinator:
                 if participants is None:
                     participants = self._everyone()
                 self.rebalancing[shard] = addr
+                self.began[shard] = time.monotonic()
                 self.homes.pop(shard, None)
                 self._broadcast(("begin", self.type_name, shard, addr, participants))
 
@@ -358,6 +362,25 @@ class Coordinator:
 
     # -- rebalancing ---------------------------------------------------------------
 
+    def _begin_again(self, now: float) -> None:
+        """A hand-off not reported done within twice the hand-off timeout
+        (and a second) is begun again: its ``begin`` (or the ``stopped``
+        reply) may have been lost, and every step of it can be repeated
+        (a region already handing the shard off goes on; one that stopped
+        it reports it stopped again)."""
+        for shard in [s for s in self.began if s not in self.rebalancing]:
+            del self.began[shard]
+        limit = 2 * self.settings._limit("hand_off_timeout") + 1.0
+        participants = None
+        for shard, addr in sorted(self.rebalancing.items()):
+            began = self.began.setdefault(shard, now)
+            if now - began < limit:
+                continue
+            if participants is None:
+                participants = self._everyone()
+            self.began[shard] = now
+            self._broadcast(("begin", self.type_name, shard, addr, participants))
+
     def tick(self, now: float) -> None:
         self.try_activate()
         if self.store is not None and self.loaded:
@@ -369,6 +392,7 @@ class Coordinator:
                     now - left >= self.settings._limit("leaving_region_timeout"):
                 self.region_gone(addr)
         self._hand_off_leaving()
+        self._begin_again(now)
         if self.pending:
             self._allocate_pending()
         if now - self.last_rebalance < REBALANCE_INTERVAL:
@@ -395,6 +419,7 @@ class Coordinator:
                 break
             shard = movable[0]
             self.rebalancing[shard] = most
+            self.began[shard] = now
             self.homes.pop(shard, None)
             counts[most] -= 1
             counts[least] += 1

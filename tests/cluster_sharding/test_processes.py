@@ -64,8 +64,13 @@ def test_rebalance_across_three_processes_without_loss_or_duplication(group):
             node.request("start_region", type="t")
             start_sender(node)
         wait_agreed([a, b, c], 60, "three members")
-        wait_until(lambda: [len(_shards(n, "t")) for n in (a, b, c)] == [4, 4, 4], 60,
-                   "shards spread 4/4/4")
+        try:
+            wait_until(lambda: [len(_shards(n, "t")) for n in (a, b, c)] == [4, 4, 4], 60,
+                       "shards spread 4/4/4")
+        except AssertionError as exc:
+            views = {n.name: (_shards(n, "t"), n.request("coordinator", type="t"))
+                     for n in (a, b, c)}
+            raise AssertionError(f"{exc}\nshards and coordinator views: {views!r}") from None
     finally:
         stop.set()
         for t in senders:

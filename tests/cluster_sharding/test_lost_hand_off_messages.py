@@ -1,7 +1,13 @@
-"""A region that began a hand-off gets the shard's new home even when the
-coordinator's announcement of it was lost: it asks for it again (as
-Akka's region asks for the homes of its buffered shards on every retry),
-so the messages it buffers for the shard are not held forever."""
+"""Hand-offs finish when one of their messages is lost (the links between
+nodes deliver at most once):
+
+* a region that began a hand-off gets the shard's new home even when the
+  coordinator's announcement of it was lost: it asks for it again (as
+  Akka's region asks for the homes of its buffered shards on every retry),
+  so the messages it buffers for the shard are not held forever;
+* a hand-off whose ``begin`` never reached the region hosting the shard
+  is begun again by the coordinator (after twice the hand-off timeout), so
+  the shard moves and the rebalancing goes on."""
 
 from __future__ import annotations
 
@@ -68,6 +74,53 @@ def test_a_lost_home_announcement_is_asked_for_again():
             second.tell(("e0", "lb", 1))
             await _until(lambda: ("lb", 1, "lb") in log.by_entity.get("e0", []))
             assert second.shard_ids() == ["0"]
+
+        asyncio.run(scenario())
+    finally:
+        for s in systems:
+            s.terminate_blocking()
+        registry.close()
+
+
+def test_a_lost_begin_is_sent_again():
+    settings = ShardingSettings(hand_off_timeout=0.5)
+    extract = lambda m: (m[0], m[0][1:], m)  # noqa: E731
+    registry = ClusterRegistry()
+    systems = [ActorSystem.create_blocking(n, _FAST) for n in ("ga", "gb", "gc")]
+    clusters = [Cluster.with_test_transport(s, registry) for s in systems]
+    log = _Log()
+    try:
+        async def scenario():
+            for c in clusters[:2]:
+                await c.join_seed_nodes([clusters[0].self_address])
+            # ga (the oldest) coordinates and hosts nothing; gb hosts both shards
+            ShardRegion.start_proxy(system=systems[0], type_name="g", settings=settings,
+                                    message_extractor=extract)
+            second = ShardRegion.start(system=systems[1], type_name="g", settings=settings,
+                                       entity_props=_entity(log), message_extractor=extract)
+            second.tell(("e0", "gb", 0))
+            second.tell(("e1", "gb", 0))
+            await _until(lambda: sorted(second.shard_ids()) == ["0", "1"])
+            # gc joins while ga and gb are cut off from each other: the
+            # rebalance's begin never reaches gb, the shard's host
+            await clusters[2].join_seed_nodes([clusters[0].self_address])
+            registry.partition(systems[0], systems[1])
+            try:
+                third = ShardRegion.start(system=systems[2], type_name="g", settings=settings,
+                                          entity_props=_entity(log), message_extractor=extract)
+                node_c = _Node.of(systems[2])
+
+                def handing() -> bool:
+                    with node_c.lock:
+                        return "0" in third._handing
+
+                await _until(handing)
+            finally:
+                registry.heal()
+            assert sorted(second.shard_ids()) == ["0", "1"]
+            await _until(lambda: third.shard_ids() == ["0"] and second.shard_ids() == ["1"])
+            third.tell(("e0", "gc", 1))
+            await _until(lambda: ("gc", 1, "gc") in log.by_entity.get("e0", []))
 
         asyncio.run(scenario())
     finally:
