@@ -331,7 +331,7 @@ _BUILTIN_SECTIONS: dict[str, dict[str, Setting]] = {
         "sbr.down-if-alone": Setting("bool", True),
         # Where a shard coordinator keeps its allocations: "ddata" (in
         # distributed data) or "regions" (rebuilt from the regions alone).
-        "sharding.state-store-mode": Setting("str", "ddata", choices=("ddata", "regions")),
+        "sharding.state-store-mode": Setting("str", "regions", choices=("ddata", "regions")),
         # Hand-off limits of the shard regions whose ShardingSettings leave
         # them None: how long a hand-off waits for the other regions and
         # then for its entities to stop (then stops them outright), how

@@ -108,7 +108,7 @@ DEFAULTS = {
     "cluster.metrics.moving-average-half-life": 12.0,
     "cluster.client.receptionist.auto-start": False,
     "cluster.sbr.acquire-lease-delay-for-minority": 2.0,
-    "cluster.sharding.state-store-mode": "ddata",
+    "cluster.sharding.state-store-mode": "regions",
     "cluster.sharding.hand-off-timeout": 10.0,
     "cluster.sharding.graceful-shutdown-timeout": 20.0,
     "cluster.sharding.leaving-region-timeout": 10.0,

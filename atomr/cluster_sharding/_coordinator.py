@@ -16,7 +16,7 @@ each shard:
 * a region shutting down gracefully (its node leaving) gets no new shard
   and each of its shards is handed off at once.
 
-With ``cluster.sharding.state-store-mode = "ddata"`` (the default) its
+With ``cluster.sharding.state-store-mode = "ddata"`` (not the default yet) its
 allocations (shard -> region) are stored in distributed data
 (:mod:`atomr.cluster_sharding._state_store`, Akka's
 ``state-store-mode = ddata``): a new coordinator reads them (majority)

@@ -12,8 +12,8 @@ its state update), and a new coordinator reads the map with
 times out it falls back to the local replica, which gossip keeps close).
 
 The config key ``cluster.sharding.state-store-mode`` picks the mode:
-``"ddata"`` (the default, as in Akka) or ``"regions"`` (the state is only
-rebuilt from the regions' registrations). A system that is not on a cluster (or alone
+``"regions"`` (the default for now: the state is only rebuilt from the
+regions' registrations) or ``"ddata"`` (Akka's default). A system that is not on a cluster (or alone
 in it) never uses the store.
 """
 
@@ -46,7 +46,7 @@ def state_store_mode(system: Any) -> str:
     try:
         return str(system.settings["cluster.sharding.state-store-mode"])
     except Exception:  # noqa: BLE001 - a terminating system: the default
-        return "ddata"
+        return "regions"
 
 
 def state_key(type_name: str) -> str:

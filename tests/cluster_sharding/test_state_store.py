@@ -16,7 +16,7 @@ _KEY = "atomr-sharding-st-coordinator-state"
 
 
 #: The fast test clusters of the registry tests, with the coordinator's
-#: state kept in distributed data (the default, set explicitly).
+#: state kept in distributed data (not the default).
 _DDATA = Config.from_dict({"cluster": {"gossip-interval": 0.1, "heartbeat-interval": 0.1,
                                        "sharding": {"state-store-mode": "ddata"}}})
 
