@@ -332,6 +332,14 @@ _BUILTIN_SECTIONS: dict[str, dict[str, Setting]] = {
         # Where a shard coordinator keeps its allocations: "ddata" (in
         # distributed data) or "regions" (rebuilt from the regions alone).
         "sharding.state-store-mode": Setting("str", "regions", choices=("ddata", "regions")),
+        # Hand-off limits of the shard regions whose ShardingSettings leave
+        # them None: how long a hand-off waits for the other regions and
+        # then for its entities to stop (then stops them outright), how
+        # long a graceful shutdown hands shards off at most, how long the
+        # coordinator waits for a leaving region whose node already left.
+        "sharding.hand-off-timeout": Setting("duration", 10.0, minimum=0.001),
+        "sharding.graceful-shutdown-timeout": Setting("duration", 20.0, minimum=0.001),
+        "sharding.leaving-region-timeout": Setting("duration", 10.0, minimum=0.001),
         # lease-majority: whether this node's lease attempt succeeds.
         "sbr.lease-acquired": Setting("bool", False),
         # lease-majority: the name of the lease (atomr.coordination's

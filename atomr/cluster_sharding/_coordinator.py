@@ -16,8 +16,9 @@ each shard:
 * a region shutting down gracefully (its node leaving) gets no new shard
   and each of its shards is handed off at once.
 
-With ``cluster.sharding.state-store-mode = "ddata"`` its allocations
-(shard -> region) are stored in distributed data (:mod:`atomr.cluster_sharding._state_store`, Akka's
+With ``cluster.sharding.state-store-mode = "ddata"`` (not the default yet) its
+allocations (shard -> region) are stored in distributed data
+(:mod:`atomr.cluster_sharding._state_store`, Akka's
 ``state-store-mode = ddata``): a new coordinator reads them (majority)
 before it allocates anything and takes every stored home whose node is
 still alive. It then reconciles with the regions, which register again
@@ -27,8 +28,8 @@ regions that are gone are allocated again. Until every live node
 registered (or the stored state is read and :data:`RECOVERY_WAIT` seconds
 passed) it allocates nothing, so a shard still hosted by a node that has
 not registered yet is not given to a second region. In the
-default mode, ``"regions"`` (and off a cluster), the state is rebuilt from
-the registrations alone.
+``"regions"`` mode (and off a cluster) the state is rebuilt from the
+registrations alone.
 
 Hand-off of a shard ``S`` hosted by region ``A``:
 
@@ -60,12 +61,14 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 __all__ = ["Coordinator", "RECOVERY_WAIT", "REBALANCE_INTERVAL", "LEAVE_TIMEOUT"]
 
-#: How long a new coordinator waits for live nodes to register.
-RECOVERY_WAIT = 1.0
+#: How long a new coordinator waits for live nodes to register (twice the
+#: interval at which a region not registered yet sends its registration
+#: again, so a region whose first one was lost is waited for).
+RECOVERY_WAIT = 2.0
 #: How often the coordinator looks for shards to rebalance.
 REBALANCE_INTERVAL = 0.5
 #: How long a region shutting down gracefully is waited for once its node
-#: left the membership.
+#: left the membership, by default (``ShardingSettings.leaving_region_timeout``).
 LEAVE_TIMEOUT = 10.0
 
 
@@ -82,6 +85,8 @@ class Coordinator:
         self.homes: dict[str, str] = {}
         # shard -> the region handing it off
         self.rebalancing: dict[str, str] = {}
+        # shard -> when its hand-off was (last) begun
+        self.began: dict[str, float] = {}
         # Regions shutting down gracefully -> when their node left the
         # membership (None while it is still a member).
         self.leaving: dict[str, Optional[float]] = {}
@@ -151,6 +156,7 @@ class Coordinator:
                 # when the region reports the shard stopped.
                 if shard not in self.homes and shard not in self.rebalancing:
                     self.rebalancing[shard] = addr
+                    self.began[shard] = time.monotonic()
             self.remembered.update(remembered)
         self._send(addr, ("registered", self.type_name, dict(self.homes)))
         if self.active:
@@ -291,6 +297,7 @@ class Coordinator:
                 if participants is None:
                     participants = self._everyone()
                 self.rebalancing[shard] = addr
+                self.began[shard] = time.monotonic()
                 self.homes.pop(shard, None)
                 self._broadcast(("begin", self.type_name, shard, addr, participants))
 
@@ -355,6 +362,25 @@ class Coordinator:
 
     # -- rebalancing ---------------------------------------------------------------
 
+    def _begin_again(self, now: float) -> None:
+        """A hand-off not reported done within twice the hand-off timeout
+        (and a second) is begun again: its ``begin`` (or the ``stopped``
+        reply) may have been lost, and every step of it can be repeated
+        (a region already handing the shard off goes on; one that stopped
+        it reports it stopped again)."""
+        for shard in [s for s in self.began if s not in self.rebalancing]:
+            del self.began[shard]
+        limit = 2 * self.settings._limit("hand_off_timeout") + 1.0
+        participants = None
+        for shard, addr in sorted(self.rebalancing.items()):
+            began = self.began.setdefault(shard, now)
+            if now - began < limit:
+                continue
+            if participants is None:
+                participants = self._everyone()
+            self.began[shard] = now
+            self._broadcast(("begin", self.type_name, shard, addr, participants))
+
     def tick(self, now: float) -> None:
         self.try_activate()
         if self.store is not None and self.loaded:
@@ -362,9 +388,11 @@ class Coordinator:
         if not self.active:
             return
         for addr, left in list(self.leaving.items()):
-            if left is not None and now - left >= LEAVE_TIMEOUT:
+            if left is not None and \
+                    now - left >= self.settings._limit("leaving_region_timeout"):
                 self.region_gone(addr)
         self._hand_off_leaving()
+        self._begin_again(now)
         if self.pending:
             self._allocate_pending()
         if now - self.last_rebalance < REBALANCE_INTERVAL:
@@ -391,6 +419,7 @@ class Coordinator:
                 break
             shard = movable[0]
             self.rebalancing[shard] = most
+            self.began[shard] = now
             self.homes.pop(shard, None)
             counts[most] -= 1
             counts[least] += 1

@@ -41,10 +41,6 @@ __all__ = ["ShardRegion"]
 _TICK = 0.05
 # How long a region waits for an answer of the coordinator before asking again.
 _RETRY = 1.0
-# How long a hand-off waits for the other regions' "drained" before it goes on.
-_HANDOFF_TIMEOUT = 10.0
-# How long a region shutting down gracefully hands its shards off at most.
-_LEAVE_TIMEOUT = 20.0
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
@@ -234,6 +230,9 @@ class _Node(Extension):
         self.singleton_running: set[str] = set()
         self.type_settings: dict[str, ShardingSettings] = {}
         self.detached: list[ShardRegion] = []
+        # Registrations that came before the type's coordinator singleton
+        # started here: type -> region address -> (when, message).
+        self.early: dict[str, dict[str, tuple[float, tuple[Any, ...]]]] = {}
         self.remember: RememberStore = remember_store(system)
         self.transport = Transport(system, self.cluster, self.address, self.receive_batch)
         self.closed = False
@@ -266,7 +265,8 @@ class _Node(Extension):
             regions = list(self.regions.values())
             for region in regions:
                 region.shutdown()
-        budget = _LEAVE_TIMEOUT
+        budget = max((r.settings._limit("graceful_shutdown_timeout") for r in regions),
+                     default=0.0)
         try:
             # a little less than the phase's timeout, so it ends before the
             # phase gives up on it
@@ -316,6 +316,7 @@ class _Node(Extension):
             if kind in ("register", "get_home", "stopped", "region_gone", "graceful"):
                 coord = self._coordinator(type_name, msg[-1] if kind == "register" else None)
                 if coord is None:
+                    self._keep_early(sender, msg)
                     return
                 if kind == "register":
                     coord.register(sender, msg[2], list(msg[3]), list(msg[4]), list(msg[5]))
@@ -395,7 +396,36 @@ class _Node(Extension):
     def singleton_started(self, type_name: str) -> None:
         """The coordinator singleton of `type_name` started here."""
         self.singleton_running.add(type_name)
-        self._coordinator(type_name, None)
+        coord = self._coordinator(type_name, None)
+        early = self.early.pop(type_name, {})
+        if coord is None:
+            return
+        now = time.monotonic()
+        alive = self.membership.alive
+        for sender, (when, msg) in sorted(early.items(), key=lambda kv: kv[1][0]):
+            # (kept twice the retry interval: a region not registered by
+            # then sent its registration again)
+            if sender in alive and now - when < 2 * _RETRY:
+                coord.register(sender, msg[2], list(msg[3]), list(msg[4]), list(msg[5]))
+
+    def _keep_early(self, sender: str, msg: tuple[Any, ...]) -> None:
+        """A message for the coordinator of a type whose singleton is
+        about to start here (its manager runs, the singleton does not yet):
+        the last registration of each region is kept for the coordinator
+        (else the region would only register again after :data:`_RETRY`,
+        when the coordinator may have allocated without it); a region that
+        shut down meanwhile is forgotten."""
+        type_name = msg[1]
+        if type_name not in self.managers or type_name in self.singleton_running:
+            return
+        settings = self.type_settings.get(type_name)
+        if settings is None or self.membership.coordinator_for(settings.role) != self.address:
+            return
+        kind = msg[0]
+        if kind == "register":
+            self.early.setdefault(type_name, {})[sender] = (time.monotonic(), msg)
+        elif kind in ("region_gone", "graceful"):
+            self.early.get(type_name, {}).pop(sender, None)
 
     def singleton_stopped(self, type_name: str) -> None:
         """It stopped (handed over to the next oldest)."""
@@ -583,6 +613,7 @@ class ShardRegion:
             settings = ShardingSettings()
         elif not isinstance(settings, ShardingSettings):
             raise TypeError(f"settings must be ShardingSettings, not {type(settings).__name__}")
+        settings = settings._resolved(system)
         if entity_props is not None and settings.role is not None:
             roles = system.config.get("cluster.roles") if hasattr(system, "config") else None
             if settings.role not in (roles or ()):
@@ -997,7 +1028,11 @@ class ShardRegion:
             _, _, shard, home, participants = msg
             self._handing.add(shard)
             self._homes.pop(shard, None)
-            self._requested.pop(shard, None)
+            # Its new home is announced once the hand-off is done; should
+            # that announcement be lost, the shard's home is asked for
+            # again every retry interval (the coordinator answers once the
+            # hand-off is done), so what is buffered for it goes on.
+            self._requested[shard] = time.monotonic()
             if home == self._address:
                 state = self._shards.get(shard)
                 if state is None:
@@ -1070,7 +1105,7 @@ class ShardRegion:
         if not state.stopping:
             return
         if any(not ref.is_terminated() for ref in state.refs):
-            if time.monotonic() - state.since >= _HANDOFF_TIMEOUT:
+            if time.monotonic() - state.since >= self.settings._limit("hand_off_timeout"):
                 # An entity still busy (a handler that does not return,
                 # an endless stream of its own messages): stopped outright.
                 for ref in state.refs:
@@ -1119,7 +1154,8 @@ class ShardRegion:
             return
         if self._leaving:
             if not self._shards and not self._buffers or \
-                    now - self._leave_started >= _LEAVE_TIMEOUT:
+                    now - self._leave_started >= \
+                    self.settings._limit("graceful_shutdown_timeout"):
                 self._finish()
                 return
             if self._registered_with is not None and now - self._graceful_sent >= _RETRY:
@@ -1133,7 +1169,7 @@ class ShardRegion:
         for state in list(self._shards.values()):
             if state.stopping:
                 self._check_stopped(state)
-            elif state.waiting and now - state.since >= _HANDOFF_TIMEOUT:
+            elif state.waiting and now - state.since >= self.settings._limit("hand_off_timeout"):
                 state.waiting = set()
                 self._check_drained(state)
         if now - self._last_reap >= _RETRY:

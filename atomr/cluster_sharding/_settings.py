@@ -13,7 +13,28 @@ __all__ = ["ShardingSettings", "ALLOCATION_STRATEGIES"]
 ALLOCATION_STRATEGIES = ("least-shards", "pinned")
 
 _FIELDS = ("allocation_strategy", "rebalance_threshold", "max_simultaneous_rebalance",
-           "passivation_idle_timeout", "remember_entities", "number_of_shards", "role")
+           "passivation_idle_timeout", "remember_entities", "number_of_shards", "role",
+           "hand_off_timeout", "graceful_shutdown_timeout", "leaving_region_timeout")
+
+#: The hand-off limits: field -> the config key giving its value when the
+#: field is None (under ``cluster.sharding``).
+_LIMITS = {"hand_off_timeout": "hand-off-timeout",
+           "graceful_shutdown_timeout": "graceful-shutdown-timeout",
+           "leaving_region_timeout": "leaving-region-timeout"}
+
+
+#: The defaults of the hand-off limits (those of the config keys).
+_LIMIT_DEFAULTS = {"hand_off_timeout": 10.0, "graceful_shutdown_timeout": 20.0,
+                   "leaving_region_timeout": 10.0}
+
+
+def _seconds(name: str, value: Any) -> Optional[float]:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+            not 0 < value < math.inf:
+        raise ValueError(f"{name} must be a positive number of seconds or None, got {value!r}")
+    return float(value)
 
 
 def _positive_int(name: str, value: Any) -> int:
@@ -47,6 +68,19 @@ class ShardingSettings:
             host the type's shards and run its coordinator (the oldest up
             member with the role); a region started on a node without it
             is a proxy. None: every member.
+        hand_off_timeout: Seconds a region handing a shard off waits for
+            every other region to confirm it sends nothing more there,
+            then for the shard's entities to stop; an entity still running
+            after that is stopped outright (Akka's ``handoff-timeout``).
+            None: ``cluster.sharding.hand-off-timeout`` (10 s).
+        graceful_shutdown_timeout: The most seconds a region shutting down
+            gracefully (its node leaving) spends handing its shards off;
+            what is left then is stopped. None:
+            ``cluster.sharding.graceful-shutdown-timeout`` (20 s).
+        leaving_region_timeout: Seconds the coordinator still waits for a
+            region shutting down gracefully once that region's node left
+            the membership, before it takes the region's shards back. None:
+            ``cluster.sharding.leaving-region-timeout`` (10 s).
 
     Raises:
         ValueError: an unknown strategy, a value out of its domain, a
@@ -54,13 +88,16 @@ class ShardingSettings:
     """
 
     __slots__ = ("_allocation_strategy", "_rebalance_threshold", "_max_simultaneous_rebalance",
-                 "_passivation_idle_timeout", "_remember_entities", "_number_of_shards", "_role")
+                 "_passivation_idle_timeout", "_remember_entities", "_number_of_shards", "_role",
+                 "_hand_off_timeout", "_graceful_shutdown_timeout", "_leaving_region_timeout")
 
     def __init__(self, *args: Any, allocation_strategy: str = "least-shards",
                  rebalance_threshold: int = 1, max_simultaneous_rebalance: int = 3,
                  passivation_idle_timeout: Optional[float] = None,
                  remember_entities: bool = False, number_of_shards: Optional[int] = None,
-                 role: Optional[str] = None, **unknown: Any) -> None:
+                 role: Optional[str] = None, hand_off_timeout: Optional[float] = None,
+                 graceful_shutdown_timeout: Optional[float] = None,
+                 leaving_region_timeout: Optional[float] = None, **unknown: Any) -> None:
         if args:
             raise ValueError("ShardingSettings takes keyword arguments only "
                              f"({', '.join(_FIELDS)})")
@@ -91,6 +128,10 @@ class ShardingSettings:
         if role is not None and (not isinstance(role, str) or not role):
             raise ValueError(f"role must be None or a non-empty str, got {role!r}")
         self._role = role
+        self._hand_off_timeout = _seconds("hand_off_timeout", hand_off_timeout)
+        self._graceful_shutdown_timeout = _seconds("graceful_shutdown_timeout",
+                                                   graceful_shutdown_timeout)
+        self._leaving_region_timeout = _seconds("leaving_region_timeout", leaving_region_timeout)
 
     @property
     def allocation_strategy(self) -> str:
@@ -126,6 +167,43 @@ class ShardingSettings:
     def role(self) -> Optional[str]:
         """The cluster role of the members hosting the shards, or None."""
         return self._role
+
+    @property
+    def hand_off_timeout(self) -> Optional[float]:
+        """Seconds a hand-off waits for the other regions, then for the
+        entities to stop; None: the config's."""
+        return self._hand_off_timeout
+
+    @property
+    def graceful_shutdown_timeout(self) -> Optional[float]:
+        """The most seconds a graceful shutdown hands shards off; None:
+        the config's."""
+        return self._graceful_shutdown_timeout
+
+    @property
+    def leaving_region_timeout(self) -> Optional[float]:
+        """Seconds a leaving region is waited for once its node left;
+        None: the config's."""
+        return self._leaving_region_timeout
+
+    def _resolved(self, system: Any) -> "ShardingSettings":
+        """These settings with each hand-off limit left None taken from
+        `system`'s config (``cluster.sharding.*``)."""
+        missing = {f: k for f, k in _LIMITS.items() if getattr(self, f) is None}
+        if not missing:
+            return self
+        values = self._wire()
+        for field, key in missing.items():
+            try:
+                values[field] = float(system.settings[f"cluster.sharding.{key}"])
+            except Exception:  # noqa: BLE001 - a terminating system: the default
+                values[field] = _LIMIT_DEFAULTS[field]
+        return ShardingSettings(**values)
+
+    def _limit(self, field: str) -> float:
+        """The hand-off limit `field` (its default when unresolved)."""
+        value = getattr(self, field)
+        return _LIMIT_DEFAULTS[field] if value is None else float(value)
 
     def _wire(self) -> dict[str, Any]:
         """The settings as plain values (they travel with a region's

@@ -12,8 +12,8 @@ its state update), and a new coordinator reads the map with
 times out it falls back to the local replica, which gossip keeps close).
 
 The config key ``cluster.sharding.state-store-mode`` picks the mode:
-``"regions"`` (the default: the state is only rebuilt from the regions'
-registrations) or ``"ddata"``. A system that is not on a cluster (or alone
+``"regions"`` (the default for now: the state is only rebuilt from the
+regions' registrations) or ``"ddata"`` (Akka's default). A system that is not on a cluster (or alone
 in it) never uses the store.
 """
 

@@ -9,7 +9,7 @@ NodeProcess) plus sharding commands:
   ``{"e": "e<i>", "tag": tag, "n": n}`` for each n, to each entity i;
 * ``region {type}``: the region's shard and entity ids;
 * ``received``: entity -> the ``[tag, n]`` it got, in order;
-* ``pstate``: persistent entity -> its recovered/current counter;
+* ``pstate``: persistent entity running here -> its recovered/current counter;
 * ``coordinator {type}``: this node's membership and, when it runs the
   coordinator of `type`, the coordinator's state.
 """
@@ -33,6 +33,7 @@ from atomr.persistence import Effect, EventSourcedActor, Persistence  # noqa: E4
 _lock = threading.Lock()
 _received: dict[str, list] = {}
 _pstate: dict[str, int] = {}
+_powner: dict[str, Any] = {}
 
 
 class Recorder(Actor):
@@ -54,6 +55,16 @@ class Counter(EventSourcedActor):
         await super().pre_start(ctx)
         with _lock:
             _pstate[self.entity] = self.state
+            _powner[self.entity] = self
+
+    def post_stop(self, ctx: Any) -> Any:
+        # A stopped entity (handed off to another node by a rebalance) is
+        # no longer reported here; a later incarnation here replaced it.
+        with _lock:
+            if _powner.get(getattr(self, "entity", None)) is self:
+                del _powner[self.entity]
+                _pstate.pop(self.entity, None)
+        return super().post_stop(ctx)
 
     def initial_state(self) -> int:
         return 0

@@ -64,8 +64,13 @@ def test_rebalance_across_three_processes_without_loss_or_duplication(group):
             node.request("start_region", type="t")
             start_sender(node)
         wait_agreed([a, b, c], 60, "three members")
-        wait_until(lambda: [len(_shards(n, "t")) for n in (a, b, c)] == [4, 4, 4], 60,
-                   "shards spread 4/4/4")
+        try:
+            wait_until(lambda: [len(_shards(n, "t")) for n in (a, b, c)] == [4, 4, 4], 60,
+                       "shards spread 4/4/4")
+        except AssertionError as exc:
+            views = {n.name: (_shards(n, "t"), n.request("coordinator", type="t"))
+                     for n in (a, b, c)}
+            raise AssertionError(f"{exc}\nshards and coordinator views: {views!r}") from None
     finally:
         stop.set()
         for t in senders:
@@ -82,7 +87,20 @@ def test_rebalance_across_three_processes_without_loss_or_duplication(group):
         counts = [sum(len(h.get(f"e{e}", [])) for h in hosts) for e in range(24)]
         return hosts if all(k >= total for k in counts) else None
 
-    hosts = wait_until(complete, 60, "every message delivered")
+    try:
+        hosts = wait_until(complete, 60, "every message delivered")
+    except AssertionError as exc:
+        hosts = per_host()
+        missing = {(f"e{e}", tag): sorted(set(range(n)) - {
+            x[1] for h in hosts for x in h.get(f"e{e}", []) if x[0] == tag})
+            for e in range(24) for tag, n in sent.items()}
+        views = {n.name: (_shards(n, "t"), n.request("coordinator", type="t"))
+                 for n in (a, b, c)}
+        raise AssertionError(f"{exc}\nsent {sent!r}\nmissing (count, first, last): "
+                             f"{ {k: (len(v), v[0], v[-1]) for k, v in missing.items() if v}!r}\n"
+                             f"shards and coordinator views: {views!r}\n"
+                             f"logs: { {n.name: n.stderr_tail(3000) for n in (a, b, c)} }"
+                             ) from None
     for e in range(24):
         for tag, n in sent.items():
             runs = [[x[1] for x in h.get(f"e{e}", []) if x[0] == tag] for h in hosts]
