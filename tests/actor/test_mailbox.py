@@ -461,3 +461,37 @@ async def test_every_copy_a_full_broadcast_routee_loses_is_a_dead_letter(
         await r.ask("done", timeout=DEADLINE)
     kept = "a" if strategy == "drop_new" else "b"
     assert log.count(kept) == 3 and log.count(lost) == 0
+
+
+class _TimerFilled(Actor):
+    """On ``"block"``: waits until the test filled the mailbox, schedules a
+    ``"tick"`` to itself and stays busy until `gate` opens."""
+
+    def __init__(self, log: list, filled: asyncio.Event, gate: asyncio.Event) -> None:
+        self.log = log
+        self.filled = filled
+        self.gate = gate
+
+    async def handle(self, ctx, msg):
+        self.log.append(msg)
+        if msg == "block":
+            await self.filled.wait()
+            ctx.schedule_once(0.0, "tick")
+            await self.gate.wait()
+
+
+async def test_a_message_a_timer_evicts_from_a_full_mailbox_is_a_dead_letter(system, dead_letters):
+    log: list = []
+    filled, gate = asyncio.Event(), asyncio.Event()
+    p = props(_TimerFilled, factory=lambda: _TimerFilled(log, filled, gate))
+    ref = system.actor_of(p.with_mailbox(BoundedMailbox(1, "drop_head")), "timed")
+    try:
+        ref.tell("block")
+        await wait_until(lambda: log == ["block"])
+        ref.tell("first")  # fills the mailbox; the timer's tick evicts it
+        filled.set()
+        await wait_until(lambda: dead_letters.messages == ["first"])
+    finally:
+        filled.set()
+        gate.set()
+    await wait_until(lambda: log == ["block", "tick"])

@@ -312,8 +312,14 @@ bool timer_service::fire(std::unique_lock<std::mutex>& lock, entry* e, std::int6
     env.kind = e->kind;
     env.tag = e->tag;
     result = e->system_queue ? e->target->send_system(env) : e->target->tell(env);
-    if (result == enqueue_result::accepted_wake)
+    if (result == enqueue_result::accepted_wake || result == enqueue_result::accepted_wake_evicted)
       e->target->dispatcher().wake();
+    // A bounded mailbox evicted a queued message for this one: it is a dead
+    // letter (published, so its payload is released where the sink's
+    // handler says, never dropped here on the timer thread).
+    if (result == enqueue_result::accepted_evicted ||
+        result == enqueue_result::accepted_wake_evicted)
+      e->target->publish_dead_letter(env, dead_letter_reason::evicted);
   } catch (...) {
     // Out of memory in the mailbox: the timer cannot go on; retire it below.
     result = enqueue_result::rejected;

@@ -378,6 +378,47 @@ TEST(TimerService, TimerToAStoppedCellIsDroppedAndCancelled) {
   EXPECT_EQ(ts.fired(), 1u);
 }
 
+TEST(TimerService, AMessageATimerEvictsFromABoundedMailboxIsADeadLetter) {
+  struct seen {
+    int calls = 0;
+    dead_letter_reason reason = dead_letter_reason::dropped;
+    std::string recipient;
+    payload kept;
+  } got;
+  std::atomic<int> releases{0};
+  fixture f;
+  f.sink.set_handler(
+      [](void* ctx, envelope& letter, const std::string& recipient,
+         dead_letter_reason reason) noexcept {
+        auto* s = static_cast<seen*>(ctx);
+        ++s->calls;
+        s->reason = reason;
+        s->recipient = recipient;
+        s->kept = std::move(letter.message); // the handler takes the payload
+      },
+      &got);
+  f.c->make_bounded(1, overflow_strategy::drop_head);
+  plant_witness(*f.c, f.d, releases); // fills the mailbox
+  timer_service ts(clock_mode::manual);
+  ts.schedule(f.c.get(), 3, 9, 0.1);
+  EXPECT_EQ(ts.advance(0.1), 1u);
+  ASSERT_EQ(got.calls, 1) << "the evicted message must be published as a dead letter";
+  EXPECT_EQ(got.reason, dead_letter_reason::evicted);
+  EXPECT_EQ(got.recipient, "akka://t/user/a");
+  ASSERT_TRUE(got.kept) << "the handler received the evicted payload";
+  EXPECT_EQ(releases.load(), 0) << "released by whoever took it, not on the timer's thread";
+  EXPECT_EQ(f.sink.count(dead_letter_reason::evicted), 1u);
+  got.kept.reset();
+  EXPECT_EQ(releases.load(), 1);
+  // The cell is still scheduled from the witness: play its turn directly.
+  f.c->begin_turn();
+  envelope e;
+  ASSERT_TRUE(f.c->next(e));
+  EXPECT_EQ(e.tag, 9u); // the timer's message took the evicted one's place
+  EXPECT_FALSE(f.c->next(e));
+  f.c->end_turn();
+}
+
 TEST(TimerService, DestructorReleasesTheCellsOfPendingTimers) {
   pinned_dispatcher d;
   dead_letter_sink sink;

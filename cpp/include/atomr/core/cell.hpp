@@ -71,6 +71,13 @@ public:
   /// they are the same thread, so program order suffices).
   enqueue_result tell_local(envelope& e);
 
+  /// @threadsafe Publishes `e` (moved out) as a dead letter addressed to
+  /// this cell, e.g. the message a bounded mailbox evicted for a sender that
+  /// has no dead-letter route of its own.
+  void publish_dead_letter(envelope& e, dead_letter_reason reason) {
+    dead_letters_.publish(e, path_, reason);
+  }
+
   /// Only before any mail arrives: bounds the user mailbox.
   void make_bounded(std::size_t capacity, overflow_strategy strategy) {
     mailbox_.make_bounded(capacity, strategy);
